@@ -1,0 +1,3 @@
+"""perfop: a Performance Optimization Operator for Python repositories."""
+
+__version__ = "0.1.0"

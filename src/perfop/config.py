@@ -1,0 +1,390 @@
+"""Load and validate perfop's configuration: ``[tool.perfop]`` in pyproject.toml or ``perfop.toml``.
+
+``load_config`` returns a ``LoadedConfig`` (validated model, file, repo root) or raises
+``ConfigError`` with one line: file, dotted key, what is wrong, what is expected.
+Placeholders ``{repo}``, ``{worktree}`` and ``{python}`` expand in command, cwd, env and setup.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from perfop.errors import ConfigError
+from perfop.model import BUILTIN_METRICS
+
+DEFAULT_STORE = "sqlite:///.perfop/perfop.db"
+CONFIG_FILES = ("perfop.toml", "pyproject.toml")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Command = str | list[str]
+
+
+def _check_command(value: Command | None) -> Command | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            parts = shlex.split(value)
+        except ValueError as exc:
+            raise ValueError(f"cannot be split into arguments ({exc})") from None
+        if not parts:
+            raise ValueError("must not be empty")
+    elif not value or not all(isinstance(p, str) and p for p in value):
+        raise ValueError("must be a non-empty list of non-empty strings")
+    return value
+
+
+class WorkloadConfig(_Strict):
+    """One measured workload: a command run as a fresh process per sample."""
+
+    command: Command
+    description: str | None = None
+    cwd: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    setup: Command | None = None
+    timeout: float = Field(default=120.0, gt=0)
+    warmup: int = Field(default=1, ge=0)
+    min_runs: int = Field(default=5, ge=1)
+    max_runs: int = Field(default=30, ge=1)
+    max_time: float = Field(default=60.0, gt=0)
+    metrics: list[str] | None = None
+    primary_metric: str = "wall_time"
+    gate: bool = True
+    check_output: bool = True
+
+    _cmd = field_validator("command", "setup")(_check_command)
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise ValueError(f"{name!r} is not a valid environment variable name")
+        return value
+
+    @model_validator(mode="after")
+    def _runs_order(self) -> WorkloadConfig:
+        if self.max_runs < self.min_runs:
+            raise ValueError(
+                f"max_runs ({self.max_runs}) must be >= min_runs ({self.min_runs})"
+            )
+        return self
+
+
+Statistic = Literal["median", "mean", "p90", "p95", "p99", "max", "min"]
+
+
+class SLOConfig(_Strict):
+    """A service-level objective checked against a workload's samples."""
+
+    workload: str
+    metric: str = "wall_time"
+    statistic: Statistic = "p95"
+    max: float | None = None
+    min: float | None = None
+    unit: str | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> SLOConfig:
+        if self.max is None and self.min is None:
+            raise ValueError("needs 'max' or 'min'")
+        return self
+
+
+class PerfopConfig(_Strict):
+    """The whole validated configuration."""
+
+    store: str = DEFAULT_STORE
+    threshold: float = Field(default=0.02, gt=0, lt=1)
+    alpha: float = Field(default=0.05, gt=0, lt=0.5)
+    test_command: Command | None = None
+    base: str | None = None
+    seed: int | None = None
+    affinity: list[int] | None = None
+    high_risk_paths: list[str] = Field(default_factory=list)
+    workloads: dict[str, WorkloadConfig] = Field(default_factory=dict)
+    slos: list[SLOConfig] = Field(default_factory=list)
+
+    _tc = field_validator("test_command")(_check_command)
+
+    @field_validator("workloads")
+    @classmethod
+    def _workload_names(cls, value: dict[str, WorkloadConfig]) -> dict[str, WorkloadConfig]:
+        for name in value:
+            if not _NAME_RE.match(name):
+                raise ValueError(
+                    f"workload name {name!r} may only use letters, digits, '_', '.', '-'"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _slo_workloads(self) -> PerfopConfig:
+        for i, slo in enumerate(self.slos):
+            if slo.workload not in self.workloads:
+                known = ", ".join(sorted(self.workloads)) or "none configured"
+                raise ValueError(
+                    f"slos[{i}].workload: unknown workload {slo.workload!r} (known: {known})"
+                )
+        return self
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated config with where it came from. ``path`` is None when no file exists."""
+
+    config: PerfopConfig
+    path: Path | None
+    repo_root: Path
+    key_prefix: str  # "tool.perfop." for pyproject.toml, "" for perfop.toml
+
+    @property
+    def source(self) -> str:
+        return self.path.name if self.path else "(defaults)"
+
+    def workload(self, name: str) -> WorkloadConfig:
+        try:
+            return self.config.workloads[name]
+        except KeyError:
+            known = ", ".join(sorted(self.config.workloads)) or "none configured"
+            hint = difflib.get_close_matches(name, list(self.config.workloads), n=1)
+            extra = f"; did you mean {hint[0]!r}?" if hint else ""
+            raise ConfigError(
+                f"{self.source}: unknown workload {name!r} (known: {known}){extra}"
+            ) from None
+
+
+def find_repo_root(start: Path) -> Path:
+    """Top of the git work tree containing ``start``; ``start`` itself outside git."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=start,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except (FileNotFoundError, NotADirectoryError):
+        return start.resolve()
+    if out.returncode == 0 and out.stdout.strip():
+        return Path(out.stdout.strip()).resolve()
+    return start.resolve()
+
+
+def load_config(start: Path | None = None, *, config_path: Path | None = None) -> LoadedConfig:
+    """Find, parse and validate the configuration for the repository containing ``start``."""
+    start = (start or Path.cwd()).resolve()
+    if config_path is not None:
+        path = config_path.resolve()
+        if not path.is_file():
+            raise ConfigError(f"{config_path}: config file not found; check the --config path")
+        root = find_repo_root(path.parent)
+        return _load_file(path, root)
+    root = find_repo_root(start)
+    for candidate_dir in dict.fromkeys([start, root]):
+        for name in CONFIG_FILES:
+            path = candidate_dir / name
+            if path.is_file():
+                loaded = _load_file(path, root, optional=name == "pyproject.toml")
+                if loaded is not None:
+                    return loaded
+    return LoadedConfig(PerfopConfig(), None, root, "")
+
+
+def _load_file(path: Path, root: Path, *, optional: bool = False) -> LoadedConfig | None:  # type: ignore[return]
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path.name}: invalid TOML: {exc}; fix the syntax") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path.name}: cannot read ({exc})") from None
+    if path.name == "pyproject.toml":
+        section = raw.get("tool", {}).get("perfop")
+        if section is None:
+            if optional:
+                return None
+            raise ConfigError(f"{path.name}: no [tool.perfop] section; add one")
+        prefix = "tool.perfop."
+        if not isinstance(section, dict):
+            raise ConfigError(f"{path.name}: tool.perfop: must be a table")
+    else:
+        section, prefix = raw, ""
+    return LoadedConfig(parse_config(section, source=path.name, prefix=prefix), path, root, prefix)
+
+
+def parse_config(data: dict[str, Any], *, source: str, prefix: str = "") -> PerfopConfig:
+    """Validate a config mapping; errors become one-line ``ConfigError``."""
+    try:
+        return PerfopConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, PerfopConfig, source, prefix)) from None
+
+
+def format_validation_error(
+    exc: ValidationError, model: type[BaseModel], source: str, prefix: str = ""
+) -> str:
+    """The first pydantic error as ``source: dotted.key: problem (got X)``, with did-you-mean."""
+    err = exc.errors(include_url=False)[0]
+    loc = [p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS)]
+    key = prefix + _dotted(loc)
+    kind = err["type"]
+    got = err.get("input")
+    ctx = err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        allowed = _fields_at(model, loc[:-1])
+        hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
+        did = f"did you mean {hint[0]!r}?" if hint else f"expected one of: {', '.join(allowed)}"
+        return f"{source}: {key}: unknown key; {did}"
+    if kind == "missing":
+        return f"{source}: {key}: required key is missing"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<",
+              "less_than_equal": "<="}[kind]
+        bound = next(iter(ctx.values()))
+        return f"{source}: {key}: must be {op} {bound} (got {got!r})"
+    if kind == "literal_error":
+        return f"{source}: {key}: must be one of {ctx.get('expected')} (got {got!r})"
+    if kind == "value_error":
+        msg = str(ctx.get("error", err["msg"]))
+        # Model-level validators report the sub-key in the message ("slos[0].workload: ...").
+        if ":" in msg.split(" ")[0]:
+            sub, _, rest = msg.partition(": ")
+            base = key + "." if loc else prefix
+            return f"{source}: {base}{sub}: {rest}"
+        return f"{source}: {key or prefix.rstrip('.') or '(top level)'}: {msg}"
+    expected = _EXPECTED.get(kind, err["msg"].lower())
+    return f"{source}: {key}: {expected} (got {got!r})"
+
+
+_UNION_TAGS = {"str", "list[str]", "function-after[_check_command(), union[str,list[str]]]"}
+_EXPECTED = {
+    "string_type": "must be a string",
+    "int_type": "must be an integer",
+    "int_parsing": "must be an integer",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "list_type": "must be a list",
+    "dict_type": "must be a table",
+    "model_type": "must be a table",
+    "model_attributes_type": "must be a table",
+}
+
+
+def _dotted(loc: list[Any]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _fields_at(model: type[BaseModel], loc: list[Any]) -> list[str]:
+    """Field names of the (sub)model addressed by ``loc``."""
+    current: Any = model
+    i = 0
+    while i < len(loc):
+        part = loc[i]
+        field = current.model_fields.get(part) if isinstance(part, str) else None
+        if field is None:
+            return sorted(current.model_fields)
+        ann = field.annotation
+        args = getattr(ann, "__args__", ())
+        nested = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            current = ann
+        elif nested:
+            current = nested[-1]
+            i += 1  # skip the dict key or list index that follows
+        else:
+            return sorted(current.model_fields)
+        i += 1
+    return sorted(current.model_fields)
+
+
+# --- resolution of a workload into something runnable -------------------------------------
+
+
+@dataclass(frozen=True)
+class ResolvedWorkload:
+    """A workload with placeholders expanded, ready to spawn in one checkout."""
+
+    name: str
+    argv: tuple[str, ...]
+    cwd: Path
+    env: dict[str, str]  # the workload's own variables, merged over the base environment later
+    setup: tuple[str, ...] | None
+    timeout: float
+    config: WorkloadConfig
+
+    def metric_names(self) -> list[str]:
+        return list(self.config.metrics or BUILTIN_METRICS)
+
+
+def expand(text: str, *, repo: Path, worktree: Path) -> str:
+    """Expand ``{repo}``, ``{worktree}`` and ``{python}``; other braces are left alone."""
+    return (
+        text.replace("{repo}", str(repo))
+        .replace("{worktree}", str(worktree))
+        .replace("{python}", sys.executable)
+    )
+
+
+def _argv(command: Command, *, repo: Path, worktree: Path) -> tuple[str, ...]:
+    parts = shlex.split(command) if isinstance(command, str) else list(command)
+    return tuple(expand(p, repo=repo, worktree=worktree) for p in parts)
+
+
+def resolve_workload(
+    name: str, workload: WorkloadConfig, *, repo: Path, worktree: Path | None = None
+) -> ResolvedWorkload:
+    """Expand a workload for one checkout. ``worktree`` defaults to ``repo`` (the live tree)."""
+    tree = worktree or repo
+    cwd_text = expand(workload.cwd, repo=repo, worktree=tree) if workload.cwd else str(tree)
+    cwd = Path(cwd_text)
+    if not cwd.is_absolute():
+        cwd = tree / cwd
+    return ResolvedWorkload(
+        name=name,
+        argv=_argv(workload.command, repo=repo, worktree=tree),
+        cwd=cwd,
+        env={k: expand(v, repo=repo, worktree=tree) for k, v in workload.env.items()},
+        setup=_argv(workload.setup, repo=repo, worktree=tree) if workload.setup else None,
+        timeout=workload.timeout,
+        config=workload,
+    )
+
+
+def resolve_store_url(url: str, repo_root: Path) -> str:
+    """Make a relative SQLite path absolute against the repo root; other URLs pass through."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite://":
+        rel = url[len(prefix):]
+        if rel and rel != ":memory:":
+            return prefix + str((repo_root / rel).resolve())
+    return url
+
+
+def store_url(loaded: LoadedConfig, override: str | None = None) -> str:
+    """The store URL: ``--store`` beats ``PERFOP_STORE`` beats the config file."""
+    url = override or os.environ.get("PERFOP_STORE") or loaded.config.store
+    return resolve_store_url(url, loaded.repo_root)
