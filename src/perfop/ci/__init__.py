@@ -1,0 +1,1 @@
+"""CI services: the regression gate, the GitHub Actions client, log triage, workflow set-up."""
