@@ -81,9 +81,7 @@ class WorkloadConfig(_Strict):
     @model_validator(mode="after")
     def _runs_order(self) -> WorkloadConfig:
         if self.max_runs < self.min_runs:
-            raise ValueError(
-                f"max_runs ({self.max_runs}) must be >= min_runs ({self.min_runs})"
-            )
+            raise ValueError(f"max_runs ({self.max_runs}) must be >= min_runs ({self.min_runs})")
         return self
 
 
@@ -194,7 +192,9 @@ def load_config(start: Path | None = None, *, config_path: Path | None = None) -
         if not path.is_file():
             raise ConfigError(f"{config_path}: config file not found; check the --config path")
         root = find_repo_root(path.parent)
-        return _load_file(path, root)
+        loaded = _load_file(path, root)
+        assert loaded is not None  # only optional files may lack a section
+        return loaded
     root = find_repo_root(start)
     for candidate_dir in dict.fromkeys([start, root]):
         for name in CONFIG_FILES:
@@ -206,7 +206,7 @@ def load_config(start: Path | None = None, *, config_path: Path | None = None) -
     return LoadedConfig(PerfopConfig(), None, root, "")
 
 
-def _load_file(path: Path, root: Path, *, optional: bool = False) -> LoadedConfig | None:  # type: ignore[return]
+def _load_file(path: Path, root: Path, *, optional: bool = False) -> LoadedConfig | None:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -253,8 +253,12 @@ def format_validation_error(
     if kind == "missing":
         return f"{source}: {key}: required key is missing"
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<",
-              "less_than_equal": "<="}[kind]
+        op = {
+            "greater_than": ">",
+            "greater_than_equal": ">=",
+            "less_than": "<",
+            "less_than_equal": "<=",
+        }[kind]
         bound = next(iter(ctx.values()))
         return f"{source}: {key}: must be {op} {bound} (got {got!r})"
     if kind == "literal_error":
@@ -378,7 +382,7 @@ def resolve_store_url(url: str, repo_root: Path) -> str:
     """Make a relative SQLite path absolute against the repo root; other URLs pass through."""
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite://":
-        rel = url[len(prefix):]
+        rel = url[len(prefix) :]
         if rel and rel != ":memory:":
             return prefix + str((repo_root / rel).resolve())
     return url

@@ -1,0 +1,5 @@
+"""``python -m perfop``."""
+
+from perfop.cli import entry
+
+entry()

@@ -1,0 +1,113 @@
+"""perfop's command line: one Typer app; each verb group registers itself from its own module.
+
+``main`` is the console-script entry point. It is the only place that exits: it maps
+``PerfopError`` to one line on stderr and its exit code (2 for usage and config), Click's usage
+errors to one line and 2, and an interruption to 130.
+"""
+
+from __future__ import annotations
+
+import importlib
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from perfop import __version__
+from perfop.cli.common import State, error_line
+from perfop.errors import PerfopError
+
+# Modules under perfop.cli that define ``register(app)``; order is the order in --help.
+COMMAND_MODULES: tuple[str, ...] = ("run",)
+
+app = typer.Typer(
+    name="perfop",
+    help="Performance Optimization Operator: baseline, profile, hypothesise, A/B validate and "
+    "report performance work on a Python repository, with evidence at every step.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"perfop {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    repo: Annotated[
+        Path | None,
+        typer.Option(
+            "--repo",
+            help="Repository to work on (default: the one containing the current directory).",
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Config file (default: perfop.toml or [tool.perfop] in pyproject.toml).",
+        ),
+    ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            help="Store URL (SQLAlchemy); default from PERFOP_STORE or the config.",
+            show_default=False,
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    ctx.obj = State(repo=repo, config_path=config, store_override=store)
+    ctx.call_on_close(ctx.obj.close)
+
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"perfop.cli.{_name}").register(app)
+
+
+def _sigterm(signum: int, frame: Any) -> None:
+    # SIGTERM ends perfop like Ctrl-C does, so the same clean-up (interrupted runs) applies.
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return (via sys.exit in the console script) the exit code."""
+    from perfop.cli.run import RAW_ARGS
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    RAW_ARGS.set(tuple(argv))
+    signal.signal(signal.SIGTERM, _sigterm)
+    try:
+        result = app(args=argv, prog_name="perfop", standalone_mode=False)
+    except typer.TyperException as exc:
+        # Typer (which vendors Click) reports usage errors this way: make them one line.
+        ctx = getattr(exc, "ctx", None)
+        path = ctx.command_path if ctx is not None else "perfop"
+        print(error_line(f"{exc.format_message()} (see '{path} --help')"), file=sys.stderr)
+        return 2
+    except PerfopError as exc:
+        print(error_line(exc.message), file=sys.stderr)
+        return exc.exit_code
+    except (KeyboardInterrupt, typer.Abort):
+        print("perfop: interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+def entry() -> None:  # pragma: no cover - thin wrapper for the console script
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""Shared plumbing of the CLI: global options, lazy config/store, output, error mapping.
+
+Commands stay thin: parse, call a service, render. This module is the only place that turns a
+``PerfopError`` into ``perfop: error: ...`` and an exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from perfop.errors import UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+
+    from perfop.config import LoadedConfig
+    from perfop.store import Store
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+FORMAT_OPTION = typer.Option(
+    OutputFormat.text, "--format", help="Output format.", case_sensitive=False
+)
+
+
+@dataclass
+class State:
+    """Per-invocation state built from the global options; config and store open lazily."""
+
+    repo: Path | None = None
+    config_path: Path | None = None
+    store_override: str | None = None
+    _loaded: LoadedConfig | None = None
+    _store: Store | None = None
+    _console: Console | None = field(default=None, repr=False)
+
+    @property
+    def loaded(self) -> LoadedConfig:
+        if self._loaded is None:
+            from perfop.config import load_config
+
+            start = self.repo
+            if start is not None and not start.is_dir():
+                raise UsageError(f"--repo {start}: not a directory; give the repository's path")
+            self._loaded = load_config(start, config_path=self.config_path)
+        return self._loaded
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            from perfop.config import store_url
+            from perfop.store import open_store
+
+            self._store = open_store(store_url(self.loaded, self.store_override))
+        return self._store
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            probe = Console()
+            # Piped output keeps full tables instead of Rich's 80-column default.
+            width = None if probe.is_terminal else 120
+            self._console = Console(highlight=False, width=width)
+        return self._console
+
+    @property
+    def err_console(self) -> Console:
+        from rich.console import Console
+
+        return Console(stderr=True, highlight=False)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+def get_state(ctx: typer.Context) -> State:
+    root = ctx.find_root()
+    if not isinstance(root.obj, State):
+        root.obj = State()
+    return root.obj
+
+
+def emit_json(doc: Any) -> None:
+    """Write a JSON document to stdout (the one format machines read)."""
+    sys.stdout.write(json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def emit(state: State, renderable: RenderableType) -> None:
+    state.console.print(renderable)
+
+
+def error_line(message: str) -> str:
+    return f"perfop: error: {message}"

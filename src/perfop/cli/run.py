@@ -1,0 +1,235 @@
+"""``perfop run`` (measure workloads) and ``perfop runs list|show`` (stored runs)."""
+
+from __future__ import annotations
+
+import contextvars
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from perfop.cli.common import FORMAT_OPTION, OutputFormat, emit, emit_json, get_state
+
+if TYPE_CHECKING:
+    from perfop.model import ProcessResult
+
+# The raw argument list, so ``run`` can tell ``perfop run W`` from ``perfop run -- CMD``:
+# Click hands both over as plain positional arguments.
+RAW_ARGS: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
+    "perfop_raw_args", default=()
+)
+
+
+class _BarProgress:
+    """A Rich progress bar on a terminal; silent otherwise (machine-readable stdout stays clean)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._progress: Any = None
+        self._tasks: dict[str, Any] = {}
+        if enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[last]}"),
+                console=Console(stderr=True),
+                transient=True,
+            )
+
+    def __enter__(self) -> _BarProgress:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def workload_started(self, name: str, total: int) -> None:
+        if self._progress is not None:
+            self._tasks[name] = self._progress.add_task(name, total=total, last="")
+
+    def sample_done(self, name: str, index: int, result: ProcessResult) -> None:
+        if self._progress is not None:
+            last = f"{result.wall_time * 1e3:.1f} ms" if result.ok else result.describe_failure()
+            self._progress.update(self._tasks[name], advance=1, last=last)
+
+    def workload_finished(self, name: str) -> None:
+        if self._progress is not None:
+            task = self._tasks[name]
+            self._progress.update(task, total=self._progress.tasks[task].completed)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        "run",
+        help="Measure workloads: N fresh processes each, stored with the environment. "
+        "'perfop run' measures every configured workload; 'perfop run -- CMD ARGS' an ad hoc "
+        "command.",
+    )(run)
+    runs_app = typer.Typer(help="List and show stored runs.", no_args_is_help=True)
+    runs_app.command("list", help="List stored runs, newest first.")(runs_list)
+    runs_app.command("show", help="Show one stored run with its samples.")(runs_show)
+    app.add_typer(runs_app, name="runs")
+
+
+def _split_command(args: list[str]) -> tuple[list[str], list[str]]:
+    raw = RAW_ARGS.get()
+    if "--" in raw:
+        n = len(raw) - raw.index("--") - 1
+        if n:
+            return args[: len(args) - n], args[len(args) - n :]
+        return args, []
+    return args, []
+
+
+def run(
+    ctx: typer.Context,
+    args: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Workload names (default: all), or after '--' a command to measure.",
+            show_default=False,
+        ),
+    ] = None,
+    runs: Annotated[
+        int | None, typer.Option("--runs", "-n", help="Measured runs per workload.")
+    ] = None,
+    warmup: Annotated[int | None, typer.Option("--warmup", help="Discarded warm-up runs.")] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", help="Seconds before a run is killed and counted as failed."),
+    ] = None,
+    fmt: OutputFormat = FORMAT_OPTION,
+) -> None:
+    from perfop.environment import capture_environment
+    from perfop.errors import UsageError
+    from perfop.measure import run_adhoc, run_document, run_workloads
+    from perfop.render.run import run_table
+
+    state = get_state(ctx)
+    names, command = _split_command(list(args or []))
+    if command and names:
+        raise UsageError("give workload names or '-- CMD', not both")
+    show_bar = fmt is OutputFormat.text and state.err_console.is_terminal
+    with _BarProgress(show_bar) as bar:
+        if command or ("--" in RAW_ARGS.get() and not names):
+            repo = state.loaded.repo_root
+            outcomes = [
+                run_adhoc(
+                    state.store,
+                    repo,
+                    command,
+                    runs=runs,
+                    warmup=warmup,
+                    timeout=timeout,
+                    progress=bar,
+                )
+            ]
+        else:
+            outcomes = run_workloads(
+                state.store,
+                state.loaded,
+                names,
+                runs=runs,
+                warmup=warmup,
+                timeout=timeout,
+                progress=bar,
+            )
+    if fmt is OutputFormat.json:
+        env = capture_environment(state.loaded.repo_root)
+        emit_json(run_document(outcomes, env))
+    else:
+        for outcome in outcomes:
+            emit(state, run_table(outcome))
+    if any(not o.samples for o in outcomes):
+        raise typer.Exit(1)
+
+
+def runs_list(
+    ctx: typer.Context,
+    workload: Annotated[
+        str | None, typer.Option("--workload", "-w", help="Only this workload.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many runs.")] = 50,
+    fmt: OutputFormat = FORMAT_OPTION,
+) -> None:
+    from perfop.render.run import runs_table
+
+    state = get_state(ctx)
+    records = state.store.list_runs(workload=workload, limit=limit)
+    if fmt is OutputFormat.json:
+        emit_json({"schema": "perfop.runs/1", "runs": [_run_doc(r) for r in records]})
+    else:
+        emit(state, runs_table(records))
+
+
+def runs_show(
+    ctx: typer.Context,
+    run_id: Annotated[int, typer.Argument(help="Run id (see 'perfop runs list').")],
+    fmt: OutputFormat = FORMAT_OPTION,
+) -> None:
+    from perfop.measure import RunSettings, WorkloadRun
+    from perfop.model import BUILTIN_METRICS, MetricSpec, RunStatus
+    from perfop.render.run import run_table
+
+    state = get_state(ctx)
+    record = state.store.get_run(run_id)
+    if fmt is OutputFormat.json:
+        doc = _run_doc(record)
+        doc["samples"] = [{"index": s.index, "metrics": s.metrics} for s in record.samples]
+        doc["failures"] = [vars(f) for f in record.failures]
+        doc["environment"] = (
+            state.store.get_environment(record.environment_id) if record.environment_id else None
+        )
+        emit_json({"schema": "perfop.runs/1", "runs": [doc]})
+        return
+    specs = dict(record.metric_specs) or {
+        n: MetricSpec(n, u, b) for n, (u, b) in BUILTIN_METRICS.items()
+    }
+    s = record.settings
+    view = WorkloadRun(
+        run_id=record.id,
+        workload=record.workload,
+        argv=record.argv,
+        cwd=record.cwd or "",
+        settings=RunSettings(
+            runs=s.get("runs", 0),
+            warmup=s.get("warmup", 0),
+            timeout=s.get("timeout", 0.0),
+            max_time=s.get("max_time", 0.0),
+            min_runs=s.get("min_runs", 0),
+        ),
+        status=RunStatus(record.status),
+        samples=record.samples,
+        failures=record.failures,
+        metric_specs=specs,
+    )
+    typer.echo(f"command: {' '.join(record.argv)}")
+    typer.echo(f"ref: {record.ref or '-'} {record.sha or ''}{' (dirty)' if record.dirty else ''}")
+    emit(state, run_table(view))
+
+
+def _run_doc(r: Any) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "workload": r.workload,
+        "kind": r.kind,
+        "status": r.status,
+        "ref": r.ref,
+        "sha": r.sha,
+        "dirty": r.dirty,
+        "command": r.argv,
+        "cwd": r.cwd,
+        "env": r.env,
+        "settings": r.settings,
+        "environment_id": r.environment_id,
+        "comparison_id": r.comparison_id,
+        "side": r.side,
+        "started_at": r.started_at,
+        "finished_at": r.finished_at,
+        "samples_count": r.n_samples,
+        "failures_count": r.n_failures,
+    }

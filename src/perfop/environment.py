@@ -1,0 +1,299 @@
+"""Environment fingerprint and secret redaction.
+
+``capture_environment`` describes the machine, the interpreter, the project's installed
+dependencies and the git state, so that every measurement can be reproduced and two runs can be
+checked for like-for-like conditions. Everything recorded passes through ``redact_*`` first:
+variables are kept on an allow-list, and any value that looks like a credential is replaced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import platform
+import re
+import socket
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+REDACTED = "[REDACTED]"
+
+# Variables worth recording: they change what a Python workload does or how fast it runs.
+ENV_ALLOWLIST = frozenset(
+    {
+        "PATH",
+        "PYTHONPATH",
+        "PYTHONHASHSEED",
+        "PYTHONOPTIMIZE",
+        "PYTHONDONTWRITEBYTECODE",
+        "PYTHONMALLOC",
+        "PYTHONDEVMODE",
+        "PYTHONUTF8",
+        "PYTHON_GIL",
+        "PYTHONWARNINGS",
+        "VIRTUAL_ENV",
+        "CONDA_PREFIX",
+        "LANG",
+        "LC_ALL",
+        "TZ",
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "NUMEXPR_NUM_THREADS",
+        "CI",
+        "GITHUB_ACTIONS",
+        "GITHUB_REF",
+        "GITHUB_SHA",
+        "GITHUB_RUN_ID",
+        "RUNNER_OS",
+    }
+)
+
+_SECRET_NAME = re.compile(
+    r"TOKEN|SECRET|KEY|PASSWORD|PASSWD|CREDENTIAL|AUTH|COOKIE|SESSION", re.IGNORECASE
+)
+_SECRET_PATTERNS: tuple[re.Pattern[str], ...] = (
+    re.compile(r"gh[pousr]_[A-Za-z0-9]{20,}"),  # GitHub classic tokens
+    re.compile(r"github_pat_[A-Za-z0-9_]{20,}"),  # GitHub fine-grained tokens
+    re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),  # AWS access key ids
+    re.compile(r"xox[abposr]-[A-Za-z0-9-]{10,}"),  # Slack tokens
+    re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),  # JWTs
+    re.compile(
+        r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.DOTALL
+    ),
+    re.compile(r"\bsk-(?:ant-)?[A-Za-z0-9_-]{20,}"),  # OpenAI / Anthropic API keys
+)
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@")
+_TOKENISH = re.compile(r"[A-Za-z0-9+/_=-]{32,}")
+_SECRET_FLAG = re.compile(
+    r"^--?[A-Za-z0-9-]*(?:token|secret|password|passwd|api-key|apikey|key)"
+    r"[A-Za-z0-9-]*(?:=(?P<value>.*))?$",
+    re.IGNORECASE,
+)
+
+
+def _high_entropy(token: str) -> bool:
+    """A long token mixing character classes with high Shannon entropy looks like a secret.
+
+    Paths, hex digests (git shas, hashes perfop itself records) and words do not qualify.
+    """
+    if "/" in token and token.count("/") > 1:
+        return False
+    if re.fullmatch(r"[0-9a-f]+", token):  # hex digests are recorded on purpose
+        return False
+    classes = sum(bool(re.search(p, token)) for p in ("[a-z]", "[A-Z]", "[0-9]"))
+    if classes < 3:
+        return False
+    counts = Counter(token)
+    entropy = -sum(c / len(token) * math.log2(c / len(token)) for c in counts.values())
+    return entropy >= 4.0
+
+
+def redact_text(text: str) -> str:
+    """Replace anything in ``text`` that looks like a credential with ``[REDACTED]``."""
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(REDACTED, text)
+    text = _URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}{REDACTED}@", text)
+    return _TOKENISH.sub(lambda m: REDACTED if _high_entropy(m.group(0)) else m.group(0), text)
+
+
+def is_secret_name(name: str) -> bool:
+    return bool(_SECRET_NAME.search(name))
+
+
+def redact_env(env: Mapping[str, str]) -> dict[str, str]:
+    """Redact a mapping of variables: secret-looking names lose their value, values are scanned."""
+    return {k: REDACTED if is_secret_name(k) else redact_text(v) for k, v in env.items()}
+
+
+def recorded_env(
+    env: Mapping[str, str], workload_env: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The variables perfop records: the allow-list plus the workload's own, redacted."""
+    keep = {k: v for k, v in env.items() if k in ENV_ALLOWLIST}
+    keep.update(workload_env or {})
+    return redact_env(dict(sorted(keep.items())))
+
+
+def redact_argv(argv: Iterable[str]) -> list[str]:
+    """Redact argv items; the value after (or in) a ``--token``-like flag is always hidden."""
+    out: list[str] = []
+    hide_next = False
+    for item in argv:
+        if hide_next:
+            out.append(REDACTED)
+            hide_next = False
+            continue
+        flag = _SECRET_FLAG.match(item)
+        if flag:
+            if flag.group("value") is not None:
+                out.append(item.split("=", 1)[0] + "=" + REDACTED)
+            else:
+                out.append(item)
+                hide_next = True
+            continue
+        name, sep, _ = item.partition("=")
+        if sep and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) and is_secret_name(name):
+            out.append(f"{name}={REDACTED}")
+            continue
+        out.append(redact_text(item))
+    return out
+
+
+def redact_obj(obj: Any) -> Any:
+    """Redact every string inside a JSON-like structure (dict keys that name secrets too)."""
+    if isinstance(obj, str):
+        return redact_text(obj)
+    if isinstance(obj, Mapping):
+        return {
+            k: REDACTED
+            if isinstance(k, str) and is_secret_name(k) and isinstance(v, str)
+            else redact_obj(v)
+            for k, v in obj.items()
+        }
+    if isinstance(obj, list | tuple):
+        return [redact_obj(v) for v in obj]
+    return obj
+
+
+# --- fingerprint -------------------------------------------------------------------------------
+
+
+def _read(path: str) -> str | None:
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return None
+
+
+def _cpu_model() -> str:
+    info = _read("/proc/cpuinfo") or ""
+    for line in info.splitlines():
+        if line.lower().startswith(("model name", "hardware", "processor\t: ")) and ":" in line:
+            value = line.split(":", 1)[1].strip()
+            if value and not value.isdigit():
+                return value
+    return platform.processor() or platform.machine()
+
+
+def _physical_cores() -> int | None:
+    info = _read("/proc/cpuinfo")
+    if not info:
+        return None
+    pairs = set()
+    phys = core = None
+    for line in [*info.splitlines(), ""]:
+        if line.startswith("physical id"):
+            phys = line.split(":", 1)[1].strip()
+        elif line.startswith("core id"):
+            core = line.split(":", 1)[1].strip()
+        elif not line.strip():
+            if core is not None:
+                pairs.add((phys, core))
+            phys = core = None
+    return len(pairs) or None
+
+
+def _memory_bytes() -> int | None:
+    for line in (_read("/proc/meminfo") or "").splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) * 1024
+    return None
+
+
+def _git(repo: Path, *args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=repo, capture_output=True, check=False, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.decode("utf-8", "replace").strip() if out.returncode == 0 else None
+
+
+def git_state(repo: Path) -> dict[str, Any]:
+    """sha, branch, dirty flag and a hash of the uncommitted diff (untracked files included)."""
+    sha = _git(repo, "rev-parse", "HEAD")
+    if sha is None:
+        return {"sha": None, "branch": None, "dirty": None, "diff_hash": None}
+    branch = _git(repo, "symbolic-ref", "--short", "-q", "HEAD") or None
+    status = _git(repo, "status", "--porcelain", "--untracked-files=normal") or ""
+    dirty = bool(status)
+    diff_hash = None
+    if dirty:
+        diff = _git(repo, "diff", "HEAD", "--binary") or ""
+        digest = hashlib.sha256(diff.encode())
+        digest.update(status.encode())
+        diff_hash = digest.hexdigest()[:16]
+    return {"sha": sha, "branch": branch, "dirty": dirty, "diff_hash": diff_hash}
+
+
+def _project_packages(repo: Path) -> dict[str, str]:
+    """Versions of installed distributions (the project's dependencies live among them)."""
+    versions: dict[str, str] = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            versions[name.lower()] = dist.version
+    return dict(sorted(versions.items()))
+
+
+def capture_environment(
+    repo_root: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    workload_env: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The fingerprint stored with every run. Every string in it is already redacted."""
+    env = os.environ if env is None else env
+    uname = platform.uname()
+    try:
+        load = list(os.getloadavg())
+    except OSError:
+        load = None
+    try:
+        affinity = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        affinity = None
+    fingerprint: dict[str, Any] = {
+        "hostname": socket.gethostname(),
+        "cpu": {
+            "model": _cpu_model(),
+            "logical_cores": os.cpu_count(),
+            "physical_cores": _physical_cores(),
+            "governor": _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
+            "affinity": affinity,
+        },
+        "memory_bytes": _memory_bytes(),
+        "os": {
+            "system": uname.system,
+            "release": uname.release,
+            "version": uname.version,
+            "machine": uname.machine,
+        },
+        "python": {
+            "implementation": platform.python_implementation(),
+            "version": platform.python_version(),
+            "executable": sys.executable,
+        },
+        "load_average": load,
+        "packages": _project_packages(repo_root),
+        "git": git_state(repo_root),
+        "env": recorded_env(env, workload_env),
+    }
+    return redact_obj(fingerprint)  # type: ignore[no-any-return]
+
+
+def fingerprint_hash(fingerprint: Mapping[str, Any]) -> str:
+    """A short hash of the parts that make two environments comparable (not load, not git)."""
+    stable = {
+        k: fingerprint.get(k)
+        for k in ("hostname", "cpu", "memory_bytes", "os", "python", "packages")
+    }
+    cpu = dict(stable.get("cpu") or {})
+    stable["cpu"] = cpu
+    return hashlib.sha256(repr(sorted(stable.items())).encode()).hexdigest()[:16]

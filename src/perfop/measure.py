@@ -1,0 +1,293 @@
+"""``perfop run``: measure workloads in the current tree and store every sample.
+
+The service spawns samples through the runner, writes each one in its own transaction, and on an
+interruption (Ctrl-C, SIGTERM) marks the run ``interrupted`` with the samples completed so far.
+It never prints; callers observe progress through a ``RunProgress``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from perfop import __version__
+from perfop.config import LoadedConfig, ResolvedWorkload, WorkloadConfig, resolve_workload
+from perfop.environment import capture_environment, git_state, redact_argv, redact_obj, redact_text
+from perfop.errors import UsageError
+from perfop.model import BUILTIN_METRICS, Failure, MetricSpec, ProcessResult, RunStatus, Sample
+from perfop.runner import run_process, run_setup, set_affinity, workload_env
+from perfop.stats import Summary, summarize
+from perfop.store import Store
+
+RUN_SCHEMA = "perfop.run/1"
+ADHOC = "adhoc"
+
+
+class RunProgress(Protocol):
+    def workload_started(self, name: str, total: int) -> None: ...
+    def sample_done(self, name: str, index: int, result: ProcessResult) -> None: ...
+    def workload_finished(self, name: str) -> None: ...
+
+
+class _Silent:
+    def workload_started(self, name: str, total: int) -> None: ...
+    def sample_done(self, name: str, index: int, result: ProcessResult) -> None: ...
+    def workload_finished(self, name: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    runs: int
+    warmup: int
+    timeout: float
+    max_time: float
+    min_runs: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "runs": self.runs,
+            "warmup": self.warmup,
+            "timeout": self.timeout,
+            "max_time": self.max_time,
+            "min_runs": self.min_runs,
+        }
+
+
+@dataclass
+class WorkloadRun:
+    """The outcome of measuring one workload: what the CLI renders and JSON reports."""
+
+    run_id: int
+    workload: str
+    argv: list[str]
+    cwd: str
+    settings: RunSettings
+    status: RunStatus = RunStatus.RUNNING
+    samples: list[Sample] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    metric_specs: dict[str, MetricSpec] = field(default_factory=dict)
+    metrics_filter: list[str] | None = None
+
+    def metric_names(self) -> list[str]:
+        names = list(self.metric_specs)
+        if self.metrics_filter:
+            names = [n for n in self.metrics_filter if n in self.metric_specs]
+        return names
+
+    def summaries(self) -> dict[str, Summary]:
+        out: dict[str, Summary] = {}
+        for name in self.metric_names():
+            values = [s.metrics[name] for s in self.samples if name in s.metrics]
+            if values:
+                out[name] = summarize(values)
+        return out
+
+
+def settings_for(
+    workload: WorkloadConfig | None,
+    *,
+    runs: int | None,
+    warmup: int | None,
+    timeout: float | None,
+    max_time: float | None = None,
+) -> RunSettings:
+    """Command-line values win over the workload's config, which wins over ad hoc defaults."""
+    if runs is not None and runs < 1:
+        raise UsageError(f"--runs must be >= 1 (got {runs})")
+    if warmup is not None and warmup < 0:
+        raise UsageError(f"--warmup must be >= 0 (got {warmup})")
+    if timeout is not None and timeout <= 0:
+        raise UsageError(f"--timeout must be > 0 (got {timeout})")
+    if workload is None:
+        n = runs or 10
+        return RunSettings(
+            runs=n,
+            warmup=1 if warmup is None else warmup,
+            timeout=timeout or 60.0,
+            max_time=max_time or 3600.0,
+            min_runs=n,
+        )
+    n = runs or workload.max_runs
+    return RunSettings(
+        runs=n,
+        warmup=workload.warmup if warmup is None else warmup,
+        timeout=timeout or workload.timeout,
+        # An explicit --runs asks for exactly that many; otherwise max_time bounds the run.
+        max_time=max_time or (3600.0 if runs else workload.max_time),
+        min_runs=min(workload.min_runs, n),
+    )
+
+
+def run_workloads(
+    store: Store,
+    loaded: LoadedConfig,
+    names: Sequence[str] = (),
+    *,
+    runs: int | None = None,
+    warmup: int | None = None,
+    timeout: float | None = None,
+    progress: RunProgress | None = None,
+) -> list[WorkloadRun]:
+    """Measure configured workloads (all when ``names`` is empty) in the live tree."""
+    config = loaded.config
+    if not names:
+        names = list(config.workloads)
+        if not names:
+            where = loaded.source if loaded.path else f"no perfop config in {loaded.repo_root}"
+            raise UsageError(
+                f"{where}: no workloads configured; add [tool.perfop.workloads.NAME] to "
+                "pyproject.toml (or perfop.toml), or measure a command: perfop run -- CMD ARGS"
+            )
+    plans = []
+    for name in names:
+        wl = loaded.workload(name)
+        resolved = resolve_workload(name, wl, repo=loaded.repo_root)
+        plans.append((resolved, settings_for(wl, runs=runs, warmup=warmup, timeout=timeout)))
+    return _run_plans(store, loaded.repo_root, plans, affinity=config.affinity, progress=progress)
+
+
+def run_adhoc(
+    store: Store,
+    repo_root: Path,
+    argv: Sequence[str],
+    *,
+    runs: int | None = None,
+    warmup: int | None = None,
+    timeout: float | None = None,
+    name: str = ADHOC,
+    progress: RunProgress | None = None,
+) -> WorkloadRun:
+    """Measure an ad hoc command (no configuration needed)."""
+    if not argv:
+        raise UsageError("no command given after '--'; e.g. perfop run -- python bench.py")
+    wl = WorkloadConfig(command=list(argv))
+    resolved = resolve_workload(name, wl, repo=repo_root, worktree=Path.cwd())
+    settings = settings_for(None, runs=runs, warmup=warmup, timeout=timeout)
+    return _run_plans(store, repo_root, [(resolved, settings)], affinity=None, progress=progress)[0]
+
+
+def _run_plans(
+    store: Store,
+    repo_root: Path,
+    plans: Sequence[tuple[ResolvedWorkload, RunSettings]],
+    *,
+    affinity: list[int] | None,
+    progress: RunProgress | None,
+) -> list[WorkloadRun]:
+    progress = progress or _Silent()
+    set_affinity(affinity)
+    env_id = store.add_environment(capture_environment(repo_root))
+    git = git_state(repo_root)
+    outcomes: list[WorkloadRun] = []
+    for resolved, settings in plans:
+        env = workload_env(resolved.env)
+        run_setup(resolved, env=env)
+        run_id = store.begin_run(
+            workload=resolved.name,
+            argv=resolved.argv,
+            kind="run",
+            cwd=str(resolved.cwd),
+            env=resolved.env,
+            ref=git["branch"] or "HEAD",
+            sha=git["sha"],
+            dirty=git["dirty"],
+            settings=settings.as_dict(),
+            environment_id=env_id,
+        )
+        outcome = WorkloadRun(
+            run_id=run_id,
+            workload=resolved.name,
+            argv=redact_argv(resolved.argv),
+            cwd=redact_text(str(resolved.cwd)),
+            settings=settings,
+            metrics_filter=resolved.config.metrics,
+        )
+        outcomes.append(outcome)
+        try:
+            _measure_into(store, resolved, settings, env, outcome, progress)
+        except BaseException:
+            outcome.status = RunStatus.INTERRUPTED
+            store.finish_run(run_id, outcome.status, outcome.metric_specs or None)
+            raise
+        outcome.status = RunStatus.COMPLETE if outcome.samples else RunStatus.FAILED
+        store.finish_run(run_id, outcome.status, outcome.metric_specs)
+    return outcomes
+
+
+def _measure_into(
+    store: Store,
+    resolved: ResolvedWorkload,
+    settings: RunSettings,
+    env: dict[str, str],
+    outcome: WorkloadRun,
+    progress: RunProgress,
+) -> None:
+    progress.workload_started(resolved.name, settings.runs)
+    for _ in range(settings.warmup):
+        run_process(resolved.argv, cwd=resolved.cwd, env=env, timeout=settings.timeout)
+    started = time.monotonic()
+    for index in range(settings.runs):
+        if index >= settings.min_runs and time.monotonic() - started >= settings.max_time:
+            break
+        result = run_process(resolved.argv, cwd=resolved.cwd, env=env, timeout=settings.timeout)
+        store.add_result(outcome.run_id, index, result)
+        if result.ok:
+            outcome.samples.append(Sample(index=index, metrics=dict(result.metrics)))
+            for metric_name, spec in result.metric_specs.items():
+                outcome.metric_specs.setdefault(metric_name, spec)
+        else:
+            outcome.failures.append(
+                Failure(
+                    index=index,
+                    reason=result.describe_failure(),
+                    exit_code=result.exit_code,
+                    signal=result.signal,
+                    timed_out=result.timed_out,
+                    wall_time=result.wall_time,
+                    stderr_tail=redact_text(result.stderr_tail),
+                )
+            )
+        progress.sample_done(resolved.name, index, result)
+    progress.workload_finished(resolved.name)
+
+
+def run_document(
+    outcomes: Sequence[WorkloadRun], environment: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The versioned JSON document of ``perfop run --format json``: every raw sample included."""
+    runs = []
+    for o in outcomes:
+        summaries = o.summaries()
+        runs.append(
+            {
+                "id": o.run_id,
+                "workload": o.workload,
+                "status": o.status.value,
+                "command": o.argv,
+                "cwd": o.cwd,
+                "settings": o.settings.as_dict(),
+                "metrics": {
+                    name: {
+                        "unit": o.metric_specs[name].unit,
+                        "better": o.metric_specs[name].better,
+                        "summary": vars(summaries[name]) if name in summaries else None,
+                    }
+                    for name in o.metric_names()
+                },
+                "samples": [{"index": s.index, "metrics": s.metrics} for s in o.samples],
+                "failures": [vars(f) for f in o.failures],
+            }
+        )
+    return {
+        "schema": RUN_SCHEMA,
+        "perfop_version": __version__,
+        "environment": redact_obj(environment or {}),
+        "runs": runs,
+    }
+
+
+def default_metric_specs() -> dict[str, MetricSpec]:
+    return {n: MetricSpec(n, u, b) for n, (u, b) in BUILTIN_METRICS.items()}

@@ -1,0 +1,87 @@
+"""Tables for ``perfop run`` and ``perfop runs``: Rich renderables built from plain records."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from perfop.measure import WorkloadRun
+    from perfop.store import RunRecord
+
+
+def _cv(cv: float) -> str:
+    return "-" if cv != cv else f"{cv * 100:.1f}%"
+
+
+def run_table(outcome: WorkloadRun) -> RenderableType:
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    title = (
+        f"{outcome.workload} (run {outcome.run_id}, {len(outcome.samples)} samples"
+        f"{', ' + str(len(outcome.failures)) + ' failed' if outcome.failures else ''}, "
+        f"{outcome.status.value})"
+    )
+    table = Table(title=title, title_justify="left")
+    for col in ("metric", "n", "median", "mean", "stdev", "CV", "min", "p95", "max", "unit"):
+        table.add_column(
+            col, justify="left" if col in ("metric", "unit") else "right", no_wrap=col == "metric"
+        )
+    for name, s in outcome.summaries().items():
+        scale, label = scale_unit(s.median, outcome.metric_specs[name].unit)
+        table.add_row(
+            name,
+            str(s.n),
+            *(f"{v / scale:.4g}" for v in (s.median, s.mean, s.stdev)),
+            _cv(s.cv),
+            *(f"{v / scale:.4g}" for v in (s.min, s.p95, s.max)),
+            label,
+        )
+    parts: list[RenderableType] = [table]
+    for f in outcome.failures:
+        tail = f.stderr_tail.strip().splitlines()[-1:] or [""]
+        parts.append(
+            Text(
+                f"  failed sample {f.index}: {f.reason}" + (f": {tail[0][:160]}" if tail[0] else "")
+            )
+        )
+    return Group(*parts)
+
+
+def scale_unit(median: float, unit: str) -> tuple[float, str]:
+    """A common scale for a column of values: seconds to ms/µs/ns, bytes to KiB/MiB/GiB."""
+    steps = {
+        "s": ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns")),
+        "B": ((2.0**30, "GiB"), (2.0**20, "MiB"), (2.0**10, "KiB"), (1.0, "B")),
+    }.get(unit)
+    if not steps:
+        return 1.0, unit
+    for scale, label in steps:
+        if abs(median) >= scale:
+            return scale, label
+    return steps[-1]
+
+
+def runs_table(records: Sequence[RunRecord]) -> RenderableType:
+    from rich.table import Table
+
+    table = Table()
+    for col in ("id", "workload", "kind", "status", "ref", "sha", "samples", "failed", "started"):
+        table.add_column(col, no_wrap=col in ("started", "sha", "id"))
+    for r in records:
+        table.add_row(
+            str(r.id),
+            r.workload,
+            r.kind,
+            r.status,
+            r.ref or "-",
+            (r.sha or "-")[:10] + ("+" if r.dirty else ""),
+            str(r.n_samples),
+            str(r.n_failures),
+            r.started_at[:19].replace("T", " "),
+        )
+    return table

@@ -1,0 +1,451 @@
+"""Opening the store (engine set-up, schema creation and migration) and the run records."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import socket
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+
+from perfop.environment import fingerprint_hash, redact_argv, redact_obj, redact_text
+from perfop.errors import StoreError
+from perfop.model import Failure, MetricSpec, ProcessResult, RunStatus, Sample
+from perfop.store import schema as s
+
+
+def utcnow() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+
+
+def _normalise_url(url: str) -> str:
+    # SQLAlchemy's default PostgreSQL driver is psycopg2; perfop ships psycopg 3.
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _display_url(url: str) -> str:
+    return redact_text(url)
+
+
+def make_engine(url: str) -> Engine:
+    url = _normalise_url(url)
+    try:
+        parsed = sa.engine.make_url(url)
+    except ArgumentError:
+        raise StoreError(
+            f"store URL {_display_url(url)!r} is not a valid SQLAlchemy URL; "
+            "use e.g. sqlite:///.perfop/perfop.db or postgresql://user@host/db"
+        ) from None
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            path = Path(database)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot create store directory {path.parent}: {exc.strerror}"
+                ) from None
+        engine = sa.create_engine(url, connect_args={"timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_conn: Any, _rec: Any) -> None:
+            # Let SQLAlchemy's "begin" event emit BEGIN (the pysqlite recipe in its docs).
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA busy_timeout=60000")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            # Writers take the lock up front: a deferred transaction that upgrades to a write
+            # can fail with SQLITE_BUSY at once instead of waiting for the busy timeout.
+            mode = "DEFERRED" if conn.get_execution_options().get("perfop_read") else "IMMEDIATE"
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+        return engine
+    try:
+        return sa.create_engine(url, pool_pre_ping=True)
+    except (NoSuchModuleError, ModuleNotFoundError, ImportError):
+        raise StoreError(
+            f"no driver for store {_display_url(url)!r}; "
+            "install it with: pip install 'perfop[postgres]'"
+        ) from None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A stored run with (optionally) its samples and failures."""
+
+    id: int
+    workload: str
+    kind: str
+    status: str
+    ref: str | None
+    sha: str | None
+    dirty: bool | None
+    argv: list[str]
+    cwd: str | None
+    env: dict[str, str]
+    settings: dict[str, Any]
+    metric_specs: dict[str, MetricSpec]
+    environment_id: int | None
+    comparison_id: int | None
+    side: str | None
+    started_at: str
+    finished_at: str | None
+    n_samples: int = 0
+    n_failures: int = 0
+    samples: list[Sample] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+
+    def values(self, metric: str) -> list[float]:
+        return [x.metrics[metric] for x in self.samples if metric in x.metrics]
+
+
+class Store:
+    """Typed access to the store; other areas' query helpers take a ``Store`` and use ``engine``."""
+
+    def __init__(self, engine: Engine, url: str) -> None:
+        self.engine = engine
+        self.url = url
+
+    @property
+    def display_url(self) -> str:
+        return _display_url(self.url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction (SQLite: BEGIN IMMEDIATE)."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except OperationalError as exc:
+            raise StoreError(f"store {self.display_url}: write failed: {exc.orig}") from None
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        """One read transaction (SQLite: deferred, so readers never block writers)."""
+        with self.engine.connect().execution_options(perfop_read=True) as conn, conn.begin():
+            yield conn
+
+    # --- environments -----------------------------------------------------------------------
+    def add_environment(self, fingerprint: Mapping[str, Any]) -> int:
+        data = redact_obj(dict(fingerprint))
+        digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+        with self.write() as conn:
+            found = conn.execute(
+                sa.select(s.environments.c.id).where(s.environments.c.hash == digest)
+            ).scalar()
+            if found is not None:
+                return int(found)
+            return int(
+                conn.execute(
+                    s.environments.insert().values(
+                        hash=digest,
+                        fingerprint=fingerprint_hash(data),
+                        data=data,
+                        created_at=utcnow(),
+                    )
+                ).inserted_primary_key[0]  # type: ignore[index]
+            )
+
+    def get_environment(self, env_id: int) -> dict[str, Any] | None:
+        with self.read() as conn:
+            row = conn.execute(
+                sa.select(s.environments.c.data).where(s.environments.c.id == env_id)
+            ).scalar()
+        return dict(row) if row is not None else None
+
+    # --- runs ---------------------------------------------------------------------------------
+    def begin_run(
+        self,
+        *,
+        workload: str,
+        argv: Sequence[str],
+        kind: str = "run",
+        cwd: str | None = None,
+        env: Mapping[str, str] | None = None,
+        ref: str | None = None,
+        sha: str | None = None,
+        dirty: bool | None = None,
+        settings: Mapping[str, Any] | None = None,
+        environment_id: int | None = None,
+        comparison_id: int | None = None,
+        side: str | None = None,
+    ) -> int:
+        """Insert a run in status ``running``; argv, env and settings are redacted here."""
+        values = dict(
+            workload=workload,
+            kind=kind,
+            status=RunStatus.RUNNING.value,
+            ref=ref,
+            sha=sha,
+            dirty=dirty,
+            argv=redact_argv(argv),
+            cwd=redact_text(cwd) if cwd else None,
+            env=redact_obj(dict(env or {})),
+            settings=redact_obj(dict(settings or {})),
+            environment_id=environment_id,
+            comparison_id=comparison_id,
+            side=side,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            started_at=utcnow(),
+        )
+        with self.write() as conn:
+            return int(conn.execute(s.runs.insert().values(**values)).inserted_primary_key[0])  # type: ignore[index]
+
+    def add_result(self, run_id: int, index: int, result: ProcessResult) -> None:
+        """Record one measured process: a sample when it succeeded, else a failure."""
+        now = utcnow()
+        with self.write() as conn:
+            if result.ok:
+                conn.execute(
+                    s.samples.insert().values(
+                        run_id=run_id,
+                        idx=index,
+                        metrics=dict(result.metrics),
+                        stdout_digest=result.stdout_digest,
+                        created_at=now,
+                    )
+                )
+            else:
+                conn.execute(
+                    s.failures.insert().values(
+                        run_id=run_id,
+                        idx=index,
+                        reason=result.describe_failure(),
+                        exit_code=result.exit_code,
+                        signal=result.signal,
+                        timed_out=result.timed_out,
+                        wall_time=result.wall_time,
+                        stderr_tail=redact_text(result.stderr_tail),
+                        created_at=now,
+                    )
+                )
+
+    def finish_run(
+        self, run_id: int, status: RunStatus, metric_specs: Mapping[str, MetricSpec] | None = None
+    ) -> None:
+        values: dict[str, Any] = {"status": status.value, "finished_at": utcnow()}
+        if metric_specs is not None:
+            values["metric_specs"] = {
+                n: {"unit": m.unit, "better": m.better} for n, m in metric_specs.items()
+            }
+        with self.write() as conn:
+            conn.execute(s.runs.update().where(s.runs.c.id == run_id).values(**values))
+
+    def set_run_links(self, run_id: int, *, comparison_id: int | None, side: str | None) -> None:
+        with self.write() as conn:
+            conn.execute(
+                s.runs.update()
+                .where(s.runs.c.id == run_id)
+                .values(comparison_id=comparison_id, side=side)
+            )
+
+    def get_run(self, run_id: int, *, with_samples: bool = True) -> RunRecord:
+        with self.read() as conn:
+            row = conn.execute(sa.select(s.runs).where(s.runs.c.id == run_id)).mappings().first()
+            if row is None:
+                raise StoreError(f"no run with id {run_id}; list runs with: perfop runs list")
+            return self._record(conn, row, with_samples=with_samples)
+
+    def list_runs(
+        self, *, workload: str | None = None, kind: str | None = None, limit: int = 50
+    ) -> list[RunRecord]:
+        query = sa.select(s.runs).order_by(s.runs.c.id.desc()).limit(limit)
+        if workload:
+            query = query.where(s.runs.c.workload == workload)
+        if kind:
+            query = query.where(s.runs.c.kind == kind)
+        with self.read() as conn:
+            rows = conn.execute(query).mappings().all()
+            return [self._record(conn, r, with_samples=False) for r in rows]
+
+    def _record(self, conn: Connection, row: Any, *, with_samples: bool) -> RunRecord:
+        rid = row["id"]
+        n_samples = conn.execute(
+            sa.select(sa.func.count()).select_from(s.samples).where(s.samples.c.run_id == rid)
+        ).scalar_one()
+        n_failures = conn.execute(
+            sa.select(sa.func.count()).select_from(s.failures).where(s.failures.c.run_id == rid)
+        ).scalar_one()
+        samples: list[Sample] = []
+        failures: list[Failure] = []
+        if with_samples:
+            samples = [
+                Sample(index=r.idx, metrics=dict(r.metrics))
+                for r in conn.execute(
+                    sa.select(s.samples.c.idx, s.samples.c.metrics)
+                    .where(s.samples.c.run_id == rid)
+                    .order_by(s.samples.c.idx)
+                )
+            ]
+            failures = [
+                Failure(
+                    index=r.idx,
+                    reason=r.reason,
+                    exit_code=r.exit_code,
+                    signal=r.signal,
+                    timed_out=bool(r.timed_out),
+                    wall_time=r.wall_time,
+                    stderr_tail=r.stderr_tail,
+                )
+                for r in conn.execute(
+                    sa.select(s.failures)
+                    .where(s.failures.c.run_id == rid)
+                    .order_by(s.failures.c.idx)
+                )
+            ]
+        specs = {
+            name: MetricSpec(name, spec.get("unit", ""), spec.get("better", "lower"))
+            for name, spec in (row["metric_specs"] or {}).items()
+        }
+        return RunRecord(
+            id=rid,
+            workload=row["workload"],
+            kind=row["kind"],
+            status=row["status"],
+            ref=row["ref"],
+            sha=row["sha"],
+            dirty=row["dirty"],
+            argv=list(row["argv"]),
+            cwd=row["cwd"],
+            env=dict(row["env"]),
+            settings=dict(row["settings"]),
+            metric_specs=specs,
+            environment_id=row["environment_id"],
+            comparison_id=row["comparison_id"],
+            side=row["side"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            n_samples=n_samples,
+            n_failures=n_failures,
+            samples=samples,
+            failures=failures,
+        )
+
+    def reap_stale_runs(self) -> int:
+        """Mark runs left ``running`` by a perfop process that no longer exists as interrupted."""
+        host = socket.gethostname()
+        with self.read() as conn:
+            rows = conn.execute(
+                sa.select(s.runs.c.id, s.runs.c.pid).where(
+                    s.runs.c.status == RunStatus.RUNNING.value, s.runs.c.host == host
+                )
+            ).all()
+        dead = [r.id for r in rows if r.pid and not _pid_alive(r.pid)]
+        if dead:
+            with self.write() as conn:
+                conn.execute(
+                    s.runs.update()
+                    .where(s.runs.c.id.in_(dead))
+                    .values(status=RunStatus.INTERRUPTED.value, finished_at=utcnow())
+                )
+        return len(dead)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def open_store(url: str, *, reap: bool = True) -> Store:
+    """Open (creating or migrating) the store at ``url``.
+
+    A store written by a newer perfop raises ``StoreError`` before anything is written.
+    """
+    from perfop.store import load_table_modules
+
+    load_table_modules()
+    engine = make_engine(url)
+    store = Store(engine, url)
+    try:
+        _ensure_schema(store)
+    except OperationalError as exc:
+        engine.dispose()
+        raise StoreError(f"cannot open store {_display_url(url)}: {exc.orig}") from None
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise StoreError(f"cannot open store {_display_url(url)}: {exc}") from None
+    except StoreError:
+        engine.dispose()
+        raise
+    if reap:
+        store.reap_stale_runs()
+    return store
+
+
+def _read_version(conn: Connection) -> int | None:
+    if not sa.inspect(conn).has_table(s.meta.name):
+        return None
+    value = conn.execute(sa.select(s.meta.c.value).where(s.meta.c.key == "schema_version")).scalar()
+    return int(value) if value is not None else None
+
+
+def _ensure_schema(store: Store) -> None:
+    # Fast path: a read to see whether anything needs doing.
+    with store.read() as conn:
+        version = _read_version(conn)
+    if version is not None and version > s.SCHEMA_VERSION:
+        raise StoreError(
+            f"store {store.display_url} has schema version {version}, newer than this perfop "
+            f"understands ({s.SCHEMA_VERSION}); upgrade perfop"
+        )
+    if version == s.SCHEMA_VERSION and _all_tables_present(store):
+        return
+    with store.write() as conn:  # re-check under the write lock: another process may have won
+        version = _read_version(conn)
+        if version is None:
+            s.metadata.create_all(conn)
+            conn.execute(s.meta.insert().values(key="schema_version", value=str(s.SCHEMA_VERSION)))
+            return
+        if version > s.SCHEMA_VERSION:
+            raise StoreError(
+                f"store {store.display_url} has schema version {version}, newer than this "
+                f"perfop understands ({s.SCHEMA_VERSION}); upgrade perfop"
+            )
+        for target in range(version + 1, s.SCHEMA_VERSION + 1):
+            step = s.MIGRATIONS.get(target)
+            if step is None:
+                raise StoreError(f"no migration from schema {target - 1} to {target}")
+            step(conn)
+        s.metadata.create_all(conn)  # tables added since, which need no data migration
+        conn.execute(
+            s.meta.update()
+            .where(s.meta.c.key == "schema_version")
+            .values(value=str(s.SCHEMA_VERSION))
+        )
+
+
+def _all_tables_present(store: Store) -> bool:
+    with store.read() as conn:
+        names = set(sa.inspect(conn).get_table_names())
+    return all(t in names for t in s.metadata.tables)
