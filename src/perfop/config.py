@@ -155,6 +155,24 @@ class LoadedConfig:
     def source(self) -> str:
         return self.path.name if self.path else "(defaults)"
 
+    @property
+    def project_subdir(self) -> Path:
+        """Where the config lives relative to the repository root ('.' for most projects).
+
+        In a monorepo the measured project is a folder of the repository; ``{worktree}`` and a
+        workload's default cwd refer to that folder inside whichever checkout is measured.
+        """
+        if self.path is None:
+            return Path(".")
+        try:
+            return self.path.parent.resolve().relative_to(self.repo_root)
+        except ValueError:
+            return Path(".")
+
+    def project_dir(self, checkout: Path | None = None) -> Path:
+        """The project folder inside ``checkout`` (default: the user's own tree)."""
+        return (checkout or self.repo_root) / self.project_subdir
+
     def workload(self, name: str) -> WorkloadConfig:
         try:
             return self.config.workloads[name]
@@ -361,7 +379,11 @@ def _argv(command: Command, *, repo: Path, worktree: Path) -> tuple[str, ...]:
 def resolve_workload(
     name: str, workload: WorkloadConfig, *, repo: Path, worktree: Path | None = None
 ) -> ResolvedWorkload:
-    """Expand a workload for one checkout. ``worktree`` defaults to ``repo`` (the live tree)."""
+    """Expand a workload for one checkout.
+
+    ``worktree`` is the project folder inside the checkout being measured (see
+    ``LoadedConfig.project_dir``); it defaults to ``repo``, the user's own tree.
+    """
     tree = worktree or repo
     cwd_text = expand(workload.cwd, repo=repo, worktree=tree) if workload.cwd else str(tree)
     cwd = Path(cwd_text)

@@ -144,7 +144,7 @@ def run_workloads(
     plans = []
     for name in names:
         wl = loaded.workload(name)
-        resolved = resolve_workload(name, wl, repo=loaded.repo_root)
+        resolved = resolve_workload(name, wl, repo=loaded.repo_root, worktree=loaded.project_dir())
         plans.append((resolved, settings_for(wl, runs=runs, warmup=warmup, timeout=timeout)))
     return _run_plans(store, loaded.repo_root, plans, affinity=config.affinity, progress=progress)
 
