@@ -1,0 +1,182 @@
+"""Run a Python target the way ``python`` would, optionally under an in-process profiler.
+
+This file is executed *by path* with the workload's own interpreter, so it imports nothing from
+perfop and only the standard library at top level (pyinstrument/memray are imported on demand).
+
+    python [interpreter options] _bootstrap.py --status FILE [--profiler NAME --out FILE]
+           (--script PATH | --module NAME | --code TEXT) -- [args...]
+
+It always writes ``--status`` as JSON ``{"exit_code": int, "wall_time": seconds}`` so perfop knows
+how the target ended even when a profiler sits between them (py-spy, for one, does not pass the
+exit code on). Profilers: ``pyinstrument`` (session file), ``memray`` (capture file),
+``tracemalloc`` (JSON: peak and the allocation tracebacks alive at the largest snapshot taken).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import sys
+import threading
+import time
+import traceback
+from typing import Any
+
+
+def _parse(argv: list[str]) -> tuple[dict[str, str | None], tuple[str, str] | None, list[str]]:
+    opts: dict[str, str | None] = {
+        "status": None,
+        "profiler": None,
+        "out": None,
+        "interval": "0.001",
+        "native": "0",
+    }
+    target: tuple[str, str] | None = None
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            return opts, target, argv[i + 1 :]
+        key = arg[2:]
+        if key in ("script", "module", "code"):
+            target = (key, argv[i + 1])
+        else:
+            opts[key] = argv[i + 1]
+        i += 2
+    return opts, target, []
+
+
+def _run_target(target: tuple[str, str], args: list[str]) -> None:
+    kind, value = target
+    if kind == "script":
+        sys.argv = [value, *args]
+        path = os.path.abspath(value)  # absolute file names in every frame
+        sys.path[0] = os.path.dirname(path)
+        runpy.run_path(path, run_name="__main__")
+    elif kind == "module":
+        sys.argv = [value, *args]
+        sys.path[0] = os.getcwd()
+        runpy.run_module(value, run_name="__main__", alter_sys=True)
+    else:
+        sys.argv = ["-c", *args]
+        sys.path[0] = ""
+        code = compile(value, "<string>", "exec")
+        namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
+        exec(code, namespace)
+
+
+class _TracemallocWatcher:
+    """Snapshots the traced heap whenever it grows well past the last snapshot.
+
+    tracemalloc records the peak *size* but cannot snapshot at the peak, so a thread polls and keeps
+    the snapshot of the largest heap it saw: allocations freed before exit are still attributed.
+    """
+
+    def __init__(self, interval: float = 0.01) -> None:
+        self.interval = interval
+        self.best_size = 0
+        self.best: Any = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="perfop-tracemalloc", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _loop(self) -> None:
+        import tracemalloc
+
+        while not self._stop.wait(self.interval):
+            self.check(tracemalloc)
+
+    def check(self, tracemalloc: Any) -> None:
+        current = tracemalloc.get_traced_memory()[0]
+        if (current > self.best_size * 1.05 and current > 1 << 20) or self.best is None:
+            self.best = tracemalloc.take_snapshot()
+            self.best_size = current
+
+    def stop(self) -> Any:
+        import tracemalloc
+
+        self._stop.set()
+        self._thread.join()
+        self.check(tracemalloc)
+        return self.best
+
+
+def _dump_tracemalloc(path: str, snapshot: Any, peak: int) -> None:
+    traces = []
+    for stat in snapshot.statistics("traceback"):
+        frames = [[f.filename, f.lineno] for f in stat.traceback]  # innermost first
+        traces.append({"frames": frames, "size": stat.size, "count": stat.count})
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump({"peak": peak, "traces": traces}, fh)
+
+
+def main() -> None:
+    opts, target, args = _parse(sys.argv[1:])
+    if target is None:
+        sys.stderr.write("perfop bootstrap: no target given\n")
+        raise SystemExit(2)
+    profiler = opts["profiler"]
+    out = opts["out"] or ""
+    exit_code = 0
+    start = time.perf_counter()
+    session: Any = None
+    tracker: Any = None
+    watcher: _TracemallocWatcher | None = None
+    try:
+        if profiler == "pyinstrument":
+            from pyinstrument import Profiler
+
+            session = Profiler(interval=float(opts["interval"] or 0.001), async_mode="disabled")
+            session.start()
+        elif profiler == "memray":
+            import memray
+
+            tracker = memray.Tracker(out, native_traces=opts["native"] == "1", follow_fork=True)
+            tracker.__enter__()
+        elif profiler == "tracemalloc":
+            import tracemalloc
+
+            tracemalloc.start(int(opts.get("frames") or 64))
+            watcher = _TracemallocWatcher()
+            watcher.start()
+        _run_target(target, args)
+    except SystemExit as exc:
+        code = exc.code
+        if code is None:
+            exit_code = 0
+        elif isinstance(code, int):
+            exit_code = code
+        else:
+            sys.stderr.write(f"{code}\n")
+            exit_code = 1
+    except BaseException:
+        traceback.print_exc()
+        exit_code = 1
+    finally:
+        wall = time.perf_counter() - start
+        if session is not None:
+            result = session.stop()
+            result.save(out)
+        if tracker is not None:
+            tracker.__exit__(None, None, None)
+        if watcher is not None:
+            import tracemalloc
+
+            snapshot = watcher.stop()
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            _dump_tracemalloc(out, snapshot, peak)
+        if opts["status"]:
+            with open(opts["status"], "w", encoding="utf-8") as fh:
+                json.dump({"exit_code": exit_code, "wall_time": wall}, fh)
+        sys.stdout.flush()
+        sys.stderr.flush()
+    if exit_code:
+        sys.exit(exit_code)
+
+
+if __name__ == "__main__":
+    main()

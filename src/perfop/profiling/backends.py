@@ -1,0 +1,462 @@
+"""Adapters to the real profilers: run the workload once under one of them, return a RawProfile.
+
+    py-spy        CPU, default: samples from outside the process, follows subprocesses.
+    pyinstrument  CPU, in-process (the workload's interpreter must have it installed).
+    memray        memory: bytes alive at the peak by allocation site, peak heap size.
+    tracemalloc   memory fallback where memray cannot run (stdlib, slower, Python heap only).
+
+Python commands run through ``_bootstrap.py`` with the workload's own interpreter, so perfop
+always learns the workload's exit status and its own wall time (py-spy does not pass them on).
+Every process goes through ``perfop.runner.run_process``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from perfop.errors import ProfilerError, UsageError, WorkloadError
+from perfop.model import ProcessResult
+from perfop.profiling import parsers, render
+from perfop.profiling.model import RawProfile, StackSample
+from perfop.runner import run_process
+
+BOOTSTRAP = Path(__file__).with_name("_bootstrap.py")
+INSTALL_HINT = "pip install 'perfop[profile]'"
+CPU_BACKENDS = ("py-spy", "pyinstrument")
+_PYTHON_RE = re.compile(r"^(python|pypy)(\d+(\.\d+)*)?(\.exe)?$")
+_OPTS_WITH_ARG = ("-X", "-W", "-Q")
+
+
+@dataclass(frozen=True)
+class PythonCommand:
+    """A command that runs Python code: interpreter, its options, the target and its arguments."""
+
+    interpreter: str
+    options: tuple[str, ...]
+    target_kind: str  # "script", "module" or "code"
+    target: str
+    args: tuple[str, ...]
+
+
+def classify_command(
+    argv: Sequence[str], *, cwd: Path, path: str | None = None
+) -> PythonCommand | None:
+    """Recognise ``python [opts] script|-m mod|-c code args`` or a script with a Python shebang.
+
+    Returns None for anything else (a shell script, a binary): only py-spy can profile those.
+    """
+    if not argv:
+        return None
+    first = argv[0]
+    if _PYTHON_RE.match(Path(first).name):
+        return _parse_python_argv(first, list(argv[1:]), cwd=cwd)
+    resolved = shutil.which(first, path=path) if os.sep not in first else str(cwd / first)
+    if resolved and Path(resolved).is_file():
+        interpreter = _shebang_python(Path(resolved))
+        if interpreter:
+            return PythonCommand(interpreter, (), "script", resolved, tuple(argv[1:]))
+    return None
+
+
+def _parse_python_argv(interpreter: str, rest: list[str], *, cwd: Path) -> PythonCommand | None:
+    options: list[str] = []
+    i = 0
+    while i < len(rest):
+        arg = rest[i]
+        if arg in ("-m", "-c"):
+            if i + 1 >= len(rest):
+                return None
+            kind = "module" if arg == "-m" else "code"
+            return PythonCommand(
+                interpreter, tuple(options), kind, rest[i + 1], tuple(rest[i + 2 :])
+            )
+        if arg.startswith(("-m", "-c")) and len(arg) > 2 and arg[1] in "mc":
+            kind = "module" if arg[1] == "m" else "code"
+            return PythonCommand(interpreter, tuple(options), kind, arg[2:], tuple(rest[i + 1 :]))
+        if arg == "-" or arg == "--":
+            return None
+        if not arg.startswith("-"):
+            script = arg if os.path.isabs(arg) else str(cwd / arg)
+            return PythonCommand(
+                interpreter, tuple(options), "script", script, tuple(rest[i + 1 :])
+            )
+        options.append(arg)
+        if arg in _OPTS_WITH_ARG and i + 1 < len(rest):
+            options.append(rest[i + 1])
+            i += 1
+        i += 1
+    return None
+
+
+def _shebang_python(path: Path) -> str | None:
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(256)
+    except OSError:
+        return None
+    if not head.startswith(b"#!"):
+        return None
+    words = head[2:].split(b"\n", 1)[0].decode("utf-8", "replace").split()
+    if not words:
+        return None
+    if Path(words[0]).name == "env" and len(words) > 1:
+        words = words[1:]
+    return words[0] if _PYTHON_RE.match(Path(words[0]).name) else None
+
+
+def bootstrap_argv(
+    cmd: PythonCommand,
+    *,
+    status: Path,
+    profiler: str | None = None,
+    out: Path | None = None,
+    extra: Sequence[str] = (),
+) -> list[str]:
+    argv = [cmd.interpreter, *cmd.options, str(BOOTSTRAP), "--status", str(status)]
+    if profiler:
+        argv += ["--profiler", profiler, "--out", str(out)]
+    argv += [*extra, f"--{cmd.target_kind}", cmd.target, "--", *cmd.args]
+    return argv
+
+
+def find_py_spy() -> str:
+    """The py-spy executable: on PATH or next to perfop's interpreter."""
+    found = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+    if not found:
+        raise ProfilerError(f"py-spy is not installed; {INSTALL_HINT}")
+    return found
+
+
+@lru_cache(maxsize=32)
+def _importable(interpreter: str, options: tuple[str, ...], module: str) -> bool:
+    try:
+        proc = subprocess.run(
+            [interpreter, *options, "-c", f"import {module}"],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return proc.returncode == 0
+
+
+def has_module(cmd: PythonCommand, module: str) -> bool:
+    """Whether the workload's interpreter can import ``module`` (a profiler running in-process)."""
+    return _importable(cmd.interpreter, cmd.options, module)
+
+
+def _require_python(cmd: PythonCommand | None, argv: Sequence[str], backend: str) -> PythonCommand:
+    if cmd is None:
+        raise UsageError(
+            f"{backend} profiles Python code in-process, but {argv[0]!r} is not a Python command; "
+            "use the default py-spy backend (it follows Python subprocesses) or run `python ...`"
+        )
+    return cmd
+
+
+def _check_outcome(result: ProcessResult, status_file: Path, *, what: str) -> float:
+    """The workload's own wall time; raises when it failed (so no profile is stored)."""
+    status: dict[str, Any] = {}
+    if status_file.is_file():
+        status = json.loads(status_file.read_text(encoding="utf-8"))
+    exit_code = status.get("exit_code", result.exit_code)
+    if result.timed_out:
+        raise WorkloadError(
+            f"{what} timed out after {result.wall_time:.3g} s while profiled; "
+            "no profile stored (raise the workload's timeout)"
+        )
+    if exit_code != 0 or not result.ok:
+        reason = f"exited with code {exit_code}" if exit_code else result.describe_failure()
+        raise WorkloadError(
+            f"{what} {reason} while profiled; no profile stored; stderr: {_stderr_tail(result)}"
+        )
+    return float(status.get("wall_time", result.wall_time))
+
+
+def _stderr_tail(result: ProcessResult, lines: int = 3) -> str:
+    kept = [
+        ln.strip()
+        for ln in result.stderr_tail.splitlines()
+        if ln.strip() and not ln.startswith("py-spy>")
+    ]
+    return " | ".join(kept[-lines:]) or "(empty)"
+
+
+_PTRACE_RE = re.compile(r"permission denied|operation not permitted|ptrace", re.IGNORECASE)
+
+
+def run_py_spy(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float,
+    out_dir: Path,
+    rate: int = 250,
+    subprocesses: bool = True,
+    native: bool = False,
+    what: str = "workload",
+) -> RawProfile:
+    """Sample ``argv`` with py-spy (speedscope output) and return its stacks."""
+    py_spy = find_py_spy()
+    cmd = classify_command(argv, cwd=cwd, path=env.get("PATH"))
+    status = out_dir / "status-cpu.json"
+    if cmd is not None:
+        target = bootstrap_argv(cmd, status=status)
+    else:
+        # Not Python itself: a Python launcher runs it and records its exit status; py-spy
+        # follows the Python processes it starts.
+        launcher = PythonCommand(
+            sys.executable,
+            ("-I",),
+            "code",
+            "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:]))",
+            tuple(argv),
+        )
+        target = bootstrap_argv(launcher, status=status)
+        subprocesses = True
+    speedscope = out_dir / "py-spy.speedscope.json"
+    spy = [
+        py_spy,
+        "record",
+        "--format",
+        "speedscope",
+        "--output",
+        str(speedscope),
+        "--rate",
+        str(rate),
+        "--function",
+        "--full-filenames",
+    ]
+    if subprocesses:
+        spy.append("--subprocesses")
+    if native:
+        spy.append("--native")
+    result = run_process([*spy, "--", *target], cwd=cwd, env=env, timeout=timeout)
+    if not status.is_file() and _PTRACE_RE.search(result.stderr_tail):
+        raise ProfilerError(
+            "py-spy was denied ptrace access to the workload; run perfop as the same user as the "
+            "workload, grant CAP_SYS_PTRACE (e.g. docker --cap-add SYS_PTRACE), or set "
+            "kernel.yama.ptrace_scope=0 (sysctl)"
+        )
+    wall = _check_outcome(result, status, what=what)
+    if not speedscope.is_file():
+        raise ProfilerError(f"py-spy wrote no profile: {_stderr_tail(result)}")
+    stacks = parsers.parse_speedscope(json.loads(speedscope.read_text(encoding="utf-8")))
+    if not stacks:
+        hint = "" if cmd is not None else f"; is {argv[0]!r} running Python code?"
+        raise ProfilerError(f"py-spy collected no Python samples from {what}{hint}")
+    artifacts = {"speedscope": speedscope, "raw": speedscope}
+    artifacts.update(_write_views(stacks, out_dir, "cpu", unit="s", speedscope=False))
+    return RawProfile("cpu", "py-spy", "s", tuple(stacks), wall, None, artifacts)
+
+
+def run_pyinstrument(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float,
+    out_dir: Path,
+    interval: float = 0.001,
+    what: str = "workload",
+) -> RawProfile:
+    """Profile ``argv`` in-process with pyinstrument; HTML and speedscope from its renderers."""
+    cmd = _require_python(
+        classify_command(argv, cwd=cwd, path=env.get("PATH")), argv, "pyinstrument"
+    )
+    if not has_module(cmd, "pyinstrument"):
+        raise ProfilerError(
+            f"pyinstrument is not installed for {cmd.interpreter}; {INSTALL_HINT} in that "
+            "environment, or use the default py-spy backend"
+        )
+    try:
+        from pyinstrument.renderers import HTMLRenderer, SpeedscopeRenderer
+        from pyinstrument.session import Session
+    except ImportError:
+        raise ProfilerError(f"pyinstrument is not installed for perfop; {INSTALL_HINT}") from None
+    status = out_dir / "status-cpu.json"
+    session_file = out_dir / "pyinstrument.pyisession"
+    result = run_process(
+        bootstrap_argv(
+            cmd,
+            status=status,
+            profiler="pyinstrument",
+            out=session_file,
+            extra=["--interval", str(interval)],
+        ),
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+    )
+    wall = _check_outcome(result, status, what=what)
+    session = Session.load(str(session_file))
+    stacks = parsers.parse_pyinstrument_records(session.frame_records, interval=interval)
+    html_file = out_dir / "pyinstrument.html"
+    html_file.write_text(HTMLRenderer().render(session), encoding="utf-8")
+    speedscope = out_dir / "pyinstrument.speedscope.json"
+    speedscope.write_text(SpeedscopeRenderer().render(session), encoding="utf-8")
+    folded = out_dir / "cpu.folded"
+    folded.write_text(render.format_folded(stacks, scale=1e6), encoding="utf-8")
+    artifacts = {
+        "raw": session_file,
+        "flamegraph": html_file,
+        "speedscope": speedscope,
+        "folded": folded,
+    }
+    return RawProfile("cpu", "pyinstrument", "s", tuple(stacks), wall, None, artifacts)
+
+
+def run_memray(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float,
+    out_dir: Path,
+    native: bool = False,
+    what: str = "workload",
+) -> RawProfile:
+    """Track allocations with memray; falls back to tracemalloc where memray cannot run."""
+    cmd = _require_python(classify_command(argv, cwd=cwd, path=env.get("PATH")), argv, "memray")
+    if not (sys.platform.startswith(("linux", "darwin")) and has_module(cmd, "memray")):
+        raw = run_tracemalloc(argv, cwd=cwd, env=env, timeout=timeout, out_dir=out_dir, what=what)
+        note = f"memray is not available for {cmd.interpreter}; used tracemalloc ({INSTALL_HINT})"
+        return RawProfile(
+            raw.kind,
+            raw.backend,
+            raw.unit,
+            raw.stacks,
+            raw.wall_time,
+            raw.peak_bytes,
+            raw.artifacts,
+            (*raw.notes, note),
+        )
+    try:
+        import memray
+    except ImportError:
+        raise ProfilerError(f"memray is not installed for perfop; {INSTALL_HINT}") from None
+    status = out_dir / "status-memory.json"
+    capture = out_dir / "memray.bin"
+    result = run_process(
+        bootstrap_argv(
+            cmd,
+            status=status,
+            profiler="memray",
+            out=capture,
+            extra=["--native", "1" if native else "0"],
+        ),
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+    )
+    wall = _check_outcome(result, status, what=what)
+    reader = memray.FileReader(str(capture))
+    try:
+        peak = int(reader.metadata.peak_memory)
+        records = [
+            (rec.stack_trace(), int(rec.size), int(rec.n_allocations))
+            for rec in reader.get_high_watermark_allocation_records(merge_threads=True)
+        ]
+    finally:
+        reader.close()
+    stacks = parsers.parse_memray_records(records)
+    flame = out_dir / "memray-flamegraph.html"
+    proc = subprocess.run(
+        [sys.executable, "-m", "memray", "flamegraph", "--force", "-o", str(flame), str(capture)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    artifacts: dict[str, Path] = {"raw": capture}
+    if proc.returncode == 0 and flame.is_file():
+        artifacts["flamegraph"] = flame
+    views = _write_views(stacks, out_dir, "memory", unit="B", speedscope=True)
+    if "flamegraph" in artifacts:
+        views.pop("flamegraph")
+    artifacts.update(views)
+    return RawProfile("memory", "memray", "B", tuple(stacks), wall, peak, artifacts)
+
+
+def run_tracemalloc(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float,
+    out_dir: Path,
+    what: str = "workload",
+) -> RawProfile:
+    """Track the Python heap with tracemalloc through the bootstrap (stdlib only)."""
+    cmd = _require_python(
+        classify_command(argv, cwd=cwd, path=env.get("PATH")), argv, "tracemalloc"
+    )
+    status = out_dir / "status-memory.json"
+    dump = out_dir / "tracemalloc.json"
+    result = run_process(
+        bootstrap_argv(cmd, status=status, profiler="tracemalloc", out=dump),
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+    )
+    wall = _check_outcome(result, status, what=what)
+    doc = json.loads(dump.read_text(encoding="utf-8"))
+    stacks = parsers.parse_tracemalloc(doc, function_at=_function_at)
+    artifacts: dict[str, Path] = {"raw": dump}
+    artifacts.update(_write_views(stacks, out_dir, "memory", unit="B", speedscope=True))
+    return RawProfile(
+        "memory", "tracemalloc", "B", tuple(stacks), wall, int(doc.get("peak", 0)), artifacts
+    )
+
+
+@lru_cache(maxsize=256)
+def _source(file: str) -> str:
+    try:
+        return Path(file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def _function_at(file: str, line: int) -> str:
+    source = _source(file) if file.startswith("/") else ""
+    return parsers.enclosing_function(source, line) if source else "<module>"
+
+
+def _write_views(
+    stacks: Sequence[StackSample], out_dir: Path, kind: str, *, unit: str, speedscope: bool
+) -> dict[str, Path]:
+    """Folded stacks and a flame graph (and a speedscope file) rendered by perfop itself."""
+    files: dict[str, Path] = {}
+    folded = out_dir / f"{kind}.folded"
+    folded.write_text(
+        render.format_folded(stacks, scale=1e6 if unit == "s" else 1.0), encoding="utf-8"
+    )
+    files["folded"] = folded
+    flame = out_dir / f"{kind}-flamegraph.html"
+    flame.write_text(
+        render.format_flamegraph_html(stacks, title=f"perfop {kind} profile", unit=unit),
+        encoding="utf-8",
+    )
+    files["flamegraph"] = flame
+    if speedscope:
+        scope = out_dir / f"{kind}.speedscope.json"
+        scope.write_text(
+            render.format_speedscope(
+                stacks, name=f"perfop {kind}", unit="seconds" if unit == "s" else "bytes"
+            ),
+            encoding="utf-8",
+        )
+        files["speedscope"] = scope
+    return files

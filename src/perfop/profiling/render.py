@@ -1,0 +1,207 @@
+"""Render profiles to text: folded stacks, speedscope JSON, a self-contained HTML flame graph,
+and the terminal hot-spot / diff tables. Every function returns a string or a renderable; the
+caller writes it.
+
+The flame graph is only used where the profiler has no HTML renderer of its own (py-spy writes one
+format per run and perfop asks it for speedscope; tracemalloc has none). pyinstrument and memray
+artifacts come from their own renderers.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import zlib
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from perfop.profiling.model import Frame, ProfilePart, StackSample
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from perfop.profiling.diff import ProfileDiff
+
+
+def _label(frame: Frame) -> str:
+    return f"{frame.function} ({frame.file}:{frame.line})"
+
+
+def format_folded(stacks: Iterable[StackSample], *, scale: float = 1.0) -> str:
+    """Brendan Gregg's folded format, ``root;...;leaf weight`` per line (weights * ``scale``)."""
+    merged: dict[str, float] = {}
+    for stack in stacks:
+        key = ";".join(_label(f).replace(";", ":") for f in stack.frames)
+        merged[key] = merged.get(key, 0.0) + stack.weight * scale
+    return "".join(f"{k} {round(v)}\n" for k, v in sorted(merged.items()) if round(v) > 0)
+
+
+def format_speedscope(stacks: Sequence[StackSample], *, name: str, unit: str) -> str:
+    """A speedscope 'sampled' profile; ``unit`` is "seconds" or "bytes"."""
+    index: dict[Frame, int] = {}
+    samples: list[list[int]] = []
+    weights: list[float] = []
+    for stack in stacks:
+        samples.append([index.setdefault(f, len(index)) for f in stack.frames])
+        weights.append(stack.weight)
+    frames = [{"name": f.function, "file": f.file, "line": f.line} for f in index]
+    doc: dict[str, Any] = {
+        "$schema": "https://www.speedscope.app/file-format-schema.json",
+        "shared": {"frames": frames},
+        "profiles": [
+            {
+                "type": "sampled",
+                "name": name,
+                "unit": unit,
+                "startValue": 0,
+                "endValue": sum(weights),
+                "samples": samples,
+                "weights": weights,
+            }
+        ],
+        "name": name,
+        "exporter": "perfop",
+    }
+    return json.dumps(doc)
+
+
+class _Node:
+    __slots__ = ("children", "name", "value")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.value = 0.0
+        self.children: dict[str, _Node] = {}
+
+
+def format_flamegraph_html(
+    stacks: Iterable[StackSample], *, title: str, unit: str, width: int = 1200
+) -> str:
+    """A static, self-contained flame graph (SVG in HTML; hover shows the full frame)."""
+    root = _Node("all")
+    for stack in stacks:
+        node = root
+        node.value += stack.weight
+        for frame in stack.frames:
+            node = node.children.setdefault(_label(frame), _Node(_label(frame)))
+            node.value += stack.weight
+    row_h = 17
+    rects: list[str] = []
+    depth_max = 0
+    total = root.value or 1.0
+
+    def place(node: _Node, x: float, depth: int) -> None:
+        nonlocal depth_max
+        w = width * node.value / total
+        if w < 0.5:
+            return
+        depth_max = max(depth_max, depth)
+        pct = 100.0 * node.value / total
+        tip = html.escape(f"{node.name}: {_fmt(node.value, unit)} ({pct:.1f}%)")
+        hue = 20 + zlib.crc32(node.name.encode()) % 40
+        chars = int(w / 7)
+        text = html.escape(node.name[:chars] + ("…" if len(node.name) > chars else ""))
+        rects.append(
+            f'<g><title>{tip}</title><rect x="{x:.1f}" y="{{Y{depth}}}" width="{w:.1f}" '
+            f'height="{row_h - 1}" fill="hsl({hue},85%,60%)"/>'
+            + (f'<text x="{x + 3:.1f}" y="{{T{depth}}}">{text}</text>' if chars > 2 else "")
+            + "</g>"
+        )
+        child_x = x
+        for child in sorted(node.children.values(), key=lambda n: n.name):
+            place(child, child_x, depth + 1)
+            child_x += width * child.value / total
+
+    place(root, 0.0, 0)
+    height = (depth_max + 1) * row_h
+    body = "\n".join(rects)
+    for depth in range(depth_max + 1):
+        y = height - (depth + 1) * row_h
+        body = body.replace(f"{{Y{depth}}}", str(y)).replace(f"{{T{depth}}}", str(y + 12))
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>body{{font:12px sans-serif}}"
+        "text{font:11px monospace;pointer-events:none}rect:hover{stroke:#000}</style></head>"
+        f"<body><h3>{html.escape(title)}</h3>"
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">'
+        f"{body}</svg></body></html>\n"
+    )
+
+
+def _fmt(value: float, unit: str) -> str:
+    if unit == "B":
+        return format_bytes(value)
+    return f"{value:.3f} s"
+
+
+def format_bytes(value: float) -> str:
+    for suffix, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if abs(value) >= size:
+            return f"{value / size:.1f} {suffix}"
+    return f"{value:.0f} B"
+
+
+def hotspot_table(part: ProfilePart, *, top: int) -> Table:
+    """The top ``top`` hot spots of one part as a Rich table."""
+    from rich.table import Table
+
+    what = "samples" if part.kind == "cpu" else "allocs"
+    value = "self time" if part.kind == "cpu" else "at peak"
+    title = f"{part.kind} hot spots ({part.backend})"
+    if part.peak_bytes:
+        title += f", peak {format_bytes(part.peak_bytes)}"
+    table = Table(title=title, title_justify="left")
+    for col in ("id", "function", "location", "self %", "total %", value, what):
+        table.add_column(
+            col, justify="right" if col not in ("id", "function", "location") else "left"
+        )
+    for spot in part.hotspots[:top]:
+        location = f"{spot.file}:{spot.line}" if spot.file else ""
+        table.add_row(
+            spot.id,
+            spot.function,
+            location,
+            f"{spot.self_pct:.1f}",
+            f"{spot.total_pct:.1f}",
+            _fmt(spot.self_value, part.unit),
+            str(spot.count),
+        )
+    return table
+
+
+def diff_table(diff: ProfileDiff, *, top: int) -> Table:
+    """The top ``top`` rows of a profile diff, largest absolute time change first."""
+    from rich.table import Table
+
+    table = Table(
+        title=f"{diff.kind} profile diff: {diff.base_label} -> {diff.candidate_label} "
+        f"(wall {diff.base_wall:.3f} s -> {diff.candidate_wall:.3f} s)",
+        title_justify="left",
+    )
+    for col in (
+        "function",
+        "location",
+        "status",
+        "self % base",
+        "self % cand",
+        "Δ share",
+        "time/run base",
+        "time/run cand",
+        "Δ time/run",
+    ):
+        table.add_column(
+            col, justify="left" if col in ("function", "location", "status") else "right"
+        )
+    for row in diff.rows[:top]:
+        table.add_row(
+            row.function,
+            row.file,
+            row.status,
+            f"{row.base_self_pct:.1f}",
+            f"{row.candidate_self_pct:.1f}",
+            f"{row.delta_share_points:+.1f}",
+            _fmt(row.base_value, diff.unit),
+            _fmt(row.candidate_value, diff.unit),
+            ("+" if row.delta_value >= 0 else "-") + _fmt(abs(row.delta_value), diff.unit),
+        )
+    return table
