@@ -6,11 +6,14 @@ A/B estimates, verdicts and stopping rule are documented in docs/statistics.md.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from perfop.model import Verdict
 
 STATISTICS = ("median", "mean", "p90", "p95", "p99", "max", "min")
 
@@ -58,3 +61,528 @@ def summarize(values: Sequence[float]) -> Summary:
         p99=p99,
         max=float(arr.max()),
     )
+
+
+# --- paired A/B statistics ------------------------------------------------------------------
+#
+# Everything below works on paired log-ratios x_i = log(candidate_i / base_i). Vectorised
+# functions take an array whose last axis is the pairs (shape (..., n)), so the simulation test
+# pushes 10,000 comparisons through exactly the code a real comparison uses.
+
+DEFAULT_TRIM = 0.2
+DEFAULT_GROWTH = 1.25
+DEFAULT_SPENDING = "pocock"
+# Share of alpha the boundaries are computed for. The trimmed t-statistics at successive looks are
+# a little less correlated than the Brownian model assumes (and small-df t substitution is a little
+# liberal), so spending exactly alpha overshoots by ~10% under Gaussian noise at a near-zero
+# threshold; the simulation test (tests/unit/test_stats_simulation.py) shows 0.9 keeps it <= alpha.
+ALPHA_MARGIN = 0.9
+UNDECIDED, INCREASE, DECREASE, EQUIVALENT = 0, 1, -1, 2
+
+
+def log_ratios(base: Sequence[float], candidate: Sequence[float]) -> np.ndarray:
+    """log(candidate/base) per pair; pairs with a non-positive or non-finite value are dropped."""
+    b = np.asarray(base, dtype=float)
+    c = np.asarray(candidate, dtype=float)
+    if b.shape != c.shape:
+        raise ValueError(f"unpaired samples: {b.size} base values, {c.size} candidate values")
+    keep = (b > 0) & (c > 0) & np.isfinite(b) & np.isfinite(c)
+    out: np.ndarray = np.log(c[keep] / b[keep])
+    return out
+
+
+def trimmed_mean_se(
+    x: np.ndarray, trim: float = DEFAULT_TRIM
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Tukey-McLaughlin trimmed mean, its standard error and degrees of freedom along the last axis.
+
+    ``trim`` is the fraction cut from each end (g = floor(trim * n)); the standard error comes
+    from the winsorized variance, df = n - 2g - 1. ``trim=0`` gives the plain mean and t-test SE.
+    """
+    xs = np.sort(np.asarray(x, dtype=float), axis=-1)
+    n = xs.shape[-1]
+    g = math.floor(trim * n)
+    h = n - 2 * g
+    if h < 2:
+        raise ValueError(f"need at least {2 * g + 2} pairs to trim {trim:.0%} from each end")
+    mean = xs[..., g : n - g].mean(axis=-1)
+    if g:
+        xs = xs.copy()
+        xs[..., :g] = xs[..., g : g + 1]
+        xs[..., n - g :] = xs[..., n - g - 1 : n - g]
+    var_w = xs.var(axis=-1, ddof=1)
+    se = np.sqrt((n - 1) * var_w / (h * (h - 1)))
+    return mean, se, h - 1
+
+
+def signed_rank_z(x: np.ndarray) -> np.ndarray:
+    """Standardised Wilcoxon signed-rank statistic along the last axis.
+
+    Zeros count half (zero_method="zsplit"), ties get average ranks with the tie-corrected
+    variance, and a continuity correction of 0.5 is applied; positive z means x tends above 0.
+    Matches ``scipy.stats.wilcoxon(x, zero_method="zsplit", correction=True, method="approx")``.
+    """
+    from scipy.stats import rankdata
+
+    x = np.asarray(x, dtype=float)
+    n = x.shape[-1]
+    a = np.abs(x)
+    ranks = rankdata(a, axis=-1)
+    w_plus = (ranks * (x > 0)).sum(axis=-1) + 0.5 * (ranks * (x == 0)).sum(axis=-1)
+    mean = n * (n + 1) / 4.0
+    var = np.full(w_plus.shape, n * (n + 1) * (2 * n + 1) / 24.0)
+    sa = np.sort(a, axis=-1)
+    tied = (np.diff(sa, axis=-1) == 0).any(axis=-1)
+    for idx in zip(*np.nonzero(np.atleast_1d(tied)), strict=False):
+        row = sa[idx] if sa.ndim > 1 else sa
+        _, counts = np.unique(row, return_counts=True)
+        correction = float((counts**3 - counts).sum()) / 48.0
+        if var.ndim:
+            var[idx] -= correction
+        else:
+            var = var - correction
+    d = w_plus - mean
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(var > 0, (d - 0.5 * np.sign(d)) / np.sqrt(np.maximum(var, 1e-300)), 0.0)
+    return np.asarray(z, dtype=float)
+
+
+def hodges_lehmann_above(x: np.ndarray, delta: float) -> np.ndarray:
+    """Whether the Hodges-Lehmann estimate of x lies above ``delta``, along the last axis.
+
+    Uses Tukey's identity: the signed-rank sum W+ of (x - delta) counts the positive Walsh
+    averages, so HL > delta exactly when W+ exceeds half of the n(n+1)/2 Walsh averages. This
+    costs a sort instead of the n^2 Walsh averages.
+    """
+    from scipy.stats import rankdata
+
+    y = np.asarray(x, dtype=float) - delta
+    n = y.shape[-1]
+    ranks = rankdata(np.abs(y), axis=-1)
+    w_plus = (ranks * (y > 0)).sum(axis=-1)
+    return np.asarray(w_plus > n * (n + 1) / 4.0)
+
+
+def hodges_lehmann(
+    x: Sequence[float] | np.ndarray, alpha: float = 0.05
+) -> tuple[float, float, float]:
+    """Hodges-Lehmann estimate of a 1-D sample with its Wilcoxon (normal-approximation) interval."""
+    from scipy.stats import norm
+
+    arr = np.asarray(x, dtype=float)
+    n = arr.size
+    if n == 0:
+        return math.nan, math.nan, math.nan
+    if n > 3000:  # keep the O(n^2) Walsh averages bounded: every k-th pair, order preserved
+        arr = arr[:: math.ceil(n / 3000)]
+        n = arr.size
+    i, j = np.triu_indices(n)
+    walsh = np.sort((arr[i] + arr[j]) / 2.0)
+    m = walsh.size
+    est = float(np.median(walsh))
+    z = float(norm.ppf(1 - alpha / 2))
+    k = math.floor(m / 2.0 - z * math.sqrt(n * (n + 1) * (2 * n + 1) / 24.0))
+    if k < 0:
+        return est, float(walsh[0]), float(walsh[-1])
+    return est, float(walsh[k]), float(walsh[m - 1 - k])
+
+
+# --- group-sequential error control ---------------------------------------------------------
+
+
+def spent_alpha(kind: str, t: float, alpha: float) -> float:
+    """Cumulative two-sided alpha spent at information fraction ``t`` (Lan-DeMets family).
+
+    ``pocock``: alpha*ln(1+(e-1)t); ``obf``: 2-2*Phi(z_{1-alpha/2}/sqrt(t));
+    ``power:<rho>``: alpha*t**rho.
+    """
+    from scipy.stats import norm
+
+    t = min(max(t, 0.0), 1.0)
+    if t <= 0:
+        return 0.0
+    if kind == "pocock":
+        return alpha * math.log(1 + (math.e - 1) * t)
+    if kind == "obf":
+        return float(2 - 2 * norm.cdf(norm.ppf(1 - alpha / 2) / math.sqrt(t)))
+    if kind.startswith("power:"):
+        return float(alpha * t ** float(kind.split(":", 1)[1]))
+    raise ValueError(f"unknown spending function {kind!r}; expected pocock, obf or power:<rho>")
+
+
+def group_sequential_bounds(
+    info: Sequence[float], cum_alpha: Sequence[float], *, grid: int = 600
+) -> tuple[float, ...]:
+    """Two-sided z boundaries c_k for looks at information ``info`` (e.g. pair counts).
+
+    Under H0 the score S_k ~ Brownian motion at times info[k]; c_k is chosen so that the chance of
+    first crossing |S_k| >= c_k*sqrt(info[k]) at look k equals cum_alpha[k] - cum_alpha[k-1]
+    (Armitage-McPherson-Rowe recursive integration on a grid of the continuation region).
+    """
+    from scipy.stats import norm
+
+    bounds: list[float] = []
+    prev_alpha = 0.0
+    s: np.ndarray | None = None  # grid of the continuation region of the previous look
+    w: np.ndarray | None = None  # sub-density times cell width there
+    prev_info = 0.0
+    for n_k, a_k in zip(info, cum_alpha, strict=True):
+        step = float(a_k) - prev_alpha
+        if s is None or w is None:
+            c = float(norm.isf(step / 2)) if step > 0 else math.inf
+            b = c * math.sqrt(n_k)
+            bb = b if math.isfinite(b) else 10 * math.sqrt(n_k)
+            edges = np.linspace(-bb, bb, grid + 1)
+            mid = (edges[:-1] + edges[1:]) / 2
+            w = norm.pdf(mid, scale=math.sqrt(n_k)) * (edges[1] - edges[0])
+            s = mid
+        else:
+            sd = math.sqrt(n_k - prev_info)
+            s_prev, w_prev = s, w
+
+            def exit_prob(
+                b: float, s_prev: np.ndarray = s_prev, w_prev: np.ndarray = w_prev, sd: float = sd
+            ) -> float:
+                return float(
+                    (w_prev * (norm.cdf((-b - s_prev) / sd) + norm.sf((b - s_prev) / sd))).sum()
+                )
+
+            if step <= 0:
+                c = math.inf
+                bb = 10 * math.sqrt(n_k)
+            else:
+                lo, hi = 0.0, 40 * math.sqrt(n_k)
+                if exit_prob(lo) <= step:
+                    hi = lo
+                for _ in range(80):
+                    mid_b = (lo + hi) / 2
+                    if exit_prob(mid_b) > step:
+                        lo = mid_b
+                    else:
+                        hi = mid_b
+                bb = hi
+                c = hi / math.sqrt(n_k)
+            edges = np.linspace(-bb, bb, grid + 1)
+            mid = (edges[:-1] + edges[1:]) / 2
+            dens = (w_prev[None, :] * norm.pdf((mid[:, None] - s_prev[None, :]) / sd) / sd).sum(1)
+            w = dens * (edges[1] - edges[0])
+            s = mid
+        bounds.append(c)
+        prev_alpha = max(prev_alpha, float(a_k))
+        prev_info = float(n_k)
+    return tuple(bounds)
+
+
+def look_schedule(first: int, max_pairs: int, growth: float = DEFAULT_GROWTH) -> tuple[int, ...]:
+    """Pair counts at which the data are analysed: first, then x``growth`` each time, then max."""
+    first = max(1, min(first, max_pairs))
+    looks = [first]
+    while looks[-1] < max_pairs:
+        nxt = max(looks[-1] + 1, math.ceil(looks[-1] * growth))
+        looks.append(min(nxt, max_pairs))
+    return tuple(looks)
+
+
+@dataclass(frozen=True)
+class SequentialDesign:
+    """The adaptive-stopping plan of one comparison: where to look and how strict each look is.
+
+    ``looks`` are pair counts; ``z_bounds[k]`` is the two-sided normal boundary at look k from the
+    Lan-DeMets spending function over information fraction looks[k]/looks[-1]. The last look
+    always spends what is left of ``alpha``.
+    """
+
+    alpha: float
+    threshold: float
+    looks: tuple[int, ...]
+    z_bounds: tuple[float, ...]
+    trim: float = DEFAULT_TRIM
+    spending: str = DEFAULT_SPENDING
+
+    @property
+    def delta(self) -> float:
+        """The practical threshold on the log scale: log(1 + threshold)."""
+        return math.log1p(self.threshold)
+
+    @property
+    def max_pairs(self) -> int:
+        return self.looks[-1]
+
+    def truncated(self, n_final: int) -> SequentialDesign:
+        """The same plan ending early at ``n_final`` pairs, spending the remaining alpha there."""
+        if n_final >= self.max_pairs:
+            return self
+        kept = [n for n in self.looks if n < n_final]
+        return plan(
+            alpha=self.alpha,
+            threshold=self.threshold,
+            looks=(*kept, n_final),
+            trim=self.trim,
+            spending=self.spending,
+            planned_max=self.max_pairs,
+        )
+
+    def nominal_level(self, k: int) -> float:
+        """Two-sided nominal p-value threshold at look k (for reporting)."""
+        from scipy.stats import norm
+
+        return float(2 * norm.sf(self.z_bounds[k]))
+
+
+def plan(
+    *,
+    alpha: float,
+    threshold: float,
+    first: int = 5,
+    max_pairs: int = 30,
+    growth: float = DEFAULT_GROWTH,
+    trim: float = DEFAULT_TRIM,
+    spending: str = DEFAULT_SPENDING,
+    looks: Sequence[int] | None = None,
+    planned_max: int | None = None,
+) -> SequentialDesign:
+    """Build a SequentialDesign; ``looks`` overrides the geometric schedule.
+
+    ``planned_max`` is the pair count that information fractions are measured against (default:
+    the last look). Looks before the last spend alpha by the spending function; the last look
+    spends all that remains.
+    """
+    min_pairs = _min_pairs(trim)
+    sched = (
+        tuple(looks)
+        if looks is not None
+        else look_schedule(max(first, min_pairs), max_pairs, growth)
+    )
+    if any(b <= a for a, b in itertools.pairwise(sched)) or sched[0] < 1:
+        raise ValueError(f"look schedule must be increasing positive pair counts, got {sched}")
+    total = planned_max or sched[-1]
+    budget = alpha * ALPHA_MARGIN
+    cum = [spent_alpha(spending, n / total, budget) for n in sched]
+    cum[-1] = budget
+    cum = list(np.maximum.accumulate(cum))
+    return SequentialDesign(
+        alpha=alpha,
+        threshold=threshold,
+        looks=sched,
+        z_bounds=group_sequential_bounds(sched, cum),
+        trim=trim,
+        spending=spending,
+    )
+
+
+def _min_pairs(trim: float) -> int:
+    n = 3
+    while n - 2 * math.floor(trim * n) < 3:
+        n += 1
+    return n
+
+
+def t_bound(z_bound: float, df: int) -> float:
+    """The t quantile with the same two-sided tail probability as the normal boundary."""
+    from scipy.stats import norm, t
+
+    if not math.isfinite(z_bound):
+        return math.inf
+    return float(t.isf(norm.sf(z_bound), df))
+
+
+def decide(
+    x: np.ndarray, *, z_bound: float, threshold: float, alpha: float, trim: float = DEFAULT_TRIM
+) -> np.ndarray:
+    """Decision codes for log-ratio rows ``x`` (shape (..., n)) at one look.
+
+    INCREASE / DECREASE: the repeated confidence interval of the trimmed mean excludes 0, the
+    estimate lies beyond log(1+threshold) in that direction, and the rank-based check agrees
+    (Wilcoxon signed-rank significant at ``alpha`` in that direction and the Hodges-Lehmann
+    estimate beyond the threshold too). EQUIVALENT: the whole interval lies within
+    +/-log(1+threshold). Otherwise UNDECIDED.
+    """
+    from scipy.stats import norm
+
+    x = np.asarray(x, dtype=float)
+    delta = math.log1p(threshold)
+    mean, se, df = trimmed_mean_se(x, trim)
+    half = t_bound(z_bound, df) * se
+    lo, hi = mean - half, mean + half
+    z_rank = signed_rank_z(x)
+    z_crit = float(norm.isf(alpha / 2))
+    up = (lo > 0) & (mean > delta) & (z_rank >= z_crit) & hodges_lehmann_above(x, delta)
+    down = (hi < 0) & (mean < -delta) & (z_rank <= -z_crit) & hodges_lehmann_above(-x, delta)
+    equivalent = (lo > -delta) & (hi < delta)
+    out = np.where(
+        up, INCREASE, np.where(down, DECREASE, np.where(equivalent, EQUIVALENT, UNDECIDED))
+    )
+    return np.asarray(out, dtype=int)
+
+
+def run_sequential(design: SequentialDesign, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Apply the stopping rule to whole rows of pre-drawn log-ratios (shape (rows, >= max_pairs)).
+
+    Returns (decision code, pairs used) per row; rows undecided at the last look get UNDECIDED.
+    This is the loop ``compare`` runs one pair batch at a time, vectorised for simulation.
+    """
+    x = np.atleast_2d(np.asarray(x, dtype=float))
+    codes = np.zeros(x.shape[0], dtype=int)
+    used = np.full(x.shape[0], design.max_pairs, dtype=int)
+    open_rows = np.arange(x.shape[0])
+    for n, zb in zip(design.looks, design.z_bounds, strict=True):
+        if open_rows.size == 0:
+            break
+        got = decide(
+            x[open_rows, :n],
+            z_bound=zb,
+            threshold=design.threshold,
+            alpha=design.alpha,
+            trim=design.trim,
+        )
+        done = got != UNDECIDED
+        codes[open_rows[done]] = got[done]
+        used[open_rows[done]] = n
+        open_rows = open_rows[~done]
+    return codes, used
+
+
+# --- one metric's analysis, minimum detectable effect, batch sizing ------------------------
+
+POWER_Z = 0.8416212335729143  # z_{0.80}: "detectable" means detected with 80% probability
+
+
+def orient(code: int, better: str) -> Verdict:
+    """Turn a decision code on log(candidate/base) into a verdict for a metric's direction."""
+    if code == EQUIVALENT:
+        return Verdict.UNCHANGED
+    if code == UNDECIDED:
+        return Verdict.INCONCLUSIVE
+    increase_is_good = better == "higher"
+    improved = (code == INCREASE) == increase_is_good
+    return Verdict.FASTER if improved else Verdict.SLOWER
+
+
+@dataclass(frozen=True)
+class MetricComparison:
+    """A/B analysis of one metric at one look; ratios are candidate/base.
+
+    ``ratio``/``ci_low``/``ci_high``: trimmed geometric-mean ratio with the repeated (sequential)
+    confidence interval that the verdict uses. ``gm_*``: plain geometric-mean ratio with the
+    fixed-sample t-interval at 1-alpha; ``hl_*``: Hodges-Lehmann ratio with its Wilcoxon interval.
+    ``p_value`` is the nominal two-sided p of the trimmed t-test; a verdict needs it below
+    ``nominal_level``. ``mde`` is the change (fraction) detectable with 80% probability at this
+    noise and pair count.
+    """
+
+    n: int
+    ratio: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    nominal_level: float
+    gm_ratio: float
+    gm_ci_low: float
+    gm_ci_high: float
+    hl_ratio: float
+    hl_ci_low: float
+    hl_ci_high: float
+    wilcoxon_p: float
+    log_sd: float
+    mde: float
+    verdict: Verdict
+
+
+def compare_metric(
+    base: Sequence[float],
+    candidate: Sequence[float],
+    *,
+    z_bound: float,
+    alpha: float,
+    threshold: float,
+    better: str = "lower",
+    trim: float = DEFAULT_TRIM,
+) -> MetricComparison:
+    """Analyse paired samples of one metric with the boundary of the current look."""
+    from scipy.stats import norm, t
+
+    x = log_ratios(base, candidate)
+    n = int(x.size)
+    nan = math.nan
+    if n < _min_pairs(trim):
+        return MetricComparison(
+            n,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            Verdict.INCONCLUSIVE,
+        )
+    m_arr, se_arr, df = trimmed_mean_se(x, trim)
+    mean, se = float(m_arr), float(se_arr)
+    tb = t_bound(z_bound, df)
+    p_value = float(2 * t.sf(abs(mean) / se, df)) if se > 0 else (1.0 if mean == 0 else 0.0)
+    code = int(decide(x, z_bound=z_bound, threshold=threshold, alpha=alpha, trim=trim))
+    gm, gse, gdf = trimmed_mean_se(x, 0.0)
+    gq = float(t.isf(alpha / 2, gdf)) * float(gse)
+    hl, hl_lo, hl_hi = hodges_lehmann(x, alpha)
+    z_rank = float(signed_rank_z(x))
+    delta = math.log1p(threshold)
+    mde_log = max(tb * se, delta) + POWER_Z * se if math.isfinite(tb) else math.inf
+    return MetricComparison(
+        n=n,
+        ratio=math.exp(mean),
+        ci_low=math.exp(mean - tb * se),
+        ci_high=math.exp(mean + tb * se),
+        p_value=p_value,
+        nominal_level=float(2 * norm.sf(z_bound)),
+        gm_ratio=math.exp(float(gm)),
+        gm_ci_low=math.exp(float(gm) - gq),
+        gm_ci_high=math.exp(float(gm) + gq),
+        hl_ratio=math.exp(hl),
+        hl_ci_low=math.exp(hl_lo),
+        hl_ci_high=math.exp(hl_hi),
+        wilcoxon_p=float(2 * norm.sf(abs(z_rank))),
+        log_sd=robust_sd(x),
+        mde=math.expm1(mde_log),
+        verdict=orient(code, better),
+    )
+
+
+def robust_sd(x: Sequence[float] | np.ndarray) -> float:
+    """Standard deviation per pair implied by the 20%-trimmed mean's SE (i.e. SE * sqrt(n))."""
+    arr = np.asarray(x, dtype=float)
+    if arr.size < _min_pairs(DEFAULT_TRIM):
+        return math.nan
+    _, se, _ = trimmed_mean_se(arr, DEFAULT_TRIM)
+    return float(se) * math.sqrt(arr.size)
+
+
+def planned_mde(noise_sd: float, pairs: int, *, threshold: float, z_bound: float) -> float:
+    """Smallest change (fraction) detected with 80% probability after ``pairs`` pairs.
+
+    ``noise_sd`` is the per-pair spread of log-ratios (``robust_sd`` of an A/A run) and
+    ``z_bound`` the boundary of the final look. A verdict needs the estimate beyond the
+    threshold and the interval clear of 1, whichever is further.
+    """
+    se = noise_sd / math.sqrt(max(pairs, 1))
+    return math.expm1(max(z_bound * se, math.log1p(threshold)) + POWER_Z * se)
+
+
+def first_batch(noise_sd: float | None, *, min_pairs: int, max_pairs: int, threshold: float) -> int:
+    """Pairs to run before the first look, sized from calibrated noise.
+
+    Large enough that a clear change (10%, or 5x the threshold if larger) would be decided at the
+    first look with 80% probability against a typical early boundary (z = 3); never below
+    ``min_pairs`` or above a quarter of the budget. Without calibration: ``min_pairs``.
+    """
+    if noise_sd is None or not math.isfinite(noise_sd) or noise_sd <= 0:
+        return max(min_pairs, 1)
+    clear = math.log1p(max(0.10, 5 * threshold))
+    n = math.ceil(((3.0 + POWER_Z) * noise_sd / clear) ** 2)
+    return int(min(max(n, min_pairs), max(min_pairs, max_pairs // 4)))

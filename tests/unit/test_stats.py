@@ -1,0 +1,255 @@
+"""Unit tests of the paired A/B statistics on fixed data, cross-checked against SciPy."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from perfop import stats
+from perfop.model import Verdict
+
+RNG_SEED = 20240601
+
+
+def _data(n: int = 40, seed: int = RNG_SEED) -> np.ndarray:
+    return np.random.default_rng(seed).normal(0.01, 0.03, n)
+
+
+def test_log_ratios_drops_non_positive_pairs() -> None:
+    x = stats.log_ratios([1.0, 2.0, 0.0, 4.0, math.nan], [2.0, 2.0, 1.0, -1.0, 1.0])
+    assert x == pytest.approx([math.log(2.0), 0.0])
+
+
+def test_log_ratios_rejects_unpaired() -> None:
+    with pytest.raises(ValueError, match="unpaired"):
+        stats.log_ratios([1.0, 2.0], [1.0])
+
+
+def test_untrimmed_mean_se_is_the_one_sample_t_test() -> None:
+    x = _data()
+    mean, se, df = stats.trimmed_mean_se(x, 0.0)
+    ref = sps.ttest_1samp(x, 0.0)
+    assert float(mean) / float(se) == pytest.approx(ref.statistic, rel=1e-12)
+    assert df == x.size - 1
+
+
+def test_trimmed_mean_and_winsorized_se_match_scipy() -> None:
+    x = _data(25)
+    mean, se, df = stats.trimmed_mean_se(x, 0.2)
+    assert float(mean) == pytest.approx(sps.trim_mean(x, 0.2), rel=1e-12)
+    g = math.floor(0.2 * 25)
+    h = 25 - 2 * g
+    wins = np.asarray(sps.mstats.winsorize(x, limits=(0.2, 0.2)))
+    expected_se = math.sqrt((25 - 1) * wins.var(ddof=1) / (h * (h - 1)))
+    assert float(se) == pytest.approx(expected_se, rel=1e-12)
+    assert df == h - 1
+
+
+def test_trimmed_mean_is_vectorised_over_rows() -> None:
+    rows = np.vstack([_data(20, s) for s in range(3)])
+    mean, se, _ = stats.trimmed_mean_se(rows, 0.2)
+    for i in range(3):
+        m1, s1, _ = stats.trimmed_mean_se(rows[i], 0.2)
+        assert float(mean[i]) == pytest.approx(float(m1))
+        assert float(se[i]) == pytest.approx(float(s1))
+
+
+def test_trimmed_mean_needs_enough_pairs() -> None:
+    with pytest.raises(ValueError, match="pairs"):
+        stats.trimmed_mean_se(np.array([0.1]), 0.2)
+
+
+@pytest.mark.parametrize(
+    "x",
+    [
+        _data(30),
+        np.array([0.02, -0.01, 0.0, 0.03, 0.02, 0.02, -0.02, 0.05, 0.0, 0.01, 0.04, 0.03]),
+        np.round(_data(50), 2),  # many ties
+    ],
+)
+def test_signed_rank_matches_scipy_wilcoxon(x: np.ndarray) -> None:
+    z = float(stats.signed_rank_z(x))
+    ref = sps.wilcoxon(x, zero_method="zsplit", correction=True, method="approx")
+    assert 2 * sps.norm.sf(abs(z)) == pytest.approx(ref.pvalue, rel=1e-9)
+    assert (z > 0) == (np.median(x) > 0)
+
+
+def test_hodges_lehmann_textbook_and_interval() -> None:
+    est, lo, hi = stats.hodges_lehmann([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert est == 3.0
+    assert lo <= est <= hi
+    x = _data(60)
+    est, lo, hi = stats.hodges_lehmann(x)
+    walsh = [(x[i] + x[j]) / 2 for i in range(60) for j in range(i, 60)]
+    assert est == pytest.approx(float(np.median(walsh)))
+    assert lo < est < hi
+
+
+@pytest.mark.parametrize("delta", [-0.02, 0.0, 0.005, 0.01, 0.02, 0.05])
+def test_hodges_lehmann_above_agrees_with_the_estimate(delta: float) -> None:
+    for seed in range(5):
+        x = _data(31, seed)
+        est, _, _ = stats.hodges_lehmann(x)
+        assert bool(stats.hodges_lehmann_above(x, delta)) == (est > delta)
+
+
+def test_single_look_boundary_is_the_fixed_sample_quantile() -> None:
+    (c,) = stats.group_sequential_bounds([10], [0.05])
+    assert c == pytest.approx(1.959964, abs=1e-5)
+
+
+def test_pocock_type_spending_boundaries_match_the_literature() -> None:
+    # Lan-DeMets Pocock-type spending, 5 equally spaced looks, two-sided alpha = 0.05.
+    cum = [stats.spent_alpha("pocock", k / 5, 0.05) for k in range(1, 6)]
+    bounds = stats.group_sequential_bounds([1, 2, 3, 4, 5], cum)
+    assert bounds == pytest.approx([2.438, 2.427, 2.410, 2.397, 2.386], abs=2e-3)
+
+
+@pytest.mark.parametrize("kind", ["pocock", "obf", "power:2"])
+def test_boundaries_hold_alpha_on_brownian_motion(kind: str) -> None:
+    looks = [5, 7, 9, 12, 15, 19, 24, 30, 40]
+    cum = [stats.spent_alpha(kind, n / 40, 0.05) for n in looks]
+    bounds = np.array(stats.group_sequential_bounds(looks, cum))
+    rng = np.random.default_rng(1)
+    inc = np.diff(np.r_[0, looks])
+    s = np.cumsum(rng.standard_normal((200_000, len(looks))) * np.sqrt(inc), axis=1)
+    crossed = (np.abs(s) / np.sqrt(looks) >= bounds).any(axis=1).mean()
+    assert crossed == pytest.approx(0.05, abs=0.003)
+
+
+def test_spending_function_family() -> None:
+    assert stats.spent_alpha("pocock", 1.0, 0.05) == pytest.approx(0.05)
+    assert stats.spent_alpha("obf", 1.0, 0.05) == pytest.approx(0.05)
+    assert stats.spent_alpha("power:2", 0.5, 0.05) == pytest.approx(0.0125)
+    assert stats.spent_alpha("pocock", 0.0, 0.05) == 0.0
+    with pytest.raises(ValueError, match="unknown spending"):
+        stats.spent_alpha("bogus", 0.5, 0.05)
+
+
+def test_plan_schedule_and_truncation() -> None:
+    design = stats.plan(alpha=0.05, threshold=0.02, first=5, max_pairs=60)
+    assert design.looks[0] == 5 and design.looks[-1] == 60
+    assert all(b > a for a, b in zip(design.looks, design.looks[1:], strict=False))
+    assert design.delta == pytest.approx(math.log(1.02))
+    short = design.truncated(20)
+    assert short.looks[-1] == 20
+    assert short.looks[:-1] == tuple(n for n in design.looks if n < 20)
+    # The early end spends all the remaining alpha, so its last boundary is lower.
+    k = design.looks.index(next(n for n in design.looks if n >= 20))
+    assert short.z_bounds[-1] < design.z_bounds[k]
+    assert design.truncated(99) is design
+    with pytest.raises(ValueError, match="increasing"):
+        stats.plan(alpha=0.05, threshold=0.02, looks=[5, 5, 8])
+
+
+def test_t_bound_widens_for_few_degrees_of_freedom() -> None:
+    assert stats.t_bound(1.959964, 10_000) == pytest.approx(1.96, abs=1e-3)
+    assert stats.t_bound(1.959964, 4) == pytest.approx(sps.t.isf(0.025, 4), rel=1e-6)
+    assert stats.t_bound(math.inf, 4) == math.inf
+
+
+def _shifted(effect: float, n: int = 40, sd: float = 0.02, seed: int = 3) -> np.ndarray:
+    return np.random.default_rng(seed).normal(math.log1p(effect), sd, n)
+
+
+def test_decide_codes() -> None:
+    kw = {"z_bound": 2.5, "threshold": 0.02, "alpha": 0.05}
+    assert stats.decide(_shifted(0.10), **kw) == stats.INCREASE
+    assert stats.decide(_shifted(-0.10), **kw) == stats.DECREASE
+    assert stats.decide(_shifted(0.0, n=200, sd=0.01), **kw) == stats.EQUIVALENT
+    assert stats.decide(_shifted(0.0, n=8, sd=0.05), **kw) == stats.UNDECIDED
+    # Significant but smaller than the threshold, and not within it either: not settled yet.
+    assert stats.decide(_shifted(0.018, n=100, sd=0.03), **kw) == stats.UNDECIDED
+    # Significant, smaller than the threshold and precise: equivalent within the threshold.
+    assert stats.decide(_shifted(0.01, n=200, sd=0.02), **kw) == stats.EQUIVALENT
+
+
+def test_outliers_cannot_manufacture_a_verdict() -> None:
+    x = _shifted(0.0, n=40, sd=0.01)
+    x[:5] = math.log(3.0)  # five runs hit by a 3x slow-down on the candidate side
+    assert stats.trimmed_mean_se(x, 0.0)[0] > math.log(1.05)  # the plain mean is fooled
+    got = stats.decide(x, z_bound=2.5, threshold=0.02, alpha=0.05)
+    assert got in (stats.EQUIVALENT, stats.UNDECIDED)
+
+
+def test_rank_check_vetoes_what_the_trimmed_mean_alone_would_call() -> None:
+    # 30% of pairs shifted by +20% (beyond what trimming removes), the rest unchanged: the
+    # trimmed mean exceeds 2% but the Hodges-Lehmann estimate does not.
+    x = np.r_[np.full(28, 0.0), np.full(12, math.log(1.2))] + _shifted(0.0, 40, 0.001)
+    mean, _se, _ = stats.trimmed_mean_se(x, stats.DEFAULT_TRIM)
+    assert float(mean) > math.log(1.02)
+    assert stats.decide(x, z_bound=2.5, threshold=0.02, alpha=0.05) != stats.INCREASE
+
+
+@pytest.mark.parametrize(
+    ("code", "better", "verdict"),
+    [
+        (stats.INCREASE, "lower", Verdict.SLOWER),
+        (stats.DECREASE, "lower", Verdict.FASTER),
+        (stats.INCREASE, "higher", Verdict.FASTER),
+        (stats.DECREASE, "higher", Verdict.SLOWER),
+        (stats.EQUIVALENT, "higher", Verdict.UNCHANGED),
+        (stats.UNDECIDED, "lower", Verdict.INCONCLUSIVE),
+    ],
+)
+def test_orient(code: int, better: str, verdict: Verdict) -> None:
+    assert stats.orient(code, better) == verdict
+
+
+def test_compare_metric_reports_ratio_interval_and_verdict() -> None:
+    rng = np.random.default_rng(5)
+    base = 0.05 * np.exp(rng.normal(0, 0.02, 30))
+    cand = base * 0.8 * np.exp(rng.normal(0, 0.02, 30))
+    design = stats.plan(alpha=0.05, threshold=0.02, max_pairs=30)
+    res = stats.compare_metric(base, cand, z_bound=design.z_bounds[-1], alpha=0.05, threshold=0.02)
+    assert res.verdict == Verdict.FASTER
+    assert res.ci_low < res.ratio < res.ci_high < 1
+    assert res.ratio == pytest.approx(0.8, rel=0.03)
+    assert res.gm_ratio == pytest.approx(0.8, rel=0.03)
+    assert res.hl_ci_low < res.hl_ratio < res.hl_ci_high
+    assert res.p_value < res.nominal_level
+    assert res.n == 30
+    higher = stats.compare_metric(
+        base, cand, z_bound=design.z_bounds[-1], alpha=0.05, threshold=0.02, better="higher"
+    )
+    assert higher.verdict == Verdict.SLOWER
+
+
+def test_compare_metric_identical_values_are_unchanged() -> None:
+    res = stats.compare_metric(
+        [1000.0] * 10, [1000.0] * 10, z_bound=3.0, alpha=0.05, threshold=0.02
+    )
+    assert res.verdict == Verdict.UNCHANGED
+    assert res.ratio == 1.0 and res.ci_low == 1.0 and res.ci_high == 1.0
+
+
+def test_compare_metric_too_few_pairs_is_inconclusive() -> None:
+    res = stats.compare_metric([1.0, 1.0], [2.0, 2.0], z_bound=3.0, alpha=0.05, threshold=0.02)
+    assert res.verdict == Verdict.INCONCLUSIVE
+    assert math.isnan(res.ratio)
+
+
+def test_minimum_detectable_effect() -> None:
+    few = stats.planned_mde(0.03, 10, threshold=0.01, z_bound=2.5)
+    many = stats.planned_mde(0.03, 1000, threshold=0.01, z_bound=2.5)
+    assert few > many > 0.01
+    # With plenty of pairs the threshold dominates: MDE -> threshold from above.
+    assert stats.planned_mde(0.03, 10**7, threshold=0.01, z_bound=2.5) == pytest.approx(
+        0.01, abs=1e-4
+    )
+
+
+def test_first_batch_is_sized_by_noise_within_bounds() -> None:
+    assert stats.first_batch(None, min_pairs=5, max_pairs=100, threshold=0.02) == 5
+    assert stats.first_batch(0.01, min_pairs=5, max_pairs=100, threshold=0.02) == 5
+    noisy = stats.first_batch(0.15, min_pairs=5, max_pairs=100, threshold=0.02)
+    assert 5 < noisy <= 25
+    assert stats.first_batch(5.0, min_pairs=5, max_pairs=100, threshold=0.02) == 25
+
+
+def test_summary_unchanged() -> None:
+    s = stats.summarize([1.0, 2.0, 3.0, 4.0])
+    assert s.median == 2.5 and s.statistic("max") == 4.0
