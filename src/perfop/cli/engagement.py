@@ -1,0 +1,462 @@
+"""Engagement verbs: intake, inventory, hypothesis add|list|show|update, design, approve, note, log,
+status, verify, accept (``validate`` lives in ``perfop.cli.validate``). Thin: parse, call a service
+in ``perfop.engagement``, render. The CLI acts as a human; approvals need a terminal or ``--by``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from perfop.cli.common import FORMAT_OPTION, OutputFormat, emit, emit_json, get_state
+
+SCHEMA = "perfop.engagement/1"
+Multi = list[str] | None
+
+
+def _actor(name: str | None = None) -> Any:
+    from perfop.engagement.records import Actor
+
+    if name:
+        return Actor(name=name, kind="human")
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = os.environ.get("USER", "unknown")
+    return Actor(name=user, kind="human")
+
+
+def _on_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _doc(kind: str, **body: Any) -> dict[str, Any]:
+    return {"schema": SCHEMA, "kind": kind, **body}
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        "intake",
+        help="Record an engagement: from a YAML/TOML file, flags or prompts; "
+        "ends with a recap and open questions.",
+    )(intake)
+    app.command(
+        "inventory",
+        help="Scan the repo for tests, benchmarks, CI, results, profilers, "
+        "feature flags and prior perfop runs.",
+    )(inventory)
+    hyp = typer.Typer(help="Log, rank, show and update hypotheses.", no_args_is_help=True)
+    hyp.command("add", help="Log a hypothesis (status proposed).")(hypothesis_add)
+    hyp.command("list", help="Hypotheses ranked by expected impact over effort.")(hypothesis_list)
+    hyp.command("show", help="One hypothesis with its design, approvals, validations.")(
+        hypothesis_show
+    )
+    hyp.command(
+        "update",
+        help="Edit fields, record a candidate ref, or set a status "
+        "(reverted, rejected, refuted, inconclusive).",
+    )(hypothesis_update)
+    app.add_typer(hyp, name="hypothesis")
+    app.command("design", help="Record the fix plan and safeguards of a hypothesis.")(design)
+    app.command("approve", help="A human approves a high-risk hypothesis (terminal or --by).")(
+        approve
+    )
+    app.command("note", help="Add a decision-log note.")(note)
+    app.command("log", help="Show the decision log.")(log)
+    app.command("status", help="Current stage, what is done, the next step.")(status)
+    app.command("verify", help="The hand-off checklist; exit 1 if any item fails.")(verify)
+    app.command("accept", help="A stakeholder signs off the trade-offs (human only).")(accept)
+
+
+def _split_csv(values: Multi) -> list[str]:
+    return [p.strip() for v in values or [] for p in v.split(",") if p.strip()]
+
+
+def intake(
+    ctx: typer.Context,
+    from_file: Annotated[
+        Path | None, typer.Option("--from", help="YAML or TOML intake file.")
+    ] = None,
+    confirm: Annotated[bool, typer.Option("--confirm", help="Mark intake confirmed.")] = False,
+    title: Annotated[str | None, typer.Option("--title", help="Title (flags mode).")] = None,
+    requester: Annotated[str | None, typer.Option("--requester")] = None,
+    goal: Annotated[Multi, typer.Option("--goal", help="A goal; repeat for more.")] = None,
+    workload: Annotated[Multi, typer.Option("--workload", "-w", help="Affected workload.")] = None,
+    constraint: Annotated[Multi, typer.Option("--constraint")] = None,
+    stakeholder: Annotated[Multi, typer.Option("--stakeholder", help="NAME:ROLE")] = None,
+    assumption: Annotated[Multi, typer.Option("--assumption")] = None,
+    risk_tolerance: Annotated[
+        str | None, typer.Option("--risk-tolerance", help="low, medium or high")
+    ] = None,
+    base: Annotated[str | None, typer.Option("--base", help="Base ref of the engagement.")] = None,
+    hardware: Annotated[str | None, typer.Option("--hardware")] = None,
+    dataset: Annotated[str | None, typer.Option("--dataset")] = None,
+    traffic: Annotated[str | None, typer.Option("--traffic")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="List engagements.")] = False,
+    use: Annotated[int | None, typer.Option("--use", help="Make engagement ID current.")] = None,
+    fmt: OutputFormat = FORMAT_OPTION,
+) -> None:
+    from perfop.engagement import service
+    from perfop.engagement.intake import load_intake, prompt_spec, spec_from_flags
+    from perfop.engagement.render import engagements_table
+    from perfop.errors import UsageError
+
+    state = get_state(ctx)
+    actor = _actor()
+    if list_:
+        items = service.list_engagements(state.store)
+        if fmt is OutputFormat.json:
+            emit_json(_doc("engagements", engagements=[e.to_dict() for e in items]))
+        else:
+            emit(state, engagements_table(items))
+        return
+    if use is not None:
+        eng = service.use_engagement(state.store, use, actor=actor)
+    elif from_file is not None:
+        if title is not None:
+            raise UsageError("give --from FILE or --title with flags, not both")
+        spec = load_intake(from_file, state.loaded.config)
+        eng = service.start_engagement(
+            state.store, state.loaded, spec, actor=actor, confirm=confirm
+        )
+    elif title is not None:
+        spec = spec_from_flags(
+            title=title,
+            config=state.loaded.config,
+            requester=requester,
+            goals=goal or [],
+            workloads=_split_csv(workload),
+            constraints=constraint or [],
+            stakeholders=stakeholder or [],
+            assumptions=assumption or [],
+            risk_tolerance=risk_tolerance,
+            base=base,
+            hardware=hardware,
+            dataset=dataset,
+            traffic=traffic,
+        )
+        eng = service.start_engagement(
+            state.store, state.loaded, spec, actor=actor, confirm=confirm
+        )
+    elif confirm:
+        eng = service.confirm_intake(state.store, actor=actor)
+    elif _on_terminal() and fmt is OutputFormat.text:
+
+        def ask(question: str, default: str) -> str:
+            return str(typer.prompt(question, default=default, show_default=bool(default)))
+
+        spec = prompt_spec(ask, state.loaded.config)
+        eng = service.start_engagement(state.store, state.loaded, spec, actor=actor)
+    else:
+        eng = service.current(state.store)
+    recap = service.recap(state.store, eng)
+    if fmt is OutputFormat.json:
+        emit_json(_doc("intake", engagement=eng.to_dict(), recap=recap))
+    else:
+        typer.echo(recap, nl=False)
+
+
+def inventory(ctx: typer.Context, fmt: OutputFormat = FORMAT_OPTION) -> None:
+    from perfop.engagement import service
+    from perfop.engagement.render import inventory_table
+
+    state = get_state(ctx)
+    result = service.run_inventory(state.store, state.loaded, actor=_actor())
+    if fmt is OutputFormat.json:
+        emit_json(_doc("inventory", inventory=result.to_dict()))
+    else:
+        emit(state, inventory_table(result.inventory))
+
+
+def hypothesis_add(
+    ctx: typer.Context,
+    statement: Annotated[str, typer.Argument(help="What you expect to change and why.")],
+    root_cause: Annotated[str | None, typer.Option("--root-cause", help="Suspected cause.")] = None,
+    component: Annotated[Multi, typer.Option("--component", "-c", help="Path or module.")] = None,
+    workload: Annotated[Multi, typer.Option("--workload", "-w")] = None,
+    metric: Annotated[str, typer.Option("--metric", help="Metric the change moves.")] = "wall_time",
+    expect: Annotated[
+        str, typer.Option("--expect", help="Ratio candidate/base: 0.8, -20%, 2x.")
+    ] = "0.9",
+    effort: Annotated[str, typer.Option("--effort", help="Person-days: 0.5, 4h, 2d, 1w.")] = "1",
+    confidence: Annotated[
+        str, typer.Option("--confidence", help="0..1 or low/medium/high.")
+    ] = "0.5",
+    risk: Annotated[str, typer.Option("--risk", help="low, medium or high.")] = "low",
+    verification: Annotated[Multi, typer.Option("--verify", help="A verification step.")] = None,
+    evidence: Annotated[
+        Multi, typer.Option("--evidence", help="hotspot:ID, run:ID, comparison:ID.")
+    ] = None,
+    fmt: OutputFormat = FORMAT_OPTION,
+) -> None:
+    from perfop.engagement import lifecycle
+    from perfop.engagement.hypotheses import parse_confidence, parse_effort, parse_ratio
+
+    state = get_state(ctx)
+    fields: dict[str, Any] = dict(
+        statement=statement,
+        root_cause=root_cause,
+        components=_split_csv(component),
+        metric=metric,
+        expected_ratio=parse_ratio(expect),
+        effort=parse_effort(effort),
+        confidence=parse_confidence(confidence),
+        risk=risk.lower(),
+        verification=verification or [],
+        evidence=_split_csv(evidence),
+    )
+    if workload:
+        fields["workloads"] = _split_csv(workload)
+    hyp = lifecycle.add(state.store, state.loaded, actor=_actor(), **fields)
+    if fmt is OutputFormat.json:
+        emit_json(_doc("hypothesis", hypothesis=hyp.to_dict()))
+    else:
+        typer.echo(f"{hyp.label} proposed: {hyp.statement}")
+
+
+def hypothesis_list(ctx: typer.Context, fmt: OutputFormat = FORMAT_OPTION) -> None:
+    from perfop.engagement import lifecycle
+    from perfop.engagement.hypotheses import RANKING_FORMULA
+    from perfop.engagement.render import hypotheses_table
+
+    state = get_state(ctx)
+    ranked = lifecycle.ranked(state.store)
+    if fmt is OutputFormat.json:
+        emit_json(
+            _doc(
+                "hypotheses",
+                formula=RANKING_FORMULA,
+                hypotheses=[
+                    {"rank": r.rank, "score": r.score, "gain": r.gain, **r.hypothesis.to_dict()}
+                    for r in ranked
+                ],
+            )
+        )
+    else:
+        emit(state, hypotheses_table(ranked))
+
+
+def hypothesis_show(
+    ctx: typer.Context,
+    label: Annotated[str, typer.Argument(help="Hypothesis id, e.g. H1.")],
+    fmt: OutputFormat = FORMAT_OPTION,
+) -> None:
+    from perfop.engagement import lifecycle
+    from perfop.engagement.render import hypothesis_text
+
+    state = get_state(ctx)
+    detail = lifecycle.show(state.store, state.loaded, label)
+    if fmt is OutputFormat.json:
+        emit_json(_doc("hypothesis", hypothesis=detail.to_dict()))
+    else:
+        typer.echo(hypothesis_text(detail))
+
+
+def hypothesis_update(
+    ctx: typer.Context,
+    label: Annotated[str, typer.Argument(help="Hypothesis id, e.g. H1.")],
+    status_: Annotated[
+        str | None,
+        typer.Option("--status", help="reverted, rejected, refuted, inconclusive, implemented."),
+    ] = None,
+    candidate: Annotated[str | None, typer.Option("--candidate", help="Candidate git ref.")] = None,
+    note_: Annotated[str | None, typer.Option("--note", help="Why (goes to the log).")] = None,
+    statement: Annotated[str | None, typer.Option("--statement")] = None,
+    root_cause: Annotated[str | None, typer.Option("--root-cause")] = None,
+    component: Annotated[Multi, typer.Option("--component", "-c")] = None,
+    workload: Annotated[Multi, typer.Option("--workload", "-w")] = None,
+    metric: Annotated[str | None, typer.Option("--metric")] = None,
+    expect: Annotated[str | None, typer.Option("--expect")] = None,
+    effort: Annotated[str | None, typer.Option("--effort")] = None,
+    confidence: Annotated[str | None, typer.Option("--confidence")] = None,
+    risk: Annotated[str | None, typer.Option("--risk")] = None,
+    verification: Annotated[Multi, typer.Option("--verify")] = None,
+    evidence: Annotated[Multi, typer.Option("--evidence")] = None,
+    fmt: OutputFormat = FORMAT_OPTION,
+) -> None:
+    from perfop.engagement import lifecycle
+    from perfop.engagement.hypotheses import (
+        parse_confidence,
+        parse_effort,
+        parse_ratio,
+        parse_status,
+    )
+
+    state = get_state(ctx)
+    fields: dict[str, Any] = dict(
+        statement=statement,
+        root_cause=root_cause,
+        metric=metric,
+        risk=risk.lower() if risk else None,
+        expected_ratio=parse_ratio(expect) if expect else None,
+        effort=parse_effort(effort) if effort else None,
+        confidence=parse_confidence(confidence) if confidence else None,
+        components=_split_csv(component) if component else None,
+        workloads=_split_csv(workload) if workload else None,
+        verification=verification or None,
+        evidence=_split_csv(evidence) if evidence else None,
+    )
+    hyp = lifecycle.update(
+        state.store,
+        state.loaded,
+        label,
+        actor=_actor(),
+        status=parse_status(status_) if status_ else None,
+        candidate=candidate,
+        note=note_,
+        **fields,
+    )
+    if fmt is OutputFormat.json:
+        emit_json(_doc("hypothesis", hypothesis=hyp.to_dict()))
+    else:
+        typer.echo(f"{hyp.label} [{hyp.status.value}] {hyp.statement}")
+
+
+def design(
+    ctx: typer.Context,
+    label: Annotated[str, typer.Argument(help="Hypothesis id, e.g. H1.")],
+    fix: Annotated[str, typer.Option("--fix", help="The proposed change.")],
+    fallback: Annotated[str | None, typer.Option("--fallback", help="Plan B.")] = None,
+    data_collection: Annotated[str | None, typer.Option("--data", help="What to measure.")] = None,
+    feature_flag: Annotated[str | None, typer.Option("--flag", help="Feature flag name.")] = None,
+    kill_switch: Annotated[str | None, typer.Option("--kill-switch")] = None,
+    tests_to_add: Annotated[Multi, typer.Option("--test", help="A test to add.")] = None,
+    rollback: Annotated[str | None, typer.Option("--rollback", help="Rollback command.")] = None,
+    coverage: Annotated[str | None, typer.Option("--coverage", help="Required coverage.")] = None,
+    risk: Annotated[str | None, typer.Option("--risk", help="Re-rate: low/medium/high.")] = None,
+    fmt: OutputFormat = FORMAT_OPTION,
+) -> None:
+    from perfop.engagement import lifecycle
+
+    state = get_state(ctx)
+    hyp, rec = lifecycle.design(
+        state.store,
+        state.loaded,
+        label,
+        actor=_actor(),
+        fix=fix,
+        fallback=fallback,
+        data_collection=data_collection,
+        feature_flag=feature_flag,
+        kill_switch=kill_switch,
+        tests_to_add=tests_to_add or [],
+        rollback=rollback,
+        coverage=coverage,
+        risk=risk.lower() if risk else None,
+    )
+    if fmt is OutputFormat.json:
+        emit_json(_doc("design", hypothesis=hyp.to_dict(), design=rec.to_dict()))
+    else:
+        typer.echo(f"{hyp.label} [{hyp.status.value}] design {rec.id} recorded")
+
+
+def approve(
+    ctx: typer.Context,
+    label: Annotated[str, typer.Argument(help="Hypothesis id, e.g. H1.")],
+    by: Annotated[str | None, typer.Option("--by", help="Approver's name.")] = None,
+    note_: Annotated[str | None, typer.Option("--note")] = None,
+    fmt: OutputFormat = FORMAT_OPTION,
+) -> None:
+    from perfop.engagement import lifecycle
+
+    state = get_state(ctx)
+    name = _human_name(by, "approve", f"perfop approve {label} --by NAME")
+    rec = lifecycle.approve(
+        state.store, state.loaded, label, by=name, actor=_actor(name), note=note_
+    )
+    if fmt is OutputFormat.json:
+        emit_json(_doc("approval", approval=rec.to_dict()))
+    else:
+        typer.echo(f"{label.upper()} approved by {rec.by}")
+
+
+def _human_name(by: str | None, action: str, command: str) -> str:
+    from perfop.errors import UsageError
+
+    if by:
+        return by
+    if _on_terminal():
+        return str(typer.prompt(f"Your name ({action})"))
+    raise UsageError(f"--by NAME is required to {action} when not on a terminal: {command}")
+
+
+def note(
+    ctx: typer.Context,
+    text: Annotated[str, typer.Argument(help="The note.")],
+    kind: Annotated[
+        str, typer.Option("--kind", help="stakeholder, decision, risk, follow-up.")
+    ] = "decision",
+    evidence: Annotated[Multi, typer.Option("--evidence")] = None,
+    fmt: OutputFormat = FORMAT_OPTION,
+) -> None:
+    from perfop.engagement import service
+
+    state = get_state(ctx)
+    entry = service.add_note(
+        state.store, text, kind=kind, actor=_actor(), evidence=tuple(_split_csv(evidence))
+    )
+    if fmt is OutputFormat.json:
+        emit_json(_doc("decision", decision=entry.to_dict()))
+    else:
+        typer.echo(f"noted ({entry.kind}) #{entry.id}")
+
+
+def log(ctx: typer.Context, fmt: OutputFormat = FORMAT_OPTION) -> None:
+    from perfop.engagement import service
+    from perfop.engagement.render import log_table
+
+    state = get_state(ctx)
+    entries = service.decision_log(state.store)
+    if fmt is OutputFormat.json:
+        emit_json(_doc("log", decisions=[d.to_dict() for d in entries]))
+    else:
+        emit(state, log_table(entries))
+
+
+def status(ctx: typer.Context, fmt: OutputFormat = FORMAT_OPTION) -> None:
+    from perfop.engagement import checks
+    from perfop.engagement.render import status_text
+
+    state = get_state(ctx)
+    report = checks.status(state.store, state.loaded)
+    if fmt is OutputFormat.json:
+        emit_json(_doc("status", **report.to_dict()))
+    else:
+        typer.echo(status_text(report))
+
+
+def verify(ctx: typer.Context, fmt: OutputFormat = FORMAT_OPTION) -> None:
+    from perfop.engagement import checks
+    from perfop.engagement.render import verify_text
+
+    state = get_state(ctx)
+    results = checks.verify(state.store, state.loaded)
+    ok = all(r.passed for r in results)
+    if fmt is OutputFormat.json:
+        emit_json(_doc("verify", passed=ok, checks=[r.to_dict() for r in results]))
+    else:
+        typer.echo(verify_text(results))
+    if not ok:
+        raise typer.Exit(1)
+
+
+def accept(
+    ctx: typer.Context,
+    by: Annotated[str | None, typer.Option("--by", help="Stakeholder's name.")] = None,
+    note_: Annotated[str | None, typer.Option("--note")] = None,
+    fmt: OutputFormat = FORMAT_OPTION,
+) -> None:
+    from perfop.engagement import service
+
+    state = get_state(ctx)
+    name = _human_name(by, "sign off", "perfop accept --by NAME")
+    rec = service.accept(state.store, by=name, actor=_actor(name), note=note_)
+    if fmt is OutputFormat.json:
+        emit_json(_doc("acceptance", approval=rec.to_dict()))
+    else:
+        typer.echo(f"trade-offs accepted by {rec.by}")

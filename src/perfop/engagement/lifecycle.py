@@ -1,0 +1,361 @@
+"""Hypothesis services: add, list (ranked), show, update, design, approve, record a candidate.
+
+Every status change goes through ``hypotheses.check_transition`` and is logged to the decision log
+in the same transaction. Approvals are refused for agent actors (``GuardrailError``).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from perfop.config import LoadedConfig
+from perfop.engagement.hypotheses import (
+    MANUAL_TARGETS,
+    RankedHypothesis,
+    check_transition,
+    needs_approval,
+    parse_label,
+    rank,
+)
+from perfop.engagement.records import (
+    RISKS,
+    Actor,
+    Approval,
+    Decision,
+    Design,
+    Engagement,
+    Hypothesis,
+    Status,
+    Validation,
+)
+from perfop.engagement.service import current, log_decision, require_human
+from perfop.errors import GitError, GuardrailError, UsageError
+from perfop.store import Store
+from perfop.store import engagement as es
+
+
+def resolve_commit(repo: Path, ref: str) -> str:
+    """Full sha of ``ref`` (read-only ``git rev-parse``); GitError naming the ref otherwise."""
+    out = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0 or not out.stdout.strip():
+        raise GitError(f"ref {ref!r} does not resolve to a commit in {repo}; check the name")
+    return out.stdout.strip()
+
+
+def get(store: Store, label: str, engagement: Engagement | None = None) -> Hypothesis:
+    eng = engagement or current(store)
+    number = parse_label(label)
+    with store.read() as conn:
+        hyp = es.get_hypothesis(conn, eng.id, number)
+    if hyp is None:
+        raise UsageError(f"hypothesis H{number} not found; list them with: perfop hypothesis list")
+    return hyp
+
+
+def _check_fields(fields: dict[str, Any], loaded: LoadedConfig) -> None:
+    if "risk" in fields and fields["risk"] not in RISKS:
+        raise UsageError(f"--risk: {fields['risk']!r} must be one of: {', '.join(RISKS)}")
+    for name in fields.get("workloads", ()):
+        loaded.workload(name)  # ConfigError naming the unknown workload
+    if "statement" in fields and not str(fields["statement"]).strip():
+        raise UsageError("statement: empty; say what you expect to change and why")
+
+
+def add(store: Store, loaded: LoadedConfig, *, actor: Actor, **fields: Any) -> Hypothesis:
+    """Log a hypothesis (status proposed). ``workloads`` default to the engagement's."""
+    eng = current(store)
+    fields.setdefault("workloads", eng.spec.workloads)
+    _check_fields(fields, loaded)
+    with store.write() as conn:
+        hid = es.insert_hypothesis(conn, eng.id, fields)
+        hyp = next(h for h in es.list_hypotheses(conn, eng.id) if h.id == hid)
+        log_decision(
+            conn,
+            eng,
+            actor,
+            f"{hyp.label} proposed: {hyp.statement}",
+            why=hyp.root_cause,
+            evidence=hyp.evidence,
+            hypothesis_id=hid,
+        )
+    return hyp
+
+
+def ranked(store: Store) -> list[RankedHypothesis]:
+    eng = current(store)
+    with store.read() as conn:
+        return rank(es.list_hypotheses(conn, eng.id))
+
+
+@dataclass(frozen=True)
+class HypothesisDetail:
+    hypothesis: Hypothesis
+    needs_approval: bool
+    design: Design | None
+    approvals: list[Approval]
+    validations: list[Validation]
+    decisions: list[Decision] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.hypothesis.to_dict(),
+            "needs_approval": self.needs_approval,
+            "design": self.design.to_dict() if self.design else None,
+            "approvals": [a.to_dict() for a in self.approvals],
+            "validations": [v.to_dict() for v in self.validations],
+            "decisions": [d.to_dict() for d in self.decisions],
+        }
+
+
+def show(store: Store, loaded: LoadedConfig, label: str) -> HypothesisDetail:
+    eng = current(store)
+    hyp = get(store, label, eng)
+    with store.read() as conn:
+        return HypothesisDetail(
+            hypothesis=hyp,
+            needs_approval=needs_approval(hyp, loaded.config.high_risk_paths),
+            design=es.latest_design(conn, hyp.id),
+            approvals=es.list_approvals(conn, eng.id, kind="approval", hypothesis_id=hyp.id),
+            validations=es.list_validations(conn, hyp.id),
+            decisions=[d for d in es.list_decisions(conn, eng.id) if d.hypothesis_id == hyp.id],
+        )
+
+
+def is_approved(conn: Connection, engagement_id: int, hypothesis_id: int) -> bool:
+    return bool(
+        es.list_approvals(conn, engagement_id, kind="approval", hypothesis_id=hypothesis_id)
+    )
+
+
+def transition(
+    conn: Connection,
+    loaded: LoadedConfig,
+    eng: Engagement,
+    hyp: Hypothesis,
+    target: Status,
+    *,
+    actor: Actor,
+    why: str | None = None,
+    evidence: tuple[str, ...] | list[str] = (),
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Move ``hyp`` to ``target`` (checked) and log it, inside the caller's transaction."""
+    check_transition(
+        hyp,
+        target,
+        needs_approval=needs_approval(hyp, loaded.config.high_risk_paths),
+        approved=is_approved(conn, eng.id, hyp.id),
+    )
+    es.update_hypothesis(conn, hyp.id, status=target, **(extra or {}))
+    what = f"{hyp.label}: {hyp.status.value} -> {target.value}"
+    log_decision(conn, eng, actor, what, why=why, evidence=evidence, hypothesis_id=hyp.id)
+
+
+def update(
+    store: Store,
+    loaded: LoadedConfig,
+    label: str,
+    *,
+    actor: Actor,
+    status: Status | None = None,
+    candidate: str | None = None,
+    note: str | None = None,
+    **fields: Any,
+) -> Hypothesis:
+    """Edit fields, record a candidate ref (-> implemented) or set a manual status."""
+    eng = current(store)
+    hyp = get(store, label, eng)
+    fields = {k: v for k, v in fields.items() if v is not None}
+    _check_fields(fields, loaded)
+    if status is Status.CONFIRMED:
+        raise GuardrailError(
+            f"{hyp.label}: confirmed is set only from evidence; run: perfop validate {hyp.label}"
+        )
+    if status is not None and status not in MANUAL_TARGETS and status is not Status.IMPLEMENTED:
+        allowed = ", ".join(sorted(s.value for s in MANUAL_TARGETS))
+        raise UsageError(
+            f"--status {status.value}: set by its own command (design, approve, validate); "
+            f"by hand use one of: {allowed}"
+        )
+    if status is Status.IMPLEMENTED and candidate is None:
+        raise UsageError(f"--status implemented needs --candidate REF (the commit of {hyp.label})")
+    with store.write() as conn:
+        if fields:
+            es.update_hypothesis(conn, hyp.id, **fields)
+            log_decision(
+                conn,
+                eng,
+                actor,
+                f"{hyp.label} updated: {', '.join(sorted(fields))}",
+                why=note,
+                hypothesis_id=hyp.id,
+            )
+        if candidate is not None:
+            sha = resolve_commit(loaded.repo_root, candidate)
+            transition(
+                conn,
+                loaded,
+                eng,
+                hyp,
+                Status.IMPLEMENTED,
+                actor=actor,
+                why=note or f"candidate {candidate} ({sha[:12]})",
+                evidence=[f"commit:{sha}"],
+                extra={
+                    "candidate_ref": candidate,
+                    "candidate_sha": sha,
+                    "implemented_at": es.now(),
+                },
+            )
+            hyp = es.get_hypothesis(conn, eng.id, hyp.number) or hyp
+        if status is not None and status is not Status.IMPLEMENTED:
+            transition(conn, loaded, eng, hyp, status, actor=actor, why=note)
+        if not fields and candidate is None and status is None and note:
+            log_decision(
+                conn,
+                eng,
+                actor,
+                f"{hyp.label}: note",
+                why=note,
+                kind="decision",
+                hypothesis_id=hyp.id,
+            )
+        out = es.get_hypothesis(conn, eng.id, hyp.number)
+    assert out is not None
+    return out
+
+
+DESIGN_FIELDS = (
+    "fix",
+    "fallback",
+    "data_collection",
+    "feature_flag",
+    "kill_switch",
+    "tests_to_add",
+    "rollback",
+    "coverage",
+    "risk",
+)
+
+
+def design(
+    store: Store, loaded: LoadedConfig, label: str, *, actor: Actor, **data: Any
+) -> tuple[Hypothesis, Design]:
+    """Record the fix plan and safeguards; the hypothesis moves to ``designed``.
+
+    A ``risk`` given here re-rates the hypothesis (e.g. the design revealed it is high risk).
+    """
+    eng = current(store)
+    hyp = get(store, label, eng)
+    unknown = set(data) - set(DESIGN_FIELDS)
+    if unknown:
+        raise UsageError(f"design: unknown field(s) {', '.join(sorted(unknown))}")
+    if not str(data.get("fix") or "").strip():
+        raise UsageError("--fix: required; describe the proposed change")
+    if data.get("risk") is not None and data["risk"] not in RISKS:
+        raise UsageError(f"--risk: {data['risk']!r} must be one of: {', '.join(RISKS)}")
+    data["tests_to_add"] = list(data.get("tests_to_add") or ())
+    with store.write() as conn:
+        if data.get("risk") and data["risk"] != hyp.risk:
+            es.update_hypothesis(conn, hyp.id, risk=data["risk"])
+            log_decision(
+                conn,
+                eng,
+                actor,
+                f"{hyp.label} risk {hyp.risk} -> {data['risk']}",
+                why="re-rated at design",
+                hypothesis_id=hyp.id,
+            )
+            hyp = es.get_hypothesis(conn, eng.id, hyp.number) or hyp
+        did = es.insert_design(conn, hyp.id, data, actor.label())
+        if hyp.status is not Status.DESIGNED:
+            transition(
+                conn,
+                loaded,
+                eng,
+                hyp,
+                Status.DESIGNED,
+                actor=actor,
+                why=data["fix"],
+                evidence=[f"design:{did}"],
+            )
+        else:
+            log_decision(
+                conn,
+                eng,
+                actor,
+                f"{hyp.label}: design revised",
+                why=data["fix"],
+                evidence=[f"design:{did}"],
+                hypothesis_id=hyp.id,
+            )
+        new = es.get_hypothesis(conn, eng.id, hyp.number)
+        rec = es.latest_design(conn, hyp.id)
+    assert new is not None and rec is not None
+    return new, rec
+
+
+def approve(
+    store: Store,
+    loaded: LoadedConfig,
+    label: str,
+    *,
+    by: str,
+    actor: Actor,
+    note: str | None = None,
+) -> Approval:
+    """Record a human approval of a high-risk hypothesis (refused for agent actors)."""
+    require_human(actor, "approve", f"perfop approve {label} --by NAME")
+    if not by.strip():
+        raise UsageError("--by: give the name of the approver")
+    eng = current(store)
+    hyp = get(store, label, eng)
+    with store.write() as conn:
+        if not needs_approval(hyp, loaded.config.high_risk_paths):
+            raise UsageError(
+                f"{hyp.label}: risk is {hyp.risk} and it touches no high_risk_paths; approval is "
+                "only for high-risk hypotheses"
+            )
+        if hyp.status in (Status.PROPOSED,):
+            raise UsageError(f"{hyp.label}: no design recorded yet; run: perfop design {hyp.label}")
+        aid = es.insert_approval(
+            conn,
+            engagement_id=eng.id,
+            hypothesis_id=hyp.id,
+            kind="approval",
+            by=by.strip(),
+            note=note,
+        )
+        if hyp.status is Status.DESIGNED:
+            transition(
+                conn,
+                loaded,
+                eng,
+                hyp,
+                Status.APPROVED,
+                actor=actor,
+                why=note or f"approved by {by.strip()}",
+                evidence=[f"approval:{aid}"],
+            )
+        else:
+            log_decision(
+                conn,
+                eng,
+                actor,
+                f"{hyp.label} approved by {by.strip()}",
+                why=note,
+                evidence=[f"approval:{aid}"],
+                hypothesis_id=hyp.id,
+            )
+        return next(a for a in es.list_approvals(conn, eng.id) if a.id == aid)
