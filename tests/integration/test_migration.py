@@ -22,8 +22,10 @@ DATA = Path(__file__).parent.parent / "data" / "store_v1.sqlite"
 def _counts(path: Path) -> dict[str, int]:
     con = sqlite3.connect(path)
     try:
-        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                for t in ("runs", "samples", "failures", "environments")}
+        return {
+            t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            for t in ("runs", "samples", "failures", "environments")
+        }
     finally:
         con.close()
 

@@ -74,7 +74,9 @@ def test_approval_only_for_high_risk() -> None:
         check_transition(
             hyp(status=Status.DESIGNED), Status.APPROVED, needs_approval=False, approved=False
         )
-    check_transition(hyp(status=Status.DESIGNED), Status.APPROVED, needs_approval=True, approved=False)
+    check_transition(
+        hyp(status=Status.DESIGNED), Status.APPROVED, needs_approval=True, approved=False
+    )
 
 
 def test_high_risk_cannot_be_confirmed_without_approval() -> None:

@@ -46,13 +46,23 @@ MALFORMED: list[tuple[str, str, str]] = [
     ("goals_type.yaml", "title: t\ngoals: 3\n", "goals"),
     ("stakeholders_type.yaml", "title: t\nstakeholders: Ada\n", "stakeholders"),
     ("stakeholder_role.yaml", "title: t\nstakeholders: [{name: Ada}]\n", "stakeholders[0].role"),
-    ("stakeholder_extra.yaml", "title: t\nstakeholders: [{name: A, role: r, mail: x}]\n",
-     "stakeholders[0].mail"),
+    (
+        "stakeholder_extra.yaml",
+        "title: t\nstakeholders: [{name: A, role: r, mail: x}]\n",
+        "stakeholders[0].mail",
+    ),
     ("workload_unknown.yaml", "title: t\nworkloads: [parse, prase2]\n", "workloads[1]"),
     ("slo_no_bound.yaml", "title: t\nslos: [{workload: parse}]\n", "slos[0]"),
-    ("slo_stat.yaml", "title: t\nslos: [{workload: parse, statistic: p42, max: 1}]\n",
-     "slos[0].statistic"),
-    ("slo_workload.toml", 'title = "t"\n[[slos]]\nworkload = "nope"\nmax = 1\n', "slos[0].workload"),
+    (
+        "slo_stat.yaml",
+        "title: t\nslos: [{workload: parse, statistic: p42, max: 1}]\n",
+        "slos[0].statistic",
+    ),
+    (
+        "slo_workload.toml",
+        'title = "t"\n[[slos]]\nworkload = "nope"\nmax = 1\n',
+        "slos[0].workload",
+    ),
     ("slo_negative.toml", 'title = "t"\n[[slos]]\nworkload = "parse"\nmax = -1\n', "slos[0].max"),
     ("goal_extra.yaml", "title: t\ngoals: [{text: x, budget: 3}]\n", "goals[0].budget"),
     ("constraints_type.toml", 'title = "t"\nconstraints = { a = 1 }\n', "constraints"),
@@ -71,7 +81,9 @@ def test_good_yaml_file(tmp_path: Path) -> None:
 
 def test_good_toml_file(tmp_path: Path) -> None:
     path = tmp_path / "intake.toml"
-    path.write_text('title = "T"\nworkloads = ["render"]\n[[stakeholders]]\nname = "B"\nrole = "sre"\n')
+    path.write_text(
+        'title = "T"\nworkloads = ["render"]\n[[stakeholders]]\nname = "B"\nrole = "sre"\n'
+    )
     spec = load_intake(path, CONFIG)
     assert spec.workloads == ("render",)
     assert spec.stakeholders[0].name == "B"
@@ -115,8 +127,11 @@ def test_flags_take_slos_from_config_and_parse_stakeholders() -> None:
 
 def test_prompts_use_config_defaults() -> None:
     asked: list[tuple[str, str]] = []
-    answers = {"Title of the engagement": "From prompts", "Risk tolerance (low/medium/high)": "low",
-               "Stakeholders (NAME:ROLE, comma-separated)": "Ada:owner, Bob"}
+    answers = {
+        "Title of the engagement": "From prompts",
+        "Risk tolerance (low/medium/high)": "low",
+        "Stakeholders (NAME:ROLE, comma-separated)": "Ada:owner, Bob",
+    }
 
     def ask(question: str, default: str) -> str:
         asked.append((question, default))

@@ -19,7 +19,10 @@ from perfop.engagement.hypotheses import (
     RankedHypothesis,
     check_transition,
     needs_approval,
+    parse_confidence,
+    parse_effort,
     parse_label,
+    parse_ratio,
     rank,
 )
 from perfop.engagement.records import (
@@ -63,7 +66,39 @@ def get(store: Store, label: str, engagement: Engagement | None = None) -> Hypot
     return hyp
 
 
+_DEFAULTS: dict[str, Any] = {
+    "metric": "wall_time",
+    "expected_ratio": 0.9,
+    "effort": 1.0,
+    "confidence": 0.5,
+    "risk": "low",
+}
+HYPOTHESIS_FIELDS = (
+    "statement",
+    "root_cause",
+    "components",
+    "workloads",
+    "metric",
+    "expected_ratio",
+    "effort",
+    "confidence",
+    "risk",
+    "verification",
+    "evidence",
+)
+
+
 def _check_fields(fields: dict[str, Any], loaded: LoadedConfig) -> None:
+    """Validate (and normalise in place) hypothesis fields from any front end."""
+    unknown = set(fields) - set(HYPOTHESIS_FIELDS)
+    if unknown:
+        raise UsageError(f"hypothesis: unknown field(s) {', '.join(sorted(unknown))}")
+    if "expected_ratio" in fields:
+        fields["expected_ratio"] = parse_ratio(fields["expected_ratio"])
+    if "effort" in fields:
+        fields["effort"] = parse_effort(fields["effort"])
+    if "confidence" in fields:
+        fields["confidence"] = parse_confidence(fields["confidence"])
     if "risk" in fields and fields["risk"] not in RISKS:
         raise UsageError(f"--risk: {fields['risk']!r} must be one of: {', '.join(RISKS)}")
     for name in fields.get("workloads", ()):
@@ -75,7 +110,7 @@ def _check_fields(fields: dict[str, Any], loaded: LoadedConfig) -> None:
 def add(store: Store, loaded: LoadedConfig, *, actor: Actor, **fields: Any) -> Hypothesis:
     """Log a hypothesis (status proposed). ``workloads`` default to the engagement's."""
     eng = current(store)
-    fields.setdefault("workloads", eng.spec.workloads)
+    fields = {**_DEFAULTS, "workloads": eng.spec.workloads, **fields}
     _check_fields(fields, loaded)
     with store.write() as conn:
         hid = es.insert_hypothesis(conn, eng.id, fields)
