@@ -29,7 +29,8 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: TOML has real types, so "yes" is not a bool and "5" is not a number.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 Command = str | list[str]
@@ -81,7 +82,9 @@ class WorkloadConfig(_Strict):
     @model_validator(mode="after")
     def _runs_order(self) -> WorkloadConfig:
         if self.max_runs < self.min_runs:
-            raise ValueError(f"max_runs ({self.max_runs}) must be >= min_runs ({self.min_runs})")
+            raise ValueError(
+                f"max_runs: must be >= min_runs ({self.min_runs}) (got {self.max_runs})"
+            )
         return self
 
 
@@ -257,7 +260,9 @@ def format_validation_error(
     exc: ValidationError, model: type[BaseModel], source: str, prefix: str = ""
 ) -> str:
     """The first pydantic error as ``source: dotted.key: problem (got X)``, with did-you-mean."""
-    err = exc.errors(include_url=False)[0]
+    errors = exc.errors(include_url=False)
+    # A misspelt key also makes the right one "missing": name the typo, it is the cause.
+    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = [p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS)]
     key = prefix + _dotted(loc)
     kind = err["type"]
