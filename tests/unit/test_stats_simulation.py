@@ -1,0 +1,118 @@
+"""Simulation of the real stopping rule: error control under optional stopping, and power.
+
+Every comparison is pushed through ``stats.run_sequential`` (the same ``plan``/``decide`` code a
+real ``perfop compare`` uses), vectorised over rows. The noise model mimics a shared 2-core VM:
+log-normal run-to-run noise, a slow cluster (1 run in 8, 35-40% slower, persistent over a few
+runs), rare 1.5-3x outliers, a random-walk drift, and a small order effect within each pair.
+The rates asserted here are the ones docs/statistics.md quotes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from perfop import stats
+
+ALPHA = 0.05
+
+
+def simulate_log_ratios(
+    rng: np.random.Generator,
+    rows: int,
+    n: int,
+    effect: float = 0.0,
+    *,
+    sigma: float = 0.02,
+    slow_p: float = 1 / 8,
+    slow_stay: float = 0.5,
+    drift_sd: float = 0.002,
+    outlier_p: float = 0.01,
+    order_effect: float = 0.005,
+) -> np.ndarray:
+    """``rows`` x ``n`` paired log(candidate/base) for a true multiplicative ``effect``."""
+    runs = 2 * n
+    eps = rng.normal(0.0, sigma, (rows, runs))
+    # Slow cluster: two-state Markov chain, stationary probability slow_p, stays with slow_stay.
+    p_enter = slow_p * (1 - slow_stay) / (1 - slow_p)
+    state = rng.random(rows) < slow_p
+    slow = np.empty((rows, runs), dtype=bool)
+    u = rng.random((rows, runs))
+    for j in range(runs):
+        slow[:, j] = state
+        state = np.where(state, u[:, j] < slow_stay, u[:, j] < p_enter)
+    eps += slow * np.log(rng.uniform(1.35, 1.40, (rows, runs)))
+    eps += (rng.random((rows, runs)) < outlier_p) * np.log(rng.uniform(1.5, 3.0, (rows, runs)))
+    eps += np.cumsum(rng.normal(0.0, drift_sd, (rows, runs)), axis=1)
+    eps += np.tile([0.0, order_effect], n)  # the second run of a pair is a little slower
+    first, second = eps[:, 0::2], eps[:, 1::2]
+    candidate_first = rng.random((rows, n)) < 0.5  # perfop randomises the order in each pair
+    base = np.where(candidate_first, second, first)
+    cand = np.where(candidate_first, first, second) + np.log1p(effect)
+    out: np.ndarray = cand - base
+    return out
+
+
+SCENARIOS = {
+    "shared-vm": {},
+    "gaussian": {"slow_p": 1e-9, "outlier_p": 0.0, "drift_sd": 0.0},
+    "heavy-mixture": {"slow_p": 0.25, "outlier_p": 0.05, "sigma": 0.05},
+    "drift-and-order": {"drift_sd": 0.02, "order_effect": 0.03},
+}
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+@pytest.mark.parametrize(("threshold", "pairs"), [(0.01, 300), (0.02, 40)])
+def test_aa_false_verdict_rate_is_at_most_alpha(
+    scenario: str, threshold: float, pairs: int
+) -> None:
+    # 4 scenarios x 2 budgets x 2,500 = 20,000 A/A comparisons in total.
+    rng = np.random.default_rng(abs(hash((scenario, threshold))) % 2**32)
+    x = simulate_log_ratios(rng, 2_500, pairs, 0.0, **SCENARIOS[scenario])
+    design = stats.plan(alpha=ALPHA, threshold=threshold, first=5, max_pairs=pairs)
+    codes, _ = stats.run_sequential(design, x)
+    false_rate = float(np.mean((codes == stats.INCREASE) | (codes == stats.DECREASE)))
+    assert false_rate <= ALPHA
+
+
+def test_looking_after_every_pair_without_the_boundary_would_inflate_false_alarms() -> None:
+    # The control experiment: the same looks with the fixed-sample 95% interval at each one.
+    rng = np.random.default_rng(99)
+    x = simulate_log_ratios(rng, 2_500, 100, 0.0, **SCENARIOS["gaussian"])
+    design = stats.plan(alpha=ALPHA, threshold=1e-4, first=5, max_pairs=100)
+    naive = stats.SequentialDesign(
+        alpha=ALPHA,
+        threshold=1e-4,
+        looks=design.looks,
+        z_bounds=tuple(1.959964 for _ in design.looks),
+    )
+    naive_codes, _ = stats.run_sequential(naive, x)
+    codes, _ = stats.run_sequential(design, x)
+    naive_rate = np.mean(np.abs(naive_codes) == 1)
+    rate = np.mean(np.abs(codes) == 1)
+    assert rate <= ALPHA < naive_rate
+
+
+@pytest.mark.parametrize(
+    ("effect", "threshold", "pairs", "min_rate", "max_median_pairs"),
+    [
+        # the documented rates (docs/statistics.md, "Power"), shared-VM noise model
+        (0.05, 0.02, 60, 0.99, 20),
+        (-0.05, 0.02, 60, 0.99, 20),
+        (0.02, 0.01, 300, 0.95, 60),
+        (0.03, 0.01, 300, 0.99, 40),
+        (0.20, 0.01, 300, 0.99, 10),
+    ],
+)
+def test_changes_are_detected_at_the_documented_rate(
+    effect: float, threshold: float, pairs: int, min_rate: float, max_median_pairs: int
+) -> None:
+    rng = np.random.default_rng(int(abs(effect) * 1000) + pairs)
+    x = simulate_log_ratios(rng, 2_000, pairs, effect)
+    design = stats.plan(alpha=ALPHA, threshold=threshold, first=5, max_pairs=pairs)
+    codes, used = stats.run_sequential(design, x)
+    want = stats.INCREASE if effect > 0 else stats.DECREASE
+    hit = codes == want
+    assert hit.mean() >= min_rate
+    assert np.median(used[hit]) <= max_median_pairs
+    assert not np.any(codes == -want)  # never the wrong direction
