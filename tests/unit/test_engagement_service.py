@@ -121,7 +121,7 @@ def test_illegal_transition_refused_and_not_logged(env: tuple[Store, LoadedConfi
 
 def test_every_state_change_is_logged(env: tuple[Store, LoadedConfig, Path]) -> None:
     store, loaded, _ = env
-    label = _implemented(store, loaded, risk="high", evidence=["hotspot:7"])
+    label = _implemented(store, loaded, risk="high", evidence=["commit:abc123"])
     lifecycle.approve(store, loaded, label, by="Bob", actor=HUMAN, note="reviewed")
     lifecycle.update(store, loaded, label, actor=HUMAN, candidate="HEAD")
     lifecycle.update(store, loaded, label, actor=HUMAN, status=Status.REVERTED, note="too risky")
@@ -138,7 +138,7 @@ def test_every_state_change_is_logged(env: tuple[Store, LoadedConfig, Path]) -> 
     ):
         assert f"{label}: {change}" in whats, change
     proposed = next(d for d in entries if d.what.startswith(f"{label} proposed"))
-    assert proposed.evidence == ("hotspot:7",)
+    assert proposed.evidence == ("commit:abc123",)
     reverted = next(d for d in entries if d.what.endswith("-> reverted"))
     assert reverted.why == "too risky" and reverted.actor == "ada" and reverted.ts
     approved = next(d for d in entries if d.what.endswith("-> approved"))
@@ -191,3 +191,21 @@ def test_several_engagements_one_current(env: tuple[Store, LoadedConfig, Path]) 
     service.use_engagement(store, first.id, actor=HUMAN)
     items = service.list_engagements(store)
     assert [e.current for e in items] == [True, False]
+
+
+def test_evidence_ids_are_checked_against_the_store(env: tuple[Store, LoadedConfig, Path]) -> None:
+    from perfop.model import ProcessResult, RunStatus
+
+    store, loaded, _ = env
+    rid = store.begin_run(workload="w", argv=["true"])
+    store.add_result(rid, 0, ProcessResult(("true",), 0, None, False, 0.01, 0.0, 0.0, 1,
+                                           metrics={"wall_time": 0.01}))
+    store.finish_run(rid, RunStatus.COMPLETE)
+    hyp = lifecycle.add(store, loaded, actor=HUMAN, statement="s", evidence=[f"run:{rid}"])
+    assert hyp.evidence == (f"run:{rid}",)
+    with pytest.raises(UsageError, match="no run 999"):
+        lifecycle.add(store, loaded, actor=HUMAN, statement="s", evidence=["run:999"])
+    with pytest.raises(UsageError, match="no stored profile has hot spot c-0123456789ab"):
+        lifecycle.add(store, loaded, actor=HUMAN, statement="s", evidence=["c-0123456789ab"])
+    with pytest.raises(UsageError, match="expected KIND:ID"):
+        lifecycle.update(store, loaded, hyp.label, actor=HUMAN, evidence=["gut feeling"])

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from perfop.config import LoadedConfig
+from perfop.engagement.evidence import check_evidence
 from perfop.engagement.hypotheses import (
     MANUAL_TARGETS,
     RankedHypothesis,
@@ -112,6 +113,7 @@ def add(store: Store, loaded: LoadedConfig, *, actor: Actor, **fields: Any) -> H
     eng = current(store)
     fields = {**_DEFAULTS, "workloads": eng.spec.workloads, **fields}
     _check_fields(fields, loaded)
+    fields["evidence"] = check_evidence(store, fields.get("evidence", ()))
     with store.write() as conn:
         hid = es.insert_hypothesis(conn, eng.id, fields)
         hyp = next(h for h in es.list_hypotheses(conn, eng.id) if h.id == hid)
@@ -213,6 +215,8 @@ def update(
     hyp = get(store, label, eng)
     fields = {k: v for k, v in fields.items() if v is not None}
     _check_fields(fields, loaded)
+    if "evidence" in fields:
+        fields["evidence"] = check_evidence(store, fields["evidence"])
     if status is Status.CONFIRMED:
         raise GuardrailError(
             f"{hyp.label}: confirmed is set only from evidence; run: perfop validate {hyp.label}"
