@@ -9,17 +9,24 @@ pipe; only a digest, a head and the metric lines are kept.
 
 from __future__ import annotations
 
+import array
 import contextlib
 import hashlib
+import marshal
 import os
 import re
 import selectors
+import shutil
 import signal
+import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from perfop.config import ResolvedWorkload
 from perfop.errors import WorkloadError
@@ -146,74 +153,224 @@ def workload_env(
     return env
 
 
+@dataclass(frozen=True)
+class _Reaped:
+    status: int
+    wall_ns: int
+    utime: float
+    stime: float
+    maxrss_kb: int
+
+
+class _Launched:
+    """A started process: its pid (= process group), output pipes and a blocking ``wait``."""
+
+    def __init__(self, pid: int, out_fd: int, err_fd: int, wait: Callable[[], _Reaped]) -> None:
+        self.pid, self.out_fd, self.err_fd, self.wait = pid, out_fd, err_fd, wait
+
+
+class _Spawner:
+    """Client of ``perfop._spawner``: a small helper process that spawns and reaps for us."""
+
+    def __init__(self) -> None:
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        script = Path(__file__).with_name("_spawner.py")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-S", "-E", "-s", str(script), str(child.fileno())],
+            pass_fds=[child.fileno()],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            close_fds=True,
+        )
+        child.close()
+        self.sock = parent
+
+    def launch(self, argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> _Launched:
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        try:
+            request = marshal.dumps({"argv": list(argv), "cwd": str(cwd), "env": dict(env)})
+            self.sock.sendmsg(
+                [request],
+                [
+                    (
+                        socket.SOL_SOCKET,
+                        socket.SCM_RIGHTS,
+                        array.array("i", [out_w, err_w]).tobytes(),
+                    )
+                ],
+            )
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        reply = self._recv()
+        if "error" in reply:
+            os.close(out_r)
+            os.close(err_r)
+            raise OSError(reply["error"], reply.get("message", ""))
+        return _Launched(int(reply["pid"]), out_r, err_r, self._wait)
+
+    def _wait(self) -> _Reaped:
+        r = self._recv()
+        return _Reaped(
+            int(r["status"]),
+            int(r["wall_ns"]),
+            float(r["utime"]),
+            float(r["stime"]),
+            int(r["maxrss_kb"]),
+        )
+
+    def _recv(self) -> dict[str, Any]:
+        data = self.sock.recv(1 << 16)
+        if not data:
+            raise ConnectionError("perfop's spawner exited")
+        return marshal.loads(data)  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self.sock.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=2)
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+_local = threading.local()
+
+
+def _spawner() -> _Spawner | None:
+    """This thread's spawner, started on first use; None when it cannot run (spawn directly)."""
+    sp: _Spawner | None = getattr(_local, "spawner", None)
+    if sp is not None and sp.proc.poll() is None:
+        return sp
+    if getattr(_local, "spawner_failed", False):
+        return None
+    try:
+        _local.spawner = _Spawner()
+    except OSError:
+        _local.spawner_failed = True
+        return None
+    return _local.spawner  # type: ignore[no-any-return]
+
+
+def _drop_spawner() -> None:
+    sp: _Spawner | None = getattr(_local, "spawner", None)
+    if sp is not None:
+        sp.close()
+        _local.spawner = None
+
+
+def _launch_direct(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> _Launched:
+    """Fallback without the spawner: peak RSS is then floored at perfop's own resident size."""
+    start = time.perf_counter_ns()
+    proc = subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        close_fds=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    out_fd, err_fd = os.dup(proc.stdout.fileno()), os.dup(proc.stderr.fileno())
+    proc.stdout.close()
+    proc.stderr.close()
+
+    def wait() -> _Reaped:
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter_ns() - start
+        proc.returncode = 0  # reaped here; keep Popen from waiting or warning
+        return _Reaped(status, wall, usage.ru_utime, usage.ru_stime, usage.ru_maxrss)
+
+    return _Launched(proc.pid, out_fd, err_fd, wait)
+
+
+def _resolve_executable(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> list[str]:
+    if not argv:
+        raise WorkloadError("empty command; give the program to run")
+    if not Path(cwd).is_dir():
+        raise WorkloadError(f"working directory {cwd} does not exist; fix the workload's cwd")
+    program = argv[0]
+    if "/" in program:
+        path = Path(program) if Path(program).is_absolute() else Path(cwd) / program
+        if not path.exists():
+            raise WorkloadError(f"command not found: {program!r}; check the workload's command")
+        if not os.access(path, os.X_OK) or path.is_dir():
+            raise WorkloadError(f"command not executable: {program!r}; check its permissions")
+        return [str(path), *argv[1:]]
+    found = shutil.which(program, path=env.get("PATH", os.defpath))
+    if found is None:
+        raise WorkloadError(
+            f"command not found: {program!r}; check the workload's command and PATH"
+        )
+    return [found, *argv[1:]]
+
+
 def run_process(
     argv: Sequence[str],
     *,
     cwd: Path,
     env: Mapping[str, str],
     timeout: float,
-    clock: Callable[[], int] = time.perf_counter_ns,
 ) -> ProcessResult:
     """Spawn ``argv`` once, drain its output, reap it, and return what was measured.
 
     Raises ``WorkloadError`` only when the process cannot be started at all; a crash, a signal or a
     timeout is a failed ``ProcessResult``.
     """
+    exe_argv = _resolve_executable(argv, cwd, env)
     sink = _StdoutSink()
     stderr_tail = bytearray()
-    start = clock()
+    spawner = _spawner()
     try:
-        proc = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-            close_fds=True,
-        )
-    except FileNotFoundError:
-        if not Path(cwd).is_dir():
-            raise WorkloadError(
-                f"working directory {cwd} does not exist; fix the workload's cwd"
-            ) from None
-        raise WorkloadError(
-            f"command not found: {argv[0]!r}; check the workload's command"
-        ) from None
+        if spawner is not None:
+            try:
+                launched = spawner.launch(exe_argv, Path(cwd), env)
+            except (ConnectionError, BrokenPipeError):
+                _drop_spawner()
+                launched = _launch_direct(exe_argv, Path(cwd), env)
+        else:
+            launched = _launch_direct(exe_argv, Path(cwd), env)
     except PermissionError:
         raise WorkloadError(f"command not executable: {argv[0]!r}; check its permissions") from None
     except OSError as exc:
         raise WorkloadError(f"cannot start {argv[0]!r}: {exc.strerror}") from None
 
-    reaped: dict[str, object] = {}
+    reaped: list[_Reaped] = []
+    reap_error: list[BaseException] = []
 
     def reap() -> None:
-        _, status, usage = os.wait4(proc.pid, 0)
-        reaped["end"] = clock()
-        reaped["status"] = status
-        reaped["usage"] = usage
+        try:
+            reaped.append(launched.wait())
+        except BaseException as exc:  # the spawner died: reported below
+            reap_error.append(exc)
 
-    reaper = threading.Thread(target=reap, name=f"perfop-reap-{proc.pid}", daemon=True)
+    reaper = threading.Thread(target=reap, name=f"perfop-reap-{launched.pid}", daemon=True)
     reaper.start()
     deadline = time.monotonic() + timeout
     timed_out = False
-    assert proc.stdout is not None and proc.stderr is not None
     sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ, "out")
-    sel.register(proc.stderr, selectors.EVENT_READ, "err")
+    sel.register(launched.out_fd, selectors.EVENT_READ, "out")
+    sel.register(launched.err_fd, selectors.EVENT_READ, "err")
     grace_until: float | None = None
     try:
         while sel.get_map():
             now = time.monotonic()
             if not timed_out and now >= deadline:
                 timed_out = True
-                _kill_group(proc.pid)
+                _kill_group(launched.pid)
             if not reaper.is_alive():
                 # The child is gone; descendants still holding the pipes get a short grace.
                 grace_until = grace_until or now + 0.5
                 if now >= grace_until:
-                    _kill_group(proc.pid)
+                    _kill_group(launched.pid)
                     break
             wait = max(0.0, min(deadline - now, 0.25)) if not timed_out else 0.05
             for key, _ in sel.select(timeout=wait):
@@ -226,36 +383,35 @@ def run_process(
                     stderr_tail += data
                     if len(stderr_tail) > 4 * STDERR_TAIL_BYTES:
                         del stderr_tail[:-STDERR_TAIL_BYTES]
-        remaining = max(0.0, deadline - time.monotonic())
-        reaper.join(remaining)
+        reaper.join(max(0.0, deadline - time.monotonic()))
         if reaper.is_alive():
             timed_out = True
-            _kill_group(proc.pid)
+            _kill_group(launched.pid)
             reaper.join()
     except BaseException:
         # Ctrl-C or SIGTERM while measuring: never leave the workload behind.
-        _kill_group(proc.pid)
+        _kill_group(launched.pid)
         reaper.join(5)
+        if reaper.is_alive():
+            _drop_spawner()
         raise
     finally:
         sel.close()
-        proc.stdout.close()
-        proc.stderr.close()
-        # Popen never waited; tell it the child is reaped so it does not warn or wait again.
-        proc.returncode = -1 if "status" not in reaped else 0
+        os.close(launched.out_fd)
+        os.close(launched.err_fd)
     # Leftover members of the group (daemons the workload started) must not leak into the next
     # sample's measurement.
-    _kill_group(proc.pid)
+    _kill_group(launched.pid)
+    if reap_error or not reaped:
+        _drop_spawner()
+        raise WorkloadError(f"lost track of {argv[0]!r} (perfop's spawner exited); run again")
     sink.close()
-    status = int(reaped["status"])  # type: ignore[call-overload]
-    usage = reaped["usage"]
-    exit_code = os.waitstatus_to_exitcode(status)
+    r = reaped[0]
+    exit_code = os.waitstatus_to_exitcode(r.status)
     sig = -exit_code if exit_code < 0 else None
-    wall = (int(reaped["end"]) - start) / 1e9  # type: ignore[call-overload]
-    user = float(usage.ru_utime)  # type: ignore[attr-defined]
-    sys_ = float(usage.ru_stime)  # type: ignore[attr-defined]
-    rss = int(usage.ru_maxrss) * 1024  # type: ignore[attr-defined]  # Linux reports KiB
-    metrics = {"wall_time": wall, "user_time": user, "sys_time": sys_, "peak_rss": float(rss)}
+    wall = r.wall_ns / 1e9
+    rss = r.maxrss_kb * 1024  # Linux reports KiB
+    metrics = {"wall_time": wall, "user_time": r.utime, "sys_time": r.stime, "peak_rss": float(rss)}
     specs = {
         name: MetricSpec(name, unit, better) for name, (unit, better) in BUILTIN_METRICS.items()
     }
@@ -269,8 +425,8 @@ def run_process(
         signal=sig if not timed_out else None,
         timed_out=timed_out,
         wall_time=wall,
-        user_time=user,
-        sys_time=sys_,
+        user_time=r.utime,
+        sys_time=r.stime,
         peak_rss=rss,
         metrics=metrics,
         metric_specs=specs,

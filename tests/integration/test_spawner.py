@@ -1,0 +1,62 @@
+"""The spawner keeps perfop's own resident memory out of a workload's peak RSS."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from perfop import runner
+
+
+def _rss_self_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_small_child_peak_rss_is_not_floored_at_perfops_own(tmp_path: Path) -> None:
+    ballast = bytearray(150 * 1024 * 1024)  # make this (perfop's) process clearly big
+    for i in range(0, len(ballast), 4096):
+        ballast[i] = 1
+    assert _rss_self_kib() > 150 * 1024
+    result = runner.run_process(
+        [sys.executable, "-c", "pass"], cwd=tmp_path, env=dict(os.environ), timeout=30
+    )
+    assert result.ok
+    # A bare interpreter is ~10 MB; through a direct fork/exec it would report >150 MB.
+    assert result.peak_rss < 40 * 1024 * 1024, result.peak_rss
+    del ballast
+
+
+def test_direct_fallback_when_the_spawner_cannot_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner, "_spawner", lambda: None)
+    result = runner.run_process(
+        [sys.executable, "-c", "print('ok')"], cwd=tmp_path, env=dict(os.environ), timeout=30
+    )
+    assert result.ok and result.stdout_head == "ok\n"
+
+
+def test_spawner_restarts_after_it_dies(tmp_path: Path) -> None:
+    first = runner._spawner()
+    assert first is not None
+    first.proc.kill()
+    first.proc.wait()
+    result = runner.run_process(
+        [sys.executable, "-c", "print('again')"], cwd=tmp_path, env=dict(os.environ), timeout=30
+    )
+    assert result.ok and result.stdout_head == "again\n"
+
+
+def test_workload_does_not_inherit_ignored_sigint(tmp_path: Path) -> None:
+    # The spawner ignores SIGINT; the workload must get the default disposition back.
+    code = "import signal; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)"
+    result = runner.run_process(
+        [sys.executable, "-c", code], cwd=tmp_path, env=dict(os.environ), timeout=30
+    )
+    assert result.stdout_head == "True\n"
