@@ -12,9 +12,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from perfop.store import engagement as es
 from perfop.store import open_store
 from perfop.store import schema as s
-from perfop.store import engagement as es
 
 DATA = Path(__file__).parent.parent / "data" / "store_v1.sqlite"
 

@@ -7,9 +7,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from test_engagement_intake import MALFORMED  # same directory (rootdir-relative import)
 
 from perfop.cli import main
-from test_engagement_intake import MALFORMED  # same directory (rootdir-relative import)
 
 
 @pytest.fixture
