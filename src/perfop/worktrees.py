@@ -1,0 +1,306 @@
+"""Disposable git worktrees for measuring refs, without ever touching the user's checkout.
+
+Each ``WorktreeSession`` owns ``<repo>/.perfop/worktrees/<session>/`` holding one detached
+worktree per side (``base``, ``cand``: equal path lengths) and an ``owner.json`` with its pid.
+Sessions whose owner died (SIGKILL, power loss) are removed by the next session's start. The
+``WORKTREE`` pseudo-ref snapshots uncommitted and untracked-not-ignored files into a dangling
+commit built through a temporary index, so the live tree, index, HEAD, branches and stash stay
+byte-for-byte what they were.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shlex
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from perfop.errors import GitError
+
+WORKTREE = "WORKTREE"
+WORKTREES_DIR = Path(".perfop") / "worktrees"
+SIDES = ("base", "cand")  # equal length on purpose: path length alone can move timings
+HARNESS_DIRS = ("benchmarks", "benchmark", "bench", "perf")
+_OWNER = "owner.json"
+
+
+def _git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for perfop's own git calls: the user's GIT_* overrides removed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(
+        GIT_OPTIONAL_LOCKS="0",  # never refresh the user's index as a side effect
+        GIT_TERMINAL_PROMPT="0",
+        GIT_AUTHOR_NAME="perfop",
+        GIT_AUTHOR_EMAIL="perfop@localhost",
+        GIT_COMMITTER_NAME="perfop",
+        GIT_COMMITTER_EMAIL="perfop@localhost",
+    )
+    if extra:
+        env.update(extra)
+    return env
+
+
+def git(repo: Path, *args: str, env: Mapping[str, str] | None = None, check: bool = True) -> str:
+    """Run ``git -C repo args`` with hooks disabled; stdout stripped. Raises GitError on failure."""
+    argv = ["git", "-c", "core.hooksPath=/dev/null", "-C", str(repo), *args]
+    try:
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, env=_git_env(env), check=False, timeout=300
+        )
+    except FileNotFoundError:
+        raise GitError("git is not installed or not on PATH; install git") from None
+    except subprocess.TimeoutExpired:
+        raise GitError(f"`git {shlex.join(args)}` timed out in {repo}") from None
+    if check and proc.returncode != 0:
+        detail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise GitError(f"`git {shlex.join(args)}` failed in {repo}: {detail}")
+    return proc.stdout.strip()
+
+
+def repo_root(path: Path) -> Path:
+    """Top of the git work tree containing ``path``; GitError when it is not in one."""
+    try:
+        return Path(git(path, "rev-parse", "--show-toplevel")).resolve()
+    except GitError:
+        raise GitError(f"{path} is not inside a git repository; run perfop in one") from None
+
+
+def resolve_ref(repo: Path, ref: str) -> str:
+    """The commit sha ``ref`` names; one-line GitError naming the ref when it does not resolve."""
+    if ref.startswith("-"):
+        raise GitError(f"git ref {ref!r} does not resolve in {repo}; refs cannot start with '-'")
+    sha = git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
+    if not sha:
+        raise GitError(
+            f"git ref {ref!r} does not resolve to a commit in {repo}; "
+            f"check it with `git rev-parse {ref}`"
+        )
+    return sha
+
+
+def default_base(repo: Path, configured: str | None = None) -> str:
+    """The base ref: config ``base``, else the merge-base of HEAD with main or master."""
+    if configured:
+        return configured
+    for branch in ("main", "master", "origin/main", "origin/master"):
+        if git(repo, "rev-parse", "--verify", "--quiet", f"{branch}^{{commit}}", check=False):
+            base = git(repo, "merge-base", "HEAD", branch, check=False)
+            if base:
+                return base
+    raise GitError(
+        f"no default base in {repo}: neither main nor master exists; "
+        "pass BASE explicitly or set `base` in the config"
+    )
+
+
+def snapshot_worktree(repo: Path) -> str:
+    """A dangling commit of the working tree as it is (tracked changes + untracked-not-ignored).
+
+    Built with a temporary GIT_INDEX_FILE, so the user's index, HEAD, branches and stash are not
+    touched; only new objects are written to the object store. ``.perfop/`` is left out.
+    """
+    head = git(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
+    tmp_dir = tempfile.mkdtemp(prefix="perfop-index-")
+    env = {"GIT_INDEX_FILE": str(Path(tmp_dir) / "index")}
+    try:
+        if head:
+            git(repo, "read-tree", head, env=env)
+        git(repo, "add", "-A", "--", ".", ":(exclude).perfop", env=env)
+        tree = git(repo, "write-tree", env=env)
+        parents = ["-p", head] if head else []
+        return git(repo, "commit-tree", tree, *parents, "-m", "perfop WORKTREE snapshot", env=env)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """One side of a comparison checked out: the ref as given, its commit, where it lives."""
+
+    side: str
+    ref: str
+    sha: str
+    path: Path
+
+
+def _pid_start(pid: int) -> str | None:
+    """Start time of ``pid`` from /proc (guards against pid reuse); None if unknown or dead."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[-1].split()[19]
+
+
+def _owner_alive(owner: Mapping[str, object]) -> bool:
+    pid = owner.get("pid")
+    if not isinstance(pid, int):
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    started = owner.get("pid_start")
+    return started is None or _pid_start(pid) in (None, started)
+
+
+def cleanup_stale(repo: Path) -> list[Path]:
+    """Remove sessions under .perfop/worktrees whose owner process is gone; returns them."""
+    root = repo / WORKTREES_DIR
+    removed: list[Path] = []
+    if not root.is_dir():
+        return removed
+    for session in sorted(p for p in root.iterdir() if p.is_dir()):
+        try:
+            owner = json.loads((session / _OWNER).read_text())
+        except (OSError, ValueError):
+            owner = {}
+        if not owner:
+            # A session without an owner file is either being created right now or is junk;
+            # only junk older than a minute is removed.
+            with contextlib.suppress(OSError):
+                if time.time() - session.stat().st_mtime < 60:
+                    continue
+        elif _owner_alive(owner):
+            continue
+        _remove_session(repo, session)
+        removed.append(session)
+    if removed:
+        git(repo, "worktree", "prune", check=False)
+    return removed
+
+
+def _remove_session(repo: Path, session: Path) -> None:
+    for side in SIDES:
+        path = session / side
+        if path.exists():
+            git(repo, "worktree", "remove", "--force", "--force", str(path), check=False)
+    shutil.rmtree(session, ignore_errors=True)
+
+
+class WorktreeSession:
+    """Owns the worktrees of one comparison; use as a context manager.
+
+    Entering removes stale sessions of dead processes and records this process as owner;
+    leaving removes this session's worktrees and prunes git's bookkeeping.
+    """
+
+    def __init__(self, repo: Path) -> None:
+        self.repo = repo_root(repo)
+        self.path = self.repo / WORKTREES_DIR / f"{os.getpid()}-{secrets.token_hex(3)}"
+        self.checkouts: dict[str, Checkout] = {}
+
+    def __enter__(self) -> WorktreeSession:
+        cleanup_stale(self.repo)
+        self.path.mkdir(parents=True)
+        owner = {"pid": os.getpid(), "pid_start": _pid_start(os.getpid()), "created": time.time()}
+        (self.path / _OWNER).write_text(json.dumps(owner))
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.path.exists():
+            _remove_session(self.repo, self.path)
+            git(self.repo, "worktree", "prune", check=False)
+        self.checkouts.clear()
+
+    def checkout(self, side: str, ref: str) -> Checkout:
+        """Check ``ref`` (or ``WORKTREE``) out as ``side`` ('base' or 'cand'), detached."""
+        if side not in SIDES:
+            raise ValueError(f"side must be one of {SIDES}, got {side!r}")
+        sha = snapshot_worktree(self.repo) if ref == WORKTREE else resolve_ref(self.repo, ref)
+        path = self.path / side
+        git(self.repo, "worktree", "add", "--detach", "--force", "--quiet", str(path), sha)
+        checkout = Checkout(side=side, ref=ref, sha=sha, path=path)
+        self.checkouts[side] = checkout
+        return checkout
+
+
+# --- harness pinning ------------------------------------------------------------------------
+
+
+def workload_files(argv: Sequence[str], *, cwd: Path, tree: Path) -> list[str]:
+    """Repo-relative paths of the files a workload's command runs or reads from ``tree``.
+
+    Every argument (and the value of ``--opt=value``) naming an existing file or directory
+    inside ``tree`` counts, as does ``-m pkg.module``. When such a file lives under a harness
+    directory (benchmarks/, benchmark/, bench/, perf/), that whole directory is included: it
+    holds the script's data. The ``cwd`` itself is never pinned as a whole.
+    """
+    tree = tree.resolve()
+    found: list[str] = []
+    args = list(argv)
+    candidates: list[Path] = []
+    for i, arg in enumerate(args):
+        value = arg.split("=", 1)[1] if arg.startswith("-") and "=" in arg else arg
+        if i > 0 and args[i - 1] == "-m":
+            mod = Path(*value.split("."))
+            candidates += [cwd / (str(mod) + ".py"), cwd / mod]
+        elif value and not value.startswith("-"):
+            candidates.append(Path(value) if Path(value).is_absolute() else cwd / value)
+    for cand in candidates:
+        try:
+            path = cand.resolve()
+            rel = path.relative_to(tree)
+        except (OSError, ValueError):
+            continue
+        if not path.exists() or path == cwd.resolve() or not rel.parts:
+            continue
+        top = next((k for k, part in enumerate(rel.parts[:-1]) if part in HARNESS_DIRS), None)
+        if top is not None:
+            rel = Path(*rel.parts[: top + 1])
+        text = rel.as_posix()
+        if text not in found and not text.startswith(".perfop"):
+            found.append(text)
+    return found
+
+
+def pin_harness(files: Iterable[str], *, base: Path, candidate: Path) -> list[str]:
+    """Copy the workload files from the base checkout over the candidate's; returns those copied.
+
+    A file absent from the base is left as the candidate has it (there is nothing to pin).
+    """
+    pinned: list[str] = []
+    for rel in files:
+        src, dst = base / rel, candidate / rel
+        if not src.exists():
+            continue
+        if dst.is_dir() and not dst.is_symlink():
+            shutil.rmtree(dst)
+        elif dst.exists() or dst.is_symlink():
+            dst.unlink()
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst, symlinks=True)
+        else:
+            shutil.copy2(src, dst, follow_symlinks=False)
+        pinned.append(rel)
+    return pinned
+
+
+def harness_touched(repo: Path, base_sha: str, cand_sha: str, files: Sequence[str]) -> list[str]:
+    """The workload files (or files under workload directories) the candidate's diff changes."""
+    if not files:
+        return []
+    out = git(repo, "diff", "--name-only", "--no-renames", base_sha, cand_sha, "--", *files)
+    return [line for line in out.splitlines() if line]

@@ -1,0 +1,204 @@
+"""Disposable worktrees in real git repositories: isolation, snapshots, stale cleanup, pinning."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from user_state import assert_untouched, user_state
+
+from perfop import worktrees as wt
+from perfop.errors import GitError
+
+Repo = Callable[..., Path]
+
+
+@pytest.fixture
+def repo(git_repo: Repo, git: Callable[..., str]) -> Path:
+    r = git_repo(
+        {
+            ".gitignore": "ignored.txt\n",
+            "src/app.py": "VALUE = 1\n",
+            "benchmarks/bench.py": "print('bench v1')\n",
+            "benchmarks/data.txt": "data v1\n",
+        }
+    )
+    git(r, "checkout", "-q", "-b", "feature")
+    (r / "src/app.py").write_text("VALUE = 2\n")
+    git(r, "commit", "-q", "-am", "feature change")
+    git(r, "stash", "list")
+    return r
+
+
+def _dirty(repo: Path, git: Callable[..., str]) -> None:
+    (repo / "src/app.py").write_text("VALUE = 3  # uncommitted\n")
+    (repo / "src/new_module.py").write_text("NEW = True\n")  # untracked, not ignored
+    (repo / "ignored.txt").write_text("secret scratch\n")  # ignored
+    (repo / "README.md").write_text("staged change\n")
+    git(repo, "add", "README.md")
+    # A stash entry must survive too.
+    (repo / "benchmarks/data.txt").write_text("stashed\n")
+    git(repo, "stash", "push", "-q", "--", "benchmarks/data.txt")
+
+
+def test_resolve_ref_and_one_line_error(repo: Path, git: Callable[..., str]) -> None:
+    assert wt.resolve_ref(repo, "main") == git(repo, "rev-parse", "main")
+    with pytest.raises(GitError) as info:
+        wt.resolve_ref(repo, "no-such-branch")
+    assert "no-such-branch" in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(GitError, match="--evil"):
+        wt.resolve_ref(repo, "--evil")
+
+
+def test_default_base_is_config_then_merge_base(repo: Path, git: Callable[..., str]) -> None:
+    assert wt.default_base(repo, "v1.0") == "v1.0"
+    assert wt.default_base(repo) == git(repo, "rev-parse", "main")
+
+
+def test_default_base_without_main_or_master(git_repo: Repo, git: Callable[..., str]) -> None:
+    r = git_repo(name="other")
+    git(r, "branch", "-m", "trunk")
+    with pytest.raises(GitError, match="neither main nor master"):
+        wt.default_base(r)
+
+
+def test_not_a_repository(tmp_path: Path) -> None:
+    with pytest.raises(GitError, match="not inside a git repository"):
+        wt.repo_root(tmp_path)
+
+
+def test_checkouts_have_equal_path_lengths_and_leave_user_state(
+    repo: Path, git: Callable[..., str]
+) -> None:
+    _dirty(repo, git)
+    before = user_state(repo)
+    with wt.WorktreeSession(repo) as session:
+        base = session.checkout("base", "main")
+        cand = session.checkout("cand", wt.WORKTREE)
+        assert len(str(base.path)) == len(str(cand.path))
+        assert base.path.parent == cand.path.parent
+        assert str(base.path).startswith(str(repo / ".perfop" / "worktrees"))
+        assert (base.path / "src/app.py").read_text() == "VALUE = 1\n"
+        # WORKTREE = uncommitted + staged + untracked-not-ignored, not ignored files
+        assert (cand.path / "src/app.py").read_text() == "VALUE = 3  # uncommitted\n"
+        assert (cand.path / "src/new_module.py").exists()
+        assert (cand.path / "README.md").read_text() == "staged change\n"
+        assert not (cand.path / "ignored.txt").exists()
+        assert not (cand.path / ".perfop").exists()
+        # The stashed change is not part of the working tree.
+        assert (cand.path / "benchmarks/data.txt").read_text() == "data v1\n"
+        assert git(cand.path, "rev-parse", "HEAD") == cand.sha
+        assert git(repo, "rev-parse", f"{cand.sha}^") == git(repo, "rev-parse", "HEAD")
+        session_dir = session.path
+    assert not session_dir.exists()
+    assert str(session_dir) not in git(repo, "worktree", "list")
+    assert_untouched(before, user_state(repo))
+
+
+def test_snapshot_of_repository_without_commits(git_repo: Repo) -> None:
+    r = git_repo({"a.py": "x = 1\n"}, name="fresh", commit=False)
+    sha = wt.snapshot_worktree(r)
+    out = subprocess.run(
+        ["git", "-C", str(r), "ls-tree", "-r", "--name-only", sha],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert sorted(out) == ["README.md", "a.py"]
+
+
+def test_unknown_side_is_rejected(repo: Path) -> None:
+    with wt.WorktreeSession(repo) as session, pytest.raises(ValueError, match="side"):
+        session.checkout("left", "main")
+
+
+_HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from perfop.worktrees import WorktreeSession
+    s = WorktreeSession(Path(sys.argv[1])).__enter__()
+    s.checkout("base", "main")
+    s.checkout("cand", "WORKTREE")
+    print(s.path, flush=True)
+    time.sleep(600)
+    """
+)
+
+
+def test_stale_session_of_killed_process_is_removed_at_next_start(
+    repo: Path, git: Callable[..., str]
+) -> None:
+    _dirty(repo, git)
+    before = user_state(repo)
+    with subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(repo)], stdout=subprocess.PIPE, text=True
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            stale = Path(proc.stdout.readline().strip())
+            assert (stale / "cand" / "src/new_module.py").exists()
+            # While the owner lives, another session leaves it alone.
+            with wt.WorktreeSession(repo):
+                assert stale.exists()
+        finally:
+            proc.kill()
+            proc.wait()
+    assert stale.exists()  # SIGKILL: nothing cleaned up
+    with wt.WorktreeSession(repo) as session:
+        assert not stale.exists()
+        assert session.path.exists()
+    assert "worktrees" not in git(repo, "worktree", "list").replace(".perfop/worktrees", "")
+    assert git(repo, "worktree", "list").count("\n") == 0  # only the main worktree left
+    assert_untouched(before, user_state(repo))
+
+
+def test_cleanup_ignores_fresh_ownerless_dirs_and_removes_old_ones(repo: Path) -> None:
+    root = repo / wt.WORKTREES_DIR
+    fresh = root / "fresh"
+    old = root / "old"
+    fresh.mkdir(parents=True)
+    old.mkdir()
+    os.utime(old, (1, 1))
+    assert wt.cleanup_stale(repo) == [old]
+    assert fresh.exists()
+
+
+def test_workload_files_finds_script_data_dir_and_module(repo: Path) -> None:
+    cwd = repo
+    files = wt.workload_files(
+        [sys.executable, "benchmarks/bench.py", "--input=src/app.py", "-n", "3"],
+        cwd=cwd,
+        tree=repo,
+    )
+    assert files == ["benchmarks", "src/app.py"]
+    (repo / "tool.py").write_text("")
+    assert wt.workload_files(["python", "-m", "tool"], cwd=cwd, tree=repo) == ["tool.py"]
+    assert wt.workload_files(["python", "-c", "print(1)", "."], cwd=cwd, tree=repo) == []
+    assert wt.workload_files(["/bin/true", "/etc/hostname"], cwd=cwd, tree=repo) == []
+
+
+def test_pin_harness_copies_base_files_and_reports_touched(
+    repo: Path, git: Callable[..., str]
+) -> None:
+    (repo / "benchmarks/bench.py").write_text("print('gamed')\n")
+    (repo / "benchmarks/extra.txt").write_text("new\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "touch the benchmark")
+    with wt.WorktreeSession(repo) as session:
+        base = session.checkout("base", "main")
+        cand = session.checkout("cand", "feature")
+        files = wt.workload_files(["python", "benchmarks/bench.py"], cwd=base.path, tree=base.path)
+        touched = wt.harness_touched(repo, base.sha, cand.sha, files)
+        assert touched == ["benchmarks/bench.py", "benchmarks/extra.txt"]
+        assert wt.pin_harness(files, base=base.path, candidate=cand.path) == ["benchmarks"]
+        assert (cand.path / "benchmarks/bench.py").read_text() == "print('bench v1')\n"
+        assert not (cand.path / "benchmarks/extra.txt").exists()
+        assert (cand.path / "src/app.py").read_text() == "VALUE = 2\n"  # code stays candidate's
+        assert wt.harness_touched(repo, base.sha, base.sha, files) == []
+        assert wt.pin_harness(["missing.py"], base=base.path, candidate=cand.path) == []
