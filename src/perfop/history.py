@@ -1,0 +1,310 @@
+"""History of a workload across commits: ``perfop record`` on the main branch, ``perfop history``.
+
+``record`` measures the configured workloads at HEAD (through the same service as ``perfop run``)
+and remembers the commit's time and branch. ``load_history`` turns the stored runs of one workload
+into a series in commit order (one point per commit: a statistic over all its samples) and finds
+the persistent shifts in it with ``perfop.changepoint``. ``write_plot`` draws it (matplotlib,
+imported only when called).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from perfop.changepoint import detect_change_points
+from perfop.errors import UsageError
+from perfop.model import BUILTIN_METRICS
+from perfop.stats import STATISTICS, summarize
+
+if TYPE_CHECKING:
+    from perfop.config import LoadedConfig
+    from perfop.measure import RunProgress, WorkloadRun
+    from perfop.store import Store
+    from perfop.store.history import CommitInfo
+
+HISTORY_SCHEMA = "perfop.history/1"
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    """One commit of the series: the statistic over every sample recorded for it."""
+
+    sha: str
+    committed_at: str | None
+    branch: str | None
+    subject: str | None
+    value: float
+    n: int
+    run_ids: tuple[int, ...]
+    dirty: bool
+
+
+@dataclass(frozen=True)
+class Shift:
+    """A persistent change of level, introduced in the commit range ``last_good..first_bad``."""
+
+    index: int
+    last_good: str
+    first_bad: str
+    commit_range: str
+    mean_before: float
+    mean_after: float
+    magnitude: float
+    confidence: float
+    pvalue: float
+    direction: str  # "regression" | "improvement" | "change"
+
+
+@dataclass(frozen=True)
+class History:
+    workload: str
+    metric: str
+    unit: str
+    better: str
+    statistic: str
+    points: tuple[HistoryPoint, ...]
+    shifts: tuple[Shift, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": HISTORY_SCHEMA, **asdict(self)}
+
+
+def _git(repo: Path, *args: str) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", *args], cwd=repo, capture_output=True, text=True, check=False, timeout=30
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def head_commit(repo: Path, env: dict[str, str] | None = None) -> CommitInfo:
+    """sha, committer time, branch and subject of HEAD (branch from GitHub Actions when set)."""
+    from perfop.store.history import CommitInfo
+
+    env = dict(os.environ) if env is None else env
+    line = _git(repo, "log", "-1", "--format=%H%x00%cI%x00%s", "HEAD")
+    if not line:
+        raise UsageError(f"{repo}: no commit at HEAD; perfop record measures a commit, make one")
+    sha, committed_at, subject = ([*line.split("\x00"), "", ""])[:3]
+    branch = _git(repo, "symbolic-ref", "--short", "-q", "HEAD") or None
+    if env.get("GITHUB_ACTIONS") == "true" and env.get("GITHUB_REF_TYPE") == "branch":
+        branch = env.get("GITHUB_REF_NAME") or branch  # Actions checks out a detached HEAD
+    return CommitInfo(sha=sha, committed_at=committed_at or None, branch=branch, subject=subject)
+
+
+def record(
+    store: Store,
+    loaded: LoadedConfig,
+    names: Sequence[str] = (),
+    *,
+    runs: int | None = None,
+    progress: RunProgress | None = None,
+) -> tuple[CommitInfo, list[WorkloadRun]]:
+    """Measure workloads at HEAD and store them as history records of this commit."""
+    from perfop.measure import run_workloads
+    from perfop.store.history import save_commit, set_run_kind
+
+    info = head_commit(loaded.repo_root)
+    outcomes = run_workloads(store, loaded, names, runs=runs, progress=progress)
+    save_commit(store, info)
+    set_run_kind(store, [o.run_id for o in outcomes], "record")
+    return info, outcomes
+
+
+def _commit_times(repo: Path | None, shas: Sequence[str]) -> dict[str, str]:
+    """Committer times of ``shas`` known to the repository (others are simply absent)."""
+    if repo is None or not shas:
+        return {}
+    found: dict[str, str] = {}
+    for start in range(0, len(shas), 200):
+        chunk = shas[start : start + 200]
+        out = _git(repo, "show", "-s", "--format=%H %cI", *chunk)
+        if out is None:  # one unknown sha fails the batch: fall back to one at a time
+            for sha in chunk:
+                one = _git(repo, "show", "-s", "--format=%H %cI", sha)
+                if one:
+                    h, t = one.split(" ", 1)
+                    found[h] = t
+            continue
+        for line in out.splitlines():
+            h, _, t = line.partition(" ")
+            found[h] = t
+    return found
+
+
+def load_history(
+    store: Store,
+    workload: str,
+    *,
+    metric: str = "wall_time",
+    statistic: str = "median",
+    repo_root: Path | None = None,
+    max_pvalue: float = 0.01,
+    min_magnitude: float = 0.0,
+) -> History:
+    """The series of ``workload`` in commit order and its persistent shifts."""
+    from perfop.store.history import known_workloads, series_runs
+
+    if statistic not in STATISTICS:
+        raise UsageError(f"--statistic {statistic!r}: expected one of {', '.join(STATISTICS)}")
+    runs = series_runs(store, workload)
+    if not runs:
+        known = ", ".join(known_workloads(store)) or "none yet"
+        raise UsageError(
+            f"no recorded runs of workload {workload!r} with a commit; record some with "
+            f"'perfop record' or 'perfop import' (workloads in the store: {known})"
+        )
+    by_sha: dict[str, list[Any]] = {}
+    for run in runs:
+        by_sha.setdefault(run.sha, []).append(run)
+    missing = [sha for sha, rs in by_sha.items() if not any(r.committed_at for r in rs)]
+    git_times = _commit_times(repo_root, missing)
+    points: list[tuple[str, int, HistoryPoint]] = []
+    for sha, rs in by_sha.items():
+        values = [smp[metric] for r in rs for smp in r.samples if metric in smp]
+        if not values:
+            continue
+        committed = next((r.committed_at for r in rs if r.committed_at), None) or git_times.get(sha)
+        point = HistoryPoint(
+            sha=sha,
+            committed_at=committed,
+            branch=next((r.branch or r.ref for r in rs if r.branch or r.ref), None),
+            subject=next((r.subject for r in rs if r.subject), None),
+            value=summarize(values).statistic(statistic),
+            n=len(values),
+            run_ids=tuple(r.run_id for r in rs),
+            dirty=any(bool(r.dirty) for r in rs),
+        )
+        order_key = _sortable_time(committed or rs[0].started_at)
+        points.append((order_key, rs[0].run_id, point))
+    if not points:
+        raise UsageError(f"workload {workload!r} has no samples of metric {metric!r}; try --metric")
+    points.sort(key=lambda item: (item[0], item[1]))
+    series = tuple(p for _, _, p in points)
+    unit, better = _metric_spec(store, metric, series[-1].run_ids[-1])
+    cps = detect_change_points(
+        [p.value for p in series], max_pvalue=max_pvalue, min_magnitude=min_magnitude
+    )
+    shifts = tuple(
+        Shift(
+            index=cp.index,
+            last_good=series[cp.index - 1].sha,
+            first_bad=series[cp.index].sha,
+            commit_range=f"{series[cp.index - 1].sha[:12]}..{series[cp.index].sha[:12]}",
+            mean_before=cp.mean_before,
+            mean_after=cp.mean_after,
+            magnitude=cp.magnitude,
+            confidence=cp.confidence,
+            pvalue=cp.pvalue,
+            direction=_direction(cp.magnitude, better),
+        )
+        for cp in cps
+    )
+    return History(workload, metric, unit, better, statistic, series, shifts)
+
+
+def _sortable_time(stamp: str) -> str:
+    import datetime as dt
+
+    try:
+        parsed = dt.datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC).isoformat()
+
+
+def _metric_spec(store: Store, metric: str, run_id: int) -> tuple[str, str]:
+    if metric in BUILTIN_METRICS:
+        unit, better = BUILTIN_METRICS[metric]
+        return unit, better
+    spec = store.get_run(run_id, with_samples=False).metric_specs.get(metric)
+    return (spec.unit, spec.better) if spec else ("", "lower")
+
+
+def _direction(magnitude: float, better: str) -> str:
+    if magnitude == 0:
+        return "change"
+    worse = magnitude > 0 if better == "lower" else magnitude < 0
+    return "regression" if worse else "improvement"
+
+
+def format_history(history: History) -> str:
+    """Plain-text rendering: the series (newest last) and the shifts."""
+    unit = f" {history.unit}" if history.unit else ""
+    lines = [
+        f"{history.workload}: {history.metric} ({history.statistic}{unit}) over "
+        f"{len(history.points)} commit(s)"
+    ]
+    shift_at = {s.index: s for s in history.shifts}
+    for i, p in enumerate(history.points):
+        mark = ""
+        if i in shift_at:
+            s = shift_at[i]
+            mark = f"  <- {s.direction} {s.magnitude:+.1%}"
+        when = (p.committed_at or "")[:19]
+        subject = f"  {p.subject[:50]}" if p.subject else ""
+        lines.append(f"  {p.sha[:12]}  {when:19}  {p.value:.6g}{unit}  n={p.n}{mark}{subject}")
+    if history.shifts:
+        lines.append("")
+        lines.append(f"Persistent shifts ({len(history.shifts)}):")
+        for s in history.shifts:
+            lines.append(
+                f"  {s.direction}: {s.magnitude:+.1%} ({s.mean_before:.6g} -> "
+                f"{s.mean_after:.6g}{unit}) introduced in {s.commit_range}, "
+                f"confidence {s.confidence:.4f}"
+            )
+    else:
+        lines.append("")
+        lines.append("No persistent shift found.")
+    return "\n".join(lines) + "\n"
+
+
+def write_plot(history: History, path: Path) -> Path:
+    """Draw the series with its levels and shifts to ``path`` (format from the extension)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    xs = list(range(len(history.points)))
+    ys = [p.value for p in history.points]
+    fig, ax = plt.subplots(figsize=(10, 4), dpi=100)
+    try:
+        ax.plot(xs, ys, marker="o", markersize=3, linewidth=0.8, color="#4b6fa5", label="commit")
+        bounds = [0, *(s.index for s in history.shifts), len(ys)]
+        for start, end in itertools.pairwise(bounds):
+            level = sum(ys[start:end]) / max(end - start, 1)
+            ax.hlines(level, start - 0.4, end - 0.6, colors="#333333", linewidth=1.5)
+        for s in history.shifts:
+            colour = "#c0392b" if s.direction == "regression" else "#27ae60"
+            ax.axvline(s.index - 0.5, color=colour, linestyle="--", linewidth=1)
+            ax.annotate(
+                f"{s.magnitude:+.1%}",
+                (s.index - 0.5, max(ys)),
+                color=colour,
+                ha="center",
+                va="bottom",
+                fontsize=8,
+            )
+        step = max(1, len(xs) // 12)
+        ax.set_xticks(xs[::step])
+        ax.set_xticklabels([history.points[i].sha[:7] for i in xs[::step]], rotation=45, fontsize=7)
+        unit = f" ({history.unit})" if history.unit else ""
+        ax.set_ylabel(f"{history.metric} {history.statistic}{unit}")
+        ax.set_title(f"{history.workload}: {history.metric} by commit")
+        fig.tight_layout()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path)
+    finally:
+        plt.close(fig)
+    return path

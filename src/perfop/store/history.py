@@ -1,0 +1,186 @@
+"""Store tables and queries for history: commit metadata of recorded runs and bulk imports.
+
+``commits`` holds what the runs table lacks to order a series by commit: commit time, branch and
+subject, keyed by sha (one row per commit, first writer wins). The series query joins runs to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from perfop.model import MetricSpec, RunStatus
+from perfop.store import schema as s
+from perfop.store.core import Store, utcnow
+
+commits = sa.Table(
+    "commits",
+    s.metadata,
+    sa.Column("sha", sa.String(64), primary_key=True),
+    sa.Column("committed_at", sa.String(40)),
+    sa.Column("branch", sa.String(255)),
+    sa.Column("subject", sa.Text),
+    sa.Column("recorded_at", sa.String(40), nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    sha: str
+    committed_at: str | None
+    branch: str | None
+    subject: str | None = None
+
+
+@dataclass(frozen=True)
+class SeriesRun:
+    """A run of the series with the commit it measured."""
+
+    run_id: int
+    kind: str
+    sha: str
+    ref: str | None
+    dirty: bool | None
+    started_at: str
+    committed_at: str | None
+    branch: str | None
+    subject: str | None
+    samples: tuple[dict[str, float], ...]
+
+
+def save_commit(store: Store, info: CommitInfo) -> None:
+    """Remember a commit's time, branch and subject (kept as first recorded)."""
+    with store.write() as conn:
+        found = conn.execute(sa.select(commits.c.sha).where(commits.c.sha == info.sha)).first()
+        if found is None:
+            conn.execute(
+                commits.insert().values(
+                    sha=info.sha,
+                    committed_at=info.committed_at,
+                    branch=info.branch,
+                    subject=info.subject,
+                    recorded_at=utcnow(),
+                )
+            )
+
+
+def set_run_kind(store: Store, run_ids: Iterable[int], kind: str) -> None:
+    ids = list(run_ids)
+    if ids:
+        with store.write() as conn:
+            conn.execute(s.runs.update().where(s.runs.c.id.in_(ids)).values(kind=kind))
+
+
+def insert_imported_run(
+    store: Store,
+    *,
+    workload: str,
+    argv: Sequence[str],
+    samples: Sequence[Mapping[str, float]],
+    settings: Mapping[str, Any],
+    metric_specs: Mapping[str, MetricSpec],
+    environment_id: int | None,
+    sha: str | None,
+    ref: str | None,
+    dirty: bool | None,
+) -> int:
+    """One complete imported run with all its samples, in as few transactions as the API allows."""
+    run_id = store.begin_run(
+        workload=workload,
+        argv=argv,
+        kind="import",
+        ref=ref,
+        sha=sha,
+        dirty=dirty,
+        settings=settings,
+        environment_id=environment_id,
+    )
+    now = utcnow()
+    rows = [
+        {"run_id": run_id, "idx": i, "metrics": dict(m), "stdout_digest": None, "created_at": now}
+        for i, m in enumerate(samples)
+    ]
+    if rows:
+        with store.write() as conn:
+            conn.execute(s.samples.insert(), rows)
+    status = RunStatus.COMPLETE if rows else RunStatus.FAILED
+    store.finish_run(run_id, status, metric_specs)
+    return run_id
+
+
+def series_runs(
+    store: Store, workload: str, *, kinds: Sequence[str] = ("record", "import", "run")
+) -> list[SeriesRun]:
+    """Complete runs of ``workload`` that measured a known commit (not A/B comparison sides)."""
+    query = (
+        sa.select(
+            s.runs.c.id,
+            s.runs.c.kind,
+            s.runs.c.sha,
+            s.runs.c.ref,
+            s.runs.c.dirty,
+            s.runs.c.started_at,
+            commits.c.committed_at,
+            commits.c.branch,
+            commits.c.subject,
+        )
+        .select_from(s.runs.outerjoin(commits, commits.c.sha == s.runs.c.sha))
+        .where(
+            s.runs.c.workload == workload,
+            s.runs.c.status == RunStatus.COMPLETE.value,
+            s.runs.c.sha.is_not(None),
+            s.runs.c.comparison_id.is_(None),
+            s.runs.c.kind.in_(list(kinds)),
+        )
+        .order_by(s.runs.c.id)
+    )
+    with store.read() as conn:
+        rows = conn.execute(query).all()
+        ids = [r.id for r in rows]
+        samples: dict[int, list[dict[str, float]]] = {i: [] for i in ids}
+        for chunk_start in range(0, len(ids), 500):
+            chunk = ids[chunk_start : chunk_start + 500]
+            for sr in conn.execute(
+                sa.select(s.samples.c.run_id, s.samples.c.metrics)
+                .where(s.samples.c.run_id.in_(chunk))
+                .order_by(s.samples.c.run_id, s.samples.c.idx)
+            ):
+                samples[sr.run_id].append(dict(sr.metrics))
+    return [
+        SeriesRun(
+            run_id=r.id,
+            kind=r.kind,
+            sha=r.sha,
+            ref=r.ref,
+            dirty=r.dirty,
+            started_at=r.started_at,
+            committed_at=r.committed_at,
+            branch=r.branch,
+            subject=r.subject,
+            samples=tuple(samples[r.id]),
+        )
+        for r in rows
+    ]
+
+
+def known_workloads(store: Store) -> list[str]:
+    with store.read() as conn:
+        rows = conn.execute(sa.select(s.runs.c.workload).distinct().order_by(s.runs.c.workload))
+        return [r.workload for r in rows]
+
+
+def imported_keys(store: Store) -> set[tuple[str, str]]:
+    """(file digest, workload) of every imported run, so a file is not imported twice."""
+    with store.read() as conn:
+        rows = conn.execute(
+            sa.select(s.runs.c.workload, s.runs.c.settings).where(s.runs.c.kind == "import")
+        ).all()
+    keys: set[tuple[str, str]] = set()
+    for row in rows:
+        digest = ((row.settings or {}).get("import") or {}).get("digest")
+        if digest:
+            keys.add((str(digest), row.workload))
+    return keys
