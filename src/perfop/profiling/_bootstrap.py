@@ -14,14 +14,14 @@ exit code on). Profilers: ``pyinstrument`` (session file), ``memray`` (capture f
 
 from __future__ import annotations
 
-import json
 import os
 import runpy
 import sys
-import threading
 import time
-import traceback
 from typing import Any
+
+# json, threading and traceback are imported where used: the bootstrap's own start-up should cost
+# the profiled run as little as possible.
 
 
 def _parse(argv: list[str]) -> tuple[dict[str, str | None], tuple[str, str] | None, list[str]]:
@@ -77,6 +77,8 @@ class _TracemallocWatcher:
         self.interval = interval
         self.best_size = 0
         self.best: Any = None
+        import threading
+
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="perfop-tracemalloc", daemon=True)
 
@@ -105,9 +107,11 @@ class _TracemallocWatcher:
 
 
 def _dump_tracemalloc(path: str, snapshot: Any, peak: int) -> None:
+    import json
+
     traces = []
     for stat in snapshot.statistics("traceback"):
-        frames = [[f.filename, f.lineno] for f in stat.traceback]  # innermost first
+        frames = [[f.filename, f.lineno] for f in stat.traceback]  # oldest first (3.7+)
         traces.append({"frames": frames, "size": stat.size, "count": stat.count})
     with open(path, "w", encoding="utf-8") as fh:
         json.dump({"peak": peak, "traces": traces}, fh)
@@ -153,6 +157,8 @@ def main() -> None:
             sys.stderr.write(f"{code}\n")
             exit_code = 1
     except BaseException:
+        import traceback
+
         traceback.print_exc()
         exit_code = 1
     finally:
@@ -170,6 +176,8 @@ def main() -> None:
             tracemalloc.stop()
             _dump_tracemalloc(out, snapshot, peak)
         if opts["status"]:
+            import json
+
             with open(opts["status"], "w", encoding="utf-8") as fh:
                 json.dump({"exit_code": exit_code, "wall_time": wall}, fh)
         sys.stdout.flush()

@@ -253,7 +253,9 @@ def run_py_spy(
     wall = _check_outcome(result, status, what=what)
     if not speedscope.is_file():
         raise ProfilerError(f"py-spy wrote no profile: {_stderr_tail(result)}")
-    stacks = parsers.parse_speedscope(json.loads(speedscope.read_text(encoding="utf-8")))
+    stacks = strip_bootstrap(
+        parsers.parse_speedscope(json.loads(speedscope.read_text(encoding="utf-8")))
+    )
     if not stacks:
         hint = "" if cmd is not None else f"; is {argv[0]!r} running Python code?"
         raise ProfilerError(f"py-spy collected no Python samples from {what}{hint}")
@@ -302,7 +304,9 @@ def run_pyinstrument(
     )
     wall = _check_outcome(result, status, what=what)
     session = Session.load(str(session_file))
-    stacks = parsers.parse_pyinstrument_records(session.frame_records, interval=interval)
+    stacks = strip_bootstrap(
+        parsers.parse_pyinstrument_records(session.frame_records, interval=interval)
+    )
     html_file = out_dir / "pyinstrument.html"
     html_file.write_text(HTMLRenderer().render(session), encoding="utf-8")
     speedscope = out_dir / "pyinstrument.speedscope.json"
@@ -371,7 +375,7 @@ def run_memray(
         ]
     finally:
         reader.close()
-    stacks = parsers.parse_memray_records(records)
+    stacks = strip_bootstrap(parsers.parse_memray_records(records))
     flame = out_dir / "memray-flamegraph.html"
     proc = subprocess.run(
         [sys.executable, "-m", "memray", "flamegraph", "--force", "-o", str(flame), str(capture)],
@@ -413,12 +417,39 @@ def run_tracemalloc(
     )
     wall = _check_outcome(result, status, what=what)
     doc = json.loads(dump.read_text(encoding="utf-8"))
-    stacks = parsers.parse_tracemalloc(doc, function_at=_function_at)
+    stacks = strip_bootstrap(parsers.parse_tracemalloc(doc, function_at=_function_at))
     artifacts: dict[str, Path] = {"raw": dump}
     artifacts.update(_write_views(stacks, out_dir, "memory", unit="B", speedscope=True))
     return RawProfile(
         "memory", "tracemalloc", "B", tuple(stacks), wall, int(doc.get("peak", 0)), artifacts
     )
+
+
+_RUNPY_FILES = ("<frozen runpy>", "runpy.py")
+
+
+def strip_bootstrap(stacks: Sequence[StackSample]) -> list[StackSample]:
+    """Remove perfop's bootstrap from the stacks: its own start-up samples are dropped, and the
+    bootstrap and runpy frames above the target's ``<module>`` are cut off."""
+    boot = str(BOOTSTRAP)
+    out: list[StackSample] = []
+    for stack in stacks:
+        frames = stack.frames
+        if not frames or frames[0].file != boot:
+            out.append(stack)
+            continue
+        cut = next(
+            (i for i, f in enumerate(frames) if f.file == boot and f.function == "_run_target"),
+            None,
+        )
+        if cut is None:
+            continue  # the bootstrap starting up or writing its results: not the workload
+        i = cut + 1
+        while i < len(frames) and frames[i].file.endswith(_RUNPY_FILES):
+            i += 1
+        if i < len(frames):
+            out.append(StackSample(frames[i:], stack.weight, stack.count))
+    return out
 
 
 @lru_cache(maxsize=256)

@@ -91,7 +91,7 @@ def parse_tracemalloc(
     for trace in doc.get("traces", []):
         chain = tuple(
             Frame(function_at(str(file), int(line)), str(file), int(line))
-            for file, line in reversed(trace.get("frames", []))
+            for file, line in trace.get("frames", [])  # oldest first, like ours
         )
         out.append(StackSample(chain, float(trace.get("size", 0)), int(trace.get("count", 1))))
     return out

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import os
 import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from perfop.config import LoadedConfig, ResolvedWorkload, WorkloadConfig, resolve_workload
 from perfop.errors import UsageError
@@ -24,6 +25,9 @@ from perfop.profiling.attribution import attribute
 from perfop.profiling.diff import ProfileDiff, diff_parts
 from perfop.profiling.document import profile_document
 from perfop.profiling.model import Kind, ProfilePart, ProfileReport, RawProfile
+
+if TYPE_CHECKING:
+    from perfop.store import Store
 
 Mode = Literal["cpu", "memory", "both"]
 ADHOC = "adhoc"
@@ -136,6 +140,9 @@ def profile_resolved(
     profile_id = new_profile_id()
     out_dir = repo_root / PROFILES_DIR / profile_id
     out_dir.mkdir(parents=True, exist_ok=True)
+    ignore = out_dir.parent / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# perfop profile artifacts\n*\n", encoding="utf-8")
     parts: list[ProfilePart] = []
     try:
         for kind in options.kinds():
@@ -187,13 +194,14 @@ def _remove_tree(path: Path) -> None:
 CheckoutFactory = Callable[[Path, str], contextlib.AbstractContextManager[tuple[Path, str]]]
 
 
-def _default_checkout(
-    repo_root: Path, ref: str
-) -> contextlib.AbstractContextManager[tuple[Path, str]]:
-    """A disposable worktree of ``ref`` from perfop.worktrees, yielding (path, sha)."""
-    from perfop import worktrees  # type: ignore[attr-defined,unused-ignore]
+@contextlib.contextmanager
+def _default_checkout(repo_root: Path, ref: str, side: str = "base") -> Iterator[tuple[Path, str]]:
+    """A disposable worktree of ``ref`` (perfop.worktrees), yielding (path, sha)."""
+    from perfop.worktrees import WorktreeSession
 
-    return worktrees.checkout(repo_root, ref)  # type: ignore[no-any-return,unused-ignore]
+    with WorktreeSession(repo_root) as session:
+        checkout = session.checkout(side, ref)
+        yield checkout.path, checkout.sha
 
 
 @contextlib.contextmanager
@@ -227,7 +235,10 @@ def resolve_target(
             "give a workload name or '-- CMD ARGS'; e.g. perfop profile -- python app.py"
         )
     return workload, resolve_workload(
-        workload, loaded.workload(workload), repo=loaded.repo_root, worktree=checkout
+        workload,
+        loaded.workload(workload),
+        repo=loaded.repo_root,
+        worktree=loaded.project_dir(checkout),
     )
 
 
@@ -289,9 +300,15 @@ def profile_diff(
     options = options or ProfileOptions()
     sides = [
         profile(
-            loaded, workload=workload, command=command, ref=ref, options=options, checkout=checkout
+            loaded,
+            workload=workload,
+            command=command,
+            ref=ref,
+            options=options,
+            # The same side names (equal path lengths) as perfop compare uses.
+            checkout=checkout or functools.partial(_default_checkout, side=side),
         )
-        for ref in (base, candidate)
+        for ref, side in ((base, "base"), (candidate, "cand"))
     ]
     diffs = []
     for part in sides[0].parts:
@@ -303,3 +320,11 @@ def profile_diff(
 
 def artifact_path(repo_root: Path, relative: str) -> Path:
     return repo_root / relative if not os.path.isabs(relative) else Path(relative)
+
+
+def record_profile(store: Store, report: ProfileReport) -> list[int]:
+    """Store a profile (and its environment); returns the profile row ids, one per mode."""
+    from perfop.store.profiles import save_profile
+
+    env_id = store.add_environment(report.environment) if report.environment else None
+    return save_profile(store, report, environment_id=env_id)
