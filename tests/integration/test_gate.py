@@ -21,7 +21,7 @@ def test_init_ci_writes_a_pinned_workflow_and_refuses_to_overwrite(
     assert res.code == 0, res.err
     path = repo / ".github" / "workflows" / "perfop.yml"
     doc = yaml.safe_load(path.read_text())
-    assert doc["on"]["push"]["branches"] == ["main"]
+    assert doc[True]["push"]["branches"] == ["main"]  # YAML 1.1 reads the key `on` as True
     gate, record = doc["jobs"]["gate"], doc["jobs"]["record"]
     assert gate["if"] == "github.event_name == 'pull_request'"
     assert gate["steps"][0]["with"]["fetch-depth"] == 0
