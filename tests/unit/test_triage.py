@@ -104,3 +104,27 @@ def test_clean_logs_are_not_failures(text: str) -> None:
     report = triage(text)
     assert not report.failed
     assert format_triage(report).startswith("Job: no failure found")
+
+
+def test_ci_run_style_log_names_the_make_target() -> None:
+    text = (
+        "ci: PostgreSQL on 127.0.0.1:40123\n"
+        ".venv/bin/python -m pytest\n"
+        "FAILED tests/unit/test_x.py::test_a - assert 1 == 2\n"
+        "1 failed, 3 passed in 0.20s\n"
+        "make: *** [Makefile:24: test] Error 1\n"
+    )
+    report = triage(text)
+    assert report.failing_step == "make test"
+    assert report.exit_codes == (1,)
+    assert [f.test_id for f in report.failures] == ["tests/unit/test_x.py::test_a"]
+
+
+def test_bench_style_step_headers() -> None:
+    report = triage(
+        "== benchmarks/a.py\nok\n== benchmarks/b.py\nTraceback (most recent call last):\n"
+        '  File "b.py", line 3, in <module>\nValueError: boom\n'
+    )
+    assert report.steps == ("benchmarks/a.py", "benchmarks/b.py")
+    assert report.failing_step == "benchmarks/b.py"
+    assert report.tracebacks[0].exception == "ValueError: boom"

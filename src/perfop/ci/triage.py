@@ -18,7 +18,10 @@ TRIAGE_SCHEMA = "perfop.triage/1"
 _TIMESTAMP = re.compile(r"^\ufeff?\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?", re.MULTILINE)
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _STEP_HEADER = re.compile(r"^(?:##\[group\]|::group::)Run (?P<name>.+)$")
-_LOCAL_STEP = re.compile(r"^(?:==>|>>>|\+\+\+ step:?)\s+(?P<name>\S.*)$")
+_LOCAL_STEP = re.compile(r"^(?:==>|>>>|==|\+\+\+ step:?)\s+(?P<name>[^=\s][^=]*?)\s*$")
+_MAKE_ERROR = re.compile(
+    r"^make(?:\[\d+\])?: \*\*\* \[(?:[^:\]]+:\d+: )?(?P<target>[^\]]+)\] Error \d+"
+)
 _ERROR_LINE = re.compile(r"^(?:##\[error\]|::error(?: [^:]*)?::)(?P<msg>.*)$")
 _EXIT_CODE = re.compile(
     r"(?:Process completed with exit code|exited with (?:exit )?code|exit code:?|exit status"
@@ -132,6 +135,8 @@ def triage(text: str) -> TriageReport:
             errors.append(msg)
             if failing_step is None:
                 failing_step = current_step
+        if (m := _MAKE_ERROR.match(stripped)) and failing_step is None and current_step is None:
+            failing_step = f"make {m.group('target')}"
         if m := _EXIT_CODE.search(stripped):
             exit_codes.append(int(m.group("code")))
         if m := _TIMEOUT.search(stripped):
