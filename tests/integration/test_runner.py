@@ -1,0 +1,319 @@
+"""The runner against real processes: crashes, hangs, output floods, odd bytes, metrics, memory."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from perfop.config import WorkloadConfig, resolve_workload
+from perfop.errors import WorkloadError
+from perfop.runner import STDERR_TAIL_BYTES, STDOUT_HEAD_BYTES, measure, run_process, run_setup
+
+PY = sys.executable
+MiB = 2**20
+
+
+def py(code: str, tmp: Path, *, timeout: float = 30.0, env: dict[str, str] | None = None):
+    """Run a Python snippet as one measured process."""
+    return run_process(
+        [PY, "-c", textwrap.dedent(code)],
+        cwd=tmp,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+    )
+
+
+def _gone(pid: int, wait: float = 5.0) -> bool:
+    """True once ``pid`` no longer exists (a zombie awaiting its new parent counts as gone)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return True
+        if state in ("Z", "X"):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+
+
+def test_success_is_measured(tmp_path: Path) -> None:
+    r = py("print('hello')", tmp_path)
+    assert r.ok and r.exit_code == 0 and r.signal is None and not r.timed_out
+    assert r.describe_failure() == ""
+    assert r.wall_time > 0 and r.user_time >= 0 and r.sys_time >= 0 and r.peak_rss > 0
+    assert set(r.metrics) == {"wall_time", "user_time", "sys_time", "peak_rss"}
+    assert r.metrics["wall_time"] == r.wall_time
+    assert r.stdout_head == "hello\n" and r.stdout_bytes == 6
+
+
+def test_cpu_time_is_the_childs_own(tmp_path: Path) -> None:
+    # ~0.3 s of CPU in the child: user time is that child's, not accumulated over earlier children.
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass\n"
+    first = py(burn, tmp_path)
+    second = py(burn, tmp_path)
+    for r in (first, second):
+        assert r.ok
+        assert 0.25 <= r.user_time + r.sys_time < 0.6
+        assert r.wall_time >= r.user_time * 0.9
+
+
+def test_crash_keeps_exit_code_and_stderr_tail(tmp_path: Path) -> None:
+    r = py(
+        """
+        import sys
+        sys.stderr.write("noise\\n" * 2000)
+        sys.stderr.write("Traceback: ValueError: the real reason\\n")
+        sys.exit(3)
+        """,
+        tmp_path,
+    )
+    assert not r.ok
+    assert r.exit_code == 3 and r.signal is None and not r.timed_out
+    assert r.describe_failure() == "exited with code 3"
+    assert len(r.stderr_tail.encode()) <= STDERR_TAIL_BYTES
+    assert r.stderr_tail.endswith("ValueError: the real reason\n")
+
+
+def test_killed_by_signal(tmp_path: Path) -> None:
+    r = py("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", tmp_path)
+    assert not r.ok
+    assert r.signal == signal.SIGKILL and r.exit_code is None and not r.timed_out
+    assert r.describe_failure() == "killed by signal 9"
+
+
+def test_hang_past_timeout_kills_the_whole_group(tmp_path: Path) -> None:
+    pidfile = tmp_path / "child.pid"
+    r = py(
+        f"""
+        import subprocess, sys, time
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+        open({str(pidfile)!r}, "w").write(str(child.pid))
+        print("started", flush=True)
+        time.sleep(120)
+        """,
+        tmp_path,
+        timeout=1.5,
+    )
+    assert r.timed_out and not r.ok
+    assert r.signal is None  # reported as a timeout, not as the SIGKILL perfop sent
+    assert r.describe_failure().startswith("timed out after")
+    assert r.stdout_head == "started\n"
+    child = int(pidfile.read_text())
+    assert _gone(child), f"grandchild {child} survived the timeout"
+
+
+def test_daemon_holding_the_pipes_does_not_block_and_is_killed(tmp_path: Path) -> None:
+    pidfile = tmp_path / "daemon.pid"
+    r = py(
+        f"""
+        import subprocess, sys
+        d = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+        open({str(pidfile)!r}, "w").write(str(d.pid))
+        print("parent done")
+        """,
+        tmp_path,
+        timeout=60,
+    )
+    # The parent exited 0 while its child still held stdout: the sample counts, nothing hangs.
+    assert r.ok and not r.timed_out
+    assert _gone(int(pidfile.read_text()))
+
+
+def test_fifty_megabytes_of_output_on_both_pipes(tmp_path: Path) -> None:
+    r = py(
+        """
+        import sys
+        block = b"x" * (1 << 20)
+        for _ in range(50):
+            sys.stdout.buffer.write(block)
+            sys.stderr.buffer.write(block)
+        sys.stderr.buffer.write(b"\\nend of stderr\\n")
+        """,
+        tmp_path,
+    )
+    assert r.ok
+    assert r.stdout_bytes == 50 * MiB
+    # One 50 MiB line without a newline: normalised to that line plus one newline.
+    assert r.stdout_digest == hashlib.sha256(b"x" * (50 * MiB) + b"\n").hexdigest()
+    assert r.stdout_head == "x" * STDOUT_HEAD_BYTES
+    assert r.stderr_tail.endswith("\nend of stderr\n")
+    assert len(r.stderr_tail.encode()) <= STDERR_TAIL_BYTES
+
+
+def test_fifty_megabytes_of_short_lines(tmp_path: Path) -> None:
+    r = py(
+        """
+        import sys
+        line = b"0123456789abcdef  \\n"  # trailing blanks are normalised away
+        sys.stdout.buffer.write(line * (50 * (1 << 20) // len(line)))
+        """,
+        tmp_path,
+    )
+    assert r.ok
+    n = 50 * MiB // 19
+    assert r.stdout_bytes == n * 19
+    assert r.stdout_digest == hashlib.sha256(b"0123456789abcdef\n" * n).hexdigest()
+
+
+def test_invalid_utf8_is_handled(tmp_path: Path) -> None:
+    r = py(
+        """
+        import sys
+        sys.stdout.buffer.write(b"ok \\xff\\xfe\\x80 bytes\\n")
+        sys.stderr.buffer.write(b"err \\xc3\\x28 here\\n")
+        """,
+        tmp_path,
+    )
+    assert r.ok
+    assert r.stdout_head == "ok \ufffd\ufffd\ufffd bytes\n"
+    assert r.stdout_digest == hashlib.sha256(b"ok \xff\xfe\x80 bytes\n").hexdigest()
+    assert "\ufffd" in r.stderr_tail and r.stderr_tail.startswith("err ")
+
+
+def test_custom_metrics(tmp_path: Path) -> None:
+    r = py(
+        """
+        print("warming up")
+        print("PERFOP_METRIC throughput=1234.5 unit=req/s better=higher")
+        print("PERFOP_METRIC p95_latency=0.012 unit=s")
+        print("PERFOP_METRIC items=42")
+        print("PERFOP_METRIC broken")
+        print("PERFOP_METRIC nan_value=abc unit=s")
+        print("PERFOP_METRIC wall_time=999")
+        print("PERFOP_METRIC weird=1 better=sideways")
+        print("done")
+        """,
+        tmp_path,
+    )
+    assert r.ok
+    assert r.metrics["throughput"] == 1234.5
+    assert r.metric_specs["throughput"].unit == "req/s"
+    assert r.metric_specs["throughput"].better == "higher"
+    assert r.metrics["p95_latency"] == 0.012
+    assert (r.metric_specs["p95_latency"].unit, r.metric_specs["p95_latency"].better) == (
+        "s",
+        "lower",
+    )
+    assert r.metrics["items"] == 42 and r.metric_specs["items"].unit == ""
+    assert r.metric_specs["weird"].better == "lower"
+    assert "broken" not in r.metrics and "nan_value" not in r.metrics
+    assert r.metrics["wall_time"] == r.wall_time != 999  # built-ins cannot be overridden
+    assert r.stdout_head == "warming up\ndone\n"
+
+
+def test_stdout_digest_normalisation(tmp_path: Path) -> None:
+    plain = py("print('alpha'); print('beta')", tmp_path)
+    noisy = py(
+        """
+        import sys
+        sys.stdout.write("alpha   \\r\\n")
+        sys.stdout.write("PERFOP_METRIC rows=10\\n")
+        sys.stdout.write("beta\\t\\n\\n\\n  \\n")
+        """,
+        tmp_path,
+    )
+    no_newline = py("import sys; sys.stdout.write('alpha\\nbeta')", tmp_path)
+    different = py("print('alpha'); print('gamma')", tmp_path)
+    inner_blank = py("print('alpha'); print(); print('beta')", tmp_path)
+    assert plain.stdout_digest == hashlib.sha256(b"alpha\nbeta\n").hexdigest()
+    assert noisy.stdout_digest == plain.stdout_digest
+    assert no_newline.stdout_digest == plain.stdout_digest
+    assert different.stdout_digest != plain.stdout_digest
+    assert inner_blank.stdout_digest != plain.stdout_digest  # blank lines inside still count
+    assert noisy.metrics["rows"] == 10
+
+
+def test_two_hundred_megabytes_peak_rss(tmp_path: Path) -> None:
+    r = py(
+        """
+        data = b"\\x01" * (200 * (1 << 20))  # bytes() fills every page: all of it resident
+        print(len(data))
+        """,
+        tmp_path,
+    )
+    assert r.ok
+    assert abs(r.peak_rss - 200 * MiB) <= 0.10 * 200 * MiB, r.peak_rss / MiB
+    assert r.metrics["peak_rss"] == r.peak_rss
+
+
+def test_small_workload_rss_is_not_inflated_by_a_large_parent(tmp_path: Path) -> None:
+    """A tiny child must report its own peak RSS, whatever perfop's own size.
+
+    Linux folds the RSS high-water mark of the memory the child inherits at fork/vfork into the
+    child's ``ru_maxrss`` at exec, so a child spawned straight from a big perfop reports perfop's
+    size (``true`` showed 330 MiB when perfop held 300 MiB).
+    """
+    ballast = b"\x01" * (300 * MiB)
+    r = py("pass", tmp_path)
+    del ballast
+    assert r.ok
+    assert r.peak_rss < 100 * MiB, f"python -c pass reported {r.peak_rss / MiB:.0f} MiB"
+
+
+def test_unstartable_commands_raise_workload_error(tmp_path: Path) -> None:
+    env = dict(os.environ)
+    with pytest.raises(WorkloadError, match="command not found: 'no-such-command-xyz'"):
+        run_process(["no-such-command-xyz"], cwd=tmp_path, env=env, timeout=5)
+    with pytest.raises(WorkloadError, match=r"working directory .* does not exist"):
+        run_process(["true"], cwd=tmp_path / "missing", env=env, timeout=5)
+    script = tmp_path / "script.sh"
+    script.write_text("#!/bin/sh\necho hi\n")
+    script.chmod(0o644)
+    with pytest.raises(WorkloadError, match="not executable"):
+        run_process([str(script)], cwd=tmp_path, env=env, timeout=5)
+
+
+def _resolved(tmp_path: Path, code: str, **extra: object):
+    wl = WorkloadConfig.model_validate({"command": [PY, "-c", code], **extra})
+    return resolve_workload("probe", wl, repo=tmp_path)
+
+
+def test_warmup_runs_are_discarded(tmp_path: Path) -> None:
+    log = tmp_path / "calls.log"
+    code = f"open({str(log)!r}, 'a').write('x\\n')"
+    resolved = _resolved(tmp_path, code)
+    seen_warm: list[int] = []
+    seen: list[int] = []
+    results = measure(
+        resolved,
+        runs=3,
+        warmup=2,
+        env=dict(os.environ),
+        on_result=lambda i, r: seen.append(i),
+        on_warmup=lambda i, r: seen_warm.append(i),
+    )
+    assert len(log.read_text().splitlines()) == 5  # every run happened ...
+    assert len(results) == 3  # ... but only the measured ones are returned
+    assert seen_warm == [0, 1] and seen == [0, 1, 2]
+
+
+def test_setup_runs_once_and_failure_is_a_workload_error(tmp_path: Path) -> None:
+    marker = tmp_path / "setup.done"
+    ok = _resolved(tmp_path, "pass", setup=[PY, "-c", f"open({str(marker)!r}, 'w').write('1')"])
+    run_setup(ok, env=dict(os.environ))
+    assert marker.read_text() == "1"
+    bad = _resolved(tmp_path, "pass", setup=[PY, "-c", "import sys; sys.exit('pip exploded')"])
+    with pytest.raises(WorkloadError, match=r"setup of workload .probe. failed .*pip exploded"):
+        run_setup(bad, env=dict(os.environ))
+
+
+def test_environment_reaches_the_process(tmp_path: Path) -> None:
+    r = py(
+        "import os; print(os.environ['PERFOP_PROBE'], os.getcwd())",
+        tmp_path,
+        env={"PERFOP_PROBE": "value-42"},
+    )
+    assert r.stdout_head == f"value-42 {tmp_path}\n"
