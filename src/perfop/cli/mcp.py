@@ -1,0 +1,50 @@
+"""``perfop mcp``: serve perfop's tools to a coding agent over MCP (the Model Context Protocol)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from perfop.cli.common import get_state
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        "mcp",
+        help="Serve the lifecycle tools to a coding agent over MCP (stdio): status, intake, run, "
+        "profile, hypotheses, design, request_approval, compare, validate, report, verify ... "
+        "See docs/agents.md for client configuration.",
+    )(mcp)
+
+
+def mcp(
+    ctx: typer.Context,
+    repo: Annotated[
+        Path | None,
+        typer.Option("--repo", help="Repository to serve (default: the global --repo, or cwd)."),
+    ] = None,
+    call_limit: Annotated[
+        float | None,
+        typer.Option("--call-limit", help="Seconds after which any tool call is stopped.", min=1),
+    ] = None,
+) -> None:
+    import importlib.util
+
+    from perfop.errors import UsageError
+
+    if importlib.util.find_spec("mcp") is None:
+        raise UsageError("the MCP SDK is not installed; install it with: pip install 'perfop[mcp]'")
+    state = get_state(ctx)
+    target = repo or state.repo
+    if target is not None and not target.is_dir():
+        raise UsageError(f"--repo {target}: not a directory; give the repository's path")
+    from perfop.mcp import serve
+
+    serve(
+        target,
+        store_url=state.store_override,
+        config=state.config_path,
+        call_limit=call_limit,
+    )

@@ -1,0 +1,239 @@
+"""Guardrails of the MCP server: confined paths, safe refs, redaction, one-line tool errors, and
+cancellable worker threads.
+
+Pure helpers and a ``CancelToken``; nothing here knows about MCP messages. A tool that breaks a rule
+gets a ``GuardrailError`` whose one-line message names the argument and the fix.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from perfop.environment import REDACTED, is_secret_name, redact_obj, redact_text
+from perfop.errors import GuardrailError, PerfopError
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+# Values shorter than this are too common to replace blindly ("1", "true", a port number).
+_MIN_SECRET_LEN = 6
+_REF_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./@{}~^:+-]*$")
+
+
+# --- paths ---------------------------------------------------------------------------------------
+
+
+def confine_path(repo_root: Path, value: str, *, argument: str) -> Path:
+    """Resolve ``value`` against the repository and refuse anything that leaves it.
+
+    Refused: absolute paths outside the repository, ``..`` escapes, symlinks (anywhere on the way)
+    that lead outside, paths inside ``.git`` (hooks and config are code), and NUL bytes or empty
+    strings. The path need not exist (an output file may be new).
+    """
+    if not value or not value.strip():
+        raise GuardrailError(f"{argument}: empty path; give a path inside the repository")
+    if "\x00" in value:
+        raise GuardrailError(f"{argument}: path contains a NUL byte; give a plain path")
+    if value.startswith("~"):
+        raise GuardrailError(
+            f"{argument}: {value!r}: '~' is not expanded; give a path relative to the repository"
+        )
+    root = repo_root.resolve()
+    raw = Path(value)
+    candidate = raw if raw.is_absolute() else root / raw
+    # strict=False resolves every symlink that exists, so a link pointing out is caught here.
+    resolved = candidate.resolve(strict=False)
+    try:
+        rel = resolved.relative_to(root)
+    except ValueError:
+        raise GuardrailError(
+            f"{argument}: {value!r} resolves outside the repository {root}; "
+            "give a path inside it (absolute paths, '..' and symlinks out are refused)"
+        ) from None
+    if rel.parts[:1] == (".git",):
+        raise GuardrailError(f"{argument}: {value!r} is inside .git; perfop does not touch it")
+    return resolved
+
+
+def looks_like_path(value: str) -> bool:
+    """A component given as a path (not a dotted module name)."""
+    return "/" in value or "\\" in value or value.startswith((".", "~")) or value.endswith(".py")
+
+
+def check_components(repo_root: Path, components: Iterable[str], *, argument: str) -> None:
+    for item in components:
+        if looks_like_path(item) and not re.fullmatch(r"[A-Za-z0-9_.]+", item):
+            confine_path(repo_root, item, argument=argument)
+
+
+def check_ref(value: str, *, argument: str) -> str:
+    """A git ref or sha given by the agent: no option injection, no whitespace or control chars."""
+    text = value.strip()
+    if text.startswith("-"):
+        raise GuardrailError(f"{argument}: {value!r} starts with '-'; give a ref name, not a flag")
+    if not text or not _REF_RE.match(text) or ".." in text:
+        raise GuardrailError(
+            f"{argument}: {value!r} is not a git ref; give a branch, tag or commit sha"
+        )
+    return text
+
+
+# --- redaction -----------------------------------------------------------------------------------
+
+
+class Redactor:
+    """Redacts an answer: credential-looking text, plus the literal values of secret-named
+    variables of the server's own environment (a plain password matches no pattern)."""
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        env = os.environ if env is None else env
+        values = {v for k, v in env.items() if is_secret_name(k) and len(v) >= _MIN_SECRET_LEN}
+        # Longest first, so a secret that contains another is replaced whole.
+        self._values = sorted(values, key=len, reverse=True)
+
+    def text(self, text: str) -> str:
+        for value in self._values:
+            if value in text:
+                text = text.replace(value, REDACTED)
+        return redact_text(text)
+
+    def obj(self, obj: Any) -> Any:
+        return self._walk(redact_obj(obj))
+
+    def _walk(self, obj: Any) -> Any:
+        if isinstance(obj, str):
+            return self.text(obj)
+        if isinstance(obj, Mapping):
+            return {k: self._walk(v) for k, v in obj.items()}
+        if isinstance(obj, list | tuple):
+            return [self._walk(v) for v in obj]
+        return obj
+
+
+# --- arguments and errors ------------------------------------------------------------------------
+
+
+def parse_args(model: type[M], tool: str, arguments: Mapping[str, Any] | None) -> M:
+    """Validate tool arguments; the first problem becomes a one-line ``UsageError``-like error."""
+    from perfop.config import format_validation_error
+    from perfop.errors import UsageError
+
+    if arguments is not None and not isinstance(arguments, Mapping):
+        raise UsageError(f"{tool}: arguments must be a JSON object")
+    try:
+        return model.model_validate(dict(arguments or {}))
+    except ValidationError as exc:
+        raise UsageError(format_validation_error(exc, model, tool)) from None
+
+
+def error_message(exc: BaseException) -> str:
+    """One line for any failure: perfop's own message, or the exception's type and text."""
+    if isinstance(exc, PerfopError):
+        return exc.message
+    text = " ".join(str(exc).split()) or "no details"
+    return f"internal error ({type(exc).__name__}: {text[:300]}); please report it"
+
+
+# --- cancellable worker threads ------------------------------------------------------------------
+
+
+class ToolCancelled(KeyboardInterrupt):
+    """Raised inside a worker thread when its tool call is cancelled or runs out of time.
+
+    A ``KeyboardInterrupt`` on purpose: services clean up after it exactly as after a Ctrl-C
+    (interrupted runs marked, worktrees removed, workload process groups killed).
+    """
+
+
+class CancelToken:
+    """Tells a service running in a worker thread to stop, the way Ctrl-C stops the CLI.
+
+    ``check()`` raises at safe points (progress callbacks). If the service does not reach one soon
+    (a long sample, a git command), ``interrupt()`` raises ``ToolCancelled`` asynchronously in the
+    worker thread at its next Python instruction. Either way at most one exception is delivered,
+    so the service's own clean-up is never interrupted twice.
+    """
+
+    def __init__(self) -> None:
+        self._cancelled = threading.Event()
+        self._delivered = threading.Lock()
+        self._fired = False
+        self.done = threading.Event()
+        self.reason = "cancelled"
+        self._thread_id: int | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def cancel(self, reason: str) -> None:
+        if not self._cancelled.is_set():
+            self.reason = reason
+            self._cancelled.set()
+
+    def _claim(self) -> bool:
+        with self._delivered:
+            if self._fired or self.done.is_set():
+                return False
+            self._fired = True
+            return True
+
+    def check(self) -> None:
+        """Raise ``ToolCancelled`` in the calling (worker) thread if the call was cancelled."""
+        if self._cancelled.is_set() and self._claim():
+            raise ToolCancelled(self.reason)
+
+    def interrupt(self) -> None:
+        """Deliver ``ToolCancelled`` to the worker thread now (unless already delivered)."""
+        if self._thread_id is None or not self._claim():
+            return
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+            ctypes.c_ulong(self._thread_id), ctypes.py_object(ToolCancelled)
+        )
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` in the current thread under this token (the worker's entry point)."""
+        self._thread_id = threading.get_ident()
+        try:
+            self.check()
+            return fn()
+        finally:
+            with self._delivered:
+                self.done.set()
+            self._thread_id = None
+
+
+async def run_blocking(
+    fn: Callable[[], T], *, token: CancelToken, time_limit: float, grace: float = 0.5
+) -> T:
+    """Run a blocking service call in a worker thread without blocking the event loop.
+
+    On cancellation of the calling task, or when ``time_limit`` seconds pass, the token is
+    cancelled, the worker gets ``grace`` seconds to stop at a safe point before it is interrupted,
+    and this coroutine waits (shielded) until the worker has finished its clean-up. A time-out
+    raises ``TimeoutError``; a cancellation propagates as the caller's cancellation.
+    """
+    import anyio
+
+    try:
+        with anyio.fail_after(time_limit):
+            return await anyio.to_thread.run_sync(token.call, fn, abandon_on_cancel=True)
+    except BaseException as exc:
+        with anyio.CancelScope(shield=True):
+            if not token.done.is_set():
+                token.cancel("timed out" if isinstance(exc, TimeoutError) else "cancelled")
+                with anyio.move_on_after(grace):
+                    while not token.done.is_set():
+                        await anyio.sleep(0.02)
+                if not token.done.is_set():
+                    token.interrupt()
+                await anyio.to_thread.run_sync(token.done.wait)
+        raise

@@ -1,0 +1,67 @@
+"""MCP resources: the current engagement (recap, stage, hypotheses) and the latest report.
+
+Each resource reads through the same services as the tools; the server redacts what they return.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from perfop.errors import UsageError
+from perfop.mcp.tools import App
+
+
+@dataclass(frozen=True)
+class Resource:
+    uri: str
+    name: str
+    description: str
+    mime: str
+    read: Callable[[App], str]
+
+
+def _engagement(app: App) -> str:
+    from perfop.engagement import checks, lifecycle, service
+    from perfop.engagement.hypotheses import RANKING_FORMULA
+
+    eng = service.current(app.store)
+    report = checks.status(app.store, app.loaded)
+    doc = {
+        "schema": "perfop.engagement/1",
+        "kind": "engagement",
+        "engagement": eng.to_dict(),
+        "recap": service.recap(app.store, eng),
+        "status": report.to_dict(),
+        "formula": RANKING_FORMULA,
+        "hypotheses": [
+            {"rank": r.rank, "score": r.score, "gain": r.gain, **r.hypothesis.to_dict()}
+            for r in lifecycle.ranked(app.store)
+        ],
+    }
+    return json.dumps(doc, indent=2, default=str)
+
+
+RESOURCES: dict[str, Resource] = {
+    "perfop://engagement/current": Resource(
+        "perfop://engagement/current",
+        "current-engagement",
+        "The current engagement: intake recap and open questions, lifecycle stage and next step, "
+        "ranked hypotheses with their status.",
+        "application/json",
+        _engagement,
+    ),
+}
+
+
+def available() -> list[Resource]:
+    return list(RESOURCES.values())
+
+
+def find(uri: str) -> Resource:
+    try:
+        return RESOURCES[uri]
+    except KeyError:
+        known = ", ".join(RESOURCES)
+        raise UsageError(f"unknown resource {uri!r}; known: {known}") from None

@@ -1,0 +1,256 @@
+"""The MCP server over stdio: tool and resource handlers on the official SDK's low-level server.
+
+Every call runs its service in a worker thread (the event loop keeps answering), long calls are
+serialised (two measurements at once would disturb each other), report progress, and stop on
+cancellation or ``max_seconds`` the way Ctrl-C stops the CLI. Every answer is redacted; every
+failure is a tool error with one line of text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from io import TextIOWrapper
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from perfop import __version__
+from perfop.mcp import measure_tools as _measure_tools  # noqa: F401 - registers the tools
+from perfop.mcp import resources
+from perfop.mcp.guards import CancelToken, Redactor, error_message, parse_args, run_blocking
+from perfop.mcp.tools import TOOLS, Answer, App, Call, Tool
+
+if TYPE_CHECKING:
+    import mcp.types as types
+    from mcp.server.lowlevel import Server
+
+INSTRUCTIONS = """perfop: a performance engagement with evidence at every step. Start with status
+(and the perfop://engagement/current resource); record or confirm the intake; measure a
+baseline (run); profile; log hypotheses from the profile's hot spots; design each fix; for
+high-risk changes call request_approval and wait for a human; implement on a branch and record
+the candidate (hypothesis_update); validate (A/B with statistics and tests) before claiming any
+speed-up; finish with report and verify. Only configured workloads run; paths stay inside the
+repository; approvals are granted by humans only."""
+
+DEFAULT_CALL_LIMIT = 3600.0
+
+
+def input_schema(t: Tool) -> dict[str, Any]:
+    schema = t.args.model_json_schema()
+    schema.pop("title", None)
+    if t.name == "intake":
+        from perfop.engagement.intake import IntakeFile
+
+        spec = IntakeFile.model_json_schema()
+        schema.setdefault("$defs", {}).update(spec.pop("$defs", {}))
+        description = schema["properties"]["spec"].get("description")
+        schema["properties"]["spec"] = {"anyOf": [spec, {"type": "null"}], "default": None}
+        if description:
+            schema["properties"]["spec"]["description"] = description
+    return schema
+
+
+class PerfopServer:
+    """Tool dispatch with guardrails; ``build()`` wires it into an SDK ``Server``."""
+
+    def __init__(self, app: App, *, call_limit: float = DEFAULT_CALL_LIMIT) -> None:
+        import anyio
+
+        self.app = app
+        self.call_limit = call_limit
+        self.redactor = Redactor()
+        self.measure_lock = anyio.Lock()
+
+    def build(self) -> Server[Any, Any]:
+        import mcp.types as types
+        from mcp.server.lowlevel import Server
+        from mcp.server.lowlevel.helper_types import ReadResourceContents
+        from pydantic import AnyUrl
+
+        server: Server[Any, Any] = Server("perfop", version=__version__, instructions=INSTRUCTIONS)
+
+        @server.list_tools()  # type: ignore[no-untyped-call,untyped-decorator]
+        async def list_tools() -> list[types.Tool]:
+            return [
+                types.Tool(
+                    name=t.name,
+                    description=t.description,
+                    inputSchema=input_schema(t),
+                    annotations=types.ToolAnnotations(
+                        readOnlyHint=t.read_only,
+                        destructiveHint=False,
+                        idempotentHint=t.read_only,
+                        openWorldHint=t.name == "ci_triage",
+                    ),
+                )
+                for t in TOOLS.values()
+            ]
+
+        @server.call_tool(validate_input=False)  # type: ignore[untyped-decorator]
+        async def call_tool(name: str, arguments: dict[str, Any] | None) -> types.CallToolResult:
+            return await self.call(server, name, arguments)
+
+        @server.list_resources()  # type: ignore[no-untyped-call,untyped-decorator]
+        async def list_resources() -> list[types.Resource]:
+            return [
+                types.Resource(
+                    uri=AnyUrl(r.uri), name=r.name, description=r.description, mimeType=r.mime
+                )
+                for r in resources.available()
+            ]
+
+        @server.read_resource()  # type: ignore[no-untyped-call,untyped-decorator]
+        async def read_resource(uri: AnyUrl) -> list[ReadResourceContents]:
+            res = resources.find(str(uri))
+            token = CancelToken()
+            try:
+                text = await run_blocking(
+                    lambda: res.read(self.app), token=token, time_limit=self.call_limit
+                )
+            except Exception as exc:
+                raise ValueError(self.redactor.text(error_message(exc))) from None
+            return [ReadResourceContents(content=self.redactor.text(text), mime_type=res.mime)]
+
+        return server
+
+    async def call(
+        self, server: Server[Any, Any], name: str, arguments: dict[str, Any] | None
+    ) -> types.CallToolResult:
+        import anyio
+
+        tool = TOOLS.get(name)
+        if tool is None:
+            return self._error(f"unknown tool {name!r}; see the tool list (tools/list)")
+        ctx = server.request_context
+        client = ctx.session.client_params
+        if client is not None and client.clientInfo.name:
+            self.app.actor_name = client.clientInfo.name
+        token = CancelToken()
+        progress_token = ctx.meta.progressToken if ctx.meta is not None else None
+        limit = self.call_limit
+        if isinstance(arguments, dict) and tool.long:
+            limit = _max_seconds(arguments, limit)
+
+        def progress(done: float, total: float | None, message: str) -> None:
+            token.check()
+            if progress_token is None:
+                return
+            # Progress is best effort: the client may be gone or the loop closing.
+            with contextlib.suppress(Exception):
+                anyio.from_thread.run(
+                    ctx.session.send_progress_notification,
+                    progress_token,
+                    float(done),
+                    None if total is None else float(total),
+                    self.redactor.text(message),
+                    str(ctx.request_id),
+                )
+
+        call = Call(self.app, token=token, progress=progress)
+
+        def work() -> Answer:
+            args = _parse(tool, arguments)
+            return tool.fn(call, args)
+
+        try:
+            if tool.long:
+                async with self.measure_lock:
+                    answer = await run_blocking(work, token=token, time_limit=limit)
+            else:
+                answer = await run_blocking(work, token=token, time_limit=limit)
+        except TimeoutError:
+            return self._error(
+                f"{name}: timed out after {limit:g} s and was stopped like a Ctrl-C (interrupted "
+                "records kept, worktrees removed); raise max_seconds or fix the hanging workload"
+            )
+        except Exception as exc:
+            return self._error(error_message(exc))
+        except KeyboardInterrupt:
+            return self._error(f"{name}: interrupted")
+        return self._result(answer)
+
+    def _error(self, message: str) -> types.CallToolResult:
+        import mcp.types as types
+
+        text = self.redactor.text(" ".join(message.split()))
+        return types.CallToolResult(
+            content=[types.TextContent(type="text", text=text)], isError=True
+        )
+
+    def _result(self, answer: Answer) -> types.CallToolResult:
+        import mcp.types as types
+
+        doc = self.redactor.obj(answer.doc)
+        # Round-trip through JSON so every value is JSON (paths, enums, tuples).
+        doc = json.loads(json.dumps(doc, default=str))
+        text = self.redactor.text(" ".join(answer.text.split()) if answer.is_error else answer.text)
+        return types.CallToolResult(
+            content=[types.TextContent(type="text", text=text)],
+            structuredContent=doc,
+            isError=answer.is_error,
+        )
+
+
+def _max_seconds(arguments: dict[str, Any], default: float) -> float:
+    value = arguments.get("max_seconds")
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return min(float(value), default)
+    return default
+
+
+def _parse(tool: Tool, arguments: dict[str, Any] | None) -> Any:
+    raw = {}
+    args = dict(arguments or {}) if isinstance(arguments, dict) else arguments
+    if isinstance(args, dict):
+        for key in tool.raw:
+            if key in args:
+                raw[key] = args.pop(key)
+    parsed = parse_args(tool.args, tool.name, args)
+    for key, value in raw.items():
+        setattr(parsed, key, value)
+    return parsed
+
+
+def _protocol_streams() -> tuple[Any, Any]:
+    """Keep stdin/stdout for the protocol alone: children and stray prints get /dev/null and
+    stderr instead, so nothing perfop spawns can read or corrupt a protocol message."""
+    import anyio
+
+    proto_in = os.fdopen(os.dup(0), "rb", buffering=0)
+    proto_out = os.fdopen(os.dup(1), "wb", buffering=0)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    reader = TextIOWrapper(proto_in, encoding="utf-8", errors="replace")
+    writer = TextIOWrapper(proto_out, encoding="utf-8", write_through=True)
+    return anyio.wrap_file(reader), anyio.wrap_file(writer)
+
+
+def serve(
+    repo: Path | None,
+    *,
+    store_url: str | None = None,
+    config: Path | None = None,
+    call_limit: float | None = None,
+) -> None:
+    """Run the MCP server on stdio until the client closes the connection."""
+    import anyio
+    from mcp.server.stdio import stdio_server
+
+    app = App(repo, store_url=store_url, config=config)
+    perfop = PerfopServer(app, call_limit=call_limit or DEFAULT_CALL_LIMIT)
+    server = perfop.build()
+    stdin, stdout = _protocol_streams()
+
+    async def main() -> None:
+        async with stdio_server(stdin, stdout) as (read, write):
+            await server.run(read, write, server.create_initialization_options())
+
+    try:
+        anyio.run(main)
+    finally:
+        app.close()
