@@ -1,0 +1,229 @@
+"""The store, the same tests against SQLite and PostgreSQL (``any_store_url``).
+
+PostgreSQL runs when PERFOP_TEST_POSTGRES_URL points at a server (each test gets its own database);
+otherwise those cases skip with the reason, or fail under PERFOP_REQUIRE_POSTGRES=1 as in CI.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+import sqlalchemy as sa
+
+from perfop.errors import StoreError
+from perfop.model import MetricSpec, ProcessResult, RunStatus
+from perfop.store import open_store
+from perfop.store import schema as s
+from perfop.store.core import make_engine
+
+FOUNDATION_TABLES = {"perfop_meta", "environments", "runs", "samples", "failures"}
+GH_TOKEN = "ghp" + "_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+
+
+def _result(ok: bool = True, wall: float = 0.01, **extra: float) -> ProcessResult:
+    metrics = {"wall_time": wall, "user_time": 0.005, "sys_time": 0.001, "peak_rss": 1e7, **extra}
+    return ProcessResult(
+        argv=("prog",),
+        exit_code=0 if ok else 3,
+        signal=None,
+        timed_out=False,
+        wall_time=wall,
+        user_time=0.005,
+        sys_time=0.001,
+        peak_rss=10_000_000,
+        metrics=metrics if ok else {},
+        stdout_digest="d" * 64,
+        stderr_tail="" if ok else f"Traceback ...\nValueError: bad input {GH_TOKEN}\n",
+    )
+
+
+def _tables(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return set(sa.inspect(conn).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def _version(url: str) -> int | None:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            value = conn.execute(
+                sa.select(s.meta.c.value).where(s.meta.c.key == "schema_version")
+            ).scalar()
+            return int(value) if value is not None else None
+    finally:
+        engine.dispose()
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_schema_is_created_with_its_version(any_store_url: str) -> None:
+    store = open_store(any_store_url)
+    store.close()
+    tables = _tables(any_store_url)
+    assert tables >= FOUNDATION_TABLES
+    assert set(s.metadata.tables) <= tables  # every registered area's tables too
+    assert _version(any_store_url) == s.SCHEMA_VERSION
+    # opening again is a no-op: same version, same tables, no error
+    open_store(any_store_url).close()
+    assert _tables(any_store_url) == tables
+    assert _version(any_store_url) == s.SCHEMA_VERSION
+
+
+def test_newer_schema_is_refused_and_nothing_is_written(any_store_url: str) -> None:
+    # A store written by a future perfop: only its meta table exists so far.
+    engine = make_engine(any_store_url)
+    with engine.begin() as conn:
+        s.meta.create(conn)
+        conn.execute(s.meta.insert().values(key="schema_version", value=str(s.SCHEMA_VERSION + 1)))
+    engine.dispose()
+    with pytest.raises(StoreError, match=r"schema version \d+, newer than this perfop"):
+        open_store(any_store_url)
+    assert _tables(any_store_url) == {"perfop_meta"}, "open_store wrote to a newer store"
+    assert _version(any_store_url) == s.SCHEMA_VERSION + 1
+
+
+def test_newer_schema_on_a_full_store_keeps_its_data(any_store_url: str) -> None:
+    store = open_store(any_store_url)
+    run_id = store.begin_run(workload="w", argv=["prog"])
+    with store.write() as conn:
+        conn.execute(
+            s.meta.update()
+            .where(s.meta.c.key == "schema_version")
+            .values(value=str(s.SCHEMA_VERSION + 5))
+        )
+    store.close()
+    with pytest.raises(StoreError, match="upgrade perfop"):
+        open_store(any_store_url)
+    assert _version(any_store_url) == s.SCHEMA_VERSION + 5
+    engine = make_engine(any_store_url)
+    with engine.connect() as conn:
+        status = conn.execute(sa.select(s.runs.c.status).where(s.runs.c.id == run_id)).scalar()
+    engine.dispose()
+    assert status == "running"  # not even the stale-run reaper touched it
+
+
+def test_runs_samples_failures_round_trip(any_store_url: str) -> None:
+    store = open_store(any_store_url)
+    try:
+        env_id = store.add_environment({"hostname": "h", "cpu": {"model": "x"}, "note": GH_TOKEN})
+        assert store.add_environment(
+            {"hostname": "h", "cpu": {"model": "x"}, "note": GH_TOKEN}
+        ) == (env_id)
+        run_id = store.begin_run(
+            workload="parse",
+            argv=["python", "bench.py", "--token", "hunter2", GH_TOKEN],
+            cwd="/repo",
+            env={"MODE": "fast", "API_KEY": "k-123"},
+            ref="main",
+            sha="a" * 40,
+            dirty=False,
+            settings={"runs": 3, "warmup": 1},
+            environment_id=env_id,
+        )
+        other = store.begin_run(workload="render", argv=["render"])
+        store.add_result(run_id, 0, _result(wall=0.010, rows=5.0))
+        store.add_result(run_id, 1, _result(ok=False))
+        store.add_result(run_id, 2, _result(wall=0.012, rows=6.0))
+        specs = {
+            "wall_time": MetricSpec("wall_time", "s", "lower"),
+            "rows": MetricSpec("rows", "rows/s", "higher"),
+        }
+        store.finish_run(run_id, RunStatus.COMPLETE, specs)
+
+        run = store.get_run(run_id)
+        assert (run.workload, run.kind, run.status) == ("parse", "run", "complete")
+        assert (run.ref, run.sha, run.dirty, run.cwd) == ("main", "a" * 40, False, "/repo")
+        assert run.argv == ["python", "bench.py", "--token", "[REDACTED]", "[REDACTED]"]
+        assert run.env == {"MODE": "fast", "API_KEY": "[REDACTED]"}
+        assert run.settings == {"runs": 3, "warmup": 1}
+        assert run.environment_id == env_id and run.finished_at is not None
+        assert (run.n_samples, run.n_failures) == (2, 1)
+        assert [x.index for x in run.samples] == [0, 2]
+        assert run.values("wall_time") == [0.010, 0.012]
+        assert run.values("rows") == [5.0, 6.0]
+        assert run.metric_specs["rows"] == MetricSpec("rows", "rows/s", "higher")
+        (failure,) = run.failures
+        assert (failure.index, failure.exit_code, failure.timed_out) == (1, 3, False)
+        assert failure.reason == "exited with code 3"
+        assert failure.stderr_tail.endswith("ValueError: bad input [REDACTED]\n")
+
+        env = store.get_environment(env_id)
+        assert env is not None and env["hostname"] == "h" and GH_TOKEN not in repr(env)
+
+        listed = store.list_runs()
+        assert [r.id for r in listed] == [other, run_id]  # newest first
+        assert [r.id for r in store.list_runs(workload="parse")] == [run_id]
+        assert listed[1].n_samples == 2 and listed[1].samples == []
+        assert store.get_run(other).status == "running"
+        with pytest.raises(StoreError, match="no run with id 9999"):
+            store.get_run(9999)
+    finally:
+        store.close()
+
+
+def test_stale_running_runs_are_reaped_on_open(any_store_url: str) -> None:
+    store = open_store(any_store_url)
+    stale = store.begin_run(workload="w", argv=["a"])
+    alive = store.begin_run(workload="w", argv=["b"])
+    done = store.begin_run(workload="w", argv=["c"])
+    store.add_result(stale, 0, _result())
+    store.finish_run(done, RunStatus.COMPLETE)
+    with store.write() as conn:
+        conn.execute(s.runs.update().where(s.runs.c.id == stale).values(pid=_dead_pid()))
+        conn.execute(s.runs.update().where(s.runs.c.id == alive).values(pid=os.getppid()))
+    store.close()
+
+    reopened = open_store(any_store_url)
+    try:
+        assert reopened.get_run(stale).status == "interrupted"
+        assert reopened.get_run(stale).n_samples == 1  # its samples stay
+        assert reopened.get_run(stale).finished_at is not None
+        assert reopened.get_run(alive).status == "running"  # its perfop is still alive
+        assert reopened.get_run(done).status == "complete"
+        assert reopened.reap_stale_runs() == 0
+    finally:
+        reopened.close()
+
+
+def test_duplicate_sample_index_is_rejected_without_half_rows(any_store_url: str) -> None:
+    store = open_store(any_store_url)
+    try:
+        run_id = store.begin_run(workload="w", argv=["a"])
+        store.add_result(run_id, 0, _result())
+        with pytest.raises(sa.exc.IntegrityError):
+            store.add_result(run_id, 0, _result(wall=0.5))
+        assert store.get_run(run_id).values("wall_time") == [0.01]
+    finally:
+        store.close()
+
+
+def test_bad_urls_are_store_errors(tmp_path) -> None:
+    with pytest.raises(StoreError, match="not a valid SQLAlchemy URL"):
+        open_store("not a url")
+    with pytest.raises(StoreError, match="no driver for store"):
+        open_store("oracle+nosuchdriver://u@h/db")
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(StoreError, match="cannot create store directory"):
+        open_store(f"sqlite:///{blocker}/sub/perfop.db")
+
+
+def test_sqlite_store_uses_wal(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path}/perfop.db"
+    store = open_store(url)
+    try:
+        with store.read() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 10_000
+    finally:
+        store.close()
