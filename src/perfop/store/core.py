@@ -55,6 +55,7 @@ def make_engine(url: str) -> Engine:
             path = Path(database)
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
+                _self_ignore(path.parent)
             except OSError as exc:
                 raise StoreError(
                     f"cannot create store directory {path.parent}: {exc.strerror}"
@@ -87,6 +88,14 @@ def make_engine(url: str) -> Engine:
             f"no driver for store {_display_url(url)!r}; "
             "install it with: pip install 'perfop[postgres]'"
         ) from None
+
+
+def _self_ignore(directory: Path) -> None:
+    """perfop's own folder ignores itself, so it never shows up in the user's ``git status``."""
+    if directory.name == ".perfop":
+        marker = directory / ".gitignore"
+        if not marker.exists():
+            marker.write_text("# written by perfop: everything here is perfop's own\n*\n")
 
 
 @dataclass(frozen=True)
