@@ -1,0 +1,180 @@
+"""Report plots with matplotlib (Agg, imported lazily): SVG for HTML, PNG files beside Markdown.
+
+Three kinds, each keyed so renderers can place them:
+  ``paired-<validation id>``  per workload of one validation, the paired samples base vs candidate
+  ``forest``                  ratios candidate/base with their CIs across hypotheses and workloads
+  ``history-<workload>``      the workload's baseline medians over time (when there are >= 2 runs)
+
+Every label is user text: math-text parsing is off and the SVG writer escapes it, so a workload
+called ``<script>`` is drawn as those characters.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from perfop.report.content import forest_rows, paired_plot_targets
+from perfop.report.data import History, ReportData, ValidationResult
+
+PlotFormat = Literal["svg", "png"]
+_COLORS = {
+    "faster": "#1a7f37",
+    "slower": "#cf222e",
+    "unchanged": "#57606a",
+    "inconclusive": "#9a6700",
+}
+_BASE, _CAND = "#57606a", "#0969da"
+
+
+@dataclass(frozen=True)
+class Plot:
+    key: str
+    title: str
+    alt: str
+    content: bytes  # SVG (UTF-8) or PNG
+
+
+def _scale(values: Sequence[float], unit: str) -> tuple[float, str]:
+    if unit != "s" or not values:
+        return 1.0, unit
+    big = max(abs(v) for v in values)
+    for scale, suffix in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
+        if big >= scale:
+            return scale, suffix
+    return 1e-9, "ns"
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update(
+        {
+            "text.parse_math": False,
+            "svg.fonttype": "none",
+            "svg.hashsalt": "perfop",
+            "font.size": 9,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+        }
+    )
+    return plt
+
+
+def _save(fig: Any, fmt: PlotFormat) -> bytes:
+    buf = io.BytesIO()
+    if fmt == "svg":
+        fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight")
+    else:
+        fig.savefig(buf, format="png", dpi=110, metadata={"Software": None}, bbox_inches="tight")
+    fig.clf()
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def paired_plot(v: ValidationResult, fmt: PlotFormat) -> Plot | None:
+    plt = _pyplot()
+    workloads = [w for w in v.workloads if w.base_values and w.candidate_values]
+    if not workloads:
+        return None
+    n = len(workloads)
+    fig, axes = plt.subplots(1, n, figsize=(min(3.2 * n, 12), 2.8), squeeze=False)
+    for ax, w in zip(axes[0], workloads, strict=True):
+        scale, unit = _scale([*w.base_values, *w.candidate_values], w.unit)
+        b = [x / scale for x in w.base_values]
+        c = [x / scale for x in w.candidate_values]
+        for yb, yc in zip(b, c, strict=False):
+            ax.plot([0, 1], [yb, yc], color="#d0d7de", linewidth=0.8, zorder=1)
+        ax.scatter([0] * len(b), b, s=12, color=_BASE, zorder=2, label="base")
+        ax.scatter([1] * len(c), c, s=12, color=_CAND, zorder=2, label="candidate")
+        ax.set_xticks([0, 1], ["base", "candidate"])
+        ax.set_xlim(-0.4, 1.4)
+        ax.set_ylabel(f"{w.primary_metric} ({unit})")
+        ax.set_title(f"{w.workload}: {w.verdict}", color=_COLORS.get(w.verdict, "#24292f"))
+        ax.set_ylim(bottom=0.0)
+    fig.suptitle(f"{v.hypothesis}: paired samples, {v.base_sha[:8]} vs {v.candidate_sha[:8]}")
+    alt = "; ".join(
+        f"{w.workload}: {len(w.base_values)} paired samples, verdict {w.verdict}" for w in workloads
+    )
+    return Plot(f"paired-{v.id}", f"{v.hypothesis} paired samples", alt, _save(fig, fmt))
+
+
+def forest_plot(data: ReportData, fmt: PlotFormat) -> Plot | None:
+    rows = forest_rows(data)
+    if not rows:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.0, 0.9 + 0.32 * len(rows)))
+    labels = []
+    for i, (label, w) in enumerate(reversed(rows)):
+        pm = w.primary
+        assert pm is not None and pm.ratio is not None
+        color = _COLORS.get(w.verdict, "#24292f")
+        lo = pm.ci_low if pm.ci_low is not None else pm.ratio
+        hi = pm.ci_high if pm.ci_high is not None else pm.ratio
+        ax.plot([lo, hi], [i, i], color=color, linewidth=2)
+        ax.plot([pm.ratio], [i], "o", color=color, markersize=5)
+        labels.append(label)
+    threshold = data.settings.threshold
+    ax.axvspan(1 / (1 + threshold), 1 + threshold, color="#eaeef2", zorder=0)
+    ax.axvline(1.0, color="#8c959f", linewidth=1)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xscale("log")
+    ax.set_xlabel("ratio candidate/base (log scale; < 1 is lower); band: +/- threshold")
+    ax.set_title("Ratios with confidence intervals")
+    alt = "; ".join(
+        f"{label}: ratio {w.primary.ratio:.3f} {w.verdict}" for label, w in rows if w.primary
+    )
+    return Plot("forest", "Forest plot of ratios", alt, _save(fig, fmt))
+
+
+def history_plot(h: History, fmt: PlotFormat) -> Plot:
+    plt = _pyplot()
+    values = [p.median for p in h.points]
+    scale, unit = _scale(values, h.unit)
+    fig, ax = plt.subplots(figsize=(6.0, 2.4))
+    xs = list(range(len(values)))
+    ax.plot(xs, [v / scale for v in values], "o-", color=_CAND, markersize=4)
+    ax.set_xticks(xs, [(p.sha or "?")[:7] for p in h.points], rotation=45, ha="right")
+    ax.set_ylabel(f"median {h.metric} ({unit})")
+    ax.set_ylim(bottom=0)
+    ax.set_title(f"{h.workload}: history of measured runs")
+    alt = (
+        f"{h.workload}: {len(values)} runs, median from {values[0]:.4g} "
+        f"to {values[-1]:.4g} {h.unit}"
+    )
+    return Plot(f"history-{_slug(h.workload)}", f"{h.workload} history", alt, _save(fig, fmt))
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:60] or "workload"
+
+
+def iter_plots(data: ReportData, fmt: PlotFormat) -> Iterator[Plot]:
+    """Every plot of the report, in the order the report shows them."""
+    for v in paired_plot_targets(data):
+        p = paired_plot(v, fmt)
+        if p is not None:
+            yield p
+    forest = forest_plot(data, fmt)
+    if forest is not None:
+        yield forest
+    for h in data.history:
+        if len(h.points) >= 2 and all(math.isfinite(p.median) for p in h.points):
+            yield history_plot(h, fmt)
+
+
+def svg_fragment(svg: bytes) -> str:
+    """An SVG document as an element to inline in HTML (no XML prolog or DOCTYPE)."""
+    text = svg.decode("utf-8")
+    start = text.find("<svg")
+    return text[start:] if start >= 0 else ""
