@@ -114,12 +114,21 @@ def snapshot_worktree(repo: Path) -> str:
     try:
         if head:
             git(repo, "read-tree", head, env=env)
-        git(repo, "add", "-A", "--", ".", ":(exclude).perfop", env=env)
+        # Naming an ignored path in a pathspec is an error for `git add`: only exclude
+        # .perfop/ when the repository does not already ignore it.
+        ignored = _is_ignored(repo, ".perfop/")
+        spec = ["."] if ignored else [".", ":(exclude).perfop"]
+        git(repo, "add", "-A", "--", *spec, env=env)
         tree = git(repo, "write-tree", env=env)
         parents = ["-p", head] if head else []
         return git(repo, "commit-tree", tree, *parents, "-m", "perfop WORKTREE snapshot", env=env)
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def _is_ignored(repo: Path, rel: str) -> bool:
+    argv = ["git", "-C", str(repo), "check-ignore", "-q", rel]
+    return subprocess.run(argv, env=_git_env(), capture_output=True, check=False).returncode == 0
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,360 @@
+"""``perfop compare`` (A/B of two git refs) and ``perfop calibrate`` (A/A noise of this machine).
+
+Thin: parse, call ``perfop.compare``, render. ``format_*`` return text or renderables; only the
+commands print. Exit codes: 0 ok; 1 a side failed, or with --fail-on-regression a gated workload
+is slower or changed behaviour; 3 with --fail-on-inconclusive; 2 bad usage, config or ref.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from perfop.cli.common import FORMAT_OPTION, OutputFormat, emit, emit_json, get_state
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from perfop.compare import (
+        CalibrationResult,
+        ComparisonResult,
+        MetricResult,
+        WorkloadComparison,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        "compare",
+        help="A/B compare two git refs (default: config base or merge-base with main, against "
+        "WORKTREE, the working tree with uncommitted changes): interleaved runs in disposable "
+        "worktrees, adaptive stopping, a verdict per workload.",
+    )(compare_cmd)
+    app.command(
+        "calibrate",
+        help="A/A run of one ref on both sides: this machine's noise per workload and the "
+        "smallest change 'compare' can detect within the budget.",
+    )(calibrate_cmd)
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+def _fmt_value(value: float, unit: str) -> str:
+    if not math.isfinite(value):
+        return "-"
+    if unit == "s":
+        return f"{value * 1e3:.2f} ms" if value < 1 else f"{value:.3f} s"
+    if unit == "B":
+        return f"{value / 2**20:.1f} MiB"
+    return f"{value:.4g}{(' ' + unit) if unit else ''}"
+
+
+def _factor(m: MetricResult) -> tuple[float, float, float]:
+    """Change as a factor >= 1 in the direction of the verdict: (factor, ci_a, ci_b)."""
+    a = m.analysis
+    ratio, lo, hi = a.ratio, a.ci_low, a.ci_high
+    grew = ratio >= 1
+    if grew:
+        return ratio, lo, hi
+    return 1 / ratio, 1 / hi, 1 / lo
+
+
+def _ratio_text(m: MetricResult) -> str:
+    a = m.analysis
+    if not math.isfinite(a.ratio):
+        return "-"
+    return f"{a.ratio:.3f} ({a.ci_low:.3f}-{a.ci_high:.3f})"
+
+
+def format_summary_line(w: WorkloadComparison, threshold: float) -> str:
+    """One line per workload, e.g. ``parse: 1.84x faster (CI 1.79x-1.90x, 23 pairs, ...)``."""
+    from perfop.model import Verdict
+
+    if w.failure is not None:
+        return f"{w.name}: FAILED, no verdict ({w.failure})"
+    p = w.primary
+    assert p is not None and w.verdict is not None
+    behaviour = {
+        "same": "behaviour unchanged",
+        "unchecked": "behaviour not checked",
+        "changed": "BEHAVIOUR CHANGED",
+    }[w.behavior]
+    pairs = f"{w.pairs} pairs"
+    metric = "" if p.name == "wall_time" else f" in {p.name}"
+    factor, c1, c2 = _factor(p)
+    if w.verdict in (Verdict.FASTER, Verdict.SLOWER):
+        word = (
+            w.verdict.value
+            if p.name in ("wall_time", "user_time", "sys_time")
+            else ("better" if w.verdict is Verdict.FASTER else "worse")
+        )
+        text = f"{factor:.2f}x {word}{metric} (CI {c1:.2f}x-{c2:.2f}x, {pairs}, {behaviour})"
+    elif w.verdict is Verdict.UNCHANGED:
+        a = p.analysis
+        text = (
+            f"unchanged{metric} (ratio {a.ratio:.3f}, CI {a.ci_low:.3f}-{a.ci_high:.3f} within "
+            f"+/-{threshold:.1%}, {pairs}, {behaviour})"
+        )
+    else:
+        a = p.analysis
+        ci = f"CI {a.ci_low:.3f}-{a.ci_high:.3f}, " if math.isfinite(a.ci_low) else ""
+        mde = f"; detectable change at this noise: {w.mde:.1%}" if w.mde is not None else ""
+        text = f"inconclusive{metric} (ratio {a.ratio:.3f}, {ci}{pairs}, {behaviour}{mde})"
+    if w.behavior == "changed":
+        text = f"BEHAVIOUR CHANGED, not a valid speed comparison: {text}"
+    if w.harness_touched:
+        files = ", ".join(w.touched_files[:3]) + (" ..." if len(w.touched_files) > 3 else "")
+        how = "pinned to base" if w.harness == "base" else "candidate's own (--harness candidate)"
+        text += f" [candidate changes workload files {files}: harness {how}]"
+    return f"{w.name}: {text}"
+
+
+def format_comparison_table(w: WorkloadComparison) -> Table:
+    from rich.table import Table
+
+    table = Table(
+        title=f"{w.name}",
+        caption=f"{w.pairs} pairs, {w.elapsed:.1f} s, stopped: {w.stop_reason}",
+        title_justify="left",
+    )
+    for col in ("metric", "base median", "candidate median", "ratio (CI)", "verdict"):
+        table.add_column(col, justify="left" if col in ("metric", "verdict") else "right")
+    for m in w.metrics:
+        table.add_row(
+            m.name + (" *" if m.name == w.primary_metric else ""),
+            _fmt_value(m.base_median, m.unit),
+            _fmt_value(m.candidate_median, m.unit),
+            _ratio_text(m),
+            m.verdict.value,
+        )
+    return table
+
+
+def format_behavior_diff(w: WorkloadComparison) -> str:
+    return "\n".join("    " + line for line in w.behavior_diff.splitlines())
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+class _Bar:
+    def __init__(self, enabled: bool) -> None:
+        self._progress: Any = None
+        self._tasks: dict[str, Any] = {}
+        if enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+
+    def __enter__(self) -> _Bar:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def workload_started(self, name: str, planned_pairs: int) -> None:
+        if self._progress is not None:
+            self._tasks[name] = self._progress.add_task(f"{name} (pairs)", total=planned_pairs)
+
+    def pair_done(self, name: str, pairs: int, planned_pairs: int) -> None:
+        if self._progress is not None:
+            self._progress.update(self._tasks[name], completed=pairs)
+
+    def workload_finished(self, name: str) -> None:
+        if self._progress is not None and name in self._tasks:
+            self._progress.remove_task(self._tasks[name])
+
+
+def compare_cmd(
+    ctx: typer.Context,
+    base: Annotated[
+        str | None,
+        typer.Argument(
+            help="Base git revision (default: config 'base', else merge-base of HEAD "
+            "with main/master).",
+            show_default=False,
+        ),
+    ] = None,
+    candidate: Annotated[
+        str | None,
+        typer.Argument(
+            help="Candidate git revision, or WORKTREE (default): the working tree "
+            "with uncommitted and untracked changes.",
+            show_default=False,
+        ),
+    ] = None,
+    workload: Annotated[
+        list[str] | None,
+        typer.Option("--workload", "-w", help="Workload to compare (repeatable; default all)."),
+    ] = None,
+    harness: Annotated[
+        str,
+        typer.Option(
+            "--harness",
+            help="Whose workload files (benchmark script, data) to "
+            "measure with: base (default, anti-gaming) or candidate.",
+        ),
+    ] = "base",
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed of the per-pair order (recorded).")
+    ] = None,
+    max_time: Annotated[
+        float | None, typer.Option("--max-time", help="Seconds of measuring per workload.")
+    ] = None,
+    max_runs: Annotated[
+        int | None, typer.Option("--max-runs", help="Most pairs per workload.")
+    ] = None,
+    fail_on_regression: Annotated[
+        bool,
+        typer.Option(
+            "--fail-on-regression",
+            help="Exit 1 when a gated workload is slower or changed behaviour.",
+        ),
+    ] = False,
+    fail_on_inconclusive: Annotated[
+        bool,
+        typer.Option(
+            "--fail-on-inconclusive", help="Exit 3 when a gated workload is inconclusive."
+        ),
+    ] = False,
+    fmt: OutputFormat = FORMAT_OPTION,
+) -> None:
+    from perfop.compare import compare, comparison_document, exit_code
+    from perfop.errors import UsageError
+
+    if harness not in ("base", "candidate"):
+        raise UsageError(f"--harness must be 'base' or 'candidate' (got {harness!r})")
+    state = get_state(ctx)
+    show_bar = fmt is OutputFormat.text and state.err_console.is_terminal
+    with _Bar(show_bar) as bar:
+        result = compare(
+            state.store,
+            state.loaded,
+            base=base,
+            candidate=candidate,
+            workloads=list(workload or []),
+            harness=harness,  # type: ignore[arg-type]
+            seed=seed,
+            max_time=max_time,
+            max_runs=max_runs,
+            progress=bar,
+        )
+    if fmt is OutputFormat.json:
+        emit_json(comparison_document(result))
+    else:
+        _print_comparison(state, result)
+    code = exit_code(
+        result, fail_on_regression=fail_on_regression, fail_on_inconclusive=fail_on_inconclusive
+    )
+    if code:
+        raise typer.Exit(code)
+
+
+def _line(state: Any, text: str) -> None:
+    from rich.text import Text
+
+    # Plain text ('[...]' is not Rich markup here), one line per summary whatever the width.
+    state.console.print(Text(text), soft_wrap=True)
+
+
+def _print_comparison(state: Any, result: ComparisonResult) -> None:
+    cand_sha = result.candidate.sha[:10]
+    _line(
+        state,
+        f"compare #{result.id}: {result.base.ref} ({result.base.sha[:10]}) -> "
+        f"{result.candidate.ref} ({cand_sha}), seed {result.seed}",
+    )
+    for w in result.workloads:
+        if w.metrics:
+            emit(state, format_comparison_table(w))
+    for w in result.workloads:
+        _line(state, format_summary_line(w, result.threshold))
+        if w.behavior == "changed" and w.behavior_diff:
+            _line(state, format_behavior_diff(w))
+
+
+def format_calibration_line(c: CalibrationResult) -> str:
+    if c.failure:
+        return f"{c.workload}: FAILED ({c.failure})"
+    return (
+        f"{c.workload}: noise {c.noise_sd:.2%} per pair (robust SD of log-ratios, {c.pairs} A/A "
+        f"pairs); smallest detectable change {c.mde:.1%} with {c.planned_pairs} pairs "
+        f"(noise floor {c.noise_floor:.1%}, threshold {c.threshold:.1%})"
+    )
+
+
+def calibrate_cmd(
+    ctx: typer.Context,
+    workload: Annotated[
+        list[str] | None,
+        typer.Option("--workload", "-w", help="Workload to calibrate (repeatable; default all)."),
+    ] = None,
+    ref: Annotated[str, typer.Option("--ref", help="Revision measured on both sides.")] = "HEAD",
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the per-pair order.")] = None,
+    max_time: Annotated[
+        float | None, typer.Option("--max-time", help="Seconds of measuring per workload.")
+    ] = None,
+    max_runs: Annotated[
+        int | None, typer.Option("--max-runs", help="Most pairs per workload.")
+    ] = None,
+    fmt: OutputFormat = FORMAT_OPTION,
+) -> None:
+    from perfop.compare import CALIBRATION_SCHEMA, calibrate
+
+    state = get_state(ctx)
+    results = calibrate(
+        state.store,
+        state.loaded,
+        workloads=list(workload or []),
+        ref=ref,
+        seed=seed,
+        max_time=max_time,
+        max_runs=max_runs,
+    )
+    if fmt is OutputFormat.json:
+        emit_json(
+            {
+                "schema": CALIBRATION_SCHEMA,
+                "calibrations": [
+                    {
+                        "id": c.id,
+                        "workload": c.workload,
+                        "ref": c.ref.ref,
+                        "sha": c.ref.sha,
+                        "pairs": c.pairs,
+                        "noise_sd": _num(c.noise_sd),
+                        "planned_pairs": c.planned_pairs,
+                        "mde": _num(c.mde),
+                        "noise_floor": _num(c.noise_floor),
+                        "threshold": c.threshold,
+                        "warning": c.warning,
+                        "failure": c.failure,
+                    }
+                    for c in results
+                ],
+            }
+        )
+    else:
+        for c in results:
+            _line(state, format_calibration_line(c))
+            if c.warning:
+                state.err_console.print(f"perfop: warning: {c.warning}", markup=False)
+    if any(c.failure for c in results):
+        raise typer.Exit(1)
+
+
+def _num(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
