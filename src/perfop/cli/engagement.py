@@ -1,5 +1,5 @@
 """Engagement verbs: intake, inventory, hypothesis add|list|show|update, design, approve, note, log,
-status, verify, accept (``validate`` lives in ``perfop.cli.validate``). Thin: parse, call a service
+status, verify, accept, validate. Thin: parse, call a service
 in ``perfop.engagement``, render. The CLI acts as a human; approvals need a terminal or ``--by``.
 """
 
@@ -66,6 +66,11 @@ def register(app: typer.Typer) -> None:
     app.command("approve", help="A human approves a high-risk hypothesis (terminal or --by).")(
         approve
     )
+    app.command(
+        "validate",
+        help="A/B the candidate against the base, run the tests, check the "
+        "SLOs and set the hypothesis' status from the evidence.",
+    )(validate)
     app.command("note", help="Add a decision-log note.")(note)
     app.command("log", help="Show the decision log.")(log)
     app.command("status", help="Current stage, what is done, the next step.")(status)
@@ -460,3 +465,53 @@ def accept(
         emit_json(_doc("acceptance", approval=rec.to_dict()))
     else:
         typer.echo(f"trade-offs accepted by {rec.by}")
+
+
+def validate(
+    ctx: typer.Context,
+    label: Annotated[str, typer.Argument(help="Hypothesis id, e.g. H1.")],
+    candidate: Annotated[
+        str | None, typer.Option("--candidate", help="Record this git ref as the candidate first.")
+    ] = None,
+    max_time: Annotated[
+        float | None, typer.Option("--max-time", help="Seconds per workload.")
+    ] = None,
+    max_runs: Annotated[int | None, typer.Option("--max-runs", help="Pairs per workload.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the pair order.")] = None,
+    fail_on_inconclusive: Annotated[
+        bool, typer.Option("--fail-on-inconclusive", help="Exit 3 when inconclusive.")
+    ] = False,
+    fmt: OutputFormat = FORMAT_OPTION,
+) -> None:
+    from perfop.engagement.records import Status
+    from perfop.engagement.validate import validate as run_validation
+
+    state = get_state(ctx)
+    report = run_validation(
+        state.store,
+        state.loaded,
+        label,
+        actor=_actor(),
+        candidate=candidate,
+        max_time=max_time,
+        max_runs=max_runs,
+        seed=seed,
+    )
+    if fmt is OutputFormat.json:
+        emit_json(_doc("validation", **report.to_dict()))
+    else:
+        h = report.hypothesis
+        typer.echo(
+            f"{h.label} -> {report.outcome.status.value}"
+            + (" (contradicts the hypothesis)" if report.outcome.contradicts else "")
+        )
+        for reason in report.outcome.reasons:
+            typer.echo(f"  - {reason}")
+        typer.echo(
+            f"  evidence: comparison {report.comparison_id}, validation {report.validation.id}"
+        )
+    status_ = report.outcome.status
+    if status_ in (Status.REFUTED, Status.REJECTED):
+        raise typer.Exit(1)
+    if status_ is Status.INCONCLUSIVE and fail_on_inconclusive:
+        raise typer.Exit(3)

@@ -1,0 +1,255 @@
+"""``perfop validate H``: A/B compare the candidate against the engagement's base, run the test
+command in the candidate's isolated worktree (and at base when it fails), check every SLO against
+the candidate's samples, then set the hypothesis' status from the evidence (``outcome.decide``).
+
+The comparison is ``perfop.compare.compare`` and the checkouts are ``perfop.worktrees``
+sessions: the user's tree, index and branches are never touched. Everything is stored as one
+``Validation`` plus a status change in the decision log.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from perfop.config import LoadedConfig, expand
+from perfop.engagement import lifecycle
+from perfop.engagement.hypotheses import needs_approval
+from perfop.engagement.outcome import Outcome, TestEvidence, WorkloadEvidence, decide
+from perfop.engagement.records import OUTCOMES, Actor, Hypothesis, Status, Validation
+from perfop.engagement.service import current, log_decision
+from perfop.errors import GuardrailError, UsageError
+from perfop.slo import SLOResult, check_slos
+from perfop.store import Store
+from perfop.store import engagement as es
+
+if TYPE_CHECKING:
+    from perfop.compare import CompareProgress, ComparisonResult, WorkloadComparison
+
+TEST_TIMEOUT = 900.0
+VALIDATABLE = frozenset({Status.IMPLEMENTED, *OUTCOMES})
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    hypothesis: Hypothesis
+    validation: Validation
+    outcome: Outcome
+    comparison_id: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "hypothesis": self.hypothesis.to_dict(),
+            "validation": self.validation.to_dict(),
+            "status": self.outcome.status.value,
+            "contradicts": self.outcome.contradicts,
+            "comparison_id": self.comparison_id,
+        }
+
+
+def run_tests(
+    loaded: LoadedConfig, checkout: Path, *, timeout: float = TEST_TIMEOUT
+) -> tuple[bool, str]:
+    """Run the configured test command in ``checkout``; ``(passed, output tail)``."""
+    from perfop.environment import redact_text
+    from perfop.runner import run_process, workload_env
+
+    command = loaded.config.test_command
+    assert command is not None
+    tree = loaded.project_dir(checkout)
+    parts = shlex.split(command) if isinstance(command, str) else list(command)
+    argv = [expand(p, repo=checkout, worktree=tree) for p in parts]
+    result = run_process(
+        argv, cwd=tree, env=workload_env({"PYTHONDONTWRITEBYTECODE": "1"}), timeout=timeout
+    )
+    tail = "\n".join(
+        (result.stdout_head.strip().splitlines() + result.stderr_tail.strip().splitlines())[-8:]
+    )
+    detail = "" if result.ok else f"{result.describe_failure()}\n"
+    return result.ok, redact_text(detail + tail)
+
+
+def _test_evidence(loaded: LoadedConfig, base_ref: str, cand_sha: str) -> TestEvidence | None:
+    from perfop.worktrees import WorktreeSession
+
+    command = loaded.config.test_command
+    if command is None:
+        return None
+    text = command if isinstance(command, str) else shlex.join(command)
+    with WorktreeSession(loaded.repo_root) as session:
+        cand = session.checkout("cand", cand_sha)
+        ok, tail = run_tests(loaded, cand.path)
+        if ok:
+            return TestEvidence(text, candidate_ok=True, candidate_tail=tail)
+        base = session.checkout("base", base_ref)
+        base_ok, base_tail = run_tests(loaded, base.path)
+    return TestEvidence(
+        text, candidate_ok=False, base_ok=base_ok, candidate_tail=tail, base_tail=base_tail
+    )
+
+
+def _workload_evidence(
+    store: Store, wc: WorkloadComparison, metric: str, *, targeted: bool, cid: int
+) -> WorkloadEvidence:
+    failures = 0
+    if wc.cand_run_id is not None:
+        failures = store.get_run(wc.cand_run_id, with_samples=False).n_failures
+    if wc.verdict is None:
+        cand_failed = bool(wc.failure and wc.failure.startswith("candidate"))
+        return WorkloadEvidence(
+            workload=wc.name,
+            metric=metric,
+            verdict="inconclusive",
+            ratio=None,
+            gate=wc.gate,
+            behaviour_changed=wc.behavior == "changed",
+            candidate_failures=max(failures, 1) if cand_failed else failures,
+            comparison_id=cid,
+            targeted=targeted,
+        )
+    m = next((x for x in wc.metrics if x.name == metric), None) or wc.primary
+    assert m is not None
+    a = m.analysis
+    return WorkloadEvidence(
+        workload=wc.name,
+        metric=m.name,
+        verdict=m.verdict.value,
+        ratio=a.ratio,
+        ci_low=a.ci_low,
+        ci_high=a.ci_high,
+        gate=wc.gate,
+        behaviour_changed=wc.behavior == "changed",
+        candidate_failures=failures,
+        comparison_id=cid,
+        targeted=targeted,
+    )
+
+
+def _slo_results(
+    store: Store, loaded: LoadedConfig, spec_slos: Sequence[Any], result: ComparisonResult
+) -> list[SLOResult]:
+    samples: dict[str, list[dict[str, float]]] = {}
+    for wc in result.workloads:
+        if wc.cand_run_id is not None:
+            run = store.get_run(wc.cand_run_id)
+            samples[wc.name] = [dict(s.metrics) for s in run.samples]
+    slos = list(loaded.config.slos)
+    seen = {(s.workload, s.metric, s.statistic, s.max, s.min) for s in slos}
+    slos += [s for s in spec_slos if (s.workload, s.metric, s.statistic, s.max, s.min) not in seen]
+    return check_slos(slos, samples)
+
+
+def validate(
+    store: Store,
+    loaded: LoadedConfig,
+    label: str,
+    *,
+    actor: Actor,
+    candidate: str | None = None,
+    max_time: float | None = None,
+    max_runs: int | None = None,
+    seed: int | None = None,
+    progress: CompareProgress | None = None,
+) -> ValidationReport:
+    """Validate hypothesis ``label`` and set its status from the evidence."""
+    from perfop.compare import compare
+    from perfop.worktrees import default_base, resolve_ref
+
+    eng = current(store)
+    if not eng.confirmed_at:
+        raise UsageError(
+            "intake not confirmed: validation counts only after it; run: perfop intake --confirm"
+        )
+    if candidate is not None:
+        lifecycle.update(store, loaded, label, actor=actor, candidate=candidate)
+    hyp = lifecycle.get(store, label, eng)
+    if not hyp.candidate_sha:
+        raise UsageError(
+            f"{hyp.label}: no candidate recorded; run: perfop validate {hyp.label} --candidate REF"
+        )
+    if hyp.status not in VALIDATABLE:
+        raise UsageError(
+            f"{hyp.label} is {hyp.status.value}; only implemented (or validated) "
+            "hypotheses can be validated"
+        )
+    with store.read() as conn:
+        approved = lifecycle.is_approved(conn, eng.id, hyp.id)
+    if needs_approval(hyp, loaded.config.high_risk_paths) and not approved:
+        raise GuardrailError(
+            f"{hyp.label} is high risk and has no human approval; run: "
+            f"perfop approve {hyp.label} --by NAME"
+        )
+    repo = loaded.repo_root
+    base_ref = eng.spec.base or default_base(repo, loaded.config.base)
+    base_sha = resolve_ref(repo, base_ref)
+    targeted = list(hyp.workloads or eng.spec.workloads or loaded.config.workloads)
+    others = [n for n, w in loaded.config.workloads.items() if w.gate and n not in targeted]
+    result = compare(
+        store,
+        loaded,
+        base=base_sha,
+        candidate=hyp.candidate_sha,
+        workloads=[*targeted, *others],
+        max_time=max_time,
+        max_runs=max_runs,
+        seed=seed,
+        progress=progress,
+    )
+    evidence = [
+        _workload_evidence(store, wc, hyp.metric, targeted=wc.name in targeted, cid=result.id)
+        for wc in result.workloads
+    ]
+    tests = _test_evidence(loaded, base_sha, hyp.candidate_sha)
+    slos = _slo_results(store, loaded, eng.spec.slos, result)
+    outcome = decide(expected_ratio=hyp.expected_ratio, workloads=evidence, tests=tests, slos=slos)
+    doc = {
+        "method": "perfop compare (interleaved A/B, sequential stopping)",
+        "comparison_id": result.id,
+        "seed": result.seed,
+        "workloads": [e.to_dict() for e in evidence],
+        "tests": tests.to_dict() if tests else None,
+        "slos": [r.to_dict() for r in slos],
+    }
+    ids = [f"comparison:{result.id}", f"commit:{hyp.candidate_sha}"]
+    with store.write() as conn:
+        vid = es.insert_validation(
+            conn,
+            hypothesis_id=hyp.id,
+            candidate_ref=hyp.candidate_ref or hyp.candidate_sha,
+            candidate_sha=hyp.candidate_sha,
+            base_ref=base_ref,
+            base_sha=base_sha,
+            outcome=outcome.status,
+            reasons=outcome.reasons,
+            evidence=doc,
+        )
+        fresh = es.get_hypothesis(conn, eng.id, hyp.number) or hyp
+        lifecycle.transition(
+            conn,
+            loaded,
+            eng,
+            fresh,
+            outcome.status,
+            actor=actor,
+            why=outcome.reasons[0],
+            evidence=[f"validation:{vid}", *ids],
+        )
+        if outcome.contradicts:
+            log_decision(
+                conn,
+                eng,
+                actor,
+                f"{hyp.label}: the evidence contradicts the hypothesis ({outcome.status.value})",
+                why=f"revise it, or revert: perfop hypothesis update {hyp.label} --status "
+                "reverted --note WHY",
+                kind="decision",
+                evidence=[f"validation:{vid}"],
+                hypothesis_id=hyp.id,
+            )
+        validation = es.list_validations(conn, hyp.id)[-1]
+        final = es.get_hypothesis(conn, eng.id, hyp.number)
+    assert final is not None
+    return ValidationReport(final, validation, outcome, result.id)

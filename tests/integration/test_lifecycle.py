@@ -1,0 +1,208 @@
+"""The whole engagement lifecycle in a real temporary git repository, through the CLI.
+
+The workload sleeps a known time, so "faster" and "slower" candidates are unambiguous with a
+handful of pairs; a test script stands in for the project's test suite.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from perfop.cli import main
+
+APP = """\
+import time
+DELAY = {delay}
+def answer():
+    return {answer}
+def main():
+    time.sleep(DELAY)
+    print("result", answer())
+"""
+# The workload's own script is the benchmark harness (pinned to base by the comparison); the
+# code under test is the module it imports.
+BENCH = "import app\napp.main()\n"
+CHECK = """\
+import app
+assert app.answer() > 0, "answer must be positive"
+"""
+INTAKE = """\
+title: Make the app faster
+requester: Ada
+scenario: The nightly job runs the app thousands of times.
+goals:
+  - app wall time p95 under 100 ms
+workloads: [app]
+stakeholders:
+  - {name: Ada, role: owner}
+  - {name: Bob, role: SRE}
+risk_tolerance: low
+hardware: 2 vCPU VM
+dataset: built-in
+traffic: batch
+dashboards: [none]
+regression_tests: [check.py]
+"""
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-c", "user.email=t@e", "-c", "user.name=t", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
+def commit_app(repo: Path, branch: str, *, delay: float, answer: int = 42) -> None:
+    git(repo, "checkout", "-q", "-b", branch, "main")
+    (repo / "app.py").write_text(APP.format(delay=delay, answer=answer))
+    git(repo, "commit", "-qam", branch)
+    git(repo, "checkout", "-q", "main")
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "perfop.toml").write_text(
+        f'store = "sqlite:///{tmp_path}/perfop.db"\n'
+        'test_command = "{python} check.py"\n'
+        "[workloads.app]\n"
+        'command = "{python} bench.py"\n'
+        "warmup = 1\nmin_runs = 6\nmax_runs = 12\nmax_time = 6\n"
+        '[[slos]]\nworkload = "app"\nstatistic = "p95"\nmax = 0.5\n'
+    )
+    (root / "app.py").write_text(APP.format(delay=0.08, answer=42))
+    (root / "check.py").write_text(CHECK)
+    (root / "bench.py").write_text(BENCH)
+    (root / "intake.yaml").write_text(INTAKE)
+    (root / ".gitignore").write_text(".perfop/\n__pycache__/\n")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", ".")
+    git(root, "commit", "-qm", "base")
+    monkeypatch.delenv("PERFOP_STORE", raising=False)
+    return root
+
+
+def cli(repo: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict]:
+    code = main(["--repo", str(repo), *args, "--format", "json"])
+    out, err = capsys.readouterr()
+    return code, (json.loads(out) if out.strip() else {"stderr": err})
+
+
+def prepare(repo: Path, capsys: pytest.CaptureFixture[str], *, risk: str = "low") -> None:
+    assert cli(repo, capsys, "intake", "--from", str(repo / "intake.yaml"), "--confirm")[0] == 0
+    assert cli(repo, capsys, "inventory")[0] == 0
+    code, _ = cli(repo, capsys, "run", "app", "-n", "2", "--warmup", "0")
+    assert code == 0
+    code, doc = cli(
+        repo,
+        capsys,
+        "hypothesis",
+        "add",
+        "sleep less",
+        "--expect",
+        "0.5",
+        "--risk",
+        risk,
+        "--verify",
+        "perfop validate H1",
+    )
+    assert code == 0 and doc["hypothesis"]["status"] == "proposed"
+    code, doc = cli(
+        repo,
+        capsys,
+        "design",
+        "H1",
+        "--fix",
+        "shorter sleep",
+        "--rollback",
+        "git revert",
+        "--test",
+        "check.py",
+    )
+    assert code == 0 and doc["hypothesis"]["status"] == "designed"
+
+
+def test_full_lifecycle_confirmed_and_verified(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prepare(repo, capsys, risk="high")
+    commit_app(repo, "fast", delay=0.02)
+    head_before = git(repo, "rev-parse", "HEAD")
+    # high risk: validation refused until a human approves
+    code, doc = cli(repo, capsys, "validate", "H1", "--candidate", "fast")
+    assert code == 2 and "no human approval" in doc["stderr"]
+    assert cli(repo, capsys, "approve", "H1", "--by", "Bob", "--note", "ok")[0] == 0
+    code, doc = cli(repo, capsys, "validate", "H1", "--seed", "1")
+    assert code == 0, doc.get("validation", doc)
+    assert doc["status"] == "confirmed", doc["validation"]["reasons"]
+    assert doc["hypothesis"]["status"] == "confirmed"
+    ev = doc["validation"]["evidence"]
+    assert ev["workloads"][0]["verdict"] == "faster"
+    assert ev["workloads"][0]["ratio"] < 0.6
+    assert ev["tests"]["candidate_ok"] is True
+    assert ev["slos"][0]["passed"] is True
+    # never touches the user's checkout
+    assert git(repo, "rev-parse", "HEAD") == head_before
+    assert git(repo, "status", "--porcelain") == ""
+    code, doc = cli(repo, capsys, "verify")
+    assert code == 1
+    failing = {c["name"] for c in doc["checks"] if not c["passed"]}
+    # the report item is registered by perfop.store.reports (pluggable checklist)
+    assert "stakeholder sign-off" in failing
+    assert failing <= {"stakeholder sign-off", "report generated after the last validation"}
+    out = repo.parent / "report.json"
+    assert main(["--repo", str(repo), "report", "-o", str(out)]) == 0
+    capsys.readouterr()
+    assert cli(repo, capsys, "accept", "--by", "Ada", "--note", "trade-offs fine")[0] == 0
+    code, doc = cli(repo, capsys, "verify")
+    assert code == 0 and doc["passed"] is True
+    code, doc = cli(repo, capsys, "status")
+    assert doc["stage"] == "hand-off"
+    code, doc = cli(repo, capsys, "log")
+    whats = [d["what"] for d in doc["decisions"]]
+    assert "H1: implemented -> confirmed" in whats
+    confirmed = next(d for d in doc["decisions"] if d["what"] == "H1: implemented -> confirmed")
+    assert any(e.startswith("comparison:") for e in confirmed["evidence"])
+
+
+@pytest.mark.parametrize(
+    ("name", "delay", "answer", "status", "needle"),
+    [
+        ("breaks-test", 0.02, -1, "rejected", "tests fail at the candidate"),
+        ("slower", 0.16, 42, "refuted", "moved the other way"),
+        ("changes-output", 0.02, 43, "rejected", "behaviour changed"),
+    ],
+)
+def test_bad_candidates(
+    repo: Path,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    delay: float,
+    answer: int,
+    status: str,
+    needle: str,
+) -> None:
+    prepare(repo, capsys)
+    commit_app(repo, name, delay=delay, answer=answer)
+    code, doc = cli(
+        repo, capsys, "validate", "H1", "--candidate", name, "--seed", "2", "--max-runs", "8"
+    )
+    assert code == 1, doc
+    assert doc["status"] == status
+    assert doc["contradicts"] is True
+    assert any(needle in r for r in doc["validation"]["reasons"]), doc["validation"]["reasons"]
+    code, log = cli(repo, capsys, "log")
+    assert any("contradicts the hypothesis" in d["what"] for d in log["decisions"])
+    # the operator reverts it
+    code, doc = cli(
+        repo, capsys, "hypothesis", "update", "H1", "--status", "reverted", "--note", "did not work"
+    )
+    assert code == 0 and doc["hypothesis"]["status"] == "reverted"
