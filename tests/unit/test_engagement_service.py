@@ -207,5 +207,7 @@ def test_evidence_ids_are_checked_against_the_store(env: tuple[Store, LoadedConf
         lifecycle.add(store, loaded, actor=HUMAN, statement="s", evidence=["run:999"])
     with pytest.raises(UsageError, match="no stored profile has hot spot c-0123456789ab"):
         lifecycle.add(store, loaded, actor=HUMAN, statement="s", evidence=["c-0123456789ab"])
+    with pytest.raises(UsageError, match="no comparison 5"):
+        lifecycle.add(store, loaded, actor=HUMAN, statement="s", evidence=["comparison:5"])
     with pytest.raises(UsageError, match="expected KIND:ID"):
         lifecycle.update(store, loaded, hyp.label, actor=HUMAN, evidence=["gut feeling"])

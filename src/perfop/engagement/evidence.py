@@ -59,6 +59,10 @@ def check_evidence(store: Store, items: Iterable[str]) -> tuple[str, ...]:
             raise UsageError(
                 f"--evidence {item!r}: no stored profile has hot spot {ref}; run perfop profile"
             )
+        elif kind == "comparison" and not _comparison_known(store, ref):
+            raise UsageError(
+                f"--evidence {item!r}: no comparison {ref} in the store; run perfop compare"
+            )
         elif kind == "profile" and not _profile_known(store, ref):
             raise UsageError(f"--evidence {item!r}: no stored profile {ref}; run perfop profile")
         out.append(ev)
@@ -79,3 +83,13 @@ def _profile_known(store: Store, profile_id: str) -> bool:
     except ImportError:
         return True
     return bool(get_profiles(store, profile_id))
+
+
+def _comparison_known(store: Store, ref: str) -> bool:
+    if not ref.isdigit():
+        return False
+    try:
+        from perfop.store.compare import get_comparison
+    except ImportError:
+        return True
+    return get_comparison(store, int(ref)) is not None
