@@ -163,10 +163,22 @@ class _Reaped:
 
 
 class _Launched:
-    """A started process: its pid (= process group), output pipes and a blocking ``wait``."""
+    """A started process: its pid (= process group), output pipes and a blocking ``wait``.
 
-    def __init__(self, pid: int, out_fd: int, err_fd: int, wait: Callable[[], _Reaped]) -> None:
+    ``exit_fd``, when set, becomes readable once ``wait`` will not block (the spawner's exit
+    report), so the output loop can watch it instead of a reaper thread per sample.
+    """
+
+    def __init__(
+        self,
+        pid: int,
+        out_fd: int,
+        err_fd: int,
+        wait: Callable[[], _Reaped],
+        exit_fd: int | None = None,
+    ) -> None:
         self.pid, self.out_fd, self.err_fd, self.wait = pid, out_fd, err_fd, wait
+        self.exit_fd = exit_fd
 
 
 class _Spawner:
@@ -209,7 +221,7 @@ class _Spawner:
             os.close(out_r)
             os.close(err_r)
             raise OSError(reply["error"], reply.get("message", ""))
-        return _Launched(int(reply["pid"]), out_r, err_r, self._wait)
+        return _Launched(int(reply["pid"]), out_r, err_r, self._wait, self.sock.fileno())
 
     def _wait(self) -> _Reaped:
         r = self._recv()
@@ -352,21 +364,43 @@ def run_process(
         except BaseException as exc:  # the spawner died: reported below
             reap_error.append(exc)
 
-    reaper = threading.Thread(target=reap, name=f"perfop-reap-{launched.pid}", daemon=True)
-    reaper.start()
+    def wait_exit(limit: float | None) -> bool:
+        """Collect the exit report within ``limit`` seconds (None: block); False on timeout."""
+        if reaped or reap_error:
+            return True
+        if reaper is not None:
+            reaper.join(limit)
+            return not reaper.is_alive()
+        assert launched.exit_fd is not None
+        if limit is not None:
+            with selectors.DefaultSelector() as one:
+                one.register(launched.exit_fd, selectors.EVENT_READ)
+                if not one.select(timeout=limit):
+                    return False
+        reap()
+        return True
+
+    # Without an exit fd to watch (direct spawn), a thread blocks in wait4 instead.
+    reaper: threading.Thread | None = None
+    if launched.exit_fd is None:
+        reaper = threading.Thread(target=reap, name=f"perfop-reap-{launched.pid}", daemon=True)
+        reaper.start()
     deadline = time.monotonic() + timeout
     timed_out = False
     sel = selectors.DefaultSelector()
     sel.register(launched.out_fd, selectors.EVENT_READ, "out")
     sel.register(launched.err_fd, selectors.EVENT_READ, "err")
+    if launched.exit_fd is not None:
+        sel.register(launched.exit_fd, selectors.EVENT_READ, "exit")
     grace_until: float | None = None
+    pipes_open = 2
     try:
-        while sel.get_map():
+        while pipes_open:
             now = time.monotonic()
             if not timed_out and now >= deadline:
                 timed_out = True
                 _kill_group(launched.pid)
-            if not reaper.is_alive():
+            if reaped or reap_error or (reaper is not None and not reaper.is_alive()):
                 # The child is gone; descendants still holding the pipes get a short grace.
                 grace_until = grace_until or now + 0.5
                 if now >= grace_until:
@@ -374,25 +408,32 @@ def run_process(
                     break
             wait = max(0.0, min(deadline - now, 0.25)) if not timed_out else 0.05
             for key, _ in sel.select(timeout=wait):
+                if key.data == "exit":
+                    sel.unregister(key.fileobj)
+                    reap()
+                    continue
                 data = os.read(key.fd, _CHUNK)
                 if not data:
                     sel.unregister(key.fileobj)
+                    pipes_open -= 1
                 elif key.data == "out":
                     sink.feed(data)
                 else:
                     stderr_tail += data
                     if len(stderr_tail) > 4 * STDERR_TAIL_BYTES:
                         del stderr_tail[:-STDERR_TAIL_BYTES]
-        reaper.join(max(0.0, deadline - time.monotonic()))
-        if reaper.is_alive():
+        if not wait_exit(max(0.0, deadline - time.monotonic())):
             timed_out = True
             _kill_group(launched.pid)
-            reaper.join()
+            wait_exit(None)
     except BaseException:
         # Ctrl-C or SIGTERM while measuring: never leave the workload behind.
         _kill_group(launched.pid)
-        reaper.join(5)
-        if reaper.is_alive():
+        try:
+            done = wait_exit(5)
+        except BaseException:
+            done = False
+        if not done:
             _drop_spawner()
         raise
     finally:
