@@ -1,0 +1,347 @@
+"""Detection benchmark: perfop compare vs hyperfine + Welch t-test vs pyperf, at equal budget.
+
+In a temporary git repository, a CPU-bound workload of about 40 ms (a Python loop) gets injected
+slowdowns of 0% (A/A), 2%, 3%, 5% and 10% in a candidate commit. Each comparison of each level is
+run through:
+
+- perfop: ``perfop compare BASE CAND --format json`` with threshold 1% and ``max_time`` = budget;
+- hyperfine: ``hyperfine -N --warmup 1 --runs R`` over both commands (all of A, then all of B),
+  R filling the budget, then a Welch t-test on the exported samples at p < 0.05 (what hyperfine's
+  scripts/welch_ttest.py does);
+- pyperf: ``pyperf command`` for each side (half the budget each, --loops 1), then
+  ``pyperf compare_to``, counting "Significant" results.
+
+A verdict in the right direction is a detection; any verdict at 0% (or in the wrong direction) is
+a false verdict. Results go to a JSON-lines file and a markdown summary (docs/benchmarks.md).
+
+    python benchmarks/detection.py --per-level 30 --aa 60 --budget 30      # the full-size run
+    python benchmarks/detection.py --per-level 10 --aa 20 --budget 10      # a reduced run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+PY = sys.executable
+LEVELS = (0.0, 0.02, 0.03, 0.05, 0.10)
+TARGET_S = 0.040
+BENCH = """\
+import work
+work.run()
+print("ok")
+"""
+WORK = """\
+N = {n}
+
+
+def run():
+    s = 0
+    for i in range(N):
+        s += i * i % 7
+    return s
+"""
+
+
+def sh(argv: list[str], cwd: Path | None = None, **kw: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False, **kw)
+
+
+def git(repo: Path, *args: str) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "b",
+        "GIT_AUTHOR_EMAIL": "b@b",
+        "GIT_COMMITTER_NAME": "b",
+        "GIT_COMMITTER_EMAIL": "b@b",
+    }
+    out = sh(["git", *args], cwd=repo, env=env)
+    if out.returncode:
+        raise SystemExit(f"git {' '.join(args)}: {out.stderr}")
+    return out.stdout.strip()
+
+
+def time_once(script: Path) -> float:
+    t = time.perf_counter()
+    subprocess.run([PY, "-S", str(script)], check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t
+
+
+def calibrate_loop(tmp: Path) -> tuple[int, float, float]:
+    """Iterations for a ~40 ms run, the run time, and the cost of one iteration."""
+    d = tmp / "cal"
+    d.mkdir()
+    (d / "bench.py").write_text(BENCH)
+    times = {}
+    for n in (100_000, 400_000):
+        (d / "work.py").write_text(WORK.format(n=n))
+        time_once(d / "bench.py")
+        times[n] = statistics.median(time_once(d / "bench.py") for _ in range(15))
+    per_iter = (times[400_000] - times[100_000]) / 300_000
+    startup = times[100_000] - 100_000 * per_iter
+    n = max(10_000, int((TARGET_S - startup) / per_iter))
+    return n, startup + n * per_iter, per_iter
+
+
+def make_repo(
+    tmp: Path, n_base: int, total: float, per_iter: float, budget: float, levels: tuple[float, ...]
+) -> tuple[Path, str, dict[float, str]]:
+    repo = tmp / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / ".gitignore").write_text(".perfop/\n")
+    (repo / "bench.py").write_text(BENCH)
+    (repo / "work.py").write_text(WORK.format(n=n_base))
+    (repo / "perfop.toml").write_text(
+        "threshold = 0.01\n\n[workloads.w]\n"
+        'command = ["{python}", "-S", "bench.py"]\n'
+        f"max_time = {budget}\nmax_runs = 100000\nwarmup = 1\nmin_runs = 5\n"
+    )
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "base")
+    base = git(repo, "rev-parse", "HEAD")
+    cands = {}
+    for level in levels:
+        extra = round(level * total / per_iter)
+        git(repo, "checkout", "-q", "--detach", base)
+        (repo / "work.py").write_text(WORK.format(n=n_base + extra))
+        git(repo, "commit", "-q", "--allow-empty", "-am", f"slowdown {level:.0%}")
+        cands[level] = git(repo, "rev-parse", "HEAD")
+    git(repo, "checkout", "-q", "main")
+    return repo, base, cands
+
+
+def peer_dirs(repo: Path, tmp: Path, base: str, cand: str) -> tuple[Path, Path]:
+    """Plain checkouts for the peers, paths of equal length (as perfop uses)."""
+    a, b = tmp / "peer" / "a", tmp / "peer" / "b"
+    for d, sha in ((a, base), (b, cand)):
+        if d.exists():
+            shutil.rmtree(d)
+        d.mkdir(parents=True)
+        subprocess.run(f"git -C {repo} archive {sha} | tar -x -C {d}", shell=True, check=True)
+    return a, b
+
+
+def run_perfop(repo: Path, base: str, cand: str, seed: int) -> dict[str, Any]:
+    t = time.perf_counter()
+    out = sh(
+        [
+            PY,
+            "-m",
+            "perfop",
+            "compare",
+            base,
+            cand,
+            "-w",
+            "w",
+            "--seed",
+            str(seed),
+            "--format",
+            "json",
+        ],
+        cwd=repo,
+    )
+    wall = time.perf_counter() - t
+    if out.returncode not in (0, 1, 3):
+        return {"verdict": "error", "error": out.stderr.strip()[-300:], "time": wall}
+    w = json.loads(out.stdout)["workloads"][0]
+    wall_m = next(m for m in w["metrics"] if m["name"] == "wall_time")
+    return {
+        "verdict": w["verdict"],
+        "pairs": w["pairs"],
+        "time": w["elapsed"],
+        "wall": wall,
+        "ratio": wall_m["ratio"],
+        "stop": w["stop_reason"],
+    }
+
+
+def run_hyperfine(a: Path, b: Path, tmp: Path, budget: float, run_time: float) -> dict[str, Any]:
+    from scipy import stats
+
+    runs = max(2, int(budget / (2 * run_time * 1.15)))
+    export = tmp / "hf.json"
+    t = time.perf_counter()
+    out = sh(
+        [
+            "hyperfine",
+            "-N",
+            "--warmup",
+            "1",
+            "--runs",
+            str(runs),
+            "--style",
+            "none",
+            "--export-json",
+            str(export),
+            f"{PY} -S {a}/bench.py",
+            f"{PY} -S {b}/bench.py",
+        ]
+    )
+    wall = time.perf_counter() - t
+    if out.returncode:
+        return {"verdict": "error", "error": out.stderr[-300:], "time": wall}
+    res = json.loads(export.read_text())["results"]
+    xa, xb = res[0]["times"], res[1]["times"]
+    p = float(stats.ttest_ind(xa, xb, equal_var=False).pvalue)
+    ratio = statistics.mean(xb) / statistics.mean(xa)
+    verdict = ("slower" if ratio > 1 else "faster") if p < 0.05 else "not significant"
+    return {"verdict": verdict, "p": p, "ratio": ratio, "time": wall, "runs": runs}
+
+
+_PYPERF_OVERHEAD = [0.4]  # seconds per worker process beyond its 4 runs; learnt as we go
+
+
+def run_pyperf(a: Path, b: Path, tmp: Path, budget: float, run_time: float) -> dict[str, Any]:
+    per_proc = 4 * run_time + _PYPERF_OVERHEAD[0]  # 1 warm-up + 3 values, plus worker start-up
+    procs = max(2, int(budget / 2 / per_proc))
+    t = time.perf_counter()
+    files = []
+    for side, d in (("a", a), ("b", b)):
+        f = tmp / f"pyperf_{side}.json"
+        if f.exists():
+            f.unlink()
+        out = sh(
+            [
+                PY,
+                "-m",
+                "pyperf",
+                "command",
+                "--processes",
+                str(procs),
+                "--values",
+                "3",
+                "--warmups",
+                "1",
+                "--loops",
+                "1",
+                "--quiet",
+                "--name",
+                "w",
+                "-o",
+                str(f),
+                "--",
+                PY,
+                "-S",
+                f"{d}/bench.py",
+            ]
+        )
+        if out.returncode:
+            return {"verdict": "error", "error": out.stderr[-300:], "time": time.perf_counter() - t}
+        files.append(f)
+    measured = time.perf_counter() - t
+    _PYPERF_OVERHEAD[0] = max(0.0, measured / (2 * procs) - 4 * run_time)
+    cmp = sh([PY, "-m", "pyperf", "compare_to", str(files[0]), str(files[1])])
+    wall = time.perf_counter() - t
+    text = cmp.stdout
+    m = re.search(r"([\d.]+)x (slower|faster)", text)
+    verdict = "not significant"
+    if cmp.returncode == 0 and "Not significant" not in text and m:
+        verdict = m.group(2)
+    if cmp.returncode:
+        verdict = "error"
+    return {"verdict": verdict, "time": wall, "processes": procs, "output": text.strip()[-200:]}
+
+
+def summarise(rows: list[dict[str, Any]], levels: tuple[float, ...]) -> str:
+    tools = sorted({r["tool"] for r in rows}, key=["perfop", "hyperfine", "pyperf"].index)
+    lines = [
+        "| injected slowdown | tool | comparisons | detected (slower) | false verdicts "
+        "| median time to verdict (s) | median pairs (perfop) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for level in levels:
+        for tool in tools:
+            rs = [r for r in rows if r["tool"] == tool and r["level"] == level]
+            if not rs:
+                continue
+            n = len(rs)
+            slower = sum(r["verdict"] == "slower" for r in rs)
+            faster = sum(r["verdict"] == "faster" for r in rs)
+            false = slower + faster if level == 0 else faster
+            decided = [r["time"] for r in rs if r["verdict"] in ("slower", "faster", "unchanged")]
+            med_t = f"{statistics.median(decided):.1f}" if decided else "-"
+            pairs = [r["pairs"] for r in rs if "pairs" in r]
+            med_p = f"{statistics.median(pairs):.0f}" if pairs else ""
+            det = "-" if level == 0 else f"{slower}/{n} ({slower / n:.0%})"
+            lines.append(
+                f"| {level:.0%} | {tool} | {n} | {det} | {false}/{n} ({false / n:.0%}) "
+                f"| {med_t} | {med_p} |"
+            )
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as fh:
+        for line in fh:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return (
+        f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--per-level", type=int, default=30, help="comparisons per slowdown level")
+    ap.add_argument("--aa", type=int, default=60, help="A/A comparisons (0%% level)")
+    ap.add_argument("--budget", type=float, default=30.0, help="seconds per comparison")
+    ap.add_argument("--levels", default=",".join(str(x) for x in LEVELS))
+    ap.add_argument("--tools", default="perfop,hyperfine,pyperf")
+    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/detection.jsonl"))
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    levels = tuple(float(x) for x in args.levels.split(","))
+    tools = args.tools.split(",")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="perfop-detect-"))
+    n_base, total, per_iter = calibrate_loop(tmp)
+    repo, base, cands = make_repo(tmp, n_base, total, per_iter, args.budget, levels)
+    header = {
+        "machine": machine(),
+        "args": vars(args) | {"out": str(args.out)},
+        "workload_s": total,
+        "iterations": n_base,
+        "started": time.strftime("%F %T"),
+    }
+    print(json.dumps(header), flush=True)
+    rows: list[dict[str, Any]] = []
+    with args.out.open("w") as fh:
+        fh.write(json.dumps({"header": header}) + "\n")
+        for level in levels:
+            count = args.aa if level == 0 else args.per_level
+            a, b = peer_dirs(repo, tmp, base, cands[level])
+            for i in range(count):
+                order = tools[i % len(tools) :] + tools[: i % len(tools)]  # rotate tool order
+                for tool in order:
+                    if tool == "perfop":
+                        r = run_perfop(repo, base, cands[level], args.seed + i)
+                    elif tool == "hyperfine":
+                        r = run_hyperfine(a, b, tmp, args.budget, total)
+                    else:
+                        r = run_pyperf(a, b, tmp, args.budget, total)
+                    r.update(tool=tool, level=level, i=i)
+                    rows.append(r)
+                    fh.write(json.dumps(r) + "\n")
+                    fh.flush()
+                    print(json.dumps(r), flush=True)
+    print(summarise(rows, levels))
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
