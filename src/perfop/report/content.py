@@ -46,16 +46,22 @@ def fmt_p(p: float | None) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
+def _time_scale(value: float) -> tuple[float, str]:
+    magnitude = abs(value)
+    return next(
+        ((s, u) for s, u in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")) if magnitude >= s),
+        (1e-9, "ns"),
+    )
+
+
 def fmt_pair(a: float, b: float, unit: str) -> str:
-    """``412 -> 52.1 ms``: both values in the larger one's scale, the unit once."""
-    if unit == "s":
-        big = max(abs(a), abs(b))
-        scale, suffix = next(
-            ((s, u) for s, u in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")) if big >= s),
-            (1e-9, "ns"),
-        )
-        return f"{a / scale:.3g} -> {b / scale:.3g} {suffix}"
-    return f"{fmt(a, unit)} -> {fmt(b, unit)}"
+    """``120 -> 65 ms`` when both share a scale, else ``1.28 s -> 74.8 ms``."""
+    if unit != "s":
+        return f"{fmt(a, unit)} -> {fmt(b, unit)}"
+    (sa, ua), (sb, ub) = _time_scale(a), _time_scale(b)
+    if ua == ub:
+        return f"{a / sa:.3g} -> {b / sb:.3g} {ua}"
+    return f"{a / sa:.3g} {ua} -> {b / sb:.3g} {ub}"
 
 
 def change_phrase(ratio: float | None, unit: str, better: str) -> str:

@@ -87,7 +87,9 @@ def paired_plot(v: ValidationResult, fmt: PlotFormat) -> Plot | None:
     if not workloads:
         return None
     n = len(workloads)
-    fig, axes = plt.subplots(1, n, figsize=(min(3.2 * n, 12), 2.8), squeeze=False)
+    fig, axes = plt.subplots(
+        1, n, figsize=(min(3.2 * n, 12), 3.0), squeeze=False, layout="constrained"
+    )
     for ax, w in zip(axes[0], workloads, strict=True):
         scale, unit = _scale([*w.base_values, *w.candidate_values], w.unit)
         b = [x / scale for x in w.base_values]
@@ -113,7 +115,7 @@ def forest_plot(data: ReportData, fmt: PlotFormat) -> Plot | None:
     if not rows:
         return None
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7.0, 0.9 + 0.32 * len(rows)))
+    fig, ax = plt.subplots(figsize=(7.0, 1.2 + 0.32 * len(rows)), layout="constrained")
     labels = []
     for i, (label, w) in enumerate(reversed(rows)):
         pm = w.primary
@@ -129,6 +131,26 @@ def forest_plot(data: ReportData, fmt: PlotFormat) -> Plot | None:
     ax.axvline(1.0, color="#8c959f", linewidth=1)
     ax.set_yticks(range(len(labels)), labels)
     ax.set_xscale("log")
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    lows = [
+        min(w.primary.ci_low or w.primary.ratio, 1 / (1 + threshold))
+        for _, w in rows
+        if w.primary and w.primary.ratio
+    ]
+    highs = [
+        max(w.primary.ci_high or w.primary.ratio, 1 + threshold)
+        for _, w in rows
+        if w.primary and w.primary.ratio
+    ]
+    lo_x, hi_x = min(lows) / 1.15, max(highs) * 1.15
+    ax.set_xlim(lo_x, hi_x)
+    coarse = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0]
+    fine = [0.5, 0.7, 0.8, 0.9, 0.95, 1.0, 1.05, 1.1, 1.25, 1.5, 2.0]
+    candidates = coarse if hi_x / lo_x > 4 else fine
+    ax.set_xticks([t for t in candidates if lo_x <= t <= hi_x])
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{x:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("ratio candidate/base (log scale; < 1 is lower); band: +/- threshold")
     ax.set_title("Ratios with confidence intervals")
     alt = "; ".join(
@@ -145,6 +167,7 @@ def history_plot(h: History, fmt: PlotFormat) -> Plot:
     xs = list(range(len(values)))
     ax.plot(xs, [v / scale for v in values], "o-", color=_CAND, markersize=4)
     ax.set_xticks(xs, [(p.sha or "?")[:7] for p in h.points], rotation=45, ha="right")
+    fig.set_layout_engine("constrained")
     ax.set_ylabel(f"median {h.metric} ({unit})")
     ax.set_ylim(bottom=0)
     ax.set_title(f"{h.workload}: history of measured runs")
