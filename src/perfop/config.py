@@ -108,6 +108,25 @@ class SLOConfig(_Strict):
         return self
 
 
+class AgentConfig(_Strict):
+    """``[tool.perfop.agent]``: the LLM endpoint of ``perfop agent`` (the key stays in the env)."""
+
+    provider: Literal["openai", "anthropic"] = "openai"
+    model: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    max_steps: int = Field(default=80, ge=1)
+    budget_tokens: int = Field(default=500_000, ge=1)
+    max_time: float = Field(default=3600.0, gt=0)
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise ValueError(f"{value!r} is not a valid environment variable name")
+        return value
+
+
 class PerfopConfig(_Strict):
     """The whole validated configuration."""
 
@@ -121,6 +140,7 @@ class PerfopConfig(_Strict):
     high_risk_paths: list[str] = Field(default_factory=list)
     workloads: dict[str, WorkloadConfig] = Field(default_factory=dict)
     slos: list[SLOConfig] = Field(default_factory=list)
+    agent: AgentConfig = Field(default_factory=AgentConfig)
 
     _tc = field_validator("test_command")(_check_command)
 

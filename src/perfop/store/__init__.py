@@ -11,7 +11,7 @@ import importlib
 from perfop.store.core import RunRecord, Store, open_store
 
 # Modules that define further tables on perfop.store.schema.metadata.
-TABLE_MODULES: tuple[str, ...] = ("engagement", "compare", "profiles")
+TABLE_MODULES: tuple[str, ...] = ("engagement", "compare", "profiles", "agent")
 
 
 def load_table_modules() -> None:

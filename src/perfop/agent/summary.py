@@ -1,0 +1,134 @@
+"""The agent's approval-ready summary, built from the store's records.
+
+``approval_summary`` is what the human reads at the end of every run (also after a budget stop):
+improvements with their evidence, refuted and reverted attempts, residual risks, mitigations,
+next steps and follow-up questions, and the hand-off checklist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from perfop.config import LoadedConfig
+from perfop.engagement.records import Status
+from perfop.store import Store
+
+
+def _bullets(items: Sequence[str], empty: str = "- none") -> list[str]:
+    return [f"- {i}" for i in items] if items else [empty]
+
+
+def approval_summary(
+    store: Store,
+    loaded: LoadedConfig,
+    *,
+    engagement_id: int | None,
+    session_id: int,
+    branch: str | None,
+    commits: Sequence[str],
+    stop_reason: str | None,
+    status: str,
+    answers: Sequence[str] = (),
+    report: str | None = None,
+) -> str:
+    """Markdown summary of the session, ready for a human to approve or send back."""
+    from perfop.engagement import checks
+    from perfop.store import engagement as es
+
+    lines = ["# perfop agent: approval-ready summary", ""]
+    if stop_reason:
+        lines += [
+            f"**Stopped early** ({status}): {stop_reason}. Everything below is the state "
+            "so far; uncommitted changes were reverted.",
+            "",
+        ]
+    if engagement_id is None:
+        lines += [
+            "No engagement was recorded.",
+            "",
+            f"Transcript: perfop agent log --session {session_id}",
+        ]
+        return "\n".join(lines) + "\n"
+    with store.read() as conn:
+        eng = es.get_engagement(conn, engagement_id)
+        hyps = es.list_hypotheses(conn, engagement_id)
+        designs = {h.id: es.latest_design(conn, h.id) for h in hyps}
+        validations = {h.id: es.list_validations(conn, h.id) for h in hyps}
+        approvals = es.list_approvals(conn, engagement_id)
+    assert eng is not None
+    lines += [f"Engagement {eng.id}: {eng.title}", ""]
+    if commits:
+        lines.append(
+            f"Branch `{branch}` holds {len(commits)} validated commit(s): "
+            + ", ".join(c[:12] for c in commits)
+        )
+    else:
+        lines.append(f"Branch `{branch or '-'}`: no change was committed.")
+    lines.append("")
+
+    improvements, attempts, risks, mitigations = [], [], [], []
+    for h in hyps:
+        vs = validations.get(h.id) or []
+        last = vs[-1] if vs else None
+        evidence = "; ".join(last.reasons[:3]) if last else "not validated"
+        if last is not None and last.outcome is Status.CONFIRMED and h.status is Status.CONFIRMED:
+            improvements.append(
+                f"{h.label} confirmed: {h.statement} ({evidence}) "
+                f"[validation:{last.id}, commit {last.candidate_sha[:12]}]"
+            )
+        elif last is not None:
+            attempts.append(
+                f"{h.label} {last.outcome.value}, now {h.status.value}: {h.statement} ({evidence})"
+            )
+        else:
+            attempts.append(f"{h.label} {h.status.value}: {h.statement}")
+        d = designs.get(h.id)
+        if h.risk != "low" or (d is not None and d.risk not in (None, "low")):
+            approved = any(a.hypothesis_id == h.id for a in approvals if a.kind == "approval")
+            risks.append(
+                f"{h.label} is {h.risk} risk"
+                + (" (approved by a human)" if approved else " (not approved: not implemented)")
+            )
+        if d is not None:
+            parts = [
+                f"fallback: {d.fallback}" if d.fallback else "",
+                f"feature flag: {d.feature_flag}" if d.feature_flag else "",
+                f"kill switch: {d.kill_switch}" if d.kill_switch else "",
+                f"rollback: {d.rollback}" if d.rollback else "",
+            ]
+            if any(parts):
+                mitigations.append(f"{h.label}: " + "; ".join(p for p in parts if p))
+    for sha in commits:
+        mitigations.append(f"rollback of {sha[:12]}: git revert {sha[:12]}")
+    if loaded.config.test_command is None:
+        risks.append("no test_command configured: behaviour was checked only by workload output")
+    open_q = list(eng.open_questions) if not answers else []
+    if open_q:
+        risks.append(f"{len(open_q)} open question(s) unanswered; the agent worked on assumptions")
+
+    lines += ["## Improvements", "", *_bullets(improvements), ""]
+    lines += ["## Refuted, reverted or pending", "", *_bullets(attempts), ""]
+    lines += ["## Residual risks", "", *_bullets(risks), ""]
+    lines += ["## Mitigations", "", *_bullets(mitigations), ""]
+    steps = []
+    if commits:
+        steps.append(f"review the change: git log -p {commits[0][:12]}^..{branch}")
+        steps.append("sign off the trade-offs: perfop accept --by NAME")
+        steps.append(f"merge {branch} when satisfied")
+    pending = [r.split(" is ")[0] for r in risks if "not approved" in r]
+    steps += [f"a human decides on {label}: perfop approve {label} --by NAME" for label in pending]
+    if stop_reason:
+        steps.append("re-run perfop agent with a larger budget to continue")
+    lines += ["## Next steps", "", *_bullets(steps), ""]
+    lines += ["## Follow-up questions", "", *_bullets(open_q[:10]), ""]
+    try:
+        results = checks.verify(store, loaded)
+        lines += ["## Hand-off checklist (perfop verify)", ""]
+        lines += [f"- [{'x' if r.passed else ' '}] {r.name}: {r.reason}" for r in results]
+        lines.append("")
+    except Exception as exc:  # the checklist is informative here; never lose the summary over it
+        lines += [f"(verify could not run: {exc})", ""]
+    if report:
+        lines.append(f"Report: {report}")
+    lines.append(f"Transcript: perfop agent log --session {session_id}")
+    return "\n".join(lines) + "\n"
