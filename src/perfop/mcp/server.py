@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from perfop import __version__
 from perfop.mcp import measure_tools as _measure_tools  # noqa: F401 - registers the tools
 from perfop.mcp import resources
+from perfop.mcp import validation_tools as _validation_tools  # noqa: F401 - registers the tools
 from perfop.mcp.guards import CancelToken, Redactor, error_message, parse_args, run_blocking
 from perfop.mcp.tools import TOOLS, Answer, App, Call, Tool
 

@@ -260,6 +260,18 @@ class HypothesisFields(Args):
     )
 
 
+def _parsed(parse: Callable[[Any], float], value: Any, flag: str, argument: str) -> float | None:
+    """Parse with the CLI's parser; its message names the tool argument instead of the flag."""
+    from perfop.errors import UsageError
+
+    if value is None:
+        return None
+    try:
+        return parse(value)
+    except UsageError as exc:
+        raise UsageError(exc.message.replace(flag, argument, 1)) from None
+
+
 def _hypothesis_fields(call: Call, args: HypothesisFields) -> dict[str, Any]:
     from perfop.engagement.hypotheses import parse_confidence, parse_effort, parse_ratio
 
@@ -270,9 +282,9 @@ def _hypothesis_fields(call: Call, args: HypothesisFields) -> dict[str, Any]:
         "components": args.components,
         "workloads": args.workloads,
         "metric": args.metric,
-        "expected_ratio": None if args.expected_ratio is None else parse_ratio(args.expected_ratio),
-        "effort": None if args.effort is None else parse_effort(args.effort),
-        "confidence": None if args.confidence is None else parse_confidence(args.confidence),
+        "expected_ratio": _parsed(parse_ratio, args.expected_ratio, "--expect", "expected_ratio"),
+        "effort": _parsed(parse_effort, args.effort, "--effort", "effort"),
+        "confidence": _parsed(parse_confidence, args.confidence, "--confidence", "confidence"),
         "risk": args.risk,
         "verification": args.verification,
         "evidence": args.evidence,

@@ -1,0 +1,107 @@
+"""Validation tools: compare (A/B of two refs), validate (a hypothesis's candidate), report.
+
+Each calls the CLI's service and answers with its ``--format json`` document. Refs pass the
+guardrail's ref check (no option injection); the candidate defaults to the working tree, which
+is snapshotted without touching the user's checkout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field
+
+from perfop.mcp.guards import check_ref
+from perfop.mcp.tools import Answer, Call, LongArgs, tool
+
+if TYPE_CHECKING:
+    from perfop.compare import WorkloadComparison
+
+
+class _CompareProgress:
+    """A ``CompareProgress`` that forwards each measured pair as a progress notification."""
+
+    def __init__(self, call: Call) -> None:
+        self.call = call
+
+    def workload_started(self, name: str, planned_pairs: int) -> None:
+        self.call.progress(0, planned_pairs or None, f"{name}: warming up")
+
+    def pair_done(self, name: str, pairs: int, planned_pairs: int) -> None:
+        self.call.progress(pairs, max(planned_pairs, pairs) or None, f"{name}: {pairs} pair(s)")
+
+    def workload_finished(self, name: str) -> None:
+        self.call.token.check()
+
+
+def comparison_line(workloads: Sequence[WorkloadComparison]) -> str:
+    parts = []
+    for w in workloads:
+        if w.failure:
+            parts.append(f"{w.name}: failed ({w.failure})")
+            continue
+        p = w.primary
+        ratio = (
+            f" {p.name} x{p.analysis.ratio:.3f} [{p.analysis.ci_low:.3f}, {p.analysis.ci_high:.3f}]"
+            if p is not None
+            else ""
+        )
+        verdict = w.verdict.value if w.verdict else "no verdict"
+        behaviour = ", output changed" if w.behavior == "changed" else ""
+        parts.append(f"{w.name}: {verdict}{ratio} after {w.pairs} pair(s){behaviour}")
+    return "; ".join(parts)
+
+
+class CompareArgs(LongArgs):
+    base: str | None = Field(
+        None, description="Base git ref (default: the configured base, else the merge-base)."
+    )
+    candidate: str | None = Field(
+        None,
+        description="Candidate git ref (default: the working tree, uncommitted changes included, "
+        "snapshotted without touching it).",
+    )
+    workloads: list[str] = Field(
+        default_factory=list, description="Configured workloads to compare (default: all)."
+    )
+    harness: Literal["base", "candidate"] = Field(
+        "base", description="Whose benchmark harness files both sides run (default base)."
+    )
+    seed: int | None = Field(None, description="Seed of the pair order (for reproduction).")
+    max_time: float | None = Field(
+        None, gt=0, description="Measurement budget per workload, seconds."
+    )
+    max_runs: int | None = Field(None, ge=1, description="At most this many pairs per workload.")
+
+
+@tool(
+    "compare",
+    CompareArgs,
+    """A/B compare two refs: both checked out in disposable worktrees (never the user's
+    checkout), interleaved pairs of fresh processes in random order, adaptive stopping, and a
+    verdict per workload (faster, slower, unchanged, inconclusive) with the candidate/base ratio
+    and its confidence interval. Reports progress; cancelling stops it cleanly.""",
+    long=True,
+)
+def compare(call: Call, args: CompareArgs) -> Answer:
+    from perfop.compare import compare as compare_service
+    from perfop.compare import comparison_document
+
+    result = compare_service(
+        call.app.store,
+        call.app.loaded,
+        base=check_ref(args.base, argument="base") if args.base else None,
+        candidate=check_ref(args.candidate, argument="candidate") if args.candidate else None,
+        workloads=args.workloads,
+        harness=args.harness,
+        seed=args.seed,
+        max_time=args.max_time,
+        max_runs=args.max_runs,
+        progress=_CompareProgress(call),
+    )
+    doc = comparison_document(result)
+    text = f"comparison {result.id}: {comparison_line(result.workloads)}"
+    failed = [w for w in result.workloads if w.failure]
+    return Answer(doc, text, is_error=bool(failed))
+

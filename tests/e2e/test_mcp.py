@@ -1,0 +1,554 @@
+"""``perfop mcp`` end to end: the MCP SDK's real client over stdio against the server started as a
+subprocess in a temporary git repository.
+
+Covers the tool list and schemas, an engagement driven through tools only, the approval guardrail,
+path escapes, malformed arguments, a hanging workload, a planted secret, and cancellation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+mcp = pytest.importorskip("mcp")
+
+from mcp import ClientSession, StdioServerParameters  # noqa: E402
+from mcp import types as mt  # noqa: E402
+from mcp.client.stdio import stdio_client  # noqa: E402
+from mcp.shared.exceptions import McpError  # noqa: E402
+
+EXPECTED_TOOLS = {
+    "status",
+    "intake",
+    "inventory",
+    "run",
+    "runs",
+    "profile",
+    "profile_diff",
+    "hypothesis_add",
+    "hypothesis_list",
+    "hypothesis_update",
+    "design",
+    "request_approval",
+    "compare",
+    "note",
+    "log",
+    "verify",
+    "ci_triage",
+}
+
+PLAIN_SECRET = "correct-horse-battery-staple-4711"
+PATTERN_SECRET = "ghp_" + "Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2"
+
+SLOW_CORE = """\
+def top_words(words):
+    counts = []
+    for w in words:
+        for pair in counts:
+            if pair[0] == w:
+                pair[1] += 1
+                break
+        else:
+            counts.append([w, 1])
+    return sorted(counts, key=lambda p: -p[1])[:3]
+"""
+
+FAST_CORE = """\
+from collections import Counter
+
+
+def top_words(words):
+    return [[w, n] for w, n in Counter(words).most_common(3)]
+"""
+
+BENCH = """\
+import sys
+sys.path.insert(0, "src")
+from slowpkg.core import top_words
+words = [f"w{i % 400}" for i in range(4000)]
+print(top_words(words))
+"""
+
+CONFIG = """\
+[project]
+name = "slowpkg"
+version = "0"
+
+[tool.perfop]
+high_risk_paths = ["src/slowpkg/core.py"]
+test_command = "{python} -c 'print(1)'"
+seed = 7
+
+[tool.perfop.workloads.bench]
+command = "{python} bench.py"
+warmup = 1
+min_runs = 3
+max_runs = 6
+max_time = 2.0
+timeout = 30
+
+[tool.perfop.workloads.hang]
+command = "{python} -c 'import time; time.sleep(120)'"
+warmup = 0
+min_runs = 1
+max_runs = 1
+timeout = 120
+
+[tool.perfop.workloads.leaky]
+command = "{python} leak.py"
+warmup = 0
+min_runs = 1
+max_runs = 1
+"""
+
+LEAK = """\
+import os, sys
+for name in ("PERFOP_TEST_PASSWORD", "GITHUB_TOKEN"):
+    value = os.environ.get(name, "")
+    print(f"{name}={value}")
+    print(f"leaking {value}", file=sys.stderr)
+sys.exit(3)
+"""
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def server_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PERFOP_STORE", "PERFOP_CONFIG")}
+    env.update(extra or {})
+    return env
+
+
+@asynccontextmanager
+async def connect(repo: Path, env: Mapping[str, str] | None = None) -> AsyncIterator[ClientSession]:
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "perfop", "mcp", "--repo", str(repo)],
+        env=server_env(env),
+        cwd=str(repo.parent),
+    )
+    with open(os.environ.get("PERFOP_TEST_MCP_ERRLOG", os.devnull), "a") as errlog:
+        async with (
+            stdio_client(params, errlog=errlog) as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            yield session
+
+
+def run_session(
+    repo: Path,
+    body: Callable[[ClientSession], Awaitable[None]],
+    env: Mapping[str, str] | None = None,
+) -> None:
+    async def main() -> None:
+        async with connect(repo, env) as session:
+            await body(session)
+
+    anyio.run(main)
+
+
+async def ok(session: ClientSession, name: str, args: dict[str, Any] | None = None) -> Any:
+    """Call a tool that must succeed; return its structured document."""
+    result = await session.call_tool(name, args or {})
+    text = result.content[0].text if result.content else ""
+    assert not result.isError, f"{name} failed: {text}"
+    assert result.structuredContent is not None
+    assert text.strip()
+    return result.structuredContent
+
+
+async def fails(session: ClientSession, name: str, args: Any) -> str:
+    """Call a tool that must fail; return its one-line message."""
+    result = await session.call_tool(name, args)
+    assert result.isError, f"{name} unexpectedly succeeded: {result.content}"
+    message = result.content[0].text
+    assert "\n" not in message and "Traceback" not in message, message
+    return message
+
+
+@pytest.fixture
+def project(git_repo: Callable[..., Path], git: Callable[..., str]) -> Path:
+    repo = git_repo(
+        {
+            "pyproject.toml": CONFIG,
+            "bench.py": BENCH,
+            "leak.py": LEAK,
+            "src/slowpkg/__init__.py": "",
+            "src/slowpkg/core.py": SLOW_CORE,
+            ".gitignore": ".perfop/\n__pycache__/\n",
+            "logs/ci.log": "== step: tests\nFAILED tests/test_x.py::test_y - AssertionError\n",
+        }
+    )
+    git(repo, "checkout", "-q", "-b", "faster")
+    (repo / "src/slowpkg/core.py").write_text(FAST_CORE)
+    git(repo, "commit", "-qam", "count with Counter")
+    git(repo, "checkout", "-q", "main")
+    return repo
+
+
+def tree_state(repo: Path, git: Callable[..., str]) -> tuple[str, ...]:
+    return (
+        git(repo, "rev-parse", "HEAD"),
+        git(repo, "status", "--porcelain", "--untracked-files=all"),
+        git(repo, "branch", "--list"),
+        git(repo, "stash", "list"),
+        git(repo, "worktree", "list", "--porcelain"),
+    )
+
+
+def stale_worktrees(repo: Path) -> list[str]:
+    root = repo / ".perfop" / "worktrees"
+    return sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+
+
+# --- tests ---------------------------------------------------------------------------------------
+
+
+def test_tools_are_listed_with_precise_schemas(project: Path) -> None:
+    async def body(session: ClientSession) -> None:
+        tools = {t.name: t for t in (await session.list_tools()).tools}
+        assert set(tools) >= EXPECTED_TOOLS
+        for t in tools.values():
+            assert len(t.description or "") > 40, t.name
+            assert t.inputSchema["type"] == "object"
+            assert t.inputSchema.get("additionalProperties") is False, t.name
+            # No tool takes a command line: only configured workloads run.
+            assert not {"command", "cmd", "argv", "shell"} & set(t.inputSchema["properties"])
+        assert tools["hypothesis_add"].inputSchema["required"] == ["statement"]
+        assert set(tools["design"].inputSchema["required"]) == {"label", "fix"}
+        assert tools["run"].inputSchema["properties"]["workloads"]["type"] == "array"
+        assert "title" in json.dumps(tools["intake"].inputSchema["properties"]["spec"])
+        assert tools["status"].annotations is not None and tools["status"].annotations.readOnlyHint
+        assert "approve" not in tools  # agents request approval, never grant it
+        uris = {str(r.uri) for r in (await session.list_resources()).resources}
+        assert "perfop://engagement/current" in uris
+
+    run_session(project, body)
+
+
+def test_full_engagement_through_tools_only(
+    project: Path, git: Callable[..., str], perfop_proc: Callable[..., Any]
+) -> None:
+    before = tree_state(project, git)
+    progress: list[tuple[float, float | None]] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append((done, total))
+
+    async def body(session: ClientSession) -> None:
+        doc = await ok(
+            session,
+            "intake",
+            {
+                "spec": {
+                    "title": "make top_words fast",
+                    "goals": [{"text": "halve bench time", "metric": "wall_time"}],
+                    "workloads": ["bench"],
+                    "stakeholders": [{"name": "Ada", "role": "maintainer"}],
+                    "risk_tolerance": "medium",
+                }
+            },
+        )
+        assert doc["kind"] == "intake" and doc["engagement"]["workloads"] == ["bench"]
+        assert "make top_words fast" in doc["recap"]
+        doc = await ok(session, "intake", {"confirm": True})
+        assert doc["engagement"]["confirmed_at"]
+        doc = await ok(session, "inventory")
+        assert doc["inventory"]["id"] >= 1
+
+        res = await session.call_tool(
+            "run", {"workloads": ["bench"], "runs": 3, "warmup": 0}, progress_callback=on_progress
+        )
+        assert not res.isError, res.content
+        run_doc = res.structuredContent
+        assert run_doc["schema"] == "perfop.run/1"
+        assert len(run_doc["runs"][0]["samples"]) == 3
+        assert progress and progress[-1] == (3.0, 3.0)
+
+        prof = await ok(
+            session, "profile", {"workload": "bench", "backend": "pyinstrument", "timeout": 60}
+        )
+        spots = prof["parts"][0]["hotspots"]
+        assert any(s["file"] == "src/slowpkg/core.py" for s in spots), spots
+        spot = next(s for s in spots if s["file"] == "src/slowpkg/core.py")
+
+        doc = await ok(
+            session,
+            "hypothesis_add",
+            {
+                "statement": "a Counter instead of a linear scan makes top_words linear",
+                "root_cause": "quadratic list scan in top_words",
+                "components": ["src/slowpkg/core.py"],
+                "expected_ratio": "-50%",
+                "effort": "2h",
+                "confidence": "high",
+                "risk": "low",
+                "evidence": [f"hotspot:{spot['id']}"],
+                "verification": ["compare bench base vs candidate"],
+            },
+        )
+        hyp = doc["hypothesis"]
+        assert hyp["label"] == "H1" and hyp["status"] == "proposed"
+        assert hyp["expected_ratio"] == pytest.approx(0.5)
+        doc = await ok(
+            session, "design", {"label": "H1", "fix": "collections.Counter", "rollback": "revert"}
+        )
+        assert doc["hypothesis"]["status"] == "designed"
+        doc = await ok(session, "hypothesis_update", {"label": "H1", "candidate": "faster"})
+        assert doc["hypothesis"]["status"] == "implemented"
+
+        progress.clear()
+        res = await session.call_tool(
+            "compare",
+            {
+                "base": "main",
+                "candidate": "faster",
+                "workloads": ["bench"],
+                "max_time": 8,
+                "max_runs": 30,
+            },
+            progress_callback=on_progress,
+        )
+        assert not res.isError, res.content
+        cmp_doc = res.structuredContent
+        assert cmp_doc["schema"] == "perfop.comparison/1"
+        assert cmp_doc["workloads"][0]["verdict"] == "faster", res.content[0].text
+        assert progress
+
+        listing = await ok(session, "hypothesis_list")
+        assert [h["label"] for h in listing["hypotheses"]] == ["H1"]
+        status = await ok(session, "status")
+        assert status["kind"] == "status" and status["next"]
+        checks = await ok(session, "verify")
+        assert checks["kind"] == "verify" and checks["checks"]
+        assert not checks["passed"]  # no stakeholder sign-off: only a human can give it
+        log = await ok(session, "log")
+        actors = {d["actor"] for d in log["decisions"]}
+        assert actors and all(a.endswith("(agent)") for a in actors), actors
+        resource = await session.read_resource("perfop://engagement/current")
+        body_doc = json.loads(resource.contents[0].text)
+        assert body_doc["hypotheses"][0]["label"] == "H1"
+        assert body_doc["status"]["stage"]
+
+    run_session(project, body)
+    # The tool answers the same document as the CLI's --format json.
+    cli = perfop_proc(["--repo", project, "hypothesis", "list", "--format", "json"])
+    assert cli.returncode == 0, cli.stderr
+    assert json.loads(cli.stdout)["hypotheses"][0]["statement"].startswith("a Counter")
+    assert tree_state(project, git) == before
+    assert stale_worktrees(project) == []
+
+
+def test_request_approval_never_grants(project: Path) -> None:
+    async def body(session: ClientSession) -> None:
+        await ok(session, "intake", {"spec": {"title": "risky", "workloads": ["bench"]}})
+        await ok(
+            session,
+            "hypothesis_add",
+            {"statement": "rewrite the core", "components": ["src/slowpkg/core.py"]},
+        )
+        await ok(session, "design", {"label": "H1", "fix": "rewrite", "risk": "high"})
+        doc = await ok(session, "request_approval", {"label": "H1", "reason": "2x faster"})
+        assert doc["pending"] is True and doc["approved"] is False
+        assert doc["command"] == "perfop approve H1 --by NAME"
+        detail = (await ok(session, "hypothesis_list", {"label": "H1"}))["hypothesis"]
+        assert detail["needs_approval"] is True
+        assert detail["approvals"] == [] and detail["status"] == "designed"
+        msg = await fails(session, "hypothesis_update", {"label": "H1", "status": "confirmed"})
+        assert "status" in msg
+        msg = await fails(session, "hypothesis_update", {"label": "H1", "status": "approved"})
+        assert "status" in msg
+        await ok(session, "hypothesis_update", {"label": "H1", "candidate": "faster"})
+        detail = (await ok(session, "hypothesis_list", {"label": "H1"}))["hypothesis"]
+        assert detail["status"] != "confirmed" and detail["approvals"] == []
+        log = await ok(session, "log")
+        request = [d for d in log["decisions"] if "approval requested for H1" in d["what"]]
+        assert request and request[0]["actor"].endswith("(agent)")
+
+    run_session(project, body)
+
+
+def test_path_escapes_are_refused(project: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.log").write_text("FAILED tests/test_a.py::test_b\n")
+    (project / "link-out").symlink_to(outside)
+    (project / "logs" / "escape.log").symlink_to(outside / "secret.log")
+    variants = [
+        str(outside / "secret.log"),  # absolute, outside
+        "/etc/passwd",
+        "../outside/secret.log",  # '..' escape
+        "logs/../../outside/secret.log",  # '..' after a real directory
+        "link-out/secret.log",  # symlinked directory pointing out
+        "logs/escape.log",  # symlinked file pointing out
+        ".git/config",  # inside the repository but git's own
+        "~/secret.log",
+        "",
+    ]
+
+    async def body(session: ClientSession) -> None:
+        for path in variants:
+            msg = await fails(session, "ci_triage", {"file": path})
+            assert msg.startswith("file:"), (path, msg)
+        msg = await fails(session, "intake", {"from_file": "/etc/hostname"})
+        assert "outside the repository" in msg
+        msg = await fails(
+            session,
+            "hypothesis_add",
+            {"statement": "x", "components": ["../../etc/passwd"]},
+        )
+        assert "components" in msg
+        doc = await ok(session, "ci_triage", {"file": "logs/ci.log"})
+        assert doc["failed"] is True
+
+    run_session(project, body)
+
+
+def test_malformed_arguments_are_one_line_tool_errors(project: Path) -> None:
+    async def body(session: ClientSession) -> None:
+        cases: list[tuple[str, Any, str]] = [
+            ("run", {"runs": "many"}, "runs"),
+            ("run", {"runs": 0}, "runs"),
+            ("run", {"workloads": ["nope"]}, "unknown workload 'nope'"),
+            ("run", {"command": "rm -rf /"}, "unknown key"),
+            ("design", {"label": "H1"}, "fix"),
+            ("hypothesis_add", {"statment": "x"}, "did you mean 'statement'"),
+            ("hypothesis_add", {"statement": "x", "expected_ratio": "fast"}, "expected_ratio"),
+            ("compare", {"base": "--upload-pack=evil"}, "base"),
+            ("compare", {"base": "no-such-ref", "workloads": ["bench"]}, "no-such-ref"),
+            ("no_such_tool", {}, "unknown tool"),
+            ("status", {}, "no engagement"),
+        ]
+        for name, args, expected in cases:
+            msg = await fails(session, name, args)
+            assert expected in msg, (name, args, msg)
+
+    run_session(project, body)
+
+
+def test_hanging_workload_times_out_and_the_server_keeps_answering(project: Path) -> None:
+    async def body(session: ClientSession) -> None:
+        msg = await fails(session, "run", {"workloads": ["hang"], "timeout": 1})
+        assert "timed out" in msg
+
+        finished = anyio.Event()
+        answer: dict[str, Any] = {}
+
+        async def hang() -> None:
+            answer["result"] = await session.call_tool(
+                "run", {"workloads": ["hang"], "max_seconds": 2}
+            )
+            finished.set()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(hang)
+            await anyio.sleep(0.3)
+            # The hanging call is in flight; the server still answers others.
+            runs = await ok(session, "runs", {"workload": "hang"})
+            assert not finished.is_set()
+            assert runs["runs"][0]["status"] == "running"
+        result = answer["result"]
+        assert result.isError and "timed out after 2 s" in result.content[0].text
+        runs = await ok(session, "runs", {"workload": "hang"})
+        assert [r["status"] for r in runs["runs"]] == ["interrupted", "failed"]
+        await ok(session, "intake", {"spec": {"title": "after the hang"}})
+
+    run_session(project, body)
+
+
+def test_planted_secret_never_appears_in_any_answer(project: Path) -> None:
+    env = {"PERFOP_TEST_PASSWORD": PLAIN_SECRET, "GITHUB_TOKEN": PATTERN_SECRET}
+    answers: list[str] = []
+
+    async def record(session: ClientSession, name: str, args: dict[str, Any]) -> None:
+        result = await session.call_tool(name, args)
+        answers.append(result.model_dump_json())
+
+    async def body(session: ClientSession) -> None:
+        await record(session, "intake", {"spec": {"title": f"tune {PLAIN_SECRET}"}})
+        await record(session, "run", {"workloads": ["leaky"]})
+        await record(session, "run", {"workloads": ["bench"], "runs": 1, "warmup": 0})
+        await record(session, "note", {"text": f"token is {PATTERN_SECRET}", "kind": "risk"})
+        await record(session, "hypothesis_add", {"statement": f"cache {PLAIN_SECRET}"})
+        for name in ("status", "log", "verify", "runs", "hypothesis_list", "inventory"):
+            await record(session, name, {})
+        await record(session, "ci_triage", {"file": "logs/ci.log"})
+        await record(session, "run", {"workloads": [PLAIN_SECRET]})
+        resource = await session.read_resource("perfop://engagement/current")
+        answers.append(resource.model_dump_json())
+
+    run_session(project, body, env=env)
+    everything = "\n".join(answers)
+    assert "leaking" in everything  # the leaky workload's stderr did come back
+    assert PLAIN_SECRET not in everything
+    assert PATTERN_SECRET not in everything
+
+
+def test_cancelled_compare_leaves_no_worktree_and_the_tree_untouched(
+    project: Path, git: Callable[..., str]
+) -> None:
+    (project / "scratch.txt").write_text("uncommitted work\n")
+    before = tree_state(project, git)
+
+    async def body(session: ClientSession) -> None:
+        started = anyio.Event()
+        outcome: dict[str, Any] = {}
+
+        async def on_progress(done: float, total: float | None, message: str | None) -> None:
+            started.set()
+
+        async def compare() -> None:
+            try:
+                outcome["result"] = await session.call_tool(
+                    "compare",
+                    {"base": "main", "candidate": "faster", "max_time": 60, "max_runs": 500},
+                    progress_callback=on_progress,
+                )
+            except McpError as exc:
+                outcome["error"] = str(exc)
+
+        request_id = session._request_id  # the id the next request gets
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(compare)
+            with anyio.fail_after(60):
+                await started.wait()
+            await anyio.sleep(0.2)
+            assert stale_worktrees(project)  # the comparison is running in its worktrees
+            await session.send_notification(
+                mt.ClientNotification(
+                    mt.CancelledNotification(
+                        params=mt.CancelledNotificationParams(requestId=request_id, reason="test")
+                    )
+                )
+            )
+        assert "cancelled" in outcome.get("error", "").lower(), outcome
+        # A measuring call waits for the cancelled one to finish its clean-up.
+        await ok(session, "run", {"workloads": ["bench"], "runs": 1, "warmup": 0})
+        assert stale_worktrees(project) == []
+        runs = await ok(session, "runs", {"workload": "bench"})
+        comparison_ids.update(r["comparison_id"] for r in runs["runs"] if r["comparison_id"])
+
+    comparison_ids: set[int] = set()
+    run_session(project, body)
+    assert tree_state(project, git) == before
+    # As after a Ctrl-C: the comparison is recorded as interrupted, not left running.
+    from perfop.store import open_store
+    from perfop.store.compare import get_comparison
+
+    store = open_store(f"sqlite:///{project / '.perfop' / 'perfop.db'}")
+    try:
+        assert len(comparison_ids) == 1
+        row = get_comparison(store, comparison_ids.pop())
+        assert row is not None and row["status"] == "interrupted"
+    finally:
+        store.close()
