@@ -20,7 +20,9 @@ from perfop.cli.common import State, error_line
 from perfop.errors import PerfopError
 
 # Modules under perfop.cli that define ``register(app)``; order is the order in --help.
-COMMAND_MODULES: tuple[str, ...] = ("run", "compare", "demo", "ci", "profile", "engagement", "agent")
+COMMAND_MODULES: tuple[str, ...] = (
+    "run", "compare", "demo", "ci", "profile", "engagement", "mcp", "agent"
+)
 
 app = typer.Typer(
     name="perfop",
