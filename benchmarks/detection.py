@@ -167,10 +167,16 @@ def run_perfop(repo: Path, base: str, cand: str, seed: int) -> dict[str, Any]:
     }
 
 
+def current_run_time(a: Path, b: Path) -> float:
+    """The workload's run time right now (the machine's load drifts during the benchmark)."""
+    return statistics.median(time_once(d / "bench.py") for d in (a, b, a, b, a, b))
+
+
 def run_hyperfine(a: Path, b: Path, tmp: Path, budget: float, run_time: float) -> dict[str, Any]:
     from scipy import stats
 
-    runs = max(2, int(budget / (2 * run_time * 1.15)))
+    run_time = current_run_time(a, b)
+    runs = max(2, int(budget / (2 * run_time * 1.1)))
     export = tmp / "hf.json"
     t = time.perf_counter()
     out = sh(
@@ -204,6 +210,7 @@ _PYPERF_OVERHEAD = [0.4]  # seconds per worker process beyond its 4 runs; learnt
 
 
 def run_pyperf(a: Path, b: Path, tmp: Path, budget: float, run_time: float) -> dict[str, Any]:
+    run_time = current_run_time(a, b)
     per_proc = 4 * run_time + _PYPERF_OVERHEAD[0]  # 1 warm-up + 3 values, plus worker start-up
     procs = max(2, int(budget / 2 / per_proc))
     t = time.perf_counter()

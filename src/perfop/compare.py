@@ -103,7 +103,7 @@ class WorkloadComparison:
     primary_metric: str
     metrics: tuple[MetricResult, ...]
     elapsed: float
-    stop_reason: str  # decided | budget | max_runs | failed
+    stop_reason: str  # decided | budget (time) | planned (pairs) | failed
     failure: str | None = None
     behavior_diff: str = ""
     base_run_id: int | None = None
@@ -478,38 +478,48 @@ def _compare_workload(
                 run_setup(side.resolved, env=side.env)
             except WorkloadError as exc:
                 raise _SideFailed(f"{side.label} side: {exc.message}") from None
+        # The budget (max_time) covers warm-up and pairs, not the one-off setup.
+        budget_start = time.monotonic()
+        deadline = budget_start + budget_time
         pair_cost = runner.warm_up(wl.warmup)
-        planned = _plan_pairs(
-            pair_cost,
-            min_runs=min_runs,
-            max_runs=budget_runs,
-            max_time=budget_time - (time.monotonic() - started),
+        rough = _plan_pairs(
+            pair_cost, min_runs=min_runs, max_runs=budget_runs, max_time=budget_time
         )
         first = stats.first_batch(
-            noise, min_pairs=min_runs, max_pairs=planned, threshold=config.threshold
+            noise, min_pairs=min_runs, max_pairs=rough, threshold=config.threshold
         )
-        design = stats.plan(
-            alpha=config.alpha, threshold=config.threshold, first=first, max_pairs=planned
-        )
-        progress.workload_started(name, planned)
-        measure_start = time.monotonic()
-        k = 0
-        stop_reason = "max_runs"
+        progress.workload_started(name, rough)
         behavior: Behavior = "unchecked"
         diff = ""
-        while True:
-            target = design.looks[k]
+
+        def run_pairs(target: int, planned: int) -> None:
+            nonlocal behavior, diff
             while runner.index < target:
                 n = runner.index
-                if n >= min_runs:
-                    spent = time.monotonic() - measure_start
-                    per_pair = spent / n
-                    if spent + per_pair > budget_time - (measure_start - started):
-                        break
+                if n >= min_runs and time.monotonic() + float(np.median(runner.pair_walls)) > (
+                    deadline
+                ):
+                    return
                 runner.pair()
                 if n == 0:
                     behavior, diff = _behavior(base.results[0], cand.results[0], wl.check_output)
                 progress.pair_done(name, runner.index, planned)
+
+        run_pairs(first, rough)
+        # Plan the rest from the pairs just measured (the median pair, so a slow first pair or a
+        # cold warm-up does not shrink the plan), then look on the geometric schedule.
+        per_pair = float(np.median(runner.pair_walls))
+        remaining = max(0.0, deadline - time.monotonic())
+        planned = max(runner.index, min(budget_runs, runner.index + int(remaining / per_pair)))
+        design = stats.plan(
+            alpha=config.alpha, threshold=config.threshold, first=runner.index,
+            max_pairs=max(planned, runner.index),
+        )
+        k = 0
+        stop_reason = "planned"
+        while True:
+            target = design.looks[k]
+            run_pairs(target, planned)
             if runner.index < target:  # the time budget ends the plan early
                 design = design.truncated(runner.index)
                 k = len(design.looks) - 1
