@@ -39,6 +39,7 @@ EXPECTED_TOOLS = {
     "design",
     "request_approval",
     "compare",
+    "validate",
     "note",
     "log",
     "verify",
@@ -101,12 +102,14 @@ warmup = 0
 min_runs = 1
 max_runs = 1
 timeout = 120
+gate = false
 
 [tool.perfop.workloads.leaky]
 command = "{python} leak.py"
 warmup = 0
 min_runs = 1
 max_runs = 1
+gate = false
 """
 
 LEAK = """\
@@ -304,6 +307,13 @@ def test_full_engagement_through_tools_only(
             session, "design", {"label": "H1", "fix": "collections.Counter", "rollback": "revert"}
         )
         assert doc["hypothesis"]["status"] == "designed"
+        # core.py is a high_risk_path: the agent asks, a human approves through the CLI.
+        doc = await ok(session, "request_approval", {"label": "H1", "reason": "2x on bench"})
+        assert doc["needs_approval"] is True and doc["pending"] is True
+        human = await anyio.to_thread.run_sync(
+            lambda: perfop_proc(["--repo", project, "approve", "H1", "--by", "Ada"])
+        )
+        assert human.returncode == 0, human.stderr
         doc = await ok(session, "hypothesis_update", {"label": "H1", "candidate": "faster"})
         assert doc["hypothesis"]["status"] == "implemented"
 
@@ -325,6 +335,18 @@ def test_full_engagement_through_tools_only(
         assert cmp_doc["workloads"][0]["verdict"] == "faster", res.content[0].text
         assert progress
 
+        progress.clear()
+        res = await session.call_tool(
+            "validate",
+            {"label": "H1", "max_time": 8, "max_runs": 30},
+            progress_callback=on_progress,
+        )
+        assert not res.isError, res.content
+        val = res.structuredContent
+        assert val["kind"] == "validation" and val["status"] == "confirmed", res.content[0].text
+        assert val["hypothesis"]["status"] == "confirmed"
+        assert progress
+
         listing = await ok(session, "hypothesis_list")
         assert [h["label"] for h in listing["hypotheses"]] == ["H1"]
         status = await ok(session, "status")
@@ -334,7 +356,8 @@ def test_full_engagement_through_tools_only(
         assert not checks["passed"]  # no stakeholder sign-off: only a human can give it
         log = await ok(session, "log")
         actors = {d["actor"] for d in log["decisions"]}
-        assert actors and all(a.endswith("(agent)") for a in actors), actors
+        # Every record is the agent's, except the approval the human gave through the CLI.
+        assert actors - {"Ada"} and all(a.endswith("(agent)") for a in actors - {"Ada"}), actors
         resource = await session.read_resource("perfop://engagement/current")
         body_doc = json.loads(resource.contents[0].text)
         assert body_doc["hypotheses"][0]["label"] == "H1"
@@ -369,8 +392,12 @@ def test_request_approval_never_grants(project: Path) -> None:
         msg = await fails(session, "hypothesis_update", {"label": "H1", "status": "approved"})
         assert "status" in msg
         await ok(session, "hypothesis_update", {"label": "H1", "candidate": "faster"})
+        await ok(session, "intake", {"confirm": True})
+        msg = await fails(session, "validate", {"label": "H1", "max_runs": 3})
+        assert "no human approval" in msg
         detail = (await ok(session, "hypothesis_list", {"label": "H1"}))["hypothesis"]
-        assert detail["status"] != "confirmed" and detail["approvals"] == []
+        assert detail["status"] == "implemented" and detail["approvals"] == []
+        assert detail["validations"] == []
         log = await ok(session, "log")
         request = [d for d in log["decisions"] if "approval requested for H1" in d["what"]]
         assert request and request[0]["actor"].endswith("(agent)")

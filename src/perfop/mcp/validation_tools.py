@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from perfop.mcp.guards import check_ref
-from perfop.mcp.tools import Answer, Call, LongArgs, tool
+from perfop.mcp.tools import ENGAGEMENT_SCHEMA, Answer, Call, LongArgs, tool
 
 if TYPE_CHECKING:
     from perfop.compare import WorkloadComparison
@@ -105,3 +105,43 @@ def compare(call: Call, args: CompareArgs) -> Answer:
     failed = [w for w in result.workloads if w.failure]
     return Answer(doc, text, is_error=bool(failed))
 
+
+class ValidateArgs(LongArgs):
+    label: str = Field(description="Hypothesis id, e.g. H1 (implemented: a candidate recorded).")
+    candidate: str | None = Field(
+        None, description="Record this git ref as the candidate first (else the recorded one)."
+    )
+    max_time: float | None = Field(None, gt=0, description="Seconds of measuring per workload.")
+    max_runs: int | None = Field(None, ge=1, description="At most this many pairs per workload.")
+    seed: int | None = Field(None, description="Seed of the pair order (for reproduction).")
+
+
+@tool(
+    "validate",
+    ValidateArgs,
+    """Validate a hypothesis before claiming anything: A/B compare its candidate against the
+    engagement's base (targeted and gated workloads), run the test command at the candidate,
+    check the SLOs, and set its status from that evidence (confirmed, refuted, inconclusive,
+    rejected). A high-risk hypothesis is refused until a human approved it. Reports progress;
+    cancelling stops it cleanly.""",
+    long=True,
+)
+def validate(call: Call, args: ValidateArgs) -> Answer:
+    from perfop.engagement.validate import validate as validate_service
+
+    report = validate_service(
+        call.app.store,
+        call.app.loaded,
+        args.label,
+        actor=call.app.actor,
+        candidate=check_ref(args.candidate, argument="candidate") if args.candidate else None,
+        max_time=args.max_time,
+        max_runs=args.max_runs,
+        seed=args.seed,
+        progress=_CompareProgress(call),
+    )
+    doc = {"schema": ENGAGEMENT_SCHEMA, "kind": "validation", **report.to_dict()}
+    h = report.hypothesis
+    contradicts = " (contradicts the hypothesis)" if report.outcome.contradicts else ""
+    reasons = "; ".join(report.outcome.reasons)
+    return Answer(doc, f"{h.label} -> {report.outcome.status.value}{contradicts}: {reasons}")
