@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from perfop.cli.common import get_state
+from perfop.cli.common import FORMAT_OPTION, OutputFormat, emit_json, get_state
 
 
 def register(app: typer.Typer) -> None:
+    app.command(
+        "gate",
+        help="Pull-request gate: compare every gate workload between BASE (merge-base; default "
+        "GITHUB_BASE_REF in Actions, else main) and HEAD, re-measure any regression once with a "
+        "fresh seed, check SLOs on HEAD. Exit 0 pass, 1 confirmed regression or SLO breach, "
+        "3 inconclusive with --fail-on-inconclusive.",
+    )(gate)
     app.command(
         "init-ci",
         help="Write .github/workflows/perfop.yml: gate pull requests, record pushes to the "
@@ -61,3 +71,82 @@ def init_ci(
         f"wrote {path.relative_to(root)} (gate on pull requests, record on "
         f"{opts.default_branch}); commit it to enable"
     )
+
+
+def gate(
+    ctx: typer.Context,
+    base: Annotated[
+        str | None,
+        typer.Option("--base", help="Base ref (its merge-base with HEAD is measured)."),
+    ] = None,
+    workload: Annotated[
+        list[str] | None,
+        typer.Option("--workload", "-w", help="Gate only this workload (repeatable)."),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed of the first comparison (recorded).")
+    ] = None,
+    max_time: Annotated[
+        float | None, typer.Option("--max-time", help="Seconds of measuring per workload.")
+    ] = None,
+    max_runs: Annotated[
+        int | None, typer.Option("--max-runs", help="Most pairs per workload.")
+    ] = None,
+    fail_on_inconclusive: Annotated[
+        bool,
+        typer.Option(
+            "--fail-on-inconclusive", help="Exit 3 when a gated workload is inconclusive."
+        ),
+    ] = False,
+    summary: Annotated[
+        Path | None,
+        typer.Option(
+            "--summary",
+            help="Append the Markdown summary to this file (default: $GITHUB_STEP_SUMMARY).",
+            show_default=False,
+        ),
+    ] = None,
+    fmt: OutputFormat = FORMAT_OPTION,
+) -> None:
+    from perfop.ci.gate import (
+        format_markdown,
+        format_text,
+        gate_document,
+        run_gate,
+        workflow_commands,
+    )
+    from perfop.errors import UsageError
+
+    state = get_state(ctx)
+    result = run_gate(
+        state.store,
+        state.loaded,
+        base=base,
+        workloads=list(workload or []),
+        seed=seed,
+        max_time=max_time,
+        max_runs=max_runs,
+    )
+    fail3 = fail_on_inconclusive
+    target = summary or (
+        Path(os.environ["GITHUB_STEP_SUMMARY"]) if os.environ.get("GITHUB_STEP_SUMMARY") else None
+    )
+    if target is not None:
+        try:
+            with target.open("a", encoding="utf-8") as fh:
+                fh.write(format_markdown(result, fail_on_inconclusive=fail3))
+        except OSError as exc:
+            raise UsageError(f"step summary {target}: cannot append ({exc.strerror})") from None
+    if fmt is OutputFormat.json:
+        emit_json(gate_document(result, fail_on_inconclusive=fail3))
+    else:
+        sys.stdout.write(format_text(result, fail_on_inconclusive=fail3))
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        # The runner reads workflow commands from stdout and stderr; keep JSON stdout clean.
+        stream = sys.stderr if fmt is OutputFormat.json else sys.stdout
+        for line in workflow_commands(result):
+            stream.write(line + "\n")
+        stream.flush()
+    code = result.exit_code(fail_on_inconclusive=fail3)
+    if code:
+        raise typer.Exit(code)
