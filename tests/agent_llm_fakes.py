@@ -51,7 +51,9 @@ def empty() -> Reply:
     return Reply()
 
 
-def http_error(status: int, message: str, *, code: str = "", retry_after: str | None = None) -> Reply:
+def http_error(
+    status: int, message: str, *, code: str = "", retry_after: str | None = None
+) -> Reply:
     headers = {"retry-after": retry_after} if retry_after is not None else {}
     return Reply(status=status, error={"message": message, "code": code}, headers=headers)
 
@@ -63,7 +65,9 @@ _STAGE = re.compile(r"Stage: ([a-z-]+)\.")
 class ScriptedLLM:
     """A scripted model behind a real HTTP server on 127.0.0.1 (a daemon thread)."""
 
-    def __init__(self, protocol: str, script: Script, *, key: str, model: str = "scripted-1") -> None:
+    def __init__(
+        self, protocol: str, script: Script, *, key: str, model: str = "scripted-1"
+    ) -> None:
         assert protocol in ("openai", "anthropic")
         self.protocol = protocol
         self.queues = {stage: list(steps) for stage, steps in script.items()}
@@ -114,9 +118,11 @@ class ScriptedLLM:
             if m.get("role") != "user":
                 continue
             content = m.get("content")
-            texts = [content] if isinstance(content, str) else [
-                b.get("text", "") for b in content or [] if b.get("type") == "text"
-            ]
+            texts = (
+                [content]
+                if isinstance(content, str)
+                else [b.get("text", "") for b in content or [] if b.get("type") == "text"]
+            )
             for t in reversed(texts):
                 found = _STAGE.search(t or "")
                 if found:
@@ -211,42 +217,78 @@ class ScriptedLLM:
     def _error_body(self, status: int, message: str, code: str) -> dict[str, Any]:
         if self.protocol == "openai":
             kind = {401: "invalid_api_key", 404: "model_not_found"}.get(status, code or None)
-            return {"error": {"message": message, "type": "invalid_request_error", "param": None,
-                              "code": kind}}
-        kind = {401: "authentication_error", 404: "not_found_error", 429: "rate_limit_error",
-                529: "overloaded_error"}.get(status, "invalid_request_error")
+            return {
+                "error": {
+                    "message": message,
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": kind,
+                }
+            }
+        kind = {
+            401: "authentication_error",
+            404: "not_found_error",
+            429: "rate_limit_error",
+            529: "overloaded_error",
+        }.get(status, "invalid_request_error")
         return {"type": "error", "error": {"type": kind, "message": message}}
 
     def _success(self, reply: Reply, n: int) -> dict[str, Any]:
         usage_in, usage_out = 100 + n, 20
         if self.protocol == "openai":
             tool_calls = [
-                {"id": f"call_{n}_{i}", "type": "function",
-                 "function": {"name": name,
-                              "arguments": args if isinstance(args, str) else json.dumps(args)}}
+                {
+                    "id": f"call_{n}_{i}",
+                    "type": "function",
+                    "function": {
+                        "name": name,
+                        "arguments": args if isinstance(args, str) else json.dumps(args),
+                    },
+                }
                 for i, (name, args) in enumerate(reply.calls)
             ]
             message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
             if tool_calls:
                 message["tool_calls"] = tool_calls
             return {
-                "id": f"chatcmpl-{n}", "object": "chat.completion", "created": 1700000000 + n,
+                "id": f"chatcmpl-{n}",
+                "object": "chat.completion",
+                "created": 1700000000 + n,
                 "model": self.model,
-                "choices": [{"index": 0, "message": message,
-                             "finish_reason": "tool_calls" if tool_calls else "stop"}],
-                "usage": {"prompt_tokens": usage_in, "completion_tokens": usage_out,
-                          "total_tokens": usage_in + usage_out},
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": message,
+                        "finish_reason": "tool_calls" if tool_calls else "stop",
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": usage_in,
+                    "completion_tokens": usage_out,
+                    "total_tokens": usage_in + usage_out,
+                },
             }
         content: list[dict[str, Any]] = []
         if reply.text:
             content.append({"type": "text", "text": reply.text})
         for i, (name, args) in enumerate(reply.calls):
-            content.append({"type": "tool_use", "id": f"toolu_{n}_{i}", "name": name,
-                            "input": args if isinstance(args, dict) else {"raw": args}})
+            content.append(
+                {
+                    "type": "tool_use",
+                    "id": f"toolu_{n}_{i}",
+                    "name": name,
+                    "input": args if isinstance(args, dict) else {"raw": args},
+                }
+            )
         return {
-            "id": f"msg_{n}", "type": "message", "role": "assistant", "model": self.model,
-            "content": content, "stop_reason": "tool_use" if reply.calls else "end_turn",
-            "stop_sequence": None, "usage": {"input_tokens": usage_in, "output_tokens": usage_out},
+            "id": f"msg_{n}",
+            "type": "message",
+            "role": "assistant",
+            "model": self.model,
+            "content": content,
+            "stop_reason": "tool_use" if reply.calls else "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": usage_in, "output_tokens": usage_out},
         }
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -267,7 +309,7 @@ class ScriptedLLM:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 headers = {k.lower(): v for k, v in self.headers.items()}
@@ -294,10 +336,54 @@ class ScriptedLLM:
                     llm.statuses.append(reply.status)
                     if reply.status != 200:
                         err = reply.error or {}
-                        self._send(reply.status, llm._error_body(
-                            reply.status, err.get("message", ""), err.get("code", "")),
-                            reply.headers)
+                        self._send(
+                            reply.status,
+                            llm._error_body(
+                                reply.status, err.get("message", ""), err.get("code", "")
+                            ),
+                            reply.headers,
+                        )
                         return
                     self._send(200, llm._success(reply, n), {})
 
         return Handler
+
+
+# --- a tiny project: a ~30 ms workload, so agent tests stay fast ---------------------------------
+
+TINY_FILES = {
+    "app/__init__.py": "",
+    "app/core.py": ("import time\n\n\ndef work() -> int:\n    time.sleep(0.03)\n    return 42\n"),
+    "bench.py": "import sys\nsys.path.insert(0, '.')\nfrom app.core import work\nprint(work())\n",
+    "pyproject.toml": (
+        "[project]\nname = 'tiny'\nversion = '0'\n\n"
+        "[tool.perfop]\n"
+        "base = 'main'\n"
+        "test_command = \"{python} -c 'import app.core'\"\n"
+        "high_risk_paths = ['app/payments/*']\n\n"
+        "[tool.perfop.workloads.work]\n"
+        "command = '{python} bench.py'\n"
+        "min_runs = 5\nmax_runs = 8\nmax_time = 10\nwarmup = 1\n"
+    ),
+    ".gitignore": "__pycache__/\n",
+}
+
+
+def sleep_edit(seconds: str) -> Reply:
+    """The edit tool call that changes the workload's sleep (faster or slower)."""
+    return call(
+        "edit", path="app/core.py", search="time.sleep(0.03)", replace=f"time.sleep({seconds})"
+    )
+
+
+def hypothesis(risk: str = "low", ratio: float = 0.5) -> Reply:
+    return call(
+        "hypothesis_add",
+        statement="work() sleeps longer than it needs to",
+        components=["app/core.py"],
+        workloads=["work"],
+        expected_ratio=ratio,
+        confidence="medium",
+        effort="1h",
+        risk=risk,
+    )

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from agent_llm_fakes import ScriptedLLM, call
 
+from agent_llm_fakes import ScriptedLLM, call
 from perfop.demo import example_source, prepare_demo_repo
 
 KEY_OPENAI = "sk-test-openai-PLANTED0123456789abcdefXYZ"
@@ -32,8 +32,13 @@ def engagement_script(python: str) -> dict[str, list]:
                 "intake",
                 spec={
                     "title": "Make top_words faster",
-                    "goals": [{"text": "top_words at least 2x faster", "metric": "wall_time",
-                               "target": "-50%"}],
+                    "goals": [
+                        {
+                            "text": "top_words at least 2x faster",
+                            "metric": "wall_time",
+                            "target": "-50%",
+                        }
+                    ],
                     "workloads": ["top_words"],
                     "risk_tolerance": "low",
                     "assumptions": ["the 20,000-word document is representative"],
@@ -62,8 +67,13 @@ def engagement_script(python: str) -> dict[str, list]:
             )
         ],
         "design": [
-            call("design", label="H1", fix="count with a dict (keeps first-appearance order)",
-                 rollback="git revert the commit", risk="low")
+            call(
+                "design",
+                label="H1",
+                fix="count with a dict (keeps first-appearance order)",
+                rollback="git revert the commit",
+                risk="low",
+            )
         ],
         "implementation": [
             call("edit", diff=_fix_patch()),
@@ -92,8 +102,19 @@ def test_full_engagement_on_the_example(protocol, tmp_path, git, perfop_proc):
     var = "OPENAI_API_KEY" if protocol == "openai" else "ANTHROPIC_API_KEY"
     with ScriptedLLM(protocol, engagement_script(sys.executable), key=key) as llm:
         proc = perfop_proc(
-            ["agent", "make top_words faster", "--provider", protocol, "--model", "scripted-1",
-             "--base-url", llm.url, "--yes-low-risk", "--max-steps", "60"],
+            [
+                "agent",
+                "make top_words faster",
+                "--provider",
+                protocol,
+                "--model",
+                "scripted-1",
+                "--base-url",
+                llm.url,
+                "--yes-low-risk",
+                "--max-steps",
+                "60",
+            ],
             cwd=repo,
             env={var: key},
             timeout=240,
@@ -104,8 +125,18 @@ def test_full_engagement_on_the_example(protocol, tmp_path, git, perfop_proc):
     # the lifecycle was walked in order, with the recap first
     assert llm.stages_seen()[0] == "intake"
     order = [s for i, s in enumerate(llm.stages_seen()) if s not in llm.stages_seen()[:i]]
-    assert order == ["intake", "inventory", "baseline", "profile", "hypotheses", "design",
-                     "implementation", "validation", "report", "verify"]
+    assert order == [
+        "intake",
+        "inventory",
+        "baseline",
+        "profile",
+        "hypotheses",
+        "design",
+        "implementation",
+        "validation",
+        "report",
+        "verify",
+    ]
     assert "# Intake recap: Make top_words faster" in out
     assert "H1 confirmed" in out
     # the branch holds exactly the validated fix; the user's branch and tree are untouched
@@ -113,7 +144,9 @@ def test_full_engagement_on_the_example(protocol, tmp_path, git, perfop_proc):
     assert git(repo, "symbolic-ref", "--short", "HEAD") == "main"
     assert git(repo, "status", "--porcelain") == ""
     log = git(repo, "log", "--format=%s", "main..perfop/engagement-1").splitlines()
-    assert log == ["H1: word_counts scans a list for every word (quadratic); a dict makes it linear"]
+    assert log == [
+        "H1: word_counts scans a list for every word (quadratic); a dict makes it linear"
+    ]
     diff = git(repo, "diff", "main", "perfop/engagement-1")
     assert "counts[word] = counts.get(word, 0) + 1" in diff
     assert git(repo, "worktree", "list").count("\n") == 0  # the sandbox worktree is gone
@@ -134,5 +167,6 @@ def test_full_engagement_on_the_example(protocol, tmp_path, git, perfop_proc):
     verify = perfop_proc(["verify"], cwd=repo)
     assert verify.returncode == 0, verify.stdout + verify.stderr
     # the planted key is nowhere: terminal output, transcript, store, reports
-    _assert_no_key(key, proc.stdout, proc.stderr, transcript.stdout, decisions,
-                   paths=[repo / ".perfop"])
+    _assert_no_key(
+        key, proc.stdout, proc.stderr, transcript.stdout, decisions, paths=[repo / ".perfop"]
+    )

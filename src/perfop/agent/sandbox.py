@@ -438,8 +438,10 @@ class Sandbox:
     # --- paths --------------------------------------------------------------------------------
     def resolve(self, rel: str, *, for_write: bool = False) -> Path:
         """``rel`` (relative to the worktree, or absolute inside it) as a checked path."""
-        if not rel or SENSITIVE.search(rel):
-            raise GuardrailError(f"path {rel!r} is refused; give a path inside the worktree")
+        if not rel:
+            raise UsageError("give a path inside the worktree")
+        if SENSITIVE.search(rel):
+            raise GuardrailError(f"path {rel!r} is a credential location; reading it is refused")
         raw = Path(rel)
         path = (raw if raw.is_absolute() else self.path / raw).resolve()
         if not _inside(path, self.path):
