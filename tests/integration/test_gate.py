@@ -119,16 +119,19 @@ def test_slower_pr_fails_with_summary_and_error(
     run_cli: Callable[..., Any],
     tmp_path: Path,
 ) -> None:
-    repo = _pr_repo(git_repo, git, SLOW)
+    slo = '\n[[tool.perfop.slos]]\nworkload = "work"\nstatistic = "median"\nmax = 0.2\n'
+    repo = _pr_repo(git_repo, git, SLOW, slo)
     summary = tmp_path / "summary.md"
     summary.write_text("earlier step\n")
     res = _gate(run_cli, repo, summary)
     assert res.code == 1, res.out + res.err
     assert res.out.startswith("perfop gate: FAIL")
     errors = [line for line in res.out.splitlines() if line.startswith("::error ")]
-    assert len(errors) == 1
+    assert len(errors) == 2
     assert errors[0].startswith("::error title=perfop gate%3A work::work: wall_time +")
     assert "slower, then slower" in errors[0]
+    assert errors[1].startswith("::error title=perfop SLO%3A work::SLO breached: work wall_time")
+    assert "SLO BREACH: work wall_time median" in res.out
     text = summary.read_text()
     assert text.startswith("earlier step\n## ❌ perfop gate failed")
     assert "| work | yes | REGRESSION (confirmed) |" in text
