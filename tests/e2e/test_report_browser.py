@@ -18,7 +18,8 @@ import pytest
 
 from perfop.config import load_config
 from perfop.report import renderer
-from perfop.report.data import ReportData, collect
+from perfop.report.data import collect
+from perfop.report.model import ReportData
 from perfop.store import open_store
 from report_fixture import build_engagement, make_repo
 

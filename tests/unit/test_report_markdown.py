@@ -9,7 +9,8 @@ import pytest
 
 from perfop.config import load_config
 from perfop.report import markdown, pick_format, write_report
-from perfop.report.data import ReportData, collect
+from perfop.report.data import collect
+from perfop.report.model import ReportData
 from perfop.store import open_store
 from report_fixture import DEFAULT_OUTCOMES, Outcome, build_engagement, make_repo
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from perfop.errors import UsageError
 
 if TYPE_CHECKING:
-    from perfop.report.data import ReportData
+    from perfop.report.model import ReportData
 
 # format -> module with ``render(data) -> str``; imported on use so the CLI starts fast.
 RENDERERS: dict[str, str] = {

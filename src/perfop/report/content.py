@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from perfop.render import format_value
-from perfop.report.data import (
+from perfop.report.model import (
     HypothesisInfo,
     ReportData,
     SLOStatus,
@@ -20,7 +20,7 @@ from perfop.report.data import (
     WorkloadResult,
 )
 
-MAX_PAIRED_PLOTS = 12  # per-workload sample plots; the tables carry every number regardless
+MAX_PAIRED_PLOTS = 6  # per-workload sample plots; the tables carry every number regardless
 MAX_FOREST_ROWS = 40
 
 
@@ -286,6 +286,11 @@ def forest_rows(data: ReportData) -> list[tuple[str, WorkloadResult]]:
 
 
 def paired_plot_targets(data: ReportData) -> list[ValidationResult]:
-    """Validations whose per-workload sample plots are drawn: the most recent ones, capped."""
-    with_samples = [v for v in data.validations if any(w.base_values for w in v.workloads)]
-    return with_samples[-MAX_PAIRED_PLOTS:]
+    """Validations whose per-workload sample plots are drawn: the latest of each hypothesis,
+    confirmed ones first, capped (the tables carry every number regardless)."""
+    order = {"confirmed": 0, "refuted": 1, "rejected": 2, "inconclusive": 3}
+    latest = [v for h in data.hypotheses if (v := latest_validation(data, h.label)) is not None]
+    with_samples = [v for v in latest if any(w.base_values for w in v.workloads)]
+    with_samples.sort(key=lambda v: (order.get(v.outcome, 9), v.hypothesis))
+    chosen = {v.id for v in with_samples[:MAX_PAIRED_PLOTS]}
+    return [v for v in data.validations if v.id in chosen]

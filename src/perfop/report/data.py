@@ -17,309 +17,36 @@ import math
 import shlex
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from perfop import __version__
 from perfop.config import LoadedConfig
 from perfop.model import BUILTIN_METRICS
+from perfop.report.model import (
+    Baseline,
+    Commit,
+    DecisionEntry,
+    DesignInfo,
+    EngagementInfo,
+    EnvironmentInfo,
+    Goal,
+    History,
+    HistoryPoint,
+    HypothesisInfo,
+    MetricResult,
+    MetricStat,
+    Mover,
+    ReportData,
+    Settings,
+    SLOStatus,
+    SLOTarget,
+    TestRun,
+    ValidationResult,
+    WorkloadInfo,
+    WorkloadResult,
+)
 from perfop.store import Store
-
-REPORT_SCHEMA = "perfop.report/1"
-
-
-# --- the records ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Goal:
-    text: str
-    metric: str | None = None
-    target: str | None = None
-
-
-@dataclass(frozen=True)
-class SLOTarget:
-    workload: str
-    metric: str
-    statistic: str
-    max: float | None
-    min: float | None
-    unit: str | None
-
-
-@dataclass(frozen=True)
-class EngagementInfo:
-    id: int
-    title: str
-    requester: str | None
-    scenario: str | None
-    stage: str
-    created_at: str
-    confirmed_at: str | None
-    base: str | None
-    risk_tolerance: str | None
-    goals: tuple[Goal, ...]
-    workloads: tuple[str, ...]
-    slos: tuple[SLOTarget, ...]
-    constraints: tuple[str, ...]
-    stakeholders: tuple[tuple[str, str], ...]  # (name, role)
-    assumptions: tuple[str, ...]
-    hardware: str | None = None
-    dataset: str | None = None
-    traffic: str | None = None
-
-
-@dataclass(frozen=True)
-class Settings:
-    threshold: float
-    alpha: float
-    seed: int | None
-    affinity: tuple[int, ...] | None
-    test_command: str | None
-    base: str | None
-    config_file: str
-
-
-@dataclass(frozen=True)
-class EnvironmentInfo:
-    hostname: str | None
-    cpu: str | None
-    logical_cores: int | None
-    memory_bytes: int | None
-    os: str | None
-    python: str | None
-    git_sha: str | None
-    packages: tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True)
-class WorkloadInfo:
-    name: str
-    command: str
-    cwd: str | None
-    env: tuple[tuple[str, str], ...]
-    description: str | None
-    primary_metric: str
-    budget: str  # "min 5, max 15 runs, 20 s"
-
-
-@dataclass(frozen=True)
-class MetricStat:
-    metric: str
-    unit: str
-    better: str
-    n: int
-    median: float
-    mean: float
-    p95: float
-    stdev: float
-    cv: float
-    min: float
-    max: float
-
-
-@dataclass(frozen=True)
-class Baseline:
-    workload: str
-    run_id: int
-    ref: str | None
-    sha: str | None
-    started_at: str
-    command: str
-    samples: int
-    failures: int
-    metrics: tuple[MetricStat, ...]
-
-
-@dataclass(frozen=True)
-class MetricResult:
-    name: str
-    unit: str
-    better: str
-    base_median: float | None
-    candidate_median: float | None
-    ratio: float | None
-    ci_low: float | None
-    ci_high: float | None
-    p_value: float | None
-    verdict: str
-
-
-@dataclass(frozen=True)
-class WorkloadResult:
-    """One workload of one A/B comparison; ``*_values`` are the primary metric's paired samples."""
-
-    comparison_id: int | None
-    workload: str
-    pairs: int
-    verdict: str
-    behavior: str  # same | changed | unchecked
-    behavior_diff: str | None
-    harness: str
-    harness_touched: bool
-    primary_metric: str
-    unit: str
-    better: str
-    metrics: tuple[MetricResult, ...]
-    base_values: tuple[float, ...] = ()
-    candidate_values: tuple[float, ...] = ()
-    errors: tuple[str, ...] = ()  # failures with their output tail
-
-    @property
-    def primary(self) -> MetricResult | None:
-        return next((m for m in self.metrics if m.name == self.primary_metric), None)
-
-
-@dataclass(frozen=True)
-class TestRun:
-    command: str
-    passed: bool | None
-    summary: str
-    output_tail: str = ""
-    base_passed: bool | None = None  # only known when the candidate failed and base was run
-
-
-@dataclass(frozen=True)
-class SLOStatus:
-    workload: str
-    metric: str
-    statistic: str
-    value: float | None
-    max: float | None
-    min: float | None
-    unit: str
-    passed: bool | None
-    reason: str
-
-
-@dataclass(frozen=True)
-class Mover:
-    """One row of the base-vs-candidate profile diff (CPU: seconds of self time per run)."""
-
-    function: str
-    file: str
-    status: str
-    base_pct: float
-    candidate_pct: float
-    base_value: float
-    candidate_value: float
-    unit: str
-
-
-@dataclass(frozen=True)
-class ValidationResult:
-    id: int
-    hypothesis: str  # label, e.g. "H1"
-    outcome: str
-    reasons: tuple[str, ...]
-    base_ref: str
-    base_sha: str
-    candidate_ref: str
-    candidate_sha: str
-    created_at: str
-    workloads: tuple[WorkloadResult, ...]
-    tests: TestRun | None
-    slos: tuple[SLOStatus, ...]
-    movers: tuple[Mover, ...]
-    seed: int | None = None
-
-
-@dataclass(frozen=True)
-class DesignInfo:
-    fix: str
-    fallback: str | None
-    data_collection: str | None
-    feature_flag: str | None
-    kill_switch: str | None
-    tests_to_add: tuple[str, ...]
-    rollback: str | None
-    coverage: str | None
-    risk: str | None
-
-
-@dataclass(frozen=True)
-class Commit:
-    sha: str
-    subject: str
-
-
-@dataclass(frozen=True)
-class HypothesisInfo:
-    rank: int
-    label: str
-    statement: str
-    root_cause: str | None
-    components: tuple[str, ...]
-    workloads: tuple[str, ...]
-    metric: str
-    expected_ratio: float
-    measured_ratio: float | None
-    status: str
-    risk: str
-    effort: float
-    confidence: float
-    evidence: tuple[str, ...]
-    verification: tuple[str, ...]
-    candidate_ref: str | None
-    candidate_sha: str | None
-    design: DesignInfo | None
-    approvals: tuple[str, ...]
-    commits: tuple[Commit, ...]
-
-
-@dataclass(frozen=True)
-class DecisionEntry:
-    ts: str
-    actor: str
-    kind: str
-    what: str
-    why: str | None
-    evidence: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class HistoryPoint:
-    run_id: int
-    started_at: str
-    sha: str | None
-    median: float
-
-
-@dataclass(frozen=True)
-class History:
-    workload: str
-    metric: str
-    unit: str
-    points: tuple[HistoryPoint, ...]
-
-
-@dataclass(frozen=True)
-class ReportData:
-    """One engagement, ready to render."""
-
-    generated_at: str
-    perfop_version: str
-    repository: str
-    engagement: EngagementInfo
-    settings: Settings
-    environment: EnvironmentInfo | None
-    workloads: tuple[WorkloadInfo, ...]
-    baselines: tuple[Baseline, ...]
-    hypotheses: tuple[HypothesisInfo, ...]
-    validations: tuple[ValidationResult, ...]
-    history: tuple[History, ...]
-    decisions: tuple[DecisionEntry, ...]
-    open_questions: tuple[str, ...]
-    acceptances: tuple[str, ...] = ()
-
-    def hypothesis(self, label: str) -> HypothesisInfo | None:
-        return next((h for h in self.hypotheses if h.label == label), None)
-
-    def validations_of(self, label: str) -> list[ValidationResult]:
-        return [v for v in self.validations if v.hypothesis == label]
-
 
 # --- collecting ---------------------------------------------------------------------------------
 
@@ -338,27 +65,44 @@ def command_text(command: str | Sequence[str]) -> str:
     return command if isinstance(command, str) else shlex.join(command)
 
 
-def _git_commits(repo: Path, base: str, candidate: str) -> tuple[Commit, ...]:
-    """Commits in ``base..candidate``, newest first (read-only ``git log``)."""
+def _git_commits(repo: Path, base: str, candidates: Sequence[str]) -> dict[str, tuple[Commit, ...]]:
+    """For each candidate, its commits in ``base..candidate``, newest first (one ``git log``)."""
+    if not candidates:
+        return {}
     try:
         out = subprocess.run(
-            ["git", "log", "--format=%H%x09%s", f"{base}..{candidate}"],
+            ["git", "log", "--format=%H%x09%P%x09%s", *dict.fromkeys(candidates), f"^{base}", "--"],
             cwd=repo,
             capture_output=True,
             text=True,
             check=False,
-            timeout=30,
+            timeout=60,
         )
     except (OSError, subprocess.TimeoutExpired):
-        return ()
+        return {}
     if out.returncode != 0:
-        return ()
-    commits = []
+        return {}
+    order: list[str] = []
+    parents: dict[str, list[str]] = {}
+    subjects: dict[str, str] = {}
     for line in out.stdout.splitlines():
-        sha, _, subject = line.partition("\t")
+        sha, _, rest = line.partition("\t")
+        ps, _, subject = rest.partition("\t")
         if sha:
-            commits.append(Commit(sha, subject))
-    return tuple(commits)
+            order.append(sha)
+            parents[sha] = ps.split()
+            subjects[sha] = subject
+    result: dict[str, tuple[Commit, ...]] = {}
+    for cand in candidates:
+        seen: set[str] = set()
+        todo = [cand] if cand in parents else []
+        while todo:
+            sha = todo.pop()
+            if sha not in seen:
+                seen.add(sha)
+                todo.extend(p for p in parents[sha] if p in parents)
+        result[cand] = tuple(Commit(x, subjects[x]) for x in order if x in seen)
+    return result
 
 
 def _engagement_info(eng: Any) -> EngagementInfo:
@@ -440,49 +184,89 @@ def _baseline(run: Any, specs: Mapping[str, Any]) -> Baseline:
     )
 
 
-def _comparison_doc(store: Store, comparison_id: int) -> dict[str, Any] | None:
-    """The stored ``perfop.comparison/1`` document of a comparison (``perfop.store.compare``)."""
-    try:
-        from perfop.store.compare import get_comparison
-    except ImportError:  # a perfop without the comparison tables
-        return None
-    row = get_comparison(store, comparison_id)
-    doc = (row or {}).get("document")
-    return dict(doc) if isinstance(doc, Mapping) else None
+class _Reader:
+    """Bulk reads for one ``collect``: one query per kind of record, not one per row."""
 
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.docs: dict[int, dict[str, Any]] = {}
+        self.samples: dict[tuple[int, str, str], dict[int, dict[str, float]]] = {}
+        self._profiles: dict[str, list[Any]] = {}
 
-def _paired_values(
-    store: Store, comparison_id: int | None, workload: str, metric: str
-) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """The primary metric's samples of both sides, paired by sample index."""
-    if comparison_id is None:
-        return (), ()
-    import sqlalchemy as sa
+    def prefetch(self, comparison_ids: Sequence[int]) -> None:
+        """Load the documents and both sides' samples of these comparisons."""
+        import sqlalchemy as sa
 
-    from perfop.store import schema as s
+        from perfop.store import schema as s
 
-    with store.read() as conn:
-        rows = conn.execute(
-            sa.select(s.runs.c.side, s.samples.c.idx, s.samples.c.metrics)
-            .join(s.samples, s.samples.c.run_id == s.runs.c.id)
-            .where(s.runs.c.comparison_id == comparison_id, s.runs.c.workload == workload)
-            .order_by(s.samples.c.idx)
-        ).all()
-    sides: dict[str, dict[int, float]] = {"base": {}, "candidate": {}}
-    for side, idx, metrics in rows:
-        if side in sides and metric in metrics:
-            sides[side][int(idx)] = float(metrics[metric])
-    common = sorted(set(sides["base"]) & set(sides["candidate"]))
-    if not common:
-        return tuple(sides["base"].values()), tuple(sides["candidate"].values())
-    return (
-        tuple(sides["base"][i] for i in common),
-        tuple(sides["candidate"][i] for i in common),
-    )
+        comparisons: sa.Table | None
+        try:
+            from perfop.store.compare import comparisons
+        except ImportError:  # a perfop without the comparison tables
+            comparisons = None
+        ids = sorted(set(comparison_ids))
+        with self.store.read() as conn:
+            for chunk in (ids[k : k + 500] for k in range(0, len(ids), 500)):
+                if comparisons is not None:
+                    for cid, doc in conn.execute(
+                        sa.select(comparisons.c.id, comparisons.c.document).where(
+                            comparisons.c.id.in_(chunk)
+                        )
+                    ):
+                        if isinstance(doc, Mapping):
+                            self.docs[int(cid)] = dict(doc)
+                rows = conn.execute(
+                    sa.select(
+                        s.runs.c.comparison_id,
+                        s.runs.c.workload,
+                        s.runs.c.side,
+                        s.samples.c.idx,
+                        s.samples.c.metrics,
+                    )
+                    .join(s.samples, s.samples.c.run_id == s.runs.c.id)
+                    .where(s.runs.c.comparison_id.in_(chunk))
+                )
+                for cid, workload, side, idx, metrics in rows:
+                    key = (int(cid), str(workload), str(side))
+                    self.samples.setdefault(key, {})[int(idx)] = metrics
+
+    def paired(
+        self, comparison_id: int | None, workload: str, metric: str
+    ) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """The metric's samples of both sides, paired by sample (pair) index."""
+        if comparison_id is None:
+            return (), ()
+        sides = {
+            side: {
+                i: float(m[metric])
+                for i, m in self.samples.get((comparison_id, workload, side), {}).items()
+                if metric in m
+            }
+            for side in ("base", "candidate")
+        }
+        common = sorted(set(sides["base"]) & set(sides["candidate"]))
+        return (
+            tuple(sides["base"][i] for i in common),
+            tuple(sides["candidate"][i] for i in common),
+        )
+
+    def profiles(self, workload: str) -> list[Any]:
+        """Stored CPU profiles of ``workload``, newest first (cached)."""
+        if workload not in self._profiles:
+            try:
+                from perfop.store.profiles import list_profiles
+            except ImportError:
+                return []
+            self._profiles[workload] = [
+                p
+                for p in list_profiles(self.store, workload=workload, limit=200)
+                if p.kind == "cpu"
+            ]
+        return self._profiles[workload]
 
 
 def workload_results(
-    doc: Mapping[str, Any], comparison_id: int | None, store: Store | None = None
+    doc: Mapping[str, Any], comparison_id: int | None, reader: _Reader | None = None
 ) -> list[WorkloadResult]:
     """``WorkloadResult`` rows from a ``perfop.comparison/1`` document (samples from the store)."""
     out = []
@@ -516,8 +300,8 @@ def workload_results(
         cand_vals: tuple[float, ...] = tuple(
             float(v) for v in (wl.get("candidate_values") or []) if _fnum(v) is not None
         )
-        if store is not None and not base_vals:
-            base_vals, cand_vals = _paired_values(store, cid, name, primary)
+        if reader is not None and not base_vals:
+            base_vals, cand_vals = reader.paired(cid, name, primary)
         errors = tuple(str(e) for e in (wl.get("errors") or []))
         if wl.get("failure"):
             errors = (str(wl["failure"]), *errors)
@@ -588,13 +372,12 @@ def _slos(items: Any, units: Mapping[str, str]) -> tuple[SLOStatus, ...]:
 
 
 def _movers(
-    store: Store, workloads: Sequence[str], base_sha: str, candidate_sha: str, limit: int = 8
+    reader: _Reader, workloads: Sequence[str], base_sha: str, candidate_sha: str, limit: int = 8
 ) -> tuple[Mover, ...]:
     """Top movers of the CPU profile diff base -> candidate, from stored profiles of both shas."""
     try:
         from perfop.profiling.diff import diff_parts
         from perfop.profiling.model import ProfilePart
-        from perfop.store.profiles import list_profiles
     except ImportError:
         return ()
 
@@ -612,7 +395,7 @@ def _movers(
 
     rows: list[Mover] = []
     for workload in workloads:
-        stored = [p for p in list_profiles(store, workload=workload, limit=200) if p.kind == "cpu"]
+        stored = reader.profiles(workload)
         base = next((p for p in stored if p.sha == base_sha), None)
         cand = next((p for p in stored if p.sha == candidate_sha), None)
         if base is None or cand is None:
@@ -634,26 +417,34 @@ def _movers(
     return tuple(rows)
 
 
-def _validation(store: Store, v: Any, label: str, hyp_workloads: Sequence[str]) -> ValidationResult:
-    ev: Mapping[str, Any] = v.evidence or {}
-    results: list[WorkloadResult] = []
+def _comparison_ids(evidence: Mapping[str, Any]) -> list[int]:
+    """Comparison ids a validation's evidence links, in order."""
     ids: list[int] = []
-    if ev.get("comparison_id") is not None:
-        ids.append(int(ev["comparison_id"]))
-    ids.extend(int(i) for i in ev.get("comparison_ids") or [] if int(i) not in ids)
-    for w in ev.get("workloads") or []:  # engagement.outcome.WorkloadEvidence rows
+    if evidence.get("comparison_id") is not None:
+        ids.append(int(evidence["comparison_id"]))
+    ids.extend(int(i) for i in evidence.get("comparison_ids") or [] if int(i) not in ids)
+    for w in evidence.get("workloads") or []:  # engagement.outcome.WorkloadEvidence rows
         cid = w.get("comparison_id") if isinstance(w, Mapping) else None
         if cid is not None and int(cid) not in ids:
             ids.append(int(cid))
+    return ids
+
+
+def _validation(
+    reader: _Reader, v: Any, label: str, hyp_workloads: Sequence[str]
+) -> ValidationResult:
+    ev: Mapping[str, Any] = v.evidence or {}
+    results: list[WorkloadResult] = []
+    ids = _comparison_ids(ev)
     embedded = ev.get("comparison")
     if isinstance(embedded, Mapping):
         cid = embedded.get("id", ids[0] if ids else None)
-        results.extend(workload_results(embedded, int(cid) if cid is not None else None, store))
+        results.extend(workload_results(embedded, int(cid) if cid is not None else None, reader))
     else:
         for cid in ids:
-            doc = _comparison_doc(store, cid)
+            doc = reader.docs.get(cid)
             if doc:
-                results.extend(workload_results(doc, cid, store))
+                results.extend(workload_results(doc, cid, reader))
     units = {m.name: m.unit for r in results for m in r.metrics}
     seed = ev.get("seed")
     if seed is None and isinstance(embedded, Mapping):
@@ -672,7 +463,7 @@ def _validation(store: Store, v: Any, label: str, hyp_workloads: Sequence[str]) 
         workloads=tuple(results),
         tests=_tests(ev.get("tests")),
         slos=_slos(ev.get("slos"), units),
-        movers=_movers(store, workloads, v.base_sha, v.candidate_sha),
+        movers=_movers(reader, workloads, v.base_sha, v.candidate_sha),
         seed=int(seed) if isinstance(seed, int) else None,
     )
 
@@ -744,11 +535,27 @@ def collect(store: Store, loaded: LoadedConfig, engagement_id: int | None = None
         environment_id = environment_id or rec.environment_id
     environment = _environment(store.get_environment(environment_id) if environment_id else None)
 
+    reader = _Reader(store)
+    reader.prefetch(
+        [i for vs in validations.values() for v in vs for i in _comparison_ids(v.evidence)]
+    )
+    commits_by_base: dict[str, list[str]] = {}
+    for h in hyps:
+        if h.candidate_sha:
+            last_v = validations[h.id][-1] if validations[h.id] else None
+            base = last_v.base_sha if last_v else (eng.spec.base or config.base)
+            if base:
+                commits_by_base.setdefault(base, []).append(h.candidate_sha)
+    all_commits: dict[tuple[str, str], tuple[Commit, ...]] = {}
+    for base, cands in commits_by_base.items():
+        for cand, found in _git_commits(loaded.repo_root, base, cands).items():
+            all_commits[(base, cand)] = found
+
     results: list[ValidationResult] = []
     hyp_infos = []
     for ranked in rank(hyps):
         h = ranked.hypothesis
-        vals = [_validation(store, v, h.label, h.workloads) for v in validations[h.id]]
+        vals = [_validation(reader, v, h.label, h.workloads) for v in validations[h.id]]
         results.extend(vals)
         d = designs.get(h.id)
         design = (
@@ -770,8 +577,7 @@ def collect(store: Store, loaded: LoadedConfig, engagement_id: int | None = None
         commits: tuple[Commit, ...] = ()
         if h.candidate_sha:
             base = last.base_sha if last else (eng.spec.base or config.base)
-            if base:
-                commits = _git_commits(loaded.repo_root, base, h.candidate_sha)
+            commits = all_commits.get((base or "", h.candidate_sha), ())
             if not commits:
                 commits = (Commit(h.candidate_sha, h.candidate_ref or ""),)
         hyp_infos.append(

@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 from perfop.report import content as c
-from perfop.report.data import ReportData
+from perfop.report.model import ReportData
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 SECTIONS = (
@@ -69,8 +69,8 @@ def render(data: ReportData, *, with_plots: bool = True) -> str:
     drawn = sum(1 for k in plots if k.startswith("paired-"))
     with_samples = sum(1 for v in data.validations if any(w.base_values for w in v.workloads))
     note = (
-        f"Sample plots are drawn for the {drawn} most recent validations; the tables above carry "
-        f"every number of all {with_samples}."
+        f"Sample plots are drawn for {drawn} validations (the latest of each hypothesis, "
+        f"confirmed first); the tables carry every number of all {with_samples}."
         if with_plots and drawn < with_samples
         else ""
     )

@@ -17,7 +17,7 @@ from importlib import resources
 from typing import Any
 
 from perfop.report import content as c
-from perfop.report.data import REPORT_SCHEMA, ReportData
+from perfop.report.model import REPORT_SCHEMA, ReportData
 
 
 def _clean(obj: Any) -> Any:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from perfop.report import content as c
-from perfop.report.data import ReportData, ValidationResult
+from perfop.report.model import ReportData, ValidationResult
 
 SECTIONS = (
     "Summary",
@@ -349,7 +349,16 @@ def _plots(data: ReportData, plots: Mapping[str, str]) -> list[str]:
     shown = [(k, p) for k, p in plots.items() if not k.startswith("paired-")]
     if not shown:
         return ["_Plots are written beside the Markdown file (perfop report -o FILE.md)._"]
-    return [f"![{md(k)}]({p})" for k, p in shown]
+    out = [f"![{md(k)}]({p})" for k, p in shown]
+    drawn = sum(1 for k in plots if k.startswith("paired-"))
+    total = sum(1 for v in data.validations if any(w.base_values for w in v.workloads))
+    if drawn < total:
+        out += [
+            "",
+            f"_Sample plots are drawn for {drawn} validations (the latest of each hypothesis, "
+            f"confirmed first); the tables carry every number of all {total}._",
+        ]
+    return out
 
 
 def _mitigation(data: ReportData) -> list[str]:

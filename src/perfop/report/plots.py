@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from perfop.report.content import forest_rows, paired_plot_targets
-from perfop.report.data import History, ReportData, ValidationResult
+from perfop.report.model import History, ReportData, ValidationResult
 
 PlotFormat = Literal["svg", "png"]
 _COLORS = {
@@ -71,9 +71,9 @@ def _pyplot() -> Any:
 def _save(fig: Any, fmt: PlotFormat) -> bytes:
     buf = io.BytesIO()
     if fmt == "svg":
-        fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight")
+        fig.savefig(buf, format="svg", metadata={"Date": None})
     else:
-        fig.savefig(buf, format="png", dpi=110, metadata={"Software": None}, bbox_inches="tight")
+        fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
     fig.clf()
     import matplotlib.pyplot as plt
 
@@ -83,27 +83,33 @@ def _save(fig: Any, fmt: PlotFormat) -> bytes:
 
 def paired_plot(v: ValidationResult, fmt: PlotFormat) -> Plot | None:
     plt = _pyplot()
+    from matplotlib.collections import LineCollection
+
     workloads = [w for w in v.workloads if w.base_values and w.candidate_values]
     if not workloads:
         return None
     n = len(workloads)
-    fig, axes = plt.subplots(
-        1, n, figsize=(min(3.2 * n, 12), 3.0), squeeze=False, layout="constrained"
-    )
+    fig, axes = plt.subplots(1, n, figsize=(min(3.2 * n, 12), 3.2), squeeze=False)
     for ax, w in zip(axes[0], workloads, strict=True):
         scale, unit = _scale([*w.base_values, *w.candidate_values], w.unit)
         b = [x / scale for x in w.base_values]
         c = [x / scale for x in w.candidate_values]
-        for yb, yc in zip(b, c, strict=False):
-            ax.plot([0, 1], [yb, yc], color="#d0d7de", linewidth=0.8, zorder=1)
+        pairs = [((0, yb), (1, yc)) for yb, yc in zip(b, c, strict=False)]
+        ax.add_collection(LineCollection(pairs, colors="#d0d7de", linewidths=0.8, zorder=1))
         ax.scatter([0] * len(b), b, s=12, color=_BASE, zorder=2, label="base")
         ax.scatter([1] * len(c), c, s=12, color=_CAND, zorder=2, label="candidate")
         ax.set_xticks([0, 1], ["base", "candidate"])
         ax.set_xlim(-0.4, 1.4)
         ax.set_ylabel(f"{w.primary_metric} ({unit})")
-        ax.set_title(f"{w.workload}: {w.verdict}", color=_COLORS.get(w.verdict, "#24292f"))
+        ax.set_title(
+            f"{_short(w.workload, 24)}: {w.verdict}", color=_COLORS.get(w.verdict, "#24292f")
+        )
         ax.set_ylim(bottom=0.0)
     fig.suptitle(f"{v.hypothesis}: paired samples, {v.base_sha[:8]} vs {v.candidate_sha[:8]}")
+    # Fixed margins: a layout engine would draw the figure several times to measure it.
+    fig.subplots_adjust(
+        left=0.72 / fig.get_figwidth(), right=0.97, bottom=0.12, top=0.8, wspace=0.45
+    )
     alt = "; ".join(
         f"{w.workload}: {len(w.base_values)} paired samples, verdict {w.verdict}" for w in workloads
     )
@@ -115,7 +121,15 @@ def forest_plot(data: ReportData, fmt: PlotFormat) -> Plot | None:
     if not rows:
         return None
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7.0, 1.2 + 0.32 * len(rows)), layout="constrained")
+    height = 1.2 + 0.3 * len(rows)
+    fig, ax = plt.subplots(figsize=(7.5, height))
+    longest = max(len(label) for label, _ in rows)
+    fig.subplots_adjust(
+        left=min(0.45, (0.25 + 0.075 * min(longest, 40)) / 7.5),
+        right=0.97,
+        bottom=0.75 / height,
+        top=1 - 0.4 / height,
+    )
     labels = []
     for i, (label, w) in enumerate(reversed(rows)):
         pm = w.primary
@@ -125,7 +139,7 @@ def forest_plot(data: ReportData, fmt: PlotFormat) -> Plot | None:
         hi = pm.ci_high if pm.ci_high is not None else pm.ratio
         ax.plot([lo, hi], [i, i], color=color, linewidth=2)
         ax.plot([pm.ratio], [i], "o", color=color, markersize=5)
-        labels.append(label)
+        labels.append(_short(label, 40))
     threshold = data.settings.threshold
     ax.axvspan(1 / (1 + threshold), 1 + threshold, color="#eaeef2", zorder=0)
     ax.axvline(1.0, color="#8c959f", linewidth=1)
@@ -167,7 +181,7 @@ def history_plot(h: History, fmt: PlotFormat) -> Plot:
     xs = list(range(len(values)))
     ax.plot(xs, [v / scale for v in values], "o-", color=_CAND, markersize=4)
     ax.set_xticks(xs, [(p.sha or "?")[:7] for p in h.points], rotation=45, ha="right")
-    fig.set_layout_engine("constrained")
+    fig.subplots_adjust(left=0.13, right=0.97, bottom=0.3, top=0.88)
     ax.set_ylabel(f"median {h.metric} ({unit})")
     ax.set_ylim(bottom=0)
     ax.set_title(f"{h.workload}: history of measured runs")
@@ -176,6 +190,10 @@ def history_plot(h: History, fmt: PlotFormat) -> Plot:
         f"to {values[-1]:.4g} {h.unit}"
     )
     return Plot(f"history-{_slug(h.workload)}", f"{h.workload} history", alt, _save(fig, fmt))
+
+
+def _short(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def _slug(text: str) -> str:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from perfop.config import LoadedConfig
 from perfop.report import pick_format, render, write_report
-from perfop.report.data import ReportData, collect
+from perfop.report.data import collect
+from perfop.report.model import ReportData
 from perfop.store import Store
 from perfop.store.reports import ReportRecord, record_report
 

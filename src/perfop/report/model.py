@@ -1,0 +1,300 @@
+"""The report's records: plain frozen dataclasses, one ``ReportData`` per engagement.
+
+Values are raw numbers in their metric's unit (seconds, bytes, ...); ratios are candidate/base.
+``perfop.report.data.collect`` fills them from the store; renderers only read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+REPORT_SCHEMA = "perfop.report/1"
+
+
+@dataclass(frozen=True)
+class Goal:
+    text: str
+    metric: str | None = None
+    target: str | None = None
+
+
+@dataclass(frozen=True)
+class SLOTarget:
+    workload: str
+    metric: str
+    statistic: str
+    max: float | None
+    min: float | None
+    unit: str | None
+
+
+@dataclass(frozen=True)
+class EngagementInfo:
+    id: int
+    title: str
+    requester: str | None
+    scenario: str | None
+    stage: str
+    created_at: str
+    confirmed_at: str | None
+    base: str | None
+    risk_tolerance: str | None
+    goals: tuple[Goal, ...]
+    workloads: tuple[str, ...]
+    slos: tuple[SLOTarget, ...]
+    constraints: tuple[str, ...]
+    stakeholders: tuple[tuple[str, str], ...]  # (name, role)
+    assumptions: tuple[str, ...]
+    hardware: str | None = None
+    dataset: str | None = None
+    traffic: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    threshold: float
+    alpha: float
+    seed: int | None
+    affinity: tuple[int, ...] | None
+    test_command: str | None
+    base: str | None
+    config_file: str
+
+
+@dataclass(frozen=True)
+class EnvironmentInfo:
+    hostname: str | None
+    cpu: str | None
+    logical_cores: int | None
+    memory_bytes: int | None
+    os: str | None
+    python: str | None
+    git_sha: str | None
+    packages: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class WorkloadInfo:
+    name: str
+    command: str
+    cwd: str | None
+    env: tuple[tuple[str, str], ...]
+    description: str | None
+    primary_metric: str
+    budget: str  # "min 5, max 15 runs, 20 s"
+
+
+@dataclass(frozen=True)
+class MetricStat:
+    metric: str
+    unit: str
+    better: str
+    n: int
+    median: float
+    mean: float
+    p95: float
+    stdev: float
+    cv: float
+    min: float
+    max: float
+
+
+@dataclass(frozen=True)
+class Baseline:
+    workload: str
+    run_id: int
+    ref: str | None
+    sha: str | None
+    started_at: str
+    command: str
+    samples: int
+    failures: int
+    metrics: tuple[MetricStat, ...]
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    name: str
+    unit: str
+    better: str
+    base_median: float | None
+    candidate_median: float | None
+    ratio: float | None
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+    verdict: str
+
+
+@dataclass(frozen=True)
+class WorkloadResult:
+    """One workload of one A/B comparison; ``*_values`` are the primary metric's paired samples."""
+
+    comparison_id: int | None
+    workload: str
+    pairs: int
+    verdict: str
+    behavior: str  # same | changed | unchecked
+    behavior_diff: str | None
+    harness: str
+    harness_touched: bool
+    primary_metric: str
+    unit: str
+    better: str
+    metrics: tuple[MetricResult, ...]
+    base_values: tuple[float, ...] = ()
+    candidate_values: tuple[float, ...] = ()
+    errors: tuple[str, ...] = ()  # failures with their output tail
+
+    @property
+    def primary(self) -> MetricResult | None:
+        return next((m for m in self.metrics if m.name == self.primary_metric), None)
+
+
+@dataclass(frozen=True)
+class TestRun:
+    command: str
+    passed: bool | None
+    summary: str
+    output_tail: str = ""
+    base_passed: bool | None = None  # only known when the candidate failed and base was run
+
+
+@dataclass(frozen=True)
+class SLOStatus:
+    workload: str
+    metric: str
+    statistic: str
+    value: float | None
+    max: float | None
+    min: float | None
+    unit: str
+    passed: bool | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Mover:
+    """One row of the base-vs-candidate profile diff (CPU: seconds of self time per run)."""
+
+    function: str
+    file: str
+    status: str
+    base_pct: float
+    candidate_pct: float
+    base_value: float
+    candidate_value: float
+    unit: str
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    id: int
+    hypothesis: str  # label, e.g. "H1"
+    outcome: str
+    reasons: tuple[str, ...]
+    base_ref: str
+    base_sha: str
+    candidate_ref: str
+    candidate_sha: str
+    created_at: str
+    workloads: tuple[WorkloadResult, ...]
+    tests: TestRun | None
+    slos: tuple[SLOStatus, ...]
+    movers: tuple[Mover, ...]
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class DesignInfo:
+    fix: str
+    fallback: str | None
+    data_collection: str | None
+    feature_flag: str | None
+    kill_switch: str | None
+    tests_to_add: tuple[str, ...]
+    rollback: str | None
+    coverage: str | None
+    risk: str | None
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    subject: str
+
+
+@dataclass(frozen=True)
+class HypothesisInfo:
+    rank: int
+    label: str
+    statement: str
+    root_cause: str | None
+    components: tuple[str, ...]
+    workloads: tuple[str, ...]
+    metric: str
+    expected_ratio: float
+    measured_ratio: float | None
+    status: str
+    risk: str
+    effort: float
+    confidence: float
+    evidence: tuple[str, ...]
+    verification: tuple[str, ...]
+    candidate_ref: str | None
+    candidate_sha: str | None
+    design: DesignInfo | None
+    approvals: tuple[str, ...]
+    commits: tuple[Commit, ...]
+
+
+@dataclass(frozen=True)
+class DecisionEntry:
+    ts: str
+    actor: str
+    kind: str
+    what: str
+    why: str | None
+    evidence: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    run_id: int
+    started_at: str
+    sha: str | None
+    median: float
+
+
+@dataclass(frozen=True)
+class History:
+    workload: str
+    metric: str
+    unit: str
+    points: tuple[HistoryPoint, ...]
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """One engagement, ready to render."""
+
+    generated_at: str
+    perfop_version: str
+    repository: str
+    engagement: EngagementInfo
+    settings: Settings
+    environment: EnvironmentInfo | None
+    workloads: tuple[WorkloadInfo, ...]
+    baselines: tuple[Baseline, ...]
+    hypotheses: tuple[HypothesisInfo, ...]
+    validations: tuple[ValidationResult, ...]
+    history: tuple[History, ...]
+    decisions: tuple[DecisionEntry, ...]
+    open_questions: tuple[str, ...]
+    acceptances: tuple[str, ...] = ()
+
+    def hypothesis(self, label: str) -> HypothesisInfo | None:
+        return next((h for h in self.hypotheses if h.label == label), None)
+
+    def validations_of(self, label: str) -> list[ValidationResult]:
+        return [v for v in self.validations if v.hypothesis == label]
