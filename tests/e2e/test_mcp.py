@@ -40,6 +40,7 @@ EXPECTED_TOOLS = {
     "request_approval",
     "compare",
     "validate",
+    "report",
     "note",
     "log",
     "verify",
@@ -347,6 +348,18 @@ def test_full_engagement_through_tools_only(
         assert val["hypothesis"]["status"] == "confirmed"
         assert progress
 
+        res = await session.call_tool("report", {})
+        assert not res.isError, res.content
+        assert res.structuredContent["schema"].startswith("perfop.report")
+        assert "# Performance report: make top" in res.content[0].text  # the Markdown itself
+        doc = await ok(session, "report", {"output": ".perfop/reports/engagement.html"})
+        assert (project / ".perfop/reports/engagement.html").is_file()
+        msg = await fails(session, "report", {"output": "bench.py"})
+        assert "version control" in msg
+        latest = await session.read_resource("perfop://report/latest")
+        assert latest.contents[0].mimeType == "text/markdown"
+        assert "# Performance report: make top" in latest.contents[0].text
+
         listing = await ok(session, "hypothesis_list")
         assert [h["label"] for h in listing["hypotheses"]] == ["H1"]
         status = await ok(session, "status")
@@ -427,6 +440,9 @@ def test_path_escapes_are_refused(project: Path, tmp_path: Path) -> None:
         for path in variants:
             msg = await fails(session, "ci_triage", {"file": path})
             assert msg.startswith("file:"), (path, msg)
+        for path in ("../report.md", "/tmp/report.md", "link-out/report.md"):
+            msg = await fails(session, "report", {"output": path})
+            assert msg.startswith("output:"), (path, msg)
         msg = await fails(session, "intake", {"from_file": "/etc/hostname"})
         assert "outside the repository" in msg
         msg = await fails(

@@ -43,6 +43,13 @@ def _engagement(app: App) -> str:
     return json.dumps(doc, indent=2, default=str)
 
 
+def _report(app: App) -> str:
+    from perfop.report import render
+    from perfop.report.data import collect
+
+    return render(collect(app.store, app.loaded), "md")
+
+
 RESOURCES: dict[str, Resource] = {
     "perfop://engagement/current": Resource(
         "perfop://engagement/current",
@@ -51,6 +58,14 @@ RESOURCES: dict[str, Resource] = {
         "ranked hypotheses with their status.",
         "application/json",
         _engagement,
+    ),
+    "perfop://report/latest": Resource(
+        "perfop://report/latest",
+        "latest-report",
+        "The current engagement's report in Markdown, rendered from the latest evidence in the "
+        "store (what the report tool would write now; reading it records nothing).",
+        "text/markdown",
+        _report,
     ),
 }
 

@@ -8,12 +8,14 @@ is snapshotted without touching the user's checkout.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
+from perfop.errors import GuardrailError
 from perfop.mcp.guards import check_ref
-from perfop.mcp.tools import ENGAGEMENT_SCHEMA, Answer, Call, LongArgs, tool
+from perfop.mcp.tools import ENGAGEMENT_SCHEMA, Answer, Args, Call, LongArgs, tool
 
 if TYPE_CHECKING:
     from perfop.compare import WorkloadComparison
@@ -145,3 +147,54 @@ def validate(call: Call, args: ValidateArgs) -> Answer:
     contradicts = " (contradicts the hypothesis)" if report.outcome.contradicts else ""
     reasons = "; ".join(report.outcome.reasons)
     return Answer(doc, f"{h.label} -> {report.outcome.status.value}{contradicts}: {reasons}")
+
+
+class ReportArgs(Args):
+    format: Literal["md", "html", "json"] | None = Field(
+        None, description="md, html or json (default: from the output extension, else md)."
+    )
+    output: str | None = Field(
+        None,
+        description="File to write, inside the repository (Markdown also writes its PNG plots "
+        "beside it). Without it the report comes back in the answer.",
+    )
+
+
+@tool(
+    "report",
+    ReportArgs,
+    """Write the engagement's hand-off report (objectives, hypotheses, changes, evidence tables
+    and plots, residual risks, rollback, follow-ups) as Markdown, self-contained HTML or JSON,
+    and record it for verify. Answers with the JSON report document; the text is the Markdown
+    report itself when no output file is given.""",
+)
+def report(call: Call, args: ReportArgs) -> Answer:
+    import json
+
+    from perfop.report import render
+    from perfop.report.service import generate_report
+
+    output = call.path(args.output, "output") if args.output else None
+    if output is not None and _tracked(call.app.repo_root, output):
+        raise GuardrailError(
+            f"output: {args.output!r} is a file under version control; perfop does not overwrite "
+            "the user's files, give a new path (e.g. under .perfop/ or docs/)"
+        )
+    result = generate_report(call.app.store, call.app.loaded, fmt=args.format, output=output)
+    doc = json.loads(result.text if result.fmt == "json" else render(result.data, "json"))
+    if output is None and result.fmt == "md":
+        text = result.text
+    else:
+        root = call.app.repo_root
+        where = ", ".join(str(p.relative_to(root)) for p in result.files) or "the answer"
+        text = f"report {result.record.id} ({result.fmt}) written to {where}"
+    return Answer(doc, text)
+
+
+def _tracked(repo: Path, path: Path) -> bool:
+    import subprocess
+
+    out = subprocess.run(
+        ["git", "ls-files", "--", str(path)], cwd=repo, capture_output=True, text=True, check=False
+    )
+    return bool(out.stdout.strip())
