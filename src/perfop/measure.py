@@ -229,29 +229,35 @@ def _measure_into(
     for _ in range(settings.warmup):
         run_process(resolved.argv, cwd=resolved.cwd, env=env, timeout=settings.timeout)
     started = time.monotonic()
-    for index in range(settings.runs):
-        if index >= settings.min_runs and time.monotonic() - started >= settings.max_time:
-            break
-        result = run_process(resolved.argv, cwd=resolved.cwd, env=env, timeout=settings.timeout)
-        store.add_result(outcome.run_id, index, result)
-        if result.ok:
-            outcome.samples.append(Sample(index=index, metrics=dict(result.metrics)))
-            for metric_name, spec in result.metric_specs.items():
-                outcome.metric_specs.setdefault(metric_name, spec)
-        else:
-            outcome.failures.append(
-                Failure(
-                    index=index,
-                    reason=result.describe_failure(),
-                    exit_code=result.exit_code,
-                    signal=result.signal,
-                    timed_out=result.timed_out,
-                    wall_time=result.wall_time,
-                    stderr_tail=redact_text(result.stderr_tail),
-                )
-            )
-        progress.sample_done(resolved.name, index, result)
+    with store.sample_writer(outcome.run_id) as writer:
+        for index in range(settings.runs):
+            if index >= settings.min_runs and time.monotonic() - started >= settings.max_time:
+                break
+            result = run_process(resolved.argv, cwd=resolved.cwd, env=env, timeout=settings.timeout)
+            writer.add(index, result)
+            _record(outcome, index, result)
+            progress.sample_done(resolved.name, index, result)
     progress.workload_finished(resolved.name)
+
+
+def _record(outcome: WorkloadRun, index: int, result: ProcessResult) -> None:
+    """Keep a measured process on the outcome: a sample, or a failure shown next to them."""
+    if result.ok:
+        outcome.samples.append(Sample(index=index, metrics=dict(result.metrics)))
+        for metric_name, spec in result.metric_specs.items():
+            outcome.metric_specs.setdefault(metric_name, spec)
+        return
+    outcome.failures.append(
+        Failure(
+            index=index,
+            reason=result.describe_failure(),
+            exit_code=result.exit_code,
+            signal=result.signal,
+            timed_out=result.timed_out,
+            wall_time=result.wall_time,
+            stderr_tail=redact_text(result.stderr_tail),
+        )
+    )
 
 
 def run_document(

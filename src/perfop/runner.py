@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import array
 import contextlib
+import functools
 import hashlib
 import marshal
 import os
@@ -304,6 +305,12 @@ def _launch_direct(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> _L
     return _Launched(proc.pid, out_fd, err_fd, wait)
 
 
+@functools.lru_cache(maxsize=256)
+def _which(program: str, path: str) -> str | None:
+    # Resolved once per (program, PATH): a sample loop must not walk PATH every time.
+    return shutil.which(program, path=path)
+
+
 def _resolve_executable(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> list[str]:
     if not argv:
         raise WorkloadError("empty command; give the program to run")
@@ -317,7 +324,7 @@ def _resolve_executable(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) 
         if not os.access(path, os.X_OK) or path.is_dir():
             raise WorkloadError(f"command not executable: {program!r}; check its permissions")
         return [str(path), *argv[1:]]
-    found = shutil.which(program, path=env.get("PATH", os.defpath))
+    found = _which(program, env.get("PATH", os.defpath))
     if found is None:
         raise WorkloadError(
             f"command not found: {program!r}; check the workload's command and PATH"

@@ -21,7 +21,18 @@ from perfop.errors import PerfopError
 
 # Modules under perfop.cli that define ``register(app)``; order is the order in --help.
 COMMAND_MODULES: tuple[str, ...] = (
-    "run", "compare", "demo", "ci", "profile", "engagement", "mcp", "agent"
+    "run",
+    "compare",
+    "demo",
+    "ci",
+    "profile",
+    "engagement",
+    "report",
+    "history",
+    "importer",
+    "gate",
+    "mcp",
+    "agent",
 )
 
 app = typer.Typer(
@@ -108,7 +119,13 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, typer.Abort):
         print("perfop: interrupted", file=sys.stderr)
         return 130
-    return int(result or 0)
+    code = int(result or 0)
+    if code == 130:  # Typer turns Ctrl-C into a silent exit 130
+        print(
+            "perfop: interrupted; the samples measured so far are kept in the store",
+            file=sys.stderr,
+        )
+    return code
 
 
 def entry() -> None:  # pragma: no cover - thin wrapper for the console script

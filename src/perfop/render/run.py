@@ -32,7 +32,8 @@ def run_table(outcome: WorkloadRun) -> RenderableType:
             col, justify="left" if col in ("metric", "unit") else "right", no_wrap=col == "metric"
         )
     for name, s in outcome.summaries().items():
-        scale, label = scale_unit(s.median, outcome.metric_specs[name].unit)
+        magnitude = max(abs(s.median), abs(s.mean))
+        scale, label = scale_unit(magnitude, outcome.metric_specs[name].unit)
         table.add_row(
             name,
             str(s.n),

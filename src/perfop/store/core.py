@@ -8,7 +8,8 @@ import hashlib
 import json
 import os
 import socket
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -226,32 +227,48 @@ class Store:
 
     def add_result(self, run_id: int, index: int, result: ProcessResult) -> None:
         """Record one measured process: a sample when it succeeded, else a failure."""
+        self.add_results(run_id, [(index, result)])
+
+    def sample_writer(self, run_id: int, *, flush_interval: float = 0.25) -> SampleWriter:
+        """A buffered writer for a run's results (see ``SampleWriter``)."""
+        return SampleWriter(self, run_id, flush_interval=flush_interval)
+
+    def add_results(self, run_id: int, items: Sequence[tuple[int, ProcessResult]]) -> None:
+        """Record several measured processes of one run in one transaction."""
+        if not items:
+            return
         now = utcnow()
+        samples_rows = [
+            dict(
+                run_id=run_id,
+                idx=i,
+                metrics=dict(r.metrics),
+                stdout_digest=r.stdout_digest,
+                created_at=now,
+            )
+            for i, r in items
+            if r.ok
+        ]
+        failure_rows = [
+            dict(
+                run_id=run_id,
+                idx=i,
+                reason=r.describe_failure(),
+                exit_code=r.exit_code,
+                signal=r.signal,
+                timed_out=r.timed_out,
+                wall_time=r.wall_time,
+                stderr_tail=redact_text(r.stderr_tail),
+                created_at=now,
+            )
+            for i, r in items
+            if not r.ok
+        ]
         with self.write() as conn:
-            if result.ok:
-                conn.execute(
-                    s.samples.insert().values(
-                        run_id=run_id,
-                        idx=index,
-                        metrics=dict(result.metrics),
-                        stdout_digest=result.stdout_digest,
-                        created_at=now,
-                    )
-                )
-            else:
-                conn.execute(
-                    s.failures.insert().values(
-                        run_id=run_id,
-                        idx=index,
-                        reason=result.describe_failure(),
-                        exit_code=result.exit_code,
-                        signal=result.signal,
-                        timed_out=result.timed_out,
-                        wall_time=result.wall_time,
-                        stderr_tail=redact_text(result.stderr_tail),
-                        created_at=now,
-                    )
-                )
+            if samples_rows:
+                conn.execute(s.samples.insert(), samples_rows)
+            if failure_rows:
+                conn.execute(s.failures.insert(), failure_rows)
 
     def finish_run(
         self, run_id: int, status: RunStatus, metric_specs: Mapping[str, MetricSpec] | None = None
@@ -372,6 +389,51 @@ class Store:
                     .values(status=RunStatus.INTERRUPTED.value, finished_at=utcnow())
                 )
         return len(dead)
+
+
+class SampleWriter:
+    """Writes a run's results in few transactions without risking more than a moment's work.
+
+    Results are buffered and flushed when ``flush_interval`` seconds have passed since the last
+    flush, and always on ``close`` — which a ``with`` block runs on Ctrl-C and SIGTERM too. So an
+    interrupted command keeps every completed sample, a hard kill (SIGKILL) loses at most the
+    last ``flush_interval`` seconds of them, and no row is ever half-written. For workloads slower
+    than the interval every sample is its own transaction, as before; for millisecond workloads
+    this removes most of the per-sample cost of a commit.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        run_id: int,
+        *,
+        flush_interval: float = 0.25,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store, self._run_id = store, run_id
+        self._interval, self._clock = flush_interval, clock
+        self._pending: list[tuple[int, ProcessResult]] = []
+        self._last = clock()
+
+    def add(self, index: int, result: ProcessResult) -> None:
+        self._pending.append((index, result))
+        if self._clock() - self._last >= self._interval:
+            self.flush()
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        self._store.add_results(self._run_id, pending)
+        self._last = self._clock()
+
+    def close(self) -> None:
+        if self._pending:
+            self.flush()
+
+    def __enter__(self) -> SampleWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _pid_alive(pid: int) -> bool:
