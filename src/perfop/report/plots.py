@@ -218,4 +218,7 @@ def svg_fragment(svg: bytes) -> str:
     """An SVG document as an element to inline in HTML (no XML prolog or DOCTYPE)."""
     text = svg.decode("utf-8")
     start = text.find("<svg")
-    return text[start:] if start >= 0 else ""
+    if start < 0:
+        return ""
+    # matplotlib's RDF metadata block only names namespaces; the page does not need it.
+    return re.sub(r"\s*<metadata>.*?</metadata>", "", text[start:], count=1, flags=re.DOTALL)
