@@ -11,7 +11,14 @@ import importlib
 from perfop.store.core import RunRecord, Store, open_store
 
 # Modules that define further tables on perfop.store.schema.metadata.
-TABLE_MODULES: tuple[str, ...] = ("engagement", "compare", "profiles", "agent")
+TABLE_MODULES: tuple[str, ...] = (
+    "engagement",
+    "compare",
+    "profiles",
+    "history",
+    "agent",
+    "reports",
+)
 
 
 def load_table_modules() -> None:
