@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from perfop import __version__
+from perfop.mcp import hypothesis_tools as _hypothesis_tools  # noqa: F401 - registers tools
 from perfop.mcp import measure_tools as _measure_tools  # noqa: F401 - registers the tools
 from perfop.mcp import resources
 from perfop.mcp import validation_tools as _validation_tools  # noqa: F401 - registers the tools
