@@ -13,7 +13,7 @@ Protocol over a SOCK_SEQPACKET socket, ``marshal``-encoded, one message each way
 The wall time is taken here, from just before the spawn to just after the reap.
 """
 
-import _signal
+import _signal  # type: ignore[import-not-found]  # no stubs; `signal` would pull in enum
 import _socket
 import array
 import marshal
@@ -25,7 +25,7 @@ _RESET = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGPIPE, _signal.SIGXFSZ)
 _FDS_SPACE = _socket.CMSG_SPACE(2 * array.array("i").itemsize)
 
 
-def _recv(sock):
+def _recv(sock: _socket.socket) -> tuple[bytes, list[int]]:
     fds = array.array("i")
     msg, ancdata, _flags, _addr = sock.recvmsg(1 << 22, _FDS_SPACE, _socket.MSG_CMSG_CLOEXEC)
     for level, kind, data in ancdata:
@@ -34,7 +34,7 @@ def _recv(sock):
     return msg, list(fds)
 
 
-def main(fd):
+def main(fd: int) -> None:
     # Ctrl-C in the terminal is perfop's to handle; the spawned process gets default handlers.
     _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
     os.set_inheritable(fd, False)
