@@ -156,3 +156,23 @@ def test_plots_written_beside_markdown(data: ReportData, tmp_path: Path) -> None
     for png in pngs:
         assert png.read_bytes().startswith(b"\x89PNG")
         assert f"](report-plots/{png.name})" in text
+
+
+def test_history_plot_when_a_workload_has_several_runs(tmp_path: Path) -> None:
+    from report_fixture import _baseline
+
+    repo = make_repo(tmp_path / "repo")
+    store = open_store(f"sqlite:///{repo}/.perfop/perfop.db")
+    try:
+        build_engagement(store, repo, outcomes=DEFAULT_OUTCOMES[:1])
+        import random
+
+        _baseline(store, "parse", random.Random(1), 1, "f" * 40)
+        data = collect(store, load_config(repo))
+    finally:
+        store.close()
+    (history,) = [h for h in data.history if h.workload == "parse"]
+    assert len(history.points) == 2 and history.points[-1].sha == "f" * 40
+    files = write_report(data, tmp_path / "out.md", "md")
+    assert tmp_path / "out-plots" / "history-parse.png" in files
+    assert "](out-plots/history-parse.png)" in (tmp_path / "out.md").read_text()

@@ -93,6 +93,7 @@ def render(data: ReportData, *, with_plots: bool = True) -> str:
         follow_ups=c.follow_ups(data),
         changelog=c.changelog_snippet(data),
         plots=plots,
+        measured={b.workload: b.command for b in data.baselines},
         plot_note=note,
         fmt=c.fmt,
         ratio=c.fmt_ratio,

@@ -166,12 +166,14 @@ def _method(data: ReportData) -> list[str]:
     else:
         out.append("_No environment recorded (no baseline run)._")
     out += ["", "**Workloads (exact commands):**", ""]
+    measured = {b.workload: b.command for b in data.baselines}
     out += table(
-        ["workload", "command", "env", "budget"],
+        ["workload", "configured command", "baseline ran", "env", "budget"],
         [
             [
                 cell(w.name),
                 code(w.command),
+                code(measured[w.name]) if w.name in measured else "-",
                 cell(", ".join(f"{k}={v}" for k, v in w.env)),
                 cell(w.budget),
             ]
