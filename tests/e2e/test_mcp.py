@@ -317,6 +317,13 @@ def test_full_engagement_through_tools_only(
         assert human.returncode == 0, human.stderr
         doc = await ok(session, "hypothesis_update", {"label": "H1", "candidate": "faster"})
         assert doc["hypothesis"]["status"] == "implemented"
+        diff = await ok(
+            session,
+            "profile_diff",
+            {"base": "main", "candidate": "faster", "workload": "bench", "backend": "pyinstrument"},
+        )
+        assert diff["schema"] == "perfop.profile-diff/1" and diff["diffs"]
+        assert diff["candidate"]["ref"] == "faster"
 
         progress.clear()
         res = await session.call_tool(
