@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from perfop import __version__
+from perfop.errors import PerfopError
 from perfop.mcp import hypothesis_tools as _hypothesis_tools  # noqa: F401 - registers tools
 from perfop.mcp import measure_tools as _measure_tools  # noqa: F401 - registers the tools
 from perfop.mcp import resources
@@ -244,6 +245,9 @@ def serve(
     from mcp.server.stdio import stdio_server
 
     app = App(repo, store_url=store_url, config=config)
+    # Read the configuration now; a broken one is reported by every tool call until fixed.
+    with contextlib.suppress(PerfopError):
+        _ = app.loaded
     perfop = PerfopServer(app, call_limit=call_limit or DEFAULT_CALL_LIMIT)
     server = perfop.build()
     stdin, stdout = _protocol_streams()

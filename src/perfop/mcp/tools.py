@@ -8,6 +8,7 @@ the server's agent ``Actor`` (so approvals and sign-offs are refused there).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,15 +62,18 @@ class App:
         self.actor_name = "mcp-client"
         self._loaded: LoadedConfig | None = None
         self._store: Store | None = None
+        self._lock = threading.Lock()  # calls run in worker threads
 
     @property
     def loaded(self) -> LoadedConfig:
-        # Loaded once: the workloads an agent may run are those configured when the server started.
-        if self._loaded is None:
-            from perfop.config import load_config
+        # Loaded once (the server loads it at start): the workloads an agent may run are those
+        # configured by the human, not ones an agent adds to the file while it works.
+        with self._lock:
+            if self._loaded is None:
+                from perfop.config import load_config
 
-            self._loaded = load_config(self.repo, config_path=self.config_path)
-        return self._loaded
+                self._loaded = load_config(self.repo, config_path=self.config_path)
+            return self._loaded
 
     @property
     def repo_root(self) -> Path:
@@ -77,12 +81,14 @@ class App:
 
     @property
     def store(self) -> Store:
-        if self._store is None:
-            from perfop.config import store_url
-            from perfop.store import open_store
+        loaded = self.loaded
+        with self._lock:
+            if self._store is None:
+                from perfop.config import store_url
+                from perfop.store import open_store
 
-            self._store = open_store(store_url(self.loaded, self.store_override))
-        return self._store
+                self._store = open_store(store_url(loaded, self.store_override))
+            return self._store
 
     @property
     def actor(self) -> Actor:
