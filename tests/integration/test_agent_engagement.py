@@ -161,6 +161,9 @@ def test_full_engagement_on_the_example(protocol, tmp_path, git, perfop_proc):
     assert "== implementation ==" in transcript.stdout
     assert "-> edit(" in transcript.stdout
     assert "H1 confirmed" in transcript.stdout
+    # the report (written by the report service) links the transcript through the decision log
+    report = (repo / ".perfop" / "reports" / "engagement-1.md").read_text()
+    assert "perfop agent log --session 1" in report
     # a human signs off; every hand-off check then passes
     accept = perfop_proc(["accept", "--by", "Dana Maintainer"], cwd=repo)
     assert accept.returncode == 0, accept.stderr

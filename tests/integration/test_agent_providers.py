@@ -222,3 +222,21 @@ def test_step_budget_ends_cleanly_with_the_summary_so_far(git_repo, git, run_cli
     assert "\tbudget\t" in sessions
     log = run_cli(["log", "--format", "json"], cwd=repo).out
     assert "uncommitted changes reverted at the end (step budget spent" in log
+
+
+def test_endpoint_model_and_key_variable_come_from_the_config(git_repo, run_cli):
+    files = dict(TINY_FILES)
+    files["pyproject.toml"] += (
+        "\n[tool.perfop.agent]\nprovider = 'anthropic'\nmodel = 'scripted-1'\n"
+        "api_key_env = 'TEAM_LLM_KEY'\nmax_steps = 3\n"
+    )
+    with ScriptedLLM("anthropic", {}, key=KEY) as llm:
+        files["pyproject.toml"] += f"base_url = '{llm.url}'\n"
+        repo = git_repo(files)
+        res = run_cli(["agent", "speed up work"], cwd=repo, env={"TEAM_LLM_KEY": KEY})
+    assert res.code == 0, res.err
+    assert len(llm.requests) == 3 and not llm.problems
+    assert "step budget spent (3 of 3 model calls)" in res.out
+    assert KEY not in res.out
+    bad = run_cli(["agent", "x", "--provider", "gemini"], cwd=repo)
+    assert bad.code == 2 and "--provider gemini: unknown; use one of: openai, anthropic" in bad.err
