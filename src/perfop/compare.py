@@ -3,30 +3,41 @@
 ``compare`` checks both refs out into disposable worktrees (``worktrees.py``), pins the workload's
 harness files to BASE, runs each side's ``setup`` once, warms both sides up, then measures pairs
 (one base and one candidate process, order randomised per pair from a recorded seed) until the
-group-sequential rule in ``stats.py`` settles a verdict or the budget is spent. ``calibrate`` is
-the A/A twin that measures the machine's noise. Both store everything and never print.
+group-sequential rule in ``stats.py`` settles a verdict or the budget is spent (the pair loop is
+``pairs.py``; its A/A twin is ``calibrate.py``). Stores everything, never prints.
 """
 
 from __future__ import annotations
 
-import difflib
 import math
 import secrets
 import time
-import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import numpy as np
 
 from perfop import __version__, stats
-from perfop.config import LoadedConfig, ResolvedWorkload, WorkloadConfig, resolve_workload
-from perfop.environment import capture_environment, redact_text
+from perfop.config import LoadedConfig, resolve_workload
+from perfop.environment import capture_environment
 from perfop.errors import UsageError, WorkloadError
-from perfop.model import BUILTIN_METRICS, MetricSpec, ProcessResult, RunStatus, Verdict
-from perfop.runner import run_process, run_setup, set_affinity, workload_env
+from perfop.model import ProcessResult, RunStatus, Verdict
+from perfop.pairs import (
+    Behavior,
+    MetricResult,
+    PairRunner,
+    Side,
+    SideFailed,
+    analyse,
+    check_behavior,
+    metric_specs,
+    metric_values,
+    plan_pairs,
+    workload_names,
+)
+from perfop.runner import run_setup, set_affinity, workload_env
 from perfop.store import Store
 from perfop.store import compare as cstore
 from perfop.worktrees import (
@@ -41,10 +52,7 @@ from perfop.worktrees import (
 )
 
 COMPARISON_SCHEMA = "perfop.comparison/1"
-CALIBRATION_SCHEMA = "perfop.calibration/1"
 Harness = Literal["base", "candidate"]
-Behavior = Literal["same", "changed", "unchecked"]
-DIFF_LINES = 12
 
 
 class CompareProgress(Protocol):
@@ -69,22 +77,6 @@ class _Silent:
 class RefInfo:
     ref: str
     sha: str
-
-
-@dataclass(frozen=True)
-class MetricResult:
-    """One metric of one workload: medians of both sides and the paired analysis."""
-
-    name: str
-    unit: str
-    better: str
-    base_median: float
-    candidate_median: float
-    analysis: stats.MetricComparison
-
-    @property
-    def verdict(self) -> Verdict:
-        return self.analysis.verdict
 
 
 @dataclass(frozen=True)
@@ -134,155 +126,6 @@ class ComparisonResult:
     workloads: tuple[WorkloadComparison, ...]
 
 
-@dataclass(frozen=True)
-class CalibrationResult:
-    id: int
-    workload: str
-    ref: RefInfo
-    pairs: int
-    noise_sd: float
-    planned_pairs: int
-    mde: float
-    noise_floor: float
-    threshold: float
-    warning: str | None
-    failure: str | None = None
-
-
-# --- the pair loop shared by compare and calibrate --------------------------------------------
-
-
-@dataclass
-class _Side:
-    label: str  # "base" | "candidate"
-    checkout: Checkout
-    resolved: ResolvedWorkload
-    env: dict[str, str]
-    run_id: int
-    results: list[ProcessResult] = field(default_factory=list)
-
-
-class _SideFailed(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-def _failure_text(side: str, result: ProcessResult) -> str:
-    tail = [ln for ln in result.stderr_tail.strip().splitlines() if ln.strip()][-1:] or [""]
-    text = f"{side} side failed: {result.describe_failure()}"
-    if tail[0]:
-        text += f": {redact_text(tail[0])[:200]}"
-    return text
-
-
-class _PairRunner:
-    def __init__(self, store: Store, base: _Side, cand: _Side, seed: int, name: str) -> None:
-        self.store = store
-        self.sides = (base, cand)
-        self.rng = np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(name.encode())]))
-        self.index = 0
-        self.pair_walls: list[float] = []
-
-    def _run(self, side: _Side, *, record: bool) -> ProcessResult:
-        r = side.resolved
-        result = run_process(r.argv, cwd=r.cwd, env=side.env, timeout=r.timeout)
-        if record:
-            self.store.add_result(side.run_id, self.index, result)
-        if not result.ok:
-            raise _SideFailed(_failure_text(side.label, result))
-        return result
-
-    def warm_up(self, rounds: int) -> float | None:
-        """Warm both sides (alternating); returns the wall time of one pair, if measured."""
-        cost = None
-        for _ in range(rounds):
-            t0 = time.monotonic()
-            for side in self.sides:
-                self._run(side, record=False)
-            cost = time.monotonic() - t0
-        return cost
-
-    def pair(self) -> None:
-        t0 = time.monotonic()
-        order = self.sides[::-1] if self.rng.random() < 0.5 else self.sides
-        for side in order:
-            side.results.append(self._run(side, record=True))
-        self.index += 1
-        self.pair_walls.append(time.monotonic() - t0)
-
-
-def _plan_pairs(pair_cost: float | None, *, min_runs: int, max_runs: int, max_time: float) -> int:
-    if pair_cost is None or pair_cost <= 0:
-        return max_runs
-    by_time = int(max_time / (pair_cost * 1.05))
-    return max(min_runs, min(max_runs, by_time))
-
-
-def _values(results: Sequence[ProcessResult], metric: str) -> list[float]:
-    return [r.metrics.get(metric, math.nan) for r in results]
-
-
-def _metric_specs(results: Sequence[ProcessResult], wl: WorkloadConfig) -> dict[str, MetricSpec]:
-    specs = {n: MetricSpec(n, u, b) for n, (u, b) in BUILTIN_METRICS.items()}
-    for r in results:
-        for name, spec in r.metric_specs.items():
-            specs.setdefault(name, spec)
-    if wl.metrics:
-        keep = [*wl.metrics, wl.primary_metric]
-        specs = {n: s for n, s in specs.items() if n in keep}
-    return specs
-
-
-def _behavior(base: ProcessResult, cand: ProcessResult, check: bool) -> tuple[Behavior, str]:
-    if not check:
-        return "unchecked", ""
-    if base.stdout_digest == cand.stdout_digest:
-        return "same", ""
-    diff = list(
-        difflib.unified_diff(
-            base.stdout_head.splitlines(),
-            cand.stdout_head.splitlines(),
-            "base",
-            "candidate",
-            lineterm="",
-            n=1,
-        )
-    )
-    shown = diff[:DIFF_LINES] + (["..."] if len(diff) > DIFF_LINES else [])
-    return "changed", redact_text("\n".join(shown))
-
-
-def _analyse(
-    base: Sequence[ProcessResult],
-    cand: Sequence[ProcessResult],
-    specs: dict[str, MetricSpec],
-    *,
-    z_bound: float,
-    alpha: float,
-    threshold: float,
-) -> tuple[MetricResult, ...]:
-    out = []
-    for name, spec in specs.items():
-        b, c = _values(base, name), _values(cand, name)
-        analysis = stats.compare_metric(
-            b, c, z_bound=z_bound, alpha=alpha, threshold=threshold, better=spec.better
-        )
-        bf = [v for v in b if math.isfinite(v)]
-        cf = [v for v in c if math.isfinite(v)]
-        out.append(
-            MetricResult(
-                name=name,
-                unit=spec.unit,
-                better=spec.better,
-                base_median=float(np.median(bf)) if bf else math.nan,
-                candidate_median=float(np.median(cf)) if cf else math.nan,
-                analysis=analysis,
-            )
-        )
-    return tuple(out)
-
-
 # --- compare ---------------------------------------------------------------------------------
 
 
@@ -296,19 +139,6 @@ def resolve_refs(
     if cand_ref != WORKTREE:
         resolve_ref(repo, cand_ref)
     return base_info, cand_ref
-
-
-def _names(loaded: LoadedConfig, names: Sequence[str]) -> list[str]:
-    if names:
-        for n in names:
-            loaded.workload(n)  # ConfigError naming the unknown workload
-        return list(dict.fromkeys(names))
-    if not loaded.config.workloads:
-        raise UsageError(
-            f"{loaded.source}: no workloads configured; add [tool.perfop.workloads.NAME] "
-            "to compare refs"
-        )
-    return list(loaded.config.workloads)
 
 
 def compare(
@@ -334,7 +164,7 @@ def compare(
     progress = progress or _Silent()
     repo = loaded.repo_root
     config = loaded.config
-    names = _names(loaded, workloads)
+    names = workload_names(loaded, workloads)
     base_info, cand_ref = resolve_refs(repo, base, candidate, config.base)
     seed = seed if seed is not None else config.seed
     seed = seed if seed is not None else secrets.randbits(32)
@@ -445,14 +275,14 @@ def _compare_workload(
             comparison_id=cid,
             side=label,
         )
-        sides.append(_Side(label, co, res, workload_env(res.env), run_id))
+        sides.append(Side(label, co, res, workload_env(res.env), run_id))
     base, cand = sides
-    runner = _PairRunner(store, base, cand, seed, name)
+    runner = PairRunner(store, base, cand, seed, name)
     calibration = cstore.latest_calibration(store, name)
     noise = calibration.get("noise_sd") if calibration else None
 
     def done(**kw: Any) -> WorkloadComparison:
-        specs = _metric_specs(base.results + cand.results, wl)
+        specs = metric_specs(base.results + cand.results, wl)
         for side in sides:
             failed = kw.get("failure") is not None
             store.finish_run(side.run_id, RunStatus.FAILED if failed else RunStatus.COMPLETE, specs)
@@ -477,14 +307,12 @@ def _compare_workload(
             try:
                 run_setup(side.resolved, env=side.env)
             except WorkloadError as exc:
-                raise _SideFailed(f"{side.label} side: {exc.message}") from None
+                raise SideFailed(f"{side.label} side: {exc.message}") from None
         # The budget (max_time) covers warm-up and pairs, not the one-off setup.
         budget_start = time.monotonic()
         deadline = budget_start + budget_time
         pair_cost = runner.warm_up(wl.warmup)
-        rough = _plan_pairs(
-            pair_cost, min_runs=min_runs, max_runs=budget_runs, max_time=budget_time
-        )
+        rough = plan_pairs(pair_cost, min_runs=min_runs, max_runs=budget_runs, max_time=budget_time)
         first = stats.first_batch(
             noise, min_pairs=min_runs, max_pairs=rough, threshold=config.threshold
         )
@@ -502,7 +330,9 @@ def _compare_workload(
                     return
                 runner.pair()
                 if n == 0:
-                    behavior, diff = _behavior(base.results[0], cand.results[0], wl.check_output)
+                    behavior, diff = check_behavior(
+                        base.results[0], cand.results[0], wl.check_output
+                    )
                 progress.pair_done(name, runner.index, planned)
 
         run_pairs(first, rough)
@@ -512,7 +342,9 @@ def _compare_workload(
         remaining = max(0.0, deadline - time.monotonic())
         planned = max(runner.index, min(budget_runs, runner.index + int(remaining / per_pair)))
         design = stats.plan(
-            alpha=config.alpha, threshold=config.threshold, first=runner.index,
+            alpha=config.alpha,
+            threshold=config.threshold,
+            first=runner.index,
             max_pairs=max(planned, runner.index),
         )
         k = 0
@@ -531,7 +363,7 @@ def _compare_workload(
             if k == len(design.looks) - 1:
                 break
             k += 1
-    except _SideFailed as exc:
+    except SideFailed as exc:
         return done(
             verdict=None,
             pairs=runner.index,
@@ -542,7 +374,11 @@ def _compare_workload(
             planned_pairs=0,
             first_batch=0,
         )
-    specs = _metric_specs(base.results + cand.results, wl)
+    except BaseException:  # Ctrl-C, SIGTERM: both runs end as interrupted, then propagate
+        for side in sides:
+            store.finish_run(side.run_id, RunStatus.INTERRUPTED)
+        raise
+    specs = metric_specs(base.results + cand.results, wl)
     if wl.primary_metric not in specs or not any(
         wl.primary_metric in r.metrics for r in base.results
     ):
@@ -558,7 +394,7 @@ def _compare_workload(
             failure=f"primary metric {wl.primary_metric!r} was not reported; print "
             f"'PERFOP_METRIC {wl.primary_metric}=VALUE' or fix primary_metric",
         )
-    metrics = _analyse(
+    metrics = analyse(
         base.results,
         cand.results,
         specs,
@@ -586,7 +422,7 @@ def _primary_code(
     design: stats.SequentialDesign,
     k: int,
 ) -> int:
-    x = stats.log_ratios(_values(base, metric), _values(cand, metric))
+    x = stats.log_ratios(metric_values(base, metric), metric_values(cand, metric))
     if x.size < 3:
         return stats.UNDECIDED
     return int(
@@ -597,172 +433,6 @@ def _primary_code(
             alpha=design.alpha,
             trim=design.trim,
         )
-    )
-
-
-# --- calibrate -------------------------------------------------------------------------------
-
-
-def calibrate(
-    store: Store,
-    loaded: LoadedConfig,
-    *,
-    workloads: Sequence[str] = (),
-    ref: str = "HEAD",
-    seed: int | None = None,
-    max_time: float | None = None,
-    max_runs: int | None = None,
-) -> list[CalibrationResult]:
-    """A/A: the same commit on both sides, for the workload's whole budget; stores the noise."""
-    repo = loaded.repo_root
-    config = loaded.config
-    names = _names(loaded, workloads)
-    sha = resolve_ref(repo, ref)
-    seed = (
-        seed
-        if seed is not None
-        else (config.seed if config.seed is not None else secrets.randbits(32))
-    )
-    set_affinity(config.affinity)
-    env_id = store.add_environment(capture_environment(repo))
-    out: list[CalibrationResult] = []
-    with WorktreeSession(repo) as session:
-        a = session.checkout("base", sha)
-        b = session.checkout("cand", sha)
-        for name in names:
-            out.append(
-                _calibrate_workload(
-                    store,
-                    loaded,
-                    name,
-                    a,
-                    b,
-                    ref=ref,
-                    seed=seed,
-                    max_time=max_time,
-                    max_runs=max_runs,
-                    env_id=env_id,
-                )
-            )
-    return out
-
-
-def _calibrate_workload(
-    store: Store,
-    loaded: LoadedConfig,
-    name: str,
-    a: Checkout,
-    b: Checkout,
-    *,
-    ref: str,
-    seed: int,
-    max_time: float | None,
-    max_runs: int | None,
-    env_id: int,
-) -> CalibrationResult:
-    wl = loaded.workload(name)
-    config = loaded.config
-    budget_time = max_time or wl.max_time
-    budget_runs = max_runs or wl.max_runs
-    sides = []
-    for label, co in (("base", a), ("candidate", b)):
-        res = resolve_workload(
-            name, wl, repo=loaded.repo_root, worktree=loaded.project_dir(co.path)
-        )
-        run_id = store.begin_run(
-            workload=name,
-            argv=res.argv,
-            kind="calibrate",
-            cwd=str(res.cwd),
-            env=res.env,
-            ref=ref,
-            sha=co.sha,
-            settings={"max_time": budget_time, "max_runs": budget_runs},
-            environment_id=env_id,
-            side=label,
-        )
-        sides.append(_Side(label, co, res, workload_env(res.env), run_id))
-    runner = _PairRunner(store, sides[0], sides[1], seed, name)
-    started = time.monotonic()
-    failure = None
-    try:
-        for side in sides:
-            run_setup(side.resolved, env=side.env)
-        runner.warm_up(wl.warmup)
-        t0 = time.monotonic()
-        while runner.index < budget_runs:
-            if runner.index >= 3 and time.monotonic() - started > budget_time:
-                break
-            runner.pair()
-        measuring = time.monotonic() - t0
-    except (_SideFailed, WorkloadError) as exc:
-        failure = getattr(exc, "message", str(exc))
-        measuring = time.monotonic() - started
-    for side in sides:
-        store.finish_run(side.run_id, RunStatus.FAILED if failure else RunStatus.COMPLETE)
-    x = stats.log_ratios(
-        _values(sides[0].results, wl.primary_metric), _values(sides[1].results, wl.primary_metric)
-    )
-    noise_sd = stats.robust_sd(x)
-    per_pair = measuring / max(runner.index, 1)
-    planned = _plan_pairs(
-        per_pair, min_runs=wl.min_runs, max_runs=budget_runs, max_time=budget_time
-    )
-    design = stats.plan(
-        alpha=config.alpha, threshold=config.threshold, first=wl.min_runs, max_pairs=planned
-    )
-    z_final = design.z_bounds[-1]
-    if math.isfinite(noise_sd):
-        mde = stats.planned_mde(noise_sd, planned, threshold=config.threshold, z_bound=z_final)
-        floor = math.expm1((z_final + stats.POWER_Z) * noise_sd / math.sqrt(planned))
-    else:
-        mde = floor = math.nan
-    warning = None
-    if math.isfinite(floor) and config.threshold < floor:
-        warning = (
-            f"threshold {config.threshold:.1%} is below what this machine can detect for "
-            f"{name!r} within the budget ({floor:.1%} with {planned} pairs); raise 'threshold', "
-            "'max_time' or 'max_runs', or pin CPUs with 'affinity'"
-        )
-    doc = {
-        "schema": CALIBRATION_SCHEMA,
-        "workload": name,
-        "ref": ref,
-        "sha": a.sha,
-        "pairs": runner.index,
-        "seed": seed,
-        "noise_sd": noise_sd,
-        "planned_pairs": planned,
-        "mde": mde,
-        "noise_floor": floor,
-        "threshold": config.threshold,
-        "warning": warning,
-        "failure": failure,
-    }
-    cal_id = cstore.add_calibration(
-        store,
-        workload=name,
-        ref=ref,
-        sha=a.sha,
-        pairs=runner.index,
-        noise_sd=noise_sd if failure is None else None,
-        mde=mde,
-        threshold=config.threshold,
-        environment_id=env_id,
-        document=doc,
-    )
-    return CalibrationResult(
-        id=cal_id,
-        workload=name,
-        ref=RefInfo(ref, a.sha),
-        pairs=runner.index,
-        noise_sd=noise_sd,
-        planned_pairs=planned,
-        mde=mde,
-        noise_floor=floor,
-        threshold=config.threshold,
-        warning=warning,
-        failure=failure,
     )
 
 

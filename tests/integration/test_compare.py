@@ -1,7 +1,7 @@
 """``perfop compare`` / ``perfop calibrate`` end to end in real git repositories.
 
 The workload spins on the wall clock for ``app.DURATION`` seconds, so its timing differences are
-deterministic by construction (20 ms vs 31 ms of spinning plus interpreter start-up: about 30%)
+deterministic by construction (20 ms vs 33 ms of spinning plus interpreter start-up: about 30-40%)
 while start-up keeps real process noise in the samples. Budgets are a few seconds.
 """
 
@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 from user_state import assert_untouched, user_state
 
-from perfop.compare import calibrate, compare
+from perfop.calibrate import calibrate
+from perfop.compare import compare
 from perfop.config import load_config
 from perfop.model import Verdict
 from perfop.store import compare as cstore
@@ -34,14 +35,18 @@ while time.perf_counter() - t0 < app.DURATION:
     pass
 print("result", app.OUTPUT)
 """
+# alpha 1%: the A/A-like tests below assert "never faster/slower", which a 5% test would break
+# now and then on a loaded machine; the 30-40% changes are decided at 1% just as well.
 CONFIG = """\
+alpha = 0.01
+
 [workloads.bench]
 command = ["{python}", "-S", "benchmarks/bench.py"]
 env = { PYTHONPATH = "{worktree}/src" }
-max_time = 6
+max_time = 15
 max_runs = 80
 """
-FAST, SLOW = 0.020, 0.031
+FAST, SLOW = 0.020, 0.033
 
 
 def _app(duration: float, output: str = "42") -> str:

@@ -17,12 +17,9 @@ from perfop.cli.common import FORMAT_OPTION, OutputFormat, emit, emit_json, get_
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from perfop.compare import (
-        CalibrationResult,
-        ComparisonResult,
-        MetricResult,
-        WorkloadComparison,
-    )
+    from perfop.calibrate import CalibrationResult
+    from perfop.compare import ComparisonResult, WorkloadComparison
+    from perfop.pairs import MetricResult
 
 
 def register(app: typer.Typer) -> None:
@@ -312,7 +309,7 @@ def calibrate_cmd(
     ] = None,
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
-    from perfop.compare import CALIBRATION_SCHEMA, calibrate
+    from perfop.calibrate import CALIBRATION_SCHEMA, calibrate
 
     state = get_state(ctx)
     results = calibrate(
