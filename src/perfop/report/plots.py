@@ -89,7 +89,7 @@ def paired_plot(v: ValidationResult, fmt: PlotFormat) -> Plot | None:
     if not workloads:
         return None
     n = len(workloads)
-    fig, axes = plt.subplots(1, n, figsize=(min(3.2 * n, 12), 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(min(max(3.2 * n, 4.4), 12), 3.2), squeeze=False)
     for ax, w in zip(axes[0], workloads, strict=True):
         scale, unit = _scale([*w.base_values, *w.candidate_values], w.unit)
         b = [x / scale for x in w.base_values]
@@ -105,7 +105,9 @@ def paired_plot(v: ValidationResult, fmt: PlotFormat) -> Plot | None:
             f"{_short(w.workload, 24)}: {w.verdict}", color=_COLORS.get(w.verdict, "#24292f")
         )
         ax.set_ylim(bottom=0.0)
-    fig.suptitle(f"{v.hypothesis}: paired samples, {v.base_sha[:8]} vs {v.candidate_sha[:8]}")
+    fig.suptitle(
+        f"{v.hypothesis} paired samples: base {v.base_sha[:7]}, candidate {v.candidate_sha[:7]}"
+    )
     # Fixed margins: a layout engine would draw the figure several times to measure it.
     fig.subplots_adjust(
         left=0.72 / fig.get_figwidth(), right=0.97, bottom=0.12, top=0.8, wspace=0.45
