@@ -225,7 +225,11 @@ def _memory_bytes() -> int | None:
 
 def _git(repo: Path, *args: str) -> str | None:
     try:
-        out = subprocess.run(["git", *args], cwd=repo, capture_output=True, check=False, timeout=30)
+        # GIT_OPTIONAL_LOCKS=0: `git status` must not refresh (rewrite) the user's index.
+        env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
+        out = subprocess.run(
+            ["git", *args], cwd=repo, capture_output=True, check=False, timeout=30, env=env
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.decode("utf-8", "replace").strip() if out.returncode == 0 else None
@@ -241,7 +245,8 @@ def git_state(repo: Path) -> dict[str, Any]:
     dirty = bool(status)
     diff_hash = None
     if dirty:
-        diff = _git(repo, "diff", "HEAD", "--binary") or ""
+        # Plumbing: porcelain `git diff` refreshes the index even with GIT_OPTIONAL_LOCKS=0.
+        diff = _git(repo, "diff-index", "-p", "--binary", "HEAD") or ""
         digest = hashlib.sha256(diff.encode())
         digest.update(status.encode())
         diff_hash = digest.hexdigest()[:16]

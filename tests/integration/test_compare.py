@@ -157,6 +157,9 @@ def test_uncommitted_worktree_candidate_leaves_user_state_untouched(
     (repo / "src/extra.py").write_text("X = 1\n")  # untracked, part of WORKTREE
     (repo / "README.md").write_text("staged\n")
     git(repo, "add", "README.md")
+    # A tracked file whose mtime no longer matches the index: a plain `git status` would
+    # refresh (rewrite) .git/index; perfop's git calls must not.
+    os.utime(repo / "benchmarks/bench.py", (1_000_000_000, 1_000_000_000))
     before = user_state(repo)
     code, doc = _json(run_cli, repo, "--seed", "11")  # BASE = merge-base with main, WORKTREE
     assert_untouched(before, user_state(repo))
