@@ -129,3 +129,32 @@ def test_a_slower_candidate_is_refuted_reverted_and_not_committed(git_repo, git,
     whats = [d["what"] for d in _decisions(run_cli, repo)]
     assert any("H1 refuted; reverted app/core.py, nothing committed" in w for w in whats), whats
     assert "Branch `perfop/engagement-1`: no change was committed." in res.out
+
+
+def test_an_edit_to_a_high_risk_path_needs_a_human_even_when_designed_low_risk(
+    git_repo, git, run_cli
+):
+    repo = git_repo(TINY_FILES)
+    script = {
+        "hypotheses": [hypothesis(risk="low")],
+        "design": [call("design", label="H1", fix="cache fees", risk="low")],
+        "implementation": [
+            call("edit", path="app/payments/fees.py", content="FEE = 0.01\n"),
+            sleep_edit("0.005"),
+        ],
+        "validation": [call("validate")],
+    }
+    with ScriptedLLM("openai", script, key=KEY) as llm:
+        res = _agent(run_cli, repo, llm)
+    assert res.code == 0, res.out[-2000:] + res.err
+    assert "validation" not in llm.stages_seen()
+    assert git(repo, "rev-parse", "perfop/engagement-1") == git(repo, "rev-parse", "main")
+    assert git(repo, "status", "--porcelain") == ""
+    whats = [d["what"] for d in _decisions(run_cli, repo)]
+    assert any("approval needed: high-risk H1" in w for w in whats), whats
+    assert any(
+        "change to high-risk paths app/payments/fees.py not approved; reverted" in w for w in whats
+    ), whats
+    doc = json.loads(run_cli(["agent", "log", "--format", "json"], cwd=repo).out)
+    assert doc["schema"] == "perfop.agent-log/1" and doc["session"]["status"] == "completed"
+    assert any(m["name"] == "edit" for m in doc["messages"])

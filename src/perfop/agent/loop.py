@@ -184,6 +184,7 @@ class AgentRunner:
         self.notes: list[str] = []
         self._started = 0.0
         self._known: set[int] = set()
+        self._closed = False
 
     # --- output -------------------------------------------------------------------------------
     def say(self, text: str) -> None:
@@ -243,8 +244,12 @@ class AgentRunner:
         except PerfopError as exc:
             status, reason = "error", exc.message
             self.say(f"stopping: {reason}")
-        finally:
-            self._wind_down(reason)
+        except BaseException:
+            # Ctrl-C or a bug: still revert unvalidated edits and remove the worktree.
+            self._wind_down("interrupted")
+            self.transcript.update(status="interrupted", steps=self.usage.steps)
+            raise
+        self._wind_down(reason)
         summary = self._summary(status, reason)
         self.say(summary)
         assert self.transcript is not None
@@ -702,8 +707,10 @@ class AgentRunner:
 
     # --- the end ------------------------------------------------------------------------------
     def _wind_down(self, reason: str | None) -> None:
-        if self.sandbox is None:
+        """Revert whatever was not validated and remove the worktree (once)."""
+        if self.sandbox is None or self._closed:
             return
+        self._closed = True
         try:
             if self.sandbox.changed_files():
                 files = self.sandbox.revert()
