@@ -311,5 +311,8 @@ def harness_touched(repo: Path, base_sha: str, cand_sha: str, files: Sequence[st
     """The workload files (or files under workload directories) the candidate's diff changes."""
     if not files:
         return []
-    out = git(repo, "diff", "--name-only", "--no-renames", base_sha, cand_sha, "--", *files)
+    # Plumbing (diff-tree), never porcelain `git diff`, which may refresh the user's index.
+    out = git(
+        repo, "diff-tree", "-r", "--name-only", "--no-renames", base_sha, cand_sha, "--", *files
+    )
     return [line for line in out.splitlines() if line]
