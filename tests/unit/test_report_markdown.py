@@ -176,3 +176,17 @@ def test_history_plot_when_a_workload_has_several_runs(tmp_path: Path) -> None:
     files = write_report(data, tmp_path / "out.md", "md")
     assert tmp_path / "out-plots" / "history-parse.png" in files
     assert "](out-plots/history-parse.png)" in (tmp_path / "out.md").read_text()
+
+
+def test_earlier_validations_fold_into_details(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    store = open_store(f"sqlite:///{repo}/.perfop/perfop.db")
+    try:
+        build_engagement(store, repo, outcomes=DEFAULT_OUTCOMES[:1], comparisons_per_hypothesis=2)
+        text = markdown.render(collect(store, load_config(repo)))
+    finally:
+        store.close()
+    section = text.split("## Validation")[1].split("## Plots")[0]
+    first, folded = section.split("<summary>Earlier validations (1)</summary>")
+    assert first.count("### H1: confirmed") == 1 and folded.count("### H1: confirmed") == 1
+    assert folded.rstrip().endswith("</details>")

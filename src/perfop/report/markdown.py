@@ -341,9 +341,17 @@ def _validation(v: ValidationResult, plots: Mapping[str, str]) -> list[str]:
 def _validations(data: ReportData, plots: Mapping[str, str]) -> list[str]:
     if not data.validations:
         return ["_No validation yet._"]
+    latest = {v.hypothesis: v.id for v in data.validations}  # validations are oldest first
     out: list[str] = []
     for v in data.validations:
-        out += [*_validation(v, plots), ""]
+        if latest[v.hypothesis] == v.id:
+            out += [*_validation(v, plots), ""]
+    earlier = [v for v in data.validations if latest[v.hypothesis] != v.id]
+    if earlier:
+        body: list[str] = []
+        for v in earlier:
+            body += [*_validation(v, plots), ""]
+        out += [*details(f"Earlier validations ({len(earlier)})", body[:-1]), ""]
     return out[:-1]
 
 
