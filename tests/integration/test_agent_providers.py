@@ -240,3 +240,28 @@ def test_endpoint_model_and_key_variable_come_from_the_config(git_repo, run_cli)
     assert KEY not in res.out
     bad = run_cli(["agent", "x", "--provider", "gemini"], cwd=repo)
     assert bad.code == 2 and "--provider gemini: unknown; use one of: openai, anthropic" in bad.err
+
+
+def test_token_budget_counts_the_usage_the_endpoint_reports(git_repo, run_cli):
+    repo = git_repo(TINY_FILES)
+    with ScriptedLLM("anthropic", {}, key=KEY) as llm:
+        res = run_cli(
+            [
+                "agent",
+                "speed up work",
+                "--provider",
+                "anthropic",
+                "--model",
+                "scripted-1",
+                "--base-url",
+                llm.url,
+                "--budget-tokens",
+                "250",
+            ],
+            cwd=repo,
+            env={"ANTHROPIC_API_KEY": KEY},
+        )
+    assert res.code == 0, res.err
+    # usage per reply is 100+n input and 20 output tokens: 121, 243, 366 -> the 4th call is refused
+    assert len(llm.requests) == 3
+    assert "token budget spent (366 of 250 tokens)" in res.out
