@@ -369,6 +369,9 @@ def test_full_engagement_through_tools_only(
 
         listing = await ok(session, "hypothesis_list")
         assert [h["label"] for h in listing["hypotheses"]] == ["H1"]
+        mcp_docs["hypothesis list"] = listing
+        mcp_docs["runs list"] = await ok(session, "runs", {"limit": 50})
+        mcp_docs["log"] = await ok(session, "log")
         status = await ok(session, "status")
         assert status["kind"] == "status" and status["next"]
         checks = await ok(session, "verify")
@@ -383,11 +386,13 @@ def test_full_engagement_through_tools_only(
         assert body_doc["hypotheses"][0]["label"] == "H1"
         assert body_doc["status"]["stage"]
 
+    mcp_docs: dict[str, Any] = {}
     run_session(project, body)
-    # The tool answers the same document as the CLI's --format json.
-    cli = perfop_proc(["--repo", project, "hypothesis", "list", "--format", "json"])
-    assert cli.returncode == 0, cli.stderr
-    assert json.loads(cli.stdout)["hypotheses"][0]["statement"].startswith("a Counter")
+    # Each tool answers the same document as the CLI's --format json.
+    for verb, doc in mcp_docs.items():
+        cli = perfop_proc(["--repo", project, *verb.split(), "--format", "json"])
+        assert cli.returncode == 0, cli.stderr
+        assert json.loads(cli.stdout) == doc, verb
     assert tree_state(project, git) == before
     assert stale_worktrees(project) == []
 

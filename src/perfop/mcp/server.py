@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import sys
 from io import TextIOWrapper
@@ -244,6 +245,8 @@ def serve(
     import anyio
     from mcp.server.stdio import stdio_server
 
+    # The SDK logs every request at INFO on stderr; clients show stderr as the server's log.
+    logging.getLogger("mcp").setLevel(logging.WARNING)
     app = App(repo, store_url=store_url, config=config)
     # Read the configuration now; a broken one is reported by every tool call until fixed.
     with contextlib.suppress(PerfopError):
