@@ -1,0 +1,322 @@
+"""Validations as the report shows them: comparison documents, paired samples, tests, SLOs and
+the profile diff's top movers, read in bulk for one ``collect`` (see ``perfop.report.data``).
+
+A validation links its comparisons by id in its evidence (``comparison_id``, ``comparison_ids``,
+or per-workload ``comparison_id``), or embeds a ``perfop.comparison/1`` document under
+``comparison``; both sides' samples come from the runs linked to the comparison.
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from perfop.report.model import (
+    MetricResult,
+    Mover,
+    SLOStatus,
+    TestRun,
+    ValidationResult,
+    WorkloadResult,
+)
+from perfop.store import Store
+
+
+def _fnum(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+def command_text(command: str | Sequence[str]) -> str:
+    return command if isinstance(command, str) else shlex.join(command)
+
+
+class Reader:
+    """Bulk reads for one ``collect``: one query per kind of record, not one per row."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.docs: dict[int, dict[str, Any]] = {}
+        self.samples: dict[tuple[int, str, str], dict[int, dict[str, float]]] = {}
+        self._profiles: dict[str, list[Any]] = {}
+
+    def prefetch(self, comparison_ids: Sequence[int]) -> None:
+        """Load the documents and both sides' samples of these comparisons."""
+        import sqlalchemy as sa
+
+        from perfop.store import schema as s
+
+        comparisons: sa.Table | None
+        try:
+            from perfop.store.compare import comparisons
+        except ImportError:  # a perfop without the comparison tables
+            comparisons = None
+        ids = sorted(set(comparison_ids))
+        with self.store.read() as conn:
+            for chunk in (ids[k : k + 500] for k in range(0, len(ids), 500)):
+                if comparisons is not None:
+                    for cid, doc in conn.execute(
+                        sa.select(comparisons.c.id, comparisons.c.document).where(
+                            comparisons.c.id.in_(chunk)
+                        )
+                    ):
+                        if isinstance(doc, Mapping):
+                            self.docs[int(cid)] = dict(doc)
+                rows = conn.execute(
+                    sa.select(
+                        s.runs.c.comparison_id,
+                        s.runs.c.workload,
+                        s.runs.c.side,
+                        s.samples.c.idx,
+                        s.samples.c.metrics,
+                    )
+                    .join(s.samples, s.samples.c.run_id == s.runs.c.id)
+                    .where(s.runs.c.comparison_id.in_(chunk))
+                )
+                for cid, workload, side, idx, metrics in rows:
+                    key = (int(cid), str(workload), str(side))
+                    self.samples.setdefault(key, {})[int(idx)] = metrics
+
+    def paired(
+        self, comparison_id: int | None, workload: str, metric: str
+    ) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """The metric's samples of both sides, paired by sample (pair) index."""
+        if comparison_id is None:
+            return (), ()
+        sides = {
+            side: {
+                i: float(m[metric])
+                for i, m in self.samples.get((comparison_id, workload, side), {}).items()
+                if metric in m
+            }
+            for side in ("base", "candidate")
+        }
+        common = sorted(set(sides["base"]) & set(sides["candidate"]))
+        return (
+            tuple(sides["base"][i] for i in common),
+            tuple(sides["candidate"][i] for i in common),
+        )
+
+    def profiles(self, workload: str) -> list[Any]:
+        """Stored CPU profiles of ``workload``, newest first (cached)."""
+        if workload not in self._profiles:
+            try:
+                from perfop.store.profiles import list_profiles
+            except ImportError:
+                return []
+            self._profiles[workload] = [
+                p
+                for p in list_profiles(self.store, workload=workload, limit=200)
+                if p.kind == "cpu"
+            ]
+        return self._profiles[workload]
+
+
+def workload_results(
+    doc: Mapping[str, Any], comparison_id: int | None, reader: Reader | None = None
+) -> list[WorkloadResult]:
+    """``WorkloadResult`` rows from a ``perfop.comparison/1`` document (samples from the store)."""
+    out = []
+    for wl in doc.get("workloads") or []:
+        name = str(wl.get("name") or wl.get("workload") or "?")
+        metrics = []
+        for m in wl.get("metrics") or []:
+            metrics.append(
+                MetricResult(
+                    name=str(m.get("name")),
+                    unit=str(m.get("unit") or ""),
+                    better=str(m.get("better") or "lower"),
+                    base_median=_fnum(m.get("base_median")),
+                    candidate_median=_fnum(m.get("candidate_median")),
+                    ratio=_fnum(m.get("ratio")),
+                    ci_low=_fnum(m.get("ci_low")),
+                    ci_high=_fnum(m.get("ci_high")),
+                    p_value=_fnum(m.get("p_value")),
+                    verdict=str(m.get("verdict") or "inconclusive"),
+                )
+            )
+        primary = str(wl.get("primary_metric") or "wall_time")
+        pm = next((m for m in metrics if m.name == primary), metrics[0] if metrics else None)
+        if pm is not None:
+            primary = pm.name
+        cid = wl.get("comparison_id", comparison_id)
+        cid = int(cid) if cid is not None else None
+        base_vals: tuple[float, ...] = tuple(
+            float(v) for v in (wl.get("base_values") or []) if _fnum(v) is not None
+        )
+        cand_vals: tuple[float, ...] = tuple(
+            float(v) for v in (wl.get("candidate_values") or []) if _fnum(v) is not None
+        )
+        if reader is not None and not base_vals:
+            base_vals, cand_vals = reader.paired(cid, name, primary)
+        errors = tuple(str(e) for e in (wl.get("errors") or []))
+        if wl.get("failure"):
+            errors = (str(wl["failure"]), *errors)
+        out.append(
+            WorkloadResult(
+                comparison_id=cid,
+                workload=name,
+                pairs=int(wl.get("pairs") or 0),
+                verdict=str(wl.get("verdict") or "inconclusive"),
+                behavior=str(wl.get("behavior") or "unchecked"),
+                behavior_diff=wl.get("behavior_diff") or wl.get("diff"),
+                harness=str(wl.get("harness") or "base"),
+                harness_touched=bool(wl.get("harness_touched")),
+                primary_metric=primary,
+                unit=pm.unit if pm else "",
+                better=pm.better if pm else "lower",
+                metrics=tuple(metrics),
+                base_values=base_vals,
+                candidate_values=cand_vals,
+                errors=errors,
+            )
+        )
+    return out
+
+
+def _tests(doc: Any) -> TestRun | None:
+    if not isinstance(doc, Mapping):
+        return None
+    # engagement.outcome.TestEvidence: command, candidate_ok, base_ok, candidate_tail, base_tail
+    passed = doc.get("candidate_ok", doc.get("passed"))
+    if passed is None and "exit_code" in doc:
+        passed = doc["exit_code"] == 0
+    base_passed = doc.get("base_ok", doc.get("base_passed"))
+    tail = doc.get("candidate_tail") or doc.get("output_tail") or doc.get("tail") or ""
+    summary = str(doc.get("summary") or "")
+    if not summary:
+        lines = [ln.strip() for ln in str(tail).splitlines() if ln.strip()]
+        summary = lines[-1] if lines else ""
+    return TestRun(
+        command=command_text(doc.get("command") or doc.get("argv") or ""),
+        passed=None if passed is None else bool(passed),
+        summary=summary,
+        output_tail=str(tail),
+        base_passed=None if base_passed is None else bool(base_passed),
+    )
+
+
+def _slos(items: Any, units: Mapping[str, str]) -> tuple[SLOStatus, ...]:
+    out = []
+    for d in items or []:
+        if not isinstance(d, Mapping):
+            continue
+        metric = str(d.get("metric") or "wall_time")
+        out.append(
+            SLOStatus(
+                workload=str(d.get("workload")),
+                metric=metric,
+                statistic=str(d.get("statistic") or "p95"),
+                value=_fnum(d.get("value")),
+                max=_fnum(d.get("max")),
+                min=_fnum(d.get("min")),
+                unit=str(d.get("unit") or units.get(metric) or ""),
+                passed=d.get("passed"),
+                reason=str(d.get("reason") or ""),
+            )
+        )
+    return tuple(out)
+
+
+def _movers(
+    reader: Reader, workloads: Sequence[str], base_sha: str, candidate_sha: str, limit: int = 8
+) -> tuple[Mover, ...]:
+    """Top movers of the CPU profile diff base -> candidate, from stored profiles of both shas."""
+    try:
+        from perfop.profiling.diff import diff_parts
+        from perfop.profiling.model import ProfilePart
+    except ImportError:
+        return ()
+
+    def part(p: Any) -> ProfilePart:
+        return ProfilePart(
+            kind=p.kind,
+            backend=p.backend,
+            unit="s" if p.kind == "cpu" else "B",
+            total=0.0,
+            wall_time=p.wall_time,
+            peak_bytes=p.peak_bytes,
+            sample_count=0,
+            hotspots=p.hotspots,
+        )
+
+    rows: list[Mover] = []
+    for workload in workloads:
+        stored = reader.profiles(workload)
+        base = next((p for p in stored if p.sha == base_sha), None)
+        cand = next((p for p in stored if p.sha == candidate_sha), None)
+        if base is None or cand is None:
+            continue
+        diff = diff_parts(part(base), part(cand), base_label="base", candidate_label="candidate")
+        for r in diff.rows[:limit]:
+            rows.append(
+                Mover(
+                    function=r.function,
+                    file=r.file,
+                    status=r.status,
+                    base_pct=r.base_self_pct,
+                    candidate_pct=r.candidate_self_pct,
+                    base_value=r.base_value,
+                    candidate_value=r.candidate_value,
+                    unit=diff.unit,
+                )
+            )
+    return tuple(rows)
+
+
+def comparison_ids(evidence: Mapping[str, Any]) -> list[int]:
+    """Comparison ids a validation's evidence links, in order."""
+    ids: list[int] = []
+    if evidence.get("comparison_id") is not None:
+        ids.append(int(evidence["comparison_id"]))
+    ids.extend(int(i) for i in evidence.get("comparison_ids") or [] if int(i) not in ids)
+    for w in evidence.get("workloads") or []:  # engagement.outcome.WorkloadEvidence rows
+        cid = w.get("comparison_id") if isinstance(w, Mapping) else None
+        if cid is not None and int(cid) not in ids:
+            ids.append(int(cid))
+    return ids
+
+
+def validation_result(
+    reader: Reader, v: Any, label: str, hyp_workloads: Sequence[str]
+) -> ValidationResult:
+    ev: Mapping[str, Any] = v.evidence or {}
+    results: list[WorkloadResult] = []
+    ids = comparison_ids(ev)
+    embedded = ev.get("comparison")
+    if isinstance(embedded, Mapping):
+        cid = embedded.get("id", ids[0] if ids else None)
+        results.extend(workload_results(embedded, int(cid) if cid is not None else None, reader))
+    else:
+        for cid in ids:
+            doc = reader.docs.get(cid)
+            if doc:
+                results.extend(workload_results(doc, cid, reader))
+    units = {m.name: m.unit for r in results for m in r.metrics}
+    seed = ev.get("seed")
+    if seed is None and isinstance(embedded, Mapping):
+        seed = embedded.get("seed")
+    workloads = [r.workload for r in results] or list(hyp_workloads)
+    return ValidationResult(
+        id=v.id,
+        hypothesis=label,
+        outcome=str(v.outcome),
+        reasons=tuple(v.reasons),
+        base_ref=v.base_ref,
+        base_sha=v.base_sha,
+        candidate_ref=v.candidate_ref,
+        candidate_sha=v.candidate_sha,
+        created_at=v.created_at,
+        workloads=tuple(results),
+        tests=_tests(ev.get("tests")),
+        slos=_slos(ev.get("slos"), units),
+        movers=_movers(reader, workloads, v.base_sha, v.candidate_sha),
+        seed=int(seed) if isinstance(seed, int) else None,
+    )
