@@ -91,3 +91,30 @@ def test_report_format_errors(tmp_path: Path, run_cli: Callable[..., Any]) -> No
     res = run_cli(["report", "--engagement", "9"], cwd=repo)
     assert res.code == 2 and "--engagement 9: no such engagement" in res.err
     assert not (tmp_path / "r.txt").exists()
+
+
+def test_collect_and_record_on_any_store(tmp_path: Path, any_store_url: str) -> None:
+    import jsonschema
+
+    from perfop.config import load_config
+    from perfop.report.jsonfmt import json_schema, report_document
+    from perfop.report.service import generate_report
+    from perfop.store.reports import list_reports
+
+    repo = make_repo(tmp_path / "repo")
+    store = open_store(any_store_url)
+    try:
+        build_engagement(store, repo)
+        result = generate_report(store, load_config(repo), output=tmp_path / "r.json")
+        doc = report_document(result.data)
+        jsonschema.Draft202012Validator(json_schema()).validate(doc)
+        assert [v["outcome"] for v in doc["validations"]] == [
+            "confirmed",
+            "refuted",
+            "inconclusive",
+        ]
+        assert all(len(w["base_values"]) == 12 for v in doc["validations"] for w in v["workloads"])
+        (rec,) = list_reports(store, result.data.engagement.id)
+        assert rec.format == "json" and rec.validations == 3 and rec.path
+    finally:
+        store.close()
