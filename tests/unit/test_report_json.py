@@ -78,3 +78,26 @@ def test_registry_and_format_choice(tmp_path: Path) -> None:
 def test_json_has_no_nan(doc: dict) -> None:
     text = json.dumps(doc, allow_nan=False)  # raises on NaN/Infinity
     assert "NaN" not in text
+
+
+def test_planted_secrets_never_reach_a_report(tmp_path: Path) -> None:
+    from report_fixture import PYPROJECT
+
+    token = "ghp_" + "Ab1" * 12
+    pyproject = PYPROJECT.replace(
+        '[tool.perfop.workloads.parse]\ncommand = "{python} -c pass"\n',
+        '[tool.perfop.workloads.parse]\ncommand = "{python} -c pass"\n'
+        'env = { API_TOKEN = "hunter2-not-a-word", PLAIN = "visible" }\n',
+    )
+    assert pyproject != PYPROJECT
+    repo = make_repo(tmp_path / "repo", pyproject=pyproject)
+    store = open_store(f"sqlite:///{repo}/.perfop/perfop.db")
+    try:
+        build_engagement(store, repo, payload=f" token {token}")
+        data = collect(store, load_config(repo))
+    finally:
+        store.close()
+    for fmt in RENDERERS:
+        text = renderer(fmt)(data)
+        assert token not in text and "hunter2-not-a-word" not in text, fmt
+        assert "[REDACTED]" in text and "visible" in text

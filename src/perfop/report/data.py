@@ -8,6 +8,7 @@ numbers in the metric's unit; formatting is the renderers' job.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import shlex
 import subprocess
@@ -17,6 +18,7 @@ from typing import Any
 
 from perfop import __version__
 from perfop.config import LoadedConfig
+from perfop.environment import redact_env, redact_text
 from perfop.model import BUILTIN_METRICS
 from perfop.report.model import (
     Baseline,
@@ -208,7 +210,7 @@ def collect(store: Store, loaded: LoadedConfig, engagement_id: int | None = None
                 name=name,
                 command=command_text(wc.command),
                 cwd=wc.cwd,
-                env=tuple(sorted(wc.env.items())),
+                env=tuple(sorted(redact_env(wc.env).items())),
                 description=wc.description,
                 primary_metric=wc.primary_metric,
                 budget=f"warm-up {wc.warmup}, {wc.min_runs}-{wc.max_runs} runs, {wc.max_time:g} s",
@@ -311,37 +313,58 @@ def collect(store: Store, loaded: LoadedConfig, engagement_id: int | None = None
         if h_ is not None and len(h_.points) >= 2:
             history.append(h_)
 
-    return ReportData(
-        generated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        perfop_version=__version__,
-        repository=loaded.repo_root.name,
-        engagement=_engagement_info(eng),
-        settings=Settings(
-            threshold=config.threshold,
-            alpha=config.alpha,
-            seed=config.seed,
-            affinity=tuple(config.affinity) if config.affinity else None,
-            test_command=command_text(config.test_command) if config.test_command else None,
-            base=eng.spec.base or config.base,
-            config_file=loaded.source,
-        ),
-        environment=environment,
-        workloads=tuple(workloads),
-        baselines=tuple(baselines),
-        hypotheses=tuple(hyp_infos),
-        validations=tuple(results),
-        history=tuple(history),
-        decisions=tuple(
-            DecisionEntry(d.ts, d.actor, d.kind, d.what, d.why, tuple(d.evidence))
-            for d in decisions
-        ),
-        open_questions=tuple(eng.open_questions),
-        acceptances=tuple(
-            f"{a.by} ({a.created_at[:10]})" + (f": {a.note}" if a.note else "")
-            for a in approvals
-            if a.kind == "acceptance"
-        ),
+    return redact_report(
+        ReportData(
+            generated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            perfop_version=__version__,
+            repository=loaded.repo_root.name,
+            engagement=_engagement_info(eng),
+            settings=Settings(
+                threshold=config.threshold,
+                alpha=config.alpha,
+                seed=config.seed,
+                affinity=tuple(config.affinity) if config.affinity else None,
+                test_command=command_text(config.test_command) if config.test_command else None,
+                base=eng.spec.base or config.base,
+                config_file=loaded.source,
+            ),
+            environment=environment,
+            workloads=tuple(workloads),
+            baselines=tuple(baselines),
+            hypotheses=tuple(hyp_infos),
+            validations=tuple(results),
+            history=tuple(history),
+            decisions=tuple(
+                DecisionEntry(d.ts, d.actor, d.kind, d.what, d.why, tuple(d.evidence))
+                for d in decisions
+            ),
+            open_questions=tuple(eng.open_questions),
+            acceptances=tuple(
+                f"{a.by} ({a.created_at[:10]})" + (f": {a.note}" if a.note else "")
+                for a in approvals
+                if a.kind == "acceptance"
+            ),
+        )
     )
+
+
+def redact_report(data: ReportData) -> ReportData:
+    """Every string of the report through ``redact_text``: notes, statements and outputs may
+    carry a credential even where the store's own writes did not see one."""
+    redacted = _redact(data)
+    assert isinstance(redacted, ReportData)
+    return redacted
+
+
+def _redact(obj: Any) -> Any:
+    if isinstance(obj, str):
+        return redact_text(obj)
+    if isinstance(obj, tuple):
+        return tuple(_redact(x) for x in obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        changes = {f.name: _redact(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return dataclasses.replace(obj, **changes)
+    return obj
 
 
 def _first_after(runs: Sequence[Any], since: str) -> Any | None:
