@@ -196,3 +196,30 @@ def test_a_finished_call_is_never_interrupted_afterwards() -> None:
     token.cancel("late")
     token.interrupt()  # no thread to interrupt any more: a no-op
     token.check()  # and no exception either
+
+
+def test_interrupts_racing_the_end_of_a_call_never_escape_into_the_thread_pool() -> None:
+    """Time limits that expire just as the work ends: every call finishes, the pool stays usable."""
+
+    def work(n: int) -> int:
+        deadline = time.perf_counter() + n / 2000
+        while time.perf_counter() < deadline:
+            pass
+        return n
+
+    async def main() -> list[str]:
+        outcomes = []
+        for n in range(40):
+            token = CancelToken()
+            try:
+                await run_blocking(lambda n=n: work(n), token=token, time_limit=0.01, grace=0.0)
+                outcomes.append("done")
+            except TimeoutError:
+                outcomes.append("timeout")
+            assert token.done.is_set()
+        # The workers are healthy: a plain call still runs and returns.
+        assert await anyio.to_thread.run_sync(lambda: 7) == 7
+        return outcomes
+
+    outcomes = anyio.run(main)
+    assert "done" in outcomes and "timeout" in outcomes

@@ -164,7 +164,7 @@ class CancelToken:
 
     def __init__(self) -> None:
         self._cancelled = threading.Event()
-        self._delivered = threading.Lock()
+        self._lock = threading.Lock()
         self._fired = False
         self.done = threading.Event()
         self.reason = "cancelled"
@@ -179,36 +179,52 @@ class CancelToken:
             self.reason = reason
             self._cancelled.set()
 
-    def _claim(self) -> bool:
-        with self._delivered:
-            if self._fired or self.done.is_set():
-                return False
-            self._fired = True
-            return True
-
     def check(self) -> None:
         """Raise ``ToolCancelled`` in the calling (worker) thread if the call was cancelled."""
-        if self._cancelled.is_set() and self._claim():
-            raise ToolCancelled(self.reason)
+        if not self._cancelled.is_set():
+            return
+        with self._lock:
+            if self._fired or self.done.is_set():
+                return
+            self._fired = True
+        raise ToolCancelled(self.reason)
 
     def interrupt(self) -> None:
-        """Deliver ``ToolCancelled`` to the worker thread now (unless already delivered)."""
-        if self._thread_id is None or not self._claim():
-            return
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(
-            ctypes.c_ulong(self._thread_id), ctypes.py_object(ToolCancelled)
-        )
+        """Deliver ``ToolCancelled`` to the worker thread now (unless already delivered).
+
+        Delivered only under the lock and only while the worker is inside ``call`` (it clears
+        its id under the same lock), so the exception can never land in the thread pool's own
+        code after the call returned.
+        """
+        with self._lock:
+            if self._fired or self._thread_id is None:
+                return
+            self._fired = True
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(self._thread_id), ctypes.py_object(ToolCancelled)
+            )
 
     def call(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` in the current thread under this token (the worker's entry point)."""
-        self._thread_id = threading.get_ident()
+        with self._lock:
+            self._thread_id = threading.get_ident()
         try:
             self.check()
             return fn()
         finally:
-            with self._delivered:
+            self._leave()
+
+    def _leave(self) -> None:
+        # An interrupt delivered just as ``fn`` returned surfaces here at the latest: absorb it,
+        # the call is over either way, and ``done`` must always be set.
+        while True:
+            try:
+                with self._lock:
+                    self._thread_id = None
                 self.done.set()
-            self._thread_id = None
+                return
+            except ToolCancelled:
+                continue
 
 
 async def run_blocking(
