@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -73,6 +74,7 @@ def top_words(words):
 
 BENCH = """\
 import sys
+import time
 sys.path.insert(0, "src")
 from slowpkg.core import top_words
 words = [f"w{i % 400}" for i in range(4000)]
@@ -98,7 +100,7 @@ max_time = 2.0
 timeout = 30
 
 [tool.perfop.workloads.hang]
-command = "{python} -c 'import time; time.sleep(120)'"
+command = "{python} -c 'import time; time.sleep(120)' perfop-mcp-hang-marker"
 warmup = 0
 min_runs = 1
 max_runs = 1
@@ -208,6 +210,28 @@ def tree_state(repo: Path, git: Callable[..., str]) -> tuple[str, ...]:
         git(repo, "stash", "list"),
         git(repo, "worktree", "list", "--porcelain"),
     )
+
+
+def live_processes(marker: str) -> list[int]:
+    """Pids of live (not zombie) processes whose command line contains ``marker``."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker.encode() in cmdline:
+            pids.append(int(proc.name))
+    return pids
+
+
+def wait_until_gone(marker: str, timeout: float = 10.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while (left := live_processes(marker)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
 
 
 def stale_worktrees(repo: Path) -> list[str]:
@@ -517,6 +541,7 @@ def test_hanging_workload_times_out_and_the_server_keeps_answering(project: Path
         runs = await ok(session, "runs", {"workload": "hang"})
         assert [r["status"] for r in runs["runs"]] == ["interrupted", "failed"]
         await ok(session, "intake", {"spec": {"title": "after the hang"}})
+        assert wait_until_gone("perfop-mcp-hang-marker") == []  # the workload was killed
 
     run_session(project, body)
 
