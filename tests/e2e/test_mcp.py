@@ -193,6 +193,7 @@ def project(git_repo: Callable[..., Path], git: Callable[..., str]) -> Path:
             "src/slowpkg/core.py": SLOW_CORE,
             ".gitignore": ".perfop/\n__pycache__/\n",
             "logs/ci.log": "== step: tests\nFAILED tests/test_x.py::test_y - AssertionError\n",
+            "perf/intake.yaml": "title: risky\nworkloads: [bench]\nrisk_tolerance: low\n",
         }
     )
     git(repo, "checkout", "-q", "-b", "faster")
@@ -423,7 +424,11 @@ def test_full_engagement_through_tools_only(
 
 def test_request_approval_never_grants(project: Path) -> None:
     async def body(session: ClientSession) -> None:
-        await ok(session, "intake", {"spec": {"title": "risky", "workloads": ["bench"]}})
+        doc = await ok(session, "intake", {"from_file": "perf/intake.yaml"})
+        assert doc["engagement"]["title"] == "risky"
+        assert doc["engagement"]["risk_tolerance"] == "low"
+        note = await ok(session, "note", {"text": "core is shared", "kind": "risk"})
+        assert note["decision"]["kind"] == "risk"
         await ok(
             session,
             "hypothesis_add",
