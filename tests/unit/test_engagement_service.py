@@ -198,8 +198,11 @@ def test_evidence_ids_are_checked_against_the_store(env: tuple[Store, LoadedConf
 
     store, loaded, _ = env
     rid = store.begin_run(workload="w", argv=["true"])
-    store.add_result(rid, 0, ProcessResult(("true",), 0, None, False, 0.01, 0.0, 0.0, 1,
-                                           metrics={"wall_time": 0.01}))
+    store.add_result(
+        rid,
+        0,
+        ProcessResult(("true",), 0, None, False, 0.01, 0.0, 0.0, 1, metrics={"wall_time": 0.01}),
+    )
     store.finish_run(rid, RunStatus.COMPLETE)
     hyp = lifecycle.add(store, loaded, actor=HUMAN, statement="s", evidence=[f"run:{rid}"])
     assert hyp.evidence == (f"run:{rid}",)

@@ -7,6 +7,7 @@ e.g. "report generated after the last validation") and returns ``(passed, reason
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -175,8 +176,14 @@ def register_check(name: str, check: Check, *, before: str | None = "stakeholder
     VERIFY_CHECKS.insert(pos, (name, check))
 
 
+# Modules that add checklist items with ``register_check`` when imported (other packages' items).
+CHECK_PLUGINS: tuple[str, ...] = ("perfop.report.checks",)
+
+
 def verify(store: Store, loaded: LoadedConfig) -> list[CheckResult]:
     """Run every registered check; each passes or fails with its reason."""
+    for module in CHECK_PLUGINS:
+        importlib.import_module(module)
     ctx = load_context(store, loaded)
     return [CheckResult(name, *fn(ctx)) for name, fn in VERIFY_CHECKS]
 

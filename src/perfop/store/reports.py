@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
 from perfop import __version__
 from perfop.store import schema as s
 from perfop.store.core import Store, utcnow
-
-if TYPE_CHECKING:
-    from perfop.engagement.checks import VerifyContext
 
 reports = sa.Table(
     "reports",
@@ -88,30 +85,3 @@ def list_reports(store: Store, engagement_id: int) -> list[ReportRecord]:
             .order_by(reports.c.id)
         ).mappings()
         return [ReportRecord(**dict(r)) for r in rows]
-
-
-def check_report_fresh(ctx: VerifyContext) -> tuple[bool, str]:
-    """Verify item: a report was generated after the engagement's last validation."""
-    last = ctx.last_validation
-    if last is None:
-        return False, "nothing validated yet; run perfop validate H, then perfop report"
-    done = list_reports(ctx.store, ctx.engagement.id)
-    fresh = [r for r in done if r.created_at >= last.created_at]
-    if fresh:
-        r = fresh[-1]
-        return True, f"{r.format} report {r.path or '(stdout)'} at {r.created_at}"
-    if done:
-        return False, (
-            f"the last report ({done[-1].created_at}) predates the last validation "
-            f"({last.created_at}); run: perfop report -o report.md"
-        )
-    return False, "no report generated; run: perfop report -o report.md"
-
-
-def _register() -> None:
-    from perfop.engagement.checks import register_check
-
-    register_check("report generated after the last validation", check_report_fresh)
-
-
-_register()
