@@ -22,7 +22,7 @@ from perfop.pairs import PairRunner, Side, SideFailed, metric_values, plan_pairs
 from perfop.runner import run_setup, set_affinity, workload_env
 from perfop.store import Store
 from perfop.store import compare as cstore
-from perfop.worktrees import Checkout, WorktreeSession, resolve_ref
+from perfop.worktrees import Checkout, WorktreeSession, resolve_ref, settle_disk
 
 CALIBRATION_SCHEMA = "perfop.calibration/1"
 
@@ -127,6 +127,7 @@ def _calibrate_workload(
     try:
         for side in sides:
             run_setup(side.resolved, env=side.env)
+        settle_disk()
         runner.warm_up(wl.warmup)
         t0 = time.monotonic()
         while runner.index < budget_runs:

@@ -48,6 +48,7 @@ from perfop.worktrees import (
     harness_touched,
     pin_harness,
     resolve_ref,
+    settle_disk,
     workload_files,
 )
 
@@ -308,6 +309,7 @@ def _compare_workload(
                 run_setup(side.resolved, env=side.env)
             except WorkloadError as exc:
                 raise SideFailed(f"{side.label} side: {exc.message}") from None
+        settle_disk()
         # The budget (max_time) covers warm-up and pairs, not the one-off setup.
         budget_start = time.monotonic()
         deadline = budget_start + budget_time

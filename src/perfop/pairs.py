@@ -71,39 +71,55 @@ def failure_text(side: str, result: ProcessResult) -> str:
 
 
 class PairRunner:
+    """Runs pairs of (base, candidate) processes in a seeded random order per pair.
+
+    Warm-up rounds are pairs too, through the same path, so the first measured pair follows
+    exactly what every later pair follows. Both results of a pair are stored after the pair,
+    so the two runs of a pair are back to back and differ only in their position.
+    """
+
     def __init__(self, store: Store, base: Side, cand: Side, seed: int, name: str) -> None:
         self.store = store
         self.sides = (base, cand)
-        self.rng = np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(name.encode())]))
+        key = zlib.crc32(name.encode())
+        self.rng = np.random.default_rng(np.random.SeedSequence([seed, key]))
+        self._warm_rng = np.random.default_rng(np.random.SeedSequence([seed, key, 1]))
         self.index = 0
         self.pair_walls: list[float] = []
 
-    def _run(self, side: Side, *, record: bool) -> ProcessResult:
-        r = side.resolved
-        result = run_process(r.argv, cwd=r.cwd, env=side.env, timeout=r.timeout)
-        if record:
-            self.store.add_result(side.run_id, self.index, result)
-        if not result.ok:
-            raise SideFailed(failure_text(side.label, result))
-        return result
+    def _both(self, rng: np.random.Generator) -> list[tuple[Side, ProcessResult]]:
+        order = self.sides[::-1] if rng.random() < 0.5 else self.sides
+        done = []
+        for side in order:
+            r = side.resolved
+            result = run_process(r.argv, cwd=r.cwd, env=side.env, timeout=r.timeout)
+            done.append((side, result))
+            if not result.ok:
+                break
+        return done
 
     def warm_up(self, rounds: int) -> float | None:
-        """Warm both sides (alternating); returns the wall time of one pair, if measured."""
+        """Run ``rounds`` unrecorded pairs; returns the wall time of the last one, if any."""
         cost = None
         for _ in range(rounds):
             t0 = time.monotonic()
-            for side in self.sides:
-                self._run(side, record=False)
+            for side, result in self._both(self._warm_rng):
+                if not result.ok:
+                    raise SideFailed(failure_text(side.label, result))
             cost = time.monotonic() - t0
         return cost
 
     def pair(self) -> None:
         t0 = time.monotonic()
-        order = self.sides[::-1] if self.rng.random() < 0.5 else self.sides
-        for side in order:
-            side.results.append(self._run(side, record=True))
-        self.index += 1
+        done = self._both(self.rng)
         self.pair_walls.append(time.monotonic() - t0)
+        for side, result in done:
+            self.store.add_result(side.run_id, self.index, result)
+        for side, result in done:
+            if not result.ok:
+                raise SideFailed(failure_text(side.label, result))
+            side.results.append(result)
+        self.index += 1
 
 
 def plan_pairs(pair_cost: float | None, *, min_runs: int, max_runs: int, max_time: float) -> int:
