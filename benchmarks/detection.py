@@ -130,6 +130,7 @@ def peer_dirs(repo: Path, tmp: Path, base: str, cand: str) -> tuple[Path, Path]:
             shutil.rmtree(d)
         d.mkdir(parents=True)
         subprocess.run(f"git -C {repo} archive {sha} | tar -x -C {d}", shell=True, check=True)
+    os.sync()  # as perfop does after its checkouts: no writeback overlapping the first runs
     return a, b
 
 
