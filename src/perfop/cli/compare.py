@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from perfop.cli.common import FORMAT_OPTION, OutputFormat, emit, emit_json, get_state
+from perfop.cli.progress import TaskBar
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -137,42 +138,17 @@ def format_behavior_diff(w: WorkloadComparison) -> str:
 # --- commands -------------------------------------------------------------------------------
 
 
-class _Bar:
-    def __init__(self, enabled: bool) -> None:
-        self._progress: Any = None
-        self._tasks: dict[str, Any] = {}
-        if enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-            self._progress = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                console=Console(stderr=True),
-                transient=True,
-            )
-
-    def __enter__(self) -> _Bar:
-        if self._progress is not None:
-            self._progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
+class _Bar(TaskBar):
+    """The comparison's progress (pairs per workload) on a ``TaskBar``."""
 
     def workload_started(self, name: str, planned_pairs: int) -> None:
-        if self._progress is not None:
-            self._tasks[name] = self._progress.add_task(f"{name} (pairs)", total=planned_pairs)
+        self.add(name, planned_pairs, label=f"{name} (pairs)")
 
     def pair_done(self, name: str, pairs: int, planned_pairs: int) -> None:
-        if self._progress is not None:
-            self._progress.update(self._tasks[name], completed=pairs)
+        self.update(name, completed=pairs, total=planned_pairs)
 
     def workload_finished(self, name: str) -> None:
-        if self._progress is not None and name in self._tasks:
-            self._progress.remove_task(self._tasks[name])
+        self.remove(name)
 
 
 def compare_cmd(
@@ -348,7 +324,9 @@ def calibrate_cmd(
         for c in results:
             _line(state, format_calibration_line(c))
             if c.warning:
-                state.err_console.print(f"perfop: warning: {c.warning}", markup=False)
+                state.err_console.print(
+                    f"perfop: warning: {c.warning}", markup=False, soft_wrap=True
+                )
     if any(c.failure for c in results):
         raise typer.Exit(1)
 
