@@ -100,7 +100,7 @@ def _sigterm(signum: int, frame: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return (via sys.exit in the console script) the exit code."""
-    from perfop.cli.run import RAW_ARGS
+    from perfop.cli.common import RAW_ARGS
 
     argv = list(sys.argv[1:] if argv is None else argv)
     RAW_ARGS.set(tuple(argv))

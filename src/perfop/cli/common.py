@@ -6,6 +6,7 @@ Commands stay thin: parse, call a service, render. This module is the only place
 
 from __future__ import annotations
 
+import contextvars
 import json
 import sys
 from dataclasses import dataclass, field
@@ -27,6 +28,28 @@ if TYPE_CHECKING:
 class OutputFormat(StrEnum):
     text = "text"
     json = "json"
+
+
+# The raw argument list, so a verb can tell ``perfop run W`` from ``perfop run -- CMD``: Click
+# hands both over as plain positional arguments. Set by ``perfop.cli.main``.
+RAW_ARGS: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
+    "perfop_raw_args", default=()
+)
+
+
+def split_command(args: list[str]) -> tuple[list[str], list[str]]:
+    """Split positional ``args`` into (names before '--', the command after '--')."""
+    raw = RAW_ARGS.get()
+    if "--" in raw:
+        n = len(raw) - raw.index("--") - 1
+        if n:
+            return args[: len(args) - n], args[len(args) - n :]
+    return args, []
+
+
+def after_double_dash() -> bool:
+    """Whether the command line had a '--' (possibly with nothing after it)."""
+    return "--" in RAW_ARGS.get()
 
 
 FORMAT_OPTION = typer.Option(

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from perfop.cli.common import FORMAT_OPTION, OutputFormat, emit, emit_json, get_state
+from perfop.cli.common import FORMAT_OPTION, OutputFormat, emit, emit_json, get_state, split_command
 
 if TYPE_CHECKING:
     from perfop.cli.common import State
@@ -24,17 +24,6 @@ def register(app: typer.Typer) -> None:
         "own code; 'perfop profile diff BASE CANDIDATE -w W' profiles two refs and shows where "
         "time moved. Artifacts (speedscope, flame graph, raw) go to .perfop/profiles/<id>/.",
     )(profile)
-
-
-def _split(args: list[str]) -> tuple[list[str], list[str]]:
-    from perfop.cli.run import RAW_ARGS
-
-    raw = RAW_ARGS.get()
-    if "--" in raw:
-        n = len(raw) - raw.index("--") - 1
-        if n:
-            return args[: len(args) - n], args[len(args) - n :]
-    return args, []
 
 
 def profile(
@@ -74,7 +63,7 @@ def profile(
     from perfop.profiling.service import ProfileOptions
 
     state = get_state(ctx)
-    names, command = _split(list(args or []))
+    names, command = split_command(list(args or []))
     options = ProfileOptions(
         mode=mode,  # type: ignore[arg-type]  # checked by ProfileOptions.check
         backend=backend,

@@ -2,64 +2,37 @@
 
 from __future__ import annotations
 
-import contextvars
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from perfop.cli.common import FORMAT_OPTION, OutputFormat, emit, emit_json, get_state
+from perfop.cli.common import (
+    FORMAT_OPTION,
+    OutputFormat,
+    after_double_dash,
+    emit,
+    emit_json,
+    get_state,
+    split_command,
+)
+from perfop.cli.progress import TaskBar
 
 if TYPE_CHECKING:
     from perfop.model import ProcessResult
 
-# The raw argument list, so ``run`` can tell ``perfop run W`` from ``perfop run -- CMD``:
-# Click hands both over as plain positional arguments.
-RAW_ARGS: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
-    "perfop_raw_args", default=()
-)
 
-
-class _BarProgress:
-    """A Rich progress bar on a terminal; silent otherwise (machine-readable stdout stays clean)."""
-
-    def __init__(self, enabled: bool) -> None:
-        self._progress: Any = None
-        self._tasks: dict[str, Any] = {}
-        if enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-            self._progress = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[last]}"),
-                console=Console(stderr=True),
-                transient=True,
-            )
-
-    def __enter__(self) -> _BarProgress:
-        if self._progress is not None:
-            self._progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
+class _RunBar(TaskBar):
+    """``perfop run``'s progress (a ``RunProgress``) on a ``TaskBar``."""
 
     def workload_started(self, name: str, total: int) -> None:
-        if self._progress is not None:
-            self._tasks[name] = self._progress.add_task(name, total=total, last="")
+        self.add(name, total)
 
     def sample_done(self, name: str, index: int, result: ProcessResult) -> None:
-        if self._progress is not None:
-            last = f"{result.wall_time * 1e3:.1f} ms" if result.ok else result.describe_failure()
-            self._progress.update(self._tasks[name], advance=1, last=last)
+        last = f"{result.wall_time * 1e3:.1f} ms" if result.ok else result.describe_failure()
+        self.update(name, advance=1, last=last)
 
     def workload_finished(self, name: str) -> None:
-        if self._progress is not None:
-            task = self._tasks[name]
-            self._progress.update(task, total=self._progress.tasks[task].completed)
+        self.settle(name)
 
 
 def register(app: typer.Typer) -> None:
@@ -73,16 +46,6 @@ def register(app: typer.Typer) -> None:
     runs_app.command("list", help="List stored runs, newest first.")(runs_list)
     runs_app.command("show", help="Show one stored run with its samples.")(runs_show)
     app.add_typer(runs_app, name="runs")
-
-
-def _split_command(args: list[str]) -> tuple[list[str], list[str]]:
-    raw = RAW_ARGS.get()
-    if "--" in raw:
-        n = len(raw) - raw.index("--") - 1
-        if n:
-            return args[: len(args) - n], args[len(args) - n :]
-        return args, []
-    return args, []
 
 
 def run(
@@ -110,12 +73,12 @@ def run(
     from perfop.render.run import run_table
 
     state = get_state(ctx)
-    names, command = _split_command(list(args or []))
+    names, command = split_command(list(args or []))
     if command and names:
         raise UsageError("give workload names or '-- CMD', not both")
     show_bar = fmt is OutputFormat.text and state.err_console.is_terminal
-    with _BarProgress(show_bar) as bar:
-        if command or ("--" in RAW_ARGS.get() and not names):
+    with _RunBar(show_bar, show_last=True) as bar:
+        if command or (after_double_dash() and not names):
             repo = state.loaded.repo_root
             outcomes = [
                 run_adhoc(
@@ -161,7 +124,7 @@ def runs_list(
     state = get_state(ctx)
     records = state.store.list_runs(workload=workload, limit=limit)
     if fmt is OutputFormat.json:
-        emit_json({"schema": "perfop.runs/1", "runs": [_run_doc(r) for r in records]})
+        emit_json({"schema": "perfop.runs/1", "runs": [r.summary_document() for r in records]})
     else:
         emit(state, runs_table(records))
 
@@ -178,7 +141,7 @@ def runs_show(
     state = get_state(ctx)
     record = state.store.get_run(run_id)
     if fmt is OutputFormat.json:
-        doc = _run_doc(record)
+        doc = record.summary_document()
         doc["samples"] = [{"index": s.index, "metrics": s.metrics} for s in record.samples]
         doc["failures"] = [vars(f) for f in record.failures]
         doc["environment"] = (
@@ -210,26 +173,3 @@ def runs_show(
     typer.echo(f"command: {' '.join(record.argv)}")
     typer.echo(f"ref: {record.ref or '-'} {record.sha or ''}{' (dirty)' if record.dirty else ''}")
     emit(state, run_table(view))
-
-
-def _run_doc(r: Any) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "workload": r.workload,
-        "kind": r.kind,
-        "status": r.status,
-        "ref": r.ref,
-        "sha": r.sha,
-        "dirty": r.dirty,
-        "command": r.argv,
-        "cwd": r.cwd,
-        "env": r.env,
-        "settings": r.settings,
-        "environment_id": r.environment_id,
-        "comparison_id": r.comparison_id,
-        "side": r.side,
-        "started_at": r.started_at,
-        "finished_at": r.finished_at,
-        "samples_count": r.n_samples,
-        "failures_count": r.n_failures,
-    }

@@ -123,32 +123,8 @@ class RunsArgs(Args):
 )
 def runs(call: Call, args: RunsArgs) -> Answer:
     records = call.app.store.list_runs(workload=args.workload, limit=args.limit)
-    doc = {"schema": "perfop.runs/1", "runs": [_run_doc(r) for r in records]}
+    doc = {"schema": "perfop.runs/1", "runs": [r.summary_document() for r in records]}
     return Answer(doc, f"{len(records)} run(s)")
-
-
-def _run_doc(r: Any) -> dict[str, Any]:
-    """The run summary of ``perfop runs list --format json``."""
-    return {
-        "id": r.id,
-        "workload": r.workload,
-        "kind": r.kind,
-        "status": r.status,
-        "ref": r.ref,
-        "sha": r.sha,
-        "dirty": r.dirty,
-        "command": r.argv,
-        "cwd": r.cwd,
-        "env": r.env,
-        "settings": r.settings,
-        "environment_id": r.environment_id,
-        "comparison_id": r.comparison_id,
-        "side": r.side,
-        "started_at": r.started_at,
-        "finished_at": r.finished_at,
-        "samples_count": r.n_samples,
-        "failures_count": r.n_failures,
-    }
 
 
 class ProfileArgs(LongArgs):

@@ -128,6 +128,29 @@ class RunRecord:
     def values(self, metric: str) -> list[float]:
         return [x.metrics[metric] for x in self.samples if metric in x.metrics]
 
+    def summary_document(self) -> dict[str, Any]:
+        """The run as ``perfop runs list --format json`` (and the MCP ``runs`` tool) show it."""
+        return {
+            "id": self.id,
+            "workload": self.workload,
+            "kind": self.kind,
+            "status": self.status,
+            "ref": self.ref,
+            "sha": self.sha,
+            "dirty": self.dirty,
+            "command": self.argv,
+            "cwd": self.cwd,
+            "env": self.env,
+            "settings": self.settings,
+            "environment_id": self.environment_id,
+            "comparison_id": self.comparison_id,
+            "side": self.side,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "samples_count": self.n_samples,
+            "failures_count": self.n_failures,
+        }
+
 
 class Store:
     """Typed access to the store; other areas' query helpers take a ``Store`` and use ``engine``."""
