@@ -3,12 +3,14 @@
 This file is executed *by path* with the workload's own interpreter, so it imports nothing from
 perfop and only the standard library at top level (pyinstrument/memray are imported on demand).
 
-    python [interpreter options] _bootstrap.py --status FILE [--profiler NAME --out FILE]
-           (--script PATH | --module NAME | --code TEXT) -- [args...]
+    python [interpreter options] _bootstrap.py --status FILE [--stderr FILE]
+           [--profiler NAME --out FILE] (--script PATH | --module NAME | --code TEXT) -- [args...]
 
 It always writes ``--status`` as JSON ``{"exit_code": int, "wall_time": seconds}`` so perfop knows
 how the target ended even when a profiler sits between them (py-spy, for one, does not pass the
-exit code on). Profilers: ``pyinstrument`` (session file), ``memray`` (capture file),
+exit code on). ``--stderr`` gives the target (and its children) a stderr of its own, that file, so
+a profiler's own messages on the shared stderr are never mistaken for the workload's.
+Profilers: ``pyinstrument`` (session file), ``memray`` (capture file),
 ``tracemalloc`` (JSON: peak and the allocation tracebacks alive at the largest snapshot taken).
 """
 
@@ -31,6 +33,7 @@ def _parse(argv: list[str]) -> tuple[dict[str, str | None], tuple[str, str] | No
         "out": None,
         "interval": "0.001",
         "native": "0",
+        "stderr": None,
     }
     target: tuple[str, str] | None = None
     i = 0
@@ -122,6 +125,12 @@ def main() -> None:
     if target is None:
         sys.stderr.write("perfop bootstrap: no target given\n")
         raise SystemExit(2)
+    if opts["stderr"]:
+        # At the file-descriptor level, so C extensions and child processes write there too.
+        fd = os.open(opts["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+        sys.stderr.flush()
+        os.dup2(fd, 2)
+        os.close(fd)
     profiler = opts["profiler"]
     out = opts["out"] or ""
     exit_code = 0

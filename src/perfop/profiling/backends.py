@@ -6,8 +6,10 @@
     tracemalloc   memory fallback where memray cannot run (stdlib, slower, Python heap only).
 
 Python commands run through ``_bootstrap.py`` with the workload's own interpreter, so perfop
-always learns the workload's exit status and its own wall time (py-spy does not pass them on).
-Every process goes through ``perfop.runner.run_process``.
+always learns the workload's exit status and its own wall time (py-spy does not pass them on), and
+the workload writes its stderr to a file of its own: py-spy's messages (and its error when the
+workload ends before it attaches) share the process's stderr and must never pass for the
+workload's. Every process goes through ``perfop.runner.run_process``.
 """
 
 from __future__ import annotations
@@ -118,11 +120,14 @@ def bootstrap_argv(
     cmd: PythonCommand,
     *,
     status: Path,
+    stderr: Path | None = None,
     profiler: str | None = None,
     out: Path | None = None,
     extra: Sequence[str] = (),
 ) -> list[str]:
     argv = [cmd.interpreter, *cmd.options, str(BOOTSTRAP), "--status", str(status)]
+    if stderr:
+        argv += ["--stderr", str(stderr)]
     if profiler:
         argv += ["--profiler", profiler, "--out", str(out)]
     argv += [*extra, f"--{cmd.target_kind}", cmd.target, "--", *cmd.args]
@@ -165,11 +170,21 @@ def _require_python(cmd: PythonCommand | None, argv: Sequence[str], backend: str
     return cmd
 
 
-def _check_outcome(result: ProcessResult, status_file: Path, *, what: str) -> float:
-    """The workload's own wall time; raises when it failed (so no profile is stored)."""
-    status: dict[str, Any] = {}
-    if status_file.is_file():
+def _read_status(status_file: Path) -> dict[str, Any]:
+    if not status_file.is_file():
+        return {}
+    try:
         status = json.loads(status_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return status if isinstance(status, dict) else {}
+
+
+def _check_outcome(
+    result: ProcessResult, status_file: Path, *, what: str, stderr_file: Path | None = None
+) -> float:
+    """The workload's own wall time; raises when it failed (so no profile is stored)."""
+    status = _read_status(status_file)
     exit_code = status.get("exit_code", result.exit_code)
     if result.timed_out:
         raise WorkloadError(
@@ -179,18 +194,90 @@ def _check_outcome(result: ProcessResult, status_file: Path, *, what: str) -> fl
     if exit_code != 0 or not result.ok:
         reason = f"exited with code {exit_code}" if exit_code else result.describe_failure()
         raise WorkloadError(
-            f"{what} {reason} while profiled; no profile stored; stderr: {_stderr_tail(result)}"
+            f"{what} {reason} while profiled; no profile stored; "
+            f"stderr: {workload_stderr(result, stderr_file)}"
         )
     return float(status.get("wall_time", result.wall_time))
 
 
-def _stderr_tail(result: ProcessResult, lines: int = 3) -> str:
-    kept = [
-        ln.strip()
-        for ln in result.stderr_tail.splitlines()
-        if ln.strip() and not ln.startswith("py-spy>")
-    ]
+STDERR_TAIL_BYTES = 8192
+
+
+def workload_stderr(result: ProcessResult, stderr_file: Path | None, lines: int = 3) -> str:
+    """The last lines the workload wrote to stderr, joined on one line.
+
+    From the workload's own stderr file when the bootstrap made one; otherwise from the shared
+    stderr with the profiler's own messages removed.
+    """
+    text = None
+    if stderr_file is not None and stderr_file.is_file():
+        with stderr_file.open("rb") as fh:
+            fh.seek(max(0, stderr_file.stat().st_size - STDERR_TAIL_BYTES))
+            text = fh.read().decode("utf-8", "replace")
+    if text is None:
+        text = strip_profiler_messages(result.stderr_tail)
+    kept = [ln.strip() for ln in text.splitlines() if ln.strip()]
     return " | ".join(kept[-lines:]) or "(empty)"
+
+
+# py-spy's error report: "Error: ..." then, after blank lines, "Caused by:" / "Stack backtrace:"
+# sections whose entries are indented ("    0: ...", "   3: main", "             at src/x.rs:1").
+_SPY_SECTION_RE = re.compile(r"^(Caused by:|Stack backtrace:)\s*$")
+_SPY_ENTRY_RE = re.compile(r"^\s+(\d+:\s|at\s)")
+
+
+def strip_profiler_messages(text: str) -> str:
+    """``text`` without py-spy's own lines: its ``py-spy>`` status lines and its error blocks."""
+    out: list[str] = []
+    in_error = False
+    for line in text.splitlines():
+        if line.startswith("py-spy>"):
+            continue
+        if line.startswith("Error: "):
+            in_error = True
+            continue
+        if in_error and (
+            not line.strip() or _SPY_SECTION_RE.match(line) or _SPY_ENTRY_RE.match(line)
+        ):
+            continue
+        in_error = False
+        out.append(line)
+    return "\n".join(out)
+
+
+def py_spy_error(text: str) -> str:
+    """py-spy's own one-line error ("Failed to ..."), or the empty string."""
+    for line in text.splitlines():
+        if line.startswith("Error: "):
+            return line[len("Error: ") :].strip()
+    return ""
+
+
+SHORT_RUN = 1.0  # seconds: below this a py-spy failure to attach is most likely the race
+
+
+def check_py_spy_outcome(
+    result: ProcessResult, status_file: Path, *, what: str, stderr_file: Path | None
+) -> float:
+    """Like ``_check_outcome``, but when py-spy itself failed, say so instead of blaming the
+    workload: most often the workload succeeded but ended before py-spy could attach to it."""
+    status = _read_status(status_file)
+    error = py_spy_error(result.stderr_tail)
+    if not result.ok and not result.timed_out:
+        if status.get("exit_code") == 0:
+            wall = float(status.get("wall_time", result.wall_time))
+            if wall < SHORT_RUN:
+                raise ProfilerError(
+                    f"{what} finished ({wall:.2g} s) before py-spy attached "
+                    f"({error or result.describe_failure()}); profile a longer run or use "
+                    "--backend pyinstrument"
+                )
+            raise ProfilerError(
+                f"py-spy failed while profiling {what}: {error or result.describe_failure()}"
+            )
+        if not status and error:
+            raise ProfilerError(f"py-spy could not run {what}: {error}")
+    return _check_outcome(result, status_file, what=what, stderr_file=stderr_file)
 
 
 _PTRACE_RE = re.compile(r"permission denied|operation not permitted|ptrace", re.IGNORECASE)
@@ -212,8 +299,9 @@ def run_py_spy(
     py_spy = find_py_spy()
     cmd = classify_command(argv, cwd=cwd, path=env.get("PATH"))
     status = out_dir / "status-cpu.json"
+    stderr = out_dir / "stderr-cpu.txt"
     if cmd is not None:
-        target = bootstrap_argv(cmd, status=status)
+        target = bootstrap_argv(cmd, status=status, stderr=stderr)
     else:
         # Not Python itself: a Python launcher runs it and records its exit status; py-spy
         # follows the Python processes it starts.
@@ -224,7 +312,7 @@ def run_py_spy(
             "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:]))",
             tuple(argv),
         )
-        target = bootstrap_argv(launcher, status=status)
+        target = bootstrap_argv(launcher, status=status, stderr=stderr)
         subprocesses = True
     speedscope = out_dir / "py-spy.speedscope.json"
     spy = [
@@ -250,14 +338,22 @@ def run_py_spy(
             "workload, grant CAP_SYS_PTRACE (e.g. docker --cap-add SYS_PTRACE), or set "
             "kernel.yama.ptrace_scope=0 (sysctl)"
         )
-    wall = _check_outcome(result, status, what=what)
+    wall = check_py_spy_outcome(result, status, what=what, stderr_file=stderr)
+    stderr.unlink(missing_ok=True)
     if not speedscope.is_file():
-        raise ProfilerError(f"py-spy wrote no profile: {_stderr_tail(result)}")
+        error = py_spy_error(result.stderr_tail) or "(no error message)"
+        raise ProfilerError(f"py-spy wrote no profile: {error}")
     stacks = strip_bootstrap(
         parsers.parse_speedscope(json.loads(speedscope.read_text(encoding="utf-8")))
     )
     if not stacks:
-        hint = "" if cmd is not None else f"; is {argv[0]!r} running Python code?"
+        if wall < SHORT_RUN:
+            hint = (
+                f"; it finished in {wall:.2g} s, before py-spy took a sample: profile a longer "
+                "run or use --backend pyinstrument"
+            )
+        else:
+            hint = "" if cmd is not None else f"; is {argv[0]!r} running Python code?"
         raise ProfilerError(f"py-spy collected no Python samples from {what}{hint}")
     artifacts = {"speedscope": speedscope, "raw": speedscope}
     artifacts.update(_write_views(stacks, out_dir, "cpu", unit="s", speedscope=False))
@@ -289,11 +385,13 @@ def run_pyinstrument(
     except ImportError:
         raise ProfilerError(f"pyinstrument is not installed for perfop; {INSTALL_HINT}") from None
     status = out_dir / "status-cpu.json"
+    stderr = out_dir / "stderr-cpu.txt"
     session_file = out_dir / "pyinstrument.pyisession"
     result = run_process(
         bootstrap_argv(
             cmd,
             status=status,
+            stderr=stderr,
             profiler="pyinstrument",
             out=session_file,
             extra=["--interval", str(interval)],
@@ -302,7 +400,8 @@ def run_pyinstrument(
         env=env,
         timeout=timeout,
     )
-    wall = _check_outcome(result, status, what=what)
+    wall = _check_outcome(result, status, what=what, stderr_file=stderr)
+    stderr.unlink(missing_ok=True)
     session = Session.load(str(session_file))
     stacks = strip_bootstrap(
         parsers.parse_pyinstrument_records(session.frame_records, interval=interval)
@@ -352,11 +451,13 @@ def run_memray(
     except ImportError:
         raise ProfilerError(f"memray is not installed for perfop; {INSTALL_HINT}") from None
     status = out_dir / "status-memory.json"
+    stderr = out_dir / "stderr-memory.txt"
     capture = out_dir / "memray.bin"
     result = run_process(
         bootstrap_argv(
             cmd,
             status=status,
+            stderr=stderr,
             profiler="memray",
             out=capture,
             extra=["--native", "1" if native else "0"],
@@ -365,7 +466,8 @@ def run_memray(
         env=env,
         timeout=timeout,
     )
-    wall = _check_outcome(result, status, what=what)
+    wall = _check_outcome(result, status, what=what, stderr_file=stderr)
+    stderr.unlink(missing_ok=True)
     reader = memray.FileReader(str(capture))
     try:
         peak = int(reader.metadata.peak_memory)
@@ -408,14 +510,16 @@ def run_tracemalloc(
         classify_command(argv, cwd=cwd, path=env.get("PATH")), argv, "tracemalloc"
     )
     status = out_dir / "status-memory.json"
+    stderr = out_dir / "stderr-memory.txt"
     dump = out_dir / "tracemalloc.json"
     result = run_process(
-        bootstrap_argv(cmd, status=status, profiler="tracemalloc", out=dump),
+        bootstrap_argv(cmd, status=status, stderr=stderr, profiler="tracemalloc", out=dump),
         cwd=cwd,
         env=env,
         timeout=timeout,
     )
-    wall = _check_outcome(result, status, what=what)
+    wall = _check_outcome(result, status, what=what, stderr_file=stderr)
+    stderr.unlink(missing_ok=True)
     doc = json.loads(dump.read_text(encoding="utf-8"))
     stacks = strip_bootstrap(parsers.parse_tracemalloc(doc, function_at=_function_at))
     artifacts: dict[str, Path] = {"raw": dump}
