@@ -118,3 +118,17 @@ def test_collect_and_record_on_any_store(tmp_path: Path, any_store_url: str) -> 
         assert rec.format == "json" and rec.validations == 3 and rec.path
     finally:
         store.close()
+
+
+def test_report_shows_the_stage_the_evidence_supports(
+    tmp_path: Path, run_cli: Callable[..., Any]
+) -> None:
+    # The engagement was built through the services without `perfop status` ever running, so
+    # the stored stage is stale; the report must derive it from the evidence like status does.
+    repo = _repo(tmp_path)
+    report = run_cli(["report"], cwd=repo)  # before anything stores a fresh stage
+    assert report.code == 0
+    res = run_cli(["status", "--format", "json"], cwd=repo)
+    derived = json.loads(res.out)["stage"]
+    assert derived != "intake"
+    assert f"(stage {derived})" in report.out

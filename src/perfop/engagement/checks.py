@@ -53,8 +53,10 @@ class VerifyContext:
         return max(every, key=lambda v: v.created_at) if every else None
 
 
-def load_context(store: Store, loaded: LoadedConfig) -> VerifyContext:
-    eng = current(store)
+def load_context(
+    store: Store, loaded: LoadedConfig, engagement_id: int | None = None
+) -> VerifyContext:
+    eng = current(store, engagement_id)
     with store.read() as conn:
         hyps = es.list_hypotheses(conn, eng.id)
         designs = {h.id: d for h in hyps if (d := es.latest_design(conn, h.id)) is not None}
@@ -205,14 +207,22 @@ class StatusReport:
 
 
 def status(store: Store, loaded: LoadedConfig) -> StatusReport:
-    """The engagement's stage, derived from its records, and the next recommended step."""
-    ctx = load_context(store, loaded)
+    """The current engagement's stage and next step; the derived stage is stored with it."""
+    report = derive_status(load_context(store, loaded))
+    if report.stage != report.engagement.stage:
+        with store.write() as conn:
+            es.update_engagement(conn, report.engagement.id, stage=report.stage.value)
+    return report
+
+
+def derive_status(ctx: VerifyContext) -> StatusReport:
+    """The engagement's stage, derived from its records alone, and the next recommended step."""
     eng = ctx.engagement
     done: list[str] = [f"intake recorded: {eng.title!r}"]
     if eng.confirmed_at:
         done.append("intake confirmed")
-    workloads = eng.spec.workloads or tuple(loaded.config.workloads)
-    baselined = [w for w in workloads if store.list_runs(workload=w, limit=1)]
+    workloads = eng.spec.workloads or tuple(ctx.loaded.config.workloads)
+    baselined = [w for w in workloads if ctx.store.list_runs(workload=w, limit=1)]
     if baselined:
         done.append(f"baseline runs: {', '.join(baselined)}")
     if ctx.hypotheses:
@@ -257,7 +267,4 @@ def status(store: Store, loaded: LoadedConfig) -> StatusReport:
         step = "perfop report, then a stakeholder signs off: perfop accept --by NAME"
     else:
         stage, step = Stage.HANDOFF, "check every stage: perfop verify"
-    if stage != eng.stage:
-        with store.write() as conn:
-            es.update_engagement(conn, eng.id, stage=stage.value)
     return StatusReport(eng, stage, done, step)

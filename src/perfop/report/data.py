@@ -84,14 +84,14 @@ def _git_commits(repo: Path, base: str, candidates: Sequence[str]) -> dict[str, 
     return result
 
 
-def _engagement_info(eng: Any) -> EngagementInfo:
+def _engagement_info(eng: Any, stage: str) -> EngagementInfo:
     spec = eng.spec
     return EngagementInfo(
         id=eng.id,
         title=spec.title,
         requester=spec.requester,
         scenario=spec.scenario,
-        stage=str(eng.stage),
+        stage=stage,
         created_at=eng.created_at,
         confirmed_at=eng.confirmed_at,
         base=spec.base,
@@ -186,11 +186,14 @@ def _history(store: Store, workload: str, metric: str, unit: str) -> History | N
 
 def collect(store: Store, loaded: LoadedConfig, engagement_id: int | None = None) -> ReportData:
     """Read one engagement (the current one by default) and everything linked to it."""
+    from perfop.engagement.checks import derive_status, load_context
     from perfop.engagement.hypotheses import rank
     from perfop.engagement.service import current
     from perfop.store import engagement as es
 
     eng = current(store, engagement_id)
+    # The stage as the evidence has it now, not as the last `perfop status` stored it.
+    stage = str(derive_status(load_context(store, loaded, eng.id)).stage)
     config = loaded.config
     with store.read() as conn:
         hyps = es.list_hypotheses(conn, eng.id)
@@ -318,7 +321,7 @@ def collect(store: Store, loaded: LoadedConfig, engagement_id: int | None = None
             generated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             perfop_version=__version__,
             repository=loaded.repo_root.name,
-            engagement=_engagement_info(eng),
+            engagement=_engagement_info(eng, stage),
             settings=Settings(
                 threshold=config.threshold,
                 alpha=config.alpha,
