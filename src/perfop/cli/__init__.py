@@ -19,18 +19,19 @@ from perfop import __version__
 from perfop.cli.common import State, error_line
 from perfop.errors import PerfopError
 
-# Modules under perfop.cli that define ``register(app)``; order is the order in --help.
+# Modules under perfop.cli that define ``register(app)``, in lifecycle order (the order of
+# --help): try it, engage, measure, compare, report, CI, agents.
 COMMAND_MODULES: tuple[str, ...] = (
-    "run",
-    "compare",
     "demo",
-    "ci",
-    "profile",
     "engagement",
+    "run",
+    "profile",
+    "compare",
     "report",
+    "gate",
     "history",
     "importer",
-    "gate",
+    "ci",
     "mcp",
     "agent",
 )
