@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from perfop.errors import ProfilerError
 from perfop.profiling.attribution import attribute, display_path, repo_relative
 from perfop.profiling.backends import BOOTSTRAP, classify_command, strip_bootstrap
-from perfop.profiling.diff import diff_parts
+from perfop.profiling.diff import diff_parts, diff_runs, diff_to_dict
 from perfop.profiling.document import SCHEMA, profile_document, report_from_document
 from perfop.profiling.model import OUTSIDE, Frame, ProfilePart, ProfileReport, StackSample
 from perfop.profiling.parsers import (
@@ -181,6 +182,36 @@ def test_diff_ranks_by_absolute_time_per_run_not_share() -> None:
         diff_parts(base, _part("memory", 1.0, {"x": 1.0}), base_label="a", candidate_label="b")
 
 
+def test_diff_of_repeated_runs_compares_medians_so_one_noisy_run_does_not_count() -> None:
+    base = [
+        _part("cpu", 1.0, {"slow_sum": 0.8, "steady": 0.2}),
+        _part("cpu", 2.0, {"slow_sum": 0.8, "steady": 0.2}),  # a noisy neighbour: wall doubled
+        _part("cpu", 1.0, {"slow_sum": 0.8, "steady": 0.2}),
+    ]
+    cand = [
+        _part("cpu", 0.25, {"slow_sum": 0.04, "steady": 0.2}),
+        _part("cpu", 0.25, {"slow_sum": 0.04, "steady": 0.2}),
+        _part("cpu", 0.3, {"steady": 0.2}),  # slow_sum too quick for a sample this time
+    ]
+    diff = diff_runs(base, cand, base_label="a", candidate_label="b")
+    assert diff.repeat == 3 and diff.base_wall == 1.0 and diff.candidate_wall == 0.25
+    slow, steady = diff.row("slow_sum"), diff.row("steady")
+    assert slow is not None and steady is not None
+    assert slow.base_runs == (0.8, 1.6, 0.8) and slow.candidate_runs[2] == 0.0
+    assert slow.status == "decrease" and slow.base_value == 0.8
+    assert steady.base_value == 0.2 and abs(steady.delta_value) < 0.01  # not 0.4
+    row = diff_to_dict(diff)["rows"][0]  # type: ignore[index]
+    assert row["base_runs"] == [0.8, 1.6, 0.8]
+    # py-spy shares are shares of CPU time: with the CPU time known, it is the multiplier.
+    on_cpu = dataclasses.replace(base[1], cpu_time=1.0)
+    (one,) = [
+        r
+        for r in diff_parts(on_cpu, cand[0], base_label="a", candidate_label="b").rows
+        if r.function == "slow_sum"
+    ]
+    assert one.base_value == 0.8
+
+
 def test_document_round_trip_and_schema_check() -> None:
     part = _part("cpu", 1.0, {"slow_sum": 0.8, "steady": 0.2})
     report = ProfileReport(
@@ -195,10 +226,14 @@ def test_document_round_trip_and_schema_check() -> None:
         parts=(part,),
         artifact_dir=".perfop/profiles/20260101T000000-abcdef",
         environment={"python": {"version": "3.11"}},
+        repeat=3,
     )
     doc = json.loads(json.dumps(profile_document(report)))
     assert doc["schema"] == SCHEMA
     assert report_from_document(doc) == report
+    old = {**doc, "parts": [{**p} for p in doc["parts"]]}
+    del old["repeat"], old["parts"][0]["cpu_time"]  # written before these fields existed
+    assert report_from_document(old) == dataclasses.replace(report, repeat=1)
     with pytest.raises(ProfilerError, match=r"perfop\.profile/1"):
         report_from_document({**doc, "schema": "perfop.profile/0"})
 

@@ -57,6 +57,15 @@ def profile(
     timeout: Annotated[
         float | None, typer.Option("--timeout", help="Seconds before the profiled run is killed.")
     ] = None,
+    repeat: Annotated[
+        int | None,
+        typer.Option(
+            "--repeat",
+            help="Profile N times (per side for 'diff', interleaved) and merge; the diff compares "
+            "per-function medians. Default 1, and 3 for 'diff'.",
+            show_default=False,
+        ),
+    ] = None,
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
     from perfop.errors import UsageError
@@ -71,6 +80,7 @@ def profile(
         native=native,
         rate=rate,
         timeout=timeout,
+        repeat=repeat,
     )
     options.check()
     if top < 1:

@@ -6,10 +6,11 @@ perfop and only the standard library at top level (pyinstrument/memray are impor
     python [interpreter options] _bootstrap.py --status FILE [--stderr FILE]
            [--profiler NAME --out FILE] (--script PATH | --module NAME | --code TEXT) -- [args...]
 
-It always writes ``--status`` as JSON ``{"exit_code": int, "wall_time": seconds}`` so perfop knows
-how the target ended even when a profiler sits between them (py-spy, for one, does not pass the
-exit code on). ``--stderr`` gives the target (and its children) a stderr of its own, that file, so
-a profiler's own messages on the shared stderr are never mistaken for the workload's.
+It always writes ``--status`` as JSON ``{"exit_code": int, "wall_time": s, "cpu_time": s}`` (CPU
+time of the target and the children it waited for) so perfop knows how the target ended even when
+a profiler sits between them (py-spy, for one, does not pass the exit code on). ``--stderr`` gives
+the target (and its children) a stderr of its own, that file, so a profiler's own messages on the
+shared stderr are never mistaken for the workload's.
 Profilers: ``pyinstrument`` (session file), ``memray`` (capture file),
 ``tracemalloc`` (JSON: peak and the allocation tracebacks alive at the largest snapshot taken).
 """
@@ -120,6 +121,17 @@ def _dump_tracemalloc(path: str, snapshot: Any, peak: int) -> None:
         json.dump({"peak": peak, "traces": traces}, fh)
 
 
+def _cpu_time() -> float | None:
+    """User + system CPU seconds of this process and of the children it waited for."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def main() -> None:
     opts, target, args = _parse(sys.argv[1:])
     if target is None:
@@ -187,8 +199,12 @@ def main() -> None:
         if opts["status"]:
             import json
 
+            status: dict[str, Any] = {"exit_code": exit_code, "wall_time": wall}
+            cpu = _cpu_time()
+            if cpu is not None:
+                status["cpu_time"] = cpu
             with open(opts["status"], "w", encoding="utf-8") as fh:
-                json.dump({"exit_code": exit_code, "wall_time": wall}, fh)
+                json.dump(status, fh)
         sys.stdout.flush()
         sys.stderr.flush()
     if exit_code:

@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -357,7 +358,17 @@ def run_py_spy(
         raise ProfilerError(f"py-spy collected no Python samples from {what}{hint}")
     artifacts = {"speedscope": speedscope, "raw": speedscope}
     artifacts.update(_write_views(stacks, out_dir, "cpu", unit="s", speedscope=False))
-    return RawProfile("cpu", "py-spy", "s", tuple(stacks), wall, None, artifacts)
+    cpu_time = _read_status(status).get("cpu_time")
+    return RawProfile(
+        "cpu",
+        "py-spy",
+        "s",
+        tuple(stacks),
+        wall,
+        None,
+        artifacts,
+        cpu_time=None if cpu_time is None else float(cpu_time),
+    )
 
 
 def run_pyinstrument(
@@ -526,6 +537,29 @@ def run_tracemalloc(
     artifacts.update(_write_views(stacks, out_dir, "memory", unit="B", speedscope=True))
     return RawProfile(
         "memory", "tracemalloc", "B", tuple(stacks), wall, int(doc.get("peak", 0)), artifacts
+    )
+
+
+def merge_runs(raws: Sequence[RawProfile], out_dir: Path) -> RawProfile:
+    """One profile from several runs of the same kind: each stack's weight divided by the number
+    of runs (so amounts stay per run), the median wall time, CPU time and peak, perfop's views of
+    the merged stacks in ``out_dir``; each run's raw files stay in its own directory."""
+    first, n = raws[0], len(raws)
+    stacks = tuple(StackSample(s.frames, s.weight / n, s.count) for raw in raws for s in raw.stacks)
+    peaks = [r.peak_bytes for r in raws if r.peak_bytes is not None]
+    cpu = [r.cpu_time for r in raws if r.cpu_time is not None]
+    artifacts = {"raw": first.artifacts["raw"]} if "raw" in first.artifacts else {}
+    artifacts.update(_write_views(stacks, out_dir, first.kind, unit=first.unit, speedscope=True))
+    return RawProfile(
+        first.kind,
+        first.backend,
+        first.unit,
+        stacks,
+        float(statistics.median(r.wall_time for r in raws)),
+        int(statistics.median(peaks)) if peaks else None,
+        artifacts,
+        tuple(dict.fromkeys(note for r in raws for note in r.notes)),
+        float(statistics.median(cpu)) if len(cpu) == n else None,
     )
 
 

@@ -2,12 +2,20 @@
 
 Shares alone mislead: when a hot function gets faster, every other function's *share* rises while
 its time stays put. So each row also carries the absolute amount per run, the self share times
-that side's wall time (CPU) or the bytes alive at the peak (memory), and rows are ranked by the
-change in that amount. Functions present on one side only are ``new`` or ``vanished``.
+that side's CPU or wall time (CPU profiles, see ``amount_per_run``) or the bytes alive at the peak
+(memory), and rows are ranked by the change in that amount. Functions present on one side only
+are ``new`` or ``vanished``.
+
+One run per side is at the mercy of a noisy neighbour (on a shared 2-core machine an unchanged
+function's time moved by 40-100% between two single runs), so ``perfop profile diff`` profiles
+each side several times, interleaved, and ``diff_runs`` compares per-function medians across
+those runs; each row keeps the per-run amounts so the spread is visible.
 """
 
 from __future__ import annotations
 
+import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from perfop.profiling.model import HotSpot, Kind, ProfilePart
@@ -21,8 +29,10 @@ class DiffRow:
     status: str  # "increase", "decrease", "new", "vanished"
     base_self_pct: float
     candidate_self_pct: float
-    base_value: float  # seconds per run (cpu) or bytes (memory)
+    base_value: float  # seconds per run (cpu) or bytes (memory); median across runs
     candidate_value: float
+    base_runs: tuple[float, ...] = ()  # the amount in each run, in run order
+    candidate_runs: tuple[float, ...] = ()
 
     @property
     def delta_share_points(self) -> float:
@@ -47,6 +57,7 @@ class ProfileDiff:
     base_wall: float
     candidate_wall: float
     rows: tuple[DiffRow, ...]  # largest absolute change first
+    repeat: int = 1  # profiled runs per side
 
     def row(self, function: str) -> DiffRow | None:
         return next((r for r in self.rows if r.function == function), None)
@@ -66,8 +77,17 @@ class ProfileDiff:
 
 
 def amount_per_run(spot: HotSpot, part: ProfilePart) -> float:
-    """Seconds per run for CPU (self share x wall time), bytes for memory."""
+    """Seconds per run for CPU, bytes for memory.
+
+    py-spy leaves idle threads out of its samples, so its self share is a share of CPU time: it is
+    multiplied by the process tree's CPU time, which a busy neighbour barely moves, while the wall
+    time it stretches (by 2x on a loaded 2-core machine). pyinstrument samples wall-clock time
+    (sleeps included), so its share is multiplied by the wall time, as is any part whose CPU time
+    is unknown (profiles stored before perfop recorded it).
+    """
     if part.kind == "cpu":
+        if part.backend == "py-spy" and part.cpu_time is not None:
+            return spot.self_pct / 100.0 * part.cpu_time
         return spot.self_pct / 100.0 * part.wall_time
     return spot.self_value
 
@@ -76,22 +96,51 @@ def diff_parts(
     base: ProfilePart, candidate: ProfilePart, *, base_label: str, candidate_label: str
 ) -> ProfileDiff:
     """Rank every function of either side by the change in its amount per run."""
-    if base.kind != candidate.kind:
-        raise ValueError(f"cannot diff a {base.kind} profile against a {candidate.kind} profile")
-    b = {h.id: h for h in base.hotspots}
-    c = {h.id: h for h in candidate.hotspots}
+    return diff_runs([base], [candidate], base_label=base_label, candidate_label=candidate_label)
+
+
+def _median(values: Sequence[float]) -> float:
+    return float(statistics.median(values)) if values else 0.0
+
+
+def _amounts(
+    hid: str, spots: Sequence[dict[str, HotSpot]], parts: Sequence[ProfilePart]
+) -> tuple[float, ...]:
+    return tuple(
+        amount_per_run(run[hid], part) if hid in run else 0.0
+        for run, part in zip(spots, parts, strict=True)
+    )
+
+
+def diff_runs(
+    base: Sequence[ProfilePart],
+    candidate: Sequence[ProfilePart],
+    *,
+    base_label: str,
+    candidate_label: str,
+) -> ProfileDiff:
+    """Diff two sides profiled one or more times each: every function's amount per run is the
+    median across that side's runs (0 in a run where it did not show up), and rows are ranked by
+    the change in those medians."""
+    if not base or not candidate:
+        raise ValueError("diff_runs needs at least one profiled run per side")
+    kinds = {p.kind for p in (*base, *candidate)}
+    if len(kinds) != 1:
+        raise ValueError(f"cannot diff profiles of different kinds: {', '.join(sorted(kinds))}")
+    b = [{h.id: h for h in part.hotspots} for part in base]
+    c = [{h.id: h for h in part.hotspots} for part in candidate]
     rows = []
-    for hid in dict.fromkeys([*b, *c]):
-        hb, hc = b.get(hid), c.get(hid)
-        spot = hb or hc
-        assert spot is not None
-        bv = amount_per_run(hb, base) if hb else 0.0
-        cv = amount_per_run(hc, candidate) if hc else 0.0
-        if bv == 0 and cv == 0:
+    for hid in dict.fromkeys([k for run in (*b, *c) for k in run]):
+        spot = next(run[hid] for run in (*b, *c) if hid in run)
+        b_runs = _amounts(hid, b, base)
+        c_runs = _amounts(hid, c, candidate)
+        bv, cv = _median(b_runs), _median(c_runs)
+        if not any(b_runs) and not any(c_runs):
             continue  # only ever a caller: nothing of its own to compare
-        if hb is None:
+        in_base, in_cand = any(hid in r for r in b), any(hid in r for r in c)
+        if not in_base:
             status = "new"
-        elif hc is None:
+        elif not in_cand:
             status = "vanished"
         else:
             status = "decrease" if cv < bv else "increase"
@@ -101,21 +150,24 @@ def diff_parts(
                 function=spot.function,
                 file=spot.file,
                 status=status,
-                base_self_pct=hb.self_pct if hb else 0.0,
-                candidate_self_pct=hc.self_pct if hc else 0.0,
+                base_self_pct=_median([r[hid].self_pct if hid in r else 0.0 for r in b]),
+                candidate_self_pct=_median([r[hid].self_pct if hid in r else 0.0 for r in c]),
                 base_value=bv,
                 candidate_value=cv,
+                base_runs=b_runs,
+                candidate_runs=c_runs,
             )
         )
     rows.sort(key=lambda r: (-abs(r.delta_value), r.file, r.function))
     return ProfileDiff(
-        kind=base.kind,
-        unit=base.unit,
+        kind=base[0].kind,
+        unit=base[0].unit,
         base_label=base_label,
         candidate_label=candidate_label,
-        base_wall=base.wall_time,
-        candidate_wall=candidate.wall_time,
+        base_wall=_median([p.wall_time for p in base]),
+        candidate_wall=_median([p.wall_time for p in candidate]),
         rows=tuple(rows),
+        repeat=max(len(base), len(candidate)),
     )
 
 
@@ -124,6 +176,7 @@ def diff_to_dict(diff: ProfileDiff) -> dict[str, object]:
     return {
         "kind": diff.kind,
         "unit": diff.unit,
+        "repeat": diff.repeat,
         "base": {"label": diff.base_label, "wall_time": diff.base_wall},
         "candidate": {"label": diff.candidate_label, "wall_time": diff.candidate_wall},
         "rows": [
@@ -138,6 +191,8 @@ def diff_to_dict(diff: ProfileDiff) -> dict[str, object]:
                 "base_per_run": r.base_value,
                 "candidate_per_run": r.candidate_value,
                 "delta_per_run": r.delta_value,
+                "base_runs": list(r.base_runs),
+                "candidate_runs": list(r.candidate_runs),
             }
             for r in diff.rows
         ],

@@ -3,6 +3,8 @@
 Format history (bump the suffix on any incompatible change):
   perfop.profile/1 — report metadata, ``parts`` (cpu/memory) each with hot spots and artifact
                      paths relative to the repository root.
+                     Later, compatible additions: ``repeat`` (runs merged into the report,
+                     1 when absent) and each part's ``cpu_time`` (null when unknown).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ def report_from_document(doc: dict[str, Any]) -> ProfileReport:
             hotspots=tuple(HotSpot(**h) for h in p["hotspots"]),
             artifacts=dict(p["artifacts"]),
             notes=tuple(p["notes"]),
+            cpu_time=None if p.get("cpu_time") is None else float(p["cpu_time"]),
         )
         for p in doc["parts"]
     )
@@ -64,4 +67,5 @@ def report_from_document(doc: dict[str, Any]) -> ProfileReport:
         parts=parts,
         artifact_dir=doc["artifact_dir"],
         environment=dict(doc.get("environment") or {}),
+        repeat=int(doc.get("repeat", 1)),
     )

@@ -51,6 +51,7 @@ class RawProfile:
     peak_bytes: int | None = None
     artifacts: dict[str, Path] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    cpu_time: float | None = None  # user+sys seconds of the profiled process tree, when known
 
 
 def hotspot_id(kind: str, file: str, function: str) -> str:
@@ -95,6 +96,7 @@ class ProfilePart:
     hotspots: tuple[HotSpot, ...]
     artifacts: dict[str, str] = field(default_factory=dict)  # name -> path relative to the repo
     notes: tuple[str, ...] = ()
+    cpu_time: float | None = None  # user+sys seconds of the profiled process tree, when known
 
     def hotspot(self, function: str) -> HotSpot | None:
         """The hot spot of ``function`` (its qualified name as shown), if any."""
@@ -116,6 +118,7 @@ class ProfileReport:
     parts: tuple[ProfilePart, ...]
     artifact_dir: str  # relative to the repo root
     environment: dict[str, object] = field(default_factory=dict)
+    repeat: int = 1  # profiled runs merged into this report (values are per run)
 
     def part(self, kind: Kind) -> ProfilePart | None:
         return next((p for p in self.parts if p.kind == kind), None)

@@ -175,7 +175,8 @@ def diff_table(diff: ProfileDiff, *, top: int) -> Table:
 
     table = Table(
         title=f"{diff.kind} profile diff: {diff.base_label} -> {diff.candidate_label} "
-        f"(wall {diff.base_wall:.3f} s -> {diff.candidate_wall:.3f} s)",
+        f"(wall {diff.base_wall:.3f} s -> {diff.candidate_wall:.3f} s"
+        + (f", medians of {diff.repeat} runs per side)" if diff.repeat > 1 else ")"),
         title_justify="left",
     )
     for col in (

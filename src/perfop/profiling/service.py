@@ -1,20 +1,21 @@
 """The profiling service: run a workload (or command, or a ref's checkout) under the profilers and
 turn the result into a ``ProfileReport`` whose artifacts sit in ``<repo>/.perfop/profiles/<id>/``.
 
-Services never print. Storing is separate (``perfop.store.profiles.save_profile``) so the CLI, the
-MCP server and the agent all store the same way.
+``perfop profile diff`` profiles each side ``repeat`` times (default 3), base and candidate runs
+interleaved, so drift and noisy neighbours hit both sides alike; the diff compares per-function
+medians. Services never print. Storing is separate (``perfop.store.profiles.save_profile``) so
+the CLI, the MCP server and the agent all store the same way.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import functools
 import json
 import os
 import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -22,7 +23,7 @@ from perfop.config import LoadedConfig, ResolvedWorkload, WorkloadConfig, resolv
 from perfop.errors import UsageError
 from perfop.profiling import backends
 from perfop.profiling.attribution import attribute
-from perfop.profiling.diff import ProfileDiff, diff_parts
+from perfop.profiling.diff import ProfileDiff, diff_runs
 from perfop.profiling.document import profile_document
 from perfop.profiling.model import Kind, ProfilePart, ProfileReport, RawProfile
 
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 Mode = Literal["cpu", "memory", "both"]
 ADHOC = "adhoc"
 PROFILES_DIR = Path(".perfop") / "profiles"
+DIFF_REPEAT = 3
+MAX_REPEAT = 50
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,10 @@ class ProfileOptions:
     rate: int = 250
     subprocesses: bool = True
     timeout: float | None = None
+    repeat: int | None = None  # runs per profile (per side of a diff); None: 1, or 3 for a diff
+
+    def repeats(self, *, diff: bool = False) -> int:
+        return self.repeat or (DIFF_REPEAT if diff else 1)
 
     def kinds(self) -> tuple[Kind, ...]:
         return ("cpu", "memory") if self.mode == "both" else (self.mode,)
@@ -58,6 +65,8 @@ class ProfileOptions:
             raise UsageError(f"--mode {self.mode}: unknown; use cpu, memory or both")
         if not 1 <= self.rate <= 10_000:
             raise UsageError(f"--rate {self.rate}: must be between 1 and 10000 samples per second")
+        if self.repeat is not None and not 1 <= self.repeat <= MAX_REPEAT:
+            raise UsageError(f"--repeat {self.repeat}: must be between 1 and {MAX_REPEAT} runs")
 
 
 def new_profile_id() -> str:
@@ -120,7 +129,112 @@ def build_part(
         hotspots=tuple(spots),
         artifacts={name: _relative(p, repo_root) for name, p in raw.artifacts.items()},
         notes=raw.notes,
+        cpu_time=raw.cpu_time,
     )
+
+
+@dataclass
+class _Side:
+    """One tree being profiled: what runs, where its artifacts go, and each run's raw profiles."""
+
+    resolved: ResolvedWorkload
+    env: Mapping[str, str]
+    checkout_root: Path
+    workload: str | None
+    ref: str | None
+    sha: str | None
+    environment: Mapping[str, Any]
+    profile_id: str
+    out_dir: Path
+    runs: list[dict[Kind, RawProfile]] = field(default_factory=list)
+
+
+def _new_side(
+    resolved: ResolvedWorkload,
+    *,
+    repo_root: Path,
+    checkout_root: Path,
+    env: Mapping[str, str],
+    workload: str | None,
+    ref: str | None,
+    sha: str | None,
+    environment: Mapping[str, Any] | None,
+) -> _Side:
+    profile_id = new_profile_id()
+    out_dir = repo_root / PROFILES_DIR / profile_id
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ignore = out_dir.parent / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# perfop profile artifacts\n*\n", encoding="utf-8")
+    return _Side(
+        resolved,
+        env,
+        checkout_root,
+        workload,
+        ref,
+        sha,
+        dict(environment or {}),
+        profile_id,
+        out_dir,
+    )
+
+
+def _run_once(side: _Side, options: ProfileOptions, *, repeat: int) -> None:
+    """Profile ``side`` once more in every mode; with repeats each run gets its own directory."""
+    run_dir = side.out_dir if repeat == 1 else side.out_dir / f"run-{len(side.runs) + 1}"
+    run_dir.mkdir(exist_ok=True)
+    side.runs.append(
+        {
+            kind: run_backend(kind, side.resolved, env=side.env, out_dir=run_dir, options=options)
+            for kind in options.kinds()
+        }
+    )
+
+
+def _run_parts(side: _Side, kind: Kind, *, repo_root: Path, include_all: bool) -> list[ProfilePart]:
+    return [
+        build_part(
+            run[kind],
+            checkout_root=side.checkout_root,
+            repo_root=repo_root,
+            include_all=include_all,
+        )
+        for run in side.runs
+    ]
+
+
+def _finish(side: _Side, options: ProfileOptions, *, repo_root: Path) -> ProfileReport:
+    """The side's report: each mode's runs merged (values per run), written as profile.json."""
+    parts = []
+    for kind in options.kinds():
+        raws = [run[kind] for run in side.runs]
+        raw = raws[0] if len(raws) == 1 else backends.merge_runs(raws, side.out_dir)
+        parts.append(
+            build_part(
+                raw,
+                checkout_root=side.checkout_root,
+                repo_root=repo_root,
+                include_all=options.include_all,
+            )
+        )
+    report = ProfileReport(
+        id=side.profile_id,
+        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        workload=side.workload,
+        argv=_display_argv(side.resolved.argv, side.checkout_root),
+        cwd=_relative(side.resolved.cwd, side.checkout_root),
+        ref=side.ref,
+        sha=side.sha,
+        all_frames=options.include_all,
+        parts=tuple(parts),
+        artifact_dir=_relative(side.out_dir, repo_root),
+        environment=dict(side.environment),
+        repeat=len(side.runs),
+    )
+    (side.out_dir / "profile.json").write_text(
+        json.dumps(profile_document(report), indent=2), encoding="utf-8"
+    )
+    return report
 
 
 def profile_resolved(
@@ -137,44 +251,24 @@ def profile_resolved(
 ) -> ProfileReport:
     """Profile a resolved workload in ``checkout_root`` (the repo itself or a worktree)."""
     options.check()
-    profile_id = new_profile_id()
-    out_dir = repo_root / PROFILES_DIR / profile_id
-    out_dir.mkdir(parents=True, exist_ok=True)
-    ignore = out_dir.parent / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("# perfop profile artifacts\n*\n", encoding="utf-8")
-    parts: list[ProfilePart] = []
-    try:
-        for kind in options.kinds():
-            raw = run_backend(kind, resolved, env=env, out_dir=out_dir, options=options)
-            parts.append(
-                build_part(
-                    raw,
-                    checkout_root=checkout_root,
-                    repo_root=repo_root,
-                    include_all=options.include_all,
-                )
-            )
-    except BaseException:
-        _remove_tree(out_dir)  # a failed workload leaves no profile behind
-        raise
-    report = ProfileReport(
-        id=profile_id,
-        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    side = _new_side(
+        resolved,
+        repo_root=repo_root,
+        checkout_root=checkout_root,
+        env=env,
         workload=workload,
-        argv=_display_argv(resolved.argv, checkout_root),
-        cwd=_relative(resolved.cwd, checkout_root),
         ref=ref,
         sha=sha,
-        all_frames=options.include_all,
-        parts=tuple(parts),
-        artifact_dir=_relative(out_dir, repo_root),
-        environment=dict(environment or {}),
+        environment=environment,
     )
-    (out_dir / "profile.json").write_text(
-        json.dumps(profile_document(report), indent=2), encoding="utf-8"
-    )
-    return report
+    repeat = options.repeats()
+    try:
+        for _ in range(repeat):
+            _run_once(side, options, repeat=repeat)
+        return _finish(side, options, repo_root=repo_root)
+    except BaseException:
+        _remove_tree(side.out_dir)  # a failed workload leaves no profile behind
+        raise
 
 
 def _display_argv(argv: Sequence[str], root: Path) -> tuple[str, ...]:
@@ -242,6 +336,25 @@ def resolve_target(
     )
 
 
+def _prepare(
+    loaded: LoadedConfig,
+    workload: str | None,
+    command: Sequence[str] | None,
+    *,
+    tree: Path,
+    cwd: Path | None,
+) -> tuple[str | None, ResolvedWorkload, dict[str, str], dict[str, Any]]:
+    """Resolve the target in ``tree``, run its setup; its env and environment fingerprint."""
+    from perfop.environment import capture_environment
+    from perfop.runner import run_setup, workload_env
+
+    name, resolved = resolve_target(loaded, workload, command, checkout=tree, cwd=cwd)
+    env = workload_env(resolved.env)
+    run_setup(resolved, env=env)
+    environment = capture_environment(tree, workload_env=resolved.env)
+    return name, resolved, env, environment
+
+
 def profile(
     loaded: LoadedConfig,
     *,
@@ -253,19 +366,13 @@ def profile(
     cwd: Path | None = None,
 ) -> ProfileReport:
     """Profile a workload or ad hoc command, in the live tree or (``ref``) an isolated worktree."""
-    from perfop.environment import capture_environment
-    from perfop.runner import run_setup, workload_env
-
     options = options or ProfileOptions()
     options.check()
     repo_root = loaded.repo_root
     context: contextlib.AbstractContextManager[tuple[Path, str | None]]
     context = (checkout or _default_checkout)(repo_root, ref) if ref else _live_tree(repo_root)
     with context as (tree, sha):
-        name, resolved = resolve_target(loaded, workload, command, checkout=tree, cwd=cwd)
-        env = workload_env(resolved.env)
-        run_setup(resolved, env=env)
-        environment = capture_environment(tree, workload_env=resolved.env)
+        name, resolved, env, environment = _prepare(loaded, workload, command, tree=tree, cwd=cwd)
         return profile_resolved(
             resolved,
             repo_root=repo_root,
@@ -286,6 +393,28 @@ class DiffResult:
     diffs: tuple[ProfileDiff, ...]
 
 
+@contextlib.contextmanager
+def _both_checkouts(
+    repo_root: Path, base: str, candidate: str, checkout: CheckoutFactory | None
+) -> Iterator[list[tuple[Path, str | None]]]:
+    """Both refs checked out at once (one worktree session, side names of equal length as
+    perfop compare uses, so paths are equally long); or through ``checkout`` when given."""
+    with contextlib.ExitStack() as stack:
+        if checkout is not None:
+            trees: list[tuple[Path, str | None]] = [
+                stack.enter_context(checkout(repo_root, ref)) for ref in (base, candidate)
+            ]
+        else:
+            from perfop.worktrees import WorktreeSession
+
+            session = stack.enter_context(WorktreeSession(repo_root))
+            trees = []
+            for side, ref in (("base", base), ("cand", candidate)):
+                made = session.checkout(side, ref)
+                trees.append((made.path, made.sha))
+        yield trees
+
+
 def profile_diff(
     loaded: LoadedConfig,
     base: str,
@@ -296,26 +425,51 @@ def profile_diff(
     options: ProfileOptions | None = None,
     checkout: CheckoutFactory | None = None,
 ) -> DiffResult:
-    """Profile both refs with the same settings and diff each mode's parts."""
+    """Profile both refs with the same settings, ``options.repeat`` times each (default 3) in
+    interleaved order (base, cand, cand, base, ...), and diff each mode's per-run medians."""
     options = options or ProfileOptions()
-    sides = [
-        profile(
-            loaded,
-            workload=workload,
-            command=command,
-            ref=ref,
-            options=options,
-            # The same side names (equal path lengths) as perfop compare uses.
-            checkout=checkout or functools.partial(_default_checkout, side=side),
-        )
-        for ref, side in ((base, "base"), (candidate, "cand"))
-    ]
-    diffs = []
-    for part in sides[0].parts:
-        other = sides[1].part(part.kind)
-        if other is not None:
-            diffs.append(diff_parts(part, other, base_label=base, candidate_label=candidate))
-    return DiffResult(sides[0], sides[1], tuple(diffs))
+    options.check()
+    repeat = options.repeats(diff=True)
+    repo_root = loaded.repo_root
+    with _both_checkouts(repo_root, base, candidate, checkout) as trees:
+        sides = []
+        for ref, (tree, sha) in zip((base, candidate), trees, strict=True):
+            name, resolved, env, environment = _prepare(
+                loaded, workload, command, tree=tree, cwd=None
+            )
+            sides.append(
+                _new_side(
+                    resolved,
+                    repo_root=repo_root,
+                    checkout_root=tree,
+                    env=env,
+                    workload=name,
+                    ref=ref,
+                    sha=sha,
+                    environment=environment,
+                )
+            )
+        try:
+            for i in range(repeat):
+                for side in sides if i % 2 == 0 else sides[::-1]:
+                    _run_once(side, options, repeat=repeat)
+            reports = [_finish(side, options, repo_root=repo_root) for side in sides]
+            diffs = [
+                diff_runs(
+                    *(
+                        _run_parts(side, kind, repo_root=repo_root, include_all=options.include_all)
+                        for side in sides
+                    ),
+                    base_label=base,
+                    candidate_label=candidate,
+                )
+                for kind in options.kinds()
+            ]
+        except BaseException:
+            for side in sides:
+                _remove_tree(side.out_dir)
+            raise
+    return DiffResult(reports[0], reports[1], tuple(diffs))
 
 
 def artifact_path(repo_root: Path, relative: str) -> Path:
