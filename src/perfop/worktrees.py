@@ -193,11 +193,35 @@ def cleanup_stale(repo: Path) -> list[Path]:
 
 
 def _remove_session(repo: Path, session: Path) -> None:
-    for side in SIDES:
-        path = session / side
-        if path.exists():
+    # Every worktree in the session: comparison sides, an agent's sandbox, a profile's ref.
+    for path in sorted(p for p in session.iterdir() if p.is_dir()) if session.is_dir() else []:
+        if (path / ".git").exists():
             git(repo, "worktree", "remove", "--force", "--force", str(path), check=False)
     shutil.rmtree(session, ignore_errors=True)
+
+
+def claim_session(repo: Path) -> Path:
+    """A new session folder under ``.perfop/worktrees/`` owned by this process.
+
+    Worktrees perfop creates live inside a session. Stale sessions (their owner process is gone)
+    are removed first; this one is removed with every worktree in it by ``release_session``, or,
+    if this process dies, by the next perfop that claims a session. Nothing else ever removes a
+    session whose owner is alive, however old it is.
+    """
+    root = repo_root(repo)
+    cleanup_stale(root)
+    path = root / WORKTREES_DIR / f"{os.getpid()}-{secrets.token_hex(3)}"
+    path.mkdir(parents=True)
+    owner = {"pid": os.getpid(), "pid_start": _pid_start(os.getpid()), "created": time.time()}
+    (path / _OWNER).write_text(json.dumps(owner))
+    return path
+
+
+def release_session(repo: Path, session: Path) -> None:
+    """Remove a session and every worktree in it (git's bookkeeping pruned)."""
+    if session.exists():
+        _remove_session(repo, session)
+        git(repo, "worktree", "prune", check=False)
 
 
 class WorktreeSession:
@@ -209,14 +233,11 @@ class WorktreeSession:
 
     def __init__(self, repo: Path) -> None:
         self.repo = repo_root(repo)
-        self.path = self.repo / WORKTREES_DIR / f"{os.getpid()}-{secrets.token_hex(3)}"
+        self.path = self.repo / WORKTREES_DIR / "(not entered)"
         self.checkouts: dict[str, Checkout] = {}
 
     def __enter__(self) -> WorktreeSession:
-        cleanup_stale(self.repo)
-        self.path.mkdir(parents=True)
-        owner = {"pid": os.getpid(), "pid_start": _pid_start(os.getpid()), "created": time.time()}
-        (self.path / _OWNER).write_text(json.dumps(owner))
+        self.path = claim_session(self.repo)
         return self
 
     def __exit__(
@@ -228,9 +249,7 @@ class WorktreeSession:
         self.close()
 
     def close(self) -> None:
-        if self.path.exists():
-            _remove_session(self.repo, self.path)
-            git(self.repo, "worktree", "prune", check=False)
+        release_session(self.repo, self.path)
         self.checkouts.clear()
 
     def checkout(self, side: str, ref: str) -> Checkout:

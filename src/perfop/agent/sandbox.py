@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from perfop.errors import GitError, GuardrailError, UsageError
+from perfop.worktrees import claim_session, release_session
 
-WORKTREES = Path(".perfop") / "worktrees"
 AGENT_DIR = Path(".perfop") / "agent"
 OUTPUT_LIMIT = 12_000
 VIEW_LINES = 400
@@ -368,8 +368,11 @@ def _truncate(text: str, limit: int = OUTPUT_LIMIT) -> str:
 class Sandbox:
     """A git worktree of the user's repository that the agent may change."""
 
-    def __init__(self, repo_root: Path, path: Path, base_sha: str, home: Path) -> None:
+    def __init__(
+        self, repo_root: Path, path: Path, base_sha: str, home: Path, session: Path
+    ) -> None:
         self.repo_root = repo_root
+        self.session = session
         self.path = path
         self.base_sha = base_sha
         self.home = home
@@ -379,7 +382,12 @@ class Sandbox:
     # --- lifecycle ---------------------------------------------------------------------------
     @classmethod
     def create(cls, repo_root: Path, name: str, base_ref: str) -> Sandbox:
-        """Check ``base_ref`` out (detached) into ``.perfop/worktrees/<name>``."""
+        """Check ``base_ref`` out (detached) into a worktree session this process owns.
+
+        The session (``perfop.worktrees.claim_session``) keeps other perfop commands' clean-up
+        away from the sandbox while the agent runs, however long, and lets the next perfop remove
+        it if the agent is killed.
+        """
         repo_root = repo_root.resolve()
         base_sha = _git(
             repo_root, "rev-parse", "--verify", "--quiet", f"{base_ref}^{{commit}}", check=False
@@ -391,18 +399,15 @@ class Sandbox:
         ignore = perfop_dir / ".gitignore"
         if not ignore.exists():
             ignore.write_text("*\n")  # perfop's own files never show up in the user's status
-        path = repo_root / WORKTREES / name
-        if path.exists():
-            _git(repo_root, "worktree", "remove", "--force", str(path), check=False)
-        _git(repo_root, "worktree", "prune")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        session = claim_session(repo_root)
+        path = session / "agent"
         _git(repo_root, "worktree", "add", "--detach", "-q", str(path), base_sha)
         # Profiles and other perfop files written inside the sandbox are never part of a commit.
         (path / ".perfop").mkdir(exist_ok=True)
         (path / ".perfop" / ".gitignore").write_text("*\n")
         home = repo_root / AGENT_DIR / f"home-{name}"
         home.mkdir(parents=True, exist_ok=True)
-        return cls(repo_root, path.resolve(), base_sha, home)
+        return cls(repo_root, path.resolve(), base_sha, home, session)
 
     def move_base(self, sha: str) -> None:
         """Start from ``sha`` instead (only before any branch or change exists)."""
@@ -428,9 +433,8 @@ class Sandbox:
         return candidate
 
     def close(self) -> None:
-        """Remove the worktree (the branch and its commits stay)."""
-        _git(self.repo_root, "worktree", "remove", "--force", str(self.path), check=False)
-        _git(self.repo_root, "worktree", "prune", check=False)
+        """Remove the worktree and its session (the branch and its commits stay)."""
+        release_session(self.repo_root, self.session)
 
     def head(self) -> str:
         return _git(self.path, "rev-parse", "HEAD")
@@ -643,17 +647,3 @@ class Sandbox:
         _git(self.path, "reset", "-q", "--hard", "HEAD")
         _git(self.path, "clean", "-fdq", "-e", ".perfop")
         return files
-
-
-def base_checkout(repo_root: Path, name: str, sha: str) -> Path:
-    """A detached worktree of ``sha`` for the base side of a comparison."""
-    path = repo_root / WORKTREES / name
-    if path.exists():
-        _git(repo_root, "worktree", "remove", "--force", str(path), check=False)
-    _git(repo_root, "worktree", "prune")
-    _git(repo_root, "worktree", "add", "--detach", "-q", str(path), sha)
-    return path.resolve()
-
-
-def remove_checkout(repo_root: Path, path: Path) -> None:
-    _git(repo_root, "worktree", "remove", "--force", str(path), check=False)
