@@ -58,7 +58,11 @@ def main(fd: int) -> None:
             ]
             start = time.perf_counter_ns()
             pid = os.posix_spawn(
-                req["argv"][0], req["argv"], req["env"], file_actions=actions, setsid=True,
+                req["argv"][0],
+                req["argv"],
+                req["env"],
+                file_actions=actions,
+                setsid=True,
                 setsigdef=_RESET,
             )
         except OSError as exc:
@@ -71,10 +75,17 @@ def main(fd: int) -> None:
         sock.send(marshal.dumps({"pid": pid}))
         _, status, usage = os.wait4(pid, 0)
         wall = time.perf_counter_ns() - start
-        sock.send(marshal.dumps({
-            "status": status, "wall_ns": wall, "utime": usage.ru_utime,
-            "stime": usage.ru_stime, "maxrss_kb": usage.ru_maxrss,
-        }))
+        sock.send(
+            marshal.dumps(
+                {
+                    "status": status,
+                    "wall_ns": wall,
+                    "utime": usage.ru_utime,
+                    "stime": usage.ru_stime,
+                    "maxrss_kb": usage.ru_maxrss,
+                }
+            )
+        )
 
 
 if __name__ == "__main__":
