@@ -8,8 +8,8 @@ from pathlib import Path
 from perfop.config import load_config
 from perfop.engagement import checks, lifecycle, service
 from perfop.engagement.records import Actor, EngagementSpec, Status
-from perfop.store import open_store
 from perfop.store import agent as agent_store
+from perfop.store import open_store
 
 HUMAN = Actor("ada")
 
