@@ -7,7 +7,8 @@ the child's ``ru_maxrss``), so a child spawned by perfop itself would report at 
 ~60 MB. Spawned from here, the floor is this helper's few MB, below any Python program.
 
 Protocol over a SOCK_SEQPACKET socket, ``marshal``-encoded, one message each way per step:
-  request  {"argv": [...], "cwd": str, "env": {...}} with two fds attached (stdout, stderr)
+  request  {"argv": [...], "cwd": str, "env": {...}} with two fds attached (stdout, stderr);
+           "env" is left out when it is the same as in the previous request
   reply    {"pid": int}  or  {"error": errno, "message": str}
   reply    {"status": int, "wall_ns": int, "utime": float, "stime": float, "maxrss_kb": int}
 The wall time is taken here, from just before the spawn to just after the reap.
@@ -40,6 +41,7 @@ def main(fd: int) -> None:
     os.set_inheritable(fd, False)
     sock = _socket.socket(fileno=fd)
     devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    env: dict[str, str] = {}
     while True:
         try:
             msg, fds = _recv(sock)
@@ -48,6 +50,7 @@ def main(fd: int) -> None:
         if not msg:
             return  # perfop went away
         req = marshal.loads(msg)
+        env = req.get("env", env)  # sent only when it changes
         out_fd, err_fd = fds
         try:
             os.chdir(req["cwd"])
@@ -60,7 +63,7 @@ def main(fd: int) -> None:
             pid = os.posix_spawn(
                 req["argv"][0],
                 req["argv"],
-                req["env"],
+                env,
                 file_actions=actions,
                 setsid=True,
                 setsigdef=_RESET,

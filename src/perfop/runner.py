@@ -16,7 +16,7 @@ import hashlib
 import marshal
 import os
 import re
-import selectors
+import select
 import shutil
 import signal
 import socket
@@ -163,23 +163,35 @@ class _Reaped:
     maxrss_kb: int
 
 
+class _SpawnFailed(OSError):
+    """The spawner could not start the program (its errno and message)."""
+
+
 class _Launched:
     """A started process: its pid (= process group), output pipes and a blocking ``wait``.
 
-    ``exit_fd``, when set, becomes readable once ``wait`` will not block (the spawner's exit
-    report), so the output loop can watch it instead of a reaper thread per sample.
+    ``exit_fd``, when set, is the spawner's socket: it becomes readable when the spawner reports
+    the pid and again when it reports the exit, so the output loop watches it instead of a reaper
+    thread per sample. The pid is read from it lazily (``pid`` blocks briefly if it has not been
+    read yet): nothing needs it until a kill, so perfop does not wait for it before draining.
     """
 
     def __init__(
         self,
-        pid: int,
+        pid: int | Callable[[], int],
         out_fd: int,
         err_fd: int,
         wait: Callable[[], _Reaped],
         exit_fd: int | None = None,
+        pid_known: Callable[[], bool] = lambda: True,
     ) -> None:
-        self.pid, self.out_fd, self.err_fd, self.wait = pid, out_fd, err_fd, wait
+        self._pid, self.out_fd, self.err_fd, self.wait = pid, out_fd, err_fd, wait
         self.exit_fd = exit_fd
+        self.pid_known = pid_known
+
+    @property
+    def pid(self) -> int:
+        return self._pid() if callable(self._pid) else self._pid
 
 
 class _Spawner:
@@ -198,12 +210,19 @@ class _Spawner:
         )
         child.close()
         self.sock = parent
+        self._sent_env: dict[str, str] | None = None
+        self._pid: int | None = None
+        self._spawn_error: _SpawnFailed | None = None
 
     def launch(self, argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> _Launched:
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         try:
-            request = marshal.dumps({"argv": list(argv), "cwd": str(cwd), "env": dict(env)})
+            message: dict[str, Any] = {"argv": list(argv), "cwd": str(cwd)}
+            if env != self._sent_env:  # the spawner keeps the last environment it was sent
+                self._sent_env = dict(env)
+                message["env"] = self._sent_env
+            request = marshal.dumps(message)
             self.sock.sendmsg(
                 [request],
                 [
@@ -217,14 +236,31 @@ class _Spawner:
         finally:
             os.close(out_w)
             os.close(err_w)
-        reply = self._recv()
-        if "error" in reply:
-            os.close(out_r)
-            os.close(err_r)
-            raise OSError(reply["error"], reply.get("message", ""))
-        return _Launched(int(reply["pid"]), out_r, err_r, self._wait, self.sock.fileno())
+        self._pid, self._spawn_error = None, None
+        return _Launched(
+            self._read_pid,
+            out_r,
+            err_r,
+            self._wait,
+            self.sock.fileno(),
+            pid_known=lambda: self._pid is not None or self._spawn_error is not None,
+        )
+
+    def _read_pid(self) -> int:
+        """The current launch's pid, reading the spawner's first reply once."""
+        if self._pid is None and self._spawn_error is None:
+            reply = self._recv()
+            if "error" in reply:
+                self._spawn_error = _SpawnFailed(reply["error"], reply.get("message", ""))
+            else:
+                self._pid = int(reply["pid"])
+        if self._spawn_error is not None:
+            raise self._spawn_error
+        assert self._pid is not None
+        return self._pid
 
     def _wait(self) -> _Reaped:
+        self._read_pid()  # the pid reply comes first (or the spawn error, and no exit report)
         r = self._recv()
         return _Reaped(
             int(r["status"]),
@@ -305,31 +341,36 @@ def _launch_direct(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> _L
     return _Launched(proc.pid, out_fd, err_fd, wait)
 
 
-@functools.lru_cache(maxsize=256)
-def _which(program: str, path: str) -> str | None:
-    # Resolved once per (program, PATH): a sample loop must not walk PATH every time.
-    return shutil.which(program, path=path)
-
-
 def _resolve_executable(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> list[str]:
     if not argv:
         raise WorkloadError("empty command; give the program to run")
-    if not Path(cwd).is_dir():
+    program = _resolve_program(argv[0], str(cwd), env.get("PATH", os.defpath))
+    return [program, *argv[1:]]
+
+
+@functools.lru_cache(maxsize=256)
+def _resolve_program(program: str, cwd_text: str, search_path: str) -> str:
+    """Absolute path of ``program`` run from ``cwd``; checked once per (program, cwd, PATH).
+
+    A sample loop spawns the same command hundreds of times: it must not stat and walk PATH for
+    each. Errors are not cached (lru_cache does not keep exceptions).
+    """
+    cwd = Path(cwd_text)
+    if not cwd.is_dir():
         raise WorkloadError(f"working directory {cwd} does not exist; fix the workload's cwd")
-    program = argv[0]
     if "/" in program:
         path = Path(program) if Path(program).is_absolute() else Path(cwd) / program
         if not path.exists():
             raise WorkloadError(f"command not found: {program!r}; check the workload's command")
         if not os.access(path, os.X_OK) or path.is_dir():
             raise WorkloadError(f"command not executable: {program!r}; check its permissions")
-        return [str(path), *argv[1:]]
-    found = _which(program, env.get("PATH", os.defpath))
+        return str(path)
+    found = shutil.which(program, path=search_path)
     if found is None:
         raise WorkloadError(
             f"command not found: {program!r}; check the workload's command and PATH"
         )
-    return [found, *argv[1:]]
+    return found
 
 
 def run_process(
@@ -379,11 +420,8 @@ def run_process(
             reaper.join(limit)
             return not reaper.is_alive()
         assert launched.exit_fd is not None
-        if limit is not None:
-            with selectors.DefaultSelector() as one:
-                one.register(launched.exit_fd, selectors.EVENT_READ)
-                if not one.select(timeout=limit):
-                    return False
+        if limit is not None and not select.select([launched.exit_fd], [], [], limit)[0]:
+            return False
         reap()
         return True
 
@@ -394,11 +432,13 @@ def run_process(
         reaper.start()
     deadline = time.monotonic() + timeout
     timed_out = False
-    sel = selectors.DefaultSelector()
-    sel.register(launched.out_fd, selectors.EVENT_READ, "out")
-    sel.register(launched.err_fd, selectors.EVENT_READ, "err")
+    # poll(2) on raw fds: a selectors object per sample costs more than the syscalls it wraps.
+    poller = select.poll()
+    kinds = {launched.out_fd: "out", launched.err_fd: "err"}
     if launched.exit_fd is not None:
-        sel.register(launched.exit_fd, selectors.EVENT_READ, "exit")
+        kinds[launched.exit_fd] = "exit"
+    for fd in kinds:
+        poller.register(fd, select.POLLIN)
     grace_until: float | None = None
     pipes_open = 2
     try:
@@ -406,24 +446,32 @@ def run_process(
             now = time.monotonic()
             if not timed_out and now >= deadline:
                 timed_out = True
-                _kill_group(launched.pid)
+                _kill_launched(launched)
             if reaped or reap_error or (reaper is not None and not reaper.is_alive()):
                 # The child is gone; descendants still holding the pipes get a short grace.
                 grace_until = grace_until or now + 0.5
                 if now >= grace_until:
-                    _kill_group(launched.pid)
+                    _kill_launched(launched)
                     break
             wait = max(0.0, min(deadline - now, 0.25)) if not timed_out else 0.05
-            for key, _ in sel.select(timeout=wait):
-                if key.data == "exit":
-                    sel.unregister(key.fileobj)
+            for fd, _event in poller.poll(wait * 1000):
+                kind = kinds[fd]
+                if kind == "exit":
+                    if not launched.pid_known():
+                        try:
+                            launched.pid  # noqa: B018 - consumes the pid reply
+                        except _SpawnFailed as exc:  # nothing started: no exit report follows
+                            reap_error.append(exc)
+                            poller.unregister(fd)
+                        continue
+                    poller.unregister(fd)
                     reap()
                     continue
-                data = os.read(key.fd, _CHUNK)
+                data = os.read(fd, _CHUNK)
                 if not data:
-                    sel.unregister(key.fileobj)
+                    poller.unregister(fd)
                     pipes_open -= 1
-                elif key.data == "out":
+                elif kind == "out":
                     sink.feed(data)
                 else:
                     stderr_tail += data
@@ -431,11 +479,11 @@ def run_process(
                         del stderr_tail[:-STDERR_TAIL_BYTES]
         if not wait_exit(max(0.0, deadline - time.monotonic())):
             timed_out = True
-            _kill_group(launched.pid)
+            _kill_launched(launched)
             wait_exit(None)
     except BaseException:
         # Ctrl-C or SIGTERM while measuring: never leave the workload behind.
-        _kill_group(launched.pid)
+        _kill_launched(launched)
         try:
             done = wait_exit(5)
         except BaseException:
@@ -444,12 +492,13 @@ def run_process(
             _drop_spawner()
         raise
     finally:
-        sel.close()
         os.close(launched.out_fd)
         os.close(launched.err_fd)
     # Leftover members of the group (daemons the workload started) must not leak into the next
     # sample's measurement.
-    _kill_group(launched.pid)
+    _kill_launched(launched)
+    if reap_error and isinstance(reap_error[0], _SpawnFailed):
+        raise WorkloadError(f"cannot start {argv[0]!r}: {reap_error[0].strerror}")
     if reap_error or not reaped:
         _drop_spawner()
         raise WorkloadError(f"lost track of {argv[0]!r} (perfop's spawner exited); run again")
@@ -483,6 +532,14 @@ def run_process(
         stdout_bytes=sink.total,
         stderr_tail=bytes(stderr_tail[-STDERR_TAIL_BYTES:]).decode("utf-8", "replace"),
     )
+
+
+def _kill_launched(launched: _Launched) -> None:
+    try:
+        pid = launched.pid
+    except _SpawnFailed:
+        return  # nothing was started
+    _kill_group(pid)
 
 
 def _kill_group(pgid: int) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from perfop import runner
+from perfop.errors import WorkloadError
 
 
 def _rss_self_kib() -> int:
@@ -60,3 +61,36 @@ def test_workload_does_not_inherit_ignored_sigint(tmp_path: Path) -> None:
         [sys.executable, "-c", code], cwd=tmp_path, env=dict(os.environ), timeout=30
     )
     assert result.stdout_head == "True\n"
+
+
+def test_one_spawner_serves_many_samples(tmp_path: Path) -> None:
+    # The direct-spawn fallback would hide a spawner that dies between samples; the spawner
+    # process must stay the same, and a changed environment must reach the workload.
+    env = dict(os.environ)
+    code = "import os; print(os.environ.get('PERFOP_PROBE', '-'))"
+    first = runner._spawner()
+    assert first is not None
+    pid = first.proc.pid
+    outs = []
+    for i in range(6):
+        if i == 3:
+            env = {**env, "PERFOP_PROBE": "changed"}
+        result = runner.run_process([sys.executable, "-c", code], cwd=tmp_path, env=env, timeout=30)
+        assert result.ok
+        outs.append(result.stdout_head.strip())
+    current = runner._spawner()
+    assert current is not None and current.proc.pid == pid and current.proc.poll() is None
+    assert outs == ["-", "-", "-", "changed", "changed", "changed"]
+
+
+def test_a_program_the_kernel_refuses_is_one_clear_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "not-a-program"
+    bogus.write_bytes(b"\x00\x01 neither ELF nor a script\n")
+    bogus.chmod(0o755)
+    for _ in range(2):  # and the spawner stays usable afterwards
+        with pytest.raises(WorkloadError, match=r"cannot start .*not-a-program.*: Exec format"):
+            runner.run_process([str(bogus)], cwd=tmp_path, env=dict(os.environ), timeout=30)
+    result = runner.run_process(
+        [sys.executable, "-c", "print(7)"], cwd=tmp_path, env=dict(os.environ), timeout=30
+    )
+    assert result.stdout_head == "7\n"
