@@ -312,10 +312,27 @@ def main() -> None:
     ap.add_argument("--tools", default="perfop,hyperfine,pyperf")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/detection.jsonl"))
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--resume",
+        action="store_true",
+        help="append to --out, skipping comparisons it already holds: the full-size run takes "
+        "longer than one session, so it can be accumulated in parts",
+    )
+    ap.add_argument("--summary", action="store_true", help="only summarise the rows in --out")
     args = ap.parse_args()
     levels = tuple(float(x) for x in args.levels.split(","))
     tools = args.tools.split(",")
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    previous: list[dict[str, Any]] = []
+    if (args.resume or args.summary) and args.out.exists():
+        for line in args.out.read_text().splitlines():
+            row = json.loads(line)
+            if "header" not in row:
+                previous.append(row)
+    if args.summary:
+        print(summarise(previous, levels))
+        return
+    done = {(r["tool"], r["level"], r["i"]) for r in previous}
     tmp = Path(tempfile.mkdtemp(prefix="perfop-detect-"))
     n_base, total, per_iter = calibrate_loop(tmp)
     repo, base, cands = make_repo(tmp, n_base, total, per_iter, args.budget, levels)
@@ -327,8 +344,8 @@ def main() -> None:
         "started": time.strftime("%F %T"),
     }
     print(json.dumps(header), flush=True)
-    rows: list[dict[str, Any]] = []
-    with args.out.open("w") as fh:
+    rows: list[dict[str, Any]] = list(previous)
+    with args.out.open("a" if args.resume else "w") as fh:
         fh.write(json.dumps({"header": header}) + "\n")
         for level in levels:
             count = args.aa if level == 0 else args.per_level
@@ -336,6 +353,8 @@ def main() -> None:
             for i in range(count):
                 order = tools[i % len(tools) :] + tools[: i % len(tools)]  # rotate tool order
                 for tool in order:
+                    if (tool, level, i) in done:
+                        continue
                     if tool == "perfop":
                         r = run_perfop(repo, base, cands[level], args.seed + i)
                     elif tool == "hyperfine":
