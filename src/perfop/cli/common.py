@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -51,6 +51,19 @@ def after_double_dash() -> bool:
     """Whether the command line had a '--' (possibly with nothing after it)."""
     return "--" in RAW_ARGS.get()
 
+
+# Options shared by the verbs that run an A/B comparison (compare, calibrate, gate, validate).
+SeedOption = Annotated[
+    int | None, typer.Option("--seed", help="Seed of the pair order (recorded).")
+]
+MaxTimeOption = Annotated[
+    float | None, typer.Option("--max-time", help="Seconds of measuring per workload.")
+]
+MaxRunsOption = Annotated[int | None, typer.Option("--max-runs", help="Most pairs per workload.")]
+FailOnInconclusiveOption = Annotated[
+    bool,
+    typer.Option("--fail-on-inconclusive", help="Exit 3 when a gated workload is inconclusive."),
+]
 
 FORMAT_OPTION = typer.Option(
     OutputFormat.text, "--format", help="Output format.", case_sensitive=False

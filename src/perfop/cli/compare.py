@@ -12,7 +12,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from perfop.cli.common import FORMAT_OPTION, OutputFormat, emit, emit_json, get_state
+from perfop.cli.common import (
+    FORMAT_OPTION,
+    FailOnInconclusiveOption,
+    MaxRunsOption,
+    MaxTimeOption,
+    OutputFormat,
+    SeedOption,
+    emit,
+    emit_json,
+    get_state,
+)
 from perfop.cli.progress import TaskBar
 
 if TYPE_CHECKING:
@@ -181,15 +191,9 @@ def compare_cmd(
             "measure with: base (default, anti-gaming) or candidate.",
         ),
     ] = "base",
-    seed: Annotated[
-        int | None, typer.Option("--seed", help="Seed of the per-pair order (recorded).")
-    ] = None,
-    max_time: Annotated[
-        float | None, typer.Option("--max-time", help="Seconds of measuring per workload.")
-    ] = None,
-    max_runs: Annotated[
-        int | None, typer.Option("--max-runs", help="Most pairs per workload.")
-    ] = None,
+    seed: SeedOption = None,
+    max_time: MaxTimeOption = None,
+    max_runs: MaxRunsOption = None,
     fail_on_regression: Annotated[
         bool,
         typer.Option(
@@ -197,12 +201,7 @@ def compare_cmd(
             help="Exit 1 when a gated workload is slower or changed behaviour.",
         ),
     ] = False,
-    fail_on_inconclusive: Annotated[
-        bool,
-        typer.Option(
-            "--fail-on-inconclusive", help="Exit 3 when a gated workload is inconclusive."
-        ),
-    ] = False,
+    fail_on_inconclusive: FailOnInconclusiveOption = False,
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
     from perfop.compare import compare, comparison_document, exit_code
@@ -276,13 +275,9 @@ def calibrate_cmd(
         typer.Option("--workload", "-w", help="Workload to calibrate (repeatable; default all)."),
     ] = None,
     ref: Annotated[str, typer.Option("--ref", help="Revision measured on both sides.")] = "HEAD",
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the per-pair order.")] = None,
-    max_time: Annotated[
-        float | None, typer.Option("--max-time", help="Seconds of measuring per workload.")
-    ] = None,
-    max_runs: Annotated[
-        int | None, typer.Option("--max-runs", help="Most pairs per workload.")
-    ] = None,
+    seed: SeedOption = None,
+    max_time: MaxTimeOption = None,
+    max_runs: MaxRunsOption = None,
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
     from perfop.calibrate import CALIBRATION_SCHEMA, calibrate

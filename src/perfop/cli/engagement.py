@@ -13,7 +13,17 @@ from typing import Annotated, Any
 
 import typer
 
-from perfop.cli.common import FORMAT_OPTION, OutputFormat, emit, emit_json, get_state
+from perfop.cli.common import (
+    FORMAT_OPTION,
+    FailOnInconclusiveOption,
+    MaxRunsOption,
+    MaxTimeOption,
+    OutputFormat,
+    SeedOption,
+    emit,
+    emit_json,
+    get_state,
+)
 
 SCHEMA = "perfop.engagement/1"
 Multi = list[str] | None
@@ -473,14 +483,10 @@ def validate(
     candidate: Annotated[
         str | None, typer.Option("--candidate", help="Record this git ref as the candidate first.")
     ] = None,
-    max_time: Annotated[
-        float | None, typer.Option("--max-time", help="Seconds per workload.")
-    ] = None,
-    max_runs: Annotated[int | None, typer.Option("--max-runs", help="Pairs per workload.")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the pair order.")] = None,
-    fail_on_inconclusive: Annotated[
-        bool, typer.Option("--fail-on-inconclusive", help="Exit 3 when inconclusive.")
-    ] = False,
+    max_time: MaxTimeOption = None,
+    max_runs: MaxRunsOption = None,
+    seed: SeedOption = None,
+    fail_on_inconclusive: FailOnInconclusiveOption = False,
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
     from perfop.engagement.records import Status

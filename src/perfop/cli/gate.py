@@ -9,7 +9,15 @@ from typing import Annotated
 
 import typer
 
-from perfop.cli.common import FORMAT_OPTION, OutputFormat, emit_json, get_state
+from perfop.cli.common import (
+    FORMAT_OPTION,
+    FailOnInconclusiveOption,
+    MaxRunsOption,
+    MaxTimeOption,
+    OutputFormat,
+    emit_json,
+    get_state,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -86,18 +94,9 @@ def gate(
     seed: Annotated[
         int | None, typer.Option("--seed", help="Seed of the first comparison (recorded).")
     ] = None,
-    max_time: Annotated[
-        float | None, typer.Option("--max-time", help="Seconds of measuring per workload.")
-    ] = None,
-    max_runs: Annotated[
-        int | None, typer.Option("--max-runs", help="Most pairs per workload.")
-    ] = None,
-    fail_on_inconclusive: Annotated[
-        bool,
-        typer.Option(
-            "--fail-on-inconclusive", help="Exit 3 when a gated workload is inconclusive."
-        ),
-    ] = False,
+    max_time: MaxTimeOption = None,
+    max_runs: MaxRunsOption = None,
+    fail_on_inconclusive: FailOnInconclusiveOption = False,
     summary: Annotated[
         Path | None,
         typer.Option(
