@@ -185,6 +185,7 @@ def _stages(
     from perfop.engagement.intake import load_intake
     from perfop.engagement.records import Actor
     from perfop.engagement.validate import validate
+    from perfop.errors import ProfilerError
     from perfop.measure import run_workloads
     from perfop.profiling.service import ProfileOptions, profile, record_profile
     from perfop.render import format_value
@@ -303,16 +304,21 @@ def _stages(
         + f", tests {'passed' if result.tests_passed else 'FAILED'}; SLO {slos}",
     )
 
-    cand_profile = profile(loaded, workload="top_words", ref=CANDIDATE_BRANCH, options=options)
-    record_profile(store, cand_profile)
-    cpart = cand_profile.part("cpu")
-    after = cpart.hotspot(spot.function) if cpart else None
-    say(
-        "profile diff",
-        f"{spot.function}: {spot.self_pct:.0f}% -> "
-        + (f"{after.self_pct:.0f}%" if after else "below the sampling floor")
-        + " of self time at the candidate",
-    )
+    try:
+        cand_profile = profile(loaded, workload="top_words", ref=CANDIDATE_BRANCH, options=options)
+    except ProfilerError as exc:
+        # Supplementary evidence (the report's top movers): the validation above stands.
+        say("profile diff", f"skipped: {exc}")
+    else:
+        record_profile(store, cand_profile)
+        cpart = cand_profile.part("cpu")
+        after = cpart.hotspot(spot.function) if cpart else None
+        say(
+            "profile diff",
+            f"{spot.function}: {spot.self_pct:.0f}% -> "
+            + (f"{after.self_pct:.0f}%" if after else "below the sampling floor")
+            + " of self time at the candidate",
+        )
 
     checks.status(store, loaded)
     out = workdir / "report"

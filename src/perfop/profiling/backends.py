@@ -257,6 +257,10 @@ def py_spy_error(text: str) -> str:
 SHORT_RUN = 1.0  # seconds: below this a py-spy failure to attach is most likely the race
 
 
+class ShortRunMissed(ProfilerError):
+    """py-spy missed a short, successful run (it ended before py-spy attached or sampled)."""
+
+
 def check_py_spy_outcome(
     result: ProcessResult, status_file: Path, *, what: str, stderr_file: Path | None
 ) -> float:
@@ -268,7 +272,7 @@ def check_py_spy_outcome(
         if status.get("exit_code") == 0:
             wall = float(status.get("wall_time", result.wall_time))
             if wall < SHORT_RUN:
-                raise ProfilerError(
+                raise ShortRunMissed(
                     f"{what} finished ({wall:.2g} s) before py-spy attached "
                     f"({error or result.describe_failure()}); profile a longer run or use "
                     "--backend pyinstrument"
@@ -349,9 +353,9 @@ def run_py_spy(
     )
     if not stacks:
         if wall < SHORT_RUN:
-            hint = (
-                f"; it finished in {wall:.2g} s, before py-spy took a sample: profile a longer "
-                "run or use --backend pyinstrument"
+            raise ShortRunMissed(
+                f"py-spy collected no Python samples from {what}; it finished in {wall:.2g} s, "
+                "before py-spy took a sample: profile a longer run or use --backend pyinstrument"
             )
         else:
             hint = "" if cmd is not None else f"; is {argv[0]!r} running Python code?"

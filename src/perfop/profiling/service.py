@@ -10,6 +10,7 @@ the CLI, the MCP server and the agent all store the same way.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -102,13 +103,26 @@ def run_backend(
         return backends.run_memray(resolved.argv, native=options.native, **common)
     if options.backend == "pyinstrument":
         return backends.run_pyinstrument(resolved.argv, **common)
-    return backends.run_py_spy(
-        resolved.argv,
-        rate=options.rate,
-        native=options.native,
-        subprocesses=options.subprocesses,
-        **common,
-    )
+    try:
+        return backends.run_py_spy(
+            resolved.argv,
+            rate=options.rate,
+            native=options.native,
+            subprocesses=options.subprocesses,
+            **common,
+        )
+    except backends.ShortRunMissed as missed:
+        # A run too short for a sampler from outside (py-spy attaches after the start) is
+        # profiled from inside instead: a Python command never goes unprofiled for being fast.
+        try:
+            raw = backends.run_pyinstrument(resolved.argv, **common)
+        except UsageError:
+            raise missed from None  # not a Python command: nothing better to offer
+        note = (
+            f"py-spy missed this {raw.wall_time:.2g} s run (too short to attach to); "
+            "profiled in-process with pyinstrument instead"
+        )
+        return dataclasses.replace(raw, notes=(*raw.notes, note))
 
 
 def build_part(
