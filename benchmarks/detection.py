@@ -326,7 +326,10 @@ def main() -> None:
     previous: list[dict[str, Any]] = []
     if (args.resume or args.summary) and args.out.exists():
         for line in args.out.read_text().splitlines():
-            row = json.loads(line)
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue  # a line cut short when a run was stopped mid-write
             if "header" not in row:
                 previous.append(row)
     if args.summary:
