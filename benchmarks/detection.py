@@ -349,6 +349,8 @@ def main() -> None:
     print(json.dumps(header), flush=True)
     rows: list[dict[str, Any]] = list(previous)
     with args.out.open("a" if args.resume else "w") as fh:
+        if args.resume and args.out.stat().st_size and not args.out.read_bytes().endswith(b"\n"):
+            fh.write("\n")  # leave a cut-short last line on its own
         fh.write(json.dumps({"header": header}) + "\n")
         for level in levels:
             count = args.aa if level == 0 else args.per_level
