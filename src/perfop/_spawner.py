@@ -1,16 +1,24 @@
 """perfop's process spawner: a tiny, long-lived helper that starts measured processes.
 
-Run as ``python -S -E -s _spawner.py FD``. It imports nothing from perfop and only builtin C
-modules (no ``re``, ``enum``, ``json``), so its resident set stays small on purpose: Linux charges
-the spawning process's resident high-water mark to the child's peak RSS (``exec`` copies it into
-the child's ``ru_maxrss``), so a child spawned by perfop itself would report at least perfop's own
-~60 MB. Spawned from here, the floor is this helper's few MB, below any Python program.
+Run as ``python -S -E -s _spawner.py FD SPIN_US``. It imports nothing from perfop and only builtin C
+modules plus ``select`` (no ``re``, ``enum``, ``json``), so its resident set stays small on
+purpose: Linux charges the spawning process's resident high-water mark to the child's peak RSS
+(``exec`` copies it into the child's ``ru_maxrss``), so a child spawned by perfop itself would
+report at least perfop's own ~60 MB. Spawned from here, the floor is this helper's few MB, below
+any Python program.
 
-Protocol over a SOCK_SEQPACKET socket, ``marshal``-encoded, one message each way per step:
+Protocol over a SOCK_SEQPACKET socket, ``marshal``-encoded. One message each way per sample, so
+that nothing but the measured process runs between the request and the report:
   request  {"argv": [...], "cwd": str, "env": {...}} with two fds attached (stdout, stderr);
            "env" is left out when it is the same as in the previous request
-  reply    {"pid": int}  or  {"error": errno, "message": str}
-  reply    {"status": int, "wall_ns": int, "utime": float, "stime": float, "maxrss_kb": int}
+  reply    {"pid": int, "status": int, "wall_ns": int, "utime": float, "stime": float,
+            "maxrss_kb": int}  once the process has been reaped,
+           or {"error": errno, "message": str} when it could not be started
+  kill     {"kill": True} from perfop while a process runs (timeout, Ctrl-C): the spawner kills
+           its process group; the reply follows as usual. A kill that arrives after the reply
+           was sent is ignored.
+The spawner watches the child through a pidfd and the socket together: if perfop goes away (the
+socket closes), the running process group is killed at once instead of running on unobserved.
 The wall time is taken here, from just before the spawn to just after the reap.
 """
 
@@ -19,6 +27,7 @@ import _socket
 import array
 import marshal
 import os
+import select
 import sys
 import time
 
@@ -35,25 +44,85 @@ def _recv(sock: _socket.socket) -> tuple[bytes, list[int]]:
     return msg, list(fds)
 
 
-def main(fd: int) -> None:
+def _next_request(sock: _socket.socket, spin_ns: int) -> tuple[bytes, list[int]]:
+    """The next request, polling for ``spin_ns`` before sleeping in ``recvmsg``.
+
+    perfop sends the next request tens of microseconds after a reply. Waking a sleeping process
+    costs the sender an inter-processor interrupt, which on a virtual machine is a trip through
+    the hypervisor (~50 us measured); staying awake that briefly avoids it for back-to-back
+    samples, and a pause longer than the spin costs nothing more than one wake-up.
+    """
+    if spin_ns:
+        sock.setblocking(False)
+        try:
+            until = time.perf_counter_ns() + spin_ns
+            while time.perf_counter_ns() < until:
+                try:
+                    return _recv(sock)
+                except BlockingIOError:
+                    os.sched_yield()  # perfop may be waiting for this very CPU: let it run
+        finally:
+            sock.setblocking(True)
+    return _recv(sock)
+
+
+def _killpg(pid: int) -> None:
+    try:  # noqa: SIM105 - contextlib would cost this process its small footprint
+        os.killpg(pid, _signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def _watch(sock: _socket.socket, pid: int) -> bool:
+    """Block until ``pid`` has exited, killing its group on request; False if perfop went away."""
+    pidfd = os.pidfd_open(pid)
+    try:
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        poller.register(sock.fileno(), select.POLLIN)
+        alive = True
+        while True:
+            for fd, _event in poller.poll():
+                if fd == pidfd:
+                    return alive
+                try:
+                    msg, fds = _recv(sock)
+                except OSError:
+                    msg, fds = b"", []
+                for extra in fds:
+                    os.close(extra)
+                if not msg:  # perfop went away: the measurement is over, so is the process
+                    alive = False
+                    poller.unregister(sock.fileno())
+                _killpg(pid)
+    finally:
+        os.close(pidfd)
+
+
+def main(fd: int, spin_us: int) -> None:
     # Ctrl-C in the terminal is perfop's to handle; the spawned process gets default handlers.
     _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
     os.set_inheritable(fd, False)
     sock = _socket.socket(fileno=fd)
     devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     env: dict[str, str] = {}
+    spin_ns = 0  # no sample yet: nothing to expect soon
     while True:
         try:
-            msg, fds = _recv(sock)
+            msg, fds = _next_request(sock, spin_ns)
         except OSError:
             return
         if not msg:
             return  # perfop went away
         req = marshal.loads(msg)
+        if "argv" not in req:
+            for extra in fds:
+                os.close(extra)
+            continue  # a kill request that crossed the reply of a process already reaped
         env = req.get("env", env)  # sent only when it changes
         out_fd, err_fd = fds
         try:
-            os.chdir(req["cwd"])
+            os.chdir(req["cwd"])  # every time: a directory may be recreated at the same path
             actions = [
                 (os.POSIX_SPAWN_DUP2, devnull, 0),
                 (os.POSIX_SPAWN_DUP2, out_fd, 1),
@@ -75,12 +144,16 @@ def main(fd: int) -> None:
             continue
         os.close(out_fd)
         os.close(err_fd)
-        sock.send(marshal.dumps({"pid": pid}))
+        spin_ns = spin_us * 1000
+        connected = _watch(sock, pid)
         _, status, usage = os.wait4(pid, 0)
         wall = time.perf_counter_ns() - start
+        if not connected:
+            return
         sock.send(
             marshal.dumps(
                 {
+                    "pid": pid,
                     "status": status,
                     "wall_ns": wall,
                     "utime": usage.ru_utime,
@@ -92,4 +165,4 @@ def main(fd: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]))
+    main(int(sys.argv[1]), int(sys.argv[2]))

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from perfop.config import ResolvedWorkload
-from perfop.errors import WorkloadError
+from perfop.errors import UsageError, WorkloadError
 from perfop.model import BUILTIN_METRICS, MetricSpec, ProcessResult
 
 STDERR_TAIL_BYTES = 2048
@@ -40,6 +40,7 @@ _METRIC_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_.:-]*)=(\S+)$")
 _CHUNK = 1 << 16
 _LONG_LINE = 1 << 20
 _TRAILING_WS = re.compile(rb"[ \t\r\f\v]+(?=\n)")
+DEFAULT_SPIN_US = 300
 
 
 class _StdoutSink:
@@ -156,6 +157,7 @@ def workload_env(
 
 @dataclass(frozen=True)
 class _Reaped:
+    pid: int
     status: int
     wall_ns: int
     utime: float
@@ -168,40 +170,38 @@ class _SpawnFailed(OSError):
 
 
 class _Launched:
-    """A started process: its pid (= process group), output pipes and a blocking ``wait``.
+    """A started process: its output pipes, a blocking ``wait`` and a ``kill`` for its group.
 
-    ``exit_fd``, when set, is the spawner's socket: it becomes readable when the spawner reports
-    the pid and again when it reports the exit, so the output loop watches it instead of a reaper
-    thread per sample. The pid is read from it lazily (``pid`` blocks briefly if it has not been
-    read yet): nothing needs it until a kill, so perfop does not wait for it before draining.
+    ``exit_fd``, when set, is the spawner's socket: it becomes readable once, when the spawner
+    reports the exit (or that nothing could be started), so the output loop watches it instead of
+    a reaper thread per sample. perfop never needs the pid while the process runs: a kill is a
+    request to the spawner, which owns the child.
     """
 
     def __init__(
         self,
-        pid: int | Callable[[], int],
         out_fd: int,
         err_fd: int,
         wait: Callable[[], _Reaped],
+        kill: Callable[[], None],
         exit_fd: int | None = None,
-        pid_known: Callable[[], bool] = lambda: True,
+        spin_ns: int = 0,
     ) -> None:
-        self._pid, self.out_fd, self.err_fd, self.wait = pid, out_fd, err_fd, wait
-        self.exit_fd = exit_fd
-        self.pid_known = pid_known
-
-    @property
-    def pid(self) -> int:
-        return self._pid() if callable(self._pid) else self._pid
+        self.out_fd, self.err_fd, self.wait, self.kill = out_fd, err_fd, wait, kill
+        self.exit_fd, self.spin_ns = exit_fd, spin_ns
 
 
 class _Spawner:
     """Client of ``perfop._spawner``: a small helper process that spawns and reaps for us."""
 
     def __init__(self) -> None:
+        self.spin_us = _spin_us()
+        # The spawner watches its child through a pidfd (Linux 5.3+); without one, spawn directly.
+        os.close(os.pidfd_open(os.getpid()))
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         script = Path(__file__).with_name("_spawner.py")
         self.proc = subprocess.Popen(
-            [sys.executable, "-S", "-E", "-s", str(script), str(child.fileno())],
+            [sys.executable, "-S", "-E", "-s", str(script), str(child.fileno()), str(self.spin_us)],
             pass_fds=[child.fileno()],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -211,8 +211,8 @@ class _Spawner:
         child.close()
         self.sock = parent
         self._sent_env: dict[str, str] | None = None
-        self._pid: int | None = None
-        self._spawn_error: _SpawnFailed | None = None
+        self._running = False  # a request was sent and its reply not read yet
+        self._last_pid: int | None = None
 
     def launch(self, argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> _Launched:
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
@@ -220,8 +220,7 @@ class _Spawner:
         try:
             message: dict[str, Any] = {"argv": list(argv), "cwd": str(cwd)}
             if env != self._sent_env:  # the spawner keeps the last environment it was sent
-                self._sent_env = dict(env)
-                message["env"] = self._sent_env
+                message["env"] = dict(env)
             request = marshal.dumps(message)
             self.sock.sendmsg(
                 [request],
@@ -233,42 +232,42 @@ class _Spawner:
                     )
                 ],
             )
+            if "env" in message:
+                self._sent_env = message["env"]
+        except BaseException:
+            os.close(out_r)
+            os.close(err_r)
+            raise
         finally:
             os.close(out_w)
             os.close(err_w)
-        self._pid, self._spawn_error = None, None
+        self._running, self._last_pid = True, None
         return _Launched(
-            self._read_pid,
-            out_r,
-            err_r,
-            self._wait,
-            self.sock.fileno(),
-            pid_known=lambda: self._pid is not None or self._spawn_error is not None,
+            out_r, err_r, self._wait, self._kill, self.sock.fileno(), self.spin_us * 1000
         )
 
-    def _read_pid(self) -> int:
-        """The current launch's pid, reading the spawner's first reply once."""
-        if self._pid is None and self._spawn_error is None:
-            reply = self._recv()
-            if "error" in reply:
-                self._spawn_error = _SpawnFailed(reply["error"], reply.get("message", ""))
-            else:
-                self._pid = int(reply["pid"])
-        if self._spawn_error is not None:
-            raise self._spawn_error
-        assert self._pid is not None
-        return self._pid
-
     def _wait(self) -> _Reaped:
-        self._read_pid()  # the pid reply comes first (or the spawn error, and no exit report)
         r = self._recv()
+        self._running = False
+        if "error" in r:
+            raise _SpawnFailed(r["error"], r.get("message", ""))
+        self._last_pid = int(r["pid"])
         return _Reaped(
+            self._last_pid,
             int(r["status"]),
             int(r["wall_ns"]),
             float(r["utime"]),
             float(r["stime"]),
             int(r["maxrss_kb"]),
         )
+
+    def _kill(self) -> None:
+        """Kill the current process group: through the spawner while it runs, directly after."""
+        if self._running:
+            with contextlib.suppress(OSError):
+                self.sock.send(marshal.dumps({"kill": True}))
+        elif self._last_pid is not None:
+            _kill_group(self._last_pid)  # members the workload left behind
 
     def _recv(self) -> dict[str, Any]:
         data = self.sock.recv(1 << 16)
@@ -301,7 +300,7 @@ def _spawner() -> _Spawner | None:
         return None
     try:
         _local.spawner = _Spawner()
-    except OSError:
+    except (OSError, AttributeError):  # AttributeError: no os.pidfd_open on this platform
         _local.spawner_failed = True
         return None
     return _local.spawner  # type: ignore[no-any-return]
@@ -336,9 +335,9 @@ def _launch_direct(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> _L
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter_ns() - start
         proc.returncode = 0  # reaped here; keep Popen from waiting or warning
-        return _Reaped(status, wall, usage.ru_utime, usage.ru_stime, usage.ru_maxrss)
+        return _Reaped(proc.pid, status, wall, usage.ru_utime, usage.ru_stime, usage.ru_maxrss)
 
-    return _Launched(proc.pid, out_fd, err_fd, wait)
+    return _Launched(out_fd, err_fd, wait, functools.partial(_kill_group, proc.pid))
 
 
 def _resolve_executable(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> list[str]:
@@ -420,7 +419,11 @@ def run_process(
             reaper.join(limit)
             return not reaper.is_alive()
         assert launched.exit_fd is not None
-        if limit is not None and not select.select([launched.exit_fd], [], [], limit)[0]:
+        if (
+            not _spin_until_readable(launched.exit_fd, launched.spin_ns)
+            and limit is not None
+            and not select.select([launched.exit_fd], [], [], limit)[0]
+        ):
             return False
         reap()
         return True
@@ -428,7 +431,7 @@ def run_process(
     # Without an exit fd to watch (direct spawn), a thread blocks in wait4 instead.
     reaper: threading.Thread | None = None
     if launched.exit_fd is None:
-        reaper = threading.Thread(target=reap, name=f"perfop-reap-{launched.pid}", daemon=True)
+        reaper = threading.Thread(target=reap, name="perfop-reap", daemon=True)
         reaper.start()
     deadline = time.monotonic() + timeout
     timed_out = False
@@ -446,24 +449,17 @@ def run_process(
             now = time.monotonic()
             if not timed_out and now >= deadline:
                 timed_out = True
-                _kill_launched(launched)
+                launched.kill()
             if reaped or reap_error or (reaper is not None and not reaper.is_alive()):
                 # The child is gone; descendants still holding the pipes get a short grace.
                 grace_until = grace_until or now + 0.5
                 if now >= grace_until:
-                    _kill_launched(launched)
+                    launched.kill()
                     break
             wait = max(0.0, min(deadline - now, 0.25)) if not timed_out else 0.05
             for fd, _event in poller.poll(wait * 1000):
                 kind = kinds[fd]
                 if kind == "exit":
-                    if not launched.pid_known():
-                        try:
-                            launched.pid  # noqa: B018 - consumes the pid reply
-                        except _SpawnFailed as exc:  # nothing started: no exit report follows
-                            reap_error.append(exc)
-                            poller.unregister(fd)
-                        continue
                     poller.unregister(fd)
                     reap()
                     continue
@@ -479,11 +475,11 @@ def run_process(
                         del stderr_tail[:-STDERR_TAIL_BYTES]
         if not wait_exit(max(0.0, deadline - time.monotonic())):
             timed_out = True
-            _kill_launched(launched)
+            launched.kill()
             wait_exit(None)
     except BaseException:
         # Ctrl-C or SIGTERM while measuring: never leave the workload behind.
-        _kill_launched(launched)
+        launched.kill()
         try:
             done = wait_exit(5)
         except BaseException:
@@ -496,7 +492,7 @@ def run_process(
         os.close(launched.err_fd)
     # Leftover members of the group (daemons the workload started) must not leak into the next
     # sample's measurement.
-    _kill_launched(launched)
+    launched.kill()
     if reap_error and isinstance(reap_error[0], _SpawnFailed):
         raise WorkloadError(f"cannot start {argv[0]!r}: {reap_error[0].strerror}")
     if reap_error or not reaped:
@@ -534,12 +530,34 @@ def run_process(
     )
 
 
-def _kill_launched(launched: _Launched) -> None:
-    try:
-        pid = launched.pid
-    except _SpawnFailed:
-        return  # nothing was started
-    _kill_group(pid)
+def _spin_us() -> int:
+    """Microseconds perfop and its spawner poll before sleeping while a reply is imminent.
+
+    ``PERFOP_SPIN_US`` overrides the default; 0 turns polling off (every wait sleeps).
+    """
+    raw = os.environ.get("PERFOP_SPIN_US", "").strip()
+    if not raw:
+        return DEFAULT_SPIN_US
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > 100_000:
+        raise UsageError(
+            f"PERFOP_SPIN_US must be a whole number of microseconds from 0 to 100000 "
+            f"(got {raw[:40]!r}); unset it for the default {DEFAULT_SPIN_US}, or 0 to never poll"
+        )
+    return int(raw)
+
+
+def _spin_until_readable(fd: int, spin_ns: int) -> bool:
+    """Poll ``fd`` for a moment without sleeping, yielding the CPU; True once it is readable.
+
+    Used only after the measured process has closed its output, when the spawner's report is
+    microseconds away: sleeping would make the spawner pay for waking us (see _spawner.py).
+    """
+    until = time.perf_counter_ns() + spin_ns
+    while time.perf_counter_ns() < until:
+        if select.select([fd], [], [], 0)[0]:
+            return True
+        os.sched_yield()
+    return False
 
 
 def _kill_group(pgid: int) -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,3 +97,83 @@ def test_a_program_the_kernel_refuses_is_one_clear_error(tmp_path: Path) -> None
         [sys.executable, "-c", "print(7)"], cwd=tmp_path, env=dict(os.environ), timeout=30
     )
     assert result.stdout_head == "7\n"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_sigkill_of_perfop_mid_sample_kills_the_workload_and_the_spawner(
+    tmp_path: Path, perfop_popen: Any
+) -> None:
+    # The spawner owns the child; when perfop dies, the socket closes and it must not leave the
+    # workload running unobserved (here: for a minute) or linger itself.
+    pidfile = tmp_path / "pids"
+    code = (
+        "import os, subprocess, sys, time; "
+        "kid = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+        f"open({str(pidfile)!r}, 'w').write(f'{{os.getpid()}} {{kid.pid}} {{os.getppid()}}'); "
+        "time.sleep(60)"
+    )
+    store = f"sqlite:///{tmp_path / 's.db'}"
+    proc = perfop_popen(
+        ["--store", store, "run", "-n", "1", "--warmup", "0", "--", sys.executable, "-c", code],
+        cwd=tmp_path,
+    )
+    deadline = time.monotonic() + 30
+    while not (pidfile.exists() and pidfile.read_text().count(" ") == 2):
+        assert time.monotonic() < deadline and proc.poll() is None, "workload never started"
+        time.sleep(0.05)
+    workload, grandchild, spawner = (int(x) for x in pidfile.read_text().split())
+    assert spawner != proc.pid  # started by the spawner, not by perfop itself
+    assert all(_alive(p) for p in (workload, grandchild, spawner))
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in (workload, grandchild, spawner)):
+        assert time.monotonic() < deadline, "workload or spawner outlived perfop"
+        time.sleep(0.05)
+
+
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def test_spawner_sleeps_between_runs(tmp_path: Path) -> None:
+    # It polls for a fraction of a millisecond after a sample; it must not keep burning CPU.
+    result = runner.run_process(["true"], cwd=tmp_path, env=dict(os.environ), timeout=30)
+    assert result.ok
+    sp = runner._spawner()
+    assert sp is not None and sp.spin_us > 0
+    time.sleep(0.2)
+    before = _cpu_ticks(sp.proc.pid)
+    time.sleep(1.0)
+    assert _cpu_ticks(sp.proc.pid) - before <= 1  # one clock tick of slack
+
+
+@pytest.mark.parametrize("value", ["0", "50"])
+def test_spin_setting_is_honoured(tmp_path: Path, perfop_proc: Any, value: str) -> None:
+    store = f"sqlite:///{tmp_path / 's.db'}"
+    code = "print('hi')"
+    out = perfop_proc(
+        ["--store", store, "run", "-n", "3", "--format", "json", "--", sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={"PERFOP_SPIN_US": value},
+    )
+    assert out.returncode == 0, out.stderr
+    assert '"samples"' in out.stdout
+
+
+@pytest.mark.parametrize("value", ["fast", "-1", "1e3", "99999999"])
+def test_a_bad_spin_setting_is_one_line(tmp_path: Path, perfop_proc: Any, value: str) -> None:
+    store = f"sqlite:///{tmp_path / 's.db'}"
+    out = perfop_proc(["--store", store, "run", "-n", "1", "--", "true"], cwd=tmp_path,
+                      env={"PERFOP_SPIN_US": value})  # fmt: skip
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "PERFOP_SPIN_US" in lines[0] and "Traceback" not in out.stderr
