@@ -33,7 +33,26 @@ TARGET = 1.5
 HISTORY = (
     "2026-11-23, runner with a reaper thread per sample (before 126fa0d), 1000 runs x 5: "
     "perfop 1.583 ms vs hyperfine 0.677 ms per run, 2.34x (machine shared with other jobs)",
+    "2026-11-23, spawner replying twice per sample and sleeping between samples (before the "
+    "one-message protocol and the brief polling), 1000 runs x 7, three runs on a quiet machine: "
+    "1.50x, 1.51x, 1.52x (0.960 ms vs 0.630 ms per run in the last)",
 )
+
+
+# What the measurements behind the current design showed; kept with every re-run.
+NOTES = """\
+Where the cost went, and what removed it (quiet machine, 1000 runs of `true` per command, 5
+interleaved repetitions per variant, same run): a bare Python loop of `posix_spawn` + `wait4`
+costs what hyperfine does (~0.64 ms); the same loop through a second process over a
+SOCK_SEQPACKET socket adds ~0.03 ms, and handing over the output pipes ~0.05 ms more. The rest was
+sleeping: each time one of perfop and its spawner woke the other, the waker paid ~50 us for the
+wake-up (cProfile: `sendmsg` 54 us, the wait for the exit report 36 us per sample), an
+inter-processor interrupt that on this virtual machine goes through the hypervisor. Replying once
+per sample instead of twice changed nothing (0.947 vs 0.950 ms); polling for at most 0.3 ms,
+yielding the CPU, on both sides when the other's message is due cut the cost to 0.82 ms (1.30x;
+`PERFOP_SPIN_US=0` measured 1.50x in the same run). Polling without yielding was worse (the two
+processes can share a CPU and the poller then delays the message it waits for: 1.93 ms per run
+with a 1 ms window). perfop's own Python per sample is ~30 us."""
 
 
 def _timed(argv: list[str], cwd: Path) -> tuple[float, str]:
@@ -141,10 +160,10 @@ def render(r: dict[str, object], command: str, machine_text: str) -> str:
         [
             HEADING,
             "",
-            "Per-sample cost of `perfop run -- true` (spawn, drain, reap, rusage, one SQLite "
-            "transaction per sample) against `hyperfine -N` running the same command, both as "
-            "whole commands, per run = (T(N) - T(1)) / (N - 1); medians over interleaved "
-            "repetitions in random order.",
+            "Per-sample cost of `perfop run -- true` (spawn, drain, reap, rusage, sample writes "
+            "to SQLite, batched at most 0.25 s apart) against `hyperfine -N` running the same "
+            "command, both as whole commands, per run = (T(N) - T(1)) / (N - 1); medians over "
+            "interleaved repetitions in random order.",
             "",
             "| | perfop | hyperfine -N |",
             "|---|---:|---:|",
@@ -172,6 +191,8 @@ def render(r: dict[str, object], command: str, machine_text: str) -> str:
             "Earlier results:",
             "",
             *(f"- {line}" for line in HISTORY),
+            "",
+            NOTES,
             "",
         ]
     )
