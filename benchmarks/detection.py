@@ -204,7 +204,14 @@ def run_hyperfine(a: Path, b: Path, tmp: Path, budget: float, run_time: float) -
     p = float(stats.ttest_ind(xa, xb, equal_var=False).pvalue)
     ratio = statistics.mean(xb) / statistics.mean(xa)
     verdict = ("slower" if ratio > 1 else "faster") if p < 0.05 else "not significant"
-    return {"verdict": verdict, "p": p, "ratio": ratio, "time": wall, "runs": runs}
+    return {
+        "verdict": verdict,
+        "p": p,
+        "ratio": ratio,
+        "time": wall,
+        "runs": runs,
+        "sides": [_side(xa), _side(xb)],
+    }
 
 
 _PYPERF_OVERHEAD = [0.4]  # seconds per worker process beyond its 4 runs; learnt as we go
@@ -259,7 +266,30 @@ def run_pyperf(a: Path, b: Path, tmp: Path, budget: float, run_time: float) -> d
         verdict = m.group(2)
     if cmp.returncode:
         verdict = "error"
-    return {"verdict": verdict, "time": wall, "processes": procs, "output": text.strip()[-200:]}
+    row = {"verdict": verdict, "time": wall, "processes": procs, "output": text.strip()[-200:]}
+    try:  # the values themselves, so other decision thresholds can be studied afterwards
+        xa, xb = (_pyperf_values(f) for f in files)
+        row["p_welch"] = _welch_p(xa, xb)
+        row["sides"] = [_side(xa), _side(xb)]
+    except (OSError, ValueError, KeyError, IndexError):
+        pass
+    return row
+
+
+def _pyperf_values(path: Path) -> list[float]:
+    doc = json.loads(path.read_text())
+    runs = doc["benchmarks"][0]["runs"]
+    return [float(v) for run in runs for v in run.get("values", [])]
+
+
+def _welch_p(xa: list[float], xb: list[float]) -> float:
+    from scipy import stats
+
+    return float(stats.ttest_ind(xa, xb, equal_var=False).pvalue)
+
+
+def _side(x: list[float]) -> dict[str, float]:
+    return {"n": len(x), "mean": statistics.mean(x), "sd": statistics.stdev(x)}
 
 
 def summarise(rows: list[dict[str, Any]], levels: tuple[float, ...]) -> str:
