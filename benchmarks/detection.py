@@ -320,6 +320,64 @@ def summarise(rows: list[dict[str, Any]], levels: tuple[float, ...]) -> str:
     return "\n".join(lines)
 
 
+def _peer_p(row: dict[str, Any]) -> float | None:
+    p = row.get("p", row.get("p_welch"))
+    return float(p) if p is not None else None
+
+
+def _peer_ratio(row: dict[str, Any]) -> float | None:
+    if "ratio" in row:
+        return float(row["ratio"])
+    sides = row.get("sides")
+    return float(sides[1]["mean"] / sides[0]["mean"]) if sides else None
+
+
+def matched_false_alarms(rows: list[dict[str, Any]], levels: tuple[float, ...]) -> str:
+    """Each peer's detection when its p-value threshold is tightened to perfop's false-alarm rate.
+
+    A peer that calls 70% of A/A comparisons different "detects" anything; the fair question is
+    how much it detects when it may raise no more false alarms than perfop did. Its threshold
+    p* is set on its own A/A rows (the largest p* whose A/A false-alarm rate does not exceed
+    perfop's), which flatters the peer: the threshold is fitted to the very rows it is judged on.
+    Rows without a recorded p-value (pyperf rows from before it was recorded) are left out.
+    """
+    aa_perfop = [r for r in rows if r["tool"] == "perfop" and r["level"] == 0]
+    if not aa_perfop:
+        return ""
+    perfop_false = sum(r["verdict"] in ("slower", "faster") for r in aa_perfop) / len(aa_perfop)
+    lines = [
+        "| injected slowdown | peer | A/A rows with p | threshold p* | peer detected at p* "
+        "| perfop detected |",
+        "|---|---|---|---|---|---|",
+    ]
+    for tool in ("hyperfine", "pyperf"):
+        aa = sorted(
+            p
+            for r in rows
+            if r["tool"] == tool and r["level"] == 0 and (p := _peer_p(r)) is not None
+        )
+        if not aa:
+            continue
+        allowed = int(perfop_false * len(aa))  # A/A rows the peer may call different
+        threshold = aa[allowed]  # p < threshold: at most `allowed` A/A rows below it
+        for level in levels:
+            if level == 0:
+                continue
+            rs = [r for r in rows if r["tool"] == tool and r["level"] == level]
+            scored = [(p, _peer_ratio(r)) for r in rs if (p := _peer_p(r)) is not None]
+            if not scored:
+                continue
+            hits = sum(p < threshold and (ratio or 0) > 1 for p, ratio in scored)
+            mine = [r for r in rows if r["tool"] == "perfop" and r["level"] == level]
+            ours = sum(r["verdict"] == "slower" for r in mine)
+            lines.append(
+                f"| {level:.0%} | {tool} | {len(aa)} | {threshold:.2g} "
+                f"| {hits}/{len(scored)} ({hits / len(scored):.0%}) "
+                f"| {ours}/{len(mine)} ({ours / max(1, len(mine)):.0%}) |"
+            )
+    return "\n".join(lines)
+
+
 def machine() -> str:
     cpu = "unknown"
     with open("/proc/cpuinfo") as fh:
@@ -364,6 +422,8 @@ def main() -> None:
                 previous.append(row)
     if args.summary:
         print(summarise(previous, levels))
+        print()
+        print(matched_false_alarms(previous, levels))
         return
     done = {(r["tool"], r["level"], r["i"]) for r in previous}
     tmp = Path(tempfile.mkdtemp(prefix="perfop-detect-"))
