@@ -8,24 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The engagement's own records, shown as they were given at intake.
+from perfop.engagement.records import Goal as Goal
+from perfop.engagement.records import SLOTarget as SLOTarget
+
 REPORT_SCHEMA = "perfop.report/1"
-
-
-@dataclass(frozen=True)
-class Goal:
-    text: str
-    metric: str | None = None
-    target: str | None = None
-
-
-@dataclass(frozen=True)
-class SLOTarget:
-    workload: str
-    metric: str
-    statistic: str
-    max: float | None
-    min: float | None
-    unit: str | None
 
 
 @dataclass(frozen=True)
