@@ -6,10 +6,13 @@ runs of 3 samples + 1 failure each, one environment) and is never regenerated.
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from pathlib import Path
+from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from perfop.store import engagement as es
@@ -75,5 +78,71 @@ def test_migration_is_idempotent_on_reopen(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{db}")
     try:
         assert len(store.list_runs()) == 3
+    finally:
+        store.close()
+
+
+def _from_sqlite(column: sa.Column[Any], value: Any) -> Any:
+    """A value as SQLite stores it, as the column's Python value (JSON text, 0/1 booleans)."""
+    if value is None:
+        return None
+    if isinstance(column.type, sa.JSON):
+        return json.loads(value)
+    if isinstance(column.type, sa.Boolean):
+        return bool(value)
+    return value
+
+
+@pytest.mark.postgres
+def test_v1_store_migrates_on_postgresql(pg_url: str) -> None:
+    # The same version-1 contents, written into PostgreSQL with the version-1 tables only.
+    foundation = [s.meta, s.environments, s.runs, s.samples, s.failures]
+    src = sqlite3.connect(DATA)
+    engine = sa.create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.begin() as conn:
+            s.metadata.create_all(conn, tables=foundation)
+            for table in foundation:
+                cur = src.execute(f"SELECT * FROM {table.name}")
+                names = [d[0] for d in cur.description]
+                rows = [
+                    {n: _from_sqlite(table.c[n], v) for n, v in zip(names, r, strict=True)}
+                    for r in cur.fetchall()
+                ]
+                if rows:
+                    conn.execute(table.insert(), rows)
+            for table in foundation[2:]:  # keep the sequences ahead of the copied ids
+                conn.execute(
+                    sa.text(
+                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                        f"(SELECT max(id) FROM {table.name}))"
+                    )
+                )
+            assert set(sa.inspect(conn).get_table_names()) == {t.name for t in foundation}
+    finally:
+        engine.dispose()
+        src.close()
+
+    store = open_store(pg_url)
+    try:
+        assert sorted(r.id for r in store.list_runs()) == [1, 2, 3]
+        run = store.get_run(1)
+        assert run.values("wall_time") == [0.01, 0.02, 0.03]
+        assert [f.stderr_tail for f in run.failures] == ["boom"]
+        with store.read() as conn:
+            version = conn.execute(
+                sa.select(s.meta.c.value).where(s.meta.c.key == "schema_version")
+            ).scalar()
+            tables = set(sa.inspect(conn).get_table_names())
+        assert int(version) == s.SCHEMA_VERSION and set(s.metadata.tables) <= tables
+        with store.write() as conn:
+            from perfop.engagement.records import EngagementSpec
+
+            eid = es.insert_engagement(conn, EngagementSpec(title="after migration"), [])
+        with store.read() as conn:
+            eng = es.get_engagement(conn)
+        assert eng is not None and eng.id == eid
+        new_run = store.begin_run(workload="parse", argv=["true"], kind="run", cwd="/")
+        assert new_run > 3  # ids continue after the migrated rows
     finally:
         store.close()
