@@ -1,36 +1,29 @@
-"""Run one workload process and measure it: the only place perfop spawns a measured process.
+"""Run one workload process and measure it: the only way perfop runs a measured process.
 
 One sample is one fresh process in its own process group. Wall time is taken from a monotonic
 clock around spawn-to-reap; user/sys CPU and peak RSS come from ``os.wait4`` of that child alone
 (``RUSAGE_CHILDREN`` accumulates over every child ever reaped and never resets). Output of any
 size and encoding is drained while the process runs, so a chatty workload never blocks on a full
-pipe; only a digest, a head and the metric lines are kept.
+pipe; only a digest, a head and the metric lines are kept. Starting and reaping the process is
+``perfop.launch``'s job.
 """
 
 from __future__ import annotations
 
-import array
-import contextlib
 import functools
 import hashlib
-import marshal
 import os
 import re
 import select
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from perfop.config import ResolvedWorkload
-from perfop.errors import UsageError, WorkloadError
+from perfop.errors import WorkloadError
+from perfop.launch import Reaped, SpawnFailed, drop_spawner, launch, spin_until_readable
 from perfop.model import BUILTIN_METRICS, MetricSpec, ProcessResult
 
 STDERR_TAIL_BYTES = 2048
@@ -40,7 +33,6 @@ _METRIC_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_.:-]*)=(\S+)$")
 _CHUNK = 1 << 16
 _LONG_LINE = 1 << 20
 _TRAILING_WS = re.compile(rb"[ \t\r\f\v]+(?=\n)")
-DEFAULT_SPIN_US = 300
 
 
 class _StdoutSink:
@@ -155,191 +147,6 @@ def workload_env(
     return env
 
 
-@dataclass(frozen=True)
-class _Reaped:
-    pid: int
-    status: int
-    wall_ns: int
-    utime: float
-    stime: float
-    maxrss_kb: int
-
-
-class _SpawnFailed(OSError):
-    """The spawner could not start the program (its errno and message)."""
-
-
-class _Launched:
-    """A started process: its output pipes, a blocking ``wait`` and a ``kill`` for its group.
-
-    ``exit_fd``, when set, is the spawner's socket: it becomes readable once, when the spawner
-    reports the exit (or that nothing could be started), so the output loop watches it instead of
-    a reaper thread per sample. perfop never needs the pid while the process runs: a kill is a
-    request to the spawner, which owns the child.
-    """
-
-    def __init__(
-        self,
-        out_fd: int,
-        err_fd: int,
-        wait: Callable[[], _Reaped],
-        kill: Callable[[], None],
-        exit_fd: int | None = None,
-        spin_ns: int = 0,
-    ) -> None:
-        self.out_fd, self.err_fd, self.wait, self.kill = out_fd, err_fd, wait, kill
-        self.exit_fd, self.spin_ns = exit_fd, spin_ns
-
-
-class _Spawner:
-    """Client of ``perfop._spawner``: a small helper process that spawns and reaps for us."""
-
-    def __init__(self) -> None:
-        self.spin_us = _spin_us()
-        # The spawner watches its child through a pidfd (Linux 5.3+); without one, spawn directly.
-        os.close(os.pidfd_open(os.getpid()))
-        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        script = Path(__file__).with_name("_spawner.py")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-S", "-E", "-s", str(script), str(child.fileno()), str(self.spin_us)],
-            pass_fds=[child.fileno()],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            close_fds=True,
-        )
-        child.close()
-        self.sock = parent
-        self._sent_env: dict[str, str] | None = None
-        self._running = False  # a request was sent and its reply not read yet
-        self._last_pid: int | None = None
-
-    def launch(self, argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> _Launched:
-        out_r, out_w = os.pipe2(os.O_CLOEXEC)
-        err_r, err_w = os.pipe2(os.O_CLOEXEC)
-        try:
-            message: dict[str, Any] = {"argv": list(argv), "cwd": str(cwd)}
-            if env != self._sent_env:  # the spawner keeps the last environment it was sent
-                message["env"] = dict(env)
-            request = marshal.dumps(message)
-            self.sock.sendmsg(
-                [request],
-                [
-                    (
-                        socket.SOL_SOCKET,
-                        socket.SCM_RIGHTS,
-                        array.array("i", [out_w, err_w]).tobytes(),
-                    )
-                ],
-            )
-            if "env" in message:
-                self._sent_env = message["env"]
-        except BaseException:
-            os.close(out_r)
-            os.close(err_r)
-            raise
-        finally:
-            os.close(out_w)
-            os.close(err_w)
-        self._running, self._last_pid = True, None
-        return _Launched(
-            out_r, err_r, self._wait, self._kill, self.sock.fileno(), self.spin_us * 1000
-        )
-
-    def _wait(self) -> _Reaped:
-        r = self._recv()
-        self._running = False
-        if "error" in r:
-            raise _SpawnFailed(r["error"], r.get("message", ""))
-        self._last_pid = int(r["pid"])
-        return _Reaped(
-            self._last_pid,
-            int(r["status"]),
-            int(r["wall_ns"]),
-            float(r["utime"]),
-            float(r["stime"]),
-            int(r["maxrss_kb"]),
-        )
-
-    def _kill(self) -> None:
-        """Kill the current process group: through the spawner while it runs, directly after."""
-        if self._running:
-            with contextlib.suppress(OSError):
-                self.sock.send(marshal.dumps({"kill": True}))
-        elif self._last_pid is not None:
-            _kill_group(self._last_pid)  # members the workload left behind
-
-    def _recv(self) -> dict[str, Any]:
-        data = self.sock.recv(1 << 16)
-        if not data:
-            raise ConnectionError("perfop's spawner exited")
-        return marshal.loads(data)  # type: ignore[no-any-return]
-
-    def close(self) -> None:
-        self.sock.close()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=2)
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):
-            self.close()
-
-
-_local = threading.local()
-
-
-def _spawner() -> _Spawner | None:
-    """This thread's spawner, started on first use; None when it cannot run (spawn directly)."""
-    sp: _Spawner | None = getattr(_local, "spawner", None)
-    if sp is not None and sp.proc.poll() is None:
-        return sp
-    if getattr(_local, "spawner_failed", False):
-        return None
-    try:
-        _local.spawner = _Spawner()
-    except (OSError, AttributeError):  # AttributeError: no os.pidfd_open on this platform
-        _local.spawner_failed = True
-        return None
-    return _local.spawner  # type: ignore[no-any-return]
-
-
-def _drop_spawner() -> None:
-    sp: _Spawner | None = getattr(_local, "spawner", None)
-    if sp is not None:
-        sp.close()
-        _local.spawner = None
-
-
-def _launch_direct(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> _Launched:
-    """Fallback without the spawner: peak RSS is then floored at perfop's own resident size."""
-    start = time.perf_counter_ns()
-    proc = subprocess.Popen(
-        list(argv),
-        cwd=cwd,
-        env=dict(env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        close_fds=True,
-    )
-    assert proc.stdout is not None and proc.stderr is not None
-    out_fd, err_fd = os.dup(proc.stdout.fileno()), os.dup(proc.stderr.fileno())
-    proc.stdout.close()
-    proc.stderr.close()
-
-    def wait() -> _Reaped:
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter_ns() - start
-        proc.returncode = 0  # reaped here; keep Popen from waiting or warning
-        return _Reaped(proc.pid, status, wall, usage.ru_utime, usage.ru_stime, usage.ru_maxrss)
-
-    return _Launched(out_fd, err_fd, wait, functools.partial(_kill_group, proc.pid))
-
-
 def _resolve_executable(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> list[str]:
     if not argv:
         raise WorkloadError("empty command; give the program to run")
@@ -387,22 +194,14 @@ def run_process(
     exe_argv = _resolve_executable(argv, cwd, env)
     sink = _StdoutSink()
     stderr_tail = bytearray()
-    spawner = _spawner()
     try:
-        if spawner is not None:
-            try:
-                launched = spawner.launch(exe_argv, Path(cwd), env)
-            except (ConnectionError, BrokenPipeError):
-                _drop_spawner()
-                launched = _launch_direct(exe_argv, Path(cwd), env)
-        else:
-            launched = _launch_direct(exe_argv, Path(cwd), env)
+        launched = launch(exe_argv, Path(cwd), env)
     except PermissionError:
         raise WorkloadError(f"command not executable: {argv[0]!r}; check its permissions") from None
     except OSError as exc:
         raise WorkloadError(f"cannot start {argv[0]!r}: {exc.strerror}") from None
 
-    reaped: list[_Reaped] = []
+    reaped: list[Reaped] = []
     reap_error: list[BaseException] = []
 
     def reap() -> None:
@@ -420,7 +219,7 @@ def run_process(
             return not reaper.is_alive()
         assert launched.exit_fd is not None
         if (
-            not _spin_until_readable(launched.exit_fd, launched.spin_ns)
+            not spin_until_readable(launched.exit_fd, launched.spin_ns)
             and limit is not None
             and not select.select([launched.exit_fd], [], [], limit)[0]
         ):
@@ -485,7 +284,7 @@ def run_process(
         except BaseException:
             done = False
         if not done:
-            _drop_spawner()
+            drop_spawner()
         raise
     finally:
         os.close(launched.out_fd)
@@ -493,10 +292,10 @@ def run_process(
     # Leftover members of the group (daemons the workload started) must not leak into the next
     # sample's measurement.
     launched.kill()
-    if reap_error and isinstance(reap_error[0], _SpawnFailed):
+    if reap_error and isinstance(reap_error[0], SpawnFailed):
         raise WorkloadError(f"cannot start {argv[0]!r}: {reap_error[0].strerror}")
     if reap_error or not reaped:
-        _drop_spawner()
+        drop_spawner()
         raise WorkloadError(f"lost track of {argv[0]!r} (perfop's spawner exited); run again")
     sink.close()
     r = reaped[0]
@@ -528,41 +327,6 @@ def run_process(
         stdout_bytes=sink.total,
         stderr_tail=bytes(stderr_tail[-STDERR_TAIL_BYTES:]).decode("utf-8", "replace"),
     )
-
-
-def _spin_us() -> int:
-    """Microseconds perfop and its spawner poll before sleeping while a reply is imminent.
-
-    ``PERFOP_SPIN_US`` overrides the default; 0 turns polling off (every wait sleeps).
-    """
-    raw = os.environ.get("PERFOP_SPIN_US", "").strip()
-    if not raw:
-        return DEFAULT_SPIN_US
-    if not (raw.isascii() and raw.isdigit()) or int(raw) > 100_000:
-        raise UsageError(
-            f"PERFOP_SPIN_US must be a whole number of microseconds from 0 to 100000 "
-            f"(got {raw[:40]!r}); unset it for the default {DEFAULT_SPIN_US}, or 0 to never poll"
-        )
-    return int(raw)
-
-
-def _spin_until_readable(fd: int, spin_ns: int) -> bool:
-    """Poll ``fd`` for a moment without sleeping, yielding the CPU; True once it is readable.
-
-    Used only after the measured process has closed its output, when the spawner's report is
-    microseconds away: sleeping would make the spawner pay for waking us (see _spawner.py).
-    """
-    until = time.perf_counter_ns() + spin_ns
-    while time.perf_counter_ns() < until:
-        if select.select([fd], [], [], 0)[0]:
-            return True
-        os.sched_yield()
-    return False
-
-
-def _kill_group(pgid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
 
 
 def run_setup(

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from perfop import runner
+from perfop import launch, runner
 from perfop.errors import WorkloadError
 
 
@@ -39,7 +39,7 @@ def test_small_child_peak_rss_is_not_floored_at_perfops_own(tmp_path: Path) -> N
 def test_direct_fallback_when_the_spawner_cannot_start(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(runner, "_spawner", lambda: None)
+    monkeypatch.setattr(launch, "spawner", lambda: None)
     result = runner.run_process(
         [sys.executable, "-c", "print('ok')"], cwd=tmp_path, env=dict(os.environ), timeout=30
     )
@@ -47,7 +47,7 @@ def test_direct_fallback_when_the_spawner_cannot_start(
 
 
 def test_spawner_restarts_after_it_dies(tmp_path: Path) -> None:
-    first = runner._spawner()
+    first = launch.spawner()
     assert first is not None
     first.proc.kill()
     first.proc.wait()
@@ -71,7 +71,7 @@ def test_one_spawner_serves_many_samples(tmp_path: Path) -> None:
     # process must stay the same, and a changed environment must reach the workload.
     env = dict(os.environ)
     code = "import os; print(os.environ.get('PERFOP_PROBE', '-'))"
-    first = runner._spawner()
+    first = launch.spawner()
     assert first is not None
     pid = first.proc.pid
     outs = []
@@ -81,7 +81,7 @@ def test_one_spawner_serves_many_samples(tmp_path: Path) -> None:
         result = runner.run_process([sys.executable, "-c", code], cwd=tmp_path, env=env, timeout=30)
         assert result.ok
         outs.append(result.stdout_head.strip())
-    current = runner._spawner()
+    current = launch.spawner()
     assert current is not None and current.proc.pid == pid and current.proc.poll() is None
     assert outs == ["-", "-", "-", "changed", "changed", "changed"]
 
@@ -148,7 +148,7 @@ def test_spawner_sleeps_between_runs(tmp_path: Path) -> None:
     # It polls for a fraction of a millisecond after a sample; it must not keep burning CPU.
     result = runner.run_process(["true"], cwd=tmp_path, env=dict(os.environ), timeout=30)
     assert result.ok
-    sp = runner._spawner()
+    sp = launch.spawner()
     assert sp is not None and sp.spin_us > 0
     time.sleep(0.2)
     before = _cpu_ticks(sp.proc.pid)

@@ -1,0 +1,264 @@
+"""How a measured process is started and reaped: through perfop's spawner, or directly.
+
+``launch`` returns a ``Launched``: the process's output pipes, a blocking ``wait`` that yields its
+``Reaped`` numbers (status, wall time, rusage) and a ``kill`` for its process group. The spawner
+(``perfop._spawner``, protocol in its docstring) keeps perfop's own memory out of the child's peak
+RSS; where it cannot run, processes are spawned directly.
+"""
+
+from __future__ import annotations
+
+import array
+import contextlib
+import functools
+import marshal
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from perfop.errors import UsageError
+
+DEFAULT_SPIN_US = 300
+
+
+@dataclass(frozen=True)
+class Reaped:
+    pid: int
+    status: int
+    wall_ns: int
+    utime: float
+    stime: float
+    maxrss_kb: int
+
+
+class SpawnFailed(OSError):
+    """The spawner could not start the program (its errno and message)."""
+
+
+class Launched:
+    """A started process: its output pipes, a blocking ``wait`` and a ``kill`` for its group.
+
+    ``exit_fd``, when set, is the spawner's socket: it becomes readable once, when the spawner
+    reports the exit (or that nothing could be started), so the output loop watches it instead of
+    a reaper thread per sample. perfop never needs the pid while the process runs: a kill is a
+    request to the spawner, which owns the child.
+    """
+
+    def __init__(
+        self,
+        out_fd: int,
+        err_fd: int,
+        wait: Callable[[], Reaped],
+        kill: Callable[[], None],
+        exit_fd: int | None = None,
+        spin_ns: int = 0,
+    ) -> None:
+        self.out_fd, self.err_fd, self.wait, self.kill = out_fd, err_fd, wait, kill
+        self.exit_fd, self.spin_ns = exit_fd, spin_ns
+
+
+class Spawner:
+    """Client of ``perfop._spawner``: a small helper process that spawns and reaps for us."""
+
+    def __init__(self) -> None:
+        self.spin_us = spin_us_setting()
+        # The spawner watches its child through a pidfd (Linux 5.3+); without one, spawn directly.
+        os.close(os.pidfd_open(os.getpid()))
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        script = Path(__file__).with_name("_spawner.py")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-S", "-E", "-s", str(script), str(child.fileno()), str(self.spin_us)],
+            pass_fds=[child.fileno()],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            close_fds=True,
+        )
+        child.close()
+        self.sock = parent
+        self._sent_env: dict[str, str] | None = None
+        self._running = False  # a request was sent and its reply not read yet
+        self._last_pid: int | None = None
+
+    def launch(self, argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> Launched:
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        try:
+            message: dict[str, Any] = {"argv": list(argv), "cwd": str(cwd)}
+            if env != self._sent_env:  # the spawner keeps the last environment it was sent
+                message["env"] = dict(env)
+            request = marshal.dumps(message)
+            self.sock.sendmsg(
+                [request],
+                [
+                    (
+                        socket.SOL_SOCKET,
+                        socket.SCM_RIGHTS,
+                        array.array("i", [out_w, err_w]).tobytes(),
+                    )
+                ],
+            )
+            if "env" in message:
+                self._sent_env = message["env"]
+        except BaseException:
+            os.close(out_r)
+            os.close(err_r)
+            raise
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        self._running, self._last_pid = True, None
+        return Launched(
+            out_r, err_r, self._wait, self._kill, self.sock.fileno(), self.spin_us * 1000
+        )
+
+    def _wait(self) -> Reaped:
+        r = self._recv()
+        self._running = False
+        if "error" in r:
+            raise SpawnFailed(r["error"], r.get("message", ""))
+        self._last_pid = int(r["pid"])
+        return Reaped(
+            self._last_pid,
+            int(r["status"]),
+            int(r["wall_ns"]),
+            float(r["utime"]),
+            float(r["stime"]),
+            int(r["maxrss_kb"]),
+        )
+
+    def _kill(self) -> None:
+        """Kill the current process group: through the spawner while it runs, directly after."""
+        if self._running:
+            with contextlib.suppress(OSError):
+                self.sock.send(marshal.dumps({"kill": True}))
+        elif self._last_pid is not None:
+            kill_group(self._last_pid)  # members the workload left behind
+
+    def _recv(self) -> dict[str, Any]:
+        data = self.sock.recv(1 << 16)
+        if not data:
+            raise ConnectionError("perfop's spawner exited")
+        return marshal.loads(data)  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self.sock.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=2)
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+_local = threading.local()
+
+
+def spawner() -> Spawner | None:
+    """This thread's spawner, started on first use; None when it cannot run (spawn directly)."""
+    sp: Spawner | None = getattr(_local, "spawner", None)
+    if sp is not None and sp.proc.poll() is None:
+        return sp
+    if getattr(_local, "spawner_failed", False):
+        return None
+    try:
+        _local.spawner = Spawner()
+    except (OSError, AttributeError):  # AttributeError: no os.pidfd_open on this platform
+        _local.spawner_failed = True
+        return None
+    return _local.spawner  # type: ignore[no-any-return]
+
+
+def drop_spawner() -> None:
+    sp: Spawner | None = getattr(_local, "spawner", None)
+    if sp is not None:
+        sp.close()
+        _local.spawner = None
+
+
+def launch_direct(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> Launched:
+    """Fallback without the spawner: peak RSS is then floored at perfop's own resident size."""
+    start = time.perf_counter_ns()
+    proc = subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        close_fds=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    out_fd, err_fd = os.dup(proc.stdout.fileno()), os.dup(proc.stderr.fileno())
+    proc.stdout.close()
+    proc.stderr.close()
+
+    def wait() -> Reaped:
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter_ns() - start
+        proc.returncode = 0  # reaped here; keep Popen from waiting or warning
+        return Reaped(proc.pid, status, wall, usage.ru_utime, usage.ru_stime, usage.ru_maxrss)
+
+    return Launched(out_fd, err_fd, wait, functools.partial(kill_group, proc.pid))
+
+
+def spin_us_setting() -> int:
+    """Microseconds perfop and its spawner poll before sleeping while a reply is imminent.
+
+    ``PERFOP_SPIN_US`` overrides the default; 0 turns polling off (every wait sleeps).
+    """
+    raw = os.environ.get("PERFOP_SPIN_US", "").strip()
+    if not raw:
+        return DEFAULT_SPIN_US
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > 100_000:
+        raise UsageError(
+            f"PERFOP_SPIN_US must be a whole number of microseconds from 0 to 100000 "
+            f"(got {raw[:40]!r}); unset it for the default {DEFAULT_SPIN_US}, or 0 to never poll"
+        )
+    return int(raw)
+
+
+def spin_until_readable(fd: int, spin_ns: int) -> bool:
+    """Poll ``fd`` for a moment without sleeping, yielding the CPU; True once it is readable.
+
+    Used only after the measured process has closed its output, when the spawner's report is
+    microseconds away: sleeping would make the spawner pay for waking us (see _spawner.py).
+    """
+    until = time.perf_counter_ns() + spin_ns
+    while time.perf_counter_ns() < until:
+        if select.select([fd], [], [], 0)[0]:
+            return True
+        os.sched_yield()
+    return False
+
+
+def kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def launch(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> Launched:
+    """Start ``argv`` (an absolute program path first) through the spawner, or directly.
+
+    Raises ``OSError`` when the program cannot be started.
+    """
+    sp = spawner()
+    if sp is not None:
+        try:
+            return sp.launch(argv, cwd, env)
+        except (ConnectionError, BrokenPipeError):
+            drop_spawner()
+    return launch_direct(argv, cwd, env)
