@@ -24,6 +24,11 @@ from perfop.store import Store
 
 RUN_SCHEMA = "perfop.run/1"
 ADHOC = "adhoc"
+# A workload that has never succeeded stops after this many failures in a row (warm-ups
+# included): a broken command or a hang would otherwise spend the whole budget repeating itself.
+# Once one process has succeeded, later failures are recorded and measuring goes on (flaky
+# workloads keep their data).
+FAIL_FAST = 3
 
 
 class RunProgress(Protocol):
@@ -70,6 +75,7 @@ class WorkloadRun:
     failures: list[Failure] = field(default_factory=list)
     metric_specs: dict[str, MetricSpec] = field(default_factory=dict)
     metrics_filter: list[str] | None = None
+    stopped: str | None = None  # why measuring stopped before its budget, if it did
 
     def metric_names(self) -> list[str]:
         names = list(self.metric_specs)
@@ -226,8 +232,13 @@ def _measure_into(
     progress: RunProgress,
 ) -> None:
     progress.workload_started(resolved.name, settings.runs)
+    streak = _FailureStreak()
     for _ in range(settings.warmup):
-        run_process(resolved.argv, cwd=resolved.cwd, env=env, timeout=settings.timeout)
+        result = run_process(resolved.argv, cwd=resolved.cwd, env=env, timeout=settings.timeout)
+        if streak.add(result):
+            outcome.stopped = streak.reason()
+            progress.workload_finished(resolved.name)
+            return
     started = time.monotonic()
     with store.sample_writer(outcome.run_id) as writer:
         for index in range(settings.runs):
@@ -237,7 +248,35 @@ def _measure_into(
             writer.add(index, result)
             _record(outcome, index, result)
             progress.sample_done(resolved.name, index, result)
+            if streak.add(result):
+                outcome.stopped = streak.reason()
+                break
     progress.workload_finished(resolved.name)
+
+
+class _FailureStreak:
+    """Counts failures until the first success; says when a workload should be given up."""
+
+    def __init__(self) -> None:
+        self.succeeded = False
+        self.failures = 0
+        self.last = ""
+
+    def add(self, result: ProcessResult) -> bool:
+        if result.ok:
+            self.succeeded = True
+            return False
+        if self.succeeded:
+            return False
+        self.failures += 1
+        self.last = result.describe_failure()
+        return self.failures >= FAIL_FAST
+
+    def reason(self) -> str:
+        return (
+            f"stopped after {self.failures} failed runs in a row and none succeeded "
+            f"(warm-ups included; last: {self.last}); fix the command, then measure again"
+        )
 
 
 def _record(outcome: WorkloadRun, index: int, result: ProcessResult) -> None:
@@ -285,6 +324,7 @@ def run_document(
                 },
                 "samples": [{"index": s.index, "metrics": s.metrics} for s in o.samples],
                 "failures": [vars(f) for f in o.failures],
+                "stopped": o.stopped,
             }
         )
     return {

@@ -124,8 +124,8 @@ def test_failures_are_listed_and_exit_1_without_samples(git_repo, run_cli) -> No
         ["run", "--runs", "2", "--warmup", "0", "--", PY, "-c", crash], cwd=repo
     )
     assert code == 1
-    assert "failed sample 0: exited with code 4: boom: disk full" in out
-    assert "failed sample 1" in out and "failed)" in out
+    assert "failed samples 0-1 (2): exited with code 4: boom: disk full" in out
+    assert "failed)" in out
     code, out, _ = run_cli(
         ["run", "--runs", "2", "--warmup", "0", "--format", "json", "--", PY, "-c", crash],
         cwd=repo,
@@ -135,6 +135,66 @@ def test_failures_are_listed_and_exit_1_without_samples(git_repo, run_cli) -> No
     assert run["samples"] == [] and run["status"] == "failed"
     assert [f["exit_code"] for f in run["failures"]] == [4, 4]
     assert run["failures"][0]["stderr_tail"] == "boom: disk full\n"
+
+
+COUNTING = (
+    "import pathlib, sys; p = pathlib.Path(sys.argv[1]); "
+    "n = len(p.read_text()) if p.exists() else 0; p.write_text('x' * (n + 1)); "
+    "sys.stderr.write(f'attempt {n}\\n'); sys.exit({rule})"
+)
+
+
+def test_a_workload_that_never_succeeds_stops_after_three_failures(
+    git_repo, run_cli, tmp_path
+) -> None:
+    repo = git_repo()
+    counter = tmp_path / "attempts"
+    crash = COUNTING.replace("{rule}", "4")
+    argv = ["run", "--runs", "20", "--warmup", "1", "--format", "json"]
+    code, out, _ = run_cli([*argv, "--", PY, "-c", crash, str(counter)], cwd=repo)
+    assert code == 1
+    assert len(counter.read_text()) == 3  # one warm-up and two samples, not 21 processes
+    (run,) = json.loads(out)["runs"]
+    assert run["status"] == "failed" and run["samples"] == []
+    assert [f["index"] for f in run["failures"]] == [0, 1]
+    assert "stopped after 3 failed runs in a row" in run["stopped"]
+    counter.unlink()
+    code, out, _ = run_cli([*argv[:-2], "--", PY, "-c", crash, str(counter)], cwd=repo)
+    assert code == 1
+    assert "failed sample 0: exited with code 4: attempt 1" in out
+    assert "failed sample 1: exited with code 4: attempt 2" in out
+    assert "stopped after 3 failed runs in a row and none succeeded" in " ".join(out.split())
+
+
+def test_failing_warmups_alone_stop_the_workload_with_the_reason(
+    git_repo, run_cli, tmp_path
+) -> None:
+    repo = git_repo()
+    counter = tmp_path / "attempts"
+    crash = COUNTING.replace("{rule}", "4")
+    code, out, _ = run_cli(
+        ["run", "--runs", "5", "--warmup", "4", "--", PY, "-c", crash, str(counter)], cwd=repo
+    )
+    assert code == 1
+    assert len(counter.read_text()) == 3
+    flat = " ".join(out.split())
+    assert "0 samples" in flat and "last: exited with code 4" in flat
+
+
+def test_a_flaky_workload_keeps_measuring_after_its_first_success(
+    git_repo, run_cli, tmp_path
+) -> None:
+    repo = git_repo()
+    counter = tmp_path / "attempts"
+    flaky = COUNTING.replace("{rule}", "0 if n == 1 else 4")  # one success among failures
+    argv = ["run", "--runs", "9", "--warmup", "0", "--format", "json"]
+    code, out, _ = run_cli([*argv, "--", PY, "-c", flaky, str(counter)], cwd=repo)
+    assert code == 0
+    assert len(counter.read_text()) == 9
+    (run,) = json.loads(out)["runs"]
+    assert [s["index"] for s in run["samples"]] == [1]
+    assert [f["index"] for f in run["failures"]] == [0, 2, 3, 4, 5, 6, 7, 8]
+    assert run["stopped"] is None and run["status"] == "complete"
 
 
 def test_timeout_flag_fails_the_sample(git_repo, run_cli) -> None:

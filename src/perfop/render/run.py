@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
 
     from perfop.measure import WorkloadRun
+    from perfop.model import Failure
     from perfop.store import RunRecord
 
 
@@ -43,14 +44,28 @@ def run_table(outcome: WorkloadRun) -> RenderableType:
             label,
         )
     parts: list[RenderableType] = [table]
-    for f in outcome.failures:
-        tail = f.stderr_tail.strip().splitlines()[-1:] or [""]
-        parts.append(
-            Text(
-                f"  failed sample {f.index}: {f.reason}" + (f": {tail[0][:160]}" if tail[0] else "")
-            )
-        )
+    parts.extend(Text(line) for line in failure_lines(outcome.failures))
+    if outcome.stopped:
+        parts.append(Text(f"  {outcome.stopped}"))
     return Group(*parts)
+
+
+def failure_lines(failures: Sequence[Failure]) -> list[str]:
+    """One line per run of consecutive failures with the same reason and last stderr line."""
+    groups: list[tuple[int, int, str]] = []
+    for f in failures:
+        tail = (f.stderr_tail.strip().splitlines()[-1:] or [""])[0][:160]
+        text = f.reason + (f": {tail}" if tail else "")
+        if groups and groups[-1][2] == text and groups[-1][1] == f.index - 1:
+            groups[-1] = (groups[-1][0], f.index, text)
+        else:
+            groups.append((f.index, f.index, text))
+    return [
+        f"  failed sample {first}: {text}"
+        if first == last
+        else f"  failed samples {first}-{last} ({last - first + 1}): {text}"
+        for first, last, text in groups
+    ]
 
 
 def scale_unit(median: float, unit: str) -> tuple[float, str]:
