@@ -80,6 +80,16 @@ def resolve_ref(repo: Path, ref: str) -> str:
         raise GitError(f"git ref {ref!r} does not resolve in {repo}; refs cannot start with '-'")
     sha = git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
     if not sha:
+        if not git(repo, "rev-parse", "--git-dir", check=False):
+            raise GitError(
+                f"{repo} is not inside a git repository, so git ref {ref!r} cannot resolve; "
+                "run perfop in a clone of your project (`git init` and commit first if it has none)"
+            )
+        if not git(repo, "rev-parse", "--verify", "--quiet", "HEAD", check=False):
+            raise GitError(
+                f"git ref {ref!r} does not resolve in {repo}: the repository has no commits yet; "
+                "commit your code first (perfop measures commits and the working tree against them)"
+            )
         raise GitError(
             f"git ref {ref!r} does not resolve to a commit in {repo}; "
             f"check it with `git rev-parse {ref}`"

@@ -70,6 +70,16 @@ def test_default_base_without_main_or_master(git_repo: Repo, git: Callable[..., 
 def test_not_a_repository(tmp_path: Path) -> None:
     with pytest.raises(GitError, match="not inside a git repository"):
         wt.repo_root(tmp_path)
+    with pytest.raises(GitError, match="is not inside a git repository, so git ref 'HEAD'"):
+        wt.resolve_ref(tmp_path, "HEAD")
+
+
+def test_ref_in_a_repository_without_commits_says_so(git_repo: Repo) -> None:
+    r = git_repo({"a.py": "x = 1\n"}, name="fresh", commit=False)
+    with pytest.raises(
+        GitError, match=r"'HEAD' does not resolve in .*: the repository has no commits"
+    ):
+        wt.resolve_ref(r, "HEAD")
 
 
 def test_checkouts_have_equal_path_lengths_and_leave_user_state(
