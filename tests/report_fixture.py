@@ -82,6 +82,9 @@ class Outcome:
     behavior: str = "same"
 
 
+TIMING_NOTE = (
+    "1 line varies between runs of the same code and was not compared (line 2: 'took 0.0113 s')"
+)
 DEFAULT_OUTCOMES = (
     Outcome("confirmed", 0.55, "faster"),
     Outcome("refuted", 1.06, "slower"),
@@ -214,6 +217,7 @@ def _comparison(
                 "pairs": pairs,
                 "behavior": outcome.behavior,
                 "behavior_diff": "-a 1\n+a 2" if outcome.behavior == "changed" else None,
+                "behavior_note": TIMING_NOTE if outcome.status == "confirmed" else None,
                 "harness": "base",
                 "harness_touched": False,
                 "gate": True,

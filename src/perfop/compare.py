@@ -20,18 +20,17 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from perfop import __version__, stats
+from perfop.behavior import Behavior, check_behavior
 from perfop.config import LoadedConfig, resolve_workload
 from perfop.environment import capture_environment
 from perfop.errors import UsageError, WorkloadError
 from perfop.model import ProcessResult, RunStatus, Verdict
 from perfop.pairs import (
-    Behavior,
     MetricResult,
     PairRunner,
     Side,
     SideFailed,
     analyse,
-    check_behavior,
     metric_specs,
     metric_values,
     plan_pairs,
@@ -99,6 +98,7 @@ class WorkloadComparison:
     stop_reason: str  # decided | budget (time) | planned (pairs) | failed
     failure: str | None = None
     behavior_diff: str = ""
+    behavior_note: str = ""  # e.g. lines that vary between runs and were not compared
     base_run_id: int | None = None
     cand_run_id: int | None = None
     planned_pairs: int = 0
@@ -319,11 +319,8 @@ def _compare_workload(
             noise, min_pairs=min_runs, max_pairs=rough, threshold=config.threshold
         )
         progress.workload_started(name, rough)
-        behavior: Behavior = "unchecked"
-        diff = ""
 
         def run_pairs(target: int, planned: int) -> None:
-            nonlocal behavior, diff
             while runner.index < target:
                 n = runner.index
                 if n >= min_runs and time.monotonic() + float(np.median(runner.pair_walls)) > (
@@ -331,10 +328,6 @@ def _compare_workload(
                 ):
                     return
                 runner.pair()
-                if n == 0:
-                    behavior, diff = check_behavior(
-                        base.results[0], cand.results[0], wl.check_output
-                    )
                 progress.pair_done(name, runner.index, planned)
 
         run_pairs(first, rough)
@@ -380,6 +373,8 @@ def _compare_workload(
         for side in sides:
             store.finish_run(side.run_id, RunStatus.INTERRUPTED)
         raise
+    checked = check_behavior(base.results, cand.results, wl.check_output)
+    behavior, diff = checked.behavior, checked.diff
     specs = metric_specs(base.results + cand.results, wl)
     if wl.primary_metric not in specs or not any(
         wl.primary_metric in r.metrics for r in base.results
@@ -391,6 +386,7 @@ def _compare_workload(
             metrics=(),
             stop_reason="failed",
             behavior_diff=diff,
+            behavior_note=checked.note,
             planned_pairs=planned,
             first_batch=first,
             failure=f"primary metric {wl.primary_metric!r} was not reported; print "
@@ -412,6 +408,7 @@ def _compare_workload(
         metrics=metrics,
         stop_reason=stop_reason,
         behavior_diff=diff,
+        behavior_note=checked.note,
         planned_pairs=planned,
         first_batch=first,
     )
@@ -504,6 +501,7 @@ def comparison_document(result: ComparisonResult) -> dict[str, Any]:
                 "pairs": wc.pairs,
                 "behavior": wc.behavior,
                 "behavior_diff": wc.behavior_diff or None,
+                "behavior_note": wc.behavior_note or None,
                 "harness": wc.harness,
                 "harness_touched": wc.harness_touched,
                 "touched_files": list(wc.touched_files),

@@ -53,6 +53,7 @@ class ProcessResult:
     stdout_digest: str = ""
     stdout_head: str = ""
     stdout_bytes: int = 0
+    stdout_complete: bool = True  # the normalised stdout fits in stdout_head
     stderr_tail: str = ""
 
     @property

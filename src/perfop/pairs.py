@@ -7,13 +7,11 @@ a seeded generator, storing every result; a failed process raises ``SideFailed``
 
 from __future__ import annotations
 
-import difflib
 import math
 import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 
@@ -25,9 +23,6 @@ from perfop.model import BUILTIN_METRICS, MetricSpec, ProcessResult, Verdict
 from perfop.runner import run_process
 from perfop.store import Store
 from perfop.worktrees import Checkout
-
-Behavior = Literal["same", "changed", "unchecked"]
-DIFF_LINES = 12
 
 
 @dataclass(frozen=True)
@@ -142,25 +137,6 @@ def metric_specs(results: Sequence[ProcessResult], wl: WorkloadConfig) -> dict[s
         keep = [*wl.metrics, wl.primary_metric]
         specs = {n: s for n, s in specs.items() if n in keep}
     return specs
-
-
-def check_behavior(base: ProcessResult, cand: ProcessResult, check: bool) -> tuple[Behavior, str]:
-    if not check:
-        return "unchecked", ""
-    if base.stdout_digest == cand.stdout_digest:
-        return "same", ""
-    diff = list(
-        difflib.unified_diff(
-            base.stdout_head.splitlines(),
-            cand.stdout_head.splitlines(),
-            "base",
-            "candidate",
-            lineterm="",
-            n=1,
-        )
-    )
-    shown = diff[:DIFF_LINES] + (["..."] if len(diff) > DIFF_LINES else [])
-    return "changed", redact_text("\n".join(shown))
 
 
 def analyse(

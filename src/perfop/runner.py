@@ -47,6 +47,7 @@ class _StdoutSink:
         self._pending = bytearray()
         self._digest = hashlib.sha256()
         self._head = bytearray()
+        self.emitted = 0  # normalised bytes, of which the head keeps the first STDOUT_HEAD_BYTES
         self._blank_run = 0  # newlines held back: they only count if more output follows
         self.total = 0
         self.metrics: dict[str, float] = {}
@@ -98,6 +99,7 @@ class _StdoutSink:
 
     def _emit(self, out: bytes) -> None:
         self._digest.update(out)
+        self.emitted += len(out)
         room = STDOUT_HEAD_BYTES - len(self._head)
         if room > 0:
             self._head += out[:room]
@@ -325,6 +327,7 @@ def run_process(
         stdout_digest=sink.digest,
         stdout_head=sink.head,
         stdout_bytes=sink.total,
+        stdout_complete=sink.emitted <= STDOUT_HEAD_BYTES,
         stderr_tail=bytes(stderr_tail[-STDERR_TAIL_BYTES:]).decode("utf-8", "replace"),
     )
 

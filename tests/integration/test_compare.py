@@ -207,6 +207,25 @@ def test_changed_output_is_behaviour_changed_not_a_speedup(
     assert doc["workloads"][0]["behavior"] == "changed"
 
 
+def test_a_printed_timing_is_not_a_behaviour_change_but_a_changed_result_still_is(
+    repo: Path, git: Callable[..., str], run_cli: Callable[..., Any]
+) -> None:
+    timed = BENCH + 'print(f"took {time.perf_counter() - t0:.9f} s")\n'
+    _commit(repo, git, {"benchmarks/bench.py": timed}, "print the timing")
+    _commit(repo, git, {"README.md": "docs only\n"}, "docs")
+    code, doc = _json(run_cli, repo, "HEAD~1", "HEAD", "--max-runs", "6", "--fail-on-regression")
+    (w,) = doc["workloads"]
+    assert w["behavior"] == "same", w
+    assert w["behavior_note"].startswith("1 line varies between runs of the same code")
+    assert "line 2: 'took 0.0" in w["behavior_note"]
+    assert code == 0
+    _commit(repo, git, {"src/app.py": _app(FAST, output="43")}, "wrong result")
+    res = run_cli(["compare", "HEAD~1", "HEAD", "--max-runs", "6"], cwd=repo)
+    assert "bench: BEHAVIOUR CHANGED" in res.out
+    assert "-result 42" in res.out and "+result 43" in res.out
+    assert "<varies between runs>" in res.out and "behaviour check: 1 line varies" in res.out
+
+
 def test_unknown_ref_is_one_line_exit_2(repo: Path, run_cli: Callable[..., Any]) -> None:
     res = run_cli(["compare", "no-such-ref", "HEAD"], cwd=repo)
     assert res.code == 2

@@ -88,6 +88,8 @@ def test_validation_tables_carry_the_numbers(data: ReportData) -> None:
     assert lo < ratio < hi
     assert "**Tests:** passed" in h1
     assert "| parse | wall\\_time p95 <= 200 ms |" in h1.replace("&lt;", "<")
+    # The behaviour check's note (lines that vary between runs, not compared) reaches the report.
+    assert "parse behaviour check: 1 line varies between runs of the same code" in h1
 
 
 def test_summary_sentence_and_rollback(data: ReportData) -> None:

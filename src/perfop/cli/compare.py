@@ -254,6 +254,8 @@ def _print_comparison(state: Any, result: ComparisonResult) -> None:
             emit(state, format_comparison_table(w))
     for w in result.workloads:
         _line(state, format_summary_line(w, result.threshold))
+        if w.behavior_note:
+            _line(state, f"    behaviour check: {w.behavior_note}")
         if w.behavior == "changed" and w.behavior_diff:
             _line(state, format_behavior_diff(w))
 

@@ -283,6 +283,8 @@ def _validation(v: ValidationResult, plots: Mapping[str, str]) -> list[str]:
     ]
     out += ["", "**Behaviour:** " + ("; ".join(behaviour) if behaviour else "not checked")]
     for w in v.workloads:
+        if w.behavior_note:
+            out += ["", f"{md(w.workload)} behaviour check: {md(w.behavior_note)}"]
         if w.behavior_diff:
             out += ["", *details(f"{md(w.workload)} output diff", fence(w.behavior_diff, "diff"))]
         if w.errors:

@@ -132,6 +132,7 @@ class WorkloadResult:
     base_values: tuple[float, ...] = ()
     candidate_values: tuple[float, ...] = ()
     errors: tuple[str, ...] = ()  # failures with their output tail
+    behavior_note: str | None = None  # e.g. output lines that vary between runs, not compared
 
     @property
     def primary(self) -> MetricResult | None:

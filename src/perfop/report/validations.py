@@ -176,6 +176,7 @@ def workload_results(
                 base_values=base_vals,
                 candidate_values=cand_vals,
                 errors=errors,
+                behavior_note=wl.get("behavior_note"),
             )
         )
     return out
