@@ -156,9 +156,12 @@ def test_diff_ranks_the_fixed_function_first_and_leaves_the_rest_alone(
     assert len(steady.base_runs) == len(steady.candidate_runs) == 3
     # Measured noise (2-core VM, another pytest running, n=3000, 12 diffs): steady's median moved
     # by at most 29% (single runs on wall time: up to 140%), i.e. at most 22% of slow_sum's
-    # saving; n=4000 makes that saving about twice as large.
+    # saving; n=4000 makes that saving about twice as large. Later, 1 of 25 runs of this file at
+    # n=4000 saw steady's median move by 43% (two of three base runs ~30% low: py-spy samples
+    # lost), still well under a quarter of slow_sum's saving: the relative bound is 0.6, the
+    # bound against the fixed function's saving is what separates "moved" from "left alone".
     assert abs(steady.delta_value) < 0.25 * abs(top.delta_value), steady
-    assert abs(steady.relative_change) < 0.4, steady
+    assert abs(steady.relative_change) < 0.6, steady
     # Its share rose (the rest got faster) while its time did not: why shares alone mislead.
     assert steady.delta_share_points > 20
     assert result.base.sha != result.candidate.sha
