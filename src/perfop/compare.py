@@ -192,20 +192,23 @@ def compare(
         status = "interrupted"
         try:
             for name in names:
-                wc = _compare_workload(
-                    store,
-                    loaded,
-                    name,
-                    base_co,
-                    cand_co,
-                    cid=cid,
-                    seed=seed,
-                    harness=harness,
-                    max_time=max_time,
-                    max_runs=max_runs,
-                    env_id=env_id,
-                    progress=progress,
-                )
+                try:
+                    wc = _compare_workload(
+                        store,
+                        loaded,
+                        name,
+                        base_co,
+                        cand_co,
+                        cid=cid,
+                        seed=seed,
+                        harness=harness,
+                        max_time=max_time,
+                        max_runs=max_runs,
+                        env_id=env_id,
+                        progress=progress,
+                    )
+                except WorkloadError as exc:
+                    raise exc.naming(name, loaded.source) from None
                 cstore.add_workload_result(store, cid, _workload_row(wc), _metric_rows(wc))
                 results.append(wc)
             status = "complete"

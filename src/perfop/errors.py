@@ -51,6 +51,11 @@ class StoreError(PerfopError):
 class WorkloadError(PerfopError):
     """A workload cannot be started at all (command not found, bad cwd)."""
 
+    def naming(self, workload: str, source: str) -> WorkloadError:
+        """The same error, saying which workload of which config file it is about."""
+        prefix = f"{source}: workload {workload!r}: "
+        return self if self.message.startswith(prefix) else WorkloadError(prefix + self.message)
+
 
 class ProfilerError(PerfopError):
     """A profiler is missing, not permitted, or produced nothing."""

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from perfop import __version__
 from perfop.config import LoadedConfig, ResolvedWorkload, WorkloadConfig, resolve_workload
 from perfop.environment import capture_environment, git_state, redact_argv, redact_obj, redact_text
-from perfop.errors import UsageError
+from perfop.errors import UsageError, WorkloadError
 from perfop.model import BUILTIN_METRICS, Failure, MetricSpec, ProcessResult, RunStatus, Sample
 from perfop.runner import run_process, run_setup, set_affinity, workload_env
 from perfop.stats import Summary, summarize
@@ -152,7 +152,14 @@ def run_workloads(
         wl = loaded.workload(name)
         resolved = resolve_workload(name, wl, repo=loaded.repo_root, worktree=loaded.project_dir())
         plans.append((resolved, settings_for(wl, runs=runs, warmup=warmup, timeout=timeout)))
-    return _run_plans(store, loaded.repo_root, plans, affinity=config.affinity, progress=progress)
+    return _run_plans(
+        store,
+        loaded.repo_root,
+        plans,
+        affinity=config.affinity,
+        progress=progress,
+        source=loaded.source,
+    )
 
 
 def run_adhoc(
@@ -182,45 +189,63 @@ def _run_plans(
     *,
     affinity: list[int] | None,
     progress: RunProgress | None,
+    source: str | None = None,
 ) -> list[WorkloadRun]:
+    """Measure each plan in turn; a workload that cannot start is named (with ``source``)."""
     progress = progress or _Silent()
     set_affinity(affinity)
     env_id = store.add_environment(capture_environment(repo_root))
     git = git_state(repo_root)
     outcomes: list[WorkloadRun] = []
     for resolved, settings in plans:
-        env = workload_env(resolved.env)
-        run_setup(resolved, env=env)
-        run_id = store.begin_run(
-            workload=resolved.name,
-            argv=resolved.argv,
-            kind="run",
-            cwd=str(resolved.cwd),
-            env=resolved.env,
-            ref=git["branch"] or "HEAD",
-            sha=git["sha"],
-            dirty=git["dirty"],
-            settings=settings.as_dict(),
-            environment_id=env_id,
-        )
-        outcome = WorkloadRun(
-            run_id=run_id,
-            workload=resolved.name,
-            argv=redact_argv(resolved.argv),
-            cwd=redact_text(str(resolved.cwd)),
-            settings=settings,
-            metrics_filter=resolved.config.metrics,
-        )
-        outcomes.append(outcome)
         try:
-            _measure_into(store, resolved, settings, env, outcome, progress)
-        except BaseException:
-            outcome.status = RunStatus.INTERRUPTED
-            store.finish_run(run_id, outcome.status, outcome.metric_specs or None)
-            raise
-        outcome.status = RunStatus.COMPLETE if outcome.samples else RunStatus.FAILED
-        store.finish_run(run_id, outcome.status, outcome.metric_specs)
+            outcomes.append(_run_plan(store, resolved, settings, env_id, git, progress))
+        except WorkloadError as exc:
+            if source is None:
+                raise
+            raise exc.naming(resolved.name, source) from None
     return outcomes
+
+
+def _run_plan(
+    store: Store,
+    resolved: ResolvedWorkload,
+    settings: RunSettings,
+    env_id: int,
+    git: dict[str, Any],
+    progress: RunProgress,
+) -> WorkloadRun:
+    env = workload_env(resolved.env)
+    run_setup(resolved, env=env)
+    run_id = store.begin_run(
+        workload=resolved.name,
+        argv=resolved.argv,
+        kind="run",
+        cwd=str(resolved.cwd),
+        env=resolved.env,
+        ref=git["branch"] or "HEAD",
+        sha=git["sha"],
+        dirty=git["dirty"],
+        settings=settings.as_dict(),
+        environment_id=env_id,
+    )
+    outcome = WorkloadRun(
+        run_id=run_id,
+        workload=resolved.name,
+        argv=redact_argv(resolved.argv),
+        cwd=redact_text(str(resolved.cwd)),
+        settings=settings,
+        metrics_filter=resolved.config.metrics,
+    )
+    try:
+        _measure_into(store, resolved, settings, env, outcome, progress)
+    except BaseException:
+        outcome.status = RunStatus.INTERRUPTED
+        store.finish_run(run_id, outcome.status, outcome.metric_specs or None)
+        raise
+    outcome.status = RunStatus.COMPLETE if outcome.samples else RunStatus.FAILED
+    store.finish_run(run_id, outcome.status, outcome.metric_specs)
+    return outcome
 
 
 def _measure_into(

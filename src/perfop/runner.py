@@ -340,10 +340,10 @@ def run_setup(
         return
     result = run_process(resolved.setup, cwd=resolved.cwd, env=env, timeout=timeout)
     if not result.ok:
-        tail = result.stderr_tail.strip().splitlines()[-1:] or [""]
+        tail = (result.stderr_tail.strip().splitlines()[-1:] or [""])[0][:200]
         raise WorkloadError(
-            f"setup of workload {resolved.name!r} failed ({result.describe_failure()}): "
-            f"{tail[0][:200]}; fix its 'setup' command"
+            f"setup failed ({result.describe_failure()}){': ' + tail if tail else ''}; "
+            "fix its 'setup' command"
         )
 
 

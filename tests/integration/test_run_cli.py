@@ -221,6 +221,24 @@ def test_usage_errors_are_one_line(git_repo, run_cli) -> None:
         assert message in err and err.startswith("perfop: error: ")
 
 
+def test_a_workload_that_cannot_start_is_named_with_its_config_file(git_repo, run_cli) -> None:
+    config = (
+        '[workloads.fine]\ncommand = "true"\nwarmup = 0\n'
+        '[workloads.typo]\ncommand = "no-such-cmd-xyz --fast"\n'
+        '[workloads.prep]\ncommand = "true"\nsetup = "false"\n'
+    )
+    repo = git_repo({"perfop.toml": config})
+    for args, message in [
+        (["run"], "perfop.toml: workload 'typo': command not found: 'no-such-cmd-xyz'"),
+        (["run", "prep"], "perfop.toml: workload 'prep': setup failed (exited with code 1); fix"),
+        (["compare", "HEAD", "HEAD", "-w", "typo"], "perfop.toml: workload 'typo': command not"),
+    ]:
+        code, _out, err = run_cli(args, cwd=repo)
+        assert code == 2, (args, err)
+        assert len(err.splitlines()) == 1 and "Traceback" not in err
+        assert message in err, (args, err)
+
+
 # --- interruption ----------------------------------------------------------------------------
 
 

@@ -306,7 +306,7 @@ def test_setup_runs_once_and_failure_is_a_workload_error(tmp_path: Path) -> None
     run_setup(ok, env=dict(os.environ))
     assert marker.read_text() == "1"
     bad = _resolved(tmp_path, "pass", setup=[PY, "-c", "import sys; sys.exit('pip exploded')"])
-    with pytest.raises(WorkloadError, match=r"setup of workload .probe. failed .*pip exploded"):
+    with pytest.raises(WorkloadError, match=r"^setup failed .*pip exploded; fix its 'setup'"):
         run_setup(bad, env=dict(os.environ))
 
 
