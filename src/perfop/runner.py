@@ -273,7 +273,7 @@ def run_process(
                 else:
                     stderr_tail += data
                     if len(stderr_tail) > 4 * STDERR_TAIL_BYTES:
-                        del stderr_tail[:-STDERR_TAIL_BYTES]
+                        del stderr_tail[: -(STDERR_TAIL_BYTES + 1)]  # +1: see word_aligned_tail
         if not wait_exit(max(0.0, deadline - time.monotonic())):
             timed_out = True
             launched.kill()
@@ -328,8 +328,18 @@ def run_process(
         stdout_head=sink.head,
         stdout_bytes=sink.total,
         stdout_complete=sink.emitted <= STDOUT_HEAD_BYTES,
-        stderr_tail=bytes(stderr_tail[-STDERR_TAIL_BYTES:]).decode("utf-8", "replace"),
+        stderr_tail=word_aligned_tail(stderr_tail, STDERR_TAIL_BYTES).decode("utf-8", "replace"),
     )
+
+
+def word_aligned_tail(data: bytes | bytearray, limit: int) -> bytes:
+    """The last ``limit`` bytes of ``data``, starting at a word: a word cut in two could be the
+    unrecognisable end of a secret, which redaction (by pattern, on whole tokens) would miss."""
+    tail = bytes(data[-limit:])
+    if len(data) > limit and not data[-limit - 1 : -limit].isspace():
+        space = next((i for i, b in enumerate(tail) if b in b" \t\r\n"), len(tail))
+        tail = tail[space + 1 :]
+    return tail
 
 
 def run_setup(

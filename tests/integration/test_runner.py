@@ -149,8 +149,29 @@ def test_fifty_megabytes_of_output_on_both_pipes(tmp_path: Path) -> None:
     # One 50 MiB line without a newline: normalised to that line plus one newline.
     assert r.stdout_digest == hashlib.sha256(b"x" * (50 * MiB) + b"\n").hexdigest()
     assert r.stdout_head == "x" * STDOUT_HEAD_BYTES
-    assert r.stderr_tail.endswith("\nend of stderr\n")
-    assert len(r.stderr_tail.encode()) <= STDERR_TAIL_BYTES
+    # The tail's first 2 KiB were inside one long word: dropped, not shown as a cut-off fragment.
+    assert r.stderr_tail == "end of stderr\n"
+
+
+@pytest.mark.parametrize("chunks", [1, 7])  # one write, and writes that trim the buffer
+def test_stderr_tail_never_starts_inside_a_word(tmp_path: Path, chunks: int) -> None:
+    """A secret cut in two by the tail's start would escape pattern-based redaction."""
+    token = "ghp" + "_" + "Zq8Xw7Ve6Ut5Sr4Qp3On2Ml1Kj0Ih9Gf8Ed7Cb"
+    after = " " + "z" * (STDERR_TAIL_BYTES - 18) + "\n"  # the tail starts 16 bytes into the end
+    noise = "n" * (6 * STDERR_TAIL_BYTES) + "\n"
+    r = py(
+        f"""
+        import sys
+        text = {noise!r} + "key " + {token!r} + {after!r}
+        step = -(-len(text) // {chunks})
+        for i in range(0, len(text), step):
+            sys.stderr.write(text[i : i + step]); sys.stderr.flush()
+        """,
+        tmp_path,
+    )
+    assert r.ok
+    assert token[-16:] not in r.stderr_tail and "Ih9Gf8Ed7Cb" not in r.stderr_tail
+    assert r.stderr_tail == "z" * (STDERR_TAIL_BYTES - 18) + "\n"
 
 
 def test_fifty_megabytes_of_short_lines(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import pytest
 from perfop.errors import ProfilerError, WorkloadError
 from perfop.model import ProcessResult
 from perfop.profiling.backends import (
+    STDERR_TAIL_BYTES,
     check_py_spy_outcome,
     py_spy_error,
     strip_profiler_messages,
@@ -97,6 +98,16 @@ def test_the_workloads_own_stderr_file_wins_over_the_shared_one(tmp_path: Path) 
     # Without the file (the bootstrap never got that far) the shared stderr is filtered instead.
     assert workload_stderr(_result(1, SPY_RACE), tmp_path / "missing.txt") == WORKLOAD_LINE
     assert workload_stderr(_result(0, SPY_OK), None) == WORKLOAD_LINE
+
+
+def test_the_stderr_file_tail_never_starts_inside_a_word(tmp_path: Path) -> None:
+    """A secret cut in two where the tail starts would escape pattern-based redaction."""
+    token = "ghp" + "_" + "Zq8Xw7Ve6Ut5Sr4Qp3On2Ml1Kj0Ih9Gf8Ed7Cb"
+    after = " " + "z" * (STDERR_TAIL_BYTES - 18) + "\n"  # the tail starts 16 bytes into the end
+    err = tmp_path / "stderr.txt"
+    err.write_text("n" * 9000 + "\nkey " + token + after)
+    shown = workload_stderr(_result(1, SPY_RACE), err)
+    assert token[-16:] not in shown and shown == "z" * (STDERR_TAIL_BYTES - 18)
 
 
 def test_a_short_successful_workload_blames_py_spy_not_the_workload(tmp_path: Path) -> None:

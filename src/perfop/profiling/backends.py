@@ -31,7 +31,7 @@ from perfop.errors import ProfilerError, UsageError, WorkloadError
 from perfop.model import ProcessResult
 from perfop.profiling import parsers, render
 from perfop.profiling.model import RawProfile, StackSample
-from perfop.runner import run_process
+from perfop.runner import run_process, word_aligned_tail
 
 BOOTSTRAP = Path(__file__).with_name("_bootstrap.py")
 INSTALL_HINT = "pip install 'perfop[profile]'"
@@ -213,8 +213,8 @@ def workload_stderr(result: ProcessResult, stderr_file: Path | None, lines: int 
     text = None
     if stderr_file is not None and stderr_file.is_file():
         with stderr_file.open("rb") as fh:
-            fh.seek(max(0, stderr_file.stat().st_size - STDERR_TAIL_BYTES))
-            text = fh.read().decode("utf-8", "replace")
+            fh.seek(max(0, stderr_file.stat().st_size - STDERR_TAIL_BYTES - 1))
+            text = word_aligned_tail(fh.read(), STDERR_TAIL_BYTES).decode("utf-8", "replace")
     if text is None:
         text = strip_profiler_messages(result.stderr_tail)
     kept = [ln.strip() for ln in text.splitlines() if ln.strip()]
