@@ -21,7 +21,7 @@ import numpy as np
 
 from perfop import __version__, stats
 from perfop.behavior import Behavior, check_behavior
-from perfop.config import LoadedConfig, resolve_workload
+from perfop.config import LoadedConfig, WorkloadConfig, resolve_workload
 from perfop.environment import capture_environment
 from perfop.errors import UsageError, WorkloadError
 from perfop.model import ProcessResult, RunStatus, Verdict
@@ -52,6 +52,7 @@ from perfop.worktrees import (
 )
 
 COMPARISON_SCHEMA = "perfop.comparison/1"
+UNSET_PAIR_CAP = 10_000  # see pair_cap: in practice max_time ends a comparison first
 Harness = Literal["base", "candidate"]
 
 
@@ -254,7 +255,7 @@ def _compare_workload(
         pinned = tuple(pin_harness(files, base=base_co.path, candidate=cand_co.path))
     cand_res = resolve_workload(name, wl, repo=repo, worktree=loaded.project_dir(cand_co.path))
     budget_time = max_time or wl.max_time
-    budget_runs = max_runs or wl.max_runs
+    budget_runs = max_runs or pair_cap(wl)
     min_runs = min(wl.min_runs, budget_runs)
     sides = []
     for label, co, res in (("base", base_co, base_res), ("candidate", cand_co, cand_res)):
@@ -415,6 +416,16 @@ def _compare_workload(
         planned_pairs=planned,
         first_batch=first,
     )
+
+
+def pair_cap(wl: WorkloadConfig) -> int:
+    """How many pairs a comparison may take: the workload's ``max_runs`` when it sets one;
+    otherwise ``max_time`` alone bounds it. ``max_runs``' default (30) sizes a plain ``perfop
+    run``; for a comparison, whose sequential rule stops as soon as the answer is settled, it
+    would end small changes on short workloads as ``inconclusive`` long before the time budget
+    (a 2% change at 1-2% noise needs a median 30 pairs, up to 75; an A/A proof of
+    equivalence within +/-1% a median 118)."""
+    return wl.max_runs if "max_runs" in wl.model_fields_set else UNSET_PAIR_CAP
 
 
 def _primary_code(
