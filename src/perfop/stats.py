@@ -505,7 +505,9 @@ def compare_metric(
     x = log_ratios(base, candidate)
     n = int(x.size)
     nan = math.nan
-    if n < _min_pairs(trim):
+    # A ratio needs positive values: pairs with a zero are dropped, and when most pairs have one
+    # (sys_time in clock ticks, a count that is often 0) the survivors are a biased selection.
+    if n < _min_pairs(trim) or 2 * n < len(base):
         return MetricComparison(
             n,
             nan,

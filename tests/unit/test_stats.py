@@ -232,6 +232,20 @@ def test_compare_metric_too_few_pairs_is_inconclusive() -> None:
     assert math.isnan(res.ratio)
 
 
+def test_compare_metric_mostly_zero_values_give_no_ratio() -> None:
+    """sys_time in clock ticks: mostly 0, so the pairs with two positive values are a biased few."""
+    rng = np.random.default_rng(3)
+    base = np.where(rng.random(40) < 0.6, 0.0, 0.004)
+    cand = np.where(rng.random(40) < 0.6, 0.0, 0.004)
+    cand[np.flatnonzero((base > 0) & (cand > 0))[:3]] = 0.008  # a few survivors differ
+    assert 6 <= stats.log_ratios(base, cand).size < 20
+    res = stats.compare_metric(base, cand, z_bound=2.0, alpha=0.05, threshold=0.02)
+    assert res.verdict == Verdict.INCONCLUSIVE and math.isnan(res.ratio)
+    # Half the pairs or more usable: analysed as before.
+    base[:20], cand[:20] = 0.004, 0.004
+    assert stats.compare_metric(base, cand, z_bound=2.0, alpha=0.05, threshold=0.02).n >= 20
+
+
 def test_minimum_detectable_effect() -> None:
     few = stats.planned_mde(0.03, 10, threshold=0.01, z_bound=2.5)
     many = stats.planned_mde(0.03, 1000, threshold=0.01, z_bound=2.5)
