@@ -36,7 +36,7 @@ from perfop.pairs import (
     plan_pairs,
     workload_names,
 )
-from perfop.runner import run_setup, set_affinity, workload_env
+from perfop.runner import check_startable, run_setup, set_affinity, workload_env
 from perfop.store import Store
 from perfop.store import compare as cstore
 from perfop.worktrees import (
@@ -313,6 +313,14 @@ def _compare_workload(
                 run_setup(side.resolved, env=side.env)
             except WorkloadError as exc:
                 raise SideFailed(f"{side.label} side: {exc.message}") from None
+        # After setup, which may create the program (a venv's console script). Missing at base,
+        # the configured command is wrong (exit 2); missing at the candidate only, the candidate
+        # broke it (e.g. deleted a script under --harness candidate): a failure of that side.
+        check_startable(base.resolved.argv, cwd=base.resolved.cwd, env=base.env)
+        try:
+            check_startable(cand.resolved.argv, cwd=cand.resolved.cwd, env=cand.env)
+        except WorkloadError as exc:
+            raise SideFailed(f"candidate side: {exc.message}") from None
         settle_disk()
         # The budget (max_time) covers warm-up and pairs, not the one-off setup.
         budget_start = time.monotonic()

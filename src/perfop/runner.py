@@ -156,6 +156,11 @@ def _resolve_executable(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) 
     return [program, *argv[1:]]
 
 
+def check_startable(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> None:
+    """WorkloadError (one line) unless ``argv``'s program exists and is executable from ``cwd``."""
+    _resolve_executable(argv, cwd, env)
+
+
 @functools.lru_cache(maxsize=256)
 def _resolve_program(program: str, cwd_text: str, search_path: str) -> str:
     """Absolute path of ``program`` run from ``cwd``; checked once per (program, cwd, PATH).

@@ -226,6 +226,30 @@ def test_a_printed_timing_is_not_a_behaviour_change_but_a_changed_result_still_i
     assert "<varies between runs>" in res.out and "behaviour check: 1 line varies" in res.out
 
 
+def test_a_program_missing_at_the_candidate_only_is_that_sides_failure(
+    git_repo: Callable[..., Path], git: Callable[..., str], run_cli: Callable[..., Any]
+) -> None:
+    config = '[workloads.sh]\ncommand = ["./run.sh"]\nmax_time = 3\nwarmup = 0\n'
+    repo = git_repo({"perfop.toml": config, ".gitignore": ".perfop/\n"})
+    (repo / "run.sh").write_text("#!/bin/sh\necho ok\n")
+    (repo / "run.sh").chmod(0o755)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "script")
+    git(repo, "rm", "-q", "run.sh")
+    git(repo, "commit", "-q", "-m", "drop the script")
+    code, doc = _json(run_cli, repo, "HEAD~1", "HEAD", "--harness", "candidate")
+    (w,) = doc["workloads"]
+    assert code == 1 and w["verdict"] is None
+    assert (
+        w["failure"]
+        == "candidate side: command not found: './run.sh'; check the workload's command"
+    )
+    # Pinned to base (the default), the script is measured from base on both sides.
+    code, doc = _json(run_cli, repo, "HEAD~1", "HEAD", "--max-runs", "6")
+    (w,) = doc["workloads"]
+    assert w["failure"] is None and w["harness_touched"] and "run.sh" in w["pinned_files"]
+
+
 def test_unknown_ref_is_one_line_exit_2(repo: Path, run_cli: Callable[..., Any]) -> None:
     res = run_cli(["compare", "no-such-ref", "HEAD"], cwd=repo)
     assert res.code == 2
