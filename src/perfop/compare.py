@@ -172,11 +172,12 @@ def compare(
     seed = seed if seed is not None else secrets.randbits(32)
     cstore.reap_stale_comparisons(store)
     set_affinity(config.affinity)
-    env_id = store.add_environment(capture_environment(repo))
     with WorktreeSession(repo) as session:
         base_co = session.checkout("base", base_info.ref)
         cand_co = session.checkout("cand", cand_ref)
         cand_info = RefInfo(cand_ref, cand_co.sha)
+        _preflight(loaded, names, base_co)
+        env_id = store.add_environment(capture_environment(repo))
         cid = cstore.begin_comparison(
             store,
             base_ref=base_info.ref,
@@ -226,6 +227,22 @@ def compare(
             )
             cstore.finish_comparison(store, cid, status, comparison_document(result))
     return result
+
+
+def _preflight(loaded: LoadedConfig, names: Sequence[str], base_co: Checkout) -> None:
+    """A configured command that cannot start at base is a configuration error (exit 2), found
+    before anything is stored. Workloads with a ``setup`` are checked after it (it may create
+    the program), and a program missing at the candidate only is that side's failure."""
+    for name in names:
+        wl = loaded.workload(name)
+        if wl.setup:
+            continue
+        tree = loaded.project_dir(base_co.path)
+        res = resolve_workload(name, wl, repo=loaded.repo_root, worktree=tree)
+        try:
+            check_startable(res.argv, cwd=res.cwd, env=workload_env(res.env))
+        except WorkloadError as exc:
+            raise exc.naming(name, loaded.source) from None
 
 
 def _compare_workload(

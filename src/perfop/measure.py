@@ -18,7 +18,7 @@ from perfop.config import LoadedConfig, ResolvedWorkload, WorkloadConfig, resolv
 from perfop.environment import capture_environment, git_state, redact_argv, redact_obj, redact_text
 from perfop.errors import UsageError, WorkloadError
 from perfop.model import BUILTIN_METRICS, Failure, MetricSpec, ProcessResult, RunStatus, Sample
-from perfop.runner import run_process, run_setup, set_affinity, workload_env
+from perfop.runner import check_startable, run_process, run_setup, set_affinity, workload_env
 from perfop.stats import Summary, summarize
 from perfop.store import Store
 
@@ -217,6 +217,8 @@ def _run_plan(
 ) -> WorkloadRun:
     env = workload_env(resolved.env)
     run_setup(resolved, env=env)
+    # Before begin_run: a command that cannot start leaves no run behind (setup may create it).
+    check_startable(resolved.argv, cwd=resolved.cwd, env=env)
     run_id = store.begin_run(
         workload=resolved.name,
         argv=resolved.argv,

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from perfop.engagement.records import EngagementSpec
+from perfop.store import Store, open_store
 from perfop.store import engagement as es
-from perfop.store import open_store
 from perfop.store import schema as s
 
 DATA = Path(__file__).parent.parent / "data" / "store_v1.sqlite"
@@ -33,6 +34,27 @@ def _counts(path: Path) -> dict[str, int]:
         con.close()
 
 
+def _assert_migrated(store: Store) -> None:
+    """The version-1 runs are all there, the schema is current, and the new tables work."""
+    assert sorted(r.id for r in store.list_runs()) == [1, 2, 3]
+    run = store.get_run(1)
+    assert run.workload == "parse"
+    assert run.values("wall_time") == [0.01, 0.02, 0.03]
+    assert [f.stderr_tail for f in run.failures] == ["boom"]
+    with store.read() as conn:
+        version = conn.execute(
+            sa.select(s.meta.c.value).where(s.meta.c.key == "schema_version")
+        ).scalar()
+        tables = set(sa.inspect(conn).get_table_names())
+    assert int(version) == s.SCHEMA_VERSION >= 2
+    assert set(s.metadata.tables) <= tables and {t.name for t in es.TABLES} <= tables
+    with store.write() as conn:
+        eid = es.insert_engagement(conn, EngagementSpec(title="after migration"), ["q?"])
+    with store.read() as conn:
+        eng = es.get_engagement(conn)
+    assert eng is not None and eng.id == eid and eng.generated_questions == ("q?",)
+
+
 def test_v1_store_migrates_without_data_loss(tmp_path: Path) -> None:
     db = tmp_path / "perfop.db"
     shutil.copy(DATA, db)
@@ -45,27 +67,7 @@ def test_v1_store_migrates_without_data_loss(tmp_path: Path) -> None:
 
     store = open_store(f"sqlite:///{db}")
     try:
-        runs = store.list_runs()
-        assert sorted(r.id for r in runs) == [1, 2, 3]
-        run = store.get_run(1)
-        assert run.workload == "parse"
-        assert run.values("wall_time") == [0.01, 0.02, 0.03]
-        assert [f.stderr_tail for f in run.failures] == ["boom"]
-        with store.read() as conn:
-            version = conn.execute(
-                sa.select(s.meta.c.value).where(s.meta.c.key == "schema_version")
-            ).scalar()
-            tables = set(sa.inspect(conn).get_table_names())
-        assert int(version) == s.SCHEMA_VERSION >= 2
-        assert {t.name for t in es.TABLES} <= tables
-        # the new tables work on the migrated store
-        with store.write() as conn:
-            from perfop.engagement.records import EngagementSpec
-
-            eid = es.insert_engagement(conn, EngagementSpec(title="after migration"), ["q?"])
-        with store.read() as conn:
-            eng = es.get_engagement(conn)
-        assert eng is not None and eng.id == eid and eng.generated_questions == ("q?",)
+        _assert_migrated(store)
     finally:
         store.close()
     assert _counts(db) == before
@@ -125,23 +127,7 @@ def test_v1_store_migrates_on_postgresql(pg_url: str) -> None:
 
     store = open_store(pg_url)
     try:
-        assert sorted(r.id for r in store.list_runs()) == [1, 2, 3]
-        run = store.get_run(1)
-        assert run.values("wall_time") == [0.01, 0.02, 0.03]
-        assert [f.stderr_tail for f in run.failures] == ["boom"]
-        with store.read() as conn:
-            version = conn.execute(
-                sa.select(s.meta.c.value).where(s.meta.c.key == "schema_version")
-            ).scalar()
-            tables = set(sa.inspect(conn).get_table_names())
-        assert int(version) == s.SCHEMA_VERSION and set(s.metadata.tables) <= tables
-        with store.write() as conn:
-            from perfop.engagement.records import EngagementSpec
-
-            eid = es.insert_engagement(conn, EngagementSpec(title="after migration"), [])
-        with store.read() as conn:
-            eng = es.get_engagement(conn)
-        assert eng is not None and eng.id == eid
+        _assert_migrated(store)
         new_run = store.begin_run(workload="parse", argv=["true"], kind="run", cwd="/")
         assert new_run > 3  # ids continue after the migrated rows
     finally:

@@ -237,6 +237,18 @@ def test_a_workload_that_cannot_start_is_named_with_its_config_file(git_repo, ru
         assert code == 2, (args, err)
         assert len(err.splitlines()) == 1 and "Traceback" not in err
         assert message in err, (args, err)
+    # Nothing half-written: only the workload that could start has runs, all closed.
+    store = _store(repo)
+    try:
+        runs = store.list_runs()
+    finally:
+        store.close()
+    assert runs and {(r.workload, r.status) for r in runs} == {("fine", "complete")}
+    con = sqlite3.connect(repo / ".perfop" / "perfop.db")
+    try:
+        assert con.execute("SELECT count(*) FROM comparisons").fetchone()[0] == 0
+    finally:
+        con.close()
 
 
 # --- interruption ----------------------------------------------------------------------------
