@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -223,3 +225,60 @@ def test_interrupts_racing_the_end_of_a_call_never_escape_into_the_thread_pool()
 
     outcomes = anyio.run(main)
     assert "done" in outcomes and "timeout" in outcomes
+
+
+def _returns_within(main: Callable[[], Any], bound: float) -> dict[str, Any]:
+    """Run ``anyio.run(main)`` in a daemon thread; fail (instead of hanging) past ``bound``."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = anyio.run(main)
+        except BaseException as exc:  # the test inspects it
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(bound)
+    assert not thread.is_alive(), f"run_blocking did not return within {bound} s"
+    return box
+
+
+def test_a_limit_that_fires_before_a_worker_starts_the_job_returns() -> None:
+    """The race that hung the suite: the job is abandoned before any worker thread picks it up."""
+    ran: list[int] = []
+    token = CancelToken()
+
+    async def main() -> None:
+        await run_blocking(lambda: ran.append(1), token=token, time_limit=1e-6, grace=0.0)
+
+    box = _returns_within(main, 20)
+    assert isinstance(box.get("error"), TimeoutError) or box.get("error") is None
+    assert token.done.is_set()
+
+
+def test_a_job_abandoned_while_every_worker_is_busy_never_runs_and_never_blocks() -> None:
+    release = threading.Event()
+    ran: list[int] = []
+    token = CancelToken()
+
+    async def main() -> str:
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = 1
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: anyio.to_thread.run_sync(release.wait))
+            await anyio.sleep(0.05)  # the only worker slot is now taken
+            try:
+                await run_blocking(lambda: ran.append(1), token=token, time_limit=0.05, grace=0.0)
+                outcome = "returned"
+            except TimeoutError:
+                outcome = "timeout"
+            release.set()
+        return outcome
+
+    box = _returns_within(main, 20)
+    assert box.get("value") == "timeout", box
+    assert token.done.is_set() and ran == []
+    with pytest.raises(ToolCancelled):
+        token.call(lambda: ran.append(2))  # a worker that picks the job up late refuses it
+    assert ran == []

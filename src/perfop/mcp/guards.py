@@ -169,6 +169,9 @@ class CancelToken:
         self.done = threading.Event()
         self.reason = "cancelled"
         self._thread_id: int | None = None
+        # Who claimed the call first: the worker (it runs ``fn``) or the canceller (the job was
+        # abandoned before a worker picked it up, so nothing will ever run or set ``done``).
+        self._claimed_by: str | None = None
 
     @property
     def cancelled(self) -> bool:
@@ -207,12 +210,29 @@ class CancelToken:
     def call(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` in the current thread under this token (the worker's entry point)."""
         with self._lock:
+            if self._claimed_by == "canceller":
+                # Abandoned before it started: never run, and there is no one left to tell.
+                raise ToolCancelled(self.reason)
+            self._claimed_by = "worker"
             self._thread_id = threading.get_ident()
         try:
             self.check()
             return fn()
         finally:
             self._leave()
+
+    def abandon(self) -> bool:
+        """Claim the call for the canceller if no worker has started it; True if the worker has.
+
+        A job cancelled before a worker thread picks it up is never run (anyio drops it), so
+        waiting for ``done`` would wait forever; after ``abandon`` the worker, should it still
+        pick the job up, refuses to run it.
+        """
+        with self._lock:
+            if self._claimed_by is None:
+                self._claimed_by = "canceller"
+                self.done.set()
+            return self._claimed_by == "worker"
 
     def _leave(self) -> None:
         # An interrupt delivered just as ``fn`` returned surfaces here at the latest: absorb it,
@@ -244,12 +264,15 @@ async def run_blocking(
             return await anyio.to_thread.run_sync(token.call, fn, abandon_on_cancel=True)
     except BaseException as exc:
         with anyio.CancelScope(shield=True):
-            if not token.done.is_set():
-                token.cancel("timed out" if isinstance(exc, TimeoutError) else "cancelled")
+            token.cancel("timed out" if isinstance(exc, TimeoutError) else "cancelled")
+            if token.abandon() and not token.done.is_set():
                 with anyio.move_on_after(grace):
                     while not token.done.is_set():
                         await anyio.sleep(0.02)
                 if not token.done.is_set():
                     token.interrupt()
-                await anyio.to_thread.run_sync(token.done.wait)
+                # Poll instead of parking a second worker thread on ``done.wait``: a thread
+                # blocked there outlives the server (and pytest) if the worker never returns.
+                while not token.done.is_set():
+                    await anyio.sleep(0.02)
         raise
