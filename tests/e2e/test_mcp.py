@@ -459,6 +459,48 @@ def test_request_approval_never_grants(project: Path) -> None:
     run_session(project, body)
 
 
+def test_an_agent_cannot_lower_risk_to_skip_the_approval(project: Path) -> None:
+    """Issue 16 item 1: hypothesis_update lowering the risk used to let validate confirm."""
+
+    async def body(session: ClientSession) -> None:
+        await ok(session, "intake", {"from_file": "perf/intake.yaml"})
+        await ok(
+            session,
+            "hypothesis_add",
+            {"statement": "rewrite", "components": ["src/slowpkg/core.py"], "risk": "high"},
+        )
+        await ok(session, "design", {"label": "H1", "fix": "rewrite"})
+        await ok(session, "hypothesis_update", {"label": "H1", "candidate": "faster"})
+        await ok(session, "intake", {"confirm": True})
+        assert "no human approval" in await fails(session, "validate", {"label": "H1"})
+        msg = await fails(
+            session,
+            "hypothesis_update",
+            {"label": "H1", "risk": "low", "components": ["bench.py"]},
+        )
+        assert "never lower it" in msg
+        msg = await fails(session, "hypothesis_update", {"label": "H1", "components": ["bench.py"]})
+        assert "src/slowpkg/core.py" in msg
+        assert "no human approval" in await fails(session, "validate", {"label": "H1"})
+        # declared low with harmless components: the candidate's diff still decides
+        await ok(
+            session,
+            "hypothesis_add",
+            {"statement": "tweak", "components": ["bench.py"], "risk": "low"},
+        )
+        await ok(session, "design", {"label": "H2", "fix": "tweak"})
+        await ok(session, "hypothesis_update", {"label": "H2", "candidate": "faster"})
+        assert "no human approval" in await fails(session, "validate", {"label": "H2"})
+        for label in ("H1", "H2"):
+            detail = (await ok(session, "hypothesis_list", {"label": label}))["hypothesis"]
+            assert detail["risk"] == "high" and detail["status"] == "implemented", detail
+            assert detail["validations"] == [] and detail["needs_approval"] is True
+        log = await ok(session, "log")
+        assert any("H2 risk low -> high (derived" in d["what"] for d in log["decisions"])
+
+    run_session(project, body)
+
+
 def test_path_escapes_are_refused(project: Path, tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()

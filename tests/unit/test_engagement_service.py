@@ -214,3 +214,76 @@ def test_evidence_ids_are_checked_against_the_store(env: tuple[Store, LoadedConf
         lifecycle.add(store, loaded, actor=HUMAN, statement="s", evidence=["comparison:5"])
     with pytest.raises(UsageError, match="expected KIND:ID"):
         lifecycle.update(store, loaded, hyp.label, actor=HUMAN, evidence=["gut feeling"])
+
+
+def _candidate_touching_payments(repo: Path) -> None:
+    _git(repo, "checkout", "-qb", "cand")
+    (repo / "src" / "payments").mkdir(parents=True)
+    (repo / "src" / "payments" / "pay.py").write_text("FAST = True\n")
+    (repo / "work.py").write_text("x = 1\n")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "faster payments")
+    _git(repo, "checkout", "-q", "-")
+
+
+def test_agent_may_raise_a_risk_never_lower_it(env: tuple[Store, LoadedConfig, Path]) -> None:
+    """Issue 16 item 1: the re-rating an MCP ``hypothesis_update`` used to get through."""
+    store, loaded, _ = env
+    hyp = lifecycle.add(
+        store, loaded, actor=AGENT, statement="s", components=["src/payments/pay.py"]
+    )
+    lifecycle.design(store, loaded, hyp.label, actor=AGENT, fix="f", risk="high")
+    before = len(service.decision_log(store))
+    with pytest.raises(GuardrailError, match="never lower it") as info:
+        lifecycle.update(store, loaded, hyp.label, actor=AGENT, risk="low")
+    assert "\n" not in str(info.value)
+    with pytest.raises(GuardrailError, match="never lower it"):
+        lifecycle.design(store, loaded, hyp.label, actor=AGENT, fix="g", risk="medium")
+    with pytest.raises(GuardrailError, match=r"may not drop .*src/payments/pay\.py"):
+        lifecycle.update(store, loaded, hyp.label, actor=AGENT, components=["work.py"])
+    assert len(service.decision_log(store)) == before
+    assert lifecycle.get(store, hyp.label).risk == "high"
+    # raising is fine, and a human may lower it; both re-ratings are logged with who did it
+    low = lifecycle.add(store, loaded, actor=AGENT, statement="t")
+    lifecycle.update(store, loaded, low.label, actor=AGENT, risk="medium", note="shared code")
+    lifecycle.update(store, loaded, hyp.label, actor=HUMAN, risk="low", components=["work.py"])
+    rerated = [d for d in service.decision_log(store) if d.kind == "risk"]
+    assert [d.what for d in rerated][-2:] == [
+        f"{low.label} risk low -> medium (re-rated by claude (agent))",
+        f"{hyp.label} risk high -> low (re-rated by ada)",
+    ]
+
+
+def test_validate_derives_risk_from_the_candidates_diff(
+    env: tuple[Store, LoadedConfig, Path],
+) -> None:
+    """Declared low risk and harmless components do not hide a diff into high_risk_paths."""
+    from perfop.engagement.validate import validate
+
+    store, loaded, repo = env
+    _candidate_touching_payments(repo)
+    hyp = lifecycle.add(store, loaded, actor=HUMAN, statement="s", components=["work.py"])
+    lifecycle.design(store, loaded, hyp.label, actor=HUMAN, fix="f")
+    lifecycle.update(store, loaded, hyp.label, actor=AGENT, candidate="cand")
+    service.confirm_intake(store, actor=HUMAN)
+    with store.read() as conn:
+        comparisons_before = conn.exec_driver_sql("select count(*) from comparisons").scalar()
+    with pytest.raises(GuardrailError, match="no human approval") as info:
+        validate(store, loaded, hyp.label, actor=AGENT, max_runs=3)
+    assert "\n" not in str(info.value)
+    hyp = lifecycle.get(store, hyp.label)
+    assert hyp.risk == "high" and hyp.status is Status.IMPLEMENTED
+    with store.read() as conn:
+        assert es.list_validations(conn, hyp.id) == []
+        assert conn.exec_driver_sql("select count(*) from comparisons").scalar() == (
+            comparisons_before
+        )
+    derived = [d for d in service.decision_log(store) if "derived from the candidate" in d.what]
+    assert derived and "src/payments/pay.py" in (derived[0].why or "")
+    # the agent cannot undo the derived rating
+    with pytest.raises(GuardrailError, match="never lower it"):
+        lifecycle.update(store, loaded, hyp.label, actor=AGENT, risk="low")
+    # once a human approved, validation proceeds past the guard
+    lifecycle.approve(store, loaded, hyp.label, by="Bob", actor=HUMAN)
+    report = validate(store, loaded, hyp.label, actor=AGENT, max_runs=3, max_time=5)
+    assert report.validation.hypothesis_id == hyp.id

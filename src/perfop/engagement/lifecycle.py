@@ -37,6 +37,7 @@ from perfop.engagement.records import (
     Status,
     Validation,
 )
+from perfop.engagement.risk import check_rerating
 from perfop.engagement.service import current, log_decision, require_human
 from perfop.errors import GitError, GuardrailError, UsageError
 from perfop.store import Store
@@ -199,6 +200,20 @@ def transition(
     log_decision(conn, eng, actor, what, why=why, evidence=evidence, hypothesis_id=hyp.id)
 
 
+def _log_rerating(
+    conn: Connection, eng: Engagement, actor: Actor, hyp: Hypothesis, risk: str, *, why: str | None
+) -> None:
+    log_decision(
+        conn,
+        eng,
+        actor,
+        f"{hyp.label} risk {hyp.risk} -> {risk} (re-rated by {actor.label()})",
+        why=why,
+        kind="risk",
+        hypothesis_id=hyp.id,
+    )
+
+
 def update(
     store: Store,
     loaded: LoadedConfig,
@@ -229,6 +244,13 @@ def update(
         )
     if status is Status.IMPLEMENTED and candidate is None:
         raise UsageError(f"--status implemented needs --candidate REF (the commit of {hyp.label})")
+    check_rerating(
+        hyp,
+        actor,
+        loaded.config.high_risk_paths,
+        risk=fields.get("risk"),
+        components=fields.get("components"),
+    )
     with store.write() as conn:
         if fields:
             es.update_hypothesis(conn, hyp.id, **fields)
@@ -240,6 +262,8 @@ def update(
                 why=note,
                 hypothesis_id=hyp.id,
             )
+            if fields.get("risk", hyp.risk) != hyp.risk:
+                _log_rerating(conn, eng, actor, hyp, fields["risk"], why=note)
         if candidate is not None:
             sha = resolve_commit(loaded.repo_root, candidate)
             transition(
@@ -305,17 +329,11 @@ def design(
     if data.get("risk") is not None and data["risk"] not in RISKS:
         raise UsageError(f"--risk: {data['risk']!r} must be one of: {', '.join(RISKS)}")
     data["tests_to_add"] = list(data.get("tests_to_add") or ())
+    check_rerating(hyp, actor, loaded.config.high_risk_paths, risk=data.get("risk"))
     with store.write() as conn:
         if data.get("risk") and data["risk"] != hyp.risk:
             es.update_hypothesis(conn, hyp.id, risk=data["risk"])
-            log_decision(
-                conn,
-                eng,
-                actor,
-                f"{hyp.label} risk {hyp.risk} -> {data['risk']}",
-                why="re-rated at design",
-                hypothesis_id=hyp.id,
-            )
+            _log_rerating(conn, eng, actor, hyp, data["risk"], why="re-rated at design")
             hyp = es.get_hypothesis(conn, eng.id, hyp.number) or hyp
         did = es.insert_design(conn, hyp.id, data, actor.label())
         if hyp.status is not Status.DESIGNED:

@@ -19,7 +19,15 @@ from perfop.config import LoadedConfig, expand
 from perfop.engagement import lifecycle
 from perfop.engagement.hypotheses import needs_approval
 from perfop.engagement.outcome import Outcome, TestEvidence, WorkloadEvidence, decide
-from perfop.engagement.records import OUTCOMES, Actor, Hypothesis, Status, Validation
+from perfop.engagement.records import (
+    OUTCOMES,
+    Actor,
+    Engagement,
+    Hypothesis,
+    Status,
+    Validation,
+)
+from perfop.engagement.risk import diff_high_risk
 from perfop.engagement.service import current, log_decision
 from perfop.errors import GuardrailError, UsageError
 from perfop.slo import SLOResult, check_slos
@@ -142,6 +150,44 @@ def _slo_results(
     return check_slos(slos, samples)
 
 
+def _derive_risk(
+    store: Store,
+    loaded: LoadedConfig,
+    eng: Engagement,
+    hyp: Hypothesis,
+    base_sha: str,
+    *,
+    actor: Actor,
+) -> Hypothesis:
+    """Raise ``hyp`` to high risk (logged) when the candidate's diff touches high_risk_paths.
+
+    What the hypothesis declares (risk, components) can be edited; what the candidate changes
+    cannot, so this is the check an approval is measured against.
+    """
+    assert hyp.candidate_sha is not None
+    touched = diff_high_risk(
+        loaded.repo_root, base_sha, hyp.candidate_sha, loaded.config.high_risk_paths
+    )
+    if not touched or hyp.risk == "high":
+        return hyp
+    with store.write() as conn:
+        es.update_hypothesis(conn, hyp.id, risk="high")
+        log_decision(
+            conn,
+            eng,
+            actor,
+            f"{hyp.label} risk {hyp.risk} -> high (derived from the candidate's diff)",
+            why=f"the candidate {hyp.candidate_sha[:12]} changes high-risk path(s): "
+            + ", ".join(touched[:5])
+            + (f" and {len(touched) - 5} more" if len(touched) > 5 else ""),
+            kind="risk",
+            evidence=[f"commit:{hyp.candidate_sha}"],
+            hypothesis_id=hyp.id,
+        )
+        fresh = es.get_hypothesis(conn, eng.id, hyp.number)
+    return fresh or hyp
+
+
 def validate(
     store: Store,
     loaded: LoadedConfig,
@@ -175,6 +221,11 @@ def validate(
             f"{hyp.label} is {hyp.status.value}; only implemented (or validated) "
             "hypotheses can be validated"
         )
+    repo = loaded.repo_root
+    base_ref = eng.spec.base or default_base(repo, loaded.config.base)
+    base_sha = resolve_ref(repo, base_ref)
+    hyp = _derive_risk(store, loaded, eng, hyp, base_sha, actor=actor)
+    assert hyp.candidate_sha is not None
     with store.read() as conn:
         approved = lifecycle.is_approved(conn, eng.id, hyp.id)
     if needs_approval(hyp, loaded.config.high_risk_paths) and not approved:
@@ -182,9 +233,6 @@ def validate(
             f"{hyp.label} is high risk and has no human approval; run: "
             f"perfop approve {hyp.label} --by NAME"
         )
-    repo = loaded.repo_root
-    base_ref = eng.spec.base or default_base(repo, loaded.config.base)
-    base_sha = resolve_ref(repo, base_ref)
     targeted = list(hyp.workloads or eng.spec.workloads or loaded.config.workloads)
     others = [n for n, w in loaded.config.workloads.items() if w.gate and n not in targeted]
     result = compare(
