@@ -27,6 +27,9 @@ from typing import Any, NamedTuple
 
 import pytest
 
+# suite_guard: session watchdog, per-test hard stop, surviving-thread check (see its docstring).
+pytest_plugins = ("suite_guard", "pytester")
+
 PG_URL_VAR = "PERFOP_TEST_POSTGRES_URL"
 PG_REQUIRE_VAR = "PERFOP_REQUIRE_POSTGRES"
 
