@@ -6,6 +6,7 @@ A/B estimates, verdicts and stopping rule are documented in docs/statistics.md.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Sequence
@@ -73,11 +74,12 @@ DEFAULT_TRIM = 0.2
 DEFAULT_GROWTH = 1.25
 DEFAULT_SPENDING = "pocock"
 # Share of alpha the boundaries are computed for. The trimmed t-statistics at successive looks are
-# a little less correlated than the Brownian model assumes, and the small-df t substitution is a
-# little liberal, so spending exactly alpha overshoots to ~5.5% under Gaussian noise at a near-zero
-# threshold. With 0.85 the worst case simulated (20,000 A/A, Gaussian, threshold 0.01%) is 4.7%;
-# tests/unit/test_stats_simulation.py keeps it honest.
-ALPHA_MARGIN = 0.85
+# a little less correlated than the Brownian model assumes, and the small-df t substitution is
+# liberal (at 5 pairs, df 2, the true tail is ~1.4x the nominal one), so the interval alone,
+# spending exactly alpha, overshoots under Gaussian noise at a near-zero threshold. With 0.80
+# the interval alone stays at ~5.3% there (20,000 A/A, 40 pairs) and the whole rule at <= 4.8%;
+# tests/unit/test_stats_simulation.py and benchmarks/stats_simulation.py keep it honest.
+ALPHA_MARGIN = 0.80
 UNDECIDED, INCREASE, DECREASE, EQUIVALENT = 0, 1, -1, 2
 
 
@@ -146,6 +148,80 @@ def signed_rank_z(x: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(var > 0, (d - 0.5 * np.sign(d)) / np.sqrt(np.maximum(var, 1e-300)), 0.0)
     return np.asarray(z, dtype=float)
+
+
+# Largest pair count at which the signed-rank p-value is computed exactly (by convolution of the
+# sign-flip distribution); above it the normal approximation with the same conditional moments is
+# within 1e-3 of exact and the DP would cost O(n^3) per tied row.
+EXACT_RANK_MAX_PAIRS = 50
+
+
+@functools.lru_cache(maxsize=64)
+def _untied_null_sf(n: int) -> np.ndarray:
+    """P(W+ >= w) for w = 0..n(n+1)/2 under H0, ranks 1..n (no ties, no zeros)."""
+    return _null_sf(tuple(range(1, n + 1)))
+
+
+def _null_sf(weights: tuple[int, ...]) -> np.ndarray:
+    """P(S >= s) for s = 0..sum(weights), S = sum of weights each kept with probability 1/2."""
+    dist = np.zeros(sum(weights) + 1)
+    dist[0] = 1.0
+    top = 0
+    for w in weights:  # each step halves: exact binary fractions, no overflow
+        shifted = np.zeros_like(dist)
+        shifted[w : top + w + 1] = dist[: top + 1]
+        dist = 0.5 * (dist + shifted)
+        top += w
+    sf: np.ndarray = np.minimum(np.cumsum(dist[::-1])[::-1], 1.0)
+    return sf
+
+
+def signed_rank_p(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One-sided Wilcoxon signed-rank p-values (above 0, below 0) along the last axis.
+
+    The reference distribution is the sign-flip permutation distribution conditional on |x|:
+    ranks of |x| over all pairs (average ranks for ties), zeros keep their rank but contribute to
+    neither side (Pratt). Exact, by convolution, up to EXACT_RANK_MAX_PAIRS pairs; above that the
+    normal approximation with the exact conditional mean and variance and a continuity
+    correction of 0.5. Without ties or zeros this is ``scipy.stats.wilcoxon(x,
+    alternative="greater"|"less", method="exact")``; the smallest possible p is 2**-n.
+    """
+    from scipy.stats import norm, rankdata
+
+    x = np.asarray(x, dtype=float)
+    n = x.shape[-1]
+    # Doubled average ranks are integers, so sums of them index an exact distribution.
+    r2 = np.rint(2 * rankdata(np.abs(x), axis=-1)).astype(np.int64)
+    s_up = (r2 * (x > 0)).sum(axis=-1)
+    s_down = (r2 * (x < 0)).sum(axis=-1)
+    if n > EXACT_RANK_MAX_PAIRS:
+        live = r2 * (x != 0)
+        mean = live.sum(axis=-1) / 2.0
+        sd = np.sqrt((live.astype(float) ** 2).sum(axis=-1)) / 2.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p_up = np.where(sd > 0, norm.sf((s_up - mean - 1.0) / sd), 1.0)
+            p_down = np.where(sd > 0, norm.sf((s_down - mean - 1.0) / sd), 1.0)
+        return np.asarray(p_up, dtype=float), np.asarray(p_down, dtype=float)
+    flat_r2 = r2.reshape(-1, n)
+    flat_x = x.reshape(-1, n)
+    up = s_up.reshape(-1)
+    down = s_down.reshape(-1)
+    p_up = np.empty(up.shape, dtype=float)
+    p_down = np.empty(down.shape, dtype=float)
+    plain = (flat_x != 0).all(axis=-1) & (np.sort(flat_r2, axis=-1) == 2 * np.arange(1, n + 1)).all(
+        axis=-1
+    )
+    if plain.any():
+        sf = _untied_null_sf(n)
+        p_up[plain] = sf[up[plain] // 2]
+        p_down[plain] = sf[down[plain] // 2]
+    for i in np.flatnonzero(~plain):
+        weights = tuple(int(w) for w, v in zip(flat_r2[i], flat_x[i], strict=True) if v != 0)
+        sf = _null_sf(weights)
+        p_up[i] = sf[up[i]]
+        p_down[i] = sf[down[i]]
+    shape = s_up.shape
+    return p_up.reshape(shape), p_down.reshape(shape)
 
 
 def hodges_lehmann_above(x: np.ndarray, delta: float) -> np.ndarray:
@@ -346,9 +422,12 @@ def plan(
 
     ``planned_max`` is the pair count that information fractions are measured against (default:
     the last look). Looks before the last spend alpha by the spending function; the last look
-    spends all that remains.
+    spends all that remains. The geometric schedule's first look is never below
+    ``min_pairs_for_verdict(alpha=alpha, trim=trim)`` (unless ``max_pairs`` is smaller).
     """
-    min_pairs = _min_pairs(trim)
+    # A look before a directional verdict is possible would spend alpha on nothing but a rare
+    # equivalence, so the schedule starts at the verdict floor.
+    min_pairs = min_pairs_for_verdict(alpha=alpha, trim=trim)
     sched = (
         tuple(looks)
         if looks is not None
@@ -372,10 +451,38 @@ def plan(
 
 
 def _min_pairs(trim: float) -> int:
+    """Fewest pairs with a trimmed mean of >= 3 kept values (so the interval has df >= 2)."""
     n = 3
     while n - 2 * math.floor(trim * n) < 3:
         n += 1
     return n
+
+
+def min_pairs_for_verdict(*, alpha: float, trim: float = DEFAULT_TRIM) -> int:
+    """Smallest pair count at which ``decide`` can return INCREASE or DECREASE at ``alpha``.
+
+    The trimmed-mean interval needs ``_min_pairs(trim)`` pairs (3 at the default trim); the rank
+    confirmation needs a one-sided signed-rank p <= alpha, and the smallest p n pairs can give
+    (all of one sign) is 2**-n: 5 pairs at alpha 0.05, 7 at 0.01, 4 at 0.10.
+    """
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
+    n = _min_pairs(trim)
+    while float(signed_rank_p(np.arange(1.0, n + 1.0))[0]) > alpha:
+        n += 1
+    return n
+
+
+def min_pairs_for_equivalence(*, alpha: float, trim: float = DEFAULT_TRIM) -> int:
+    """Smallest pair count at which ``decide`` can return EQUIVALENT.
+
+    Equivalence needs only the trimmed-mean interval (no rank check), so its floor is the pairs
+    that interval needs whatever ``alpha`` is (3 at the default trim); ``alpha`` is accepted so
+    both floors are called alike.
+    """
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
+    return _min_pairs(trim)
 
 
 def t_bound(z_bound: float, df: int) -> float:
@@ -393,22 +500,20 @@ def decide(
     """Decision codes for log-ratio rows ``x`` (shape (..., n)) at one look.
 
     INCREASE / DECREASE: the repeated confidence interval of the trimmed mean excludes 0, the
-    estimate lies beyond log(1+threshold) in that direction, and the rank-based check agrees
-    (Wilcoxon signed-rank significant at ``alpha`` in that direction and the Hodges-Lehmann
-    estimate beyond the threshold too). EQUIVALENT: the whole interval lies within
-    +/-log(1+threshold). Otherwise UNDECIDED.
+    estimate lies beyond log(1+threshold) in that direction, and the ranks confirm the direction:
+    the one-sided signed-rank p-value in that direction (``signed_rank_p``, exact for small n) is
+    at most ``alpha`` and the Hodges-Lehmann estimate lies beyond the threshold too. EQUIVALENT:
+    the whole interval lies within +/-log(1+threshold). Otherwise UNDECIDED. The interval alone
+    controls the error rate; the rank check only vetoes (docs/statistics.md, section 3).
     """
-    from scipy.stats import norm
-
     x = np.asarray(x, dtype=float)
     delta = math.log1p(threshold)
     mean, se, df = trimmed_mean_se(x, trim)
     half = t_bound(z_bound, df) * se
     lo, hi = mean - half, mean + half
-    z_rank = signed_rank_z(x)
-    z_crit = float(norm.isf(alpha / 2))
-    up = (lo > 0) & (mean > delta) & (z_rank >= z_crit) & hodges_lehmann_above(x, delta)
-    down = (hi < 0) & (mean < -delta) & (z_rank <= -z_crit) & hodges_lehmann_above(-x, delta)
+    p_up, p_down = signed_rank_p(x)
+    up = (lo > 0) & (mean > delta) & (p_up <= alpha) & hodges_lehmann_above(x, delta)
+    down = (hi < 0) & (mean < -delta) & (p_down <= alpha) & hodges_lehmann_above(-x, delta)
     equivalent = (lo > -delta) & (hi < delta)
     out = np.where(
         up, INCREASE, np.where(down, DECREASE, np.where(equivalent, EQUIVALENT, UNDECIDED))
@@ -467,8 +572,9 @@ class MetricComparison:
     confidence interval that the verdict uses. ``gm_*``: plain geometric-mean ratio with the
     fixed-sample t-interval at 1-alpha; ``hl_*``: Hodges-Lehmann ratio with its Wilcoxon interval.
     ``p_value`` is the nominal two-sided p of the trimmed t-test; a verdict needs it below
-    ``nominal_level``. ``mde`` is the change (fraction) detectable with 80% probability at this
-    noise and pair count.
+    ``nominal_level``. ``wilcoxon_p`` is the two-sided signed-rank p (twice the smaller one-sided
+    p of ``signed_rank_p``); a verdict needs the one-sided p in its direction <= alpha. ``mde``
+    is the change (fraction) detectable with 80% probability at this noise and pair count.
     """
 
     n: int
@@ -534,7 +640,7 @@ def compare_metric(
     gm, gse, gdf = trimmed_mean_se(x, 0.0)
     gq = float(t.isf(alpha / 2, gdf)) * float(gse)
     hl, hl_lo, hl_hi = hodges_lehmann(x, alpha)
-    z_rank = float(signed_rank_z(x))
+    p_up, p_down = signed_rank_p(x)
     delta = math.log1p(threshold)
     mde_log = max(tb * se, delta) + POWER_Z * se if math.isfinite(tb) else math.inf
     return MetricComparison(
@@ -550,7 +656,7 @@ def compare_metric(
         hl_ratio=math.exp(hl),
         hl_ci_low=math.exp(hl_lo),
         hl_ci_high=math.exp(hl_hi),
-        wilcoxon_p=float(2 * norm.sf(abs(z_rank))),
+        wilcoxon_p=min(1.0, 2 * min(float(p_up), float(p_down))),
         log_sd=robust_sd(x),
         mde=math.expm1(mde_log),
         verdict=orient(code, better),
