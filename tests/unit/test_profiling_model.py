@@ -10,9 +10,10 @@ import pytest
 
 from perfop.errors import ProfilerError
 from perfop.profiling.attribution import attribute, display_path, repo_relative
-from perfop.profiling.backends import BOOTSTRAP, classify_command, strip_bootstrap
+from perfop.profiling.backends import BOOTSTRAP, strip_bootstrap
 from perfop.profiling.diff import diff_parts, diff_runs, diff_to_dict
 from perfop.profiling.document import SCHEMA, profile_document, report_from_document
+from perfop.profiling.launchers import classify_command
 from perfop.profiling.model import OUTSIDE, Frame, ProfilePart, ProfileReport, StackSample
 from perfop.profiling.parsers import (
     enclosing_function,

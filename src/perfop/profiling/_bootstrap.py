@@ -11,8 +11,9 @@ time of the target and the children it waited for) so perfop knows how the targe
 a profiler sits between them (py-spy, for one, does not pass the exit code on). ``--stderr`` gives
 the target (and its children) a stderr of its own, that file, so a profiler's own messages on the
 shared stderr are never mistaken for the workload's.
-Profilers: ``pyinstrument`` (session file), ``memray`` (capture file),
-``tracemalloc`` (JSON: peak and the allocation tracebacks alive at the largest snapshot taken).
+Profilers: ``pyinstrument`` (session file), ``memray`` (capture file), ``sampler`` (perfop's
+own stdlib sampler: JSON stacks with seconds), ``tracemalloc`` (JSON: peak and the allocation
+tracebacks alive at the largest snapshot taken).
 """
 
 from __future__ import annotations
@@ -110,6 +111,57 @@ class _TracemallocWatcher:
         return self.best
 
 
+class _StackSampler:
+    """perfop's own sampler, standard library only: a thread that reads the main thread's stack
+    every ``interval`` and charges it the time elapsed since the previous sample (wall clock, like
+    pyinstrument). The fallback when py-spy misses a short run and pyinstrument is not installed
+    in the workload's interpreter."""
+
+    def __init__(self, interval: float) -> None:
+        import threading
+
+        self.interval = interval
+        self.stacks: dict[tuple[tuple[str, str, int], ...], list[float]] = {}
+        self._main = threading.main_thread().ident
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="perfop-sampler", daemon=True)
+
+    def start(self) -> None:
+        self._last = time.perf_counter()
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def sample(self) -> None:
+        now = time.perf_counter()
+        elapsed, self._last = now - self._last, now
+        frame = sys._current_frames().get(self._main or 0)
+        chain = []
+        while frame is not None:
+            code = frame.f_code
+            name = getattr(code, "co_qualname", code.co_name)
+            chain.append((name, code.co_filename, code.co_firstlineno))
+            frame = frame.f_back
+        if chain:
+            entry = self.stacks.setdefault(tuple(reversed(chain)), [0.0, 0])
+            entry[0] += elapsed
+            entry[1] += 1
+
+    def stop(self, path: str) -> None:
+        import json
+
+        self._stop.set()
+        self._thread.join()
+        stacks = [
+            {"frames": [list(f) for f in key], "seconds": seconds, "count": count}
+            for key, (seconds, count) in self.stacks.items()
+        ]
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump({"interval": self.interval, "stacks": stacks}, fh)
+
+
 def _dump_tracemalloc(path: str, snapshot: Any, peak: int) -> None:
     import json
 
@@ -150,6 +202,7 @@ def main() -> None:
     session: Any = None
     tracker: Any = None
     watcher: _TracemallocWatcher | None = None
+    sampler: _StackSampler | None = None
     try:
         if profiler == "pyinstrument":
             from pyinstrument import Profiler
@@ -159,8 +212,14 @@ def main() -> None:
         elif profiler == "memray":
             import memray
 
+            # memray stores " ".join(sys.argv) in its capture file (and its reports show it):
+            # the target's arguments may hold secrets, so it sees only what runs.
+            sys.argv = [target[1] if target[0] != "code" else "-c"]
             tracker = memray.Tracker(out, native_traces=opts["native"] == "1", follow_fork=True)
             tracker.__enter__()
+        elif profiler == "sampler":
+            sampler = _StackSampler(float(opts["interval"] or 0.001))
+            sampler.start()
         elif profiler == "tracemalloc":
             import tracemalloc
 
@@ -184,6 +243,8 @@ def main() -> None:
         exit_code = 1
     finally:
         wall = time.perf_counter() - start
+        if sampler is not None:
+            sampler.stop(out)
         if session is not None:
             result = session.stop()
             result.save(out)

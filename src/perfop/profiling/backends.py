@@ -14,15 +14,14 @@ workload's. Every process goes through ``perfop.runner.run_process``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import os
 import re
 import shutil
 import statistics
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -30,91 +29,13 @@ from typing import Any
 from perfop.errors import ProfilerError, UsageError, WorkloadError
 from perfop.model import ProcessResult
 from perfop.profiling import parsers, render
+from perfop.profiling.launchers import PythonCommand, Resolved, resolve_launchers
 from perfop.profiling.model import RawProfile, StackSample
 from perfop.runner import run_process, word_aligned_tail
 
 BOOTSTRAP = Path(__file__).with_name("_bootstrap.py")
 INSTALL_HINT = "pip install 'perfop[profile]'"
 CPU_BACKENDS = ("py-spy", "pyinstrument")
-_PYTHON_RE = re.compile(r"^(python|pypy)(\d+(\.\d+)*)?(\.exe)?$")
-_OPTS_WITH_ARG = ("-X", "-W", "-Q")
-
-
-@dataclass(frozen=True)
-class PythonCommand:
-    """A command that runs Python code: interpreter, its options, the target and its arguments."""
-
-    interpreter: str
-    options: tuple[str, ...]
-    target_kind: str  # "script", "module" or "code"
-    target: str
-    args: tuple[str, ...]
-
-
-def classify_command(
-    argv: Sequence[str], *, cwd: Path, path: str | None = None
-) -> PythonCommand | None:
-    """Recognise ``python [opts] script|-m mod|-c code args`` or a script with a Python shebang.
-
-    Returns None for anything else (a shell script, a binary): only py-spy can profile those.
-    """
-    if not argv:
-        return None
-    first = argv[0]
-    if _PYTHON_RE.match(Path(first).name):
-        return _parse_python_argv(first, list(argv[1:]), cwd=cwd)
-    resolved = shutil.which(first, path=path) if os.sep not in first else str(cwd / first)
-    if resolved and Path(resolved).is_file():
-        interpreter = _shebang_python(Path(resolved))
-        if interpreter:
-            return PythonCommand(interpreter, (), "script", resolved, tuple(argv[1:]))
-    return None
-
-
-def _parse_python_argv(interpreter: str, rest: list[str], *, cwd: Path) -> PythonCommand | None:
-    options: list[str] = []
-    i = 0
-    while i < len(rest):
-        arg = rest[i]
-        if arg in ("-m", "-c"):
-            if i + 1 >= len(rest):
-                return None
-            kind = "module" if arg == "-m" else "code"
-            return PythonCommand(
-                interpreter, tuple(options), kind, rest[i + 1], tuple(rest[i + 2 :])
-            )
-        if arg.startswith(("-m", "-c")) and len(arg) > 2 and arg[1] in "mc":
-            kind = "module" if arg[1] == "m" else "code"
-            return PythonCommand(interpreter, tuple(options), kind, arg[2:], tuple(rest[i + 1 :]))
-        if arg == "-" or arg == "--":
-            return None
-        if not arg.startswith("-"):
-            script = arg if os.path.isabs(arg) else str(cwd / arg)
-            return PythonCommand(
-                interpreter, tuple(options), "script", script, tuple(rest[i + 1 :])
-            )
-        options.append(arg)
-        if arg in _OPTS_WITH_ARG and i + 1 < len(rest):
-            options.append(rest[i + 1])
-            i += 1
-        i += 1
-    return None
-
-
-def _shebang_python(path: Path) -> str | None:
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(256)
-    except OSError:
-        return None
-    if not head.startswith(b"#!"):
-        return None
-    words = head[2:].split(b"\n", 1)[0].decode("utf-8", "replace").split()
-    if not words:
-        return None
-    if Path(words[0]).name == "env" and len(words) > 1:
-        words = words[1:]
-    return words[0] if _PYTHON_RE.match(Path(words[0]).name) else None
 
 
 def bootstrap_argv(
@@ -288,6 +209,23 @@ def check_py_spy_outcome(
 _PTRACE_RE = re.compile(r"permission denied|operation not permitted|ptrace", re.IGNORECASE)
 
 
+def _target(
+    argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]
+) -> tuple[Resolved, Mapping[str, str]]:
+    """``argv`` with launchers seen through, and the environment to run it in."""
+    resolved = resolve_launchers(argv, cwd=cwd, env=env)
+    run_env = env if resolved.path is None else {**env, "PATH": resolved.path}
+    return resolved, run_env
+
+
+def _with_notes(raw: RawProfile, *notes: str | None) -> RawProfile:
+    kept = tuple(n for n in notes if n and n not in raw.notes)
+    return dataclasses.replace(raw, notes=(*kept, *raw.notes)) if kept else raw
+
+
+NO_PYTHON = "No python processes found"
+
+
 def run_py_spy(
     argv: Sequence[str],
     *,
@@ -300,9 +238,15 @@ def run_py_spy(
     native: bool = False,
     what: str = "workload",
 ) -> RawProfile:
-    """Sample ``argv`` with py-spy (speedscope output) and return its stacks."""
+    """Sample ``argv`` with py-spy (speedscope output) and return its stacks.
+
+    The process py-spy starts is always Python (the interpreter behind a launcher, or perfop's
+    own launcher around a non-Python command), so ``--subprocesses`` never waits on a shell
+    script; should py-spy still find no Python process with it, the run is repeated without.
+    """
     py_spy = find_py_spy()
-    cmd = classify_command(argv, cwd=cwd, path=env.get("PATH"))
+    resolved, run_env = _target(argv, cwd=cwd, env=env)
+    cmd = resolved.python
     status = out_dir / "status-cpu.json"
     stderr = out_dir / "stderr-cpu.txt"
     if cmd is not None:
@@ -332,11 +276,17 @@ def run_py_spy(
         "--function",
         "--full-filenames",
     ]
-    if subprocesses:
-        spy.append("--subprocesses")
     if native:
         spy.append("--native")
-    result = run_process([*spy, "--", *target], cwd=cwd, env=env, timeout=timeout)
+    notes = [resolved.note]
+    flags = ["--subprocesses"] if subprocesses else []
+    result = run_process([*spy, *flags, "--", *target], cwd=cwd, env=run_env, timeout=timeout)
+    if flags and cmd is not None and NO_PYTHON in result.stderr_tail and not status.is_file():
+        notes.append(
+            f"py-spy --subprocesses found no Python process ({py_spy_error(result.stderr_tail)}); "
+            "profiled again without --subprocesses (Python child processes not followed)"
+        )
+        result = run_process([*spy, "--", *target], cwd=cwd, env=run_env, timeout=timeout)
     if not status.is_file() and _PTRACE_RE.search(result.stderr_tail):
         raise ProfilerError(
             "py-spy was denied ptrace access to the workload; run perfop as the same user as the "
@@ -348,14 +298,14 @@ def run_py_spy(
     if not speedscope.is_file():
         error = py_spy_error(result.stderr_tail) or "(no error message)"
         raise ProfilerError(f"py-spy wrote no profile: {error}")
-    stacks = strip_bootstrap(
-        parsers.parse_speedscope(json.loads(speedscope.read_text(encoding="utf-8")))
-    )
+    doc = json.loads(speedscope.read_text(encoding="utf-8"))
+    speedscope.write_text(json.dumps(strip_command_lines(doc)), encoding="utf-8")
+    stacks = strip_bootstrap(parsers.parse_speedscope(doc))
     if not stacks:
         if wall < SHORT_RUN:
             raise ShortRunMissed(
                 f"py-spy collected no Python samples from {what}; it finished in {wall:.2g} s, "
-                "before py-spy took a sample: profile a longer run or use --backend pyinstrument"
+                "before py-spy took a sample"
             )
         else:
             hint = "" if cmd is not None else f"; is {argv[0]!r} running Python code?"
@@ -371,8 +321,29 @@ def run_py_spy(
         wall,
         None,
         artifacts,
+        tuple(n for n in notes if n),
         cpu_time=None if cpu_time is None else float(cpu_time),
     )
+
+
+_PROCESS_FRAME = re.compile(r"^process (\d+):.*", re.DOTALL)
+_PROFILE_NAME = re.compile(r"^(Process \d+ )?(Thread \d+).*", re.DOTALL)
+
+
+def strip_command_lines(doc: dict[str, Any]) -> dict[str, Any]:
+    """py-spy's speedscope document without the command lines it records (the process frames'
+    names and the profiles' names hold each process's full argv, secrets included)."""
+    for frame in doc.get("shared", {}).get("frames", []):
+        name = frame.get("name")
+        if isinstance(name, str) and not frame.get("file"):
+            frame["name"] = _PROCESS_FRAME.sub(r"process \1", name)
+    for profile in doc.get("profiles", []):
+        name = profile.get("name")
+        if isinstance(name, str):
+            profile["name"] = _PROFILE_NAME.sub(r"\1\2", name)
+    if isinstance(doc.get("name"), str):
+        doc["name"] = "py-spy profile"
+    return doc
 
 
 def run_pyinstrument(
@@ -386,9 +357,8 @@ def run_pyinstrument(
     what: str = "workload",
 ) -> RawProfile:
     """Profile ``argv`` in-process with pyinstrument; HTML and speedscope from its renderers."""
-    cmd = _require_python(
-        classify_command(argv, cwd=cwd, path=env.get("PATH")), argv, "pyinstrument"
-    )
+    resolved, env = _target(argv, cwd=cwd, env=env)
+    cmd = _require_python(resolved.python, argv, "pyinstrument")
     if not has_module(cmd, "pyinstrument"):
         raise ProfilerError(
             f"pyinstrument is not installed for {cmd.interpreter}; {INSTALL_HINT} in that "
@@ -433,7 +403,46 @@ def run_pyinstrument(
         "speedscope": speedscope,
         "folded": folded,
     }
-    return RawProfile("cpu", "pyinstrument", "s", tuple(stacks), wall, None, artifacts)
+    notes = (resolved.note,) if resolved.note else ()
+    return RawProfile("cpu", "pyinstrument", "s", tuple(stacks), wall, None, artifacts, notes)
+
+
+def run_sampler(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float,
+    out_dir: Path,
+    interval: float = 0.001,
+    what: str = "workload",
+) -> RawProfile:
+    """Profile ``argv`` in-process with perfop's own stdlib sampler (any interpreter, no extras)."""
+    resolved, env = _target(argv, cwd=cwd, env=env)
+    cmd = _require_python(resolved.python, argv, "perfop's sampler")
+    status = out_dir / "status-cpu.json"
+    stderr = out_dir / "stderr-cpu.txt"
+    dump = out_dir / "sampler.json"
+    result = run_process(
+        bootstrap_argv(
+            cmd,
+            status=status,
+            stderr=stderr,
+            profiler="sampler",
+            out=dump,
+            extra=["--interval", str(interval)],
+        ),
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+    )
+    wall = _check_outcome(result, status, what=what, stderr_file=stderr)
+    stderr.unlink(missing_ok=True)
+    stacks = strip_bootstrap(parsers.parse_sampler(json.loads(dump.read_text(encoding="utf-8"))))
+    artifacts: dict[str, Path] = {"raw": dump}
+    artifacts.update(_write_views(stacks, out_dir, "cpu", unit="s", speedscope=True))
+    notes = (resolved.note,) if resolved.note else ()
+    return RawProfile("cpu", "sampler", "s", tuple(stacks), wall, None, artifacts, notes)
 
 
 def run_memray(
@@ -447,20 +456,12 @@ def run_memray(
     what: str = "workload",
 ) -> RawProfile:
     """Track allocations with memray; falls back to tracemalloc where memray cannot run."""
-    cmd = _require_python(classify_command(argv, cwd=cwd, path=env.get("PATH")), argv, "memray")
+    resolved, run_env = _target(argv, cwd=cwd, env=env)
+    cmd = _require_python(resolved.python, argv, "memray")
     if not (sys.platform.startswith(("linux", "darwin")) and has_module(cmd, "memray")):
         raw = run_tracemalloc(argv, cwd=cwd, env=env, timeout=timeout, out_dir=out_dir, what=what)
         note = f"memray is not available for {cmd.interpreter}; used tracemalloc ({INSTALL_HINT})"
-        return RawProfile(
-            raw.kind,
-            raw.backend,
-            raw.unit,
-            raw.stacks,
-            raw.wall_time,
-            raw.peak_bytes,
-            raw.artifacts,
-            (*raw.notes, note),
-        )
+        return dataclasses.replace(raw, notes=(*raw.notes, note))
     try:
         import memray
     except ImportError:
@@ -478,7 +479,7 @@ def run_memray(
             extra=["--native", "1" if native else "0"],
         ),
         cwd=cwd,
-        env=env,
+        env=run_env,
         timeout=timeout,
     )
     wall = _check_outcome(result, status, what=what, stderr_file=stderr)
@@ -508,7 +509,8 @@ def run_memray(
     if "flamegraph" in artifacts:
         views.pop("flamegraph")
     artifacts.update(views)
-    return RawProfile("memory", "memray", "B", tuple(stacks), wall, peak, artifacts)
+    notes = (resolved.note,) if resolved.note else ()
+    return RawProfile("memory", "memray", "B", tuple(stacks), wall, peak, artifacts, notes)
 
 
 def run_tracemalloc(
@@ -521,9 +523,8 @@ def run_tracemalloc(
     what: str = "workload",
 ) -> RawProfile:
     """Track the Python heap with tracemalloc through the bootstrap (stdlib only)."""
-    cmd = _require_python(
-        classify_command(argv, cwd=cwd, path=env.get("PATH")), argv, "tracemalloc"
-    )
+    resolved, env = _target(argv, cwd=cwd, env=env)
+    cmd = _require_python(resolved.python, argv, "tracemalloc")
     status = out_dir / "status-memory.json"
     stderr = out_dir / "stderr-memory.txt"
     dump = out_dir / "tracemalloc.json"
@@ -540,7 +541,14 @@ def run_tracemalloc(
     artifacts: dict[str, Path] = {"raw": dump}
     artifacts.update(_write_views(stacks, out_dir, "memory", unit="B", speedscope=True))
     return RawProfile(
-        "memory", "tracemalloc", "B", tuple(stacks), wall, int(doc.get("peak", 0)), artifacts
+        "memory",
+        "tracemalloc",
+        "B",
+        tuple(stacks),
+        wall,
+        int(doc.get("peak", 0)),
+        artifacts,
+        (resolved.note,) if resolved.note else (),
     )
 
 

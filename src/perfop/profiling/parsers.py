@@ -3,6 +3,7 @@
 - py-spy: its speedscope JSON (``--format speedscope``), one profile per process/thread.
 - pyinstrument: ``Session.frame_records`` (identifier strings ``func\\0file\\0line\\x01l..``).
 - memray: high-water-mark records as ``(stack_trace innermost-first, size, n_allocations)``.
+- perfop's sampler: the bootstrap's JSON (stacks root first, seconds and sample counts).
 - tracemalloc: the bootstrap's JSON (frames are file + line; a resolver names the function).
 """
 
@@ -35,6 +36,16 @@ def parse_speedscope(doc: Mapping[str, Any]) -> list[StackSample]:
             chain = tuple(frames[i] for i in stack if keep[i])
             if chain:
                 out.append(StackSample(chain, float(weight) * scale, 1))
+    return out
+
+
+def parse_sampler(doc: Mapping[str, Any]) -> list[StackSample]:
+    """Stacks of perfop's own stdlib sampler (the bootstrap's ``sampler`` JSON, root first)."""
+    out: list[StackSample] = []
+    for entry in doc.get("stacks", []):
+        chain = tuple(Frame(str(f[0]), str(f[1]), int(f[2])) for f in entry.get("frames", []))
+        if chain:
+            out.append(StackSample(chain, float(entry["seconds"]), int(entry.get("count", 1))))
     return out
 
 

@@ -113,16 +113,37 @@ def run_backend(
         )
     except backends.ShortRunMissed as missed:
         # A run too short for a sampler from outside (py-spy attaches after the start) is
-        # profiled from inside instead: a Python command never goes unprofiled for being fast.
-        try:
+        # profiled from inside instead: a Python command never goes unprofiled for being fast,
+        # and never needs perfop's extras in the workload's interpreter.
+        return _profile_in_process(resolved, missed, common)
+
+
+def _profile_in_process(
+    resolved: ResolvedWorkload, missed: backends.ShortRunMissed, common: dict[str, Any]
+) -> RawProfile:
+    from perfop.errors import ProfilerError
+    from perfop.profiling.launchers import resolve_launchers
+
+    python = resolve_launchers(resolved.argv, cwd=resolved.cwd, env=common["env"]).python
+    if python is None:
+        raise missed  # not a Python command: nothing better to offer
+    try:
+        if backends.has_module(python, "pyinstrument"):
             raw = backends.run_pyinstrument(resolved.argv, **common)
-        except UsageError:
-            raise missed from None  # not a Python command: nothing better to offer
-        note = (
-            f"py-spy missed this {raw.wall_time:.2g} s run (too short to attach to); "
-            "profiled in-process with pyinstrument instead"
-        )
-        return dataclasses.replace(raw, notes=(*raw.notes, note))
+            how = "pyinstrument"
+        else:
+            raw = backends.run_sampler(resolved.argv, **common)
+            how = (
+                "perfop's own sampler (pyinstrument is not installed for "
+                f"{python.interpreter}; nothing to install for this)"
+            )
+    except ProfilerError as exc:
+        raise ProfilerError(f"{missed}; profiling it in-process failed too: {exc}") from None
+    note = (
+        f"py-spy missed this {raw.wall_time:.2g} s run (it ended before py-spy could sample it); "
+        f"profiled in-process with {how} instead"
+    )
+    return dataclasses.replace(raw, notes=(*raw.notes, note))
 
 
 def build_part(
