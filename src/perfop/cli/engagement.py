@@ -507,17 +507,23 @@ def validate(
         emit_json(_doc("validation", **report.to_dict()))
     else:
         h = report.hypothesis
+        out = report.outcome
         typer.echo(
-            f"{h.label} -> {report.outcome.status.value}"
-            + (" (contradicts the hypothesis)" if report.outcome.contradicts else "")
+            f"{h.label} -> {out.headline}"
+            + (" (contradicts the hypothesis)" if out.contradicts else "")
         )
-        for reason in report.outcome.reasons:
+        for reason in out.reasons:
             typer.echo(f"  - {reason}")
+        for finding in out.regressions:
+            typer.echo(f"  regression: {finding}")
+        for risk in out.residual_risks:
+            typer.echo(f"  residual risk: {risk}")
+        typer.echo(f"  next: {out.advice}")
         typer.echo(
             f"  evidence: comparison {report.comparison_id}, validation {report.validation.id}"
         )
     status_ = report.outcome.status
-    if status_ in (Status.REFUTED, Status.REJECTED):
+    if status_ in (Status.REFUTED, Status.REJECTED) or report.outcome.regressions:
         raise typer.Exit(1)
     if status_ is Status.INCONCLUSIVE and fail_on_inconclusive:
         raise typer.Exit(3)

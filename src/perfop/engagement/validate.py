@@ -30,7 +30,7 @@ from perfop.engagement.records import (
 from perfop.engagement.risk import diff_high_risk
 from perfop.engagement.service import current, log_decision
 from perfop.errors import GuardrailError, UsageError
-from perfop.slo import SLOResult, check_slos
+from perfop.slo import Contention, SLOResult, check_slos, measured_contention
 from perfop.store import Store
 from perfop.store import engagement as es
 
@@ -54,6 +54,7 @@ class ValidationReport:
             "validation": self.validation.to_dict(),
             "status": self.outcome.status.value,
             "contradicts": self.outcome.contradicts,
+            "outcome": self.outcome.to_dict(),
             "comparison_id": self.comparison_id,
         }
 
@@ -139,15 +140,27 @@ def _workload_evidence(
 def _slo_results(
     store: Store, loaded: LoadedConfig, spec_slos: Sequence[Any], result: ComparisonResult
 ) -> list[SLOResult]:
+    """Every SLO at the candidate, classified against base's samples of the same comparison and
+    the contention recorded while they were measured (``slo.measured_contention``)."""
     samples: dict[str, list[dict[str, float]]] = {}
+    base_samples: dict[str, list[dict[str, float]]] = {}
+    contention: dict[str, Contention | None] = {}
     for wc in result.workloads:
-        if wc.cand_run_id is not None:
-            run = store.get_run(wc.cand_run_id)
-            samples[wc.name] = [dict(s.metrics) for s in run.samples]
+        if wc.cand_run_id is None:
+            continue
+        run = store.get_run(wc.cand_run_id)
+        samples[wc.name] = [dict(s.metrics) for s in run.samples]
+        if wc.base_run_id is not None:
+            base = store.get_run(wc.base_run_id)
+            base_samples[wc.name] = [dict(s.metrics) for s in base.samples]
+        env_id = run.environment_id
+        contention[wc.name] = measured_contention(
+            store.get_environment(env_id) if env_id is not None else None
+        )
     slos = list(loaded.config.slos)
     seen = {(s.workload, s.metric, s.statistic, s.max, s.min) for s in slos}
     slos += [s for s in spec_slos if (s.workload, s.metric, s.statistic, s.max, s.min) not in seen]
-    return check_slos(slos, samples)
+    return check_slos(slos, samples, base_samples=base_samples, contention=contention)
 
 
 def _derive_risk(
@@ -257,9 +270,11 @@ def validate(
         "method": "perfop compare (interleaved A/B, sequential stopping)",
         "comparison_id": result.id,
         "seed": result.seed,
+        "budget": {"max_time": max_time, "max_runs": max_runs},
         "workloads": [e.to_dict() for e in evidence],
         "tests": tests.to_dict() if tests else None,
         "slos": [r.to_dict() for r in slos],
+        "outcome": outcome.to_dict(),
     }
     ids = [f"comparison:{result.id}", f"commit:{hyp.candidate_sha}"]
     with store.write() as conn:
@@ -291,8 +306,10 @@ def validate(
                 eng,
                 actor,
                 f"{hyp.label}: the evidence contradicts the hypothesis ({outcome.status.value})",
-                why=f"revise it, or revert: perfop hypothesis update {hyp.label} --status "
-                "reverted --note WHY",
+                why=f"{outcome.advice} (after reverting: perfop hypothesis update {hyp.label} "
+                "--status reverted --note WHY)"
+                if outcome.advises_revert
+                else outcome.advice,
                 kind="decision",
                 evidence=[f"validation:{vid}"],
                 hypothesis_id=hyp.id,

@@ -88,11 +88,49 @@ def slo_phrase(slos: Sequence[SLOStatus], workload: str) -> str:
     mine = [s for s in slos if s.workload == workload]
     if not mine:
         return ""
-    if any(s.passed is False for s in mine):
-        return "SLO breached"
+    for state, phrase in (
+        ("newly broken", "SLO newly BREACHED"),
+        ("made worse", "SLO breached and made worse"),
+        ("still not met", "SLO still not met"),
+        ("not trusted", "SLO breached under high contention (not trusted)"),
+    ):
+        if any(s.state == state for s in mine):
+            return phrase
     if all(s.passed for s in mine):
         return "SLO met"
     return "SLO not checked"
+
+
+def slo_line(s: SLOStatus) -> str:
+    """``wall_time p95 2.78 s > max 1.00 s (base 4.91 s)``: each value once, with its unit."""
+    from perfop.slo import format_slo_value
+
+    label = f"{s.metric} {s.statistic}"
+    if s.value is None:
+        return f"{label}: no samples to check"
+    bounds = []
+    if s.max is not None:
+        op = ">" if s.value > s.max else "<="
+        bounds.append(f"{op} max {format_slo_value(s.max, s.unit)}")
+    if s.min is not None:
+        op = "<" if s.value < s.min else ">="
+        bounds.append(f"{op} min {format_slo_value(s.min, s.unit)}")
+    text = f"{label} {format_slo_value(s.value, s.unit)} " + ", ".join(bounds)
+    if s.base_value is not None:
+        text += f" (base {format_slo_value(s.base_value, s.unit)})"
+    if s.contention:
+        text += f", measured under high contention ({s.contention})"
+    return text
+
+
+SLO_STATE_LABEL = {
+    "met": "met",
+    "still not met": "still not met (base breached it too)",
+    "newly broken": "**BREACHED** (regression)",
+    "made worse": "**BREACHED**, worse than base (regression)",
+    "not trusted": "breached under high contention: not trusted",
+    "no data": "no data",
+}
 
 
 def workload_sentence(wl: WorkloadResult, slos: Sequence[SLOStatus]) -> str:
@@ -139,12 +177,62 @@ class Outcome:
     sentence: str
 
 
+@dataclass(frozen=True)
+class HypothesisOutcome:
+    """What the report says about one hypothesis: the outcome of its latest validation
+    (recomputed under ``engagement.outcome.RULES``), or its recorded status without one.
+    Summary, follow-ups, rollback advice and changelog entry all read this one object."""
+
+    label: str
+    status: str  # the outcome's status; "reverted" once a person reverted it
+    headline: str  # "confirmed — SLO still not met"
+    advice: str
+    advises_revert: bool
+    regressions: tuple[str, ...]
+    residual_risks: tuple[str, ...]
+    recorded: str  # the status stored on the hypothesis
+    validation: ValidationResult | None
+
+
+def hypothesis_outcome(data: ReportData, h: HypothesisInfo) -> HypothesisOutcome:
+    v = latest_validation(data, h.label)
+    d = v.derived if v is not None else None
+    if d is None or h.status == "reverted":
+        return HypothesisOutcome(
+            h.label,
+            h.status,
+            h.status,
+            "",
+            h.status in ("refuted", "rejected"),
+            (),
+            (),
+            h.status,
+            v,
+        )
+    return HypothesisOutcome(
+        h.label,
+        d.status,
+        d.headline,
+        d.advice,
+        d.advises_revert,
+        d.regressions,
+        d.residual_risks,
+        h.status,
+        v,
+    )
+
+
+def hypothesis_outcomes(data: ReportData) -> dict[str, HypothesisOutcome]:
+    return {h.label: hypothesis_outcome(data, h) for h in data.hypotheses}
+
+
 def outcomes(data: ReportData) -> list[Outcome]:
     """One sentence per validated (or closed) hypothesis, confirmed first, honest about the rest."""
     order = {"confirmed": 0, "refuted": 1, "inconclusive": 2, "rejected": 3, "reverted": 4}
     out = []
     for h in data.hypotheses:
-        v = latest_validation(data, h.label)
+        ho = hypothesis_outcome(data, h)
+        v = ho.validation
         if v is None and h.status not in order:
             continue
         if v is not None and v.workloads:
@@ -153,11 +241,18 @@ def outcomes(data: ReportData) -> list[Outcome]:
             text = "; ".join(v.reasons) or "validated without comparison data"
         else:
             text = f"marked {h.status} without a validation"
-        if h.status == "refuted":
+        if ho.status == "refuted":
             text += f" (predicted {fmt_ratio(h.expected_ratio)}x on {h.metric})"
         if v is not None and v.tests is not None and v.tests.passed is not None:
             text += ", tests passed" if v.tests.passed else ", tests FAILED"
-        out.append(Outcome(h.label, h.status, h.statement, text))
+        if ho.headline != ho.status:
+            text += f" — {ho.headline.split(' — ', 1)[1]}"
+        if ho.recorded not in (ho.status, "reverted"):
+            text += (
+                f" (recorded as {ho.recorded} under earlier rules; run perfop validate "
+                f"{h.label} to update the record)"
+            )
+        out.append(Outcome(h.label, ho.status, h.statement, text))
     out.sort(key=lambda o: (order.get(o.status, 9), o.label))
     return out
 
@@ -168,23 +263,34 @@ def objective(data: ReportData) -> str:
 
 
 def residual_risks(data: ReportData) -> list[str]:
+    """Risks of the latest validation of each hypothesis still in play (superseded validations
+    and reverted hypotheses say nothing about what ships)."""
     risks = [d.what for d in data.decisions if d.kind == "risk"]
-    for v in data.validations:
+    for h in data.hypotheses:
+        ho = hypothesis_outcome(data, h)
+        v = ho.validation
+        if v is None or ho.status == "reverted":
+            continue
+        risks += [f"{h.label}: regression: {r}" for r in ho.regressions]
+        risks += [f"{h.label}: {r}" for r in ho.residual_risks]
         for w in v.workloads:
             if w.behavior == "changed":
-                risks.append(f"{v.hypothesis}: {w.workload} output changed at the candidate")
+                risks.append(f"{h.label}: {w.workload} output changed at the candidate")
             if w.harness_touched:
                 risks.append(
-                    f"{v.hypothesis}: the candidate changes {w.workload}'s benchmark files "
+                    f"{h.label}: the candidate changes {w.workload}'s benchmark files "
                     f"(measured with the {w.harness} harness)"
                 )
             if w.errors:
-                risks.append(f"{v.hypothesis}: {w.workload} failed during the comparison")
-        for s in v.slos:
-            if s.passed is False:
-                risks.append(f"{v.hypothesis}: SLO breached: {s.reason}")
+                risks.append(f"{h.label}: {w.workload} failed during the comparison")
+        if v.derived is None:
+            risks += [
+                f"{h.label}: SLO breached: {s.workload} {slo_line(s)}"
+                for s in v.slos
+                if s.passed is False
+            ]
         if v.tests is not None and v.tests.passed is False:
-            risks.append(f"{v.hypothesis}: tests failed at the candidate")
+            risks.append(f"{h.label}: tests failed at the candidate")
     for h in data.hypotheses:
         if h.status == "confirmed" and h.risk != "low":
             risks.append(f"{h.label} is {h.risk} risk; keep the rollback below at hand")
@@ -200,36 +306,94 @@ def revert_command(h: HypothesisInfo) -> str | None:
     return "git revert --no-edit " + " ".join(c.sha for c in h.commits)
 
 
+def rollback_entries(data: ReportData) -> list[tuple[str, str]]:
+    """(comment, ``git revert`` command) per hypothesis with candidate commits, saying whether
+    reverting is advised (the evidence contradicts it) or only there if it must be undone."""
+    out = []
+    for h in data.hypotheses:
+        cmd = revert_command(h)
+        if not cmd or h.status == "reverted":
+            continue
+        ho = hypothesis_outcome(data, h)
+        subjects = ", ".join(f"{x.sha[:12]} {x.subject}" for x in h.commits)
+        if ho.advises_revert:
+            why = f"advised: {ho.advice}"
+        elif ho.status == "confirmed":
+            why = "keep it; this undoes it only if it must be rolled back later"
+        else:
+            why = f"not advised yet: {ho.advice}" if ho.advice else "not advised"
+        out.append((f"{h.label} ({ho.headline}): {why}; commits {subjects}", cmd))
+    return out
+
+
+def tests_run(data: ReportData) -> list[tuple[str, str, str]]:
+    """(hypotheses, command, result) of the latest validation of each hypothesis, one row per
+    distinct command and result."""
+    rows: dict[tuple[str, str], list[str]] = {}
+    for h in data.hypotheses:
+        v = latest_validation(data, h.label)
+        if v is None or v.tests is None:
+            continue
+        state = {True: "passed", False: "FAILED", None: "unknown"}[v.tests.passed]
+        rows.setdefault((v.tests.command, state), []).append(h.label)
+    return [
+        (", ".join(sorted(labels, key=_label_key)), cmd, state)
+        for (cmd, state), labels in rows.items()
+    ]
+
+
+def _label_key(label: str) -> tuple[int, str]:
+    digits = label[1:]
+    return (int(digits), label) if digits.isdigit() else (0, label)
+
+
 def reproduce_commands(data: ReportData) -> list[str]:
-    """One command per validation (its refs pinned by sha), or a baseline run without any."""
-    cmds = []
-    seen = set()
+    """The exact ``perfop compare`` of each validation's comparison (refs pinned by sha, its own
+    seed and budget flags), each after a comment naming the validations it reproduces; a
+    baseline run when there is no validation."""
+    groups: dict[str, list[ValidationResult]] = {}
     for v in data.validations:
-        wls = " ".join(f"-w {w.workload}" for w in v.workloads)
-        cmd = f"perfop compare {v.base_sha[:12]} {v.candidate_sha[:12]} {wls}".strip()
-        if v.seed is not None:
-            cmd += f"  # seed {v.seed}"
-        if cmd not in seen:
-            seen.add(cmd)
-            cmds.append(cmd)
+        if v.reproduce is not None:
+            groups.setdefault(v.reproduce, []).append(v)
+    cmds: list[str] = []
+    for cmd, vals in groups.items():
+        labels = ", ".join(dict.fromkeys(v.hypothesis for v in vals))
+        ids = ", ".join(str(v.id) for v in vals)
+        cids = sorted({w.comparison_id for v in vals for w in v.workloads if w.comparison_id})
+        which = f"; comparison {', '.join(map(str, cids))}" if cids else ""
+        plural = "s" if len(vals) > 1 else ""
+        cmds += [f"# {labels}: validation{plural} {ids}{which}", cmd]
     if not cmds:
         cmds.append("perfop run " + " ".join(w.name for w in data.workloads))
-    return cmds[-3:]
+    return cmds
 
 
 def follow_ups(data: ReportData) -> list[str]:
     items = [d.what for d in data.decisions if d.kind == "follow-up"]
     for h in data.hypotheses:
-        if h.status == "inconclusive":
+        ho = hypothesis_outcome(data, h)
+        status = ho.status
+        if ho.validation is not None and status != "reverted":
+            if status == "confirmed" and ho.regressions:
+                items.append(f"{h.label} is confirmed with a regression: {ho.advice}")
+            elif status == "confirmed" and ho.residual_risks:
+                items.append(f"{h.label} is {ho.headline}: {ho.advice}")
+            elif status == "refuted":
+                items.append(f"{h.label} was refuted: {ho.advice or 'revise the hypothesis'}")
+            elif status == "rejected":
+                items.append(f"{h.label} was rejected: {ho.advice}")
+            elif status == "inconclusive":
+                items.append(f"{h.label} is inconclusive: {ho.advice}")
+        elif status == "inconclusive":
             items.append(
                 f"{h.label} is inconclusive: re-validate with a larger budget "
                 "(max_runs / max_time) or CPU affinity, or drop it"
             )
-        elif h.status == "refuted":
-            items.append(f"{h.label} was refuted: revert the candidate or revise the hypothesis")
-        elif h.status in ("proposed", "designed", "approved"):
-            items.append(f"{h.label} ({h.status}) is not implemented yet")
-        elif h.status == "implemented":
+        elif status in ("refuted", "rejected"):
+            items.append(f"{h.label} was {status}: revert the candidate or revise the hypothesis")
+        elif status in ("proposed", "designed", "approved"):
+            items.append(f"{h.label} ({status}) is not implemented yet")
+        elif status == "implemented":
             items.append(f"{h.label} is implemented but not validated: perfop validate {h.label}")
     if data.hypotheses and not data.acceptances:
         items.append("stakeholder sign-off of the trade-offs: perfop accept --by NAME")
@@ -240,9 +404,10 @@ def changelog_snippet(data: ReportData) -> str:
     """A Keep a Changelog entry for the confirmed hypotheses, ready to paste."""
     lines = ["### Changed"]
     for h in data.hypotheses:
-        if h.status != "confirmed":
+        ho = hypothesis_outcome(data, h)
+        if ho.status != "confirmed":
             continue
-        v = latest_validation(data, h.label)
+        v = ho.validation
         detail = ""
         if v is not None and v.workloads:
             detail = " (" + "; ".join(workload_sentence(w, v.slos) for w in v.workloads) + ")"

@@ -253,7 +253,19 @@ def collect(store: Store, loaded: LoadedConfig, engagement_id: int | None = None
     hyp_infos = []
     for ranked in rank(hyps):
         h = ranked.hypothesis
-        vals = [validation_result(reader, v, h.label, h.workloads) for v in validations[h.id]]
+        targeted = list(h.workloads or eng.spec.workloads or config.workloads)
+        vals = [
+            validation_result(
+                reader,
+                v,
+                h.label,
+                h.workloads,
+                expected_ratio=h.expected_ratio,
+                metric=h.metric,
+                targeted=targeted,
+            )
+            for v in validations[h.id]
+        ]
         results.extend(vals)
         d = designs.get(h.id)
         design = (

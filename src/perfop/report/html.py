@@ -74,12 +74,7 @@ def render(data: ReportData, *, with_plots: bool = True) -> str:
         if with_plots and drawn < with_samples
         else ""
     )
-    reverts = []
-    for h in data.hypotheses:
-        cmd = c.revert_command(h)
-        if cmd and h.status != "reverted":
-            subjects = ", ".join(f"{x.sha[:12]} {x.subject}" for x in h.commits)
-            reverts.append((f"{h.label} ({h.status}): {subjects}", cmd))
+    reverts = c.rollback_entries(data)
     template = _environment().get_template("report.html.j2")
     html: str = template.render(
         d=data,
@@ -90,6 +85,9 @@ def render(data: ReportData, *, with_plots: bool = True) -> str:
         reproduce=c.reproduce_commands(data),
         safeguards=c.safeguards(data),
         reverts=reverts,
+        tests_run=c.tests_run(data),
+        slo_line=c.slo_line,
+        slo_state=c.SLO_STATE_LABEL,
         follow_ups=c.follow_ups(data),
         changelog=c.changelog_snippet(data),
         plots=plots,

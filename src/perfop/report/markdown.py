@@ -238,8 +238,9 @@ def _hypotheses(data: ReportData) -> list[str]:
 
 
 def _validation(v: ValidationResult, plots: Mapping[str, str]) -> list[str]:
+    headline = v.derived.headline if v.derived is not None else v.outcome
     out = [
-        f"### {md(v.hypothesis)}: {md(v.outcome)} "
+        f"### {md(v.hypothesis)}: {md(headline)} "
         f"({code(v.candidate_ref)} {v.candidate_sha[:12]} vs {code(v.base_ref)} "
         f"{v.base_sha[:12]})",
         "",
@@ -303,15 +304,14 @@ def _validation(v: ValidationResult, plots: Mapping[str, str]) -> list[str]:
         if t.output_tail.strip():
             out += ["", *details("Test output (tail)", fence(t.output_tail))]
     if v.slos:
-        out += ["", "**SLOs:**", ""]
+        out += ["", "**SLOs** (checked at the candidate and at base, same comparison):", ""]
         out += table(
-            ["workload", "SLO", "value", "status"],
+            ["workload", "SLO", "status"],
             [
                 [
                     cell(s.workload),
-                    cell(f"{s.metric} {s.statistic} {_bound(s.max, s.min, s.unit)}"),
-                    cell(c.fmt(s.value, s.unit)),
-                    {True: "met", False: "**BREACHED**", None: "no data"}[s.passed],
+                    cell(c.slo_line(s)),
+                    c.SLO_STATE_LABEL.get(s.state, md(s.state)),
                 ]
                 for s in v.slos
             ],
@@ -375,22 +375,12 @@ def _plots(data: ReportData, plots: Mapping[str, str]) -> list[str]:
 
 def _mitigation(data: ReportData) -> list[str]:
     out = []
-    tests = [
-        f"{md(v.hypothesis)}: {code(v.tests.command)} "
-        + {True: "passed", False: "FAILED", None: "unknown"}[v.tests.passed]
-        for v in data.validations
-        if v.tests is not None
-    ]
+    tests = [f"{md(labels)}: {code(cmd)} {state}" for labels, cmd, state in c.tests_run(data)]
     out += ["**Tests run:**", *bullets(tests, "_no test run recorded_")]
     guards = [f"{md(label)}: {md(text)}" for label, text in c.safeguards(data)]
     out += ["", "**Safeguards (flags, kill switches, tests to add, fallback):**", *bullets(guards)]
     out += ["", "**Rollback:**", ""]
-    reverts = []
-    for h in data.hypotheses:
-        cmd = c.revert_command(h)
-        if cmd and h.status not in ("reverted",):
-            subjects = ", ".join(f"{x.sha[:12]} {x.subject}" for x in h.commits)
-            reverts += [f"# {h.label} ({h.status}): {subjects}", cmd]
+    reverts = [line for comment, cmd in c.rollback_entries(data) for line in (f"# {comment}", cmd)]
     out += fence("\n".join(reverts), "sh") if reverts else ["_No candidate commit recorded._"]
     return out
 

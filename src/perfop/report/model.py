@@ -133,6 +133,7 @@ class WorkloadResult:
     candidate_values: tuple[float, ...] = ()
     errors: tuple[str, ...] = ()  # failures with their output tail
     behavior_note: str | None = None  # e.g. output lines that vary between runs, not compared
+    gate: bool = True
 
     @property
     def primary(self) -> MetricResult | None:
@@ -159,6 +160,23 @@ class SLOStatus:
     unit: str
     passed: bool | None
     reason: str
+    base_value: float | None = None
+    state: str = "met"  # perfop.slo.SLOState: met, still not met, newly broken, made worse, ...
+    contention: str | None = None  # set when measured under high contention
+
+
+@dataclass(frozen=True)
+class OutcomeInfo:
+    """A validation's outcome under ``perfop.engagement.outcome.RULES``, recomputed from its
+    stored evidence: the summary, follow-ups, rollback advice and changelog all read this."""
+
+    status: str
+    headline: str  # "confirmed" or "confirmed — SLO still not met"
+    rule: str
+    advice: str
+    advises_revert: bool
+    regressions: tuple[str, ...]
+    residual_risks: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -191,6 +209,8 @@ class ValidationResult:
     slos: tuple[SLOStatus, ...]
     movers: tuple[Mover, ...]
     seed: int | None = None
+    derived: OutcomeInfo | None = None
+    reproduce: str | None = None  # the exact perfop compare command of its comparison
 
 
 @dataclass(frozen=True)

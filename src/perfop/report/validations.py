@@ -11,11 +11,13 @@ from __future__ import annotations
 import math
 import shlex
 from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from typing import Any
 
 from perfop.report.model import (
     MetricResult,
     Mover,
+    OutcomeInfo,
     SLOStatus,
     TestRun,
     ValidationResult,
@@ -177,6 +179,7 @@ def workload_results(
                 candidate_values=cand_vals,
                 errors=errors,
                 behavior_note=wl.get("behavior_note"),
+                gate=bool(wl.get("gate", True)),
             )
         )
     return out
@@ -210,6 +213,9 @@ def _slos(items: Any, units: Mapping[str, str]) -> tuple[SLOStatus, ...]:
         if not isinstance(d, Mapping):
             continue
         metric = str(d.get("metric") or "wall_time")
+        passed = d.get("passed")
+        # Records from before SLOs were checked at base too: a breach is the candidate's.
+        legacy = {True: "met", False: "newly broken", None: "no data"}[passed]
         out.append(
             SLOStatus(
                 workload=str(d.get("workload")),
@@ -219,8 +225,11 @@ def _slos(items: Any, units: Mapping[str, str]) -> tuple[SLOStatus, ...]:
                 max=_fnum(d.get("max")),
                 min=_fnum(d.get("min")),
                 unit=str(d.get("unit") or units.get(metric) or ""),
-                passed=d.get("passed"),
+                passed=passed,
                 reason=str(d.get("reason") or ""),
+                base_value=_fnum(d.get("base_value")),
+                state=str(d.get("state") or legacy),
+                contention=d.get("contention"),
             )
         )
     return tuple(out)
@@ -285,8 +294,112 @@ def comparison_ids(evidence: Mapping[str, Any]) -> list[int]:
     return ids
 
 
+def derive_outcome(
+    ev: Mapping[str, Any],
+    results: Sequence[WorkloadResult],
+    tests: TestRun | None,
+    slos: Sequence[SLOStatus],
+    *,
+    expected_ratio: float,
+    metric: str,
+    targeted: Sequence[str],
+) -> OutcomeInfo:
+    """The outcome of a stored validation under today's rules (``engagement.outcome.decide``):
+    from the evidence rows ``perfop validate`` stored, or, for records without them, from the
+    comparison documents."""
+    from perfop.engagement.outcome import TestEvidence, WorkloadEvidence, decide
+    from perfop.slo import SLOResult
+
+    rows = [w for w in ev.get("workloads") or [] if isinstance(w, Mapping) and "verdict" in w]
+    names = {f.name for f in fields(WorkloadEvidence)}
+    if rows:
+        evidence = [WorkloadEvidence(**{k: v for k, v in w.items() if k in names}) for w in rows]
+    else:
+        evidence = []
+        for r in results:
+            m = next((x for x in r.metrics if x.name == metric), None) or r.primary
+            cand_failed = any(e.startswith("candidate") for e in r.errors)
+            evidence.append(
+                WorkloadEvidence(
+                    workload=r.workload,
+                    metric=m.name if m else metric,
+                    verdict=m.verdict if m is not None and not r.errors else "inconclusive",
+                    ratio=m.ratio if m is not None else None,
+                    ci_low=m.ci_low if m is not None else None,
+                    ci_high=m.ci_high if m is not None else None,
+                    gate=r.gate,
+                    behaviour_changed=r.behavior == "changed",
+                    candidate_failures=1 if cand_failed else 0,
+                    comparison_id=r.comparison_id,
+                    targeted=r.workload in targeted,
+                )
+            )
+    test_ev = None
+    if tests is not None and tests.passed is not None:
+        raw = ev.get("tests") if isinstance(ev.get("tests"), Mapping) else {}
+        test_ev = TestEvidence(
+            tests.command,
+            candidate_ok=tests.passed,
+            base_ok=tests.base_passed,
+            warnings=tuple(str(w) for w in (raw or {}).get("warnings") or ()),
+        )
+    slo_ev = [
+        SLOResult(
+            s.workload, s.metric, s.statistic, s.value, s.max, s.min, 0, s.passed, s.reason,
+            unit=s.unit, base_value=s.base_value, state=s.state,  # type: ignore[arg-type]
+            contention=s.contention,
+        )
+        for s in slos
+    ]  # fmt: skip
+    out = decide(expected_ratio=expected_ratio, workloads=evidence, tests=test_ev, slos=slo_ev)
+    return OutcomeInfo(
+        status=out.status.value,
+        headline=out.headline,
+        rule=out.rule,
+        advice=out.advice,
+        advises_revert=out.advises_revert,
+        regressions=out.regressions,
+        residual_risks=out.residual_risks,
+    )
+
+
+def reproduce_command(
+    ev: Mapping[str, Any],
+    doc: Mapping[str, Any] | None,
+    base_sha: str,
+    candidate_sha: str,
+    workloads: Sequence[str],
+) -> str:
+    """The ``perfop compare`` command of the comparison behind a validation: its refs (by sha),
+    workloads, seed, harness and the budget flags ``perfop validate`` was given."""
+    parts = ["perfop", "compare", base_sha[:12], candidate_sha[:12]]
+    for w in workloads:
+        parts += ["-w", w]
+    seed = (doc or {}).get("seed", ev.get("seed"))
+    if isinstance(seed, int):
+        parts += ["--seed", str(seed)]
+    budget = ev.get("budget") if isinstance(ev.get("budget"), Mapping) else {}
+    max_time = _fnum((budget or {}).get("max_time"))
+    if max_time is not None:
+        parts += ["--max-time", f"{max_time:g}"]
+    max_runs = (budget or {}).get("max_runs")
+    if isinstance(max_runs, int):
+        parts += ["--max-runs", str(max_runs)]
+    harness = (doc or {}).get("harness")
+    if harness == "candidate":
+        parts += ["--harness", "candidate"]
+    return shlex.join(parts)
+
+
 def validation_result(
-    reader: Reader, v: Any, label: str, hyp_workloads: Sequence[str]
+    reader: Reader,
+    v: Any,
+    label: str,
+    hyp_workloads: Sequence[str],
+    *,
+    expected_ratio: float = 0.9,
+    metric: str = "wall_time",
+    targeted: Sequence[str] = (),
 ) -> ValidationResult:
     ev: Mapping[str, Any] = v.evidence or {}
     results: list[WorkloadResult] = []
@@ -304,7 +417,26 @@ def validation_result(
     seed = ev.get("seed")
     if seed is None and isinstance(embedded, Mapping):
         seed = embedded.get("seed")
+    if seed is None and ids and isinstance(reader.docs.get(ids[0]), Mapping):
+        seed = reader.docs[ids[0]].get("seed")
     workloads = [r.workload for r in results] or list(hyp_workloads)
+    tests = _tests(ev.get("tests"))
+    slos = _slos(ev.get("slos"), units)
+    derived = None
+    if results or ev.get("workloads"):
+        derived = derive_outcome(
+            ev,
+            results,
+            tests,
+            slos,
+            expected_ratio=expected_ratio,
+            metric=metric,
+            targeted=list(targeted or hyp_workloads or workloads),
+        )
+    source: Mapping[str, Any] | None = (
+        embedded if isinstance(embedded, Mapping) else reader.docs.get(ids[0]) if ids else None
+    )
+    compared = list(dict.fromkeys(r.workload for r in results))
     return ValidationResult(
         id=v.id,
         hypothesis=label,
@@ -316,8 +448,12 @@ def validation_result(
         candidate_sha=v.candidate_sha,
         created_at=v.created_at,
         workloads=tuple(results),
-        tests=_tests(ev.get("tests")),
-        slos=_slos(ev.get("slos"), units),
+        tests=tests,
+        slos=slos,
         movers=_movers(reader, workloads, v.base_sha, v.candidate_sha),
         seed=int(seed) if isinstance(seed, int) else None,
+        derived=derived,
+        reproduce=reproduce_command(ev, source, v.base_sha, v.candidate_sha, compared)
+        if compared
+        else None,
     )
