@@ -151,8 +151,8 @@ def signed_rank_z(x: np.ndarray) -> np.ndarray:
 
 
 # Largest pair count at which the signed-rank p-value is computed exactly (by convolution of the
-# sign-flip distribution); above it the normal approximation with the same conditional moments is
-# within 1e-3 of exact and the DP would cost O(n^3) per tied row.
+# sign-flip distribution; O(n^3) per row with ties). Above it the normal approximation with the
+# same conditional moments is used: at 50 pairs it is within 0.002 of the exact p (800 samples).
 EXACT_RANK_MAX_PAIRS = 50
 
 

@@ -1,0 +1,188 @@
+"""Simulation of perfop's verdict rule: A/A false verdicts under optional stopping, and power.
+
+Run: ``.venv/bin/python benchmarks/stats_simulation.py [--rows 20000]`` (prints Markdown tables
+for docs/statistics.md, section 7). Every comparison goes through the same ``plan`` and the same
+look-by-look stopping a real ``perfop compare`` runs; the noise models are those of
+tests/unit/test_stats_simulation.py (imported from there, so the test and this script cannot
+drift apart). Three rules are compared on the same draws:
+
+- ``rule``: today's ``stats.decide`` (exact one-sided signed-rank confirmation at alpha);
+- ``before``: the rule before issue 14 (two-sided normal-approximation signed-rank at alpha,
+  boundaries at 0.85 alpha), kept here only for the comparison;
+- ``interval``: the trimmed-mean repeated interval alone (no rank or Hodges-Lehmann check).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import math
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import norm
+
+from perfop import stats
+
+ROOT = Path(__file__).resolve().parent.parent
+ALPHA = 0.05
+Decide = Callable[..., np.ndarray]
+
+
+def _noise_models() -> tuple[Callable[..., np.ndarray], dict[str, dict[str, float]]]:
+    path = ROOT / "tests" / "unit" / "test_stats_simulation.py"
+    spec = importlib.util.spec_from_file_location("perfop_noise_models", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.simulate_log_ratios, module.SCENARIOS
+
+
+def decide_before(
+    x: np.ndarray, *, z_bound: float, threshold: float, alpha: float, trim: float
+) -> np.ndarray:
+    """The rule before issue 14: two-sided normal-approximation signed-rank check at alpha."""
+    delta = math.log1p(threshold)
+    mean, se, df = stats.trimmed_mean_se(x, trim)
+    half = stats.t_bound(z_bound, df) * se
+    lo, hi = mean - half, mean + half
+    z = stats.signed_rank_z(x)
+    crit = float(norm.isf(alpha / 2))
+    up = (lo > 0) & (mean > delta) & (z >= crit) & stats.hodges_lehmann_above(x, delta)
+    down = (hi < 0) & (mean < -delta) & (z <= -crit) & stats.hodges_lehmann_above(-x, delta)
+    eq = (lo > -delta) & (hi < delta)
+    return np.where(up, 1, np.where(down, -1, np.where(eq, 2, 0)))
+
+
+def decide_interval(
+    x: np.ndarray, *, z_bound: float, threshold: float, alpha: float, trim: float
+) -> np.ndarray:
+    """The trimmed-mean repeated interval alone."""
+    delta = math.log1p(threshold)
+    mean, se, df = stats.trimmed_mean_se(x, trim)
+    half = stats.t_bound(z_bound, df) * se
+    lo, hi = mean - half, mean + half
+    up, down = (lo > 0) & (mean > delta), (hi < 0) & (mean < -delta)
+    eq = (lo > -delta) & (hi < delta)
+    return np.where(up, 1, np.where(down, -1, np.where(eq, 2, 0)))
+
+
+def run(design: stats.SequentialDesign, x: np.ndarray, decide: Decide) -> tuple[np.ndarray, ...]:
+    """``stats.run_sequential`` with the decision function as a parameter."""
+    codes = np.zeros(x.shape[0], dtype=int)
+    used = np.full(x.shape[0], design.max_pairs, dtype=int)
+    open_rows = np.arange(x.shape[0])
+    for n, zb in zip(design.looks, design.z_bounds, strict=True):
+        if open_rows.size == 0:
+            break
+        got = decide(
+            x[open_rows, :n],
+            z_bound=zb,
+            threshold=design.threshold,
+            alpha=design.alpha,
+            trim=design.trim,
+        )
+        done = got != 0
+        codes[open_rows[done]] = got[done]
+        used[open_rows[done]] = n
+        open_rows = open_rows[~done]
+    return codes, used
+
+
+def designs(threshold: float, pairs: int) -> dict[str, stats.SequentialDesign]:
+    """The design each rule runs with (the old rule computed its boundaries at 0.85 alpha)."""
+    now = stats.plan(alpha=ALPHA, threshold=threshold, first=5, max_pairs=pairs)
+    saved = stats.ALPHA_MARGIN
+    try:
+        stats.ALPHA_MARGIN = 0.85
+        before = stats.plan(alpha=ALPHA, threshold=threshold, first=5, max_pairs=pairs)
+    finally:
+        stats.ALPHA_MARGIN = saved
+    return {"rule": now, "before": before, "interval": now}
+
+
+RULES: dict[str, Decide] = {
+    "rule": stats.decide,
+    "before": decide_before,
+    "interval": decide_interval,
+}
+AA_BUDGETS = ((1e-4, 300), (0.01, 300), (0.02, 40), (0.02, 24), (0.02, 10), (1e-4, 10))
+POWER_BUDGETS = ((0.02, 10), (0.02, 20), (0.02, 30))
+
+
+def aa_table(rows: int) -> None:
+    simulate, scenarios = _noise_models()
+    print(f"A/A, alpha {ALPHA}, {rows:,} comparisons per cell: false verdicts (share unchanged)\n")
+    print("| noise model | threshold, budget | rule | before issue 14 | interval alone |")
+    print("|---|---|---:|---:|---:|")
+    worst = 0.0
+    for name, params in scenarios.items():
+        for threshold, pairs in AA_BUDGETS:
+            rng = np.random.default_rng(20_000 + pairs + int(threshold * 1e4))
+            x = simulate(rng, rows, pairs, 0.0, **params)
+            cells = []
+            for rule, design in designs(threshold, pairs).items():
+                codes, _ = run(design, x, RULES[rule])
+                false = float(np.mean(np.abs(codes) == 1))
+                if rule == "rule":
+                    worst = max(worst, false)
+                cells.append(f"{false:.2%} ({np.mean(codes == 2):.0%})")
+            print(f"| {name} | {threshold:.2%}, {pairs} pairs | " + " | ".join(cells) + " |")
+            sys.stdout.flush()
+    print(f"\nworst false-verdict rate of the rule: {worst:.2%}\n")
+
+
+def power_table(rows: int) -> None:
+    simulate, scenarios = _noise_models()
+    print(f"Power, alpha {ALPHA}, {rows:,} comparisons per cell: detected (median pairs)\n")
+    print(
+        "| noise model | slowdown | threshold, budget | rule | before issue 14 | interval alone |"
+    )
+    print("|---|---:|---|---:|---:|---:|")
+    for name in ("shared-vm", "gaussian"):
+        for effect in (0.03, 0.10):
+            for threshold, pairs in POWER_BUDGETS:
+                rng = np.random.default_rng(30_000 + pairs + int(effect * 100))
+                x = simulate(rng, rows, pairs, effect, **scenarios[name])
+                cells = []
+                for rule, design in designs(threshold, pairs).items():
+                    codes, used = run(design, x, RULES[rule])
+                    hit = codes == stats.INCREASE
+                    wrong = int(np.sum(codes == stats.DECREASE))
+                    med = f"{np.median(used[hit]):.0f}" if hit.any() else "-"
+                    cells.append(
+                        f"{hit.mean():.1%} ({med})" + (f", {wrong} wrong" if wrong else "")
+                    )
+                print(
+                    f"| {name} | {effect:.0%} | {threshold:.0%}, {pairs} pairs | "
+                    + " | ".join(cells)
+                    + " |"
+                )
+                sys.stdout.flush()
+    print()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=20_000, help="A/A comparisons per cell")
+    parser.add_argument("--power-rows", type=int, default=5_000, help="comparisons per power cell")
+    args = parser.parse_args()
+    load = os.getloadavg()
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+        f", load {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}\n"
+    )
+    start = time.perf_counter()
+    aa_table(args.rows)
+    power_table(args.power_rows)
+    load = os.getloadavg()
+    print(f"took {time.perf_counter() - start:.0f} s; load at the end {load[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
