@@ -16,6 +16,12 @@ a false verdict. Results go to a JSON-lines file and a markdown summary (docs/be
 
     python benchmarks/detection.py --per-level 30 --aa 60 --budget 30      # the full-size run
     python benchmarks/detection.py --per-level 10 --aa 20 --budget 10      # a reduced run
+    python benchmarks/detection.py --preset tight10                        # the 10 s level
+
+The 10 s level (``--preset tight10``) holds every tool to 10 s of wall clock per comparison, at
+perfop's default threshold of 2%, levels 0%, 3% and 10%. Every tool's whole command is timed from
+outside (perfop's ``wall``; the peers' ``time`` is already their whole commands), and the summary
+shows that wall time beside perfop's own ``elapsed``.
 """
 
 from __future__ import annotations
@@ -94,8 +100,29 @@ def calibrate_loop(tmp: Path) -> tuple[int, float, float]:
     return n, startup + n * per_iter, per_iter
 
 
+PRESETS: dict[str, dict[str, Any]] = {
+    # the issue's full-size run (docs/benchmarks.md, "Full-size run, 30 s budget")
+    "full30": {"per_level": 30, "aa": 60, "budget": 30.0, "threshold": 0.01, "levels": LEVELS},
+    # point 8 of issue 14: 10 s of wall clock per comparison, perfop's default threshold
+    "tight10": {
+        "per_level": 10,
+        "aa": 20,
+        "budget": 10.0,
+        "threshold": 0.02,
+        "levels": (0.0, 0.03, 0.10),
+        "out": Path("benchmarks/data/detection-10s.jsonl"),
+    },
+}
+
+
 def make_repo(
-    tmp: Path, n_base: int, total: float, per_iter: float, budget: float, levels: tuple[float, ...]
+    tmp: Path,
+    n_base: int,
+    total: float,
+    per_iter: float,
+    budget: float,
+    levels: tuple[float, ...],
+    threshold: float = 0.01,
 ) -> tuple[Path, str, dict[float, str]]:
     repo = tmp / "repo"
     repo.mkdir()
@@ -104,7 +131,7 @@ def make_repo(
     (repo / "bench.py").write_text(BENCH)
     (repo / "work.py").write_text(WORK.format(n=n_base))
     (repo / "perfop.toml").write_text(
-        "threshold = 0.01\n\n[workloads.w]\n"
+        f"threshold = {threshold}\n\n[workloads.w]\n"
         'command = ["{python}", "-S", "bench.py"]\n'
         f"max_time = {budget}\nmax_runs = 100000\nwarmup = 1\nmin_runs = 5\n"
     )
@@ -135,6 +162,7 @@ def peer_dirs(repo: Path, tmp: Path, base: str, cand: str) -> tuple[Path, Path]:
 
 
 def run_perfop(repo: Path, base: str, cand: str, seed: int) -> dict[str, Any]:
+    load0 = os.getloadavg()[0]
     t = time.perf_counter()
     out = sh(
         [
@@ -156,16 +184,27 @@ def run_perfop(repo: Path, base: str, cand: str, seed: int) -> dict[str, Any]:
     wall = time.perf_counter() - t
     if out.returncode not in (0, 1, 3):
         return {"verdict": "error", "error": out.stderr.strip()[-300:], "time": wall}
-    w = json.loads(out.stdout)["workloads"][0]
-    wall_m = next(m for m in w["metrics"] if m["name"] == "wall_time")
-    return {
+    doc = json.loads(out.stdout)
+    w = doc["workloads"][0]
+    metrics = {m["name"]: m for m in w["metrics"]}
+    primary = metrics.get(w.get("primary_metric", "wall_time"), metrics["wall_time"])
+    row = {
         "verdict": w["verdict"],
         "pairs": w["pairs"],
         "time": w["elapsed"],
         "wall": wall,
-        "ratio": wall_m["ratio"],
+        "ratio": metrics["wall_time"]["ratio"],
         "stop": w["stop_reason"],
+        "ci": [primary.get("ci_low"), primary.get("ci_high")],
+        "decided_on": primary["name"],
+        "loadavg": [load0, os.getloadavg()[0]],
     }
+    if out.stderr.strip():
+        row["stderr"] = out.stderr.strip()[-300:]  # the planner's up-front line, warnings
+    for k, v in {**doc, **w}.items():
+        if "contention" in k:
+            row[k] = v
+    return row
 
 
 def current_run_time(a: Path, b: Path) -> float:
@@ -320,6 +359,42 @@ def summarise(rows: list[dict[str, Any]], levels: tuple[float, ...]) -> str:
     return "\n".join(lines)
 
 
+def wall_table(rows: list[dict[str, Any]], levels: tuple[float, ...], budget: float) -> str:
+    """Every tool's whole-command wall time per comparison, and how each comparison ended.
+
+    perfop's ``wall`` is its whole ``perfop compare`` process timed from outside (start-up,
+    store, worktrees, measurement, clean-up); a peer's ``time`` is already its whole commands.
+    """
+    tools = sorted({r["tool"] for r in rows}, key=["perfop", "hyperfine", "pyperf"].index)
+    lines = [
+        "| injected slowdown | tool | comparisons | detected (slower) | false verdicts "
+        "| wrong-way | unchanged | median wall (s) | max wall (s) "
+        f"| over {budget:g} s budget |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for level in levels:
+        for tool in tools:
+            rs = [r for r in rows if r["tool"] == tool and r["level"] == level]
+            if not rs:
+                continue
+            n = len(rs)
+            slower = sum(r["verdict"] == "slower" for r in rs)
+            faster = sum(r["verdict"] == "faster" for r in rs)
+            false = slower + faster if level == 0 else faster
+            unch = sum(r["verdict"] == "unchanged" for r in rs)
+            walls = [float(r.get("wall", r["time"])) for r in rs]
+            over = sum(w > budget for w in walls)
+            det = "-" if level == 0 else f"{slower}/{n} ({slower / n:.0%})"
+            wrong = "-" if level == 0 else f"{faster}/{n}"
+            unch_txt = f"{unch}/{n}" if tool == "perfop" else "-"
+            lines.append(
+                f"| {level:.0%} | {tool} | {n} | {det} | {false}/{n} ({false / n:.0%}) "
+                f"| {wrong} | {unch_txt} | {statistics.median(walls):.1f} | {max(walls):.1f} "
+                f"| {over}/{n} |"
+            )
+    return "\n".join(lines)
+
+
 def _peer_p(row: dict[str, Any]) -> float | None:
     p = row.get("p", row.get("p_welch"))
     return float(p) if p is not None else None
@@ -393,12 +468,18 @@ def machine() -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--per-level", type=int, default=30, help="comparisons per slowdown level")
-    ap.add_argument("--aa", type=int, default=60, help="A/A comparisons (0%% level)")
-    ap.add_argument("--budget", type=float, default=30.0, help="seconds per comparison")
-    ap.add_argument("--levels", default=",".join(str(x) for x in LEVELS))
+    ap.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        help="full30: the full-size 30 s run; tight10: the 10 s level (explicit flags override)",
+    )
+    ap.add_argument("--per-level", type=int, help="comparisons per slowdown level (30)")
+    ap.add_argument("--aa", type=int, help="A/A comparisons, 0%% level (60)")
+    ap.add_argument("--budget", type=float, help="seconds of wall clock per comparison (30)")
+    ap.add_argument("--threshold", type=float, help="perfop's practical threshold (0.01)")
+    ap.add_argument("--levels", help="slowdown levels, comma-separated (0,0.02,0.03,0.05,0.1)")
     ap.add_argument("--tools", default="perfop,hyperfine,pyperf")
-    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/detection.jsonl"))
+    ap.add_argument("--out", type=Path, help="JSON lines (benchmarks/results/detection.jsonl)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument(
         "--resume",
@@ -408,7 +489,20 @@ def main() -> None:
     )
     ap.add_argument("--summary", action="store_true", help="only summarise the rows in --out")
     args = ap.parse_args()
-    levels = tuple(float(x) for x in args.levels.split(","))
+    defaults: dict[str, Any] = {
+        "per_level": 30,
+        "aa": 60,
+        "budget": 30.0,
+        "threshold": 0.01,
+        "levels": LEVELS,
+        "out": Path("benchmarks/results/detection.jsonl"),
+    } | PRESETS.get(args.preset or "", {})
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if isinstance(args.levels, str):
+        args.levels = tuple(float(x) for x in args.levels.split(","))
+    levels = tuple(args.levels)
     tools = args.tools.split(",")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     previous: list[dict[str, Any]] = []
@@ -424,14 +518,19 @@ def main() -> None:
         print(summarise(previous, levels))
         print()
         print(matched_false_alarms(previous, levels))
+        print()
+        print(wall_table(previous, levels, args.budget))
         return
     done = {(r["tool"], r["level"], r["i"]) for r in previous}
     tmp = Path(tempfile.mkdtemp(prefix="perfop-detect-"))
     n_base, total, per_iter = calibrate_loop(tmp)
-    repo, base, cands = make_repo(tmp, n_base, total, per_iter, args.budget, levels)
+    repo, base, cands = make_repo(
+        tmp, n_base, total, per_iter, args.budget, levels, threshold=args.threshold
+    )
     header = {
         "machine": machine(),
         "args": vars(args) | {"out": str(args.out)},
+        "perfop_commit": sh(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent).stdout.strip(),
         "workload_s": total,
         "iterations": n_base,
         "started": time.strftime("%F %T"),
@@ -462,6 +561,8 @@ def main() -> None:
                     fh.flush()
                     print(json.dumps(r), flush=True)
     print(summarise(rows, levels))
+    print()
+    print(wall_table(rows, levels, args.budget))
     shutil.rmtree(tmp, ignore_errors=True)
 
 
