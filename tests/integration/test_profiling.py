@@ -228,7 +228,7 @@ def test_all_shows_frames_outside_the_repository(git_repo: Callable[..., Path]) 
     cpu, cpu_all = folded.part("cpu"), everything.part("cpu")
     assert cpu is not None and cpu_all is not None
     assert cpu.hotspots[0].function == "go"  # json's time folded into its caller
-    assert all(h.in_repo or h.function == OUTSIDE for h in cpu.hotspots)
+    assert all(h.in_repo or h.origin != "harness" for h in cpu.hotspots), cpu.hotspots
     outside = [h for h in cpu_all.hotspots if not h.in_repo]
     assert any("json" in h.file for h in outside)
 
@@ -301,3 +301,30 @@ def test_workload_that_cannot_start_is_a_workload_error(git_repo: Callable[..., 
     repo = git_repo()
     with pytest.raises(WorkloadError):
         profile(load_config(repo), command=[PY, "missing.py"], cwd=repo)
+
+
+def test_a_harness_outside_the_repository_is_its_own_row(
+    git_repo: Callable[..., Path], tmp_path: Path
+) -> None:
+    lib = (
+        "def work():\n    x = 0\n    for i in range(1_500_000):\n        x += i % 3\n    return x\n"
+    )
+    config = '[workloads.b]\ncommand = ["{python}", "%s"]\nenv = { PYTHONPATH = "{repo}" }\n'
+    repo = git_repo({"pkg/__init__.py": "", "pkg/lib.py": lib})
+    bench = tmp_path / "bench" / "run.py"
+    bench.parent.mkdir()
+    bench.write_text(
+        "from pkg.lib import work\n\n\ndef spin():\n    x = 0\n"
+        "    for i in range(1_500_000):\n        x += i % 3\n    return x\n\n\n"
+        "for _ in range(2):\n    spin()\n    work()\n",
+        encoding="utf-8",
+    )
+    (repo / "perfop.toml").write_text(config % bench, encoding="utf-8")
+    cpu = profile(load_config(repo), workload="b").part("cpu")
+    assert cpu is not None
+    by = {h.function: h for h in cpu.hotspots}
+    harness = by["(harness)"]
+    assert harness.origin == "harness" and harness.file == str(bench) and not harness.in_repo
+    assert by["work"].file == "pkg/lib.py" and by["work"].in_repo
+    assert harness.self_pct > 25 and by["work"].self_pct > 25, cpu.hotspots
+    assert OUTSIDE not in by or by[OUTSIDE].self_pct < 10

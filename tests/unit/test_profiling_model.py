@@ -14,7 +14,7 @@ from perfop.profiling.backends import BOOTSTRAP, strip_bootstrap
 from perfop.profiling.diff import diff_parts, diff_runs, diff_to_dict
 from perfop.profiling.document import SCHEMA, profile_document, report_from_document
 from perfop.profiling.launchers import classify_command
-from perfop.profiling.model import OUTSIDE, Frame, ProfilePart, ProfileReport, StackSample
+from perfop.profiling.model import Frame, ProfilePart, ProfileReport, StackSample
 from perfop.profiling.parsers import (
     enclosing_function,
     parse_pyinstrument_records,
@@ -47,13 +47,14 @@ def test_stdlib_and_site_packages_fold_into_their_repo_caller() -> None:
     ]
     spots = attribute(stacks, kind="cpu", root=ROOT)
     by_name = {h.function: h for h in spots}
-    assert [h.function for h in spots[:3]] == ["work", "helper", OUTSIDE]
+    assert [h.function for h in spots[:3]] == ["work", "helper", "(stdlib: json)"]
     assert by_name["work"].self_pct == pytest.approx(60.0)
     assert by_name["work"].total_pct == pytest.approx(90.0)
     assert by_name["helper"].file == "pkg/util.py" and by_name["helper"].count == 3
     assert by_name["<module>"].self_pct == 0 and by_name["<module>"].total_pct == pytest.approx(90)
     assert sum(h.self_pct for h in spots) == pytest.approx(100.0)
-    assert not by_name[OUTSIDE].in_repo
+    assert not by_name["(stdlib: json)"].in_repo
+    assert by_name["(stdlib: json)"].origin == "stdlib"
 
 
 def test_all_keeps_every_frame() -> None:

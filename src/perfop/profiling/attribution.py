@@ -1,13 +1,23 @@
-"""Fold raw stacks onto the repository's own code and rank the functions: pure, no I/O.
+"""Fold raw stacks onto the code a user would change and rank the functions: pure, no I/O.
 
-By default a frame counts only if its file lies inside the repository (and not in a virtualenv or
-site-packages inside it); time or bytes spent in the standard library or third-party code are
-charged to the innermost repository frame that called them. Stacks with no repository frame at all
-go to one ``(outside the repository)`` row so the percentages still add up to 100.
+Every frame has an origin: the repository's own code (inside the checkout, not in a virtualenv
+or site-packages inside it), the *harness* (code outside the repository that the workload runs:
+its driver script, ``python -c`` code), the standard library, or an installed package. By
+default:
+
+- time (or bytes) in the standard library or a package called *from repository code* is
+  charged to that repository caller (its cost is the caller's to change);
+- the harness's own time is one row per harness file, ``(harness)``, never a repository row;
+- library time with no repository caller below the harness is one row per top-level package or
+  stdlib module, ``(stdlib: json)`` / ``(package: numpy)``, so a user sees what outside code
+  costs; frames with no file at all go to ``(outside the repository)``.
+
+The percentages add up to 100. With ``include_all`` every frame is its own row.
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import PurePosixPath
@@ -17,6 +27,10 @@ from perfop.profiling.model import OUTSIDE, Frame, HotSpot, Kind, StackSample, h
 _NOT_OURS = frozenset(
     {"site-packages", "dist-packages", ".venv", "venv", ".tox", ".nox", "__pypackages__", ".perfop"}
 )
+HARNESS = "(harness)"
+_STDLIB_RE = re.compile(r"/lib/(?:python|pypy)\d+(?:\.\d+)?t?/(?P<rest>.+)$")
+_COMMAND_CODE = ("<string>", "<stdin>")
+_FROZEN_RE = re.compile(r"^<frozen (?P<mod>[\w.]+)>$")
 
 
 def repo_relative(file: str, root: str) -> str | None:
@@ -44,7 +58,55 @@ def display_path(file: str, root: str) -> str:
     return file
 
 
+def _top_level(rest: str) -> str:
+    first = rest.split("/", 1)[0]
+    for suffix in (".py", ".pyc"):
+        first = first.removesuffix(suffix)
+    return first.split(".", 1)[0] if "/" not in rest else first
+
+
+def origin_of(file: str, root: str) -> tuple[str, str]:
+    """(origin, group) of a frame's file: ``repo`` (group: the repo-relative path), ``harness``
+    (the file), ``stdlib`` or ``package`` (the top-level module or package), or ``unknown``."""
+    rel = repo_relative(file, root)
+    if rel is not None:
+        return "repo", rel
+    if not file:
+        return "unknown", ""
+    frozen = _FROZEN_RE.match(file)
+    if frozen:
+        return "stdlib", frozen.group("mod").split(".", 1)[0]
+    if file.startswith("<"):
+        if file in _COMMAND_CODE:
+            return "harness", file  # python -c code, stdin: the workload's own command
+        return "stdlib", "builtins"  # pyinstrument's <built-in>, <frozen ...> without a name
+    for marker in ("/site-packages/", "/dist-packages/"):
+        if marker in file:
+            return "package", _top_level(file.split(marker, 1)[1])
+    stdlib = _STDLIB_RE.search(file)
+    if stdlib:
+        rest = stdlib.group("rest")
+        if rest.startswith("lib-dynload/"):
+            rest = rest[len("lib-dynload/") :]
+        return "stdlib", _top_level(rest)
+    return "harness", file
+
+
+def outside_label(origin: str, group: str) -> str:
+    if origin in ("stdlib", "package") and group:
+        return f"({origin}: {group})"
+    return OUTSIDE
+
+
 _Key = tuple[str, str]  # (display file, function)
+_OWNERS = ("repo", "harness")
+
+
+class _Keyed:
+    __slots__ = ("frame", "key", "origin")
+
+    def __init__(self, key: _Key, frame: Frame, origin: str) -> None:
+        self.key, self.frame, self.origin = key, frame, origin
 
 
 def attribute(
@@ -59,23 +121,20 @@ def attribute(
     total_w: dict[_Key, float] = defaultdict(float)
     counts: dict[_Key, int] = defaultdict(int)
     lines: dict[_Key, dict[int, float]] = defaultdict(lambda: defaultdict(float))
-    in_repo: dict[_Key, bool] = {}
+    origins: dict[_Key, str] = {}
     grand = 0.0
     for stack in stacks:
         grand += stack.weight
         keyed = _keyed_frames(stack.frames, root=root, include_all=include_all)
-        if not keyed:
-            leaf_key: _Key = ("", OUTSIDE)
-            in_repo[leaf_key] = False
-            keyed = [(leaf_key, Frame(OUTSIDE, "", 0), False)]
-        for key, frame, ours in keyed:
-            in_repo[key] = ours
-            lines[key][frame.line] += 0.0  # remember every line seen, weighted below
-        leaf_key, leaf_frame, _ = keyed[-1]
-        self_w[leaf_key] += stack.weight
-        counts[leaf_key] += stack.count
-        lines[leaf_key][leaf_frame.line] += stack.weight
-        for key in dict.fromkeys(k for k, _, _ in keyed):
+        leaf = keyed[-1] if include_all and keyed else _charged(keyed)
+        credited = [k for k in keyed if include_all or k.origin in _OWNERS]
+        for k in (*credited, leaf):
+            origins[k.key] = k.origin
+            lines[k.key][k.frame.line] += 0.0  # remember every line seen, weighted below
+        self_w[leaf.key] += stack.weight
+        counts[leaf.key] += stack.count
+        lines[leaf.key][leaf.frame.line] += stack.weight
+        for key in dict.fromkeys([*(k.key for k in credited), leaf.key]):
             total_w[key] += stack.weight
     if grand <= 0:
         return []
@@ -96,28 +155,46 @@ def attribute(
                 self_value=self_w.get(key, 0.0),
                 total_value=total,
                 count=counts.get(key, 0),
-                in_repo=in_repo[key],
+                in_repo=origins[key] == "repo",
+                origin=origins[key],
             )
         )
     spots.sort(key=lambda h: (-h.self_value, -h.total_value, h.file, h.function))
     return spots
 
 
-def _keyed_frames(
-    frames: tuple[Frame, ...], *, root: str, include_all: bool
-) -> list[tuple[_Key, Frame, bool]]:
-    out: list[tuple[_Key, Frame, bool]] = []
+def _charged(keyed: list[_Keyed]) -> _Keyed:
+    """Which row a stack's weight is charged to: the innermost repository or harness frame, with
+    the library frames it called folded into it when it is repository code; library time called
+    from the harness (or from nothing) goes to that library's row."""
+    owner = next((i for i in range(len(keyed) - 1, -1, -1) if keyed[i].origin in _OWNERS), None)
+    if owner is not None and (keyed[owner].origin == "repo" or owner == len(keyed) - 1):
+        return keyed[owner]
+    entry = keyed[0 if owner is None else owner + 1] if keyed else None
+    if entry is None or entry.origin == "unknown":
+        return _Keyed(("", OUTSIDE), Frame(OUTSIDE, "", 0), "unknown")
+    return entry
+
+
+def _keyed_frames(frames: tuple[Frame, ...], *, root: str, include_all: bool) -> list[_Keyed]:
+    out: list[_Keyed] = []
     for frame in frames:
-        rel = repo_relative(frame.file, root)
-        if rel is None and not include_all:
-            continue
-        file = rel if rel is not None else display_path(frame.file, root)
-        if out and out[-1][0][0] == file and frame.function.endswith(_COMPREHENSIONS):
-            # Python 3.12 inlines comprehensions (PEP 709); fold them on 3.11 too, so the
-            # function that wrote the comprehension is the hot spot on every version.
-            out[-1] = (out[-1][0], Frame(out[-1][1].function, frame.file, frame.line), out[-1][2])
-            continue
-        out.append(((file, frame.function), frame, rel is not None))
+        origin, group = origin_of(frame.file, root)
+        if include_all or origin == "repo":
+            file = group if origin == "repo" else display_path(frame.file, root)
+            if out and out[-1].key[0] == file and frame.function.endswith(_COMPREHENSIONS):
+                # Python 3.12 inlines comprehensions (PEP 709); fold them on 3.11 too, so the
+                # function that wrote the comprehension is the hot spot on every version.
+                prev = out[-1]
+                out[-1] = _Keyed(
+                    prev.key, Frame(prev.frame.function, frame.file, frame.line), origin
+                )
+                continue
+            out.append(_Keyed((file, frame.function), frame, origin))
+        elif origin == "harness":
+            out.append(_Keyed((group, HARNESS), frame, origin))
+        else:
+            out.append(_Keyed(("", outside_label(origin, group)), frame, origin))
     return out
 
 

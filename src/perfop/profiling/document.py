@@ -4,7 +4,8 @@ Format history (bump the suffix on any incompatible change):
   perfop.profile/1 — report metadata, ``parts`` (cpu/memory) each with hot spots and artifact
                      paths relative to the repository root.
                      Later, compatible additions: ``repeat`` (runs merged into the report,
-                     1 when absent) and each part's ``cpu_time`` (null when unknown).
+                     1 when absent) and each part's ``cpu_time`` (null when unknown); each hot
+                     spot's ``origin`` (repo, harness, stdlib, package, unknown).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import asdict
 from typing import Any
 
 from perfop.errors import ProfilerError
-from perfop.profiling.model import HotSpot, ProfilePart, ProfileReport
+from perfop.profiling.model import HotSpot, ProfilePart, ProfileReport, guess_origin
 
 SCHEMA = "perfop.profile/1"
 
@@ -48,7 +49,10 @@ def report_from_document(doc: dict[str, Any]) -> ProfileReport:
             wall_time=float(p["wall_time"]),
             peak_bytes=None if p["peak_bytes"] is None else int(p["peak_bytes"]),
             sample_count=int(p["sample_count"]),
-            hotspots=tuple(HotSpot(**h) for h in p["hotspots"]),
+            hotspots=tuple(
+                HotSpot(**{"origin": guess_origin(h["function"], h["in_repo"]), **h})
+                for h in p["hotspots"]
+            ),
             artifacts=dict(p["artifacts"]),
             notes=tuple(p["notes"]),
             cpu_time=None if p.get("cpu_time") is None else float(p["cpu_time"]),

@@ -64,9 +64,11 @@ def hotspot_id(kind: str, file: str, function: str) -> str:
 class HotSpot:
     """One function's share of a profile.
 
-    ``file`` is repo-relative (POSIX separators) for the repository's own code; other code (only
-    with ``--all``) keeps a shortened absolute path. ``self_value``/``total_value`` are in the
-    part's unit (seconds or bytes); ``count`` is samples (CPU) or allocations (memory).
+    ``file`` is repo-relative (POSIX separators) for the repository's own code; a harness row's
+    file is the harness file; other code (only with ``--all``) keeps a shortened absolute path.
+    Rows that are not one function (``(harness)``, ``(stdlib: json)``) name what they group.
+    ``self_value``/``total_value`` are in the part's unit (seconds or bytes); ``count`` is samples
+    (CPU) or allocations (memory).
     """
 
     id: str
@@ -80,6 +82,20 @@ class HotSpot:
     total_value: float
     count: int
     in_repo: bool = True
+    origin: str = "repo"  # "repo", "harness", "stdlib", "package" or "unknown" (see attribution)
+
+
+def guess_origin(function: str, in_repo: bool) -> str:
+    """A hot spot's origin where only its name and ``in_repo`` were kept (rows stored before
+    origins were recorded, the store's rows): exact for every row but ``--all``'s outside ones."""
+    if in_repo:
+        return "repo"
+    if function == "(harness)":
+        return "harness"
+    for origin in ("stdlib", "package"):
+        if function.startswith(f"({origin}: "):
+            return origin
+    return "unknown"
 
 
 @dataclass(frozen=True)

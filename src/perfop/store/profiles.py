@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from perfop.profiling.model import HotSpot, ProfileReport
+from perfop.profiling.model import HotSpot, ProfileReport, guess_origin
 from perfop.store import schema as s
 from perfop.store.core import Store, utcnow
 
@@ -212,6 +212,7 @@ def _stored(conn: sa.Connection, row: Any) -> StoredProfile:
                 total_value=h.total_value,
                 count=h._mapping["count"],
                 in_repo=h.in_repo,
+                origin=guess_origin(h.function, h.in_repo),
             )
             for h in spots
         ),
