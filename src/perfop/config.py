@@ -134,6 +134,8 @@ class PerfopConfig(_Strict):
     threshold: float = Field(default=0.02, gt=0, lt=1)
     alpha: float = Field(default=0.05, gt=0, lt=0.5)
     test_command: Command | None = None
+    test_env: dict[str, str] | None = None
+    test_setup: Command | None = None
     base: str | None = None
     seed: int | None = None
     affinity: list[int] | None = None
@@ -142,7 +144,15 @@ class PerfopConfig(_Strict):
     slos: list[SLOConfig] = Field(default_factory=list)
     agent: AgentConfig = Field(default_factory=AgentConfig)
 
-    _tc = field_validator("test_command")(_check_command)
+    _tc = field_validator("test_command", "test_setup")(_check_command)
+
+    @field_validator("test_env")
+    @classmethod
+    def _test_env_names(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for name in value or {}:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise ValueError(f"{name!r} is not a valid environment variable name")
+        return value
 
     @field_validator("workloads")
     @classmethod

@@ -10,13 +10,22 @@ sessions: the user's tree, index and branches are never touched. Everything is s
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from perfop.config import LoadedConfig, expand
+from perfop.config import LoadedConfig
 from perfop.engagement import lifecycle
+from perfop.engagement.checkout import (
+    interpreter_of,
+    outside_checkout,
+    probe,
+    project_packages,
+    tests_argv,
+    tests_env,
+    tests_setup_argv,
+)
 from perfop.engagement.hypotheses import needs_approval
 from perfop.engagement.outcome import Outcome, TestEvidence, WorkloadEvidence, decide
 from perfop.engagement.records import (
@@ -60,20 +69,26 @@ class ValidationReport:
 
 
 def run_tests(
-    loaded: LoadedConfig, checkout: Path, *, timeout: float = TEST_TIMEOUT
+    loaded: LoadedConfig,
+    checkout: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float = TEST_TIMEOUT,
 ) -> tuple[bool, str]:
-    """Run the configured test command in ``checkout``; ``(passed, output tail)``."""
+    """Run ``test_setup`` (when configured) and the test command in ``checkout``'s project
+    folder with ``env`` on top of perfop's environment; ``(passed, output tail)``."""
     from perfop.environment import redact_text
     from perfop.runner import run_process, workload_env
 
-    command = loaded.config.test_command
-    assert command is not None
     tree = loaded.project_dir(checkout)
-    parts = shlex.split(command) if isinstance(command, str) else list(command)
-    argv = [expand(p, repo=checkout, worktree=tree) for p in parts]
-    result = run_process(
-        argv, cwd=tree, env=workload_env({"PYTHONDONTWRITEBYTECODE": "1"}), timeout=timeout
-    )
+    process_env = workload_env({"PYTHONDONTWRITEBYTECODE": "1", **(env or {})})
+    setup = tests_setup_argv(loaded, checkout)
+    if setup is not None:
+        done = run_process(setup, cwd=tree, env=process_env, timeout=timeout)
+        if not done.ok:
+            tail = "\n".join(done.stderr_tail.strip().splitlines()[-8:])
+            return False, redact_text(f"test_setup failed: {done.describe_failure()}\n{tail}")
+    result = run_process(tests_argv(loaded, checkout), cwd=tree, env=process_env, timeout=timeout)
     tail = "\n".join(
         (result.stdout_head.strip().splitlines() + result.stderr_tail.strip().splitlines())[-8:]
     )
@@ -81,22 +96,99 @@ def run_tests(
     return result.ok, redact_text(detail + tail)
 
 
-def _test_evidence(loaded: LoadedConfig, base_ref: str, cand_sha: str) -> TestEvidence | None:
+def _probe_side(
+    loaded: LoadedConfig, checkout: Path, workloads: Sequence[str]
+) -> list[dict[str, Any]]:
+    """The interpreter of each validated workload in ``checkout`` (one probe per distinct
+    interpreter and environment): version, distributions, where the project's packages import
+    from. What the report's environment section shows."""
+    from perfop.config import resolve_workload
+    from perfop.environment import redact_obj
+    from perfop.runner import workload_env
+
+    tree = loaded.project_dir(checkout)
+    names = project_packages(tree)
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for name in workloads:
+        wl = loaded.config.workloads.get(name)
+        if wl is None:
+            continue
+        res = resolve_workload(name, wl, repo=loaded.repo_root, worktree=tree)
+        env = workload_env(res.env)
+        interpreter = interpreter_of(res.argv, cwd=res.cwd, env=env)
+        if interpreter is None:
+            continue
+        key = (interpreter, repr(sorted(res.env.items())))
+        if key in found:
+            found[key]["workloads"].append(name)
+            continue
+        doc = probe(interpreter, cwd=res.cwd, env=env, packages=names)
+        if doc is None:
+            continue
+        doc["workloads"] = [name]
+        doc["outside_checkout"] = outside_checkout(doc, checkout, who=f"workload {name} would")
+        found[key] = doc
+    return [redact_obj(d) for d in found.values()]
+
+
+@dataclass(frozen=True)
+class CheckoutEvidence:
+    tests: TestEvidence | None
+    environment: dict[str, Any]
+
+
+def checkout_evidence(
+    loaded: LoadedConfig, base_ref: str, cand_sha: str, workloads: Sequence[str]
+) -> CheckoutEvidence:
+    """The tests at the candidate (and at base when they fail there), with the validated
+    workloads' environment, and a probe of each side's workload interpreter."""
+    from perfop.runner import workload_env
     from perfop.worktrees import WorktreeSession
 
     command = loaded.config.test_command
-    if command is None:
-        return None
-    text = command if isinstance(command, str) else shlex.join(command)
+    environment: dict[str, Any] = {}
     with WorktreeSession(loaded.repo_root) as session:
         cand = session.checkout("cand", cand_sha)
-        ok, tail = run_tests(loaded, cand.path)
-        if ok:
-            return TestEvidence(text, candidate_ok=True, candidate_tail=tail)
         base = session.checkout("base", base_ref)
-        base_ok, base_tail = run_tests(loaded, base.path)
-    return TestEvidence(
-        text, candidate_ok=False, base_ok=base_ok, candidate_tail=tail, base_tail=base_tail
+        environment = {
+            "candidate": _probe_side(loaded, cand.path, workloads),
+            "base": _probe_side(loaded, base.path, workloads),
+        }
+        if command is None:
+            return CheckoutEvidence(None, environment)
+        text = command if isinstance(command, str) else shlex.join(command)
+        env = tests_env(loaded, cand.path, workloads)
+        warnings: list[str] = []
+        interpreter = interpreter_of(
+            tests_argv(loaded, cand.path), cwd=loaded.project_dir(cand.path), env=workload_env(env)
+        )
+        if interpreter is not None:
+            found = probe(
+                interpreter,
+                cwd=loaded.project_dir(cand.path),
+                env=workload_env(env),
+                packages=project_packages(loaded.project_dir(cand.path)),
+            )
+            if found is not None:
+                warnings = outside_checkout(found, cand.path, who="the tests")
+        ok, tail = run_tests(loaded, cand.path, env=env)
+        if ok:
+            passed = TestEvidence(
+                text, candidate_ok=True, candidate_tail=tail, warnings=tuple(warnings)
+            )
+            return CheckoutEvidence(passed, environment)
+        base_env = tests_env(loaded, base.path, workloads)
+        base_ok, base_tail = run_tests(loaded, base.path, env=base_env)
+    return CheckoutEvidence(
+        TestEvidence(
+            text,
+            candidate_ok=False,
+            base_ok=base_ok,
+            candidate_tail=tail,
+            base_tail=base_tail,
+            warnings=tuple(warnings),
+        ),
+        environment,
     )
 
 
@@ -263,7 +355,8 @@ def validate(
         _workload_evidence(store, wc, hyp.metric, targeted=wc.name in targeted, cid=result.id)
         for wc in result.workloads
     ]
-    tests = _test_evidence(loaded, base_sha, hyp.candidate_sha)
+    checked = checkout_evidence(loaded, base_sha, hyp.candidate_sha, targeted)
+    tests = checked.tests
     slos = _slo_results(store, loaded, eng.spec.slos, result)
     outcome = decide(expected_ratio=hyp.expected_ratio, workloads=evidence, tests=tests, slos=slos)
     doc = {
@@ -275,6 +368,7 @@ def validate(
         "tests": tests.to_dict() if tests else None,
         "slos": [r.to_dict() for r in slos],
         "outcome": outcome.to_dict(),
+        "environment": checked.environment,
     }
     ids = [f"comparison:{result.id}", f"commit:{hyp.candidate_sha}"]
     with store.write() as conn:
