@@ -31,6 +31,7 @@ from perfop.report.model import (
     History,
     HistoryPoint,
     HypothesisInfo,
+    MeasuredInterpreter,
     MetricStat,
     ReportData,
     Settings,
@@ -130,6 +131,55 @@ def _environment(data: Mapping[str, Any] | None) -> EnvironmentInfo | None:
         git_sha=git.get("sha"),
         packages=tuple(sorted((str(k), str(v)) for k, v in packages.items())),
     )
+
+
+def _interpreters(doc: Mapping[str, Any]) -> tuple[MeasuredInterpreter, ...]:
+    """One entry per probed interpreter; both sides in one entry when they agree."""
+
+    def entries(side: str) -> list[MeasuredInterpreter]:
+        out = []
+        for d in doc.get(side) or []:
+            if not isinstance(d, Mapping):
+                continue
+            out.append(
+                MeasuredInterpreter(
+                    side=side,
+                    workloads=tuple(str(w) for w in d.get("workloads") or ()),
+                    executable=str(d.get("executable") or "?"),
+                    python=f"{d.get('implementation') or ''} {d.get('version') or ''}".strip(),
+                    packages=tuple(
+                        sorted((str(k), str(v)) for k, v in (d.get("packages") or {}).items())
+                    ),
+                )
+            )
+        return out
+
+    cand, base = entries("candidate"), entries("base")
+    same = [(c.workloads, c.python, c.packages) for c in cand] == [
+        (b.workloads, b.python, b.packages) for b in base
+    ]
+    if same:
+        return tuple(dataclasses.replace(c, side="base and candidate") for c in cand)
+    return (*base, *cand)
+
+
+def _measured(
+    validations: Sequence[Any], baselines: Sequence[Baseline]
+) -> tuple[tuple[MeasuredInterpreter, ...], str | None]:
+    """The measured project's interpreters: from the newest validation that probed them, else
+    the interpreter path of each baseline command (no package list)."""
+    for v, label in sorted(validations, key=lambda x: (x[0].created_at, x[0].id), reverse=True):
+        doc = (v.evidence or {}).get("environment")
+        if isinstance(doc, Mapping):
+            found = _interpreters(doc)
+            if found:
+                return found, f"validation {v.id} ({label})"
+    out = []
+    for b in baselines:
+        argv = shlex.split(b.command) if b.command else []
+        if argv and "python" in Path(argv[0]).name:
+            out.append(MeasuredInterpreter("base", (b.workload,), argv[0], "", ()))
+    return tuple(out), "baseline commands" if out else None
 
 
 def _baseline(run: Any, specs: Mapping[str, Any]) -> Baseline:
@@ -232,6 +282,14 @@ def collect(store: Store, loaded: LoadedConfig, engagement_id: int | None = None
         baselines.append(_baseline(rec, {}))
         environment_id = environment_id or rec.environment_id
     environment = _environment(store.get_environment(environment_id) if environment_id else None)
+    label_of = {h.id: h.label for h in hyps}
+    measured, measured_from = _measured(
+        [(v, label_of[hid]) for hid, vs in validations.items() for v in vs], baselines
+    )
+    if environment is not None:
+        environment = dataclasses.replace(
+            environment, measured=measured, measured_from=measured_from
+        )
 
     reader = Reader(store)
     reader.prefetch(

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from perfop.report import content as c
-from perfop.report.model import ReportData, ValidationResult
+from perfop.report.model import EnvironmentInfo, ReportData, ValidationResult
 
 SECTIONS = (
     "Summary",
@@ -155,14 +155,12 @@ def _method(data: ReportData) -> list[str]:
                 ["CPU", cell(f"{env.cpu} ({env.logical_cores} logical cores)")],
                 ["Memory", cell(mem)],
                 ["OS", cell(env.os or "")],
-                ["Python", cell(env.python or "")],
                 ["Host", cell(env.hostname or "")],
+                ["perfop", cell(f"{data.perfop_version} (on {env.python or '?'})")],
                 ["Baseline git sha", code(env.git_sha) if env.git_sha else "-"],
             ],
         )
-        pkgs = [f"{name}=={ver}" for name, ver in env.packages]
-        if pkgs:
-            out += ["", *details(f"Installed packages ({len(pkgs)})", fence("\n".join(pkgs)))]
+        out += ["", *_measured_env(env)]
     else:
         out.append("_No environment recorded (no baseline run)._")
     out += ["", "**Workloads (exact commands):**", ""]
@@ -192,6 +190,31 @@ def _method(data: ReportData) -> list[str]:
         "",
         *fence("\n".join(c.reproduce_commands(data)), "sh"),
     ]
+    return out
+
+
+def _measured_env(env: EnvironmentInfo) -> list[str]:
+    if not env.measured:
+        return ["_The measured project's interpreter was not recorded (validate probes it)._"]
+    out = [f"**Measured project's interpreter** (from {md(env.measured_from or '?')}):", ""]
+    out += table(
+        ["side", "workloads", "interpreter", "Python", "packages"],
+        [
+            [
+                cell(m.side),
+                cell(", ".join(m.workloads)),
+                code(m.executable),
+                cell(m.python),
+                str(len(m.packages)) if m.packages else "-",
+            ]
+            for m in env.measured
+        ],
+    )
+    for m in env.measured:
+        if m.packages:
+            pkgs = "\n".join(f"{name}=={ver}" for name, ver in m.packages)
+            title = f"Installed packages, {m.side} ({len(m.packages)})"
+            out += ["", *details(title, fence(pkgs))]
     return out
 
 

@@ -49,15 +49,28 @@ class Settings:
 
 
 @dataclass(frozen=True)
+class MeasuredInterpreter:
+    """The interpreter a measured workload ran with, as ``perfop validate`` probed it."""
+
+    side: str  # "base and candidate", "base" or "candidate"
+    workloads: tuple[str, ...]
+    executable: str
+    python: str  # "CPython 3.12.3"
+    packages: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
 class EnvironmentInfo:
     hostname: str | None
     cpu: str | None
     logical_cores: int | None
     memory_bytes: int | None
     os: str | None
-    python: str | None
+    python: str | None  # perfop's own interpreter
     git_sha: str | None
-    packages: tuple[tuple[str, str], ...]
+    packages: tuple[tuple[str, str], ...]  # perfop's own environment (not rendered)
+    measured: tuple[MeasuredInterpreter, ...] = ()  # the measured project's interpreters
+    measured_from: str | None = None  # "validation 3 (H2)" or "baseline commands"
 
 
 @dataclass(frozen=True)
