@@ -22,6 +22,8 @@ import numpy as np
 from perfop import __version__, stats
 from perfop.behavior import Behavior, check_behavior
 from perfop.config import LoadedConfig, WorkloadConfig, resolve_workload
+from perfop.contention import merge as merge_contention
+from perfop.cpuwall import cpu_vs_wall_document
 from perfop.environment import capture_environment
 from perfop.errors import UsageError, WorkloadError
 from perfop.model import ProcessResult, RunStatus, Verdict
@@ -51,7 +53,7 @@ from perfop.worktrees import (
     workload_files,
 )
 
-COMPARISON_SCHEMA = "perfop.comparison/1"
+COMPARISON_SCHEMA = "perfop.comparison/2"  # 2: "contention", workloads' "cpu_vs_wall"
 UNSET_PAIR_CAP = 10_000  # see pair_cap: in practice max_time ends a comparison first
 Harness = Literal["base", "candidate"]
 
@@ -105,6 +107,7 @@ class WorkloadComparison:
     planned_pairs: int = 0
     first_batch: int = 0
     calibrated: bool = False
+    contention: dict[str, Any] | None = None  # perfop.contention summary over the pairs
 
     @property
     def primary(self) -> MetricResult | None:
@@ -126,6 +129,11 @@ class ComparisonResult:
     alpha: float
     harness: Harness
     workloads: tuple[WorkloadComparison, ...]
+
+    @property
+    def contention(self) -> dict[str, Any] | None:
+        """The machine's contention over all workloads' pairs (the worst level)."""
+        return merge_contention([w.contention for w in self.workloads])
 
 
 # --- compare ---------------------------------------------------------------------------------
@@ -225,7 +233,9 @@ def compare(
                 harness=harness,
                 workloads=tuple(results),
             )
-            cstore.finish_comparison(store, cid, status, comparison_document(result))
+            cstore.finish_comparison(
+                store, cid, status, comparison_document(result), contention=result.contention
+            )
     return result
 
 
@@ -305,9 +315,11 @@ def _compare_workload(
 
     def done(**kw: Any) -> WorkloadComparison:
         specs = metric_specs(base.results + cand.results, wl)
+        contention = runner.contention.summary()
         for side in sides:
             failed = kw.get("failure") is not None
-            store.finish_run(side.run_id, RunStatus.FAILED if failed else RunStatus.COMPLETE, specs)
+            status = RunStatus.FAILED if failed else RunStatus.COMPLETE
+            store.finish_run(side.run_id, status, specs, contention=contention)
         progress.workload_finished(name)
         return WorkloadComparison(
             name=name,
@@ -321,6 +333,7 @@ def _compare_workload(
             base_run_id=base.run_id,
             cand_run_id=cand.run_id,
             calibrated=noise is not None,
+            contention=contention,
             **kw,
         )
 
@@ -526,6 +539,7 @@ def _workload_row(wc: WorkloadComparison) -> dict[str, Any]:
         "pinned_files": list(wc.pinned_files),
         "stop_reason": wc.stop_reason,
         "behavior_diff": wc.behavior_diff,
+        "contention": wc.contention,
     }
 
 
@@ -556,6 +570,8 @@ def comparison_document(result: ComparisonResult) -> dict[str, Any]:
                 "elapsed": round(wc.elapsed, 3),
                 "runs": {"base": wc.base_run_id, "candidate": wc.cand_run_id},
                 "metrics": _metric_rows(wc),
+                "cpu_vs_wall": cpu_vs_wall_document(wc.metrics),
+                "contention": wc.contention,
             }
         )
     return {
@@ -568,6 +584,7 @@ def comparison_document(result: ComparisonResult) -> dict[str, Any]:
         "threshold": result.threshold,
         "alpha": result.alpha,
         "harness": result.harness,
+        "contention": result.contention,
         "workloads": workloads,
     }
 

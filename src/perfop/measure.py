@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from perfop import __version__
 from perfop.config import LoadedConfig, ResolvedWorkload, WorkloadConfig, resolve_workload
+from perfop.contention import Monitor
 from perfop.environment import capture_environment, git_state, redact_argv, redact_obj, redact_text
 from perfop.errors import UsageError, WorkloadError
 from perfop.model import BUILTIN_METRICS, Failure, MetricSpec, ProcessResult, RunStatus, Sample
@@ -22,7 +23,7 @@ from perfop.runner import check_startable, run_process, run_setup, set_affinity,
 from perfop.stats import Summary, summarize
 from perfop.store import Store
 
-RUN_SCHEMA = "perfop.run/1"
+RUN_SCHEMA = "perfop.run/2"  # 2: each run has a "contention" object (perfop.contention)
 ADHOC = "adhoc"
 # A workload that has never succeeded stops after this many failures in a row (warm-ups
 # included): a broken command or a hang would otherwise spend the whole budget repeating itself.
@@ -76,6 +77,7 @@ class WorkloadRun:
     metric_specs: dict[str, MetricSpec] = field(default_factory=dict)
     metrics_filter: list[str] | None = None
     stopped: str | None = None  # why measuring stopped before its budget, if it did
+    contention: dict[str, Any] | None = None  # perfop.contention summary over the samples
 
     def metric_names(self) -> list[str]:
         names = list(self.metric_specs)
@@ -239,14 +241,19 @@ def _run_plan(
         settings=settings,
         metrics_filter=resolved.config.metrics,
     )
+    monitor = Monitor()
     try:
-        _measure_into(store, resolved, settings, env, outcome, progress)
+        _measure_into(store, resolved, settings, env, outcome, progress, monitor)
     except BaseException:
         outcome.status = RunStatus.INTERRUPTED
-        store.finish_run(run_id, outcome.status, outcome.metric_specs or None)
+        outcome.contention = monitor.summary()
+        store.finish_run(
+            run_id, outcome.status, outcome.metric_specs or None, contention=outcome.contention
+        )
         raise
     outcome.status = RunStatus.COMPLETE if outcome.samples else RunStatus.FAILED
-    store.finish_run(run_id, outcome.status, outcome.metric_specs)
+    outcome.contention = monitor.summary()
+    store.finish_run(run_id, outcome.status, outcome.metric_specs, contention=outcome.contention)
     return outcome
 
 
@@ -257,6 +264,7 @@ def _measure_into(
     env: dict[str, str],
     outcome: WorkloadRun,
     progress: RunProgress,
+    monitor: Monitor,
 ) -> None:
     progress.workload_started(resolved.name, settings.runs)
     streak = _FailureStreak()
@@ -267,11 +275,13 @@ def _measure_into(
             progress.workload_finished(resolved.name)
             return
     started = time.monotonic()
+    monitor.start()  # /proc is read between samples, never while one is timed
     with store.sample_writer(outcome.run_id) as writer:
         for index in range(settings.runs):
             if index >= settings.min_runs and time.monotonic() - started >= settings.max_time:
                 break
             result = run_process(resolved.argv, cwd=resolved.cwd, env=env, timeout=settings.timeout)
+            monitor.add(result.user_time + result.sys_time)
             writer.add(index, result)
             _record(outcome, index, result)
             progress.sample_done(resolved.name, index, result)
@@ -352,6 +362,7 @@ def run_document(
                 "samples": [{"index": s.index, "metrics": s.metrics} for s in o.samples],
                 "failures": [vars(f) for f in o.failures],
                 "stopped": o.stopped,
+                "contention": o.contention,
             }
         )
     return {

@@ -17,6 +17,7 @@ BUILTIN_METRICS: dict[str, tuple[str, Better]] = {
     "wall_time": ("s", "lower"),
     "user_time": ("s", "lower"),
     "sys_time": ("s", "lower"),
+    "cpu_time": ("s", "lower"),  # user + sys: what the process computed, without its waiting
     "peak_rss": ("B", "lower"),
 }
 PRIMARY_METRIC = "wall_time"

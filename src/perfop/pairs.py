@@ -17,6 +17,7 @@ import numpy as np
 
 from perfop import stats
 from perfop.config import LoadedConfig, ResolvedWorkload, WorkloadConfig
+from perfop.contention import Monitor
 from perfop.environment import redact_text
 from perfop.errors import UsageError
 from perfop.model import BUILTIN_METRICS, MetricSpec, ProcessResult, Verdict
@@ -81,6 +82,7 @@ class PairRunner:
         self._warm_rng = np.random.default_rng(np.random.SeedSequence([seed, key, 1]))
         self.index = 0
         self.pair_walls: list[float] = []
+        self.contention = Monitor()  # /proc read between pairs, not inside one
 
     def _both(self, rng: np.random.Generator) -> list[tuple[Side, ProcessResult]]:
         order = self.sides[::-1] if rng.random() < 0.5 else self.sides
@@ -105,9 +107,11 @@ class PairRunner:
         return cost
 
     def pair(self) -> None:
+        self.contention.start()
         t0 = time.monotonic()
         done = self._both(self.rng)
         self.pair_walls.append(time.monotonic() - t0)
+        self.contention.add(sum(r.user_time + r.sys_time for _, r in done))
         for side, result in done:
             self.store.add_result(side.run_id, self.index, result)
         for side, result in done:
@@ -134,7 +138,8 @@ def metric_specs(results: Sequence[ProcessResult], wl: WorkloadConfig) -> dict[s
         for name, spec in r.metric_specs.items():
             specs.setdefault(name, spec)
     if wl.metrics:
-        keep = [*wl.metrics, wl.primary_metric]
+        # cpu_time always: compare shows the CPU-time ratio beside the wall-time one.
+        keep = [*wl.metrics, wl.primary_metric, "cpu_time"]
         specs = {n: s for n, s in specs.items() if n in keep}
     return specs
 

@@ -310,7 +310,13 @@ def run_process(
     sig = -exit_code if exit_code < 0 else None
     wall = r.wall_ns / 1e9
     rss = r.maxrss_kb * 1024  # Linux reports KiB
-    metrics = {"wall_time": wall, "user_time": r.utime, "sys_time": r.stime, "peak_rss": float(rss)}
+    metrics = {
+        "wall_time": wall,
+        "user_time": r.utime,
+        "sys_time": r.stime,
+        "cpu_time": r.utime + r.stime,
+        "peak_rss": float(rss),
+    }
     specs = {
         name: MetricSpec(name, unit, better) for name, (unit, better) in BUILTIN_METRICS.items()
     }

@@ -300,7 +300,7 @@ def test_full_engagement_through_tools_only(
         )
         assert not res.isError, res.content
         run_doc = res.structuredContent
-        assert run_doc["schema"] == "perfop.run/1"
+        assert run_doc["schema"] == "perfop.run/2"
         assert len(run_doc["runs"][0]["samples"]) == 3
         assert progress and progress[-1] == (3.0, 3.0)
 
@@ -364,7 +364,7 @@ def test_full_engagement_through_tools_only(
         )
         assert not res.isError, res.content
         cmp_doc = res.structuredContent
-        assert cmp_doc["schema"] == "perfop.comparison/1"
+        assert cmp_doc["schema"] == "perfop.comparison/2"
         assert cmp_doc["workloads"][0]["verdict"] == "faster", res.content[0].text
         assert progress
 

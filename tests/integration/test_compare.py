@@ -91,7 +91,7 @@ def test_slower_commit_is_slower_and_gates(
     before = user_state(repo)
     code, doc = _json(run_cli, repo, base, "HEAD", "--seed", "7", "--fail-on-regression")
     assert_untouched(before, user_state(repo))
-    assert doc["schema"] == "perfop.comparison/1"
+    assert doc["schema"] == "perfop.comparison/2"
     assert doc["seed"] == 7
     assert doc["base"] == {"ref": base, "sha": base}
     assert doc["candidate"]["ref"] == "HEAD"

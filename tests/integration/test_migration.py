@@ -132,3 +132,58 @@ def test_v1_store_migrates_on_postgresql(pg_url: str) -> None:
         assert new_run > 3  # ids continue after the migrated rows
     finally:
         store.close()
+
+
+def _as_schema_2(url: str) -> tuple[int, int]:
+    """A store as schema 2 left it: a run and a comparison, no ``contention`` columns."""
+    from perfop.store import compare as cstore
+
+    store = open_store(url)
+    try:
+        run_id = store.begin_run(workload="parse", argv=["true"], kind="run", cwd="/")
+        cid = cstore.begin_comparison(
+            store,
+            base_ref="a",
+            base_sha="a" * 40,
+            cand_ref="b",
+            cand_sha="b" * 40,
+            seed=1,
+            threshold=0.02,
+            alpha=0.05,
+            harness="base",
+            environment_id=None,
+        )
+        with store.write() as conn:
+            for table in ("runs", "comparisons"):
+                conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN contention"))
+            conn.execute(s.meta.update().where(s.meta.c.key == "schema_version").values(value="2"))
+    finally:
+        store.close()
+    return run_id, cid
+
+
+def test_v2_store_gains_contention_columns(any_store_url: str) -> None:
+    from perfop.model import RunStatus
+    from perfop.store import compare as cstore
+
+    run_id, cid = _as_schema_2(any_store_url)
+    store = open_store(any_store_url)
+    try:
+        with store.read() as conn:
+            inspector = sa.inspect(conn)
+            for table in ("runs", "comparisons"):
+                assert "contention" in {c["name"] for c in inspector.get_columns(table)}
+            version = conn.execute(
+                sa.select(s.meta.c.value).where(s.meta.c.key == "schema_version")
+            ).scalar()
+        assert int(version) == s.SCHEMA_VERSION >= 3
+        assert store.get_run(run_id).contention is None  # older rows: NULL, not made up
+        summary = {"level": "high", "others_cpu_share": {"median": 0.6, "max": 0.7}}
+        store.finish_run(run_id, RunStatus.COMPLETE, contention=summary)
+        assert store.get_run(run_id).contention == summary
+        cstore.finish_comparison(store, cid, "complete", None, contention=summary)
+        row = cstore.get_comparison(store, cid)
+        assert row is not None and row["contention"] == summary
+    finally:
+        store.close()
+    open_store(any_store_url).close()  # reopening a migrated store changes nothing

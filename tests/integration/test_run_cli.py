@@ -93,7 +93,7 @@ def test_adhoc_json_has_every_raw_sample(git_repo, run_cli) -> None:
     )
     assert code == 0, err
     doc = json.loads(out)
-    assert doc["schema"] == "perfop.run/1"
+    assert doc["schema"] == "perfop.run/2"
     assert doc["environment"]["git"]["sha"]
     (run,) = doc["runs"]
     assert run["workload"] == "adhoc" and run["status"] == "complete"

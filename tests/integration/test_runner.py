@@ -54,8 +54,9 @@ def test_success_is_measured(tmp_path: Path) -> None:
     assert r.ok and r.exit_code == 0 and r.signal is None and not r.timed_out
     assert r.describe_failure() == ""
     assert r.wall_time > 0 and r.user_time >= 0 and r.sys_time >= 0 and r.peak_rss > 0
-    assert set(r.metrics) == {"wall_time", "user_time", "sys_time", "peak_rss"}
+    assert set(r.metrics) == {"wall_time", "user_time", "sys_time", "cpu_time", "peak_rss"}
     assert r.metrics["wall_time"] == r.wall_time
+    assert r.metrics["cpu_time"] == r.user_time + r.sys_time
     assert r.stdout_head == "hello\n" and r.stdout_bytes == 6
 
 

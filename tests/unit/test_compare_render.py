@@ -138,7 +138,7 @@ def test_comparison_document_fields() -> None:
             _workload(Verdict.INCONCLUSIVE, nan_metric, name="tiny"),
         )
     )
-    assert doc["schema"] == COMPARISON_SCHEMA == "perfop.comparison/1"
+    assert doc["schema"] == COMPARISON_SCHEMA == "perfop.comparison/2"
     assert doc["base"] == {"ref": "main", "sha": "a" * 40}
     assert doc["candidate"] == {"ref": "WORKTREE", "sha": "b" * 40}
     assert doc["seed"] == 42

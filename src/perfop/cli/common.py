@@ -140,5 +140,14 @@ def emit(state: State, renderable: RenderableType) -> None:
     state.console.print(renderable)
 
 
+def warn_contention(state: State, summary: Any, *, what: str) -> None:
+    """``perfop: warning: high machine contention ...`` on stderr when ``summary`` is high."""
+    from perfop.contention import warning
+
+    text = warning(summary, what=what)
+    if text:
+        state.err_console.print(f"perfop: warning: {text}", markup=False, soft_wrap=True)
+
+
 def error_line(message: str) -> str:
     return f"perfop: error: {message}"

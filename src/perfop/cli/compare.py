@@ -22,6 +22,7 @@ from perfop.cli.common import (
     emit,
     emit_json,
     get_state,
+    warn_contention,
 )
 from perfop.cli.progress import TaskBar
 
@@ -228,6 +229,7 @@ def compare_cmd(
         emit_json(comparison_document(result))
     else:
         _print_comparison(state, result)
+    warn_contention(state, result.contention, what=f"comparison {result.id}")
     code = exit_code(
         result, fail_on_regression=fail_on_regression, fail_on_inconclusive=fail_on_inconclusive
     )
@@ -258,6 +260,22 @@ def _print_comparison(state: Any, result: ComparisonResult) -> None:
             _line(state, f"    behaviour check: {w.behavior_note}")
         if w.behavior == "changed" and w.behavior_diff:
             _line(state, format_behavior_diff(w))
+        for extra in format_machine_lines(w):
+            _line(state, f"    {extra}")
+
+
+def format_machine_lines(w: WorkloadComparison) -> list[str]:
+    """CPU time beside wall time, and the machine's contention, under a workload's summary."""
+    from perfop.contention import format_line
+    from perfop.cpuwall import cpu_vs_wall_document, format_cpu_wall
+
+    lines = []
+    cpu = format_cpu_wall(cpu_vs_wall_document(w.metrics))
+    if cpu:
+        lines.append(cpu)
+    if w.contention is not None:
+        lines.append(format_line(w.contention, paired=True))
+    return lines
 
 
 def format_calibration_line(c: CalibrationResult) -> str:

@@ -14,6 +14,7 @@ from perfop.cli.common import (
     emit_json,
     get_state,
     split_command,
+    warn_contention,
 )
 from perfop.cli.progress import TaskBar
 
@@ -67,6 +68,9 @@ def run(
     ] = None,
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
+    from rich.text import Text
+
+    from perfop.contention import format_line
     from perfop.environment import capture_environment
     from perfop.errors import UsageError
     from perfop.measure import run_adhoc, run_document, run_workloads
@@ -107,6 +111,14 @@ def run(
     else:
         for outcome in outcomes:
             emit(state, run_table(outcome))
+            if outcome.contention is not None:
+                # One line whatever the width, like compare's summary lines.
+                line = Text(f"  {format_line(outcome.contention, paired=False)}")
+                state.console.print(line, soft_wrap=True)
+    for outcome in outcomes:
+        warn_contention(
+            state, outcome.contention, what=f"run {outcome.run_id} ({outcome.workload})"
+        )
     if any(not o.samples for o in outcomes):
         raise typer.Exit(1)
 

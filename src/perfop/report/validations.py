@@ -2,7 +2,7 @@
 the profile diff's top movers, read in bulk for one ``collect`` (see ``perfop.report.data``).
 
 A validation links its comparisons by id in its evidence (``comparison_id``, ``comparison_ids``,
-or per-workload ``comparison_id``), or embeds a ``perfop.comparison/1`` document under
+or per-workload ``comparison_id``), or embeds a ``perfop.comparison/N`` document under
 ``comparison``; both sides' samples come from the runs linked to the comparison.
 """
 
@@ -124,7 +124,7 @@ class Reader:
 def workload_results(
     doc: Mapping[str, Any], comparison_id: int | None, reader: Reader | None = None
 ) -> list[WorkloadResult]:
-    """``WorkloadResult`` rows from a ``perfop.comparison/1`` document (samples from the store)."""
+    """``WorkloadResult`` rows from a ``perfop.comparison/N`` document (samples from the store)."""
     out = []
     for wl in doc.get("workloads") or []:
         name = str(wl.get("name") or wl.get("workload") or "?")

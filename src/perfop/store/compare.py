@@ -39,6 +39,7 @@ comparisons = sa.Table(
     sa.Column("pid", sa.Integer),
     sa.Column("started_at", sa.String(40), nullable=False),
     sa.Column("finished_at", sa.String(40)),
+    sa.Column("contention", sa.JSON),  # schema 3: perfop.contention summary, all workloads
 )
 
 comparison_workloads = sa.Table(
@@ -200,11 +201,18 @@ _METRIC_FLOATS = (
 
 
 def finish_comparison(
-    store: Store, comparison_id: int, status: str, document: Mapping[str, Any] | None
+    store: Store,
+    comparison_id: int,
+    status: str,
+    document: Mapping[str, Any] | None,
+    *,
+    contention: Mapping[str, Any] | None = None,
 ) -> None:
     values: dict[str, Any] = {"status": status, "finished_at": utcnow()}
     if document is not None:
         values["document"] = redact_obj(dict(document))
+    if contention is not None:
+        values["contention"] = dict(contention)
     with store.write() as conn:
         conn.execute(comparisons.update().where(comparisons.c.id == comparison_id).values(**values))
 

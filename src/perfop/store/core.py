@@ -142,6 +142,7 @@ class RunRecord:
     n_failures: int = 0
     samples: list[Sample] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
+    contention: dict[str, Any] | None = None  # perfop.contention summary; None before schema 3
 
     def values(self, metric: str) -> list[float]:
         return [x.metrics[metric] for x in self.samples if metric in x.metrics]
@@ -167,6 +168,7 @@ class RunRecord:
             "finished_at": self.finished_at,
             "samples_count": self.n_samples,
             "failures_count": self.n_failures,
+            "contention": self.contention,
         }
 
 
@@ -312,9 +314,16 @@ class Store:
                 conn.execute(s.failures.insert(), failure_rows)
 
     def finish_run(
-        self, run_id: int, status: RunStatus, metric_specs: Mapping[str, MetricSpec] | None = None
+        self,
+        run_id: int,
+        status: RunStatus,
+        metric_specs: Mapping[str, MetricSpec] | None = None,
+        *,
+        contention: Mapping[str, Any] | None = None,
     ) -> None:
         values: dict[str, Any] = {"status": status.value, "finished_at": utcnow()}
+        if contention is not None:
+            values["contention"] = dict(contention)
         if metric_specs is not None:
             values["metric_specs"] = {
                 n: {"unit": m.unit, "better": m.better} for n, m in metric_specs.items()
@@ -410,6 +419,7 @@ class Store:
             n_failures=n_failures,
             samples=samples,
             failures=failures,
+            contention=row.get("contention"),
         )
 
     def reap_stale_runs(self) -> int:

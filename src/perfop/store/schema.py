@@ -4,6 +4,8 @@ Schema history (bump SCHEMA_VERSION and add a step to MIGRATIONS for every chang
   1  environments, runs, samples, failures (foundation)
   2  engagements, hypotheses, designs, approvals, decisions, validations, inventories
      (perfop.store.engagement; step registered there, adds tables only)
+  3  runs.contention and comparisons.contention (JSON, NULL for older rows): the machine's
+     contention during the measurement (perfop.contention); added with ALTER TABLE
 
 Other areas define their tables in their own ``perfop.store.<area>`` module on this ``metadata``
 and are listed in ``perfop.store.TABLE_MODULES``.
@@ -16,7 +18,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = sa.MetaData()
 
@@ -59,6 +61,7 @@ runs = sa.Table(
     sa.Column("pid", sa.Integer),
     sa.Column("started_at", sa.String(40), nullable=False),
     sa.Column("finished_at", sa.String(40)),
+    sa.Column("contention", sa.JSON),
 )
 
 samples = sa.Table(
@@ -91,3 +94,31 @@ failures = sa.Table(
 # target version -> step that upgrades a store at (target - 1). Each step runs in the same
 # transaction as the version bump, so a failed migration leaves the store as it was.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+
+# Columns added to existing tables (version -> (table, column)); ``add_columns`` adds the ones a
+# store lacks, so a table created after the version (``create_all``) needs nothing.
+ADDED_COLUMNS: dict[int, tuple[tuple[str, str], ...]] = {
+    3: (("runs", "contention"), ("comparisons", "contention")),
+}
+
+
+def add_columns(conn: Connection, version: int) -> None:
+    """Add the columns of ``version`` that exist in ``metadata`` but not yet in the store."""
+    inspector = sa.inspect(conn)
+    tables = set(inspector.get_table_names())
+    for table_name, column_name in ADDED_COLUMNS.get(version, ()):
+        if table_name not in tables:
+            continue  # created whole (with the column) by create_all after the steps
+        if column_name in {c["name"] for c in inspector.get_columns(table_name)}:
+            continue
+        column = metadata.tables[table_name].c[column_name]
+        ddl = column.type.compile(dialect=conn.dialect)
+        conn.execute(sa.text(f"ALTER TABLE {table_name} ADD COLUMN {column_name} {ddl}"))
+
+
+def migrate_2_to_3(conn: Connection) -> None:
+    """Schema 2 -> 3: ``contention`` on runs and comparisons; existing rows keep NULL."""
+    add_columns(conn, 3)
+
+
+MIGRATIONS[3] = migrate_2_to_3

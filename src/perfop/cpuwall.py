@@ -1,0 +1,95 @@
+"""CPU time (user+sys) beside wall time: do the two ratios of a comparison tell the same story?
+
+Wall time is computing plus waiting (I/O, sleep, locks, a CPU taken by another process); CPU time
+is the computing alone. When their intervals do not overlap the change (or the machine) moved
+the waiting: ``cpu_vs_wall`` says which way. Pure: metric results in, a record or text out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from perfop.pairs import MetricResult
+
+WALL, CPU = "wall_time", "cpu_time"
+
+
+@dataclass(frozen=True)
+class CpuWall:
+    wall_ratio: float
+    wall_ci: tuple[float, float]
+    cpu_ratio: float
+    cpu_ci: tuple[float, float]
+
+    @property
+    def disagree(self) -> bool:
+        """The two intervals do not overlap."""
+        return self.wall_ci[1] < self.cpu_ci[0] or self.wall_ci[0] > self.cpu_ci[1]
+
+    @property
+    def note(self) -> str | None:
+        if not self.disagree:
+            return None
+        if self.wall_ratio < self.cpu_ratio:
+            return (
+                "wall time fell more than CPU time: the change is in waiting (I/O, sleep, locks, "
+                "CPU contention) or parallelism, not computing"
+            )
+        return (
+            "wall time rose more than CPU time: the candidate waits more (I/O, sleep, locks, "
+            "CPU contention) or runs less in parallel; it does not compute more"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "wall_ratio": self.wall_ratio,
+            "wall_ci": list(self.wall_ci),
+            "cpu_ratio": self.cpu_ratio,
+            "cpu_ci": list(self.cpu_ci),
+            "disagree": self.disagree,
+            "note": self.note,
+        }
+
+
+def _finite(*values: float) -> bool:
+    return all(math.isfinite(v) for v in values)
+
+
+def cpu_vs_wall(metrics: Sequence[MetricResult]) -> CpuWall | None:
+    """Wall and CPU ratios with their intervals, when both metrics were analysed."""
+    by_name = {m.name: m.analysis for m in metrics}
+    wall, cpu = by_name.get(WALL), by_name.get(CPU)
+    if wall is None or cpu is None:
+        return None
+    if not _finite(wall.ratio, wall.ci_low, wall.ci_high, cpu.ratio, cpu.ci_low, cpu.ci_high):
+        return None
+    return CpuWall(
+        wall_ratio=float(wall.ratio),
+        wall_ci=(float(wall.ci_low), float(wall.ci_high)),
+        cpu_ratio=float(cpu.ratio),
+        cpu_ci=(float(cpu.ci_low), float(cpu.ci_high)),
+    )
+
+
+def cpu_vs_wall_document(metrics: Sequence[MetricResult]) -> dict[str, Any] | None:
+    found = cpu_vs_wall(metrics)
+    return found.as_dict() if found is not None else None
+
+
+def format_cpu_wall(doc: dict[str, Any] | None) -> str | None:
+    """``wall ratio 0.800 [0.750, 0.850] vs CPU ratio 1.000 [0.980, 1.020]: ...`` (a
+    ``cpu_vs_wall`` object, so the CLI can render stored documents too)."""
+    if not doc:
+        return None
+    w, c = doc["wall_ci"], doc["cpu_ci"]
+    text = (
+        f"wall ratio {doc['wall_ratio']:.3f} [{w[0]:.3f}, {w[1]:.3f}] vs CPU ratio "
+        f"{doc['cpu_ratio']:.3f} [{c[0]:.3f}, {c[1]:.3f}]"
+    )
+    if doc.get("note"):
+        return f"{text}: {doc['note']}"
+    return f"{text}: they agree"
