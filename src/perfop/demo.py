@@ -322,6 +322,7 @@ def _stages(
 
     checks.status(store, loaded)
     out = workdir / "report"
+    out.mkdir(exist_ok=True)  # the demo's own folder, beside its repository
     md = generate_report(store, loaded, output=out / "perfop-report.md")
     html = generate_report(store, loaded, output=out / "perfop-report.html")
     result.markdown, result.html = md.files[0], html.files[0]

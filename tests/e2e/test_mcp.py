@@ -501,6 +501,38 @@ def test_an_agent_cannot_lower_risk_to_skip_the_approval(project: Path) -> None:
     run_session(project, body)
 
 
+def test_report_never_overwrites_the_users_files(project: Path, git: Callable[..., str]) -> None:
+    """Issue 16 item 2: MCP report replaced an untracked file and a tracked plot."""
+    (project / "notes.md").write_text("mine\n")
+    plots = project / "docs" / "r-plots"
+    plots.mkdir(parents=True)
+    (plots / "history-bench.png").write_bytes(b"tracked png")
+    git(project, "add", "docs")
+    git(project, "commit", "-qm", "docs")
+
+    async def body(session: ClientSession) -> None:
+        await ok(session, "intake", {"from_file": "perf/intake.yaml"})
+        for _ in range(2):  # two runs: the report plots the workload's history
+            await ok(session, "run", {"workloads": ["bench"], "runs": 2})
+        for output, needle in (
+            ("notes.md", "not written by perfop"),
+            ("docs/r.md", "history-bench.png"),
+            ("bench.py/x.md", "is not a directory"),
+        ):
+            msg = await fails(session, "report", {"output": output})
+            assert msg.startswith(f"output: {output!r}") and needle in msg, msg
+            assert "--force" not in msg and "internal error" not in msg, msg
+        await ok(session, "report", {"output": "reports/r.md"})
+        await ok(session, "report", {"output": "reports/r.md"})  # its own file: replaced
+
+    run_session(project, body)
+    assert (project / "notes.md").read_text() == "mine\n"
+    assert (plots / "history-bench.png").read_bytes() == b"tracked png"
+    assert not (project / "docs" / "r.md").exists()
+    assert (project / "reports" / "r.md").read_text().startswith("# Performance report")
+    assert (project / "reports" / "r-plots" / "history-bench.png").exists()
+
+
 def test_path_escapes_are_refused(project: Path, tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()

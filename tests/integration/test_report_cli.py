@@ -40,6 +40,7 @@ def test_report_files_record_and_verify(tmp_path: Path, run_cli: Callable[..., A
     }
 
     out = tmp_path / "out" / "report.html"
+    out.parent.mkdir()  # outside the repository perfop creates no folder
     res = run_cli(["report", "-o", out], cwd=repo)
     assert res.code == 0, res.err
     assert res.out.startswith(f"report: {out} (html, recorded as report 1)")
@@ -132,3 +133,91 @@ def test_report_shows_the_stage_the_evidence_supports(
     derived = json.loads(res.out)["stage"]
     assert derived != "intake"
     assert f"(stage {derived})" in report.out
+
+
+def _reports(repo: Path) -> int:
+    store = open_store(f"sqlite:///{repo}/.perfop/perfop.db")
+    try:
+        with store.read() as conn:
+            return int(conn.exec_driver_sql("select count(*) from reports").scalar() or 0)
+    finally:
+        store.close()
+
+
+def _one_line_usage_error(res: Any, *needles: str) -> None:
+    assert res.code == 2, (res.code, res.out, res.err)
+    assert res.err.startswith("perfop: error: ") and res.err.count("\n") == 1, res.err
+    assert "Traceback" not in res.err and "internal error" not in res.err, res.err
+    for needle in needles:
+        assert needle in res.err, (needle, res.err)
+
+
+def test_report_never_overwrites_a_user_file(tmp_path: Path, run_cli: Callable[..., Any]) -> None:
+    """Issue 16 item 2: reports and plot folders replace only files perfop wrote."""
+    repo = _repo(tmp_path)
+    notes = repo / "notes.md"
+    notes.write_text("my notes\n")
+    res = run_cli(["report", "-o", "notes.md"], cwd=repo)
+    _one_line_usage_error(res, "-o notes.md", "not written by perfop", "--force")
+    assert notes.read_text() == "my notes\n"
+    # a user's file in the plot folder the Markdown report would write
+    plots = repo / "docs" / "r-plots"
+    plots.mkdir(parents=True)
+    (plots / "forest.png").write_bytes(b"user's png")
+    res = run_cli(["report", "-o", "docs/r.md"], cwd=repo)
+    _one_line_usage_error(res, "forest.png", "not written by perfop")
+    assert (plots / "forest.png").read_bytes() == b"user's png"
+    assert not (repo / "docs" / "r.md").exists() and sorted(plots.iterdir()) == [
+        plots / "forest.png"
+    ]
+    assert _reports(repo) == 0
+    # perfop's own files are replaced freely, on every format
+    for name in ("own.md", "own.html", "own.json"):
+        for _ in range(2):
+            res = run_cli(["report", "-o", name], cwd=repo)
+            assert res.code == 0, res.err
+    assert (repo / "own-plots" / "forest.png").read_bytes().startswith(b"\x89PNG")
+    # a person may force it; then the plots perfop wrote there are its own
+    res = run_cli(["report", "-o", "notes.md", "--force"], cwd=repo)
+    assert res.code == 0, res.err
+    assert notes.read_text().startswith("# Performance report")
+    res = run_cli(["report", "-o", "docs/r.md", "--force"], cwd=repo)
+    assert res.code == 0, res.err
+    assert (plots / "forest.png").read_bytes().startswith(b"\x89PNG")
+    assert run_cli(["report", "-o", "docs/r.md"], cwd=repo).code == 0
+    leftovers = [p for p in repo.rglob("*.tmp") if ".git" not in p.parts]
+    assert leftovers == []
+
+
+def test_report_bad_output_paths_are_one_line_errors(
+    tmp_path: Path, run_cli: Callable[..., Any]
+) -> None:
+    """Issue 16 items 2, 13, 15: no traceback, no half file, no folder made outside the repo."""
+    repo = _repo(tmp_path)
+    (repo / "adir").mkdir()
+    (repo / "bench.py").write_text("print(1)\n")
+    cases = [
+        ("bench.py/x.md", "is not a directory"),
+        ("adir", None),  # no extension: the format error comes first
+        ("adir.md", None),
+        ("/dev/full", None),
+        ("/proc/x.md", "nothing was written"),
+        (str(tmp_path / "nonexistent" / "dir" / "x.html"), "does not exist"),
+    ]
+    (repo / "adir.md").mkdir()
+    for output, needle in cases:
+        res = run_cli(["report", "-o", output, "--format", "md"], cwd=repo)
+        _one_line_usage_error(res, f"-o {output}", *([needle] if needle else []))
+    res = run_cli(["report", "-o", "adir.md"], cwd=repo)
+    _one_line_usage_error(res, "is a directory")
+    res = run_cli(["report", "-o", "/proc/x.json"], cwd=repo)  # no plots: the rename fails
+    _one_line_usage_error(res, "cannot write /proc/x.json", "nothing was written")
+    res = run_cli(["report", "-o", "/dev/full", "--format", "md", "--force"], cwd=repo)
+    _one_line_usage_error(res, "not a regular file")
+    assert not (tmp_path / "nonexistent").exists()
+    assert not (repo / "bench.py").is_dir() and (repo / "bench.py").read_text() == "print(1)\n"
+    assert list((repo / "adir").iterdir()) == [] and list((repo / "adir.md").iterdir()) == []
+    assert _reports(repo) == 0
+    # inside the repository a missing folder is created
+    res = run_cli(["report", "-o", "out/new/r.html"], cwd=repo)
+    assert res.code == 0, res.err

@@ -153,6 +153,7 @@ def test_user_text_is_escaped_in_markdown(tmp_path: Path) -> None:
 
 def test_plots_written_beside_markdown(data: ReportData, tmp_path: Path) -> None:
     out = tmp_path / "r" / "report.md"
+    out.parent.mkdir()
     files = write_report(data, out, pick_format(None, out))
     assert files[0] == out
     pngs = [f for f in files[1:] if f.suffix == ".png"]

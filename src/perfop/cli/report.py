@@ -34,15 +34,26 @@ def report(
     output: Annotated[
         Path | None,
         typer.Option(
-            "-o", "--output", help="File to write (Markdown also writes PNG plots beside it)."
+            "-o",
+            "--output",
+            help="File to write (Markdown also writes PNG plots beside it); an existing file "
+            "is replaced only if perfop wrote it.",
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace an -o file (and plots) perfop did not write."),
+    ] = False,
 ) -> None:
+    from perfop.report.files import Target
     from perfop.report.service import generate_report
 
     state = get_state(ctx)
+    target = None
+    if output is not None:
+        target = Target.cli(output, force=force, create_within=state.loaded.repo_root)
     result = generate_report(
-        state.store, state.loaded, engagement_id=engagement, fmt=fmt, output=output
+        state.store, state.loaded, engagement_id=engagement, fmt=fmt, output=target
     )
     if output is None:
         sys.stdout.write(result.text)

@@ -172,6 +172,7 @@ def report(call: Call, args: ReportArgs) -> Answer:
     import json
 
     from perfop.report import render
+    from perfop.report.files import Target
     from perfop.report.service import generate_report
 
     output = call.path(args.output, "output") if args.output else None
@@ -180,7 +181,15 @@ def report(call: Call, args: ReportArgs) -> Answer:
             f"output: {args.output!r} is a file under version control; perfop does not overwrite "
             "the user's files, give a new path (e.g. under .perfop/ or docs/)"
         )
-    result = generate_report(call.app.store, call.app.loaded, fmt=args.format, output=output)
+    target = None
+    if output is not None:
+        target = Target(
+            output,
+            f"output: {args.output!r}",
+            force_hint=None,
+            create_within=call.app.repo_root,
+        )
+    result = generate_report(call.app.store, call.app.loaded, fmt=args.format, output=target)
     doc = json.loads(result.text if result.fmt == "json" else render(result.data, "json"))
     if output is None and result.fmt == "md":
         text = result.text

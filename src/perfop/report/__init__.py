@@ -7,6 +7,7 @@ front end writes. ``write_report`` is that last step for files (Markdown gets PN
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 from perfop.errors import UsageError
 
 if TYPE_CHECKING:
+    from perfop.report.files import Target
     from perfop.report.model import ReportData
 
 # format -> module with ``render(data) -> str``; imported on use so the CLI starts fast.
@@ -57,30 +59,76 @@ def render(data: ReportData, fmt: str) -> str:
     return renderer(fmt)(data)
 
 
-def write_report(data: ReportData, path: Path, fmt: str) -> list[Path]:
+def write_report(data: ReportData, path: Path | Target, fmt: str) -> list[Path]:
     """Write the report to ``path`` (Markdown: PNG plots in ``<stem>-plots/`` beside it).
 
-    Returns every file written, the report first.
+    Never replaces a file perfop did not write (unless the target says ``force``), checks every
+    file before writing the first, and writes each atomically (``report.files``). Returns every
+    file written, the report first.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
+    from perfop.report.files import (
+        MANIFEST,
+        atomic_write,
+        check_parent,
+        check_plot_folder,
+        check_replaceable,
+        make_folder,
+        marked,
+        read_manifest,
+        written_by_perfop,
+    )
+    from perfop.report.files import Target as _Target
+
+    target = path if isinstance(path, _Target) else _Target.cli(path)
+    out = target.path
+    make_parent = check_parent(target)
+    check_replaceable(target, out, owned=written_by_perfop(out))
+    plots: list[tuple[Path, bytes]] = []
+    plot_dir = out.parent / f"{out.stem}-plots"
     if fmt == "md":
         from perfop.report.markdown import render as render_md
         from perfop.report.plots import iter_plots
 
-        plot_dir = path.parent / f"{path.stem}-plots"
         links: dict[str, str] = {}
         for plot in iter_plots(data, "png"):
-            plot_dir.mkdir(exist_ok=True)
-            target = plot_dir / f"{plot.key}.png"
-            target.write_bytes(plot.content)
-            links[plot.key] = f"{plot_dir.name}/{target.name}"
-            written.append(target)
+            name = f"{plot.key}.png"
+            plots.append((plot_dir / name, plot.content))
+            links[plot.key] = f"{plot_dir.name}/{name}"
+        check_plot_folder(target, plot_dir, [p.name for p, _ in plots])
         text = render_md(data, links)
     else:
         text = render(data, fmt)
-    path.write_text(text, encoding="utf-8")
-    return [path, *written]
+    if fmt in ("md", "html"):
+        text = marked(text)
+    created: list[Path] = []
+    made_dir = False
+    try:
+        if make_parent:
+            make_folder(target, out.parent, parents=True)
+        if plots:
+            if not plot_dir.exists():
+                make_folder(target, plot_dir)
+                made_dir = True
+            names = read_manifest(plot_dir) | {p.name for p, _ in plots}
+            manifest = plot_dir / MANIFEST
+            existed = manifest.exists()
+            atomic_write(target, manifest, "".join(f"{n}\n" for n in sorted(names)).encode())
+            if not existed:
+                created.append(manifest)
+            for file, content in plots:
+                existed = file.exists()
+                atomic_write(target, file, content)
+                if not existed:
+                    created.append(file)
+        atomic_write(target, out, text.encode("utf-8"))
+    except UsageError:
+        for file in created:
+            file.unlink(missing_ok=True)
+        if made_dir:
+            with contextlib.suppress(OSError):
+                plot_dir.rmdir()
+        raise
+    return [out, *(p for p, _ in plots)]
 
 
 __all__ = ["EXTENSIONS", "RENDERERS", "pick_format", "render", "renderer", "write_report"]
