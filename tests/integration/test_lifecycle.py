@@ -149,6 +149,10 @@ def test_full_lifecycle_confirmed_and_verified(
     assert ev["workloads"][0]["ratio"] < 0.6
     assert ev["tests"]["candidate_ok"] is True
     assert ev["slos"][0]["passed"] is True
+    # the machine during the comparison, and CPU time beside wall time (a sleeping workload: the
+    # wall time fell, the CPU time did not follow it)
+    assert ev["contention"]["level"] in ("quiet", "busy", "high") and ev["contention"]["cpus"]
+    assert ev["cpu_vs_wall"]["app"]["wall_ratio"] == pytest.approx(ev["workloads"][0]["ratio"])
     # never touches the user's checkout
     assert git(repo, "rev-parse", "HEAD") == head_before
     assert git(repo, "status", "--porcelain") == ""

@@ -78,3 +78,17 @@ def test_compare_lines_and_document_carry_cpu_ratio_and_contention() -> None:
     (w,) = doc["workloads"]
     assert w["contention"] == high
     assert w["cpu_vs_wall"]["cpu_ratio"] == 1.0 and w["cpu_vs_wall"]["disagree"] is True
+
+
+def test_validate_prints_cpu_time_and_machine_lines() -> None:
+    from perfop.cli.engagement import _machine_lines
+
+    high = cn.summarise([cn.Interval(0.5, 2, 5.2, 0.61, 0.0, 3, None)])
+    evidence = {
+        "cpu_vs_wall": {"app": cpu_vs_wall_document(_metrics((0.8, 0.75, 0.85), (1, 0.98, 1.02)))},
+        "contention": high,
+    }
+    lines = _machine_lines(evidence)
+    assert lines[0].startswith("cpu time (app): wall ratio 0.800 [0.750, 0.850] vs CPU ratio")
+    assert lines[1].startswith("machine: load 5.2 on 2 CPUs, others used 61% CPU — high")
+    assert _machine_lines({}) == []  # validations stored before contention was recorded

@@ -8,6 +8,7 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,6 +24,7 @@ from perfop.cli.common import (
     emit,
     emit_json,
     get_state,
+    warn_contention,
 )
 
 SCHEMA = "perfop.engagement/1"
@@ -477,6 +479,21 @@ def accept(
         typer.echo(f"trade-offs accepted by {rec.by}")
 
 
+def _machine_lines(evidence: Mapping[str, Any]) -> list[str]:
+    """CPU time beside wall time per workload, then the machine's contention line."""
+    from perfop.contention import format_line
+    from perfop.cpuwall import format_cpu_wall
+
+    lines = []
+    for name, doc in (evidence.get("cpu_vs_wall") or {}).items():
+        text = format_cpu_wall(doc)
+        if text:
+            lines.append(f"cpu time ({name}): {text}")
+    if "contention" in evidence:
+        lines.append(format_line(evidence.get("contention"), paired=True))
+    return lines
+
+
 def validate(
     ctx: typer.Context,
     label: Annotated[str, typer.Argument(help="Hypothesis id, e.g. H1.")],
@@ -522,6 +539,11 @@ def validate(
         typer.echo(
             f"  evidence: comparison {report.comparison_id}, validation {report.validation.id}"
         )
+        for line in _machine_lines(report.validation.evidence):
+            typer.echo(f"  {line}")
+    warn_contention(
+        state, report.validation.evidence.get("contention"), what=f"validation of {label}"
+    )
     status_ = report.outcome.status
     if status_ in (Status.REFUTED, Status.REJECTED) or report.outcome.regressions:
         raise typer.Exit(1)

@@ -293,6 +293,17 @@ def _derive_risk(
     return fresh or hyp
 
 
+def _machine_evidence(result: ComparisonResult) -> dict[str, Any]:
+    """The machine's contention over the comparison (``perfop.contention.is_high`` flags SLO
+    checks measured under it) and each workload's CPU-time ratio beside its wall-time ratio."""
+    from perfop.cpuwall import cpu_vs_wall_document
+
+    return {
+        "contention": result.contention,
+        "cpu_vs_wall": {wc.name: cpu_vs_wall_document(wc.metrics) for wc in result.workloads},
+    }
+
+
 def validate(
     store: Store,
     loaded: LoadedConfig,
@@ -369,6 +380,7 @@ def validate(
         "slos": [r.to_dict() for r in slos],
         "outcome": outcome.to_dict(),
         "environment": checked.environment,
+        **_machine_evidence(result),
     }
     ids = [f"comparison:{result.id}", f"commit:{hyp.candidate_sha}"]
     with store.write() as conn:

@@ -210,6 +210,7 @@ def _baseline(run: Any, specs: Mapping[str, Any]) -> Baseline:
         samples=run.n_samples or len(run.samples),
         failures=run.n_failures or len(run.failures),
         metrics=tuple(stats),
+        contention=getattr(run, "contention", None),
     )
 
 

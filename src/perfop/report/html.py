@@ -55,6 +55,21 @@ def _pct(value: float | None) -> str:
     return "-" if value is None or not math.isfinite(value) else f"{value:.1%}"
 
 
+def _conditions(data: ReportData) -> dict[str, Any]:
+    """Template values for the machine-contention blocks (``perfop.report.conditions``)."""
+    from perfop.cpuwall import format_cpu_wall
+    from perfop.report import conditions
+
+    return {
+        "conditions": conditions.rows(data),
+        "condition_rule": conditions.RULE,
+        "condition_warnings": conditions.warnings(data),
+        "baseline_label": conditions.baseline_label,
+        "validation_machine": conditions.validation_line,
+        "cpu_wall": format_cpu_wall,
+    }
+
+
 def render(data: ReportData, *, with_plots: bool = True) -> str:
     """The whole report as one HTML document."""
     from markupsafe import Markup
@@ -99,5 +114,6 @@ def render(data: ReportData, *, with_plots: bool = True) -> str:
         pval=c.fmt_p,
         pct=_pct,
         bound=_bound,
+        **_conditions(data),
     )
     return html

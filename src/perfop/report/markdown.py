@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from perfop.report import content as c
-from perfop.report.model import EnvironmentInfo, ReportData, ValidationResult
+from perfop.report.model import Baseline, EnvironmentInfo, ReportData, ValidationResult
 
 SECTIONS = (
     "Summary",
@@ -190,6 +190,34 @@ def _method(data: ReportData) -> list[str]:
         "",
         *fence("\n".join(c.reproduce_commands(data)), "sh"),
     ]
+    return out + _conditions(data)
+
+
+def _conditions(data: ReportData) -> list[str]:
+    """Machine contention during each baseline and validation, with warnings when high."""
+    from perfop.report import conditions
+
+    found = conditions.rows(data)
+    if not found:
+        return []
+    out = ["", "**Machine contention during each measurement:**", ""]
+    out += table(
+        ["measurement", "values", "contention", "load", "others' CPU", "CPU pressure"],
+        [
+            [
+                cell(r.measurement),
+                cell("absolute" if r.kind == "absolute" else "paired ratios"),
+                f"**{md(r.level)}**" if r.level == "high" else cell(r.level),
+                cell(r.load),
+                cell(r.others),
+                cell(r.pressure),
+            ]
+            for r in found
+        ],
+    )
+    out += ["", f"_Rule: {md(conditions.RULE)}._"]
+    for text in conditions.warnings(data):
+        out += ["", f"> **Warning:** {md(text)}"]
     return out
 
 
@@ -232,10 +260,33 @@ def _baseline(data: ReportData) -> list[str]:
                     cell(c.fmt(m.p95, m.unit)),
                     cell(f"{m.cv:.1%}" if m.cv == m.cv else "-"),
                     cell(f"{m.n}" + (f" (+{b.failures} failed)" if b.failures else "")),
-                    cell(f"run {b.run_id} @ {(b.sha or '?')[:12]}"),
+                    cell(f"run {b.run_id} @ {(b.sha or '?')[:12]}" + _baseline_label(b)),
                 ]
             )
     return table(["workload", "metric", "median", "p95", "cv", "samples", "evidence"], rows)
+
+
+def _validation_machine(v: ValidationResult) -> list[str]:
+    """CPU time beside wall time per workload, and the machine's contention, under a validation."""
+    from perfop.cpuwall import format_cpu_wall
+    from perfop.report import conditions
+
+    out = []
+    for w in v.workloads:
+        text = format_cpu_wall(w.cpu_vs_wall)
+        if text:
+            out += ["", f"**CPU time** ({md(w.workload)}): {md(text)}"]
+    line = conditions.validation_line(v)
+    if line:
+        out += ["", f"**Machine:** {md(line.removeprefix('machine: '))}"]
+    return out
+
+
+def _baseline_label(b: Baseline) -> str:
+    from perfop.report import conditions
+
+    label = conditions.baseline_label(b)
+    return f" ({label})" if label else ""
 
 
 def _hypotheses(data: ReportData) -> list[str]:
@@ -300,6 +351,7 @@ def _validation(v: ValidationResult, plots: Mapping[str, str]) -> list[str]:
         out += ["", *table(header, rows)]
     else:
         out += ["", "_No comparison data stored for this validation._"]
+    out += _validation_machine(v)
     behaviour = [
         f"{md(w.workload)}: {md(w.behavior)}"
         + (f", harness {md(w.harness)}" + (" (candidate touches it)" if w.harness_touched else ""))

@@ -7,6 +7,7 @@ Values are raw numbers in their metric's unit (seconds, bytes, ...); ratios are 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 # The engagement's own records, shown as they were given at intake.
 from perfop.engagement.records import Goal as Goal
@@ -110,6 +111,7 @@ class Baseline:
     samples: int
     failures: int
     metrics: tuple[MetricStat, ...]
+    contention: dict[str, Any] | None = None  # perfop.contention summary of the run
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,8 @@ class WorkloadResult:
     candidate_values: tuple[float, ...] = ()
     errors: tuple[str, ...] = ()  # failures with their output tail
     behavior_note: str | None = None  # e.g. output lines that vary between runs, not compared
+    contention: dict[str, Any] | None = None  # perfop.contention summary over its pairs
+    cpu_vs_wall: dict[str, Any] | None = None  # perfop.cpuwall record, when both were measured
     gate: bool = True
 
     @property

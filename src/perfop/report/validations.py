@@ -180,6 +180,8 @@ def workload_results(
                 errors=errors,
                 behavior_note=wl.get("behavior_note"),
                 gate=bool(wl.get("gate", True)),
+                contention=wl.get("contention") or None,
+                cpu_vs_wall=wl.get("cpu_vs_wall") or None,
             )
         )
     return out
