@@ -310,6 +310,11 @@ def test_full_engagement_through_tools_only(
         spots = prof["parts"][0]["hotspots"]
         assert any(s["file"] == "src/slowpkg/core.py" for s in spots), spots
         spot = next(s for s in spots if s["file"] == "src/slowpkg/core.py")
+        # Both views reach the agent: self time (hotspots) and causes (inclusive, callees folded).
+        causes = {c["id"] for c in prof["parts"][0]["causes"]}
+        assert spot["id"] in causes or any(
+            s["id"] in causes for s in spots if s["file"] == "src/slowpkg/core.py"
+        ), prof["parts"][0]["causes"]
 
         doc = await ok(
             session,

@@ -90,3 +90,34 @@ def test_a_callback_into_the_harness_is_the_harnesss() -> None:
     by = _by_name([StackSample((H_MAIN, WRITE, callback), 1.0), StackSample((H_MAIN, WRITE), 1.0)])
     assert by[HARNESS].self_pct == pytest.approx(50.0)  # type: ignore[attr-defined]
     assert by["HTTPHeaders.write"].self_pct == pytest.approx(50.0)  # type: ignore[attr-defined]
+
+
+def test_causes_rank_a_quadratic_caller_of_a_cheap_callee_first() -> None:
+    # sqlparse's shape: group_tokens (1.3% self, 76% total) loops over cheap callees whose self
+    # time tops the self view; the causes view puts the caller first and marks it.
+    from perfop.profiling.attribution import callees_dominate, rank_causes
+
+    main = Frame("<module>", f"{ROOT}/app.py", 1)
+    run = Frame("run", f"{ROOT}/app.py", 5)
+    group = Frame("group_tokens", f"{ROOT}/grouping.py", 40)
+    flatten = Frame("TokenList.flatten", f"{ROOT}/sql.py", 200)
+    to_str = Frame("TokenList.__str__", f"{ROOT}/sql.py", 60)
+    other = Frame("lex", f"{ROOT}/lexer.py", 10)
+    stacks = [
+        StackSample((main, run, group), 1.3),
+        StackSample((main, run, group, flatten), 44.7),
+        StackSample((main, run, group, to_str), 30.0),
+        StackSample((main, run, other), 24.0),
+    ]
+    spots = attribute(stacks, kind="cpu", root=ROOT)
+    assert spots[0].function == "TokenList.flatten"  # the self view: the callee
+    causes = rank_causes(spots)
+    names = [h.function for h in causes]
+    assert "<module>" not in names
+    assert names.index("group_tokens") < names.index("TokenList.flatten")
+    assert names[:2] == ["run", "group_tokens"]
+    group_spot = causes[1]
+    assert group_spot.total_pct == pytest.approx(76.0) and group_spot.self_pct == pytest.approx(1.3)
+    assert callees_dominate(group_spot)
+    assert not callees_dominate(next(h for h in causes if h.function == "TokenList.flatten"))
+    assert not callees_dominate(next(h for h in causes if h.function == "lex"))

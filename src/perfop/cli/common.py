@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextvars
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -107,8 +108,10 @@ class State:
             from rich.console import Console
 
             probe = Console()
-            # Piped output keeps full tables instead of Rich's 80-column default.
-            width = None if probe.is_terminal else 120
+            # Piped output keeps full tables instead of Rich's 80-column default; COLUMNS, when
+            # set, is the width everywhere (Rich reads it when width is None).
+            columns = os.environ.get("COLUMNS", "")
+            width = None if probe.is_terminal or columns.isdigit() else 120
             self._console = Console(highlight=False, width=width)
         return self._console
 

@@ -118,12 +118,15 @@ def _profile(
 
 
 def _print_report(state: State, report: ProfileReport, top: int) -> None:
-    from perfop.profiling.render import hotspot_table
+    from perfop.profiling.attribution import rank_causes
+    from perfop.profiling.render import causes_table, hotspot_table
 
     where = f" at {report.ref} ({(report.sha or '')[:10]})" if report.ref else ""
     emit(state, f"profile {report.id}{where}: {' '.join(report.argv)}")
     for part in report.parts:
         emit(state, hotspot_table(part, top=top))
+        if rank_causes(part.hotspots):
+            emit(state, causes_table(part, top=top))
         for note in part.notes:
             emit(state, f"note: {note}")
         for name, path in part.artifacts.items():

@@ -158,12 +158,22 @@ def _options(args: ProfileArgs | ProfileDiffArgs) -> Any:
 
 
 def _top_spots(report: Any, n: int = 3) -> str:
-    spots = [
-        f"{s.id} {s.function} ({s.file}:{s.line}, {s.total_pct:.0f}% total)"
-        for part in report.parts
-        for s in part.hotspots[:n]
-    ]
-    return "; ".join(spots) or "no hot spots in the repository's code"
+    from perfop.profiling.attribution import callees_dominate, rank_causes
+
+    views = []
+    for part in report.parts:
+        by_self = [
+            f"{s.id} {s.function} ({s.file}:{s.line}, {s.self_pct:.0f}% self)"
+            for s in part.hotspots[:n]
+        ]
+        causes = [
+            f"{s.id} {s.function} ({s.file}:{s.line}, {s.total_pct:.0f}% total"
+            + (", callees dominate)" if callees_dominate(s) else ")")
+            for s in rank_causes(part.hotspots)[:n]
+        ]
+        views.append(f"{part.kind} by self: {'; '.join(by_self) or 'none'}")
+        views.append(f"{part.kind} causes (inclusive): {'; '.join(causes) or 'none'}")
+    return " | ".join(views) or "no hot spots"
 
 
 @tool(
@@ -186,7 +196,7 @@ def profile(call: Call, args: ProfileArgs) -> Answer:
     call.token.check()
     record_profile(call.app.store, report)
     call.progress(1, 1, f"profile {report.id} recorded")
-    return Answer(profile_document(report), f"profile {report.id}: top {_top_spots(report)}")
+    return Answer(profile_document(report), f"profile {report.id}: {_top_spots(report)}")
 
 
 class ProfileDiffArgs(LongArgs):

@@ -13,6 +13,10 @@ default:
   costs; frames with no file at all go to ``(outside the repository)``.
 
 The percentages add up to 100. With ``include_all`` every frame is its own row.
+
+``rank_causes`` is the other view of the same rows: the repository's own functions by inclusive
+time (callees folded in), where a quadratic caller of a cheap callee ranks first although its own
+self time is tiny; ``callees_dominate`` marks such functions.
 """
 
 from __future__ import annotations
@@ -199,3 +203,19 @@ def _keyed_frames(frames: tuple[Frame, ...], *, root: str, include_all: bool) ->
 
 
 _COMPREHENSIONS = ("<listcomp>", "<dictcomp>", "<setcomp>")
+
+
+CALLEES_DOMINATE = 0.75  # share of a function's inclusive time spent in what it calls
+
+
+def callees_dominate(spot: HotSpot) -> bool:
+    """Most of ``spot``'s inclusive time is in its callees (the cause is the caller's loop or
+    algorithm, not its own lines)."""
+    return spot.total_value > 0 and spot.self_value <= (1 - CALLEES_DOMINATE) * spot.total_value
+
+
+def rank_causes(spots: Iterable[HotSpot]) -> list[HotSpot]:
+    """The repository's own functions by inclusive time, largest first: the "where would I change
+    code" view. Module top levels (``<module>``) are left out: they contain everything."""
+    ours = [h for h in spots if h.origin == "repo" and h.function != "<module>"]
+    return sorted(ours, key=lambda h: (-h.total_value, h.self_value, h.file, h.function))

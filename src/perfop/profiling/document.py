@@ -5,7 +5,9 @@ Format history (bump the suffix on any incompatible change):
                      paths relative to the repository root.
                      Later, compatible additions: ``repeat`` (runs merged into the report,
                      1 when absent) and each part's ``cpu_time`` (null when unknown); each hot
-                     spot's ``origin`` (repo, harness, stdlib, package, unknown).
+                     spot's ``origin`` (repo, harness, stdlib, package, unknown); each part's
+                     ``causes`` (derived: repository functions by inclusive time, as
+                     ``{"id", "callees_dominate"}``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import asdict
 from typing import Any
 
 from perfop.errors import ProfilerError
+from perfop.profiling.attribution import callees_dominate, rank_causes
 from perfop.profiling.model import HotSpot, ProfilePart, ProfileReport, guess_origin
 
 SCHEMA = "perfop.profile/1"
@@ -24,9 +27,13 @@ def profile_document(report: ProfileReport) -> dict[str, Any]:
     doc: dict[str, Any] = {"schema": SCHEMA}
     body = asdict(report)
     body["argv"] = list(report.argv)
-    for part in body["parts"]:
+    for part, model in zip(body["parts"], report.parts, strict=True):
         part["notes"] = list(part["notes"])
         part["hotspots"] = list(part["hotspots"])
+        part["causes"] = [
+            {"id": h.id, "callees_dominate": callees_dominate(h)}
+            for h in rank_causes(model.hotspots)
+        ]
     body["parts"] = list(body["parts"])
     doc.update(body)
     return doc

@@ -12,12 +12,13 @@ from __future__ import annotations
 import html
 import json
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from perfop.profiling.model import Frame, ProfilePart, StackSample
+from perfop.profiling.model import Frame, HotSpot, ProfilePart, StackSample
 
 if TYPE_CHECKING:
+    from rich.console import Console, ConsoleOptions, RenderResult
     from rich.table import Table
 
     from perfop.profiling.diff import ProfileDiff
@@ -141,68 +142,182 @@ def format_bytes(value: float) -> str:
     return f"{value:.0f} B"
 
 
-def hotspot_table(part: ProfilePart, *, top: int) -> Table:
-    """The top ``top`` hot spots of one part as a Rich table."""
+def shorten_path(path: str, width: int = 48) -> str:
+    """``path`` cut in the middle to about ``width`` characters: its first component and its
+    distinguishing tail (the file and its directory, at least) are always kept."""
+    parts = path.split("/")
+    lead = 2 if path.startswith("/") else 1
+    head, rest = parts[:lead], parts[lead:]
+    if len(path) <= width or len(rest) <= 3:
+        return path
+    kept, rest = rest[-2:], rest[:-2]
+    while rest and len("/".join([*head, "…", rest[-1], *kept])) <= width:
+        kept.insert(0, rest.pop())
+    return "/".join([*head, "…", *kept]) if rest else path
+
+
+def _location(spot: HotSpot) -> str:
+    if not spot.file:
+        return ""
+    file = spot.file if spot.origin == "repo" else shorten_path(spot.file)
+    return f"{file}:{spot.line}" if spot.line else file
+
+
+NARROW = 110  # below this many columns, tables drop their least needed columns
+
+
+class Fitted:
+    """A table built for the width it is printed at (a terminal's, ``COLUMNS``, or the piped
+    default): below ``NARROW`` it leaves out its ``optional`` columns, so names wrap less."""
+
+    def __init__(self, build: Callable[[bool], Table]) -> None:
+        self.build = build
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.build(options.max_width < NARROW)
+
+
+def _table(
+    title: str,
+    columns: Sequence[str],
+    *,
+    text: Sequence[str],
+    optional: Sequence[str] = (),
+    narrow: bool = False,
+) -> tuple[Table, list[int]]:
+    """A table whose text columns wrap (never an ellipsis that makes two names look alike) and
+    whose ids and numbers stay on one line; also the indexes of the columns it kept."""
     from rich.table import Table
 
+    table = Table(title=title, title_justify="left")
+    kept = []
+    for i, col in enumerate(columns):
+        if narrow and col in optional:
+            continue
+        kept.append(i)
+        if col in text:
+            table.add_column(col, justify="left", overflow="fold", ratio=2 if i else None)
+        else:
+            table.add_column(col, justify="right" if col != "id" else "left", no_wrap=True)
+    return table, kept
+
+
+def _add(table: Table, kept: Sequence[int], cells: Sequence[str]) -> None:
+    table.add_row(*(cells[i] for i in kept))
+
+
+def hotspot_table(part: ProfilePart, *, top: int) -> Fitted:
+    """The top ``top`` hot spots of one part by self time, as a Rich table."""
     what = "samples" if part.kind == "cpu" else "allocs"
     value = "self time" if part.kind == "cpu" else "at peak"
-    title = f"{part.kind} hot spots ({part.backend})"
+    title = f"{part.kind} hot spots by self ({part.backend})"
     if part.peak_bytes:
         title += f", peak {format_bytes(part.peak_bytes)}"
-    table = Table(title=title, title_justify="left")
-    for col in ("id", "function", "location", "self %", "total %", value, what):
-        table.add_column(
-            col, justify="right" if col not in ("id", "function", "location") else "left"
+
+    def build(narrow: bool) -> Table:
+        table, kept = _table(
+            title,
+            ("id", "function", "location", "self %", "total %", value, what),
+            text=("function", "location"),
+            optional=(what,),
+            narrow=narrow,
         )
-    for spot in part.hotspots[:top]:
-        location = f"{spot.file}:{spot.line}" if spot.file else ""
-        table.add_row(
-            spot.id,
-            spot.function,
-            location,
-            f"{spot.self_pct:.1f}",
-            f"{spot.total_pct:.1f}",
-            _fmt(spot.self_value, part.unit),
-            str(spot.count),
-        )
-    return table
+        for spot in part.hotspots[:top]:
+            _add(
+                table,
+                kept,
+                (
+                    spot.id,
+                    spot.function,
+                    _location(spot),
+                    f"{spot.self_pct:.1f}",
+                    f"{spot.total_pct:.1f}",
+                    _fmt(spot.self_value, part.unit),
+                    str(spot.count),
+                ),
+            )
+        return table
+
+    return Fitted(build)
 
 
-def diff_table(diff: ProfileDiff, *, top: int) -> Table:
+def causes_table(part: ProfilePart, *, top: int) -> Fitted:
+    """The repository's own functions by inclusive time (callees folded in): where to change
+    code. ``dominate`` marks a function whose callees take most of its time."""
+    from perfop.profiling.attribution import callees_dominate, rank_causes
+
+    value = "total time" if part.kind == "cpu" else "total"
+
+    def build(narrow: bool) -> Table:
+        table, kept = _table(
+            f"{part.kind} causes: the repository's functions by total (callees included)",
+            ("id", "function", "location", "total %", "self %", value, "callees"),
+            text=("function", "location"),
+            optional=(value,),
+            narrow=narrow,
+        )
+        for spot in rank_causes(part.hotspots)[:top]:
+            share = 1 - spot.self_value / spot.total_value if spot.total_value else 0.0
+            _add(
+                table,
+                kept,
+                (
+                    spot.id,
+                    spot.function,
+                    _location(spot),
+                    f"{spot.total_pct:.1f}",
+                    f"{spot.self_pct:.1f}",
+                    _fmt(spot.total_value, part.unit),
+                    f"{share:.0%} dominate" if callees_dominate(spot) else f"{share:.0%}",
+                ),
+            )
+        return table
+
+    return Fitted(build)
+
+
+def diff_table(diff: ProfileDiff, *, top: int) -> Fitted:
     """The top ``top`` rows of a profile diff, largest absolute time change first."""
-    from rich.table import Table
-
-    table = Table(
-        title=f"{diff.kind} profile diff: {diff.base_label} -> {diff.candidate_label} "
+    title = (
+        f"{diff.kind} profile diff: {diff.base_label} -> {diff.candidate_label} "
         f"(wall {diff.base_wall:.3f} s -> {diff.candidate_wall:.3f} s"
-        + (f", medians of {diff.repeat} runs per side)" if diff.repeat > 1 else ")"),
-        title_justify="left",
+        + (f", medians of {diff.repeat} runs per side)" if diff.repeat > 1 else ")")
     )
-    for col in (
-        "function",
-        "location",
-        "status",
-        "self % base",
-        "self % cand",
-        "Δ share",
-        "time/run base",
-        "time/run cand",
-        "Δ time/run",
-    ):
-        table.add_column(
-            col, justify="left" if col in ("function", "location", "status") else "right"
+
+    def build(narrow: bool) -> Table:
+        table, kept = _table(
+            title,
+            (
+                "function",
+                "location",
+                "status",
+                "self % base",
+                "self % cand",
+                "Δ share",
+                "time/run base",
+                "time/run cand",
+                "Δ time/run",
+            ),
+            text=("function", "location", "status"),
+            optional=("self % base", "self % cand"),
+            narrow=narrow,
         )
-    for row in diff.rows[:top]:
-        table.add_row(
-            row.function,
-            row.file,
-            row.status,
-            f"{row.base_self_pct:.1f}",
-            f"{row.candidate_self_pct:.1f}",
-            f"{row.delta_share_points:+.1f}",
-            _fmt(row.base_value, diff.unit),
-            _fmt(row.candidate_value, diff.unit),
-            ("+" if row.delta_value >= 0 else "-") + _fmt(abs(row.delta_value), diff.unit),
-        )
-    return table
+        for row in diff.rows[:top]:
+            _add(
+                table,
+                kept,
+                (
+                    row.function,
+                    row.file if not row.file.startswith("/") else shorten_path(row.file),
+                    row.status,
+                    f"{row.base_self_pct:.1f}",
+                    f"{row.candidate_self_pct:.1f}",
+                    f"{row.delta_share_points:+.1f}",
+                    _fmt(row.base_value, diff.unit),
+                    _fmt(row.candidate_value, diff.unit),
+                    ("+" if row.delta_value >= 0 else "-") + _fmt(abs(row.delta_value), diff.unit),
+                ),
+            )
+        return table
+
+    return Fitted(build)
