@@ -68,9 +68,11 @@ def test_configured_workloads_run_and_are_stored(repo: Path, run_cli) -> None:
     assert len(shown["samples"]) == 3 and shown["status"] == "complete"
     assert all(s["metrics"]["rows"] == 12 for s in shown["samples"])
     assert shown["environment"]["python"]["executable"]
+    assert shown["contention"]["intervals"] >= 1  # the machine while it ran, kept with the run
 
     code, out, _ = run_cli(["runs", "show", "1"], cwd=repo)
     assert code == 0 and "fast (run 1, 3 samples, complete)" in out and "command:" in out
+    assert "  machine: " in out
 
     code, _, err = run_cli(["runs", "show", "99"], cwd=repo)
     assert code == 2 and err.strip() == (

@@ -185,3 +185,7 @@ def runs_show(
     typer.echo(f"command: {' '.join(record.argv)}")
     typer.echo(f"ref: {record.ref or '-'} {record.sha or ''}{' (dirty)' if record.dirty else ''}")
     emit(state, run_table(view))
+    if record.contention is not None:
+        from perfop.contention import format_line
+
+        typer.echo(f"  {format_line(record.contention, paired=record.kind != 'run')}")
