@@ -135,6 +135,8 @@ def test_slower_pr_fails_with_summary_and_error(
     text = summary.read_text()
     assert text.startswith("earlier step\n## ❌ perfop gate failed")
     assert "| work | yes | REGRESSION (confirmed) |" in text
+    # the machine during the comparisons, in the log and the step summary
+    assert "\nmachine: " in res.out and "\n**Machine:** " in text
 
 
 def test_unchanged_pr_passes(
@@ -150,6 +152,7 @@ def test_unchanged_pr_passes(
     doc = json.loads(res.out)
     assert doc["schema"] == "perfop.gate/1" and doc["status"] == "pass"
     (w,) = doc["workloads"]
+    assert doc["contention"]["cpus"] and w["first"]["contention"]["intervals"] >= 1
     assert w["outcome"] in ("pass", "not_confirmed", "inconclusive")
     assert "::error" not in res.out + res.err
     assert "perfop gate passed" in summary.read_text()

@@ -67,6 +67,15 @@ class GateResult:
     workloads: tuple[GateWorkload, ...]
     slos: tuple[SLOResult, ...]
 
+    @property
+    def contention(self) -> dict[str, Any] | None:
+        """The machine's contention over every comparison of the gate (the worst level)."""
+        from perfop.contention import merge
+
+        return merge(
+            [wc.contention for w in self.workloads for wc in (w.first, w.confirmation) if wc]
+        )
+
     def exit_code(self, *, fail_on_inconclusive: bool = False) -> int:
         """0 pass; 1 confirmed regression, behaviour change, failure or SLO breach; 3 (asked)
         a gated workload inconclusive."""
@@ -285,8 +294,23 @@ def format_text(result: GateResult, *, fail_on_inconclusive: bool = False) -> st
     ]
     for s in result.slos:
         mark = {True: "ok", False: "BREACH", None: "no data"}[s.passed]
-        lines.append(f"SLO {mark}: {s.reason}")
+        lines.append(f"SLO {mark}: {s.reason}{_slo_flag(result)}")
+    if result.contention is not None:
+        from perfop.contention import format_line
+
+        lines.append(format_line(result.contention, paired=True))
     return "\n".join(lines) + "\n"
+
+
+def _slo_flag(result: GateResult) -> str:
+    """SLOs are absolute values: flagged, not trusted, when measured under high contention."""
+    from perfop.contention import is_high
+
+    return (
+        " (measured under high contention: absolute values inflated)"
+        if is_high(result.contention)
+        else ""
+    )
 
 
 def format_markdown(result: GateResult, *, fail_on_inconclusive: bool = False) -> str:
@@ -322,7 +346,15 @@ def format_markdown(result: GateResult, *, fail_on_inconclusive: bool = False) -
                 )
                 if b
             )
-            out.append(f"| {s.workload} {s.metric} {s.statistic} {bound} | {value} | {mark} |")
+            out.append(
+                f"| {s.workload} {s.metric} {s.statistic} {bound} | {value} | "
+                f"{mark}{_slo_flag(result)} |"
+            )
+    if result.contention is not None:
+        from perfop.contention import format_line
+
+        machine = format_line(result.contention, paired=True).removeprefix("machine: ")
+        out += ["", f"**Machine:** {machine}"]
     ids = ", ".join(f"#{i}" for i in result.comparisons)
     out += ["", f"Comparisons {ids} (seeds {', '.join(map(str, result.seeds))}) are in the store."]
     return "\n".join(out) + "\n"
@@ -353,6 +385,12 @@ def workflow_commands(result: GateResult) -> list[str]:
         if s.passed is False:
             title = _escape_property(f"perfop SLO: {s.workload}")
             lines.append(f"::error title={title}::{_escape_data('SLO breached: ' + s.reason)}")
+    from perfop.contention import warning
+
+    machine = warning(result.contention, what="the gate's comparisons")
+    if machine:
+        title = _escape_property("perfop: machine contention")
+        lines.append(f"::warning title={title}::{_escape_data(machine)}")
     return lines
 
 
@@ -385,6 +423,7 @@ def gate_document(result: GateResult, *, fail_on_inconclusive: bool = False) -> 
             "failure": wc.failure,
             "runs": {"base": wc.base_run_id, "candidate": wc.cand_run_id},
             "metrics": metrics(wc),
+            "contention": wc.contention,
         }
 
     return {
@@ -409,4 +448,5 @@ def gate_document(result: GateResult, *, fail_on_inconclusive: bool = False) -> 
             for w in result.workloads
         ],
         "slos": [s.to_dict() for s in result.slos],
+        "contention": result.contention,
     }

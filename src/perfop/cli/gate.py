@@ -17,6 +17,7 @@ from perfop.cli.common import (
     OutputFormat,
     emit_json,
     get_state,
+    warn_contention,
 )
 
 
@@ -146,6 +147,8 @@ def gate(
         for line in workflow_commands(result):
             stream.write(line + "\n")
         stream.flush()
+    else:
+        warn_contention(state, result.contention, what="the gate's comparisons")
     code = result.exit_code(fail_on_inconclusive=fail3)
     if code:
         raise typer.Exit(code)
