@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test lint format bench clean
+.PHONY: venv demo test test-all test-under-load lint format bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,9 +19,18 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/perfop demo
 
-## the whole test suite
+## the test suite without the tests marked slow (minutes); per-test timeout, session watchdog
+## and the 15 slowest tests come from pyproject.toml [tool.pytest.ini_options]
 test: $(STAMP)
+	$(BIN)/python -m pytest -m 'not slow' $(PYTEST_ARGS)
+
+## every test, slow ones included (what .ci/run runs)
+test-all: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## every test with two CPU-burning processes beside it (BURNERS=n to change)
+test-under-load: $(STAMP)
+	scripts/under_load.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -351,9 +351,14 @@ class ScriptedLLM:
 
 # --- a tiny project: a ~30 ms workload, so agent tests stay fast ---------------------------------
 
+# work() sleeps this long: against the interpreter's start-up (tens of ms quiet, several times that
+# on a loaded machine, and noisy), a change of the sleep is decided in a few pairs at any load.
+BASE_SLEEP = "0.2"
 TINY_FILES = {
     "app/__init__.py": "",
-    "app/core.py": ("import time\n\n\ndef work() -> int:\n    time.sleep(0.03)\n    return 42\n"),
+    "app/core.py": (
+        f"import time\n\n\ndef work() -> int:\n    time.sleep({BASE_SLEEP})\n    return 42\n"
+    ),
     "bench.py": "import sys\nsys.path.insert(0, '.')\nfrom app.core import work\nprint(work())\n",
     "pyproject.toml": (
         "[project]\nname = 'tiny'\nversion = '0'\n\n"
@@ -363,7 +368,7 @@ TINY_FILES = {
         "high_risk_paths = ['app/payments/*']\n\n"
         "[tool.perfop.workloads.work]\n"
         "command = '{python} bench.py'\n"
-        "min_runs = 5\nmax_runs = 8\nmax_time = 10\nwarmup = 1\n"
+        "min_runs = 5\nmax_runs = 8\nmax_time = 60\nwarmup = 1\n"
     ),
     ".gitignore": "__pycache__/\n",
 }
@@ -372,7 +377,10 @@ TINY_FILES = {
 def sleep_edit(seconds: str) -> Reply:
     """The edit tool call that changes the workload's sleep (faster or slower)."""
     return call(
-        "edit", path="app/core.py", search="time.sleep(0.03)", replace=f"time.sleep({seconds})"
+        "edit",
+        path="app/core.py",
+        search=f"time.sleep({BASE_SLEEP})",
+        replace=f"time.sleep({seconds})",
     )
 
 

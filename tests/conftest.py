@@ -11,19 +11,23 @@ Fixture names are a contract other test modules rely on; extend, do not rename.
   ``perfop_popen(args, cwd=None, env=None, **popen_kwargs) -> Popen``: ``python -m perfop``.
 - ``pg_url``: a fresh, empty PostgreSQL database for this test (dropped afterwards). Skips when
   PERFOP_TEST_POSTGRES_URL is unset, but fails when PERFOP_REQUIRE_POSTGRES=1 (CI).
+- ``require_program(marker, *names, install=...)`` (a function): a program's path, or skip --
+  or fail when ``PERFOP_REQUIRE`` lists ``marker`` (CI lists postgres, hyperfine, chromium).
+  Tests that need one carry the marker, so each run's summary counts them.
 - ``any_store_url``: parametrised over ``sqlite`` (a file in tmp_path) and ``postgresql``.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 import pytest
 
@@ -32,6 +36,7 @@ pytest_plugins = ("suite_guard", "pytester")
 
 PG_URL_VAR = "PERFOP_TEST_POSTGRES_URL"
 PG_REQUIRE_VAR = "PERFOP_REQUIRE_POSTGRES"
+REQUIRE_VAR = "PERFOP_REQUIRE"
 
 # Variables that would leak the developer's or CI's own settings into a test.
 _ISOLATED_VARS = ("PERFOP_STORE", "PERFOP_CONFIG")
@@ -41,6 +46,37 @@ _ISOLATED_VARS = ("PERFOP_STORE", "PERFOP_CONFIG")
 def _isolate_perfop_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in _ISOLATED_VARS:
         monkeypatch.delenv(name, raising=False)
+
+
+# A fresh machine has no ``python`` on PATH, and its ``python3`` (Debian's) has none of the
+# packages this venv has. So that a test cannot pass here only because a developer's PATH
+# (pyenv shims, a hand-installed python) happens to work, both names resolve for the whole
+# session to a stub that fails loudly: workloads use ``{python}`` / ``sys.executable``, or put a
+# deliberate interpreter, shim or second venv on PATH themselves.
+BARE_PYTHON_NAMES = ("python", "python3")
+BARE_PYTHON_STUB = """#!/bin/sh
+echo "perfop tests: a bare '$(basename "$0")' from PATH ran ($*); a fresh machine has none \
+(or one without this venv's packages): use {python} or sys.executable" >&2
+exit 127
+"""
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_bare_python_on_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    stubs = tmp_path_factory.mktemp("bare-python-stubs")
+    for name in BARE_PYTHON_NAMES:
+        stub = stubs / name
+        stub.write_text(BARE_PYTHON_STUB, encoding="utf-8")
+        stub.chmod(0o755)
+    previous = os.environ.get("PATH")
+    os.environ["PATH"] = os.pathsep.join([str(stubs), previous or os.defpath])
+    try:
+        yield stubs
+    finally:
+        if previous is None:
+            os.environ.pop("PATH", None)
+        else:
+            os.environ["PATH"] = previous
 
 
 # --- git ---------------------------------------------------------------------------------------
@@ -218,10 +254,35 @@ def perfop_popen() -> Iterator[Callable[..., subprocess.Popen[str]]]:
 # --- stores --------------------------------------------------------------------------------------
 
 
-def _pg_unavailable(reason: str) -> None:
+def required_tools() -> set[str]:
+    """Markers whose tests must run, never skip: ``PERFOP_REQUIRE=postgres,hyperfine,chromium``.
+
+    ``PERFOP_REQUIRE_POSTGRES=1`` (the older spelling) adds ``postgres``. ``.ci/run`` sets both.
+    """
+    names = {n.strip() for n in os.environ.get(REQUIRE_VAR, "").split(",") if n.strip()}
     if os.environ.get(PG_REQUIRE_VAR) == "1":
-        pytest.fail(f"{reason} but {PG_REQUIRE_VAR}=1 requires the PostgreSQL tests to run")
+        names.add("postgres")
+    return names
+
+
+def unavailable(marker: str, reason: str) -> NoReturn:
+    """Skip the test for ``reason``, or fail it when ``marker`` is required (CI)."""
+    if marker in required_tools():
+        pytest.fail(f"{reason}, but {REQUIRE_VAR} requires the {marker} tests to run")
     pytest.skip(reason)
+
+
+def require_program(marker: str, *names: str, install: str) -> str:
+    """The path of the first of ``names`` on PATH; otherwise skip (or fail, see ``unavailable``)."""
+    for name in names:
+        found = shutil.which(name)
+        if found is not None:
+            return found
+    unavailable(marker, f"{names[0]} is not installed ({install})")
+
+
+def _pg_unavailable(reason: str) -> None:
+    unavailable("postgres", reason)
 
 
 @pytest.fixture(scope="session")

@@ -13,12 +13,19 @@ Loaded by ``tests/conftest.py``. Three guards, on top of pytest-timeout's per-te
 - **No surviving threads.** A non-daemon thread still alive when the session ends (after a short
   grace to finish) fails the run; the report names each thread, the test that started it and its
   stack.
-- The exit status of a hard stop is 124, so callers (``.ci/run``) can tell it from test failures.
+- **What ran.** Every run ends with one line counting outcomes overall and per marker in
+  ``TRACKED_MARKERS`` (``postgres: 40 passed``, ``slow: 12 deselected``...); with
+  ``PERFOP_TEST_REPORT=PATH`` the same counts and every test's outcome are written there as JSON
+  (``.ci/run`` reads it to fail on skipped PostgreSQL, chromium or hyperfine tests).
+
+The exit status of a hard stop is 124, so callers (``.ci/run``) can tell it from test failures.
+Works under pytest-xdist: workers report their surviving threads to the controller.
 """
 
 from __future__ import annotations
 
 import faulthandler
+import json
 import os
 import sys
 import threading
@@ -34,6 +41,9 @@ HARD_STOP_GRACE = 60.0  # seconds past a test's own timeout before the process i
 SHUTDOWN_GRACE = 60.0  # seconds between pytest's end and the interpreter's exit
 THREAD_GRACE = 10.0  # seconds surviving non-daemon threads get to finish at session end
 C_BACKSTOP = 30.0  # faulthandler's own timer fires this long after the Python watchdog
+REPORT_VAR = "PERFOP_TEST_REPORT"
+# The project's markers (pyproject.toml) whose tests each run counts.
+TRACKED_MARKERS = ("postgres", "hyperfine", "chromium", "slow")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -78,6 +88,12 @@ class SuiteGuard:
         self.wake = threading.Event()
         self.thread_origin: dict[int, str] = {}
         self.leaked: list[tuple[threading.Thread, str]] = []
+        self.remote_leaks: list[str] = []  # from xdist workers: "name (started during ...)"
+        self.outcomes: dict[str, tuple[str, tuple[str, ...]]] = {}  # nodeid -> outcome, markers
+        self.deselected: list[tuple[str, tuple[str, ...]]] = []
+        self.durations: dict[str, float] = {}  # nodeid -> seconds (setup + call + teardown)
+        self.tracked = TRACKED_MARKERS
+        self.is_worker = hasattr(config, "workerinput")
         self.debugging = bool(config.getoption("usepdb", False))
         self.watchdog = threading.Thread(
             target=self._watch, name="perfop-test-watchdog", daemon=True
@@ -185,6 +201,58 @@ class SuiteGuard:
         # pytest's faulthandler plugin cancels the C timer on every failure; put it back.
         self._arm_backstop()
 
+    # --- outcomes --------------------------------------------------------------------------------
+
+    def _markers(self, keywords: Any) -> tuple[str, ...]:
+        return tuple(m for m in self.tracked if m in keywords)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.is_worker:
+            return  # the controller counts what the workers report
+        markers = self._markers(report.keywords)
+        self.durations[report.nodeid] = self.durations.get(report.nodeid, 0.0) + report.duration
+        previous = self.outcomes.get(report.nodeid, ("passed", markers))[0]
+        if report.failed:
+            outcome = "error" if report.when != "call" else "failed"
+        elif report.skipped:
+            outcome = "xfailed" if hasattr(report, "wasxfail") else "skipped"
+        elif report.when == "call":
+            outcome = "xpassed" if hasattr(report, "wasxfail") else "passed"
+        else:
+            return
+        if previous in ("failed", "error"):
+            return  # a teardown after a failed call does not undo the failure
+        self.outcomes[report.nodeid] = (outcome, markers)
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.deselected += [(i.nodeid, self._markers(i.keywords)) for i in items]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Outcome counts overall ("all") and per tracked marker."""
+        table: dict[str, dict[str, int]] = {"all": {}}
+        rows = [*self.outcomes.values(), *(("deselected", m) for _, m in self.deselected)]
+        for outcome, markers in rows:
+            for key in ("all", *markers):
+                bucket = table.setdefault(key, {})
+                bucket[outcome] = bucket.get(outcome, 0) + 1
+        return table
+
+    def summary_line(self) -> str:
+        def fmt(bucket: dict[str, int]) -> str:
+            order = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "deselected")
+            return ", ".join(f"{bucket[k]} {k}" for k in order if bucket.get(k))
+
+        table = self.counts()
+        parts = [f"{m}: {fmt(table[m])}" for m in self.tracked if m in table]
+        parts += [f"{m}: none collected" for m in self.tracked if m not in table]
+        return f"ran {fmt(table['all']) or 'nothing'}; by marker: " + "; ".join(parts)
+
+    # --- session end ------------------------------------------------------------------------------
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        self.remote_leaks += getattr(node, "workeroutput", {}).get("perfop_leaked_threads", [])
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         deadline = time.monotonic() + THREAD_GRACE
@@ -194,23 +262,51 @@ class SuiteGuard:
             (t, self.thread_origin.get(t.ident or -1, "outside any test"))
             for t in _surviving_threads()
         ]
-        if self.leaked and session.exitstatus == pytest.ExitCode.OK:
+        if self.is_worker:
+            workeroutput = self.config.workeroutput  # type: ignore[attr-defined]
+            workeroutput["perfop_leaked_threads"] = [
+                f"{t.name!r} (started during {origin})" for t, origin in self.leaked
+            ]
+        if (self.leaked or self.remote_leaks) and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        path = os.environ.get(REPORT_VAR)
+        if path and not self.is_worker:
+            doc = {
+                "schema": "perfop.test-report/1",
+                "exitstatus": int(session.exitstatus),
+                "counts": self.counts(),
+                "leaked_threads": [f"{t.name!r} ({o})" for t, o in self.leaked] + self.remote_leaks,
+                "tests": {
+                    nodeid: {
+                        "outcome": outcome,
+                        "markers": list(markers),
+                        "seconds": round(self.durations.get(nodeid, 0.0), 3),
+                    }
+                    for nodeid, (outcome, markers) in sorted(self.outcomes.items())
+                },
+            }
+            with open(path, "w", encoding="utf-8") as fh:
+                json.dump(doc, fh, indent=1)
 
+    @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.leaked:
+        if self.is_worker:
             return
-        terminalreporter.section("non-daemon threads survived the session", sep="=", red=True)
-        frames = sys._current_frames()
-        for thread, origin in self.leaked:
-            terminalreporter.line(f"{thread.name!r} (started during {origin}):")
-            frame = frames.get(thread.ident or -1)
-            stack = "".join(traceback.format_stack(frame)) if frame else "  (no stack)\n"
-            terminalreporter.line(stack.rstrip())
-        terminalreporter.line(
-            "A test must stop and join every non-daemon thread it starts "
-            "(they block interpreter exit)."
-        )
+        if self.leaked or self.remote_leaks:
+            terminalreporter.section("non-daemon threads survived the session", sep="=", red=True)
+            frames = sys._current_frames()
+            for thread, origin in self.leaked:
+                terminalreporter.line(f"{thread.name!r} (started during {origin}):")
+                frame = frames.get(thread.ident or -1)
+                stack = "".join(traceback.format_stack(frame)) if frame else "  (no stack)\n"
+                terminalreporter.line(stack.rstrip())
+            for line in self.remote_leaks:
+                terminalreporter.line(f"{line} in an xdist worker")
+            terminalreporter.line(
+                "A test must stop and join every non-daemon thread it starts "
+                "(they block interpreter exit)."
+            )
+        terminalreporter.write_line(f"perfop tests: {self.summary_line()}")
 
     def pytest_unconfigure(self) -> None:
         with self.lock:

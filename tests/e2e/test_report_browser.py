@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import os
 import re
-import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
+from conftest import require_program
 from perfop.config import load_config
 from perfop.report import renderer
 from perfop.report.data import collect
@@ -44,12 +43,9 @@ TITLE = "Make parsing fast"
 
 
 def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is required in CI (apt-get install -y chromium)")
-        pytest.skip("chromium not installed (apt-get install -y chromium)")
-    return found
+    return require_program(
+        "chromium", "chromium", "chromium-browser", install="apt-get install -y chromium"
+    )
 
 
 def browse(page: Path, tmp: Path, *extra: str) -> tuple[str, str]:
@@ -89,6 +85,7 @@ def non_blank_fraction(png: Path) -> float:
 
 
 @pytest.mark.slow
+@pytest.mark.chromium
 def test_report_loads_cleanly_on_laptop_and_phone(tmp_path: Path) -> None:
     data = _build(tmp_path)
     page = tmp_path / "report.html"
@@ -126,6 +123,7 @@ def _title(dom: str) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.chromium
 def test_script_payloads_are_shown_as_text_and_never_run(tmp_path: Path) -> None:
     payload = "".join(PAYLOADS)
     data = _build(tmp_path, payload)

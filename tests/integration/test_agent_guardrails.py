@@ -110,7 +110,7 @@ def test_a_slower_candidate_is_refuted_reverted_and_not_committed(git_repo, git,
     script = {
         "hypotheses": [hypothesis(ratio=0.5)],
         "design": [call("design", label="H1", fix="sleep differently", risk="low")],
-        "implementation": [sleep_edit("0.09")],
+        "implementation": [sleep_edit("0.6")],
         "validation": [call("validate")],
     }
     with ScriptedLLM("openai", script, key=KEY) as llm:
@@ -120,7 +120,7 @@ def test_a_slower_candidate_is_refuted_reverted_and_not_committed(git_repo, git,
     # nothing committed: the branch is still at the base; the attempt is kept for inspection
     assert git(repo, "rev-parse", "perfop/engagement-1") == git(repo, "rev-parse", "main")
     attempt = git(repo, "rev-parse", "refs/perfop/agent/engagement-1/attempt-1")
-    assert "time.sleep(0.09)" in git(repo, "show", attempt)
+    assert "time.sleep(0.6)" in git(repo, "show", attempt)
     assert git(repo, "status", "--porcelain") == ""
     show = json.loads(run_cli(["hypothesis", "show", "H1", "--format", "json"], cwd=repo).out)
     hyp = show.get("hypothesis", show)

@@ -9,6 +9,7 @@ import socket
 import pytest
 
 from agent_llm_fakes import (
+    BASE_SLEEP,
     TINY_FILES,
     Reply,
     ScriptedLLM,
@@ -190,7 +191,7 @@ def test_step_budget_ends_cleanly_with_the_summary_so_far(git_repo, git, run_cli
         ],
         "design": [call("design", label="H1", fix="sleep less", risk="low")],
         "implementation": [
-            call("edit", path="app/core.py", search="0.03", replace="0.01"),
+            call("edit", path="app/core.py", search=BASE_SLEEP, replace="0.01"),
             call("view", path="app/core.py"),
         ],
     }

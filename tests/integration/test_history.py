@@ -14,7 +14,7 @@ name = "histdemo"
 version = "0"
 
 [tool.perfop.workloads.work]
-command = "python work.py"
+command = "{python} work.py"
 min_runs = 2
 max_runs = 2
 warmup = 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -12,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from conftest import require_program
 from perfop.importers import parse_document, read_document
 from perfop.store import open_store
 
@@ -127,13 +127,13 @@ def test_pyperf_json_and_gz(repo: Path, tmp_path: Path, run_cli: Callable[..., A
         store.close()
 
 
+@pytest.mark.hyperfine
 def test_hyperfine_export_json(repo: Path, tmp_path: Path, run_cli: Callable[..., Any]) -> None:
-    if shutil.which("hyperfine") is None:
-        pytest.skip("hyperfine is not installed (apt-get install -y hyperfine)")
+    hyperfine = require_program("hyperfine", "hyperfine", install="apt-get install -y hyperfine")
     out = tmp_path / "hf.json"
     proc = subprocess.run(
         [
-            "hyperfine",
+            hyperfine,
             "-N",
             "--runs",
             "4",

@@ -22,7 +22,7 @@ name = "storedemo"
 version = "0"
 
 [tool.perfop.workloads.work]
-command = "python work.py"
+command = "{python} work.py"
 warmup = 0
 min_runs = 3
 max_runs = 3

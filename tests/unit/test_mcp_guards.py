@@ -26,6 +26,7 @@ from perfop.mcp.guards import (
     run_blocking,
 )
 from perfop.mcp.tools import Args
+from waiting import wait_until_async
 
 
 @pytest.fixture
@@ -181,7 +182,7 @@ def test_cancellation_stops_at_a_safe_point_first() -> None:
                 await run_blocking(cooperative, token=token, time_limit=30)
 
             tg.start_soon(call)
-            await anyio.sleep(0.1)
+            await wait_until_async(lambda: checks, what="the worker runs the call")
             tg.cancel_scope.cancel()
 
     anyio.run(main)
@@ -267,7 +268,9 @@ def test_a_job_abandoned_while_every_worker_is_busy_never_runs_and_never_blocks(
         limiter.total_tokens = 1
         async with anyio.create_task_group() as tg:
             tg.start_soon(lambda: anyio.to_thread.run_sync(release.wait))
-            await anyio.sleep(0.05)  # the only worker slot is now taken
+            await wait_until_async(
+                lambda: limiter.borrowed_tokens == 1, what="the only worker slot is taken"
+            )
             try:
                 await run_blocking(lambda: ran.append(1), token=token, time_limit=0.05, grace=0.0)
                 outcome = "returned"

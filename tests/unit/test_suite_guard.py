@@ -7,6 +7,7 @@ it waits for the child.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -25,11 +26,17 @@ suite_guard.THREAD_GRACE = 0.5
 """
 
 
-def run_child(tmp_path: Path, source: str, *args: str) -> subprocess.CompletedProcess[str]:
+def run_child(
+    tmp_path: Path, source: str, *args: str, env_report: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     (tmp_path / "test_child.py").write_text(source, encoding="utf-8")
     (tmp_path / "conftest.py").write_text(CHILD_CONFTEST, encoding="utf-8")
-    (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    if not (tmp_path / "pytest.ini").exists():
+        (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(TESTS_DIR)}
+    env.pop("PERFOP_TEST_REPORT", None)
+    if env_report is not None:
+        env["PERFOP_TEST_REPORT"] = str(env_report)
     pytest_argv = [sys.executable, "-m", "pytest", "-p", "suite_guard", "-p", "no:cacheprovider"]
     return subprocess.run(
         [*pytest_argv, "-q", *args],
@@ -111,3 +118,42 @@ def test_a_test_the_timeout_cannot_interrupt_is_stopped(tmp_path: Path) -> None:
     out = result.stdout + result.stderr
     assert result.returncode == 124, out
     assert "test_child.py::test_ignores_the_timeout outlived its 1 s timeout by 1 s" in out
+
+
+MARKED = """
+import pytest
+
+@pytest.mark.postgres
+def test_db():
+    pass
+
+@pytest.mark.postgres
+def test_db_skipped():
+    pytest.skip("no server")
+
+@pytest.mark.slow
+def test_slow():
+    pass
+
+def test_fails():
+    assert False
+"""
+
+
+def test_every_run_counts_outcomes_per_marker_and_writes_them_for_ci(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers =\n  postgres\n  slow\n")
+    result = run_child(tmp_path, MARKED, "-m", "not slow", env_report=report)
+    assert result.returncode == 1, result.stdout
+    line = next(ln for ln in result.stdout.splitlines() if ln.startswith("perfop tests: "))
+    assert line == (
+        "perfop tests: ran 1 passed, 1 failed, 1 skipped, 1 deselected; by marker: "
+        "postgres: 1 passed, 1 skipped; slow: 1 deselected; "
+        "hyperfine: none collected; chromium: none collected"
+    )
+    doc = json.loads(report.read_text())
+    assert doc["counts"]["postgres"] == {"passed": 1, "skipped": 1}
+    skipped = doc["tests"]["test_child.py::test_db_skipped"]
+    assert skipped["outcome"] == "skipped" and skipped["markers"] == ["postgres"]
+    assert skipped["seconds"] >= 0
+    assert doc["exitstatus"] == 1
