@@ -48,15 +48,15 @@ def _isolate_perfop_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-# A fresh machine has no ``python`` on PATH, and its ``python3`` (Debian's) has none of the
-# packages this venv has. So that a test cannot pass here only because a developer's PATH
-# (pyenv shims, a hand-installed python) happens to work, both names resolve for the whole
-# session to a stub that fails loudly: workloads use ``{python}`` / ``sys.executable``, or put a
-# deliberate interpreter, shim or second venv on PATH themselves.
-BARE_PYTHON_NAMES = ("python", "python3")
+# A fresh machine (Debian's default) has no ``python`` on PATH. So that a test cannot pass here
+# only because a developer's PATH has one (a pyenv shim, a hand-made link), the name resolves for
+# the whole session to a stub that fails loudly: workloads use ``{python}`` / ``sys.executable``,
+# or put a deliberate interpreter, shim or second venv on PATH themselves. (``python3`` is left
+# alone: every supported machine has one, and some tests are about that very interpreter.)
+BARE_PYTHON_NAMES = ("python",)
 BARE_PYTHON_STUB = """#!/bin/sh
-echo "perfop tests: a bare '$(basename "$0")' from PATH ran ($*); a fresh machine has none \
-(or one without this venv's packages): use {python} or sys.executable" >&2
+echo "perfop tests: a bare '$(basename "$0")' from PATH ran ($*); a fresh machine has none: \
+use {python} or sys.executable" >&2
 exit 127
 """
 

@@ -1,8 +1,8 @@
 """The suite runs on a fresh machine: no test relies on a ``python`` found on PATH.
 
-conftest puts failing stubs named ``python`` and ``python3`` first on PATH for the session; these
-tests check the stubs are in force, so a test that runs a bare ``python`` fails here exactly as it
-would on a machine that has none.
+conftest puts a failing stub named ``python`` first on PATH for the session; this checks it is in
+force, so a test that runs a bare ``python`` fails here exactly as it would on a machine that has
+none (Debian's default).
 """
 
 from __future__ import annotations
