@@ -39,6 +39,9 @@ RULE = (
     "pressure (some) >= 20%; busy from 10%, 0.25, 2%, 5%; quiet below"
 )
 MIN_INTERVAL = 0.5  # seconds between snapshots: /proc/stat counts in 10 ms ticks
+# Below this much CPU time per CPU an interval's tick counts are too coarse for a share (a tick
+# either side of 0.25 s on each CPU is +/-4%); its load and pressure are kept.
+MIN_SHARE_SECONDS = 0.25
 
 
 # --- parsing (pure: file text in, numbers out) -------------------------------------------------
@@ -169,7 +172,7 @@ def interval(a: Snapshot, b: Snapshot, own_cpu: float, *, hz: float) -> Interval
     if a.stat is not None and b.stat is not None:
         cpus = b.stat.cpus
         ticks = b.stat.total - a.stat.total
-        if ticks > 0:
+        if ticks > 0 and ticks / hz / max(cpus, 1) >= MIN_SHARE_SECONDS:
             stolen = b.stat.steal - a.stat.steal  # the hypervisor's, reported on its own
             busy = (ticks - (b.stat.idle - a.stat.idle) - stolen) / hz
             mine = own_cpu + max(b.self_cpu - a.self_cpu, 0.0)
@@ -361,6 +364,8 @@ def format_line(summary: Mapping[str, Any] | None, *, paired: bool) -> str:
     — high contention: absolute times are inflated; ratios from interleaved pairs remain valid``.
     ``paired``: the measurement was interleaved pairs (compare/validate), not a plain run."""
     if not summary or summary.get("level") in (None, UNKNOWN):
+        if summary and not summary.get("intervals"):
+            return "machine: contention not measured (no sample or pair completed)"
         return "machine: contention not measured (no /proc on this system)"
     facts = []
     if summary.get("load"):

@@ -76,7 +76,7 @@ def _store(repo: Path) -> Any:
 def test_run_under_load_records_and_warns(
     repo: Path, burners: list[Any], run_cli: Callable[..., Any]
 ) -> None:
-    res = run_cli(["run", "nap", "--runs", "8", "--format", "json"], cwd=repo)
+    res = run_cli(["run", "nap", "--runs", "12", "--format", "json"], cwd=repo)
     assert res.code == 0, res.err
     doc = json.loads(res.out)
     assert doc["schema"] == "perfop.run/2"

@@ -143,3 +143,23 @@ def test_monitor_snapshots_between_processes_only() -> None:
     s = m.summary()  # closes the last interval with both processes' CPU
     assert s["intervals"] == 1
     assert s["others_cpu_share"]["median"] == pytest.approx((3.4 - 1.0) / 4.0, abs=1e-3)
+
+
+def test_a_short_interval_has_no_cpu_share_but_keeps_load_and_pressure() -> None:
+    # 30 ms on 2 CPUs: 6 ticks, where one tick more or less would move the share by 17%.
+    a = _snap(0.0, "cpu  0 0 0 100 0 0 0 0 0 0\ncpu0 x\ncpu1 x\n", "3.0", PRESSURE_A, 0.0)
+    b = _snap(0.03, "cpu  5 0 0 101 0 0 0 0 0 0\ncpu0 x\ncpu1 x\n", "3.0", PRESSURE_B, 0.0)
+    i = c.interval(a, b, 0.0, hz=100)
+    assert i.others_cpu_share is None and i.steal is None
+    assert i.load == 3.0 and i.cpu_pressure == 1.0
+    s = c.summarise([i])
+    assert s["others_cpu_share"] is None and s["level"] == c.HIGH  # pressure alone decides
+    assert "others used" not in c.format_line(s, paired=False)
+
+
+def test_nothing_measured_says_so() -> None:
+    s = c.summarise([])
+    assert s["level"] == c.UNKNOWN and s["intervals"] == 0
+    assert c.format_line(s, paired=True) == (
+        "machine: contention not measured (no sample or pair completed)"
+    )
