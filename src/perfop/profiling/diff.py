@@ -10,10 +10,20 @@ One run per side is at the mercy of a noisy neighbour (on a shared 2-core machin
 function's time moved by 40-100% between two single runs), so ``perfop profile diff`` profiles
 each side several times, interleaved, and ``diff_runs`` compares per-function medians across
 those runs; each row keeps the per-run amounts so the spread is visible.
+
+Noise is judged on the runs themselves: the i-th base and i-th candidate run ran next to each
+other, so each pair carries the same neighbour. A neighbour scales amounts (it doubles a run, it
+does not add 0.1 s), so the pairs are compared as log-ratios (a run where a function got no
+sample counts as half its smallest amount seen); a 95% t-interval of their mean that covers zero
+makes the row ``within noise`` (neither an increase nor a decrease). ``ratio_low``/``ratio_high``
+are that interval as a candidate/base ratio. The header's totals come from the same runs: the
+paired ratio of the process tree's CPU time (wall time where it is unknown), with its interval,
+beside the wall medians.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,13 +36,19 @@ class DiffRow:
     id: str
     function: str
     file: str
-    status: str  # "increase", "decrease", "new", "vanished"
+    status: str  # "increase", "decrease", "new", "vanished", "within noise"
     base_self_pct: float
     candidate_self_pct: float
     base_value: float  # seconds per run (cpu) or bytes (memory); median across runs
     candidate_value: float
     base_runs: tuple[float, ...] = ()  # the amount in each run, in run order
     candidate_runs: tuple[float, ...] = ()
+    ratio_low: float | None = None  # 95% interval of candidate/base over the paired runs
+    ratio_high: float | None = None  # (None with a single run per side)
+
+    @property
+    def within_noise(self) -> bool:
+        return self.status == NOISE
 
     @property
     def delta_share_points(self) -> float:
@@ -48,6 +64,89 @@ class DiffRow:
         return self.candidate_value / self.base_value - 1.0 if self.base_value else None
 
 
+NOISE = "within noise"
+LEVEL = 0.95
+
+
+@dataclass(frozen=True)
+class TotalChange:
+    """Candidate/base ratio of a total (``cpu_time`` or ``wall_time``) over the paired runs:
+    geometric mean and its interval (None with fewer than two pairs)."""
+
+    metric: str
+    base: float  # medians
+    candidate: float
+    ratio: float
+    low: float | None
+    high: float | None
+
+    @property
+    def within_noise(self) -> bool:
+        return self.low is not None and self.high is not None and self.low <= 1.0 <= self.high
+
+
+def _t(df: int) -> float:
+    from scipy.stats import t
+
+    return float(t.ppf(0.5 + LEVEL / 2, df))
+
+
+def paired_interval(
+    base: Sequence[float], candidate: Sequence[float]
+) -> tuple[float, float | None, float | None]:
+    """Mean of the paired differences candidate - base and its t-interval (None, None for fewer
+    than two pairs)."""
+    diffs = [c - b for b, c in zip(base, candidate, strict=False)]
+    if not diffs:
+        return 0.0, None, None
+    mean = statistics.fmean(diffs)
+    if len(diffs) < 2:
+        return mean, None, None
+    half = _t(len(diffs) - 1) * statistics.stdev(diffs) / math.sqrt(len(diffs))
+    return mean, mean - half, mean + half
+
+
+def _ratio_interval(
+    base: Sequence[float], candidate: Sequence[float]
+) -> tuple[float | None, float | None]:
+    seen = [v for v in (*base, *candidate) if v > 0]
+    if not seen:
+        return None, None
+    floor = min(seen) / 2
+
+    def logs(values: Sequence[float]) -> list[float]:
+        return [math.log(max(v, floor)) for v in values]
+
+    _, low, high = paired_interval(logs(base), logs(candidate))
+    if low is None or high is None:
+        return None, None
+    return math.exp(low), math.exp(high)
+
+
+def total_change(base: Sequence[ProfilePart], candidate: Sequence[ProfilePart]) -> TotalChange:
+    """The paired change of the runs' CPU time (every run has it) or else wall time."""
+    use_cpu = all(p.cpu_time for p in (*base, *candidate))
+    metric = "cpu_time" if use_cpu else "wall_time"
+
+    def values(parts: Sequence[ProfilePart]) -> list[float]:
+        return [float((p.cpu_time if use_cpu else p.wall_time) or 0.0) for p in parts]
+
+    b, c = values(base), values(candidate)
+    logs_ok = all(v > 0 for v in (*b, *c))
+    if not logs_ok:
+        ratio = _median(c) / _median(b) if _median(b) else 1.0
+        return TotalChange(metric, _median(b), _median(c), ratio, None, None)
+    mean, low, high = paired_interval([math.log(v) for v in b], [math.log(v) for v in c])
+    return TotalChange(
+        metric,
+        _median(b),
+        _median(c),
+        math.exp(mean),
+        None if low is None else math.exp(low),
+        None if high is None else math.exp(high),
+    )
+
+
 @dataclass(frozen=True)
 class ProfileDiff:
     kind: Kind
@@ -56,23 +155,31 @@ class ProfileDiff:
     candidate_label: str
     base_wall: float
     candidate_wall: float
-    rows: tuple[DiffRow, ...]  # largest absolute change first
+    rows: tuple[DiffRow, ...]  # changes (largest first), then rows within noise
     repeat: int = 1  # profiled runs per side
+    total: TotalChange | None = None  # the paired change of the runs' totals
 
     def row(self, function: str) -> DiffRow | None:
         return next((r for r in self.rows if r.function == function), None)
 
     @property
     def decreases(self) -> tuple[DiffRow, ...]:
-        """Rows that got cheaper, biggest saving first."""
+        """Rows that got cheaper beyond the noise, biggest saving first."""
         return tuple(
-            sorted((r for r in self.rows if r.delta_value < 0), key=lambda r: r.delta_value)
+            sorted(
+                (r for r in self.rows if r.delta_value < 0 and not r.within_noise),
+                key=lambda r: r.delta_value,
+            )
         )
 
     @property
     def increases(self) -> tuple[DiffRow, ...]:
+        """Rows that got dearer beyond the noise, biggest cost first."""
         return tuple(
-            sorted((r for r in self.rows if r.delta_value > 0), key=lambda r: -r.delta_value)
+            sorted(
+                (r for r in self.rows if r.delta_value > 0 and not r.within_noise),
+                key=lambda r: -r.delta_value,
+            )
         )
 
 
@@ -138,7 +245,10 @@ def diff_runs(
         if not any(b_runs) and not any(c_runs):
             continue  # only ever a caller: nothing of its own to compare
         in_base, in_cand = any(hid in r for r in b), any(hid in r for r in c)
-        if not in_base:
+        low, high = _ratio_interval(b_runs, c_runs)
+        if low is not None and high is not None and low <= 1.0 <= high:
+            status = NOISE
+        elif not in_base:
             status = "new"
         elif not in_cand:
             status = "vanished"
@@ -156,9 +266,11 @@ def diff_runs(
                 candidate_value=cv,
                 base_runs=b_runs,
                 candidate_runs=c_runs,
+                ratio_low=low,
+                ratio_high=high,
             )
         )
-    rows.sort(key=lambda r: (-abs(r.delta_value), r.file, r.function))
+    rows.sort(key=lambda r: (r.within_noise, -abs(r.delta_value), r.file, r.function))
     return ProfileDiff(
         kind=base[0].kind,
         unit=base[0].unit,
@@ -168,6 +280,7 @@ def diff_runs(
         candidate_wall=_median([p.wall_time for p in candidate]),
         rows=tuple(rows),
         repeat=max(len(base), len(candidate)),
+        total=total_change(base, candidate),
     )
 
 
@@ -179,6 +292,17 @@ def diff_to_dict(diff: ProfileDiff) -> dict[str, object]:
         "repeat": diff.repeat,
         "base": {"label": diff.base_label, "wall_time": diff.base_wall},
         "candidate": {"label": diff.candidate_label, "wall_time": diff.candidate_wall},
+        "total": None
+        if diff.total is None
+        else {
+            "metric": diff.total.metric,
+            "base": diff.total.base,
+            "candidate": diff.total.candidate,
+            "ratio": diff.total.ratio,
+            "low": diff.total.low,
+            "high": diff.total.high,
+            "within_noise": diff.total.within_noise,
+        },
         "rows": [
             {
                 "id": r.id,
@@ -193,6 +317,9 @@ def diff_to_dict(diff: ProfileDiff) -> dict[str, object]:
                 "delta_per_run": r.delta_value,
                 "base_runs": list(r.base_runs),
                 "candidate_runs": list(r.candidate_runs),
+                "ratio_low": r.ratio_low,
+                "ratio_high": r.ratio_high,
+                "within_noise": r.within_noise,
             }
             for r in diff.rows
         ],

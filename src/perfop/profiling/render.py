@@ -277,11 +277,10 @@ def causes_table(part: ProfilePart, *, top: int) -> Fitted:
 
 
 def diff_table(diff: ProfileDiff, *, top: int) -> Fitted:
-    """The top ``top`` rows of a profile diff, largest absolute time change first."""
+    """The top ``top`` rows of a profile diff: changes beyond the noise first (largest first),
+    then rows ``within noise``; ``ratio [95%]`` is the interval of each change's ratio."""
     title = (
-        f"{diff.kind} profile diff: {diff.base_label} -> {diff.candidate_label} "
-        f"(wall {diff.base_wall:.3f} s -> {diff.candidate_wall:.3f} s"
-        + (f", medians of {diff.repeat} runs per side)" if diff.repeat > 1 else ")")
+        f"{diff.kind} profile diff: {diff.base_label} -> {diff.candidate_label} ({_header(diff)})"
     )
 
     def build(narrow: bool) -> Table:
@@ -297,9 +296,10 @@ def diff_table(diff: ProfileDiff, *, top: int) -> Fitted:
                 "time/run base",
                 "time/run cand",
                 "Δ time/run",
+                "ratio [95%]",
             ),
             text=("function", "location", "status"),
-            optional=("self % base", "self % cand"),
+            optional=("self % base", "self % cand", "Δ share"),
             narrow=narrow,
         )
         for row in diff.rows[:top]:
@@ -316,8 +316,36 @@ def diff_table(diff: ProfileDiff, *, top: int) -> Fitted:
                     _fmt(row.base_value, diff.unit),
                     _fmt(row.candidate_value, diff.unit),
                     ("+" if row.delta_value >= 0 else "-") + _fmt(abs(row.delta_value), diff.unit),
+                    _ratio(row.ratio_low, row.ratio_high, row.status),
                 ),
             )
         return table
 
     return Fitted(build)
+
+
+def _ratio(low: float | None, high: float | None, status: str) -> str:
+    if low is None or high is None:
+        return "?"
+    if status in ("new", "vanished"):
+        return status
+    return f"[{low:.2f}, {high:.2f}]"
+
+
+def _header(diff: ProfileDiff) -> str:
+    """The totals of the same paired runs: CPU (or wall) ratio with its interval, wall medians."""
+    parts = []
+    total = diff.total
+    if total is not None and diff.kind == "cpu":
+        name = "cpu" if total.metric == "cpu_time" else "wall"
+        text = f"{name} {total.base:.3f} s -> {total.candidate:.3f} s, x{total.ratio:.3f}"
+        if total.low is not None and total.high is not None:
+            text += f" [{total.low:.3f}, {total.high:.3f}]"
+            if total.within_noise:
+                text += " within noise"
+        parts.append(text)
+    if total is None or total.metric != "wall_time" or diff.kind != "cpu":
+        parts.append(f"wall {diff.base_wall:.3f} s -> {diff.candidate_wall:.3f} s")
+    if diff.repeat > 1:
+        parts.append(f"{diff.repeat} paired runs per side")
+    return "; ".join(parts)
