@@ -44,6 +44,9 @@ GIT_ENV = {
     "GIT_COMMITTER_NAME": "perfop tests",
     "GIT_COMMITTER_EMAIL": "tests@perfop.invalid",
     "GIT_CONFIG_NOSYSTEM": "1",
+    # Fixed dates: the same content gives the same shas on every run (golden reports).
+    "GIT_AUTHOR_DATE": "2026-01-02T03:04:05+00:00",
+    "GIT_COMMITTER_DATE": "2026-01-02T03:04:05+00:00",
 }
 
 
@@ -143,6 +146,9 @@ def _comparison(
     cand_ref: str,
     env_id: int,
     pairs: int = 12,
+    *,
+    seed: int = 1234,
+    ratios: dict[str, tuple[float, str]] | None = None,
 ) -> int:
     from perfop.model import RunStatus
     from perfop.stats import summarize
@@ -154,7 +160,7 @@ def _comparison(
         base_sha=base_sha,
         cand_ref=cand_ref,
         cand_sha=cand_sha,
-        seed=1234,
+        seed=seed,
         threshold=0.02,
         alpha=0.05,
         harness="base",
@@ -162,6 +168,7 @@ def _comparison(
     )
     docs = []
     for wl in workloads:
+        ratio_wl, verdict = (ratios or {}).get(wl, (outcome.ratio, outcome.verdict))
         run_ids = {}
         values: dict[str, list[float]] = {"base": [], "candidate": []}
         for side, sha in (("base", base_sha), ("candidate", cand_sha)):
@@ -177,7 +184,7 @@ def _comparison(
             )
         for i in range(pairs):
             b = 0.1 * rng.lognormvariate(0, 0.03)
-            c = b * outcome.ratio * rng.lognormvariate(0, 0.02)
+            c = b * ratio_wl * rng.lognormvariate(0, 0.02)
             for side, v in (("base", b), ("candidate", c)):
                 store.add_result(run_ids[side], i, _result(v))
                 values[side].append(v)
@@ -194,12 +201,12 @@ def _comparison(
             "ratio": ratio,
             "ci_low": ratio * 0.98,
             "ci_high": ratio * 1.02,
-            "p_value": 0.001 if outcome.verdict != "inconclusive" else 0.4,
-            "verdict": outcome.verdict,
+            "p_value": 0.001 if verdict != "inconclusive" else 0.4,
+            "verdict": verdict,
         }
         row = {
             "workload": wl,
-            "verdict": outcome.verdict,
+            "verdict": verdict,
             "pairs": pairs,
             "behavior": outcome.behavior,
             "harness": "base",
@@ -213,7 +220,7 @@ def _comparison(
         docs.append(
             {
                 "name": wl,
-                "verdict": outcome.verdict,
+                "verdict": verdict,
                 "pairs": pairs,
                 "behavior": outcome.behavior,
                 "behavior_diff": "-a 1\n+a 2" if outcome.behavior == "changed" else None,
@@ -232,7 +239,7 @@ def _comparison(
         "id": cid,
         "base": {"ref": "main", "sha": base_sha},
         "candidate": {"ref": cand_ref, "sha": cand_sha},
-        "seed": 1234,
+        "seed": seed,
         "threshold": 0.02,
         "alpha": 0.05,
         "harness": "base",
@@ -353,3 +360,173 @@ def build_engagement(
                     },
                 )
                 es.update_hypothesis(conn, hyp.id, status=outcome.status)
+
+
+# --- a multi-validation engagement recorded the way ``perfop validate`` records it -------------
+
+PROBE = {
+    "executable": "/srv/demo/.venv/bin/python",
+    "implementation": "CPython",
+    "version": "3.12.1",
+    "packages": {"demo": "0.1.0", "numpy": "2.0.0"},
+    "origins": {},
+    "workloads": ["parse"],
+    "outside_checkout": [],
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One ``perfop validate`` of hypothesis ``hyp``: the comparison's seed and budget, and the
+    true candidate/base ratio (and verdict) per workload."""
+
+    hyp: int
+    seed: int
+    ratios: dict[str, tuple[float, str]]
+    max_time: float | None = None
+    max_runs: int | None = None
+
+
+MULTI_HYPOTHESES = (
+    # (statement, workloads, expected ratio)
+    ("cache the tokenizer", ("parse",), 0.5),
+    ("skip the second pass", ("parse",), 0.8),
+    ("compile the grammar once", ("parse",), 0.7),
+)
+MULTI_STEPS = (
+    # H1 first: faster but the SLO still not met (base breaches it too) ...
+    Step(1, 101, {"parse": (0.9, "faster"), "render": (1.0, "unchanged")}, max_time=10),
+    # ... then again with a bigger budget: met. The first one is superseded.
+    Step(1, 202, {"parse": (0.5, "faster"), "render": (1.0, "unchanged")}, 30, 40),
+    # H2 slower than base: refuted.
+    Step(2, 303, {"parse": (1.06, "slower"), "render": (1.0, "unchanged")}),
+    # H3 faster on its own workload, another gated workload slower: a regression.
+    Step(3, 404, {"parse": (0.6, "faster"), "render": (1.2, "slower")}),
+)
+MULTI_SLO_MAX = 0.08  # parse p95: base (~100 ms) breaches it
+
+
+def build_multi_validation(store: Any, repo: Path, *, seed: int = 11) -> None:
+    """Three hypotheses, four validations (one superseded), stored with the evidence document
+    ``perfop validate`` writes: workload rows, tests, SLOs checked at both sides, the outcome,
+    the budget flags and the probed interpreter."""
+    from perfop.config import SLOConfig, load_config
+    from perfop.engagement import lifecycle, service
+    from perfop.engagement.outcome import TestEvidence, WorkloadEvidence, decide
+    from perfop.engagement.records import Actor, EngagementSpec, Goal, SLOTarget
+    from perfop.environment import capture_environment
+    from perfop.slo import check_slo
+    from perfop.store import engagement as es
+
+    rng = random.Random(seed)
+    loaded = load_config(repo)
+    human = Actor("alice")
+    spec = EngagementSpec(
+        title="Parse and render faster",
+        requester="Product team",
+        goals=(Goal("parse p95 below 80 ms", "wall_time", "0.08"),),
+        workloads=("parse", "render"),
+        slos=(SLOTarget("parse", "wall_time", "p95", MULTI_SLO_MAX, None, "s"),),
+        risk_tolerance="medium",
+    )
+    service.start_engagement(store, loaded, spec, actor=human, confirm=True)
+    base_sha = git(repo, "rev-parse", "HEAD")
+    env_id = store.add_environment(capture_environment(repo))
+    for wl in ("parse", "render"):
+        _baseline(store, wl, rng, env_id, base_sha)
+    hyps = []
+    for i, (statement, workloads, expected) in enumerate(MULTI_HYPOTHESES, 1):
+        branch = f"h{i}"
+        git(repo, "checkout", "-q", "-b", branch, "main")
+        (repo / "lib.py").write_text(f"def f():\n    return {i + 1}\n")
+        git(repo, "commit", "-q", "-am", f"H{i}: {statement}")
+        git(repo, "checkout", "-q", "main")
+        hyp = lifecycle.add(
+            store,
+            loaded,
+            actor=human,
+            statement=statement,
+            workloads=list(workloads),
+            expected_ratio=expected,
+            effort=float(i),
+            confidence=0.6,
+        )
+        lifecycle.design(store, loaded, hyp.label, actor=human, fix="the change")
+        lifecycle.update(store, loaded, hyp.label, actor=human, candidate=branch)
+        hyps.append((lifecycle.get(store, hyp.label), workloads, expected, branch))
+    slo = SLOConfig(workload="parse", statistic="p95", max=MULTI_SLO_MAX, unit="s")
+    tests = TestEvidence("python -m pytest -q", candidate_ok=True, candidate_tail="4 passed")
+    for step in MULTI_STEPS:
+        hyp, workloads, expected, branch = hyps[step.hyp - 1]
+        assert hyp.candidate_sha is not None
+        cid = _comparison(
+            store,
+            ["parse", "render"],
+            Outcome("confirmed", 1.0, "faster"),
+            rng,
+            base_sha,
+            hyp.candidate_sha,
+            branch,
+            env_id,
+            seed=step.seed,
+            ratios=step.ratios,
+        )
+        doc = _stored_document(store, cid)
+        evidence_rows = []
+        samples: dict[str, dict[str, list[float]]] = {}
+        for w in doc["workloads"]:
+            m = w["metrics"][0]
+            evidence_rows.append(
+                WorkloadEvidence(
+                    workload=w["name"],
+                    metric="wall_time",
+                    verdict=m["verdict"],
+                    ratio=m["ratio"],
+                    ci_low=m["ci_low"],
+                    ci_high=m["ci_high"],
+                    comparison_id=cid,
+                    targeted=w["name"] in workloads,
+                )
+            )
+            samples[w["name"]] = {
+                side: store.get_run(w["runs"][side]).values("wall_time")
+                for side in ("base", "candidate")
+            }
+        slos = [check_slo(slo, samples["parse"]["candidate"], base_values=samples["parse"]["base"])]
+        outcome = decide(expected_ratio=expected, workloads=evidence_rows, tests=tests, slos=slos)
+        evidence = {
+            "method": "perfop compare (interleaved A/B, sequential stopping)",
+            "comparison_id": cid,
+            "seed": step.seed,
+            "budget": {"max_time": step.max_time, "max_runs": step.max_runs},
+            "workloads": [e.to_dict() for e in evidence_rows],
+            "tests": tests.to_dict(),
+            "slos": [r.to_dict() for r in slos],
+            "outcome": outcome.to_dict(),
+            "environment": {"candidate": [PROBE], "base": [PROBE]},
+        }
+        with store.write() as conn:
+            es.insert_validation(
+                conn,
+                hypothesis_id=hyp.id,
+                candidate_ref=branch,
+                candidate_sha=hyp.candidate_sha,
+                base_ref="main",
+                base_sha=base_sha,
+                outcome=outcome.status,
+                reasons=outcome.reasons,
+                evidence=evidence,
+            )
+            es.update_hypothesis(conn, hyp.id, status=outcome.status)
+
+
+def _stored_document(store: Any, cid: int) -> dict[str, Any]:
+    import sqlalchemy as sa
+
+    from perfop.store.compare import comparisons
+
+    with store.read() as conn:
+        doc = conn.execute(
+            sa.select(comparisons.c.document).where(comparisons.c.id == cid)
+        ).scalar_one()
+    return dict(doc)

@@ -7,6 +7,7 @@ handful of pairs; a test script stands in for the project's test suite.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -210,3 +211,69 @@ def test_bad_candidates(
         repo, capsys, "hypothesis", "update", "H1", "--status", "reverted", "--note", "did not work"
     )
     assert code == 0 and doc["hypothesis"]["status"] == "reverted"
+
+
+@pytest.mark.slow
+def test_a_3x_speed_up_breaching_an_slo_at_base_too_is_confirmed_and_reproducible(
+    repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The sqlparse-style lifecycle: 3x faster, tests pass, an SLO both sides breach (max 1 ms
+    against a 30 ms candidate, whatever the load). Confirmed, the SLO a residual risk; the
+    report's summary, follow-ups, rollback advice and changelog agree; its reproduce command
+    runs as printed and repeats the validation's comparison (same shas and seed)."""
+    import shlex
+
+    config = repo / "perfop.toml"
+    config.write_text(config.read_text().replace("max = 0.5", "max = 0.001"))
+    git(repo, "commit", "-qam", "tight SLO")
+    prepare(repo, capsys)
+    (repo / "app.py").write_text(APP.format(delay=0.09, answer=42))
+    git(repo, "commit", "-qam", "slow base")
+    commit_app(repo, "fast3x", delay=0.03)
+    code, doc = cli(
+        repo, capsys, "validate", "H1", "--candidate", "fast3x", "--seed", "5", "--max-time", "20"
+    )
+    assert doc["status"] == "confirmed", doc["validation"]["reasons"]
+    assert code == 0, doc
+    outcome = doc["outcome"]
+    (slo,) = doc["validation"]["evidence"]["slos"]
+    assert slo["passed"] is False and slo["base_passed"] is False
+    assert slo["state"] in ("still not met", "not trusted"), slo  # not trusted: a loaded machine
+    assert outcome["qualifier"] in ("SLO still not met", "SLO not trusted (high contention)")
+    assert not outcome["advises_revert"] and not outcome["regressions"]
+    assert any(
+        r.startswith(f"SLO {slo['state']}: app wall_time p95 ") for r in outcome["residual_risks"]
+    )
+    assert re.search(r"p95 \d+(\.\d+)? m?s > max 1\.00 ms \(base \d+(\.\d+)? m?s\)", slo["reason"])
+    code, log = cli(repo, capsys, "log")
+    assert not any("contradicts the hypothesis" in d["what"] for d in log["decisions"])
+
+    out = tmp_path / "report.json"
+    assert main(["--repo", str(repo), "report", "-o", str(out)]) == 0
+    capsys.readouterr()
+    report = json.loads(out.read_text())
+    summary = report["summary"]
+    (line,) = summary["outcomes"]
+    assert line["status"] == "confirmed"
+    assert "SLO still not met" in line["sentence"] or "SLO not trusted" in line["sentence"]
+    assert any("H1: SLO " in r and "app wall_time p95" in r for r in summary["residual_risks"])
+    assert not any("revert" in f for f in summary["follow_ups"]), summary["follow_ups"]
+    assert any(f.startswith("H1 is confirmed") for f in summary["follow_ups"])
+    assert "- Performance: sleep less" in summary["changelog"]
+    assert "No performance change confirmed" not in summary["changelog"]
+    md_out = tmp_path / "report.md"
+    assert main(["--repo", str(repo), "report", "-o", str(md_out)]) == 0
+    capsys.readouterr()
+    assert "# H1 (confirmed" in md_out.read_text() and "): keep it;" in md_out.read_text()
+
+    # The reproduce command of this validation, run exactly as printed.
+    (command,) = [c for c in summary["reproduce"] if c.startswith("perfop compare")]
+    v = doc["validation"]
+    assert f"--seed {v['evidence']['seed']}" in command and "--max-time 20" in command
+    argv = shlex.split(command)
+    assert argv[:2] == ["perfop", "compare"]
+    code, again = cli(repo, capsys, *argv[1:])
+    assert code in (0, 1), again
+    assert again["seed"] == v["evidence"]["seed"]
+    assert again["base"]["sha"] == v["base_sha"] and again["candidate"]["sha"] == v["candidate_sha"]
+    assert [w["name"] for w in again["workloads"]] == ["app"]

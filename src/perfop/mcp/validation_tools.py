@@ -145,8 +145,9 @@ def validate(call: Call, args: ValidateArgs) -> Answer:
     doc = {"schema": ENGAGEMENT_SCHEMA, "kind": "validation", **report.to_dict()}
     h = report.hypothesis
     contradicts = " (contradicts the hypothesis)" if report.outcome.contradicts else ""
-    reasons = "; ".join(report.outcome.reasons)
-    return Answer(doc, f"{h.label} -> {report.outcome.status.value}{contradicts}: {reasons}")
+    out = report.outcome
+    reasons = "; ".join([*out.reasons, *(f"regression: {r}" for r in out.regressions)])
+    return Answer(doc, f"{h.label} -> {out.headline}{contradicts}: {reasons}; next: {out.advice}")
 
 
 class ReportArgs(Args):
