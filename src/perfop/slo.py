@@ -51,23 +51,26 @@ class Contention:
     summary: str  # e.g. "load 6.1 on 2 cores"
 
 
-def measured_contention(environment: Mapping[str, Any] | None) -> Contention | None:
-    """Contention of a measurement from its stored environment row (None when not recorded).
-
-    Reads a ``contention`` summary (``{"high": bool, "summary": str}``) when the row has one, and
-    the load average per logical core otherwise. This is the one place SLO checks learn about
-    contention: richer records plug in here.
-    """
+def measured_contention(
+    environment: Mapping[str, Any] | None, recorded: Mapping[str, Any] | None = None
+) -> Contention | None:
+    """Contention of a measurement: from its ``perfop.contention`` summary (``recorded``, the
+    one sampled during the pairs) when there is one, else the load average per logical core of
+    its stored environment row (None when neither says anything). The one place SLO checks
+    learn about contention."""
+    level = (recorded or {}).get("level")
+    if recorded and level in ("quiet", "busy", "high"):
+        reasons = ", ".join(str(r) for r in recorded.get("reasons") or ())
+        load = (recorded.get("load") or {}).get("median")
+        text = reasons or (f"load {load:.1f} on {recorded.get('cpus')} CPUs" if load else level)
+        return Contention(level == "high", text)
     if not environment:
         return None
-    recorded = environment.get("contention")
-    if isinstance(recorded, Mapping) and isinstance(recorded.get("high"), bool):
-        return Contention(recorded["high"], str(recorded.get("summary") or "high contention"))
-    load = environment.get("load_average")
+    load_avg = environment.get("load_average")
     cores = (environment.get("cpu") or {}).get("logical_cores")
-    if not load or not isinstance(cores, int) or cores < 1:
+    if not load_avg or not isinstance(cores, int) or cores < 1:
         return None
-    one_minute = float(load[0])
+    one_minute = float(load_avg[0])
     return Contention(
         one_minute / cores > HIGH_LOAD_PER_CORE, f"load {one_minute:.1f} on {cores} cores"
     )

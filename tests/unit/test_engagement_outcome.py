@@ -147,8 +147,12 @@ def test_contention_from_the_environment_row() -> None:
     assert measured_contention(busy) == Contention(True, "load 6.1 on 2 cores")
     assert measured_contention(quiet) == Contention(False, "load 0.3 on 2 cores")
     assert measured_contention({}) is None and measured_contention(None) is None
-    richer = {**quiet, "contention": {"high": True, "summary": "steal 30%"}}
-    assert measured_contention(richer) == Contention(True, "steal 30%")
+    # the contention sampled during the pairs (perfop.contention's summary) wins
+    sampled = {"level": "high", "reasons": ["steal 30%"], "cpus": 2}
+    assert measured_contention(quiet, sampled) == Contention(True, "steal 30%")
+    calm = {"level": "quiet", "reasons": [], "cpus": 2, "load": {"median": 0.4, "max": 0.5}}
+    assert measured_contention(busy, calm) == Contention(False, "load 0.4 on 2 CPUs")
+    assert measured_contention(busy, {"level": "unknown"}) == measured_contention(busy)
 
 
 def test_other_gated_workload_regression_is_its_own_finding() -> None:

@@ -247,7 +247,8 @@ def _slo_results(
             base_samples[wc.name] = [dict(s.metrics) for s in base.samples]
         env_id = run.environment_id
         contention[wc.name] = measured_contention(
-            store.get_environment(env_id) if env_id is not None else None
+            store.get_environment(env_id) if env_id is not None else None,
+            getattr(wc, "contention", None),
         )
     slos = list(loaded.config.slos)
     seen = {(s.workload, s.metric, s.statistic, s.max, s.min) for s in slos}
