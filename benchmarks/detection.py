@@ -466,6 +466,19 @@ def machine() -> str:
     )
 
 
+def perfop_code() -> dict[str, str]:
+    """Which perfop is measured: the module ``python -m perfop`` imports, and its commit.
+
+    Measure from a frozen copy (``git archive SHA``, ``PYTHONPATH=COPY/src``,
+    ``PERFOP_BENCH_COMMIT=SHA``) when the working tree may change during the run.
+    """
+    where = sh([PY, "-c", "import perfop; print(perfop.__file__)"]).stdout.strip()
+    commit = os.environ.get("PERFOP_BENCH_COMMIT", "")
+    if not commit and where:
+        commit = sh(["git", "rev-parse", "HEAD"], cwd=Path(where).parent).stdout.strip()
+    return {"perfop_module": where, "perfop_commit": commit or "unknown"}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
@@ -530,7 +543,7 @@ def main() -> None:
     header = {
         "machine": machine(),
         "args": vars(args) | {"out": str(args.out)},
-        "perfop_commit": sh(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent).stdout.strip(),
+        **perfop_code(),
         "workload_s": total,
         "iterations": n_base,
         "started": time.strftime("%F %T"),

@@ -50,7 +50,6 @@ from pathlib import Path
 from typing import Any
 
 PY = sys.executable
-ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(tempfile.gettempdir()) / "perfop-realwork-sdists"
 BIG_CHANGE = 1.2  # a change of at least 20% either way: ratio <= 1/1.2 or >= 1.2
 QUIET_TOLERANCE = 0.05  # target: perfop's ratio within this of the reference on a quiet machine
@@ -637,16 +636,26 @@ def machine() -> dict[str, Any]:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    perfop_sha = sh(["git", "rev-parse", "HEAD"], cwd=ROOT).stdout.strip()
-    perfop_subject = sh(["git", "log", "-1", "--format=%s"], cwd=ROOT).stdout.strip()
     return {
         "cpu": cpu,
         "cpus": os.cpu_count(),
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
-        "perfop_commit": perfop_sha,
-        "perfop_commit_subject": perfop_subject,
+        **perfop_code(),
     }
+
+
+def perfop_code() -> dict[str, str]:
+    """Which perfop is measured: the module ``python -m perfop`` imports, and its commit.
+
+    Measure from a frozen copy (``git archive SHA``, ``PYTHONPATH=COPY/src``,
+    ``PERFOP_BENCH_COMMIT=SHA``) when the working tree may change during the run.
+    """
+    where = sh([PY, "-c", "import perfop; print(perfop.__file__)"]).stdout.strip()
+    commit = os.environ.get("PERFOP_BENCH_COMMIT", "")
+    if not commit and where:
+        commit = sh(["git", "rev-parse", "HEAD"], cwd=Path(where).parent).stdout.strip()
+    return {"perfop_module": where, "perfop_commit": commit or "unknown"}
 
 
 def main() -> None:
