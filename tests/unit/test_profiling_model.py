@@ -136,6 +136,16 @@ def test_strip_bootstrap_cuts_its_frames_and_drops_its_startup() -> None:
         StackSample((top, Frame("_find_and_load", "<frozen importlib._bootstrap>", 1)), 1.0),
         StackSample((top, Frame("main", boot, 120), run, runpy, MAIN, WORK), 2.0),
         StackSample((MAIN,), 3.0),  # a subprocess: left alone
+        # The interpreter starting up (importing site, which runs .pth lines as <string>).
+        StackSample(
+            (
+                Frame("_find_and_load", "<frozen importlib._bootstrap>", 1165),
+                Frame("<module>", "<frozen site>", 1),
+                Frame("addpackage", "<frozen site>", 186),
+                Frame("<module>", "<string>", 1),
+            ),
+            0.5,
+        ),
     ]
     out = strip_bootstrap(stacks)
     assert [s.frames for s in out] == [(MAIN, WORK), (MAIN,)]

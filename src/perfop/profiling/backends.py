@@ -576,17 +576,20 @@ def merge_runs(raws: Sequence[RawProfile], out_dir: Path) -> RawProfile:
 
 
 _RUNPY_FILES = ("<frozen runpy>", "runpy.py")
+_SITE_FILES = ("<frozen site>", "/site.py")
 
 
 def strip_bootstrap(stacks: Sequence[StackSample]) -> list[StackSample]:
-    """Remove perfop's bootstrap from the stacks: its own start-up samples are dropped, and the
-    bootstrap and runpy frames above the target's ``<module>`` are cut off."""
+    """Remove perfop's bootstrap from the stacks: its own start-up samples and an interpreter's
+    start-up (``site`` importing, running ``.pth`` files) are dropped, and the bootstrap and
+    runpy frames above the target's ``<module>`` are cut off."""
     boot = str(BOOTSTRAP)
     out: list[StackSample] = []
     for stack in stacks:
         frames = stack.frames
         if not frames or frames[0].file != boot:
-            out.append(stack)
+            if not any(f.file.endswith(_SITE_FILES) for f in frames):
+                out.append(stack)  # else: an interpreter starting up (site, its .pth files)
             continue
         cut = next(
             (i for i, f in enumerate(frames) if f.file == boot and f.function == "_run_target"),
