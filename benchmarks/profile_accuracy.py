@@ -71,8 +71,10 @@ def main() -> None:
                 hot = cpu.hotspot("hot_loop") if cpu else None
                 found.append((hot.self_pct if hot else 0.0) - truth)
     load = os.getloadavg()[0]
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, ")
-    print(f"python {platform.python_version()}, load (1 min) at the end {load:.1f}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, python "
+        f"{platform.python_version()}, load (1 min) at the end {load:.1f}"
+    )
     for backend, found in errors.items():
         worst = max(found, key=abs)
         print(
