@@ -203,13 +203,23 @@ class SuiteGuard:
 
     # --- outcomes --------------------------------------------------------------------------------
 
-    def _markers(self, keywords: Any) -> tuple[str, ...]:
-        return tuple(m for m in self.tracked if m in keywords)
+    def _markers(self, item: pytest.Item) -> tuple[str, ...]:
+        names = {m.name for m in item.iter_markers()}
+        return tuple(m for m in self.tracked if m in names)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        # A plain attribute: it travels with the report from an xdist worker to the controller.
+        report.perfop_markers = list(self._markers(item))  # type: ignore[attr-defined]
+        return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.is_worker:
             return  # the controller counts what the workers report
-        markers = self._markers(report.keywords)
+        markers = tuple(getattr(report, "perfop_markers", ()))
         self.durations[report.nodeid] = self.durations.get(report.nodeid, 0.0) + report.duration
         previous = self.outcomes.get(report.nodeid, ("passed", markers))[0]
         if report.failed:
@@ -225,7 +235,7 @@ class SuiteGuard:
         self.outcomes[report.nodeid] = (outcome, markers)
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
-        self.deselected += [(i.nodeid, self._markers(i.keywords)) for i in items]
+        self.deselected += [(i.nodeid, self._markers(i)) for i in items]
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Outcome counts overall ("all") and per tracked marker."""
