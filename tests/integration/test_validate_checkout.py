@@ -103,3 +103,29 @@ def test_an_installed_copy_shadowing_the_checkout_is_named(tmp_path: Path, pytho
     (warning,) = ev.tests.warnings
     assert warning.startswith("the tests import mypkg from ")
     assert "site-packages/mypkg/__init__.py, outside the candidate's checkout" in warning
+
+
+def test_a_workload_importing_an_installed_copy_is_a_residual_risk(
+    tmp_path: Path, python: Path
+) -> None:
+    """Without PYTHONPATH the workload itself measures site-packages' mypkg, not the candidate:
+    the probe names it, and the outcome lists it as a residual risk."""
+    from perfop.engagement.checkout import probe_warnings
+    from perfop.engagement.outcome import WorkloadEvidence, decide
+
+    repo, _base, cand = _repo(tmp_path / "repo", python)
+    config = repo / "perfop.toml"
+    config.write_text(config.read_text().replace('env = { PYTHONPATH = "{worktree}/src" }\n', ""))
+    git(repo, "commit", "-qam", "no PYTHONPATH")
+    ev = checkout_evidence(load_config(repo), git(repo, "rev-parse", "HEAD"), cand, ["app"])
+    (warning,) = probe_warnings(ev.environment)
+    assert warning.startswith("workload app would import mypkg from ")
+    assert "site-packages" in warning
+    out = decide(
+        expected_ratio=0.8,
+        workloads=[WorkloadEvidence("app", "wall_time", "faster", 0.7)],
+        tests=ev.tests,
+        slos=[],
+        warnings=probe_warnings(ev.environment),
+    )
+    assert warning in out.residual_risks

@@ -196,3 +196,27 @@ def test_earlier_validations_fold_into_details(tmp_path: Path) -> None:
     first, folded = section.split("<summary>Earlier validations (1)</summary>")
     assert first.count("### H1: confirmed") == 1 and folded.count("### H1: confirmed") == 1
     assert folded.rstrip().endswith("</details>")
+
+
+def test_a_record_refuted_under_earlier_rules_is_not_advised_for_revert(tmp_path: Path) -> None:
+    """A store written before the outcome rules: H1 recorded `refuted` although its comparison
+    confirmed the predicted direction with tests passing. The report derives the outcome from
+    the evidence: confirmed, no revert advised, in the changelog, with a note about the record."""
+    repo = make_repo(tmp_path / "repo")
+    store = open_store(f"sqlite:///{repo}/.perfop/perfop.db")
+    try:
+        build_engagement(store, repo, outcomes=(Outcome("refuted", 0.4, "faster"),))
+        text = markdown.render(collect(store, load_config(repo)))
+    finally:
+        store.close()
+    summary = text.split("## Context")[0]
+    line = next(ln for ln in summary.splitlines() if ln.startswith("- **H1"))
+    assert line.startswith("- **H1 confirmed**"), line
+    assert "recorded as refuted under earlier rules; run perfop validate H1" in line
+    follow = text.split("## Follow-ups")[1].split("## Changelog")[0]
+    assert "revert" not in follow
+    rollback = text.split("**Rollback:**")[1].split("## Decision log")[0]
+    assert "# H1 (confirmed): keep it" in rollback and "advised" not in rollback
+    changelog = text.split("## Changelog entry")[1]
+    assert "- Performance: hypothesis 1" in changelog
+    assert "No performance change confirmed" not in changelog

@@ -180,3 +180,13 @@ def outside_checkout(found: Mapping[str, Any], checkout: Path, *, who: str) -> l
                 "the checkout in a test_setup"
             )
     return warnings
+
+
+def probe_warnings(environment: Mapping[str, Any]) -> list[str]:
+    """The candidate side's "imports from outside the checkout" warnings of stored probes."""
+    return [
+        str(w)
+        for doc in environment.get("candidate") or []
+        if isinstance(doc, Mapping)
+        for w in doc.get("outside_checkout") or []
+    ]

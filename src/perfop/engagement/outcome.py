@@ -351,8 +351,12 @@ def decide(
     workloads: Sequence[WorkloadEvidence],
     tests: TestEvidence | None,
     slos: Sequence[SLOResult],
+    warnings: Sequence[str] = (),
 ) -> Outcome:
-    """The outcome of the evidence: the first matching row of ``RULES`` plus its findings."""
+    """The outcome of the evidence: the first matching row of ``RULES`` plus its findings.
+
+    ``warnings`` (e.g. a workload importing the project from outside the candidate's checkout)
+    are residual risks, like the tests' own warnings."""
     f = facts(expected_ratio=expected_ratio, workloads=workloads, tests=tests, slos=slos)
     rule = rule_for(f.effect, f.tests, f.behaviour, f.slo, f.others)
     why = _why(rule, f, expected_ratio=expected_ratio, workloads=workloads, tests=tests, slos=slos)
@@ -367,6 +371,7 @@ def decide(
     risks = [f"SLO {r.state}: {r.reason}" for r in slos if r.state in RISK_STATES]
     if tests is not None:
         risks += list(tests.warnings)
+    risks += list(warnings)
     return Outcome(
         status=rule.status,
         reasons=(why, *_evidence_lines(workloads)),

@@ -21,6 +21,7 @@ from perfop.engagement.checkout import (
     interpreter_of,
     outside_checkout,
     probe,
+    probe_warnings,
     project_packages,
     tests_argv,
     tests_env,
@@ -370,7 +371,13 @@ def validate(
     checked = checkout_evidence(loaded, base_sha, hyp.candidate_sha, targeted)
     tests = checked.tests
     slos = _slo_results(store, loaded, eng.spec.slos, result)
-    outcome = decide(expected_ratio=hyp.expected_ratio, workloads=evidence, tests=tests, slos=slos)
+    outcome = decide(
+        expected_ratio=hyp.expected_ratio,
+        workloads=evidence,
+        tests=tests,
+        slos=slos,
+        warnings=probe_warnings(checked.environment),
+    )
     doc = {
         "method": "perfop compare (interleaved A/B, sequential stopping)",
         "comparison_id": result.id,

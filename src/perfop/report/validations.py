@@ -309,6 +309,7 @@ def derive_outcome(
     """The outcome of a stored validation under today's rules (``engagement.outcome.decide``):
     from the evidence rows ``perfop validate`` stored, or, for records without them, from the
     comparison documents."""
+    from perfop.engagement.checkout import probe_warnings
     from perfop.engagement.outcome import TestEvidence, WorkloadEvidence, decide
     from perfop.slo import SLOResult
 
@@ -353,7 +354,15 @@ def derive_outcome(
         )
         for s in slos
     ]  # fmt: skip
-    out = decide(expected_ratio=expected_ratio, workloads=evidence, tests=test_ev, slos=slo_ev)
+    env = ev.get("environment")
+    warnings = probe_warnings(env) if isinstance(env, Mapping) else []
+    out = decide(
+        expected_ratio=expected_ratio,
+        workloads=evidence,
+        tests=test_ev,
+        slos=slo_ev,
+        warnings=warnings,
+    )
     return OutcomeInfo(
         status=out.status.value,
         headline=out.headline,
