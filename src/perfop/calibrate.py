@@ -11,6 +11,7 @@ import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from perfop import stats
 from perfop.compare import RefInfo
@@ -24,7 +25,7 @@ from perfop.store import Store
 from perfop.store import compare as cstore
 from perfop.worktrees import Checkout, WorktreeSession, resolve_ref, settle_disk
 
-CALIBRATION_SCHEMA = "perfop.calibration/1"
+CALIBRATION_SCHEMA = "perfop.calibration/2"  # 2: "contention" (perfop.contention)
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class CalibrationResult:
     threshold: float
     warning: str | None
     failure: str | None = None
+    contention: dict[str, Any] | None = None  # the machine during the A/A pairs
 
 
 def calibrate(
@@ -138,8 +140,10 @@ def _calibrate_workload(
     except (SideFailed, WorkloadError) as exc:
         failure = getattr(exc, "message", str(exc))
         measuring = time.monotonic() - started
+    contention = runner.contention.summary()
     for side in sides:
-        store.finish_run(side.run_id, RunStatus.FAILED if failure else RunStatus.COMPLETE)
+        status = RunStatus.FAILED if failure else RunStatus.COMPLETE
+        store.finish_run(side.run_id, status, contention=contention)
     x = stats.log_ratios(
         metric_values(sides[0].results, wl.primary_metric),
         metric_values(sides[1].results, wl.primary_metric),
@@ -177,6 +181,7 @@ def _calibrate_workload(
         "threshold": config.threshold,
         "warning": warning,
         "failure": failure,
+        "contention": contention,
     }
     cal_id = cstore.add_calibration(
         store,
@@ -202,4 +207,5 @@ def _calibrate_workload(
         threshold=config.threshold,
         warning=warning,
         failure=failure,
+        contention=contention,
     )

@@ -287,6 +287,12 @@ def test_calibrate_is_stored_and_sizes_the_first_batch(
     (cal,) = json.loads(res.out)["calibrations"]
     assert cal["pairs"] >= 5 and cal["noise_sd"] > 0
     assert cal["mde"] >= cal["threshold"]
+    # the machine during the A/A pairs: a noise figure from a busy machine is labelled as such
+    assert cal["contention"]["intervals"] >= 1 and cal["contention"]["level"] in (
+        "quiet",
+        "busy",
+        "high",
+    )
     loaded = load_config(repo)
     store = open_store(f"sqlite:///{_db(repo)}")
     try:

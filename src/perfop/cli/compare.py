@@ -301,6 +301,7 @@ def calibrate_cmd(
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
     from perfop.calibrate import CALIBRATION_SCHEMA, calibrate
+    from perfop.contention import format_line
 
     state = get_state(ctx)
     results = calibrate(
@@ -330,6 +331,7 @@ def calibrate_cmd(
                         "threshold": c.threshold,
                         "warning": c.warning,
                         "failure": c.failure,
+                        "contention": c.contention,
                     }
                     for c in results
                 ],
@@ -338,10 +340,15 @@ def calibrate_cmd(
     else:
         for c in results:
             _line(state, format_calibration_line(c))
+            if c.contention is not None:
+                _line(state, f"    {format_line(c.contention, paired=True)}")
             if c.warning:
                 state.err_console.print(
                     f"perfop: warning: {c.warning}", markup=False, soft_wrap=True
                 )
+    for c in results:
+        # A noise figure measured under high contention overstates this machine's usual noise.
+        warn_contention(state, c.contention, what=f"calibration of {c.workload}")
     if any(c.failure for c in results):
         raise typer.Exit(1)
 
