@@ -93,9 +93,19 @@ def tests_env(loaded: LoadedConfig, checkout: Path, workloads: Sequence[str]) ->
 
 def interpreter_of(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> str | None:
     """The Python interpreter ``argv`` runs: its program when that is a ``python``/``pypy``, or
-    the interpreter in a console script's ``#!`` line; None for anything else."""
+    the interpreter in a console script's ``#!`` line, seen through version-manager shims
+    (``profiling.launchers``); None for anything else."""
     if not argv:
         return None
+    from perfop.profiling.launchers import resolve_launchers
+
+    found = resolve_launchers(argv, cwd=cwd, env=env).python
+    if found is not None:
+        real = found.interpreter
+        if os.sep not in real:
+            real = shutil.which(real, path=env.get("PATH", os.defpath)) or real
+        if Path(real).is_file():
+            return real
     program = argv[0]
     if os.sep not in program:
         program = shutil.which(program, path=env.get("PATH", os.defpath)) or program
@@ -111,8 +121,8 @@ def interpreter_of(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) ->
         return None
     parts = first[2:].split()
     if parts and Path(parts[0]).name == "env" and len(parts) > 1:
-        found = shutil.which(parts[1], path=env.get("PATH", os.defpath))
-        parts = [found] if found else []
+        located = shutil.which(parts[1], path=env.get("PATH", os.defpath))
+        parts = [located] if located else []
     if parts and _PYTHON.match(Path(parts[0]).name) and Path(parts[0]).exists():
         return parts[0]
     return None
