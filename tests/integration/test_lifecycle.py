@@ -279,3 +279,38 @@ def test_a_3x_speed_up_breaching_an_slo_at_base_too_is_confirmed_and_reproducibl
     assert again["seed"] == v["evidence"]["seed"]
     assert again["base"]["sha"] == v["base_sha"] and again["candidate"]["sha"] == v["candidate_sha"]
     assert [w["name"] for w in again["workloads"]] == ["app"]
+
+
+@pytest.mark.slow
+def test_another_gated_workload_slower_is_a_regression_not_a_refutation(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """H1 names `app`; the candidate makes it 3x faster and the gated `other` workload 3x
+    slower. The hypothesis is confirmed (its own effect was measured), the regression is its own
+    finding, validate exits 1 and advises fixing it, not reverting the gain."""
+    (repo / "other_mod.py").write_text("import time\ntime.sleep(0.02)\n")
+    (repo / "other.py").write_text("import other_mod\n")
+    config = repo / "perfop.toml"
+    config.write_text(
+        config.read_text().replace(
+            "[[slos]]",
+            '[workloads.other]\ncommand = "{python} other.py"\n'
+            "warmup = 1\nmin_runs = 6\nmax_runs = 12\nmax_time = 6\n[[slos]]",
+        )
+    )
+    (repo / "app.py").write_text(APP.format(delay=0.09, answer=42))
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "second workload")
+    prepare(repo, capsys)  # the engagement's (and so H1's) workloads: [app]
+    git(repo, "checkout", "-q", "-b", "trade", "main")
+    (repo / "app.py").write_text(APP.format(delay=0.03, answer=42))
+    (repo / "other_mod.py").write_text("import time\ntime.sleep(0.09)\n")
+    git(repo, "commit", "-qam", "trade")
+    git(repo, "checkout", "-q", "main")
+    code, doc = cli(repo, capsys, "validate", "H1", "--candidate", "trade", "--seed", "7")
+    assert doc["status"] == "confirmed", doc["validation"]["reasons"]
+    outcome = doc["outcome"]
+    assert outcome["rule"] == "confirmed-other-regression", outcome
+    assert outcome["regressions"][0].startswith("another gated workload regressed: other ")
+    assert not outcome["advises_revert"] and "fix the other workload" in outcome["advice"]
+    assert code == 1
