@@ -100,3 +100,28 @@ def test_each_claim_of_the_golden_report(data: ReportData) -> None:
     changelog = text.split("## Changelog entry")[1]
     assert "cache the tokenizer" in changelog and "compile the grammar once" in changelog
     assert "skip the second pass" not in changelog
+
+
+def test_html_and_json_say_the_same(data: ReportData) -> None:
+    import json
+
+    import jsonschema
+
+    from perfop.report import html, jsonfmt
+
+    page = html.render(data, with_plots=False)
+    assert "perfop compare 0b4aa85fe1e5" in page
+    assert "--seed 202 --max-time 30 --max-runs 40" in page
+    assert "/srv/demo/.venv/bin/python" in page and "numpy==2.0.0" in page
+    assert "confirmed — regression: another workload slower" in page
+    assert "H1, H2, H3: <code>python -m pytest -q</code> passed" in page
+    doc = json.loads(jsonfmt.render(data))
+    jsonschema.Draft202012Validator(jsonfmt.json_schema()).validate(doc)
+    derived = {v["id"]: v["derived"]["headline"] for v in doc["validations"]}
+    assert derived == {
+        1: "confirmed — SLO still not met",
+        2: "confirmed",
+        3: "refuted",
+        4: "confirmed — regression: another workload slower",
+    }
+    assert doc["environment"]["measured"][0]["side"] == "base and candidate"
