@@ -296,10 +296,10 @@ def _stages(
     result.verdict = wl.get("verdict")
     result.tests_passed = tests.get("candidate_ok")
     ratio = wl.get("ratio")
-    slos = "; ".join(s.get("reason", "") for s in ev.get("slos", []))
+    slos = "; ".join(s.get("reason", "") for s in ev.get("slos", [])) or "none configured"
     say(
         "validation",
-        f"{hyp.label} {result.status}: top_words {result.verdict}"
+        f"{hyp.label} {report.outcome.headline}: top_words {result.verdict}"
         + (f", ratio {ratio:.3f}" if isinstance(ratio, float) else "")
         + f", tests {'passed' if result.tests_passed else 'FAILED'}; SLO {slos}",
     )
