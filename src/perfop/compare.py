@@ -570,7 +570,7 @@ def comparison_document(result: ComparisonResult) -> dict[str, Any]:
                 "elapsed": round(wc.elapsed, 3),
                 "runs": {"base": wc.base_run_id, "candidate": wc.cand_run_id},
                 "metrics": _metric_rows(wc),
-                "cpu_vs_wall": cpu_vs_wall_document(wc.metrics),
+                "cpu_vs_wall": cpu_vs_wall_document(wc.metrics, contention=wc.contention),
                 "contention": wc.contention,
             }
         )

@@ -8,7 +8,7 @@ the waiting: ``cpu_vs_wall`` says which way. Pure: metric results in, a record o
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ class CpuWall:
     wall_ci: tuple[float, float]
     cpu_ratio: float
     cpu_ci: tuple[float, float]
+    contended: bool = False  # the pairs ran under high machine contention
 
     @property
     def disagree(self) -> bool:
@@ -35,14 +36,21 @@ class CpuWall:
         if not self.disagree:
             return None
         if self.wall_ratio < self.cpu_ratio:
-            return (
+            text = (
                 "wall time fell more than CPU time: the change is in waiting (I/O, sleep, locks, "
                 "CPU contention) or parallelism, not computing"
             )
-        return (
-            "wall time rose more than CPU time: the candidate waits more (I/O, sleep, locks, "
-            "CPU contention) or runs less in parallel; it does not compute more"
-        )
+        else:
+            text = (
+                "wall time rose more than CPU time: the candidate waits more (I/O, sleep, locks, "
+                "CPU contention) or runs less in parallel; it does not compute more"
+            )
+        if self.contended:
+            text += (
+                "; the machine was under high contention during these pairs, so part of that "
+                "waiting may be the machine's, not the change's"
+            )
+        return text
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -59,8 +67,13 @@ def _finite(*values: float) -> bool:
     return all(math.isfinite(v) for v in values)
 
 
-def cpu_vs_wall(metrics: Sequence[MetricResult]) -> CpuWall | None:
-    """Wall and CPU ratios with their intervals, when both metrics were analysed."""
+def cpu_vs_wall(
+    metrics: Sequence[MetricResult], *, contention: Mapping[str, Any] | None = None
+) -> CpuWall | None:
+    """Wall and CPU ratios with their intervals, when both metrics were analysed; ``contention``
+    is the machine's during the pairs (``perfop.contention``)."""
+    from perfop.contention import is_high
+
     by_name = {m.name: m.analysis for m in metrics}
     wall, cpu = by_name.get(WALL), by_name.get(CPU)
     if wall is None or cpu is None:
@@ -72,11 +85,14 @@ def cpu_vs_wall(metrics: Sequence[MetricResult]) -> CpuWall | None:
         wall_ci=(float(wall.ci_low), float(wall.ci_high)),
         cpu_ratio=float(cpu.ratio),
         cpu_ci=(float(cpu.ci_low), float(cpu.ci_high)),
+        contended=is_high(contention),
     )
 
 
-def cpu_vs_wall_document(metrics: Sequence[MetricResult]) -> dict[str, Any] | None:
-    found = cpu_vs_wall(metrics)
+def cpu_vs_wall_document(
+    metrics: Sequence[MetricResult], *, contention: Mapping[str, Any] | None = None
+) -> dict[str, Any] | None:
+    found = cpu_vs_wall(metrics, contention=contention)
     return found.as_dict() if found is not None else None
 
 

@@ -92,3 +92,12 @@ def test_validate_prints_cpu_time_and_machine_lines() -> None:
     assert lines[0].startswith("cpu time (app): wall ratio 0.800 [0.750, 0.850] vs CPU ratio")
     assert lines[1].startswith("machine: load 5.2 on 2 CPUs, others used 61% CPU — high")
     assert _machine_lines({}) == []  # validations stored before contention was recorded
+
+
+def test_disagreement_under_high_contention_says_the_machine_may_be_part_of_it() -> None:
+    high = cn.summarise([cn.Interval(0.5, 2, 5.2, 0.61, 0.0, 3, None)])
+    metrics = _metrics((0.80, 0.75, 0.85), (1.00, 0.98, 1.02))
+    doc = cpu_vs_wall_document(metrics, contention=high)
+    assert doc is not None and "may be the machine's, not the change's" in doc["note"]
+    quiet = cn.summarise([cn.Interval(0.5, 2, 0.5, 0.01, 0.0, 0, None)])
+    assert "machine's" not in cpu_vs_wall_document(metrics, contention=quiet)["note"]

@@ -270,7 +270,7 @@ def format_machine_lines(w: WorkloadComparison) -> list[str]:
     from perfop.cpuwall import cpu_vs_wall_document, format_cpu_wall
 
     lines = []
-    cpu = format_cpu_wall(cpu_vs_wall_document(w.metrics))
+    cpu = format_cpu_wall(cpu_vs_wall_document(w.metrics, contention=w.contention))
     if cpu:
         lines.append(cpu)
     if w.contention is not None:

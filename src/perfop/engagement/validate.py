@@ -302,7 +302,10 @@ def _machine_evidence(result: ComparisonResult) -> dict[str, Any]:
 
     return {
         "contention": result.contention,
-        "cpu_vs_wall": {wc.name: cpu_vs_wall_document(wc.metrics) for wc in result.workloads},
+        "cpu_vs_wall": {
+            wc.name: cpu_vs_wall_document(wc.metrics, contention=wc.contention)
+            for wc in result.workloads
+        },
     }
 
 
