@@ -93,3 +93,22 @@ def test_the_table_says_within_noise_and_shows_the_cpu_total() -> None:
     assert "within noise" in steady_line
     fixed_line = next(line for line in text.splitlines() if f" {FIXED} " in line)
     assert "decrease" in fixed_line and "[0.2" in fixed_line
+
+
+def test_a_change_every_pair_shows_is_not_noise_even_with_one_stretched_run() -> None:
+    # One base run stretched 3x by a neighbour widens the t-interval past 1, but each of the
+    # three pairs shows the fix cutting the time by 5x or more: that is no noise.
+    base = [
+        _run(2.0, 3.0, {FIXED: 1.0, STEADY: 0.5}),
+        _run(2.0, 3.0, {FIXED: 0.25, STEADY: 0.5}),  # py-spy lost most of this run's samples
+        _run(2.0, 3.0, {FIXED: 1.0, STEADY: 0.5}),
+    ]
+    cand = [
+        _run(1.2, 2.0, {FIXED: 0.02, STEADY: 0.5}),
+        _run(1.2, 2.0, {FIXED: 0.05, STEADY: 0.5}),
+        _run(1.2, 2.0, {STEADY: 0.5}),  # too quick for a sample this time
+    ]
+    diff = diff_runs(base, cand, base_label="a", candidate_label="b")
+    fixed = diff.row(FIXED)
+    assert fixed is not None and fixed.ratio_high is not None and fixed.ratio_high > 1.0
+    assert fixed.status == "decrease" and diff.decreases[0].function == FIXED

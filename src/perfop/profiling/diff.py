@@ -15,8 +15,9 @@ Noise is judged on the runs themselves: the i-th base and i-th candidate run ran
 other, so each pair carries the same neighbour. A neighbour scales amounts (it doubles a run, it
 does not add 0.1 s), so the pairs are compared as log-ratios (a run where a function got no
 sample counts as half its smallest amount seen); a 95% t-interval of their mean that covers zero
-makes the row ``within noise`` (neither an increase nor a decrease). ``ratio_low``/``ratio_high``
-are that interval as a candidate/base ratio. The header's totals come from the same runs: the
+makes the row ``within noise`` (neither an increase nor a decrease) — unless every pair moved the
+same way by at least 2x, which one stretched run cannot fake. ``ratio_low``/``ratio_high`` are
+that interval as a candidate/base ratio. The header's totals come from the same runs: the
 paired ratio of the process tree's CPU time (wall time where it is unknown), with its interval,
 beside the wall medians.
 """
@@ -106,21 +107,37 @@ def paired_interval(
     return mean, mean - half, mean + half
 
 
+CLEAR_FACTOR = 2.0  # a change every pair shows by at least this factor is never noise
+
+
+def _log_pairs(base: Sequence[float], candidate: Sequence[float]) -> list[tuple[float, float]]:
+    seen = [v for v in (*base, *candidate) if v > 0]
+    if not seen:
+        return []
+    floor = min(seen) / 2
+    return [
+        (math.log(max(b, floor)), math.log(max(c, floor)))
+        for b, c in zip(base, candidate, strict=False)
+    ]
+
+
 def _ratio_interval(
     base: Sequence[float], candidate: Sequence[float]
 ) -> tuple[float | None, float | None]:
-    seen = [v for v in (*base, *candidate) if v > 0]
-    if not seen:
-        return None, None
-    floor = min(seen) / 2
-
-    def logs(values: Sequence[float]) -> list[float]:
-        return [math.log(max(v, floor)) for v in values]
-
-    _, low, high = paired_interval(logs(base), logs(candidate))
+    pairs = _log_pairs(base, candidate)
+    _, low, high = paired_interval([b for b, _ in pairs], [c for _, c in pairs])
     if low is None or high is None:
         return None, None
     return math.exp(low), math.exp(high)
+
+
+def _every_pair_clear(base: Sequence[float], candidate: Sequence[float]) -> bool:
+    """Every pair moved the same way by at least ``CLEAR_FACTOR`` (two pairs at least): one
+    run stretched by a neighbour widens the t-interval, but cannot fake this."""
+    pairs = _log_pairs(base, candidate)
+    steps = [c - b for b, c in pairs]
+    bound = math.log(CLEAR_FACTOR)
+    return len(steps) >= 2 and (all(d >= bound for d in steps) or all(d <= -bound for d in steps))
 
 
 def total_change(base: Sequence[ProfilePart], candidate: Sequence[ProfilePart]) -> TotalChange:
@@ -246,7 +263,8 @@ def diff_runs(
             continue  # only ever a caller: nothing of its own to compare
         in_base, in_cand = any(hid in r for r in b), any(hid in r for r in c)
         low, high = _ratio_interval(b_runs, c_runs)
-        if low is not None and high is not None and low <= 1.0 <= high:
+        noisy = low is not None and high is not None and low <= 1.0 <= high
+        if noisy and not _every_pair_clear(b_runs, c_runs):
             status = NOISE
         elif not in_base:
             status = "new"
