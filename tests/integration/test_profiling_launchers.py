@@ -238,3 +238,15 @@ def test_when_py_spy_fails_the_error_is_py_spys(
     with pytest.raises(ProfilerError, match="No python processes found") as err:
         profile(load_config(repo), workload="w")
     assert "pyinstrument" not in str(err.value)
+
+
+def test_a_shell_script_that_starts_python_through_a_shim(
+    git_repo: Callable[..., Path], bare_venv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # uv run / tox / a project's run.sh: not Python itself; py-spy follows its Python children.
+    monkeypatch.setenv("PATH", f"{_shim_dir(tmp_path, bare_venv)}:{os.environ['PATH']}")
+    repo = _repo(git_repo, '["sh", "run.sh"]')
+    (repo / "run.sh").write_text("set -e\npython3 work.py 0.5\n", encoding="utf-8")
+    cpu = profile(load_config(repo), workload="w").part("cpu")
+    assert cpu is not None and cpu.backend == "py-spy"
+    assert _top(cpu) == "crunch", cpu.hotspots

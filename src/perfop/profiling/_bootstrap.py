@@ -7,7 +7,8 @@ perfop and only the standard library at top level (pyinstrument/memray are impor
            [--profiler NAME --out FILE] (--script PATH | --module NAME | --code TEXT) -- [args...]
 
 It always writes ``--status`` as JSON ``{"exit_code": int, "wall_time": s, "cpu_time": s}`` (CPU
-time of the target and the children it waited for) so perfop knows how the target ended even when
+time of the target and the children it waited for, from the target's start: the interpreter's own
+start-up, which no profiler samples, is left out) so perfop knows how the target ended even when
 a profiler sits between them (py-spy, for one, does not pass the exit code on). ``--stderr`` gives
 the target (and its children) a stderr of its own, that file, so a profiler's own messages on the
 shared stderr are never mistaken for the workload's.
@@ -198,6 +199,7 @@ def main() -> None:
     profiler = opts["profiler"]
     out = opts["out"] or ""
     exit_code = 0
+    cpu_start = _cpu_time()  # the interpreter's and the bootstrap's start-up are not the target's
     start = time.perf_counter()
     session: Any = None
     tracker: Any = None
@@ -262,8 +264,8 @@ def main() -> None:
 
             status: dict[str, Any] = {"exit_code": exit_code, "wall_time": wall}
             cpu = _cpu_time()
-            if cpu is not None:
-                status["cpu_time"] = cpu
+            if cpu is not None and cpu_start is not None:
+                status["cpu_time"] = cpu - cpu_start
             with open(opts["status"], "w", encoding="utf-8") as fh:
                 json.dump(status, fh)
         sys.stdout.flush()

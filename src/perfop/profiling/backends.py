@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -263,6 +265,8 @@ def run_py_spy(
         )
         target = bootstrap_argv(launcher, status=status, stderr=stderr)
         subprocesses = True
+        run_env, note = _python_children_direct(out_dir, cwd=cwd, env=run_env)
+        resolved = dataclasses.replace(resolved, note=note)
     speedscope = out_dir / "py-spy.speedscope.json"
     spy = [
         py_spy,
@@ -287,6 +291,7 @@ def run_py_spy(
             "profiled again without --subprocesses (Python child processes not followed)"
         )
         result = run_process([*spy, "--", *target], cwd=cwd, env=run_env, timeout=timeout)
+    shutil.rmtree(out_dir / _DIRECT_BIN, ignore_errors=True)
     if not status.is_file() and _PTRACE_RE.search(result.stderr_tail):
         raise ProfilerError(
             "py-spy was denied ptrace access to the workload; run perfop as the same user as the "
@@ -324,6 +329,36 @@ def run_py_spy(
         tuple(n for n in notes if n),
         cpu_time=None if cpu_time is None else float(cpu_time),
     )
+
+
+_DIRECT_BIN = "python-bin"
+
+
+def _python_children_direct(
+    out_dir: Path, *, cwd: Path, env: Mapping[str, str]
+) -> tuple[Mapping[str, str], str | None]:
+    """For a command that is not Python itself (a shell script, ``uv run``): where ``python`` or
+    ``python3`` on PATH is a launcher (a pyenv shim), put a directory first on PATH whose
+    ``python``/``python3`` exec the interpreter it would start, at once. py-spy follows Python
+    children, but gives up on a child that is still a shell script when it first looks."""
+    links = {}
+    for name in ("python", "python3"):
+        found = resolve_launchers([name, "-c", ""], cwd=cwd, env=env)
+        if found.note and found.python is not None:
+            links[name] = found.python.interpreter
+    if not links:
+        return env, None
+    bindir = out_dir / _DIRECT_BIN
+    bindir.mkdir(exist_ok=True)
+    for name, real in links.items():
+        wrapper = bindir / name
+        wrapper.write_text(f'#!/bin/sh\nexec {shlex.quote(real)} "$@"\n', encoding="utf-8")
+        wrapper.chmod(0o755)
+    note = (
+        f"{' and '.join(links)} on PATH {'are launchers' if len(links) > 1 else 'is a launcher'}; "
+        f"the command's Python children ran {', '.join(sorted(set(links.values())))} directly"
+    )
+    return {**env, "PATH": f"{bindir}{os.pathsep}{env.get('PATH', '')}"}, note
 
 
 _PROCESS_FRAME = re.compile(r"^process (\d+):.*", re.DOTALL)
