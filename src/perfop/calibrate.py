@@ -2,6 +2,8 @@
 
 The per-pair spread of log-ratios it stores is what ``compare`` reads to size its first batch;
 the minimum detectable effect it reports says whether the configured threshold is realistic here.
+Set-up, warm-up, budget and pair loop are ``compare``'s own (``set_up_sides``, ``budget.py``,
+``pairs.run_pairs``), so a calibration spends its budget exactly as a comparison would.
 """
 
 from __future__ import annotations
@@ -14,16 +16,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from perfop import stats
-from perfop.compare import RefInfo
+from perfop.budget import Budget, Clock, Plan, budget_settings
+from perfop.compare import CompareProgress, RefInfo, set_up_sides
 from perfop.config import LoadedConfig, resolve_workload
 from perfop.environment import capture_environment
 from perfop.errors import WorkloadError
 from perfop.model import RunStatus
-from perfop.pairs import PairRunner, Side, SideFailed, metric_values, plan_pairs, workload_names
-from perfop.runner import run_setup, set_affinity, workload_env
+from perfop.pairs import (
+    PairRunner,
+    Side,
+    SideFailed,
+    metric_values,
+    plan_budget,
+    run_pairs,
+    typical_pair,
+    workload_names,
+)
+from perfop.runner import set_affinity, workload_env
 from perfop.store import Store
 from perfop.store import compare as cstore
-from perfop.worktrees import Checkout, WorktreeSession, resolve_ref, settle_disk
+from perfop.worktrees import Checkout, WorktreeSession, resolve_ref
 
 CALIBRATION_SCHEMA = "perfop.calibration/2"  # 2: "contention" (perfop.contention)
 
@@ -42,6 +54,8 @@ class CalibrationResult:
     warning: str | None
     failure: str | None = None
     contention: dict[str, Any] | None = None  # the machine during the A/A pairs
+    budget: Plan | None = None
+    notices: tuple[str, ...] = ()
 
 
 def calibrate(
@@ -52,13 +66,22 @@ def calibrate(
     ref: str = "HEAD",
     seed: int | None = None,
     max_time: float | None = None,
+    max_pairs: int | None = None,
     max_runs: int | None = None,
+    progress: CompareProgress | None = None,
+    started: float | None = None,
+    clock: Clock = time.monotonic,
 ) -> list[CalibrationResult]:
-    """A/A: the same commit on both sides, for the workload's whole budget; stores the noise."""
+    """A/A: the same commit on both sides, for the workload's whole budget; stores the noise.
+
+    The budget is planned exactly as ``compare`` plans it (``budget.py``), from ``started``
+    (default: now); ``max_runs`` is the deprecated name of ``max_pairs``."""
+    started = clock() if started is None else started
     repo = loaded.repo_root
     config = loaded.config
     names = workload_names(loaded, workloads)
     sha = resolve_ref(repo, ref)
+    cap = max_pairs if max_pairs is not None else max_runs
     seed = (
         seed
         if seed is not None
@@ -68,9 +91,20 @@ def calibrate(
     env_id = store.add_environment(capture_environment(repo))
     out: list[CalibrationResult] = []
     with WorktreeSession(repo) as session:
+        t0 = clock()
         a = session.checkout("base", sha)
         b = session.checkout("cand", sha)
-        for name in names:
+        reserve = clock() - t0
+        for i, name in enumerate(names):
+            budget = Budget(
+                budget_settings(
+                    loaded.workload(name), alpha=config.alpha, max_time=max_time, max_pairs=cap
+                ),
+                started=started if i == 0 else clock(),
+                clock=clock,
+                reserve=reserve if i == len(names) - 1 else 0.0,
+                name=name,
+            )
             out.append(
                 _calibrate_workload(
                     store,
@@ -80,9 +114,9 @@ def calibrate(
                     b,
                     ref=ref,
                     seed=seed,
-                    max_time=max_time,
-                    max_runs=max_runs,
+                    budget=budget,
                     env_id=env_id,
+                    progress=progress,
                 )
             )
     return out
@@ -97,14 +131,12 @@ def _calibrate_workload(
     *,
     ref: str,
     seed: int,
-    max_time: float | None,
-    max_runs: int | None,
+    budget: Budget,
     env_id: int,
+    progress: CompareProgress | None,
 ) -> CalibrationResult:
     wl = loaded.workload(name)
     config = loaded.config
-    budget_time = max_time or wl.max_time
-    budget_runs = max_runs or wl.max_runs
     sides = []
     for label, co in (("base", a), ("candidate", b)):
         res = resolve_workload(
@@ -118,28 +150,32 @@ def _calibrate_workload(
             env=res.env,
             ref=ref,
             sha=co.sha,
-            settings={"max_time": budget_time, "max_runs": budget_runs},
+            settings={**budget.settings.to_dict(), "warmup": wl.warmup, "seed": seed},
             environment_id=env_id,
             side=label,
         )
         sides.append(Side(label, co, res, workload_env(res.env), run_id))
-    runner = PairRunner(store, sides[0], sides[1], seed, name)
-    started = time.monotonic()
+    runner = PairRunner(store, sides[0], sides[1], seed, name, clock=budget.clock)
     failure = None
+    notices: list[str] = []
     try:
-        for side in sides:
-            run_setup(side.resolved, env=side.env)
-        settle_disk()
-        runner.warm_up(wl.warmup)
-        t0 = time.monotonic()
-        while runner.index < budget_runs:
-            if runner.index >= 3 and time.monotonic() - started > budget_time:
-                break
-            runner.pair()
-        measuring = time.monotonic() - t0
+        set_up_sides(sides)
+        plan = plan_budget(runner, budget, wl.warmup)
+        if plan.message:
+            notices.append(f"{name}: {plan.message}")
+            if progress is not None:
+                progress.notice(name, plan.level or "note", notices[-1])
+        total = max(plan.affordable, runner.index, 1)
+        if progress is not None:
+            progress.workload_started(name, total)
+        # A/A for the whole budget: no look stops it early.
+        on_pair = (lambda n: progress.pair_done(name, n, total)) if progress is not None else None
+        run_pairs(runner, budget, budget.settings.max_pairs or 10**9, on_pair)
     except (SideFailed, WorkloadError) as exc:
         failure = getattr(exc, "message", str(exc))
-        measuring = time.monotonic() - started
+    finally:
+        if progress is not None:
+            progress.workload_finished(name)
     contention = runner.contention.summary()
     for side in sides:
         status = RunStatus.FAILED if failure else RunStatus.COMPLETE
@@ -149,10 +185,18 @@ def _calibrate_workload(
         metric_values(sides[1].results, wl.primary_metric),
     )
     noise_sd = stats.robust_sd(x)
-    per_pair = measuring / max(runner.index, 1)
-    planned = plan_pairs(per_pair, min_runs=wl.min_runs, max_runs=budget_runs, max_time=budget_time)
+    # What a comparison of this workload gets from the same budget, planned the same way.
+    per_pair = typical_pair(runner, budget)
+    p = budget.planned
+    if per_pair and p is not None:
+        planned = max(budget.pairs_within(p.effective - p.spent - p.reserve, per_pair), 1)
+    else:
+        planned = max(runner.index, 1)
     design = stats.plan(
-        alpha=config.alpha, threshold=config.threshold, first=wl.min_runs, max_pairs=planned
+        alpha=config.alpha,
+        threshold=config.threshold,
+        first=min(budget.settings.min_pairs, planned),
+        max_pairs=planned,
     )
     z_final = design.z_bounds[-1]
     if math.isfinite(noise_sd):
@@ -164,8 +208,8 @@ def _calibrate_workload(
     if math.isfinite(floor) and config.threshold < floor:
         warning = (
             f"threshold {config.threshold:.1%} is below what this machine can detect for "
-            f"{name!r} within the budget ({floor:.1%} with {planned} pairs); raise 'threshold', "
-            "'max_time' or 'max_runs', or pin CPUs with 'affinity'"
+            f"{name!r} within the budget ({floor:.1%} with {planned} pairs); raise 'threshold' "
+            "or 'max_time', or pin CPUs with 'affinity'"
         )
     doc = {
         "schema": CALIBRATION_SCHEMA,
@@ -182,6 +226,9 @@ def _calibrate_workload(
         "warning": warning,
         "failure": failure,
         "contention": contention,
+        "elapsed": round(budget.elapsed(), 3),
+        "budget": p.to_dict() if p is not None else None,
+        "notices": notices,
     }
     cal_id = cstore.add_calibration(
         store,
@@ -208,4 +255,6 @@ def _calibrate_workload(
         warning=warning,
         failure=failure,
         contention=contention,
+        budget=p,
+        notices=tuple(notices),
     )

@@ -1,10 +1,12 @@
 """A/B comparison of two git refs: interleaved pairs in isolated worktrees, adaptive stopping.
 
-``compare`` checks both refs out into disposable worktrees (``worktrees.py``), pins the workload's
-harness files to BASE, runs each side's ``setup`` once, warms both sides up, then measures pairs
-(one base and one candidate process, order randomised per pair from a recorded seed) until the
-group-sequential rule in ``stats.py`` settles a verdict or the budget is spent (the pair loop is
-``pairs.py``; its A/A twin is ``calibrate.py``). Stores everything, never prints.
+``compare`` checks both refs out into disposable worktrees (``worktrees.py``), refuses a candidate
+whose whole change is in the workload's own files (pinned to BASE, it would be an A/A run), pins
+those files, runs each side's ``setup`` once, warms both sides up, plans the budget
+(``budget.py``: one line up front when it cannot buy a verdict), then measures pairs (one base and
+one candidate process, order randomised per pair from a recorded seed) until the group-sequential
+rule in ``stats.py`` settles a verdict or the budget is spent (the pair loop is ``pairs.py``; its
+A/A twin is ``calibrate.py``). Stores everything, never prints: notices go to the observer.
 """
 
 from __future__ import annotations
@@ -17,16 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import numpy as np
-
 from perfop import __version__, stats
 from perfop.behavior import Behavior, check_behavior
+from perfop.budget import Budget, Clock, Plan, budget_settings
 from perfop.config import LoadedConfig, WorkloadConfig, resolve_workload
 from perfop.contention import merge as merge_contention
 from perfop.cpuwall import cpu_vs_wall_document
 from perfop.environment import capture_environment
 from perfop.errors import UsageError, WorkloadError
-from perfop.model import ProcessResult, RunStatus, Verdict
+from perfop.model import RunStatus, Verdict
 from perfop.pairs import (
     MetricResult,
     PairRunner,
@@ -35,7 +36,9 @@ from perfop.pairs import (
     analyse,
     metric_specs,
     metric_values,
-    plan_pairs,
+    plan_budget,
+    run_pairs,
+    typical_pair,
     workload_names,
 )
 from perfop.runner import check_startable, run_setup, set_affinity, workload_env
@@ -46,6 +49,7 @@ from perfop.worktrees import (
     Checkout,
     WorktreeSession,
     default_base,
+    git,
     harness_touched,
     pin_harness,
     resolve_ref,
@@ -54,7 +58,6 @@ from perfop.worktrees import (
 )
 
 COMPARISON_SCHEMA = "perfop.comparison/2"  # 2: "contention", workloads' "cpu_vs_wall"
-UNSET_PAIR_CAP = 10_000  # see pair_cap: in practice max_time ends a comparison first
 Harness = Literal["base", "candidate"]
 
 
@@ -67,6 +70,9 @@ class CompareProgress(Protocol):
 
     def workload_finished(self, name: str) -> None: ...
 
+    def notice(self, name: str, level: str, text: str) -> None:
+        """A line to say before the pairs ("note" or "warning"): the budget plan, the harness."""
+
 
 class _Silent:
     def workload_started(self, name: str, planned_pairs: int) -> None: ...
@@ -74,6 +80,8 @@ class _Silent:
     def pair_done(self, name: str, pairs: int, planned_pairs: int) -> None: ...
 
     def workload_finished(self, name: str) -> None: ...
+
+    def notice(self, name: str, level: str, text: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -108,6 +116,9 @@ class WorkloadComparison:
     first_batch: int = 0
     calibrated: bool = False
     contention: dict[str, Any] | None = None  # perfop.contention summary over the pairs
+    harness_only: bool = False  # every change is in pinned files: measured A/A
+    budget: Plan | None = None
+    notices: tuple[str, ...] = ()  # said up front (budget plan, harness), in order
 
     @property
     def primary(self) -> MetricResult | None:
@@ -129,6 +140,7 @@ class ComparisonResult:
     alpha: float
     harness: Harness
     workloads: tuple[WorkloadComparison, ...]
+    elapsed: float = 0.0  # the whole comparison, from the command's start to after clean-up
 
     @property
     def contention(self) -> dict[str, Any] | None:
@@ -161,16 +173,33 @@ def compare(
     harness: Harness = "base",
     seed: int | None = None,
     max_time: float | None = None,
+    max_pairs: int | None = None,
     max_runs: int | None = None,
     progress: CompareProgress | None = None,
+    started: float | None = None,
+    clock: Clock = time.monotonic,
+    harness_only: Literal["refuse", "warn"] = "refuse",
 ) -> ComparisonResult:
-    """Compare BASE and CANDIDATE (default: config base / merge-base, and WORKTREE)."""
+    """Compare BASE and CANDIDATE (default: config base / merge-base, and WORKTREE).
+
+    ``max_time`` counts from ``started`` (default: now; the CLI passes the process's start), so
+    start-up, checkouts, setup and clean-up are inside it. ``max_runs`` is the deprecated name
+    of ``max_pairs``. A candidate whose whole change is in files ``--harness base`` pins would be
+    measured A/A: refused (UsageError) before anything is measured, or with
+    ``harness_only="warn"`` (the CI gate) said up front and measured anyway.
+    """
+    started = clock() if started is None else started
     if harness not in ("base", "candidate"):
         raise UsageError(f"--harness must be 'base' or 'candidate' (got {harness!r})")
     if max_time is not None and max_time <= 0:
         raise UsageError(f"--max-time must be > 0 (got {max_time})")
-    if max_runs is not None and max_runs < 1:
-        raise UsageError(f"--max-runs must be >= 1 (got {max_runs})")
+    if max_pairs is not None and max_runs is not None and max_pairs != max_runs:
+        raise UsageError(
+            f"--max-pairs {max_pairs} and --max-runs {max_runs} disagree; pass only --max-pairs"
+        )
+    cap = max_pairs if max_pairs is not None else max_runs
+    if cap is not None and cap < 1:
+        raise UsageError(f"--max-pairs must be >= 1 (got {cap})")
     progress = progress or _Silent()
     repo = loaded.repo_root
     config = loaded.config
@@ -180,28 +209,47 @@ def compare(
     seed = seed if seed is not None else secrets.randbits(32)
     cstore.reap_stale_comparisons(store)
     set_affinity(config.affinity)
-    with WorktreeSession(repo) as session:
-        base_co = session.checkout("base", base_info.ref)
-        cand_co = session.checkout("cand", cand_ref)
-        cand_info = RefInfo(cand_ref, cand_co.sha)
-        _preflight(loaded, names, base_co)
-        env_id = store.add_environment(capture_environment(repo))
-        cid = cstore.begin_comparison(
-            store,
-            base_ref=base_info.ref,
-            base_sha=base_info.sha,
-            cand_ref=cand_ref,
-            cand_sha=cand_co.sha,
-            seed=seed,
-            threshold=config.threshold,
-            alpha=config.alpha,
-            harness=harness,
-            environment_id=env_id,
-        )
-        results: list[WorkloadComparison] = []
-        status = "interrupted"
-        try:
-            for name in names:
+    results: list[WorkloadComparison] = []
+    status = "interrupted"
+    cid: int | None = None
+    cand_info = RefInfo(cand_ref, "")
+    try:
+        with WorktreeSession(repo) as session:
+            t0 = clock()
+            base_co = session.checkout("base", base_info.ref)
+            cand_co = session.checkout("cand", cand_ref)
+            # Removing the checkouts afterwards takes about as long as making them: kept free.
+            reserve = clock() - t0
+            cand_info = RefInfo(cand_ref, cand_co.sha)
+            _preflight(loaded, names, base_co)
+            checks = {n: harness_check(loaded, n, base_co, cand_co, harness) for n in names}
+            if harness_only == "refuse":
+                for name in names:
+                    if checks[name].measures_nothing:
+                        raise UsageError(checks[name].refusal(name))
+            env_id = store.add_environment(capture_environment(repo))
+            cid = cstore.begin_comparison(
+                store,
+                base_ref=base_info.ref,
+                base_sha=base_info.sha,
+                cand_ref=cand_ref,
+                cand_sha=cand_co.sha,
+                seed=seed,
+                threshold=config.threshold,
+                alpha=config.alpha,
+                harness=harness,
+                environment_id=env_id,
+            )
+            for i, name in enumerate(names):
+                budget = Budget(
+                    budget_settings(
+                        loaded.workload(name), alpha=config.alpha, max_time=max_time, max_pairs=cap
+                    ),
+                    started=started if i == 0 else clock(),
+                    clock=clock,
+                    reserve=reserve if i == len(names) - 1 else 0.0,
+                    name=name,
+                )
                 try:
                     wc = _compare_workload(
                         store,
@@ -212,8 +260,8 @@ def compare(
                         cid=cid,
                         seed=seed,
                         harness=harness,
-                        max_time=max_time,
-                        max_runs=max_runs,
+                        check=checks[name],
+                        budget=budget,
                         env_id=env_id,
                         progress=progress,
                     )
@@ -222,17 +270,19 @@ def compare(
                 cstore.add_workload_result(store, cid, _workload_row(wc), _metric_rows(wc))
                 results.append(wc)
             status = "complete"
-        finally:
-            result = ComparisonResult(
-                id=cid,
-                base=base_info,
-                candidate=cand_info,
-                seed=seed,
-                threshold=config.threshold,
-                alpha=config.alpha,
-                harness=harness,
-                workloads=tuple(results),
-            )
+    finally:
+        result = ComparisonResult(
+            id=cid or 0,
+            base=base_info,
+            candidate=cand_info,
+            seed=seed,
+            threshold=config.threshold,
+            alpha=config.alpha,
+            harness=harness,
+            workloads=tuple(results),
+            elapsed=clock() - started,  # the whole command so far, clean-up included
+        )
+        if cid is not None:
             cstore.finish_comparison(
                 store, cid, status, comparison_document(result), contention=result.contention
             )
@@ -255,6 +305,70 @@ def _preflight(loaded: LoadedConfig, names: Sequence[str], base_co: Checkout) ->
             raise exc.naming(name, loaded.source) from None
 
 
+@dataclass(frozen=True)
+class HarnessCheck:
+    """What the candidate's diff does to a workload's own files (script, data), found before
+    anything is measured."""
+
+    harness: Harness
+    files: tuple[str, ...]  # the workload's files (repo-relative), from its command
+    touched: tuple[str, ...]  # those the candidate changes
+    changed: int  # files the candidate changes in all
+
+    @property
+    def measures_nothing(self) -> bool:
+        """Every change is in files pinned to base: both sides would run the same code."""
+        return self.harness == "base" and bool(self.touched) and len(self.touched) == self.changed
+
+    def _listed(self) -> str:
+        return ", ".join(self.touched[:3]) + (" ..." if len(self.touched) > 3 else "")
+
+    def refusal(self, name: str, *, would: str = "would measure") -> str:
+        return (
+            f"{name}: the candidate changes only the workload's own files ({self._listed()}), "
+            "and --harness base (the default) runs base's copy of them on both sides, so this "
+            f"{would} identical code (an A/A run), not the change; pass --harness candidate to "
+            "measure the candidate's script, or move the change into the code under test"
+        )
+
+    def notice(self, name: str) -> tuple[str, str] | None:
+        """(level, line) said up front, or None when the candidate leaves the files alone."""
+        if not self.touched:
+            return None
+        if self.measures_nothing:
+            return ("warning", self.refusal(name, would="measures"))
+        if self.harness == "base":
+            return (
+                "note",
+                f"{name}: the candidate changes the workload's own files ({self._listed()}); "
+                "--harness base runs base's copy of them on both sides, so that part of the "
+                "change is not measured (--harness candidate measures it)",
+            )
+        return (
+            "note",
+            f"{name}: measuring with the candidate's own workload files ({self._listed()}), "
+            "--harness candidate",
+        )
+
+
+def harness_check(
+    loaded: LoadedConfig, name: str, base_co: Checkout, cand_co: Checkout, harness: Harness
+) -> HarnessCheck:
+    """Compare the candidate's diff with the workload's command and script paths."""
+    repo = loaded.repo_root
+    res = resolve_workload(
+        name, loaded.workload(name), repo=repo, worktree=loaded.project_dir(base_co.path)
+    )
+    files = tuple(workload_files(res.argv, cwd=res.cwd, tree=base_co.path))
+    touched = tuple(harness_touched(repo, base_co.sha, cand_co.sha, files))
+    changed = 0
+    if touched:
+        # Plumbing (diff-tree), never porcelain `git diff`, which may refresh the user's index.
+        out = git(repo, "diff-tree", "-r", "--name-only", "--no-renames", base_co.sha, cand_co.sha)
+        changed = len([line for line in out.splitlines() if line])
+    return HarnessCheck(harness=harness, files=files, touched=touched, changed=changed)
+
+
 def _compare_workload(
     store: Store,
     loaded: LoadedConfig,
@@ -265,27 +379,34 @@ def _compare_workload(
     cid: int,
     seed: int,
     harness: Harness,
-    max_time: float | None,
-    max_runs: int | None,
+    check: HarnessCheck,
+    budget: Budget,
     env_id: int,
     progress: CompareProgress,
 ) -> WorkloadComparison:
     wl = loaded.workload(name)
-    config = loaded.config
     repo = loaded.repo_root
-    started = time.monotonic()
-    base_res = resolve_workload(name, wl, repo=repo, worktree=loaded.project_dir(base_co.path))
-    files = workload_files(base_res.argv, cwd=base_res.cwd, tree=base_co.path)
-    touched = tuple(harness_touched(repo, base_co.sha, cand_co.sha, files))
+    notices: list[str] = []
+
+    def say(level: str, text: str) -> None:
+        notices.append(text)
+        progress.notice(name, level, text)
+
+    said = check.notice(name)
+    if said is not None:
+        say(*said)
     pinned: tuple[str, ...] = ()
     if harness == "base":
-        pinned = tuple(pin_harness(files, base=base_co.path, candidate=cand_co.path))
-    cand_res = resolve_workload(name, wl, repo=repo, worktree=loaded.project_dir(cand_co.path))
-    budget_time = max_time or wl.max_time
-    budget_runs = max_runs or pair_cap(wl)
-    min_runs = min(wl.min_runs, budget_runs)
+        pinned = tuple(pin_harness(check.files, base=base_co.path, candidate=cand_co.path))
+    settings = {
+        **budget.settings.to_dict(),
+        "warmup": wl.warmup,
+        "seed": seed,
+        "harness": harness,
+    }
     sides = []
-    for label, co, res in (("base", base_co, base_res), ("candidate", cand_co, cand_res)):
+    for label, co in (("base", base_co), ("candidate", cand_co)):
+        res = resolve_workload(name, wl, repo=repo, worktree=loaded.project_dir(co.path))
         run_id = store.begin_run(
             workload=name,
             argv=res.argv,
@@ -295,21 +416,14 @@ def _compare_workload(
             ref=co.ref,
             sha=co.sha,
             dirty=co.ref == WORKTREE,
-            settings={
-                "max_time": budget_time,
-                "max_runs": budget_runs,
-                "min_runs": min_runs,
-                "warmup": wl.warmup,
-                "seed": seed,
-                "harness": harness,
-            },
+            settings=settings,
             environment_id=env_id,
             comparison_id=cid,
             side=label,
         )
         sides.append(Side(label, co, res, workload_env(res.env), run_id))
     base, cand = sides
-    runner = PairRunner(store, base, cand, seed, name)
+    runner = PairRunner(store, base, cand, seed, name, clock=budget.clock)
     calibration = cstore.latest_calibration(store, name)
     noise = calibration.get("noise_sd") if calibration else None
 
@@ -324,82 +438,28 @@ def _compare_workload(
         return WorkloadComparison(
             name=name,
             harness=harness,
-            harness_touched=bool(touched),
-            touched_files=touched,
+            harness_touched=bool(check.touched),
+            touched_files=check.touched,
             pinned_files=pinned,
+            harness_only=check.measures_nothing,
             gate=wl.gate,
             primary_metric=wl.primary_metric,
-            elapsed=time.monotonic() - started,
+            elapsed=budget.elapsed(),
             base_run_id=base.run_id,
             cand_run_id=cand.run_id,
             calibrated=noise is not None,
             contention=contention,
+            budget=budget.planned,
+            notices=tuple(notices),
             **kw,
         )
 
     try:
-        for side in sides:
-            try:
-                run_setup(side.resolved, env=side.env)
-            except WorkloadError as exc:
-                raise SideFailed(f"{side.label} side: {exc.message}") from None
-        # After setup, which may create the program (a venv's console script). Missing at base,
-        # the configured command is wrong (exit 2); missing at the candidate only, the candidate
-        # broke it (e.g. deleted a script under --harness candidate): a failure of that side.
-        check_startable(base.resolved.argv, cwd=base.resolved.cwd, env=base.env)
-        try:
-            check_startable(cand.resolved.argv, cwd=cand.resolved.cwd, env=cand.env)
-        except WorkloadError as exc:
-            raise SideFailed(f"candidate side: {exc.message}") from None
-        settle_disk()
-        # The budget (max_time) covers warm-up and pairs, not the one-off setup.
-        budget_start = time.monotonic()
-        deadline = budget_start + budget_time
-        pair_cost = runner.warm_up(wl.warmup)
-        rough = plan_pairs(pair_cost, min_runs=min_runs, max_runs=budget_runs, max_time=budget_time)
-        first = stats.first_batch(
-            noise, min_pairs=min_runs, max_pairs=rough, threshold=config.threshold
-        )
-        progress.workload_started(name, rough)
-
-        def run_pairs(target: int, planned: int) -> None:
-            while runner.index < target:
-                n = runner.index
-                if n >= min_runs and time.monotonic() + float(np.median(runner.pair_walls)) > (
-                    deadline
-                ):
-                    return
-                runner.pair()
-                progress.pair_done(name, runner.index, planned)
-
-        run_pairs(first, rough)
-        # Plan the rest from the pairs just measured (the median pair, so a slow first pair or a
-        # cold warm-up does not shrink the plan), then look on the geometric schedule.
-        per_pair = float(np.median(runner.pair_walls))
-        remaining = max(0.0, deadline - time.monotonic())
-        planned = max(runner.index, min(budget_runs, runner.index + int(remaining / per_pair)))
-        design = stats.plan(
-            alpha=config.alpha,
-            threshold=config.threshold,
-            first=runner.index,
-            max_pairs=max(planned, runner.index),
-        )
-        k = 0
-        stop_reason = "planned"
-        while True:
-            target = design.looks[k]
-            run_pairs(target, planned)
-            if runner.index < target:  # the time budget ends the plan early
-                design = design.truncated(runner.index)
-                k = len(design.looks) - 1
-                stop_reason = "budget"
-            primary = _primary_code(base.results, cand.results, wl.primary_metric, design, k)
-            if primary != stats.UNDECIDED:
-                stop_reason = "decided"
-                break
-            if k == len(design.looks) - 1:
-                break
-            k += 1
+        set_up_sides(sides)
+        plan = plan_budget(runner, budget, wl.warmup)
+        if plan.message:
+            say(plan.level or "note", f"{name}: {plan.message}")
+        seq = _sequential_pairs(runner, budget, wl, loaded, noise, progress, name)
     except SideFailed as exc:
         return done(
             verdict=None,
@@ -418,62 +478,115 @@ def _compare_workload(
     checked = check_behavior(base.results, cand.results, wl.check_output)
     behavior, diff = checked.behavior, checked.diff
     specs = metric_specs(base.results + cand.results, wl)
+    kept = {
+        "pairs": runner.index,
+        "behavior": behavior,
+        "behavior_diff": diff,
+        "behavior_note": checked.note,
+        "planned_pairs": seq.planned,
+        "first_batch": seq.first,
+    }
     if wl.primary_metric not in specs or not any(
         wl.primary_metric in r.metrics for r in base.results
     ):
         return done(
             verdict=None,
-            pairs=runner.index,
-            behavior=behavior,
             metrics=(),
             stop_reason="failed",
-            behavior_diff=diff,
-            behavior_note=checked.note,
-            planned_pairs=planned,
-            first_batch=first,
             failure=f"primary metric {wl.primary_metric!r} was not reported; print "
             f"'PERFOP_METRIC {wl.primary_metric}=VALUE' or fix primary_metric",
+            **kept,
         )
     metrics = analyse(
         base.results,
         cand.results,
         specs,
-        z_bound=design.z_bounds[k],
-        alpha=config.alpha,
-        threshold=config.threshold,
+        z_bound=seq.design.z_bounds[seq.look],
+        alpha=loaded.config.alpha,
+        threshold=loaded.config.threshold,
     )
     verdict = next(m.verdict for m in metrics if m.name == wl.primary_metric)
-    return done(
-        verdict=verdict,
-        pairs=runner.index,
-        behavior=behavior,
-        metrics=metrics,
-        stop_reason=stop_reason,
-        behavior_diff=diff,
-        behavior_note=checked.note,
-        planned_pairs=planned,
-        first_batch=first,
+    return done(verdict=verdict, metrics=metrics, stop_reason=seq.stop_reason, **kept)
+
+
+def set_up_sides(sides: Sequence[Side]) -> None:
+    """Run each side's ``setup``, check both commands can start, flush the checkouts to disk."""
+    for side in sides:
+        try:
+            run_setup(side.resolved, env=side.env)
+        except WorkloadError as exc:
+            raise SideFailed(f"{side.label} side: {exc.message}") from None
+    # After setup, which may create the program (a venv's console script). Missing at base,
+    # the configured command is wrong (exit 2); missing at the candidate only, the candidate
+    # broke it (e.g. deleted a script under --harness candidate): a failure of that side.
+    base, cand = sides
+    check_startable(base.resolved.argv, cwd=base.resolved.cwd, env=base.env)
+    try:
+        check_startable(cand.resolved.argv, cwd=cand.resolved.cwd, env=cand.env)
+    except WorkloadError as exc:
+        raise SideFailed(f"candidate side: {exc.message}") from None
+    settle_disk()
+
+
+@dataclass(frozen=True)
+class _Sequential:
+    design: stats.SequentialDesign
+    look: int
+    stop_reason: str
+    first: int
+    planned: int
+
+
+def _sequential_pairs(
+    runner: PairRunner,
+    budget: Budget,
+    wl: WorkloadConfig,
+    loaded: LoadedConfig,
+    noise: float | None,
+    progress: CompareProgress,
+    name: str,
+) -> _Sequential:
+    """The first batch, then looks on the group-sequential schedule, within the budget."""
+    config = loaded.config
+    plan = budget.planned
+    rough = max(plan.affordable if plan else 0, runner.index, 1)
+    first = stats.first_batch(
+        noise, min_pairs=budget.settings.min_pairs, max_pairs=rough, threshold=config.threshold
     )
+    progress.workload_started(name, rough)
+    run_pairs(runner, budget, first, lambda n: progress.pair_done(name, n, rough))
+    # Plan the rest from the pairs just measured, then look on the geometric schedule.
+    per_pair = typical_pair(runner, budget) or 0.0
+    planned = budget.affordable(per_pair, runner.index) if per_pair > 0 else runner.index
+    planned = max(planned, runner.index, 1)
+    design = stats.plan(
+        alpha=config.alpha,
+        threshold=config.threshold,
+        first=max(runner.index, 1),
+        max_pairs=planned,
+    )
+    k = 0
+    stop_reason = "planned"
+    while True:
+        target = design.looks[k]
+        run_pairs(runner, budget, target, lambda n: progress.pair_done(name, n, planned))
+        if runner.index < target:  # the budget ends the plan early
+            design = design.truncated(max(runner.index, 1))
+            k = len(design.looks) - 1
+            stop_reason = "budget"
+        primary = _primary_code(runner, wl.primary_metric, design, k)
+        if primary != stats.UNDECIDED:
+            stop_reason = "decided"
+            break
+        if k == len(design.looks) - 1:
+            break
+        k += 1
+    return _Sequential(design, k, stop_reason, first, planned)
 
 
-def pair_cap(wl: WorkloadConfig) -> int:
-    """How many pairs a comparison may take: the workload's ``max_runs`` when it sets one;
-    otherwise ``max_time`` alone bounds it. ``max_runs``' default (30) sizes a plain ``perfop
-    run``; for a comparison, whose sequential rule stops as soon as the answer is settled, it
-    would end small changes on short workloads as ``inconclusive`` long before the time budget
-    (a 2% change at 1-2% noise needs a median 30 pairs, up to 75; an A/A proof of
-    equivalence within +/-1% a median 118)."""
-    return wl.max_runs if "max_runs" in wl.model_fields_set else UNSET_PAIR_CAP
-
-
-def _primary_code(
-    base: Sequence[ProcessResult],
-    cand: Sequence[ProcessResult],
-    metric: str,
-    design: stats.SequentialDesign,
-    k: int,
-) -> int:
-    x = stats.log_ratios(metric_values(base, metric), metric_values(cand, metric))
+def _primary_code(runner: PairRunner, metric: str, design: stats.SequentialDesign, k: int) -> int:
+    base, cand = runner.sides
+    x = stats.log_ratios(metric_values(base.results, metric), metric_values(cand.results, metric))
     if x.size < 3:
         return stats.UNDECIDED
     return int(
@@ -568,6 +681,9 @@ def comparison_document(result: ComparisonResult) -> dict[str, Any]:
                 "calibrated": wc.calibrated,
                 "mde": wc.mde,
                 "elapsed": round(wc.elapsed, 3),
+                "harness_only": wc.harness_only,
+                "budget": wc.budget.to_dict() if wc.budget else None,
+                "notices": list(wc.notices),
                 "runs": {"base": wc.base_run_id, "candidate": wc.cand_run_id},
                 "metrics": _metric_rows(wc),
                 "cpu_vs_wall": cpu_vs_wall_document(wc.metrics, contention=wc.contention),
@@ -585,6 +701,7 @@ def comparison_document(result: ComparisonResult) -> dict[str, Any]:
         "alpha": result.alpha,
         "harness": result.harness,
         "contention": result.contention,
+        "elapsed": round(result.elapsed, 3),
         "workloads": workloads,
     }
 

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from perfop.budget import DEFAULT_MAX_TIME_CEILING
 from perfop.errors import ConfigError
 from perfop.model import BUILTIN_METRICS
 
@@ -64,6 +65,10 @@ class WorkloadConfig(_Strict):
     min_runs: int = Field(default=5, ge=1)
     max_runs: int = Field(default=30, ge=1)
     max_time: float = Field(default=60.0, gt=0)
+    # A comparison's pairs (compare, calibrate, validate, gate); min/max_runs size `perfop run`.
+    min_pairs: int | None = Field(default=None, ge=1)
+    max_pairs: int | None = Field(default=None, ge=1)
+    max_time_ceiling: float = Field(default=DEFAULT_MAX_TIME_CEILING, gt=0)
     metrics: list[str] | None = None
     primary_metric: str = "wall_time"
     gate: bool = True
@@ -84,6 +89,14 @@ class WorkloadConfig(_Strict):
         if self.max_runs < self.min_runs:
             raise ValueError(
                 f"max_runs: must be >= min_runs ({self.min_runs}) (got {self.max_runs})"
+            )
+        lo, hi = self.min_pairs, self.max_pairs
+        if lo is not None and hi is not None and hi < lo:
+            raise ValueError(f"max_pairs: must be >= min_pairs ({lo}) (got {hi})")
+        if "max_time_ceiling" in self.model_fields_set and self.max_time_ceiling < self.max_time:
+            raise ValueError(
+                f"max_time_ceiling: must be >= max_time ({self.max_time:g}) "
+                f"(got {self.max_time_ceiling:g})"
             )
         return self
 

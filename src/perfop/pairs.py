@@ -2,6 +2,7 @@
 
 A ``PairRunner`` runs one base and one candidate process per pair, in an order drawn per pair from
 a seeded generator, storing every result; a failed process raises ``SideFailed`` naming the side.
+``plan_budget`` and ``run_pairs`` drive any ``PairSource`` within a ``budget.Budget``.
 ``analyse`` turns both sides' results into ``MetricResult`` rows with ``stats.compare_metric``.
 """
 
@@ -10,8 +11,9 @@ from __future__ import annotations
 import math
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -24,6 +26,9 @@ from perfop.model import BUILTIN_METRICS, MetricSpec, ProcessResult, Verdict
 from perfop.runner import run_process
 from perfop.store import Store
 from perfop.worktrees import Checkout
+
+if TYPE_CHECKING:
+    from perfop.budget import Budget, Plan
 
 
 @dataclass(frozen=True)
@@ -74,8 +79,18 @@ class PairRunner:
     so the two runs of a pair are back to back and differ only in their position.
     """
 
-    def __init__(self, store: Store, base: Side, cand: Side, seed: int, name: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        base: Side,
+        cand: Side,
+        seed: int,
+        name: str,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.store = store
+        self.clock = clock
         self.sides = (base, cand)
         key = zlib.crc32(name.encode())
         self.rng = np.random.default_rng(np.random.SeedSequence([seed, key]))
@@ -99,18 +114,18 @@ class PairRunner:
         """Run ``rounds`` unrecorded pairs; returns the wall time of the last one, if any."""
         cost = None
         for _ in range(rounds):
-            t0 = time.monotonic()
+            t0 = self.clock()
             for side, result in self._both(self._warm_rng):
                 if not result.ok:
                     raise SideFailed(failure_text(side.label, result))
-            cost = time.monotonic() - t0
+            cost = self.clock() - t0
         return cost
 
     def pair(self) -> None:
         self.contention.start()
-        t0 = time.monotonic()
+        t0 = self.clock()
         done = self._both(self.rng)
-        self.pair_walls.append(time.monotonic() - t0)
+        self.pair_walls.append(self.clock() - t0)
         self.contention.add(sum(r.user_time + r.sys_time for _, r in done))
         for side, result in done:
             self.store.add_result(side.run_id, self.index, result)
@@ -121,11 +136,49 @@ class PairRunner:
         self.index += 1
 
 
-def plan_pairs(pair_cost: float | None, *, min_runs: int, max_runs: int, max_time: float) -> int:
-    if pair_cost is None or pair_cost <= 0:
-        return max_runs
-    by_time = int(max_time / (pair_cost * 1.05))
-    return max(min_runs, min(max_runs, by_time))
+class PairSource(Protocol):
+    """The seam between the pair loop and processes: ``PairRunner`` in production, a recorded
+    or synthetic twin in unit tests."""
+
+    index: int
+    pair_walls: list[float]
+
+    def warm_up(self, rounds: int) -> float | None: ...
+
+    def pair(self) -> None: ...
+
+
+def plan_budget(runner: PairSource, budget: Budget, warmup: int) -> Plan:
+    """Warm up, then plan the budget from what a pair cost. Without warm-up rounds the first
+    measured pair prices the rest."""
+    cost = runner.warm_up(warmup)
+    if cost is None and budget.allows(runner.index, None):
+        runner.pair()
+        cost = runner.pair_walls[-1]
+    return budget.plan(cost)
+
+
+def typical_pair(runner: PairSource, budget: Budget) -> float | None:
+    """The median measured pair (a slow first pair or a cold warm-up does not shrink a plan)."""
+    if runner.pair_walls:
+        return float(np.median(runner.pair_walls))
+    return budget.planned.pair_cost if budget.planned is not None else None
+
+
+def run_pairs(
+    runner: PairSource,
+    budget: Budget,
+    target: int,
+    on_pair: Callable[[int], None] | None = None,
+) -> bool:
+    """Measure pairs up to ``target`` while the budget allows each one; True when reached."""
+    while runner.index < target:
+        if not budget.allows(runner.index, typical_pair(runner, budget)):
+            return False
+        runner.pair()
+        if on_pair is not None:
+            on_pair(runner.index)
+    return True
 
 
 def metric_values(results: Sequence[ProcessResult], metric: str) -> list[float]:

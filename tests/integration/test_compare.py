@@ -175,15 +175,18 @@ def test_uncommitted_worktree_candidate_leaves_user_state_untouched(
 def test_candidate_changing_the_benchmark_is_pinned_and_flagged(
     repo: Path, git: Callable[..., str], run_cli: Callable[..., Any]
 ) -> None:
-    # The "optimisation" only edits the benchmark to spin less: pinned, it changes nothing.
+    # The "optimisation" edits the benchmark to spin less (and the code a little): the script
+    # is pinned to base, so only the code change is measured, and that is said up front.
     gamed = BENCH.replace("app.DURATION", "app.DURATION * 0.5")
-    _commit(repo, git, {"benchmarks/bench.py": gamed}, "game the benchmark")
-    _, doc = _json(run_cli, repo, "HEAD~1", "HEAD", "--max-time", "4")
-    (w,) = doc["workloads"]
-    assert w["harness"] == "base" and w["harness_touched"] is True
+    _commit(repo, git, {"benchmarks/bench.py": gamed, "src/app.py": _app(FAST, "42 ")}, "game")
+    res = run_cli(["compare", "HEAD~1", "HEAD", "--max-time", "4", "--format", "json"], cwd=repo)
+    (w,) = json.loads(res.out)["workloads"]
+    assert w["harness"] == "base" and w["harness_touched"] is True and not w["harness_only"]
     assert w["touched_files"] == ["benchmarks/bench.py"]
     assert w["pinned_files"] == ["benchmarks"]
     assert w["verdict"] in ("unchanged", "inconclusive")
+    assert "perfop: note: bench: the candidate changes the workload's own files" in res.err
+    assert "so that part of the change is not measured" in w["notices"][0]
     res = run_cli(["compare", "HEAD~1", "HEAD", "--max-time", "4"], cwd=repo)
     assert "candidate changes workload files benchmarks/bench.py: harness pinned" in res.out
     # Opting out measures the candidate's own script: now it "wins".
@@ -244,10 +247,12 @@ def test_a_program_missing_at_the_candidate_only_is_that_sides_failure(
         w["failure"]
         == "candidate side: command not found: './run.sh'; check the workload's command"
     )
-    # Pinned to base (the default), the script is measured from base on both sides.
-    code, doc = _json(run_cli, repo, "HEAD~1", "HEAD", "--max-runs", "6")
-    (w,) = doc["workloads"]
-    assert w["failure"] is None and w["harness_touched"] and "run.sh" in w["pinned_files"]
+    # Pinned to base (the default), both sides would run base's script: nothing of the change
+    # is measured, so it is refused before measuring (exit 2, one line, nothing stored).
+    res = run_cli(["compare", "HEAD~1", "HEAD", "--max-pairs", "6"], cwd=repo)
+    assert res.code == 2 and res.out == "" and res.err.count("\n") == 1, res.err
+    assert "sh: the candidate changes only the workload's own files (run.sh)" in res.err
+    assert "--harness candidate" in res.err and "(an A/A run)" in res.err
 
 
 def test_unknown_ref_is_one_line_exit_2(repo: Path, run_cli: Callable[..., Any]) -> None:

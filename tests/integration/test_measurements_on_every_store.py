@@ -77,14 +77,16 @@ def test_every_measurement_kind_round_trips(
     assert res.code == 0, res.err
 
     res = run_cli(
-        [*store_args, "compare", first, second, "--max-runs", "6", "--format", "json"], cwd=repo
+        [*store_args, "compare", first, second, "--max-pairs", "6", "--harness", "candidate"]
+        + ["--format", "json"],
+        cwd=repo,
     )
     assert res.code == 0, res.err
     doc = json.loads(res.out)
     assert doc["base"]["sha"] == first and doc["candidate"]["sha"] == second
     assert doc["workloads"][0]["behavior"] == "same"
 
-    res = run_cli([*store_args, "calibrate", "--max-runs", "6", "--format", "json"], cwd=repo)
+    res = run_cli([*store_args, "calibrate", "--max-pairs", "6", "--format", "json"], cwd=repo)
     assert res.code == 0, res.err
 
     res = run_cli([*store_args, "profile", "-w", "work", "--format", "json"], cwd=repo)

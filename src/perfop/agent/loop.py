@@ -130,6 +130,9 @@ class _CompareProgress:
     def workload_finished(self, name: str) -> None:
         self.say(f"[validation] {name}: done")
 
+    def notice(self, name: str, level: str, text: str) -> None:
+        self.say(f"[validation] {level}: {text}")
+
 
 class BudgetSpent(Exception):
     """Raised between model calls when a budget is spent; ends the run with the summary."""

@@ -159,19 +159,38 @@ def run_gate(
     workloads: Sequence[str] = (),
     seed: int | None = None,
     max_time: float | None = None,
+    max_pairs: int | None = None,
     max_runs: int | None = None,
     env: Mapping[str, str] | None = None,
     progress: CompareProgress | None = None,
+    started: float | None = None,
 ) -> GateResult:
-    """Compare BASE (merge-base) and HEAD, confirm any regression once, check SLOs on HEAD."""
+    """Compare BASE (merge-base) and HEAD, confirm any regression once, check SLOs on HEAD.
+
+    The first comparison's budget counts from ``started`` (the CLI passes the process's start);
+    the confirmation has its own. A PR whose whole change is in a workload's own files is
+    measured anyway (a gate must not fail a benchmark-only PR as bad usage), with the A/A
+    warning up front and in the output."""
     from perfop.compare import compare
 
     names = _gate_names(loaded, workloads)
     label, base_sha = gate_base(loaded.repo_root, base, loaded.config.base, env)
     first_seed = seed if seed is not None else secrets.randbits(32)
-    kwargs: dict[str, Any] = {"max_time": max_time, "max_runs": max_runs, "progress": progress}
+    kwargs: dict[str, Any] = {
+        "max_time": max_time,
+        "max_pairs": max_pairs if max_pairs is not None else max_runs,
+        "progress": progress,
+        "harness_only": "warn",
+    }
     first = compare(
-        store, loaded, base=base_sha, candidate="HEAD", workloads=names, seed=first_seed, **kwargs
+        store,
+        loaded,
+        base=base_sha,
+        candidate="HEAD",
+        workloads=names,
+        seed=first_seed,
+        started=started,
+        **kwargs,
     )
     comparisons, seeds = [first.id], [first.seed]
     again = [w.name for w in first.workloads if _suspicious(w)]
@@ -299,6 +318,7 @@ def format_text(result: GateResult, *, fail_on_inconclusive: bool = False) -> st
         from perfop.contention import format_line
 
         lines.append(format_line(result.contention, paired=True))
+    lines += [f"note: {n}" for n in notices(result)]
     return "\n".join(lines) + "\n"
 
 
@@ -311,6 +331,16 @@ def _slo_flag(result: GateResult) -> str:
         if is_high(result.contention)
         else ""
     )
+
+
+def notices(result: GateResult) -> list[str]:
+    """What the comparisons said up front (budget plans, harness), each line once."""
+    seen: dict[str, None] = {}
+    for w in result.workloads:
+        for wc in (w.first, w.confirmation):
+            for text in wc.notices if wc is not None else ():
+                seen.setdefault(text)
+    return list(seen)
 
 
 def format_markdown(result: GateResult, *, fail_on_inconclusive: bool = False) -> str:
@@ -355,6 +385,9 @@ def format_markdown(result: GateResult, *, fail_on_inconclusive: bool = False) -
 
         machine = format_line(result.contention, paired=True).removeprefix("machine: ")
         out += ["", f"**Machine:** {machine}"]
+    said = notices(result)
+    if said:
+        out += ["", *(f"- {n}" for n in said)]
     ids = ", ".join(f"#{i}" for i in result.comparisons)
     out += ["", f"Comparisons {ids} (seeds {', '.join(map(str, result.seeds))}) are in the store."]
     return "\n".join(out) + "\n"
@@ -381,6 +414,17 @@ def workflow_commands(result: GateResult) -> list[str]:
             message = f"{_describe(w)}: {_LABEL[w.outcome]}"
         title = _escape_property(f"perfop gate: {w.name}")
         lines.append(f"::{level} title={title}::{_escape_data(message)}")
+    for w in result.workloads:
+        for wc in (w.first, w.confirmation):
+            if wc is None:
+                continue
+            said = [n for n in wc.notices if wc.harness_only and "(an A/A run)" in n]
+            if wc.budget is not None and wc.budget.level == "warning" and wc.budget.message:
+                said.append(f"{w.name}: {wc.budget.message}")
+            if said:
+                title = _escape_property(f"perfop gate: {w.name}")
+                lines += [f"::warning title={title}::{_escape_data(t)}" for t in said]
+                break
     for s in result.slos:
         if s.passed is False:
             title = _escape_property(f"perfop SLO: {s.workload}")
@@ -424,6 +468,10 @@ def gate_document(result: GateResult, *, fail_on_inconclusive: bool = False) -> 
             "runs": {"base": wc.base_run_id, "candidate": wc.cand_run_id},
             "metrics": metrics(wc),
             "contention": wc.contention,
+            "elapsed": round(wc.elapsed, 3),
+            "harness_only": wc.harness_only,
+            "budget": wc.budget.to_dict() if wc.budget else None,
+            "notices": list(wc.notices),
         }
 
     return {
@@ -449,4 +497,5 @@ def gate_document(result: GateResult, *, fail_on_inconclusive: bool = False) -> 
         ],
         "slos": [s.to_dict() for s in result.slos],
         "contention": result.contention,
+        "notices": notices(result),
     }

@@ -130,4 +130,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def entry() -> None:  # pragma: no cover - thin wrapper for the console script
+    from perfop import budget
+
+    # This process exists to run one command: its start-up counts against the command's budget.
+    budget.mark_process_command()
     sys.exit(main())

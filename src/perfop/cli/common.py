@@ -58,13 +58,43 @@ SeedOption = Annotated[
     int | None, typer.Option("--seed", help="Seed of the pair order (recorded).")
 ]
 MaxTimeOption = Annotated[
-    float | None, typer.Option("--max-time", help="Seconds of measuring per workload.")
+    float | None,
+    typer.Option(
+        "--max-time",
+        help="Seconds per workload, counted from the command's start (set-up and clean-up "
+        "included); set explicitly, it is never extended. Default: the workload's max_time, "
+        "extended when a verdict needs more (up to max_time_ceiling).",
+    ),
 ]
-MaxRunsOption = Annotated[int | None, typer.Option("--max-runs", help="Most pairs per workload.")]
+MaxPairsOption = Annotated[
+    int | None,
+    typer.Option("--max-pairs", help="Most pairs per workload (default: max_time alone)."),
+]
+MaxRunsOption = Annotated[
+    int | None, typer.Option("--max-runs", help="Deprecated alias of --max-pairs.")
+]
 FailOnInconclusiveOption = Annotated[
     bool,
     typer.Option("--fail-on-inconclusive", help="Exit 3 when a gated workload is inconclusive."),
 ]
+
+
+def pair_cap(state: State, max_pairs: int | None, max_runs: int | None) -> int | None:
+    """``--max-pairs``, or the deprecated ``--max-runs`` (with a note on stderr)."""
+    if max_runs is None:
+        return max_pairs
+    if max_pairs is not None and max_pairs != max_runs:
+        raise UsageError(
+            f"--max-pairs {max_pairs} and --max-runs {max_runs} disagree; pass only --max-pairs"
+        )
+    state.err_console.print(
+        "perfop: note: --max-runs is deprecated for comparisons; use --max-pairs "
+        "(max_runs sizes a plain 'perfop run')",
+        markup=False,
+        soft_wrap=True,
+    )
+    return max_runs
+
 
 FORMAT_OPTION = typer.Option(
     OutputFormat.text, "--format", help="Output format.", case_sensitive=False

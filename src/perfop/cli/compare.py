@@ -15,6 +15,7 @@ import typer
 from perfop.cli.common import (
     FORMAT_OPTION,
     FailOnInconclusiveOption,
+    MaxPairsOption,
     MaxRunsOption,
     MaxTimeOption,
     OutputFormat,
@@ -22,6 +23,7 @@ from perfop.cli.common import (
     emit,
     emit_json,
     get_state,
+    pair_cap,
     warn_contention,
 )
 from perfop.cli.progress import TaskBar
@@ -117,6 +119,8 @@ def format_summary_line(w: WorkloadComparison, threshold: float) -> str:
     if w.harness_touched:
         files = ", ".join(w.touched_files[:3]) + (" ..." if len(w.touched_files) > 3 else "")
         how = "pinned to base" if w.harness == "base" else "candidate's own (--harness candidate)"
+        if w.harness_only:
+            how += ", so both sides ran the same code (A/A): the change was not measured"
         text += f" [candidate changes workload files {files}: harness {how}]"
     return f"{w.name}: {text}"
 
@@ -149,8 +153,18 @@ def format_behavior_diff(w: WorkloadComparison) -> str:
 # --- commands -------------------------------------------------------------------------------
 
 
-class _Bar(TaskBar):
-    """The comparison's progress (pairs per workload) on a ``TaskBar``."""
+class CompareBar(TaskBar):
+    """The comparison's progress (pairs per workload) on a ``TaskBar``; its notices (the budget
+    plan, the harness) as ``perfop: note:`` / ``perfop: warning:`` lines on stderr, before the
+    pairs are measured."""
+
+    def __init__(self, enabled: bool, err_console: Any) -> None:
+        super().__init__(enabled)
+        self._err = err_console
+
+    def notice(self, name: str, level: str, text: str) -> None:
+        console = self._progress.console if self._progress is not None else self._err
+        console.print(f"perfop: {level}: {text}", markup=False, soft_wrap=True, highlight=False)
 
     def workload_started(self, name: str, planned_pairs: int) -> None:
         self.add(name, planned_pairs, label=f"{name} (pairs)")
@@ -188,12 +202,14 @@ def compare_cmd(
         str,
         typer.Option(
             "--harness",
-            help="Whose workload files (benchmark script, data) to "
-            "measure with: base (default, anti-gaming) or candidate.",
+            help="Whose workload files (benchmark script, data) to measure with: base "
+            "(default, anti-gaming: both sides run base's script) or candidate. A candidate "
+            "whose whole change is in those files is refused under base (it would be A/A).",
         ),
     ] = "base",
     seed: SeedOption = None,
     max_time: MaxTimeOption = None,
+    max_pairs: MaxPairsOption = None,
     max_runs: MaxRunsOption = None,
     fail_on_regression: Annotated[
         bool,
@@ -205,14 +221,17 @@ def compare_cmd(
     fail_on_inconclusive: FailOnInconclusiveOption = False,
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
+    from perfop.budget import command_started
     from perfop.compare import compare, comparison_document, exit_code
     from perfop.errors import UsageError
 
+    started = command_started()
     if harness not in ("base", "candidate"):
         raise UsageError(f"--harness must be 'base' or 'candidate' (got {harness!r})")
     state = get_state(ctx)
+    cap = pair_cap(state, max_pairs, max_runs)
     show_bar = fmt is OutputFormat.text and state.err_console.is_terminal
-    with _Bar(show_bar) as bar:
+    with CompareBar(show_bar, state.err_console) as bar:
         result = compare(
             state.store,
             state.loaded,
@@ -222,8 +241,9 @@ def compare_cmd(
             harness=harness,  # type: ignore[arg-type]
             seed=seed,
             max_time=max_time,
-            max_runs=max_runs,
+            max_pairs=cap,
             progress=bar,
+            started=started,
         )
     if fmt is OutputFormat.json:
         emit_json(comparison_document(result))
@@ -297,22 +317,30 @@ def calibrate_cmd(
     ref: Annotated[str, typer.Option("--ref", help="Revision measured on both sides.")] = "HEAD",
     seed: SeedOption = None,
     max_time: MaxTimeOption = None,
+    max_pairs: MaxPairsOption = None,
     max_runs: MaxRunsOption = None,
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
+    from perfop.budget import command_started
     from perfop.calibrate import CALIBRATION_SCHEMA, calibrate
     from perfop.contention import format_line
 
+    started = command_started()
     state = get_state(ctx)
-    results = calibrate(
-        state.store,
-        state.loaded,
-        workloads=list(workload or []),
-        ref=ref,
-        seed=seed,
-        max_time=max_time,
-        max_runs=max_runs,
-    )
+    cap = pair_cap(state, max_pairs, max_runs)
+    show_bar = fmt is OutputFormat.text and state.err_console.is_terminal
+    with CompareBar(show_bar, state.err_console) as bar:
+        results = calibrate(
+            state.store,
+            state.loaded,
+            workloads=list(workload or []),
+            ref=ref,
+            seed=seed,
+            max_time=max_time,
+            max_pairs=cap,
+            progress=bar,
+            started=started,
+        )
     if fmt is OutputFormat.json:
         emit_json(
             {
@@ -332,6 +360,8 @@ def calibrate_cmd(
                         "warning": c.warning,
                         "failure": c.failure,
                         "contention": c.contention,
+                        "budget": c.budget.to_dict() if c.budget else None,
+                        "notices": list(c.notices),
                     }
                     for c in results
                 ],

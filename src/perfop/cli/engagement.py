@@ -17,6 +17,7 @@ import typer
 from perfop.cli.common import (
     FORMAT_OPTION,
     FailOnInconclusiveOption,
+    MaxPairsOption,
     MaxRunsOption,
     MaxTimeOption,
     OutputFormat,
@@ -24,6 +25,7 @@ from perfop.cli.common import (
     emit,
     emit_json,
     get_state,
+    pair_cap,
     warn_contention,
 )
 
@@ -501,25 +503,30 @@ def validate(
         str | None, typer.Option("--candidate", help="Record this git ref as the candidate first.")
     ] = None,
     max_time: MaxTimeOption = None,
+    max_pairs: MaxPairsOption = None,
     max_runs: MaxRunsOption = None,
     seed: SeedOption = None,
     fail_on_inconclusive: FailOnInconclusiveOption = False,
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
+    from perfop.cli.compare import CompareBar
     from perfop.engagement.records import Status
     from perfop.engagement.validate import validate as run_validation
 
     state = get_state(ctx)
-    report = run_validation(
-        state.store,
-        state.loaded,
-        label,
-        actor=_actor(),
-        candidate=candidate,
-        max_time=max_time,
-        max_runs=max_runs,
-        seed=seed,
-    )
+    cap = pair_cap(state, max_pairs, max_runs)
+    with CompareBar(False, state.err_console) as notices:  # budget/harness lines, up front
+        report = run_validation(
+            state.store,
+            state.loaded,
+            label,
+            actor=_actor(),
+            candidate=candidate,
+            max_time=max_time,
+            max_pairs=cap,
+            seed=seed,
+            progress=notices,
+        )
     if fmt is OutputFormat.json:
         emit_json(_doc("validation", **report.to_dict()))
     else:

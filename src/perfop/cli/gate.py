@@ -12,11 +12,13 @@ import typer
 from perfop.cli.common import (
     FORMAT_OPTION,
     FailOnInconclusiveOption,
+    MaxPairsOption,
     MaxRunsOption,
     MaxTimeOption,
     OutputFormat,
     emit_json,
     get_state,
+    pair_cap,
     warn_contention,
 )
 
@@ -96,6 +98,7 @@ def gate(
         int | None, typer.Option("--seed", help="Seed of the first comparison (recorded).")
     ] = None,
     max_time: MaxTimeOption = None,
+    max_pairs: MaxPairsOption = None,
     max_runs: MaxRunsOption = None,
     fail_on_inconclusive: FailOnInconclusiveOption = False,
     summary: Annotated[
@@ -108,6 +111,7 @@ def gate(
     ] = None,
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
+    from perfop.budget import command_started
     from perfop.ci.gate import (
         format_markdown,
         format_text,
@@ -117,16 +121,24 @@ def gate(
     )
     from perfop.errors import UsageError
 
+    started = command_started()
+
     state = get_state(ctx)
-    result = run_gate(
-        state.store,
-        state.loaded,
-        base=base,
-        workloads=list(workload or []),
-        seed=seed,
-        max_time=max_time,
-        max_runs=max_runs,
-    )
+    cap = pair_cap(state, max_pairs, max_runs)
+    from perfop.cli.compare import CompareBar
+
+    with CompareBar(False, state.err_console) as notices:
+        result = run_gate(
+            state.store,
+            state.loaded,
+            base=base,
+            workloads=list(workload or []),
+            seed=seed,
+            max_time=max_time,
+            max_pairs=cap,
+            progress=notices,
+            started=started,
+        )
     fail3 = fail_on_inconclusive
     target = summary or (
         Path(os.environ["GITHUB_STEP_SUMMARY"]) if os.environ.get("GITHUB_STEP_SUMMARY") else None

@@ -317,6 +317,7 @@ def validate(
     actor: Actor,
     candidate: str | None = None,
     max_time: float | None = None,
+    max_pairs: int | None = None,
     max_runs: int | None = None,
     seed: int | None = None,
     progress: CompareProgress | None = None,
@@ -363,7 +364,7 @@ def validate(
         candidate=hyp.candidate_sha,
         workloads=[*targeted, *others],
         max_time=max_time,
-        max_runs=max_runs,
+        max_pairs=max_pairs if max_pairs is not None else max_runs,
         seed=seed,
         progress=progress,
     )
@@ -385,13 +386,21 @@ def validate(
         "method": "perfop compare (interleaved A/B, sequential stopping)",
         "comparison_id": result.id,
         "seed": result.seed,
-        "budget": {"max_time": max_time, "max_runs": max_runs},
+        "budget": {
+            "max_time": max_time,
+            "max_runs": max_pairs if max_pairs is not None else max_runs,
+        },
         "workloads": [e.to_dict() for e in evidence],
         "tests": tests.to_dict() if tests else None,
         "slos": [r.to_dict() for r in slos],
         "outcome": outcome.to_dict(),
         "environment": checked.environment,
         **_machine_evidence(result),
+        # What the comparison said up front (budget plan, harness), per workload.
+        "plans": {
+            wc.name: {"plan": wc.budget.to_dict() if wc.budget else None, "notices": wc.notices}
+            for wc in result.workloads
+        },
     }
     ids = [f"comparison:{result.id}", f"commit:{hyp.candidate_sha}"]
     with store.write() as conn:

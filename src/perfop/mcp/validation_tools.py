@@ -36,6 +36,9 @@ class _CompareProgress:
     def workload_finished(self, name: str) -> None:
         self.call.token.check()
 
+    def notice(self, name: str, level: str, text: str) -> None:
+        self.call.progress(0, None, f"{level}: {text}")
+
 
 def comparison_line(workloads: Sequence[WorkloadComparison]) -> str:
     parts = []

@@ -1,0 +1,301 @@
+"""The budget planner of every measured comparison: compare, calibrate, validate and gate.
+
+A comparison's ``max_time`` covers the whole command from its start (start-up, store, worktrees,
+setup, warm-up, pairs, clean-up). After warm-up the planner knows what a pair costs; it says up
+front, in one line with the numbers, when the budget cannot buy the pairs a verdict needs, and
+extends a budget that was not set explicitly, up to ``max_time_ceiling``. The clock is injected
+(``Budget(clock=...)``), so every decision is tested without processes; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from perfop.config import WorkloadConfig
+
+Clock = Callable[[], float]
+
+DEFAULT_MAX_TIME_CEILING = 900.0
+# Pairs vary: plan with this much slack on the cost of one, so a plan that "just fits" does not
+# end a pair short.
+PAIR_SLACK = 1.05
+# TEMPORARY: the fewest pairs at which stats.decide can reach a verdict, until
+# ``perfop.stats.min_pairs_for_verdict`` lands on main; remove with ``_verdict_pairs_fallback``.
+_FALLBACK_VERDICT_PAIRS = 6
+
+
+def min_pairs_for_verdict(*, alpha: float, trim: float) -> int:
+    """The fewest pairs at which ``stats.decide`` can reach faster/slower at ``alpha``."""
+    from perfop import stats
+
+    fn = getattr(stats, "min_pairs_for_verdict", None)
+    if fn is None:  # TEMPORARY fallback, see _FALLBACK_VERDICT_PAIRS
+        return _FALLBACK_VERDICT_PAIRS
+    return int(fn(alpha=alpha, trim=trim))
+
+
+@dataclass(frozen=True)
+class BudgetSettings:
+    """What a comparison of one workload may spend, resolved from flags and config."""
+
+    max_time: float  # seconds for this workload, counted from the command's start for the first
+    time_explicit: bool  # set by a flag or the config file: never extended
+    ceiling: float  # the most a default max_time may be extended to
+    min_pairs: int  # pairs the planner buys (extending a default max_time) before the first look
+    max_pairs: int | None  # at most this many pairs (None: max_time alone bounds them)
+    verdict_pairs: int  # the fewest pairs at which a verdict is reachable at this alpha
+    raised_from: int | None = None  # a max_pairs below verdict_pairs that was raised to it
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "max_time": self.max_time,
+            "max_time_explicit": self.time_explicit,
+            "max_time_ceiling": self.ceiling,
+            "min_pairs": self.min_pairs,
+            "max_pairs": self.max_pairs,
+            "verdict_pairs": self.verdict_pairs,
+        }
+
+
+def budget_settings(
+    wl: WorkloadConfig,
+    *,
+    alpha: float,
+    trim: float | None = None,
+    max_time: float | None = None,
+    max_pairs: int | None = None,
+) -> BudgetSettings:
+    """Flags win over the workload's config, which wins over the defaults.
+
+    A pair cap below what a verdict needs would make a verdict impossible, so it is raised to
+    that minimum (and the plan says so); an explicit ``max_time`` is never extended.
+    """
+    from perfop import stats
+
+    verdict = min_pairs_for_verdict(alpha=alpha, trim=stats.DEFAULT_TRIM if trim is None else trim)
+    explicit = max_time is not None or "max_time" in wl.model_fields_set
+    cap = max_pairs if max_pairs is not None else wl.max_pairs
+    raised = None
+    if cap is not None and cap < verdict:
+        raised, cap = cap, verdict
+    floor = wl.min_pairs if wl.min_pairs is not None else verdict
+    if cap is not None:
+        floor = min(floor, cap)
+    return BudgetSettings(
+        max_time=max_time if max_time is not None else wl.max_time,
+        time_explicit=explicit,
+        ceiling=max(wl.max_time_ceiling, wl.max_time if explicit else 0.0),
+        min_pairs=floor,
+        max_pairs=cap,
+        verdict_pairs=verdict,
+        raised_from=raised,
+    )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The planner's decision after warm-up, with the one line that explains it (if any)."""
+
+    pair_cost: float | None  # seconds one (base, candidate) pair takes, from warm-up
+    spent: float  # seconds already spent when planning (start-up, checkouts, setup, warm-up)
+    reserve: float  # seconds kept for what follows the pairs (clean-up)
+    needed: float | None  # the whole budget a verdict needs: spent + min_pairs pairs + reserve
+    max_time: float  # configured
+    effective: float  # after any extension
+    extended: bool
+    reachable: bool  # the budget buys the pairs a verdict needs
+    affordable: int  # pairs that fit the rest of the budget
+    settings: BudgetSettings
+    message: str | None = None  # said up front on the terminal, kept in the documents
+    level: str | None = None  # "note" (budget extended) | "warning" (verdict may be unreachable)
+
+    def to_dict(self) -> dict[str, Any]:
+        def rnd(x: float | None) -> float | None:
+            return None if x is None else round(x, 3)
+
+        return {
+            **self.settings.to_dict(),
+            "pair_cost": rnd(self.pair_cost),
+            "spent_before_pairs": rnd(self.spent),
+            "reserve": rnd(self.reserve),
+            "needed": rnd(self.needed),
+            "effective_max_time": rnd(self.effective),
+            "extended": self.extended,
+            "verdict_reachable": self.reachable,
+            "affordable_pairs": self.affordable,
+            "message": self.message,
+            "level": self.level,
+        }
+
+
+def _secs(x: float) -> str:
+    if x < 10:
+        return f"{x:.1f} s"
+    return f"{x:.0f} s"
+
+
+class Budget:
+    """One workload's budget on an injected clock: ``plan`` after warm-up, then ``allows``
+    before every pair. Started at the command's start (the first workload) or at the
+    workload's own start; ``reserve`` is kept free for the clean-up that follows the pairs."""
+
+    def __init__(
+        self,
+        settings: BudgetSettings,
+        *,
+        started: float,
+        clock: Clock = time.monotonic,
+        reserve: float = 0.0,
+        name: str = "",
+    ) -> None:
+        self.settings = settings
+        self.started = started
+        self.clock = clock
+        self.reserve = max(0.0, reserve)
+        self.name = name
+        self.effective = settings.max_time
+        self.planned: Plan | None = None
+
+    @property
+    def deadline(self) -> float:
+        """No pair may end after this (on ``clock``)."""
+        return self.started + self.effective - self.reserve
+
+    def elapsed(self) -> float:
+        return self.clock() - self.started
+
+    def pairs_within(self, seconds: float, pair_cost: float) -> int:
+        """How many pairs of ``pair_cost`` fit ``seconds``, within the pair cap."""
+        n = int(max(0.0, seconds) / (pair_cost * PAIR_SLACK)) if pair_cost > 0 else 0
+        cap = self.settings.max_pairs
+        return n if cap is None else min(n, cap)
+
+    def affordable(self, pair_cost: float, done: int = 0) -> int:
+        """Pairs in all (``done`` so far plus those that fit what is left), at least ``done``."""
+        return max(done, done + self.pairs_within(self.deadline - self.clock(), pair_cost))
+
+    def plan(self, pair_cost: float | None) -> Plan:
+        """Decide, after warm-up, whether the budget buys the pairs a verdict needs; extend a
+        default ``max_time`` that does not (up to the ceiling), and say so in one line."""
+        s = self.settings
+        spent = self.elapsed()
+        notes: list[str] = []
+        if s.raised_from is not None:
+            notes.append(
+                f"max_pairs {s.raised_from} is below the {s.verdict_pairs} pairs a verdict "
+                f"needs; measuring up to {s.verdict_pairs}"
+            )
+        if pair_cost is None or pair_cost <= 0:
+            plan = Plan(
+                pair_cost=None,
+                spent=spent,
+                reserve=self.reserve,
+                needed=None,
+                max_time=s.max_time,
+                effective=self.effective,
+                extended=False,
+                reachable=True,
+                affordable=s.max_pairs or 0,
+                settings=s,
+                message="; ".join(notes) or None,
+                level="note" if notes else None,
+            )
+            self.planned = plan
+            return plan
+        pairs = s.min_pairs
+        needed = spent + pairs * pair_cost * PAIR_SLACK + self.reserve
+        extended = False
+        level: str | None = "note" if notes else None
+        head = (
+            f"a pair takes ~{_secs(pair_cost)}; a verdict needs >= {pairs} pairs "
+            f"≈ {_secs(needed)} in all ({_secs(spent)} spent before the pairs)"
+        )
+        if needed > s.max_time:
+            if s.time_explicit:
+                level = "warning"
+                notes.append(
+                    f"{head}; max_time {s.max_time:g} s was set explicitly, so it is not "
+                    f"extended: a verdict may be unreachable; raise --max-time or max_time to "
+                    f"{math.ceil(needed)}"
+                )
+            else:
+                self.effective = min(s.ceiling, float(math.ceil(needed)))
+                extended = self.effective > s.max_time
+                if needed > self.effective:
+                    level = "warning"
+                    notes.append(
+                        f"{head}; max_time {s.max_time:g} s (default) extended only to the "
+                        f"ceiling max_time_ceiling = {s.ceiling:g} s: a verdict may be "
+                        "unreachable; raise max_time_ceiling or max_time"
+                    )
+                else:
+                    level = level or "note"
+                    notes.append(
+                        f"{head}; max_time {s.max_time:g} s (default): extended to "
+                        f"{self.effective:g} s (ceiling {s.ceiling:g} s; set max_time to fix it)"
+                    )
+        plan = Plan(
+            pair_cost=pair_cost,
+            spent=spent,
+            reserve=self.reserve,
+            needed=needed,
+            max_time=s.max_time,
+            effective=self.effective,
+            extended=extended,
+            reachable=needed <= self.effective,
+            affordable=self.affordable(pair_cost),
+            settings=s,
+            message="; ".join(notes) or None,
+            level=level,
+        )
+        self.planned = plan
+        return plan
+
+    def allows(self, done: int, pair_cost: float | None) -> bool:
+        """Whether one more pair (of about ``pair_cost`` seconds) fits: within the pair cap, and
+        ending before the deadline. The first pair always runs, so there is something to show;
+        so the whole command overruns ``max_time`` by at most one pair."""
+        cap = self.settings.max_pairs
+        if cap is not None and done >= cap:
+            return False
+        if done == 0:
+            return True
+        cost = pair_cost if pair_cost is not None and pair_cost > 0 else 0.0
+        return self.clock() + cost <= self.deadline
+
+
+_PROCESS_IS_COMMAND = False
+
+
+def mark_process_command() -> None:
+    """Called by the console entry point: this process runs one command, so its start-up (the
+    interpreter, imports) belongs to that command's budget."""
+    global _PROCESS_IS_COMMAND
+    _PROCESS_IS_COMMAND = True
+
+
+def command_started(clock: Clock = time.monotonic) -> float:
+    """Where a command's budget starts: the process's start when the process was started for
+    this command (``perfop ...``), else now (``perfop.cli.main`` called in a longer-lived
+    process, e.g. a test or an embedding program)."""
+    return process_started(clock) if _PROCESS_IS_COMMAND else clock()
+
+
+def process_started(clock: Clock = time.monotonic) -> float:
+    """When this process started, on ``clock`` (monotonic). Linux reads /proc/self/stat;
+    elsewhere it is now."""
+    now = clock()
+    try:
+        with open("/proc/self/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        ticks = int(fields[19])  # field 22, starttime, in clock ticks since boot
+        age = time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return now
+    return now - age if 0 <= age < 3600 else now

@@ -1,0 +1,266 @@
+"""The budget planner (``perfop.budget``) and the pair loop at its seam (``pairs.run_pairs``).
+
+Pure: a fake clock and a synthetic pair source stand in for processes, so every decision is
+checked against exact numbers, fixed costs (start-up, checkouts, setup, clean-up) included.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from perfop import budget as budget_mod
+from perfop.budget import Budget, BudgetSettings, budget_settings, min_pairs_for_verdict
+from perfop.config import WorkloadConfig
+from perfop.pairs import plan_budget, run_pairs
+
+VERDICT = min_pairs_for_verdict(alpha=0.05, trim=0.2)
+
+
+class FakeClock:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class SyntheticPairs:
+    """A ``PairSource`` whose pairs cost what ``costs`` says, on the fake clock."""
+
+    def __init__(self, clock: FakeClock, costs: list[float]) -> None:
+        self.clock = clock
+        self.costs = costs
+        self.index = 0
+        self.pair_walls: list[float] = []
+        self.ends: list[float] = []
+        self.warm = 0
+
+    def _next(self) -> float:
+        return self.costs[(self.index + self.warm) % len(self.costs)]
+
+    def warm_up(self, rounds: int) -> float | None:
+        cost = None
+        for _ in range(rounds):
+            cost = self._next()
+            self.clock.advance(cost)
+            self.warm += 1
+        return cost
+
+    def pair(self) -> None:
+        cost = self._next()
+        self.clock.advance(cost)
+        self.pair_walls.append(cost)
+        self.ends.append(self.clock())
+        self.index += 1
+
+
+def _settings(**kw: object) -> BudgetSettings:
+    base: dict[str, object] = {
+        "max_time": 60.0,
+        "time_explicit": False,
+        "ceiling": 900.0,
+        "min_pairs": VERDICT,
+        "max_pairs": None,
+        "verdict_pairs": VERDICT,
+    }
+    base.update(kw)
+    return BudgetSettings(**base)  # type: ignore[arg-type]
+
+
+# --- settings: flags vs config vs defaults ------------------------------------------------------
+
+
+def test_a_default_max_time_is_not_explicit_but_a_flag_or_a_config_key_is() -> None:
+    wl = WorkloadConfig(command="python bench.py")
+    assert budget_settings(wl, alpha=0.05).time_explicit is False
+    assert budget_settings(wl, alpha=0.05, max_time=60).time_explicit is True
+    set_in_file = WorkloadConfig(command="python bench.py", max_time=60)
+    assert budget_settings(set_in_file, alpha=0.05).time_explicit is True
+
+
+def test_the_baseline_runs_and_the_comparison_pairs_are_separate_settings() -> None:
+    wl = WorkloadConfig(command="python bench.py", min_runs=2, max_runs=8)
+    s = budget_settings(wl, alpha=0.05)
+    assert s.max_pairs is None  # max_runs sizes `perfop run` only
+    assert s.min_pairs == VERDICT
+    s = budget_settings(WorkloadConfig(command="x", min_pairs=10, max_pairs=40), alpha=0.05)
+    assert (s.min_pairs, s.max_pairs) == (10, 40)
+    assert budget_settings(wl, alpha=0.05, max_pairs=50).max_pairs == 50
+
+
+def test_a_pair_cap_below_what_a_verdict_needs_is_raised_and_said() -> None:
+    wl = WorkloadConfig(command="python bench.py")
+    s = budget_settings(wl, alpha=0.05, max_pairs=VERDICT - 1)
+    assert s.max_pairs == VERDICT and s.raised_from == VERDICT - 1
+    clock = FakeClock()
+    plan = Budget(s, started=clock(), clock=clock).plan(0.1)
+    assert plan.message is not None
+    assert f"max_pairs {VERDICT - 1} is below the {VERDICT} pairs a verdict needs" in plan.message
+
+
+def test_the_verdict_minimum_comes_from_stats_when_it_has_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from perfop import stats
+
+    seen: list[tuple[float, float]] = []
+
+    def fake(*, alpha: float, trim: float) -> int:
+        seen.append((alpha, trim))
+        return 9
+
+    monkeypatch.setattr(stats, "min_pairs_for_verdict", fake, raising=False)
+    assert min_pairs_for_verdict(alpha=0.01, trim=0.2) == 9
+    assert budget_settings(WorkloadConfig(command="x"), alpha=0.01).verdict_pairs == 9
+    assert seen[0] == (0.01, 0.2)
+
+
+# --- the plan after warm-up --------------------------------------------------------------------
+
+
+def test_a_default_budget_too_small_for_a_verdict_is_extended_and_said_in_one_line() -> None:
+    clock = FakeClock()
+    b = Budget(_settings(), started=clock(), clock=clock, reserve=1.0)
+    clock.advance(4.0)  # start-up, checkouts, setup, one warm-up pair
+    plan = b.plan(16.0)
+    needed = 4.0 + VERDICT * 16.0 * budget_mod.PAIR_SLACK + 1.0
+    assert plan.needed == pytest.approx(needed)
+    assert plan.extended and plan.reachable and plan.level == "note"
+    assert plan.effective == pytest.approx(float(int(needed) + 1))
+    assert b.deadline == pytest.approx(b.started + plan.effective - 1.0)
+    assert plan.affordable >= VERDICT
+    assert plan.message is not None and "\n" not in plan.message
+    assert plan.message.startswith(f"a pair takes ~16 s; a verdict needs >= {VERDICT} pairs ≈ ")
+    assert "max_time 60 s (default): extended to" in plan.message
+    assert plan.to_dict()["extended"] is True and plan.to_dict()["message"] == plan.message
+
+
+def test_an_explicit_max_time_is_never_extended_but_warned() -> None:
+    clock = FakeClock()
+    b = Budget(_settings(time_explicit=True), started=clock(), clock=clock)
+    clock.advance(2.0)
+    plan = b.plan(16.0)
+    assert not plan.extended and not plan.reachable and plan.level == "warning"
+    assert plan.effective == 60.0
+    assert plan.message is not None
+    assert "max_time 60 s was set explicitly, so it is not extended" in plan.message
+    assert "a verdict may be unreachable" in plan.message
+
+
+def test_extension_stops_at_the_ceiling_and_says_a_verdict_may_be_unreachable() -> None:
+    clock = FakeClock()
+    b = Budget(_settings(ceiling=100.0), started=clock(), clock=clock)
+    plan = b.plan(30.0)
+    assert plan.extended and plan.effective == 100.0 and not plan.reachable
+    assert plan.level == "warning" and plan.message is not None
+    assert "ceiling max_time_ceiling = 100 s" in plan.message
+
+
+def test_a_budget_that_buys_a_verdict_says_nothing() -> None:
+    clock = FakeClock()
+    b = Budget(_settings(), started=clock(), clock=clock)
+    clock.advance(1.5)
+    plan = b.plan(0.1)
+    assert plan.message is None and not plan.extended and plan.reachable
+    assert plan.affordable == int((60.0 - 1.5) / (0.1 * budget_mod.PAIR_SLACK))
+
+
+def test_fixed_costs_count_against_the_budget() -> None:
+    clock = FakeClock()
+    b = Budget(_settings(time_explicit=True), started=clock(), clock=clock, reserve=2.0)
+    clock.advance(10.0)  # a slow setup
+    plan = b.plan(1.0)
+    assert plan.spent == 10.0
+    assert plan.affordable == int((60.0 - 10.0 - 2.0) / budget_mod.PAIR_SLACK)
+
+
+# --- the pair loop at its seam ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(20))
+@pytest.mark.parametrize("explicit", [True, False])
+def test_the_whole_command_never_overruns_its_budget_by_more_than_one_pair(
+    seed: int, explicit: bool
+) -> None:
+    rng = random.Random(seed)
+    costs = [rng.uniform(0.5, 4.0) for _ in range(50)]
+    fixed_before = rng.uniform(0.5, 5.0)  # start-up, store, worktrees, setup
+    cleanup = rng.uniform(0.1, 2.0)
+    max_time = rng.uniform(5.0, 40.0)
+    clock = FakeClock()
+    started = clock()
+    b = Budget(
+        _settings(max_time=max_time, time_explicit=explicit),
+        started=started,
+        clock=clock,
+        reserve=cleanup,
+    )
+    clock.advance(fixed_before)
+    runner = SyntheticPairs(clock, costs)
+    plan = plan_budget(runner, b, warmup=1)
+    run_pairs(runner, b, 10**6)
+    stopped = clock()
+    clock.advance(cleanup)
+    elapsed = clock() - started
+    assert runner.index >= 1
+    if explicit:
+        assert plan.effective == max_time
+    else:
+        assert plan.effective >= max_time
+    # Only the last pair may end past the deadline (which keeps the clean-up free) ...
+    assert all(end <= b.deadline for end in runner.ends[:-1])
+    # ... so the whole command ends within its budget plus at most one pair (the first one,
+    # or one that ran longer than the pairs before it), with no other slack.
+    assert elapsed <= plan.effective + max(costs)
+    # And it stopped only because the typical pair no longer fit.
+    typical = sorted(runner.pair_walls)[len(runner.pair_walls) // 2]
+    assert stopped + min(runner.pair_walls) > b.deadline or stopped + typical > b.deadline
+
+
+def test_an_extended_budget_buys_the_pairs_a_verdict_needs() -> None:
+    clock = FakeClock()
+    b = Budget(_settings(), started=clock(), clock=clock)
+    runner = SyntheticPairs(clock, [16.0])
+    clock.advance(3.0)
+    plan = plan_budget(runner, b, warmup=1)
+    assert plan.extended
+    run_pairs(runner, b, 10**6)
+    assert runner.index >= VERDICT
+    # The same pairs at an explicit max_time of 60 s: what fits, and no more.
+    clock = FakeClock()
+    b = Budget(_settings(time_explicit=True), started=clock(), clock=clock)
+    runner = SyntheticPairs(clock, [16.0])
+    clock.advance(3.0)
+    plan_budget(runner, b, warmup=1)
+    run_pairs(runner, b, 10**6)
+    assert runner.index == 2  # 3 + 16 (warm-up) + 2 x 16 = 51 s; a third would end at 67 s
+
+
+def test_without_warm_up_the_first_pair_prices_the_rest() -> None:
+    clock = FakeClock()
+    b = Budget(_settings(time_explicit=True, max_time=10.0), started=clock(), clock=clock)
+    runner = SyntheticPairs(clock, [2.0])
+    plan = plan_budget(runner, b, warmup=0)
+    assert runner.index == 1 and plan.pair_cost == 2.0
+    run_pairs(runner, b, 10**6)
+    assert runner.index == 5 and clock() - b.started == 10.0
+
+
+def test_the_pair_cap_ends_the_loop() -> None:
+    clock = FakeClock()
+    b = Budget(_settings(max_pairs=7), started=clock(), clock=clock)
+    runner = SyntheticPairs(clock, [0.01])
+    plan_budget(runner, b, warmup=1)
+    assert run_pairs(runner, b, 10**6) is False
+    assert runner.index == 7
+
+
+def test_process_started_is_not_in_the_future() -> None:
+    now = budget_mod.time.monotonic()
+    assert budget_mod.process_started() <= now + 0.01
+    assert budget_mod.command_started() <= budget_mod.time.monotonic()
