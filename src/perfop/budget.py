@@ -25,19 +25,13 @@ DEFAULT_MAX_TIME_CEILING = 900.0
 # Pairs vary: plan with this much slack on the cost of one, so a plan that "just fits" does not
 # end a pair short.
 PAIR_SLACK = 1.05
-# TEMPORARY: the fewest pairs at which stats.decide can reach a verdict, until
-# ``perfop.stats.min_pairs_for_verdict`` lands on main; remove with ``_verdict_pairs_fallback``.
-_FALLBACK_VERDICT_PAIRS = 6
 
 
 def min_pairs_for_verdict(*, alpha: float, trim: float) -> int:
     """The fewest pairs at which ``stats.decide`` can reach faster/slower at ``alpha``."""
     from perfop import stats
 
-    fn = getattr(stats, "min_pairs_for_verdict", None)
-    if fn is None:  # TEMPORARY fallback, see _FALLBACK_VERDICT_PAIRS
-        return _FALLBACK_VERDICT_PAIRS
-    return int(fn(alpha=alpha, trim=trim))
+    return stats.min_pairs_for_verdict(alpha=alpha, trim=trim)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ checked against exact numbers, fixed costs (start-up, checkouts, setup, clean-up
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -103,21 +104,13 @@ def test_a_pair_cap_below_what_a_verdict_needs_is_raised_and_said() -> None:
     assert f"max_pairs {VERDICT - 1} is below the {VERDICT} pairs a verdict needs" in plan.message
 
 
-def test_the_verdict_minimum_comes_from_stats_when_it_has_one(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_the_verdict_minimum_is_the_one_stats_decide_needs_at_this_alpha() -> None:
     from perfop import stats
 
-    seen: list[tuple[float, float]] = []
-
-    def fake(*, alpha: float, trim: float) -> int:
-        seen.append((alpha, trim))
-        return 9
-
-    monkeypatch.setattr(stats, "min_pairs_for_verdict", fake, raising=False)
-    assert min_pairs_for_verdict(alpha=0.01, trim=0.2) == 9
-    assert budget_settings(WorkloadConfig(command="x"), alpha=0.01).verdict_pairs == 9
-    assert seen[0] == (0.01, 0.2)
+    for alpha in (0.01, 0.05, 0.1):
+        n = stats.min_pairs_for_verdict(alpha=alpha, trim=0.2)
+        assert budget_settings(WorkloadConfig(command="x"), alpha=alpha).verdict_pairs == n
+    assert budget_settings(WorkloadConfig(command="x"), alpha=0.01).verdict_pairs > VERDICT
 
 
 # --- the plan after warm-up --------------------------------------------------------------------
@@ -131,7 +124,7 @@ def test_a_default_budget_too_small_for_a_verdict_is_extended_and_said_in_one_li
     needed = 4.0 + VERDICT * 16.0 * budget_mod.PAIR_SLACK + 1.0
     assert plan.needed == pytest.approx(needed)
     assert plan.extended and plan.reachable and plan.level == "note"
-    assert plan.effective == pytest.approx(float(int(needed) + 1))
+    assert plan.effective == pytest.approx(float(math.ceil(needed)))
     assert b.deadline == pytest.approx(b.started + plan.effective - 1.0)
     assert plan.affordable >= VERDICT
     assert plan.message is not None and "\n" not in plan.message
