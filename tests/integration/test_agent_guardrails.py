@@ -158,3 +158,41 @@ def test_an_edit_to_a_high_risk_path_needs_a_human_even_when_designed_low_risk(
     doc = json.loads(run_cli(["agent", "log", "--format", "json"], cwd=repo).out)
     assert doc["schema"] == "perfop.agent-log/1" and doc["session"]["status"] == "completed"
     assert any(m["name"] == "edit" for m in doc["messages"])
+
+
+def test_a_confirmed_change_with_a_regression_is_not_committed(git_repo, git, run_cli):
+    """The model makes `work` faster and the gated `other` workload slower: the hypothesis is
+    confirmed (its own effect was measured) with a regression, and the agent does not keep it."""
+    files = {
+        **TINY_FILES,
+        "app/other.py": (
+            "import time\n\n\ndef other() -> int:\n    time.sleep(0.02)\n    return 1\n"
+        ),
+        "bench_other.py": (
+            "import sys\nsys.path.insert(0, '.')\nfrom app.other import other\nprint(other())\n"
+        ),
+    }
+    files["pyproject.toml"] += (
+        "\n[tool.perfop.workloads.other]\n"
+        "command = '{python} bench_other.py'\n"
+        "min_runs = 5\nmax_runs = 8\nmax_time = 60\nwarmup = 1\n"
+    )
+    repo = git_repo(files)
+    slower_other = call(
+        "edit", path="app/other.py", search="time.sleep(0.02)", replace="time.sleep(0.2)"
+    )
+    script = {
+        "hypotheses": [hypothesis(ratio=0.5)],
+        "design": [call("design", label="H1", fix="sleep less", risk="low")],
+        "implementation": [sleep_edit("0.02"), slower_other],
+        "validation": [call("validate")],
+    }
+    with ScriptedLLM("openai", script, key=KEY) as llm:
+        res = _agent(run_cli, repo, llm)
+    assert res.code == 0, res.out[-2000:] + res.err
+    assert "H1 confirmed — regression: another workload slower" in res.out, res.out[-2000:]
+    assert git(repo, "rev-parse", "perfop/engagement-1") == git(repo, "rev-parse", "main")
+    show = json.loads(run_cli(["hypothesis", "show", "H1", "--format", "json"], cwd=repo).out)
+    hyp = show.get("hypothesis", show)
+    assert hyp["status"] == "reverted"
+    assert [v["outcome"] for v in hyp["validations"]] == ["confirmed"]

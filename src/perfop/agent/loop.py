@@ -616,13 +616,15 @@ class AgentRunner:
             self.say(f"[validation] the model did not validate {hyp.label}; the runner does")
             self._validate({})
         result = self.validated.outcome if self.validated is not None else None
-        if result is not None and result.status is Status.CONFIRMED:
+        # A confirmed change with a regression (another gated workload slower, an SLO newly
+        # broken) is not the agent's to keep: reverted, the regression logged, a person decides.
+        if result is not None and result.status is Status.CONFIRMED and not result.regressions:
             self.sandbox.adopt(sha)
             self.commits.append(sha)
             self.log(f"{hyp.label} confirmed; committed {sha[:12]} on {self.sandbox.branch}")
         else:
             files = self.sandbox.revert()
-            outcome = result.status.value if result is not None else "not validated"
+            outcome = result.headline if result is not None else "not validated"
             current = lifecycle.get(self.store, hyp.label)
             if current.status is not Status.REVERTED:
                 lifecycle.update(
@@ -687,11 +689,10 @@ class AgentRunner:
         )
         self.validated = report
         outcome = report.outcome
-        verdict = f"{hyp.label} {outcome.status.value}: " + "; ".join(outcome.reasons)
+        verdict = f"{hyp.label} {outcome.headline}: " + "; ".join(outcome.reasons)
         self.say(f"[validation] {verdict}")
-        then = (
-            "it will be committed" if outcome.status is Status.CONFIRMED else "it will be reverted"
-        )
+        keep = outcome.status is Status.CONFIRMED and not outcome.regressions
+        then = "it will be committed" if keep else "it will be reverted"
         return ToolOutput(f"{verdict} (validation {report.validation.id}); {then}")
 
     def _write_report(self) -> str:
