@@ -8,7 +8,7 @@ drift apart). Three rules are compared on the same draws:
 
 - ``rule``: today's ``stats.decide`` (exact one-sided signed-rank confirmation at alpha);
 - ``before``: the rule before issue 14 (two-sided normal-approximation signed-rank at alpha,
-  boundaries at 0.85 alpha), kept here only for the comparison;
+  df = h - 1, boundaries at 0.85 alpha), kept here only for the comparison;
 - ``interval``: the trimmed-mean repeated interval alone (no rank or Hodges-Lehmann check).
 """
 
@@ -46,7 +46,8 @@ def _noise_models() -> tuple[Callable[..., np.ndarray], dict[str, dict[str, floa
 def decide_before(
     x: np.ndarray, *, z_bound: float, threshold: float, alpha: float, trim: float
 ) -> np.ndarray:
-    """The rule before issue 14: two-sided normal-approximation signed-rank check at alpha."""
+    """The rule before issue 14: two-sided normal-approximation signed-rank check at alpha,
+    Tukey-McLaughlin df = h - 1, boundaries at 0.85 alpha."""
     delta = math.log1p(threshold)
     mean, se, df = stats.trimmed_mean_se(x, trim)
     half = stats.t_bound(z_bound, df) * se
@@ -62,10 +63,10 @@ def decide_before(
 def decide_interval(
     x: np.ndarray, *, z_bound: float, threshold: float, alpha: float, trim: float
 ) -> np.ndarray:
-    """The trimmed-mean repeated interval alone."""
+    """The trimmed-mean repeated interval alone (as the rule computes it)."""
     delta = math.log1p(threshold)
-    mean, se, df = stats.trimmed_mean_se(x, trim)
-    half = stats.t_bound(z_bound, df) * se
+    mean, se, _ = stats.trimmed_mean_se(x, trim)
+    half = stats.t_bound(z_bound, stats.interval_df(x.shape[-1], trim)) * se
     lo, hi = mean - half, mean + half
     up, down = (lo > 0) & (mean > delta), (hi < 0) & (mean < -delta)
     eq = (lo > -delta) & (hi < delta)
@@ -95,7 +96,7 @@ def run(design: stats.SequentialDesign, x: np.ndarray, decide: Decide) -> tuple[
 
 
 def designs(threshold: float, pairs: int) -> dict[str, stats.SequentialDesign]:
-    """The design each rule runs with (the old rule computed its boundaries at 0.85 alpha)."""
+    """The design each rule runs with (the old rule's boundaries were at 0.85 alpha)."""
     now = stats.plan(alpha=ALPHA, threshold=threshold, first=5, max_pairs=pairs)
     saved = stats.ALPHA_MARGIN
     try:

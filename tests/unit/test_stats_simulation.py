@@ -85,8 +85,8 @@ def test_aa_false_verdict_rate_at_small_budgets_is_at_most_alpha(
 ) -> None:
     """Verdicts are reachable from 5 pairs now; budgets that small must not buy false ones.
 
-    At a near-zero threshold and 10 pairs the trimmed-mean interval alone is liberal (df 2-5;
-    5.6% under Gaussian noise, benchmarks/stats_simulation.py); the rule as a whole is not."""
+    With Tukey-McLaughlin's h - 1 df the interval alone reached 5.6% at 10 pairs under Gaussian
+    noise (benchmarks/stats_simulation.py); with the calibrated df neither it nor the rule does."""
     rng = np.random.default_rng(zlib.crc32(f"small:{scenario}:{threshold}:{pairs}".encode()))
     x = simulate_log_ratios(rng, 2_500, pairs, 0.0, **SCENARIOS[scenario])
     design = stats.plan(alpha=ALPHA, threshold=threshold, first=5, max_pairs=pairs)
