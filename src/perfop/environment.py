@@ -9,20 +9,35 @@ variables are kept on an allow-list, and any value that looks like a credential 
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import platform
-import re
 import socket
 import subprocess
 import sys
-from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-REDACTED = "[REDACTED]"
+from perfop.redact import (
+    REDACTED,
+    is_secret_name,
+    redact_argv,
+    redact_env,
+    redact_obj,
+    redact_text,
+)
+
+__all__ = [
+    "ENV_ALLOWLIST",
+    "REDACTED",
+    "is_secret_name",
+    "recorded_env",
+    "redact_argv",
+    "redact_env",
+    "redact_obj",
+    "redact_text",
+]
 
 # Variables worth recording: they change what a Python workload does or how fast it runs.
 ENV_ALLOWLIST = frozenset(
@@ -55,78 +70,6 @@ ENV_ALLOWLIST = frozenset(
     }
 )
 
-_SECRET_NAME = re.compile(
-    r"TOKEN|SECRET|KEY|PASSWORD|PASSWD|CREDENTIAL|AUTH|COOKIE|SESSION", re.IGNORECASE
-)
-_SECRET_PATTERNS: tuple[re.Pattern[str], ...] = (
-    re.compile(r"gh[pousr]_[A-Za-z0-9]{20,}"),  # GitHub classic tokens
-    re.compile(r"github_pat_[A-Za-z0-9_]{20,}"),  # GitHub fine-grained tokens
-    re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),  # AWS access key ids
-    re.compile(r"xox[abposr]-[A-Za-z0-9-]{10,}"),  # Slack tokens
-    re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),  # JWTs
-    re.compile(
-        r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.DOTALL
-    ),
-    re.compile(r"\bsk-(?:ant-)?[A-Za-z0-9_-]{20,}"),  # OpenAI / Anthropic API keys
-)
-# The user name may be empty: redis://:password@host is the usual form for Redis.
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/\s:@]*:[^/\s@]+@")
-_TOKENISH = re.compile(r"[A-Za-z0-9+/_=-]{32,}")
-_SECRET_FLAG = re.compile(
-    r"^--?[A-Za-z0-9-]*(?:token|secret|password|passwd|api-key|apikey|key)"
-    r"[A-Za-z0-9-]*(?:=(?P<value>.*))?$",
-    re.IGNORECASE,
-)
-
-
-def _high_entropy(token: str) -> bool:
-    """A long token mixing character classes with high Shannon entropy looks like a secret.
-
-    Paths, hex digests (git shas, hashes perfop itself records) and words do not qualify.
-    """
-    if re.fullmatch(r"[0-9a-f]+|[0-9A-F]+", token):  # hex digests are recorded on purpose
-        return False
-    if "/" in token and (
-        token.startswith(("/", "./", "../", "~"))
-        or all(_wordy(seg) or re.fullmatch(r"[a-z0-9_.=+-]*", seg) for seg in token.split("/"))
-    ):
-        return False  # a path (base64 secrets contain '/' too, so only word-like segments pass)
-    classes = sum(bool(re.search(p, token)) for p in ("[a-z]", "[A-Z]", "[0-9]"))
-    if classes < 3 or _wordy(token):
-        return False
-    counts = Counter(token)
-    entropy = -sum(c / len(token) * math.log2(c / len(token)) for c in counts.values())
-    return entropy >= 4.0
-
-
-_WORD = re.compile(r"[a-z]{3,}")
-
-
-def _wordy(token: str) -> bool:
-    """Identifiers (CamelCase, snake_case) are mostly runs of lowercase letters; random tokens not.
-
-    In random base62 strings of 32 characters, runs of 3+ lowercase letters cover half the
-    string less than 1% of the time; in ``TestHTTPClientRetriesWithBackoff2Times`` they cover 71%.
-    """
-    return bool(token) and sum(len(m) for m in _WORD.findall(token)) >= 0.5 * len(token)
-
-
-def redact_text(text: str) -> str:
-    """Replace anything in ``text`` that looks like a credential with ``[REDACTED]``."""
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(REDACTED, text)
-    text = _URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}{REDACTED}@", text)
-    return _TOKENISH.sub(lambda m: REDACTED if _high_entropy(m.group(0)) else m.group(0), text)
-
-
-def is_secret_name(name: str) -> bool:
-    return bool(_SECRET_NAME.search(name))
-
-
-def redact_env(env: Mapping[str, str]) -> dict[str, str]:
-    """Redact a mapping of variables: secret-looking names lose their value, values are scanned."""
-    return {k: REDACTED if is_secret_name(k) else redact_text(v) for k, v in env.items()}
-
 
 def recorded_env(
     env: Mapping[str, str], workload_env: Mapping[str, str] | None = None
@@ -135,47 +78,6 @@ def recorded_env(
     keep = {k: v for k, v in env.items() if k in ENV_ALLOWLIST}
     keep.update(workload_env or {})
     return redact_env(dict(sorted(keep.items())))
-
-
-def redact_argv(argv: Iterable[str]) -> list[str]:
-    """Redact argv items; the value after (or in) a ``--token``-like flag is always hidden."""
-    out: list[str] = []
-    hide_next = False
-    for item in argv:
-        if hide_next:
-            out.append(REDACTED)
-            hide_next = False
-            continue
-        flag = _SECRET_FLAG.match(item)
-        if flag:
-            if flag.group("value") is not None:
-                out.append(item.split("=", 1)[0] + "=" + REDACTED)
-            else:
-                out.append(item)
-                hide_next = True
-            continue
-        name, sep, _ = item.partition("=")
-        if sep and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) and is_secret_name(name):
-            out.append(f"{name}={REDACTED}")
-            continue
-        out.append(redact_text(item))
-    return out
-
-
-def redact_obj(obj: Any) -> Any:
-    """Redact every string inside a JSON-like structure (dict keys that name secrets too)."""
-    if isinstance(obj, str):
-        return redact_text(obj)
-    if isinstance(obj, Mapping):
-        return {
-            k: REDACTED
-            if isinstance(k, str) and is_secret_name(k) and isinstance(v, str)
-            else redact_obj(v)
-            for k, v in obj.items()
-        }
-    if isinstance(obj, list | tuple):
-        return [redact_obj(v) for v in obj]
-    return obj
 
 
 # --- fingerprint -------------------------------------------------------------------------------

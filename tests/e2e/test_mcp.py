@@ -667,6 +667,37 @@ def test_planted_secret_never_appears_in_any_answer(project: Path) -> None:
     assert PATTERN_SECRET not in everything
 
 
+def test_new_secret_formats_never_reach_answers_reports_or_store(project: Path) -> None:
+    """Issue 16 item 5: GitLab tokens, password= in free text and 20-31-char random tokens."""
+    planted = ["glpat" + "-xY7zQ2rT9wL4mN8vB3kD", "opensesame-4711", "Zx9Qw2Er7Ty4Ui1Op8As5Df3"]
+    gl, pw, rnd = planted
+    answers: list[str] = []
+
+    async def record(session: ClientSession, name: str, args: dict[str, Any]) -> None:
+        result = await session.call_tool(name, args)
+        answers.append(result.model_dump_json())
+
+    async def body(session: ClientSession) -> None:
+        await record(session, "intake", {"spec": {"title": f"tune password: {pw}"}})
+        await record(session, "note", {"text": f"deploy token {gl}, id {rnd}", "kind": "risk"})
+        await record(session, "hypothesis_add", {"statement": f"cache password={pw} {rnd}"})
+        for name in ("status", "log", "hypothesis_list"):
+            await record(session, name, {})
+        await record(session, "report", {})
+        for out in ("r/report.md", "r/report.html", "r/report.json"):
+            await record(session, "report", {"output": out})
+
+    run_session(project, body)
+    everything = "\n".join(answers)
+    assert "deploy token" in everything and "[REDACTED]" in everything
+    files = [*(project / "r").iterdir(), *(project / ".perfop").glob("perfop.db*")]
+    assert len(files) >= 4
+    for secret in planted:
+        assert secret not in everything, secret
+        for path in files:
+            assert secret.encode() not in path.read_bytes(), (secret, path.name)
+
+
 def test_cancelled_compare_leaves_no_worktree_and_the_tree_untouched(
     project: Path, git: Callable[..., str]
 ) -> None:

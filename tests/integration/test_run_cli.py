@@ -413,3 +413,41 @@ def test_planted_secrets_reach_no_artifact(git_repo, run_cli, tmp_path) -> None:
         data = path.read_bytes()
         for secret in (GH_TOKEN, AWS_KEY):
             assert secret.encode() not in data, f"{secret[:6]}... found in {path.name}"
+
+
+NEW_FORMATS = {  # issue 16 item 5: each passed redaction before
+    "gitlab": "glpat" + "-xY7zQ2rT9wL4mN8vB3kD",
+    "password-in-text": "opensesame-4711",
+    "random-24": "Zx9Qw2Er7Ty4Ui1Op8As5Df3",
+}
+
+
+def test_new_secret_formats_reach_no_terminal_output_or_store(git_repo, run_cli) -> None:
+    gl, pw, rnd = NEW_FORMATS.values()
+    repo = git_repo(
+        {
+            "perfop.toml": (
+                "[workloads.leaky]\n"
+                f'command = ["{PY}", "-c", "import sys; '
+                f"sys.stderr.write('push with {gl} password={pw} id {rnd} ' + sys.argv[1]); "
+                f'sys.exit(3)", "password: {pw}"]\n'
+                "warmup = 0\n"
+            )
+        }
+    )
+    outputs: list[str] = []
+    for args in (
+        ["run", "--runs", "1", "leaky"],
+        ["run", "--runs", "1", "--format", "json", "leaky"],
+        ["runs", "list"],
+        ["runs", "show", "1"],
+        ["runs", "show", "2", "--format", "json"],
+    ):
+        _code, out, err = run_cli(args, cwd=repo)
+        outputs += [out, err]
+    text = "\n".join(outputs)
+    assert "push with" in text and "[REDACTED]" in text  # the stderr tail is shown ...
+    for name, secret in NEW_FORMATS.items():  # ... without the secrets
+        assert secret not in text, name
+        for path in (repo / ".perfop").glob("perfop.db*"):
+            assert secret.encode() not in path.read_bytes(), (name, path.name)

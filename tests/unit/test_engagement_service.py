@@ -287,3 +287,24 @@ def test_validate_derives_risk_from_the_candidates_diff(
     lifecycle.approve(store, loaded, hyp.label, by="Bob", actor=HUMAN)
     report = validate(store, loaded, hyp.label, actor=AGENT, max_runs=3, max_time=5)
     assert report.validation.hypothesis_id == hyp.id
+
+
+def test_free_text_is_size_limited_and_redacted_before_it_is_stored(
+    env: tuple[Store, LoadedConfig, Path],
+) -> None:
+    """Issue 16 items 5-6: a 1 MB note was stored (and hung every later report)."""
+    store, loaded, _ = env
+    before = len(service.decision_log(store))
+    with pytest.raises(UsageError, match=r"^note: 1048576 characters, over the limit") as info:
+        service.add_note(store, "a://a:" * (1024 * 1024 // 6) + "abcd", kind="risk", actor=AGENT)
+    assert "\n" not in str(info.value)
+    with pytest.raises(UsageError, match=r"^statement: .* over the limit"):
+        lifecycle.add(store, loaded, actor=AGENT, statement="s" * (es.MAX_TEXT + 1))
+    assert len(service.decision_log(store)) == before
+    assert lifecycle.ranked(store) == []
+    secret = "glpat" + "-xY7zQ2rT9wL4mN8vB3kD"
+    service.add_note(store, f"deploy with {secret} password=hunter2", kind="risk", actor=AGENT)
+    hyp = lifecycle.add(store, loaded, actor=AGENT, statement=f"cache {secret}")
+    assert secret not in service.decision_log(store)[-1].what
+    assert secret not in lifecycle.get(store, hyp.label).statement
+    assert "hunter2" not in " ".join(d.what for d in service.decision_log(store))

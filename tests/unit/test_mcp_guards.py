@@ -16,7 +16,6 @@ from pydantic import Field
 from perfop.errors import GuardrailError, UsageError
 from perfop.mcp.guards import (
     CancelToken,
-    Redactor,
     ToolCancelled,
     check_components,
     check_ref,
@@ -26,6 +25,7 @@ from perfop.mcp.guards import (
     run_blocking,
 )
 from perfop.mcp.tools import Args
+from perfop.redact import Redactor
 from waiting import wait_until_async
 
 
@@ -96,7 +96,7 @@ def test_refs_refused(ref: str) -> None:
 
 def test_redactor_hides_patterns_and_the_servers_own_secret_values() -> None:
     token = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
-    redactor = Redactor({"DB_PASSWORD": "hunter2-but-longer", "HOME": "/root", "API_KEY": "x"})
+    redactor = Redactor(env={"DB_PASSWORD": "hunter2-but-longer", "HOME": "/root", "API_KEY": "x"})
     doc = {
         "text": "password hunter2-but-longer and token " + token,
         "nested": [{"stderr_tail": "hunter2-but-longer"}],

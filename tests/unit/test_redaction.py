@@ -38,6 +38,15 @@ PEM = f"-----BEGIN RSA PRIVATE KEY-----\n{PEM_BODY}-----END RSA PRIVATE KEY-----
 PEM_OPENSSH = f"-----BEGIN OPENSSH PRIVATE KEY-----\n{PEM_BODY}-----END OPENSSH PRIVATE KEY-----"
 RANDOM_TOKEN = "Zx9Qw2Er7Ty4Ui1Op8As5Df3Gh6Jk0LzXcVbNm"
 OPENAI_KEY = "sk-" + "proj-Ab12Cd34Ef56Gh78Ij90Kl12Mn34"
+GITLAB_PAT = "glpat" + "-xY7zQ2rT9wL4mN8vB3kD"
+GITLAB_DEPLOY = "gldt" + "-Hq4Tz8Rw2Ym6Lp0Vb3Nx"
+STRIPE_LIVE = "sk_" + "live_51HvQ2xKj8Lm3Np4Qr5St6Uv7"
+NPM_TOKEN = "npm_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+GCP_KEY = "AIza" + "SyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q"
+HF_TOKEN = "hf_" + "aB1cD2eF3gH4iJ5kL6mN7oP8qR9sT0uV1w"
+SENDGRID = "SG." + "aB1cD2eF3gH4iJ5kL6mN7o" + "." + "pQ8rS9tU0vW1xY2zA3bC4dE5fG6hI7jK8lM9nO0pQ1r"
+RANDOM_20 = "Zx9Qw2Er7Ty4Ui1Op8As"  # 20-31 characters: below the old 32-character floor
+RANDOM_27 = "k3J9xQ2mT7vR4wY8zL1pN6bH5cD"
 
 VALUE_SECRETS = {
     "github-classic": (GITHUB_CLASSIC, GITHUB_CLASSIC),
@@ -53,6 +62,15 @@ VALUE_SECRETS = {
     "pem-openssh": (PEM_OPENSSH, "kJd8fQ2mLZ7pYw3cBn4Rt5Eu6Iy7Oo8Pa9S"),
     "high-entropy": (RANDOM_TOKEN, RANDOM_TOKEN),
     "api-key": (OPENAI_KEY, "Ab12Cd34Ef56Gh78Ij90Kl12Mn34"),
+    "gitlab-pat": (GITLAB_PAT, "xY7zQ2rT9wL4mN8vB3kD"),
+    "gitlab-deploy-token": (GITLAB_DEPLOY, "Hq4Tz8Rw2Ym6Lp0Vb3Nx"),
+    "stripe": (STRIPE_LIVE, "51HvQ2xKj8Lm3Np4Qr5St6Uv7"),
+    "npm": (NPM_TOKEN, NPM_TOKEN),
+    "gcp-api-key": (GCP_KEY, GCP_KEY),
+    "huggingface": (HF_TOKEN, HF_TOKEN),
+    "sendgrid": (SENDGRID, SENDGRID),
+    "random-20": (RANDOM_20, RANDOM_20),
+    "random-27": (RANDOM_27, RANDOM_27),
 }
 
 
@@ -65,6 +83,37 @@ def test_credential_values_are_redacted_alone_and_in_context(secret: str, fragme
     out = redact_text(text)
     assert fragment not in out
     assert out.startswith("export VALUE='") and out.endswith("# used by the deploy step\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("password=hunter2 user=bob", "hunter2"),
+        ("the password: opensesame42, then retry", "opensesame42"),
+        ('{"client_secret": "s3cr3t-value"}', "s3cr3t-value"),
+        ("DB_PASSWORD=letmein later", "letmein"),
+        ("export API_KEY='plainvalue99'", "plainvalue99"),
+        ("passphrase = correct horse", "correct"),
+        ("Authorization: Bearer abc.def-123_456", "abc.def-123_456"),
+        ("Authorization: token 0123456789abcdef", "0123456789abcdef"),
+        ("mysql --password=Tr0ub4dor", "Tr0ub4dor"),
+    ],
+)
+def test_passwords_and_tokens_in_free_text_are_redacted(text: str, value: str) -> None:
+    """Issue 16 item 5: ``password=``/``password:`` in free text passed redaction."""
+    out = redact_text(text)
+    assert value not in out and REDACTED in out, out
+
+
+def test_redaction_keeps_repository_relative_artifact_paths() -> None:
+    """Issue 22: artifact paths with a timestamped folder are not secrets."""
+    for path in (
+        ".perfop/profiles/20261201T062519-d32910/py-spy.speedscope.json",
+        ".perfop/profiles/20261201T062519-d32910/memray-flamegraph.html",
+        "profile written: .perfop/profiles/20261130T235959-a1b2c3/pyinstrument.html",
+        "perfop/worktrees/session-20261201T062519-4f2a/base",
+    ):
+        assert redact_text(path) == path
 
 
 def test_unterminated_private_key_hides_everything_after_it() -> None:
@@ -145,6 +194,14 @@ NOT_SECRETS = [
     "en_US.UTF-8",
     "the quick brown fox jumps over the lazy dog",
     "monkey author keyboard session",  # words containing the secret *name* markers
+    "the password policy is strict",  # a keyword without a value
+    "password: {password}",  # a template placeholder
+    "token=$TOKEN",
+    "sort key=name",
+    "Bearer authentication is used",
+    "task-runner-configuration-file",  # 'sk-' inside a word
+    "the tokenizer: bert-base-uncased",
+    "CamelCaseIdentifier2024Build",
 ]
 
 

@@ -84,6 +84,8 @@ def test_planted_secrets_never_reach_a_report(tmp_path: Path) -> None:
     from report_fixture import PYPROJECT
 
     token = "ghp_" + "Ab1" * 12
+    # issue 16 item 5: formats that used to pass (GitLab, password= in free text, 20-31 chars)
+    planted = ["glpat" + "-xY7zQ2rT9wL4mN8vB3kD", "hunter3-plain", "Zx9Qw2Er7Ty4Ui1Op8As5D"]
     pyproject = PYPROJECT.replace(
         '[tool.perfop.workloads.parse]\ncommand = "{python} -c pass"\n',
         '[tool.perfop.workloads.parse]\ncommand = "{python} -c pass"\n'
@@ -93,11 +95,17 @@ def test_planted_secrets_never_reach_a_report(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", pyproject=pyproject)
     store = open_store(f"sqlite:///{repo}/.perfop/perfop.db")
     try:
-        build_engagement(store, repo, payload=f" token {token}")
+        build_engagement(
+            store,
+            repo,
+            payload=f" token {token} {planted[0]} password={planted[1]} id {planted[2]}",
+        )
         data = collect(store, load_config(repo))
     finally:
         store.close()
     for fmt in RENDERERS:
         text = renderer(fmt)(data)
         assert token not in text and "hunter2-not-a-word" not in text, fmt
+        for secret in planted:
+            assert secret not in text, (fmt, secret)
         assert "[REDACTED]" in text and "visible" in text

@@ -25,10 +25,11 @@ from typing import Any, Protocol
 from perfop.agent.providers import Message, ModelReply, Provider, ToolCall, ToolSpec, Usage
 from perfop.agent.sandbox import Sandbox
 from perfop.agent.tools import AgentTool, ToolBox, ToolOutput
-from perfop.agent.transcript import Redactor, Transcript
+from perfop.agent.transcript import Transcript
 from perfop.config import LoadedConfig
 from perfop.engagement.records import Actor, Hypothesis, Status
 from perfop.errors import PerfopError, UsageError
+from perfop.redact import Redactor
 from perfop.store import Store
 
 STAGES: tuple[str, ...] = (

@@ -2,41 +2,19 @@
 stored with the engagement (``perfop.store.agent``) and rendered for ``perfop agent log``.
 
 Redaction happens here, before anything reaches the store: the generic credential patterns of
-``perfop.environment.redact_text`` plus the exact values of the secrets the runner knows about
+``perfop.redact`` plus the exact values of the secrets the runner knows about
 (the API key it was given), so even a key in an unusual format never lands on disk.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from perfop.environment import REDACTED, redact_text
+from perfop.redact import Redactor
 from perfop.store import Store
 from perfop.store import agent as sa_agent
-
-
-class Redactor:
-    """Removes known secret values and anything that looks like a credential."""
-
-    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
-        # Longest first, so a secret that contains another is removed whole.
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
-
-    def text(self, value: str) -> str:
-        for secret in self._secrets:
-            value = value.replace(secret, REDACTED)
-        return redact_text(value)
-
-    def obj(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, dict):
-            return {str(k): self.obj(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [self.obj(v) for v in value]
-        return value
 
 
 class Transcript:

@@ -88,9 +88,8 @@ def agent_run(
 ) -> None:
     from perfop.agent.loop import AgentOptions, AgentRunner, Budget
     from perfop.agent.providers import make_provider, resolve_settings
-    from perfop.agent.transcript import Redactor
-    from perfop.environment import is_secret_name
     from perfop.errors import PerfopError, UsageError
+    from perfop.redact import Redactor
 
     if not goal.strip():
         raise UsageError('GOAL is empty; say what to achieve, e.g. perfop agent "make X faster"')
@@ -105,8 +104,7 @@ def agent_run(
     loaded = state.loaded
     cfg = loaded.config.agent
     settings = resolve_settings(cfg, provider=provider, model=model, base_url=base_url)
-    secrets = [v for k, v in os.environ.items() if is_secret_name(k)]
-    secrets.append(os.environ.get(settings.api_key_env, ""))
+    secrets = [os.environ.get(settings.api_key_env, "")]
     llm = make_provider(settings)
     try:
         runner = AgentRunner(
@@ -123,7 +121,7 @@ def agent_run(
                 ),
                 yes_low_risk=yes_low_risk,
             ),
-            redactor=Redactor(secrets),
+            redactor=Redactor.from_environment(secrets),
         )
         outcome = runner.run()
     finally:

@@ -8,7 +8,6 @@ gets a ``GuardrailError`` whose one-line message names the argument and the fix.
 from __future__ import annotations
 
 import ctypes
-import os
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -17,14 +16,11 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from perfop.environment import REDACTED, is_secret_name, redact_obj, redact_text
 from perfop.errors import GuardrailError, PerfopError
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
-# Values shorter than this are too common to replace blindly ("1", "true", a port number).
-_MIN_SECRET_LEN = 6
 _REF_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./@{}~^:+-]*$")
 
 
@@ -84,38 +80,6 @@ def check_ref(value: str, *, argument: str) -> str:
             f"{argument}: {value!r} is not a git ref; give a branch, tag or commit sha"
         )
     return text
-
-
-# --- redaction -----------------------------------------------------------------------------------
-
-
-class Redactor:
-    """Redacts an answer: credential-looking text, plus the literal values of secret-named
-    variables of the server's own environment (a plain password matches no pattern)."""
-
-    def __init__(self, env: Mapping[str, str] | None = None) -> None:
-        env = os.environ if env is None else env
-        values = {v for k, v in env.items() if is_secret_name(k) and len(v) >= _MIN_SECRET_LEN}
-        # Longest first, so a secret that contains another is replaced whole.
-        self._values = sorted(values, key=len, reverse=True)
-
-    def text(self, text: str) -> str:
-        for value in self._values:
-            if value in text:
-                text = text.replace(value, REDACTED)
-        return redact_text(text)
-
-    def obj(self, obj: Any) -> Any:
-        return self._walk(redact_obj(obj))
-
-    def _walk(self, obj: Any) -> Any:
-        if isinstance(obj, str):
-            return self.text(obj)
-        if isinstance(obj, Mapping):
-            return {k: self._walk(v) for k, v in obj.items()}
-        if isinstance(obj, list | tuple):
-            return [self._walk(v) for v in obj]
-        return obj
 
 
 # --- arguments and errors ------------------------------------------------------------------------

@@ -23,8 +23,9 @@ from perfop.mcp import hypothesis_tools as _hypothesis_tools  # noqa: F401 - reg
 from perfop.mcp import measure_tools as _measure_tools  # noqa: F401 - registers the tools
 from perfop.mcp import resources
 from perfop.mcp import validation_tools as _validation_tools  # noqa: F401 - registers the tools
-from perfop.mcp.guards import CancelToken, Redactor, error_message, parse_args, run_blocking
+from perfop.mcp.guards import CancelToken, error_message, parse_args, run_blocking
 from perfop.mcp.tools import TOOLS, Answer, App, Call, Tool
+from perfop.redact import Redactor
 
 if TYPE_CHECKING:
     import mcp.types as types
@@ -64,7 +65,7 @@ class PerfopServer:
 
         self.app = app
         self.call_limit = call_limit
-        self.redactor = Redactor()
+        self.redactor = Redactor.from_environment()
         self.measure_lock = anyio.Lock()
 
     def build(self) -> Server[Any, Any]:

@@ -32,6 +32,8 @@ from perfop.engagement.records import (
     Status,
     Validation,
 )
+from perfop.errors import UsageError
+from perfop.redact import redact_text
 from perfop.store import schema as s
 
 metadata = s.metadata
@@ -195,14 +197,38 @@ def _engagement(row: Any) -> Engagement:
     )
 
 
+MAX_TEXT = 64 * 1024  # characters in one free-text field (a note, a statement, a spec value)
+
+
+def clean_text(value: Any, field: str) -> Any:
+    """``value`` with every string redacted; UsageError when one is longer than ``MAX_TEXT``.
+
+    Every free-text field of the engagement records goes through here before it is stored: a
+    secret in a note never reaches the database, and a 1 MB note is refused, not kept.
+    """
+    if isinstance(value, str):
+        if len(value) > MAX_TEXT:
+            raise UsageError(
+                f"{field}: {len(value)} characters, over the limit of {MAX_TEXT}; shorten it "
+                "(put long material in a file and cite it)"
+            )
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        return {k: clean_text(v, f"{field}.{k}") for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean_text(v, field) for v in value]
+    return value
+
+
 def insert_engagement(conn: Connection, spec: EngagementSpec, questions: Sequence[str]) -> int:
     """Insert an engagement and make it the current one."""
     ts = now()
+    doc = clean_text(spec.to_dict(), "intake")
     conn.execute(engagements.update().values(is_current=False))
     result = conn.execute(
         engagements.insert().values(
-            title=spec.title,
-            spec=spec.to_dict(),
+            title=doc["title"],
+            spec=doc,
             stage=Stage.INTAKE.value,
             is_current=True,
             generated_questions=list(questions),
@@ -215,6 +241,7 @@ def insert_engagement(conn: Connection, spec: EngagementSpec, questions: Sequenc
 
 def update_engagement(conn: Connection, engagement_id: int, **values: Any) -> None:
     if "spec" in values:
+        values["spec"] = clean_text(values["spec"], "intake")
         values["title"] = values["spec"]["title"]
     conn.execute(
         engagements.update()
@@ -267,7 +294,7 @@ def insert_hypothesis(conn: Connection, engagement_id: int, fields: Mapping[str,
         )
     ).scalar_one()
     ts = now()
-    values = dict(fields)
+    values = {k: clean_text(v, k) for k, v in fields.items()}
     for key in _HYP_LISTS:
         values[key] = list(values.get(key, ()))
     result = conn.execute(
@@ -284,6 +311,7 @@ def insert_hypothesis(conn: Connection, engagement_id: int, fields: Mapping[str,
 
 
 def update_hypothesis(conn: Connection, hypothesis_id: int, **values: Any) -> None:
+    values = {k: v if k == "status" else clean_text(v, k) for k, v in values.items()}
     for key in _HYP_LISTS:
         if key in values:
             values[key] = list(values[key])
@@ -320,7 +348,10 @@ def list_hypotheses(conn: Connection, engagement_id: int) -> list[Hypothesis]:
 def insert_design(conn: Connection, hypothesis_id: int, data: Mapping[str, Any], actor: str) -> int:
     result = conn.execute(
         designs.insert().values(
-            hypothesis_id=hypothesis_id, data=dict(data), actor=actor, created_at=now()
+            hypothesis_id=hypothesis_id,
+            data=clean_text(dict(data), "design"),
+            actor=actor,
+            created_at=now(),
         )
     )
     return _pk(result)
@@ -360,8 +391,8 @@ def insert_approval(
             engagement_id=engagement_id,
             hypothesis_id=hypothesis_id,
             kind=kind,
-            by=by,
-            note=note,
+            by=clean_text(by, "--by"),
+            note=clean_text(note, "--note"),
             created_at=now(),
         )
     )
@@ -411,11 +442,11 @@ def insert_decision(
             engagement_id=engagement_id,
             hypothesis_id=hypothesis_id,
             ts=now(),
-            actor=actor,
+            actor=clean_text(actor, "actor"),
             kind=kind,
-            what=what,
-            why=why,
-            evidence=list(evidence),
+            what=clean_text(what, "note"),
+            why=clean_text(why, "why"),
+            evidence=clean_text(list(evidence), "evidence"),
         )
     )
     return _pk(result)

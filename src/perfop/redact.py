@@ -1,0 +1,306 @@
+"""Secret redaction for everything perfop stores, prints, writes or answers.
+
+Two layers: patterns for credential formats (a subset of the rules of gitleaks and detect-secrets,
+mirrored here so perfop has no scanner dependency: provider tokens, private keys, JWTs, URL
+credentials, ``password=…`` / ``token: …`` assignments, ``Bearer`` headers, random-looking tokens
+of 20+ characters) and, in ``Redactor``, the literal values of secrets perfop knows (secret-named
+variables of its environment, keys given to the agent runner).
+
+Every pattern is linear: quantifiers are bounded, and each pattern starts with a literal or a
+single position test, so hostile text (10 MB of ``a://a:a…``) cannot make a scan quadratic
+(benchmarks/redaction.py measures it).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+REDACTED = "[REDACTED]"
+MIN_SECRET_LEN = 6
+
+_SECRET_NAME = re.compile(
+    r"TOKEN|SECRET|KEY|PASSWORD|PASSWD|CREDENTIAL|AUTH|COOKIE|SESSION", re.IGNORECASE
+)
+
+# Provider formats (gitleaks rule ids in comments). Bounded so a run of token characters is
+# consumed once.
+_SECRET_PATTERNS: tuple[re.Pattern[str], ...] = (
+    re.compile(r"gh[pousr]_[A-Za-z0-9]{20,255}"),  # github-pat, github-oauth, github-app-token
+    re.compile(r"github_pat_[A-Za-z0-9_]{20,255}"),  # github-fine-grained-pat
+    # gitlab-pat, -deploy-token, -ptt, -rrt, -cicd-job-token, -feed-token, -incoming-mail ...
+    re.compile(r"gl(?<![A-Za-z0-9]gl)(?:pat|dt|ptt|rt|cbt|oas|soat|ft|imt|agent)-[\w-]{20,255}"),
+    re.compile(r"GR1348941[A-Za-z0-9_-]{20,255}"),  # gitlab-runner-registration-token
+    # aws-access-token
+    re.compile(r"A(?<![A-Za-z0-9]A)(?:KIA|SIA|BIA|CCA|3T[A-Z0-9])[0-9A-Z]{16}(?![A-Za-z0-9])"),
+    re.compile(r"xox[abposre]-[A-Za-z0-9-]{10,255}"),  # slack-*-token
+    re.compile(r"hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9+/_-]{20,255}"),  # webhook
+    re.compile(r"[sr]k_(?:live|test)_[A-Za-z0-9]{10,255}"),  # stripe-access-token
+    re.compile(r"AIza[0-9A-Za-z_-]{35}"),  # gcp-api-key
+    re.compile(r"npm_[A-Za-z0-9]{36}"),  # npm-access-token
+    re.compile(r"pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,1000}"),  # pypi-upload-token
+    # sendgrid-api-token
+    re.compile(r"SG\.(?<![A-Za-z0-9]SG\.)[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}"),
+    re.compile(r"dop_v1_[a-f0-9]{64}"),  # digitalocean-pat
+    re.compile(r"hf_(?<![A-Za-z0-9]hf_)[A-Za-z0-9]{34,40}"),  # huggingface-access-token
+    # jwt: tried only where a run of token characters starts, each part consumed possessively
+    re.compile(
+        r"eyJ(?<![A-Za-z0-9_-]eyJ)[A-Za-z0-9_-]{8,}+\.[A-Za-z0-9_-]{8,}+\.[A-Za-z0-9_-]{8,}+"
+    ),
+    re.compile(  # private-key; an unterminated one hides everything after it
+        r"-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----.*?(?:-----END [A-Z ]{0,40}PRIVATE KEY-----|\Z)",
+        re.DOTALL,
+    ),
+    # openai-api-key, anthropic-api-key
+    re.compile(r"sk-(?<![A-Za-z0-9]sk-)(?:ant-)?[A-Za-z0-9_-]{20,255}"),
+)
+# ``scheme://user:password@host``; the user may be empty (redis://:pw@host). Anchored on the
+# literal ``://`` so the scan is linear; the scheme stays as it is.
+_URL_CREDENTIALS = re.compile(r"://[^/\s:@]{0,256}+:[^/\s@]{1,512}+@")
+# ``password=…``, ``DB_PASSWORD: …``, ``"client_secret": "…"`` in free text (detect-secrets'
+# keyword plugin): the value after the keyword is hidden. Keywords are found with a literal
+# search in an ASCII-lowered copy (same length), then ``_VALUE`` is tried right after each.
+_KEYWORDS: dict[str, re.Pattern[str]] = {
+    "pass": re.compile(r"(?:word|wd|phrase)?s?"),
+    "secret": re.compile(r"s?"),
+    "token": re.compile(r"s?"),
+    "key": re.compile(r"s?"),
+    "credential": re.compile(r"s?"),
+}
+_KEY_PREFIXES = ("api", "api_", "api-", "access_", "access-", "private_", "private-", "secret_")
+_VALUE = re.compile(
+    r"(?![A-Za-z0-9])[\"']?[ \t]{0,8}[:=][ \t]{0,8}[\"']?(?P<value>[^\s\"'<>,;&|]{1,1024})"
+)
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+# ``Authorization: Bearer …`` / ``Basic …`` / GitHub's ``token …``; a value of letters only is
+# a word ("Bearer authentication"), not a credential.
+_AUTH_HEADER = re.compile(
+    r"(?P<kind>B(?:earer|asic)|uthorization:[ \t]{0,8}token)[ \t]{1,8}"
+    r"(?P<value>[A-Za-z0-9._~+/=-]{8,4096})"
+)
+# Only where a run starts, so a run shorter than 20 is tried once, not once per character.
+_TOKENISH = re.compile(r"(?<![A-Za-z0-9+/_=-])[A-Za-z0-9+/_=-]{20,}+")
+_LONGEST_JUDGED = 4096  # a longer run is judged by its start (a 10 MB base64 blob is one run)
+_WORD = re.compile(r"[a-z]{3,}")
+_HEX = re.compile(r"[0-9a-f]+|[0-9A-F]+")
+_PATHLIKE_SEGMENT = re.compile(r"[a-z0-9_.=+-]*")
+
+
+def _entropy(token: str) -> float:
+    n = len(token)
+    return -sum(c / n * math.log2(c / n) for c in Counter(token).values())
+
+
+def _wordy(token: str) -> bool:
+    """Identifiers (CamelCase, snake_case) are mostly runs of lowercase letters; random tokens not.
+
+    In random base62 strings of 32 characters, runs of 3+ lowercase letters cover half the
+    string less than 1% of the time; in ``TestHTTPClientRetriesWithBackoff2Times`` they cover 71%.
+    """
+    return bool(token) and sum(map(len, _WORD.findall(token))) >= 0.5 * len(token)
+
+
+_LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
+_UPPER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_DIGITS = frozenset("0123456789")
+_DROP_DIGITS = str.maketrans("", "", "0123456789")
+
+
+def _random_looking(token: str) -> bool:
+    """Mixed case and digits, no words, few digits, and near the entropy of a random string."""
+    n = len(token)
+    if n < 20:
+        return False
+    chars = set(token)
+    if chars.isdisjoint(_LOWER) or chars.isdisjoint(_UPPER) or chars.isdisjoint(_DIGITS):
+        return False  # hex digests, upper-case constants, words: not three classes
+    if n - len(token.translate(_DROP_DIGITS)) > 0.5 * n:
+        return False  # timestamps and counters (20261201T062519), not base62 noise
+    if len(chars) < (0.7 * n if n < 32 else 16):
+        return False  # random text repeats few characters (base62, 20 chars: ~17 distinct)
+    if _wordy(token):
+        return False
+    return n < 32 or _entropy(token) >= 4.0
+
+
+def _high_entropy(token: str) -> bool:
+    """A token that looks like a generated secret; paths are judged segment by segment.
+
+    Paths, hex digests (git shas, hashes perfop itself records), timestamps and words do not
+    qualify. A path is a secret only when one of its segments is (base64 contains '/' too).
+    """
+    token = token[:_LONGEST_JUDGED]
+    if "/" not in token:
+        return _random_looking(token)
+    segments = token.split("/")
+    if token.startswith(("/", "./", "../", "~")) or all(
+        _wordy(seg) or _PATHLIKE_SEGMENT.fullmatch(seg) for seg in segments
+    ):
+        return False
+    if any(_random_looking(seg) for seg in segments):
+        return True
+    if any(_wordy(seg) or _PATHLIKE_SEGMENT.fullmatch(seg) for seg in segments):
+        return False  # a path with a generated folder name (.perfop/profiles/2026…-d32910/…)
+    # base64 with '/' whose pieces are short: judge the whole
+    return len(token) >= 32 and _random_looking(token.replace("/", ""))
+
+
+def redact_text(text: str) -> str:
+    """Replace anything in ``text`` that looks like a credential with ``[REDACTED]``."""
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(REDACTED, text)
+    text = _URL_CREDENTIALS.sub(f"://{REDACTED}@", text)
+    text = _AUTH_HEADER.sub(_hide_header, text)
+    text = _hide_assignments(text)
+    return _TOKENISH.sub(lambda m: REDACTED if _high_entropy(m.group(0)) else m.group(0), text)
+
+
+def _hide_header(m: re.Match[str]) -> str:
+    if m.group("value").isalpha():
+        return m.group(0)
+    return f"{m.group('kind')} {REDACTED}"
+
+
+def _hide_assignments(text: str) -> str:
+    lowered = text.translate(_ASCII_LOWER)
+    spans: list[tuple[int, int]] = []
+    for keyword, suffix in _KEYWORDS.items():
+        start = lowered.find(keyword)
+        while start >= 0:
+            end = start + len(keyword)
+            if keyword == "key" and not lowered[max(0, start - 8) : start].endswith(_KEY_PREFIXES):
+                start = lowered.find(keyword, end)
+                continue
+            tail = suffix.match(lowered, end)
+            value = _VALUE.match(text, tail.end() if tail else end)
+            if value is None:
+                start = lowered.find(keyword, end)
+                continue
+            found = value.group("value")
+            if (
+                found != REDACTED
+                and not found.startswith(("{", "$", "[REDACTED"))
+                and (found.lower() not in _PLACEHOLDERS)
+            ):
+                spans.append(value.span("value"))
+            start = lowered.find(keyword, value.end())
+    if not spans:
+        return text
+    spans.sort()
+    out: list[str] = []
+    at = 0
+    for begin, end in spans:
+        if begin < at:
+            continue  # overlaps a value already hidden
+        out += [text[at:begin], REDACTED]
+        at = end
+    out.append(text[at:])
+    return "".join(out)
+
+
+_PLACEHOLDERS = frozenset({"none", "null", "true", "false", "required", "optional", "str"})
+
+
+def is_secret_name(name: str) -> bool:
+    return bool(_SECRET_NAME.search(name))
+
+
+def redact_obj(obj: Any) -> Any:
+    """Redact every string inside a JSON-like structure (dict keys that name secrets too)."""
+    if isinstance(obj, str):
+        return redact_text(obj)
+    if isinstance(obj, Mapping):
+        return {
+            k: REDACTED
+            if isinstance(k, str) and is_secret_name(k) and isinstance(v, str)
+            else redact_obj(v)
+            for k, v in obj.items()
+        }
+    if isinstance(obj, list | tuple):
+        return [redact_obj(v) for v in obj]
+    return obj
+
+
+_SECRET_FLAG = re.compile(
+    r"^--?[A-Za-z0-9-]*(?:token|secret|password|passwd|api-key|apikey|key)"
+    r"[A-Za-z0-9-]*(?:=(?P<value>.*))?$",
+    re.IGNORECASE | re.DOTALL,
+)
+_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def redact_env(env: Mapping[str, str]) -> dict[str, str]:
+    """Redact a mapping of variables: secret-looking names lose their value, values are scanned."""
+    return {k: REDACTED if is_secret_name(k) else redact_text(v) for k, v in env.items()}
+
+
+def redact_argv(argv: Iterable[str]) -> list[str]:
+    """Redact argv items; the value after (or in) a ``--token``-like flag is always hidden."""
+    out: list[str] = []
+    hide_next = False
+    for item in argv:
+        if hide_next:
+            out.append(REDACTED)
+            hide_next = False
+            continue
+        flag = _SECRET_FLAG.match(item) if len(item) < 4096 else None
+        if flag:
+            if flag.group("value") is not None:
+                out.append(item.split("=", 1)[0] + "=" + REDACTED)
+            else:
+                out.append(item)
+                hide_next = True
+            continue
+        name, sep, _ = item.partition("=")
+        if sep and _VAR_NAME.fullmatch(name) and is_secret_name(name):
+            out.append(f"{name}={REDACTED}")
+            continue
+        out.append(redact_text(item))
+    return out
+
+
+class Redactor:
+    """Patterns plus the literal values of known secrets (a plain password matches no pattern).
+
+    Known secrets: ``secrets`` given by the caller (e.g. the agent runner's API key) and, with
+    ``env``, the values of its secret-named variables. The MCP server and the agent runner use
+    this one class.
+    """
+
+    def __init__(
+        self, secrets: Iterable[str | None] = (), *, env: Mapping[str, str] | None = None
+    ) -> None:
+        values = {s for s in secrets if s and len(s) >= MIN_SECRET_LEN}
+        if env is not None:
+            values |= {v for k, v in env.items() if is_secret_name(k) and len(v) >= MIN_SECRET_LEN}
+        # Longest first, so a secret that contains another is replaced whole.
+        self._values = sorted(values, key=len, reverse=True)
+
+    @classmethod
+    def from_environment(cls, secrets: Iterable[str | None] = ()) -> Redactor:
+        return cls(secrets, env=os.environ)
+
+    def text(self, text: str) -> str:
+        for value in self._values:
+            if value in text:
+                text = text.replace(value, REDACTED)
+        return redact_text(text)
+
+    def obj(self, obj: Any) -> Any:
+        """Every string of a JSON-like structure; string values of secret-named keys hidden."""
+        if isinstance(obj, str):
+            return self.text(obj)
+        if isinstance(obj, Mapping):
+            return {
+                str(k): REDACTED
+                if isinstance(k, str) and is_secret_name(k) and isinstance(v, str)
+                else self.obj(v)
+                for k, v in obj.items()
+            }
+        if isinstance(obj, list | tuple):
+            return [self.obj(v) for v in obj]
+        return obj
