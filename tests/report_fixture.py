@@ -384,7 +384,7 @@ class Step:
     seed: int
     ratios: dict[str, tuple[float, str]]
     max_time: float | None = None
-    max_runs: int | None = None
+    max_pairs: int | None = None
 
 
 MULTI_HYPOTHESES = (
@@ -498,7 +498,7 @@ def build_multi_validation(store: Any, repo: Path, *, seed: int = 11) -> None:
             "method": "perfop compare (interleaved A/B, sequential stopping)",
             "comparison_id": cid,
             "seed": step.seed,
-            "budget": {"max_time": step.max_time, "max_runs": step.max_runs},
+            "budget": {"max_time": step.max_time, "max_pairs": step.max_pairs},
             "workloads": [e.to_dict() for e in evidence_rows],
             "tests": tests.to_dict(),
             "slos": [r.to_dict() for r in slos],

@@ -233,7 +233,18 @@ def test_a_3x_speed_up_breaching_an_slo_at_base_too_is_confirmed_and_reproducibl
     git(repo, "commit", "-qam", "slow base")
     commit_app(repo, "fast3x", delay=0.03)
     code, doc = cli(
-        repo, capsys, "validate", "H1", "--candidate", "fast3x", "--seed", "5", "--max-time", "20"
+        repo,
+        capsys,
+        "validate",
+        "H1",
+        "--candidate",
+        "fast3x",
+        "--seed",
+        "5",
+        "--max-time",
+        "20",
+        "--max-pairs",
+        "30",
     )
     assert doc["status"] == "confirmed", doc["validation"]["reasons"]
     assert code == 0, doc
@@ -271,7 +282,8 @@ def test_a_3x_speed_up_breaching_an_slo_at_base_too_is_confirmed_and_reproducibl
     # The reproduce command of this validation, run exactly as printed.
     (command,) = [c for c in summary["reproduce"] if c.startswith("perfop compare")]
     v = doc["validation"]
-    assert f"--seed {v['evidence']['seed']}" in command and "--max-time 20" in command
+    assert f"--seed {v['evidence']['seed']}" in command
+    assert command.endswith("--max-time 20 --max-pairs 30")
     argv = shlex.split(command)
     assert argv[:2] == ["perfop", "compare"]
     code, again = cli(repo, capsys, *argv[1:])

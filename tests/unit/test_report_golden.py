@@ -78,7 +78,7 @@ def test_each_claim_of_the_golden_report(data: ReportData) -> None:
     commands = [ln for ln in block.splitlines() if ln.startswith("perfop compare")]
     assert len(commands) == 4
     assert commands[0].endswith("-w parse -w render --seed 101 --max-time 10")
-    assert commands[1].endswith("--seed 202 --max-time 30 --max-runs 40")
+    assert commands[1].endswith("--seed 202 --max-time 30 --max-pairs 40")
     assert "--seed 303" in commands[2] and "--seed 404" in commands[3]
     # the measured project's interpreter, not perfop's virtualenv
     method = text.split("## Method")[1].split("## Baseline")[0]
@@ -111,7 +111,7 @@ def test_html_and_json_say_the_same(data: ReportData) -> None:
 
     page = html.render(data, with_plots=False)
     assert "perfop compare 0b4aa85fe1e5" in page
-    assert "--seed 202 --max-time 30 --max-runs 40" in page
+    assert "--seed 202 --max-time 30 --max-pairs 40" in page
     assert "/srv/demo/.venv/bin/python" in page and "numpy==2.0.0" in page
     assert "confirmed — regression: another workload slower" in page
     assert "H1, H2, H3: <code>python -m pytest -q</code> passed" in page

@@ -388,7 +388,7 @@ def validate(
         "seed": result.seed,
         "budget": {
             "max_time": max_time,
-            "max_runs": max_pairs if max_pairs is not None else max_runs,
+            "max_pairs": max_pairs if max_pairs is not None else max_runs,
         },
         "workloads": [e.to_dict() for e in evidence],
         "tests": tests.to_dict() if tests else None,

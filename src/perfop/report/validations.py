@@ -393,9 +393,9 @@ def reproduce_command(
     max_time = _fnum((budget or {}).get("max_time"))
     if max_time is not None:
         parts += ["--max-time", f"{max_time:g}"]
-    max_runs = (budget or {}).get("max_runs")
-    if isinstance(max_runs, int):
-        parts += ["--max-runs", str(max_runs)]
+    max_pairs = (budget or {}).get("max_pairs", (budget or {}).get("max_runs"))
+    if isinstance(max_pairs, int):
+        parts += ["--max-pairs", str(max_pairs)]
     harness = (doc or {}).get("harness")
     if harness == "candidate":
         parts += ["--harness", "candidate"]
