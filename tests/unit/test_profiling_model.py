@@ -136,6 +136,22 @@ def test_strip_bootstrap_cuts_its_frames_and_drops_its_startup() -> None:
         StackSample((top, Frame("_find_and_load", "<frozen importlib._bootstrap>", 1)), 1.0),
         StackSample((top, Frame("main", boot, 120), run, runpy, MAIN, WORK), 2.0),
         StackSample((MAIN,), 3.0),  # a subprocess: left alone
+        # runpy importing pkgutil for itself, before the target runs: perfop's, not the workload's
+        StackSample(
+            (
+                top,
+                Frame("main", boot, 120),
+                run,
+                runpy,
+                Frame("_find_and_load", "<frozen importlib._bootstrap>", 1165),
+            ),
+            0.25,
+        ),
+        # ... but a -m target's package imported by runpy is the workload's
+        StackSample(
+            (top, run, runpy, Frame("_find_and_load", "<frozen importlib._bootstrap>", 1165), MAIN),
+            0.125,
+        ),
         # The interpreter starting up (importing site, which runs .pth lines as <string>).
         StackSample(
             (
@@ -148,7 +164,8 @@ def test_strip_bootstrap_cuts_its_frames_and_drops_its_startup() -> None:
         ),
     ]
     out = strip_bootstrap(stacks)
-    assert [s.frames for s in out] == [(MAIN, WORK), (MAIN,)]
+    imp = Frame("_find_and_load", "<frozen importlib._bootstrap>", 1165)
+    assert [s.frames for s in out] == [(MAIN, WORK), (MAIN,), (imp, MAIN)]
 
 
 def test_classify_command(tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ from typing import Any
 from perfop.errors import ProfilerError, UsageError, WorkloadError
 from perfop.model import ProcessResult
 from perfop.profiling import parsers, render
+from perfop.profiling.attribution import origin_of
 from perfop.profiling.launchers import PythonCommand, Resolved, resolve_launchers
 from perfop.profiling.model import RawProfile, StackSample
 from perfop.runner import run_process, word_aligned_tail
@@ -612,6 +613,7 @@ def merge_runs(raws: Sequence[RawProfile], out_dir: Path) -> RawProfile:
 
 _RUNPY_FILES = ("<frozen runpy>", "runpy.py")
 _SITE_FILES = ("<frozen site>", "/site.py")
+_IMPORT_FILES = ("<frozen importlib.", "<frozen zipimport>")
 
 
 def strip_bootstrap(stacks: Sequence[StackSample]) -> list[StackSample]:
@@ -635,8 +637,13 @@ def strip_bootstrap(stacks: Sequence[StackSample]) -> list[StackSample]:
         i = cut + 1
         while i < len(frames) and frames[i].file.endswith(_RUNPY_FILES):
             i += 1
-        if i < len(frames):
-            out.append(StackSample(frames[i:], stack.weight, stack.count))
+        rest = frames[i:]
+        if rest and not (
+            rest[0].file.startswith(_IMPORT_FILES)
+            and all(origin_of(f.file, "")[0] == "stdlib" for f in rest)
+        ):
+            out.append(StackSample(rest, stack.weight, stack.count))
+        # else: runpy importing what it needs (pkgutil, ...) before the target runs
     return out
 
 
