@@ -486,10 +486,10 @@ def min_pairs_for_equivalence(*, alpha: float, trim: float = DEFAULT_TRIM) -> in
 
 
 # Tukey-McLaughlin's df = h - 1 makes the trimmed t liberal under Gaussian noise: its tails are
-# 1.3-1.5x the nominal ones at 5-15 pairs (p = 0.01-0.002, where sequential boundaries sit). The
-# df whose t quantiles match the simulated ones is 0.83-0.90 (h - 1) at n = 5..60, the same at
-# every level from 0.05 to 0.002 (400,000 draws per n); 0.85 (h - 1) is used whenever pairs are
-# trimmed (docs/statistics.md, section 2). Untrimmed (g = 0), the t-test's n - 1 is exact.
+# 1.1-1.6x the nominal ones at 5-24 pairs (p = 0.01-0.002, where sequential boundaries sit). The
+# df whose t quantiles match the simulated ones is 0.81-0.92 (h - 1) at n = 5..60, nearly the
+# same at every level from 0.05 to 0.002 (400,000 draws per n); 0.85 (h - 1) is used whenever
+# pairs are trimmed (docs/statistics.md, section 2). Untrimmed (g = 0), the t-test's n - 1 is exact.
 TRIMMED_DF_FACTOR = 0.85
 
 
