@@ -220,3 +220,21 @@ def test_a_record_refuted_under_earlier_rules_is_not_advised_for_revert(tmp_path
     changelog = text.split("## Changelog entry")[1]
     assert "- Performance: hypothesis 1" in changelog
     assert "No performance change confirmed" not in changelog
+
+
+def test_a_status_set_by_a_person_after_the_validation_stands(tmp_path: Path) -> None:
+    from perfop.store import engagement as es
+
+    repo = make_repo(tmp_path / "repo")
+    store = open_store(f"sqlite:///{repo}/.perfop/perfop.db")
+    try:
+        build_engagement(store, repo, outcomes=DEFAULT_OUTCOMES[:1])
+        with store.write() as conn:
+            (hyp,) = es.list_hypotheses(conn, 1)
+            es.update_hypothesis(conn, hyp.id, status="rejected")
+        text = markdown.render(collect(store, load_config(repo)))
+    finally:
+        store.close()
+    summary = text.split("## Context")[0]
+    assert "**H1 rejected**" in summary and "earlier rules" not in summary
+    assert "No performance change confirmed by this engagement." in text

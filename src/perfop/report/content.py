@@ -197,7 +197,8 @@ class HypothesisOutcome:
 def hypothesis_outcome(data: ReportData, h: HypothesisInfo) -> HypothesisOutcome:
     v = latest_validation(data, h.label)
     d = v.derived if v is not None else None
-    if d is None or h.status == "reverted":
+    # A status a person set after the validation (reverted, rejected on review ...) stands.
+    if d is None or v is None or h.status == "reverted" or h.status != v.outcome:
         return HypothesisOutcome(
             h.label,
             h.status,
