@@ -326,3 +326,37 @@ def test_another_gated_workload_slower_is_a_regression_not_a_refutation(
     assert outcome["regressions"][0].startswith("another gated workload regressed: other ")
     assert not outcome["advises_revert"] and "fix the other workload" in outcome["advice"]
     assert code == 1
+
+
+def test_validate_says_up_front_when_its_budget_cannot_buy_a_verdict(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prepare(repo, capsys)
+    commit_app(repo, "fast", delay=0.02)
+    code = main(["--repo", str(repo), "validate", "H1", "--candidate", "fast", "--max-time", "1"])
+    out, err = capsys.readouterr()
+    assert code in (0, 1), err
+    # The planner's line (explicit --max-time: not extended, a verdict may be unreachable).
+    assert "perfop: warning: app: a pair takes ~" in err
+    assert "max_time 1 s was set explicitly, so it is not extended" in err
+    code, doc = cli(repo, capsys, "hypothesis", "show", "H1")
+    plans = doc["hypothesis"]["validations"][-1]["evidence"]["plans"]
+    assert plans["app"]["plan"]["max_time_explicit"] is True
+    assert plans["app"]["notices"][0].startswith("app: a pair takes ~")
+
+
+def test_validate_refuses_a_candidate_that_only_edits_the_workload_script(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prepare(repo, capsys)
+    git(repo, "checkout", "-q", "-b", "gamed", "main")
+    (repo / "bench.py").write_text("import app\napp.DELAY = 0\napp.main()\n")
+    git(repo, "commit", "-qam", "gamed")
+    git(repo, "checkout", "-q", "main")
+    code = main(["--repo", str(repo), "validate", "H1", "--candidate", "gamed"])
+    out, err = capsys.readouterr()
+    assert code == 2 and err.count("\n") == 1, err
+    assert "app: the candidate changes only the workload's own files (bench.py)" in err
+    assert "(an A/A run)" in err
+    code, doc = cli(repo, capsys, "hypothesis", "show", "H1")
+    assert code == 0 and doc["hypothesis"]["validations"] == []
