@@ -97,7 +97,7 @@ class Plan:
     """The planner's decision after warm-up, with the one line that explains it (if any)."""
 
     pair_cost: float | None  # seconds one (base, candidate) pair takes, from warm-up
-    spent: float  # seconds already spent when planning (start-up, checkouts, setup, warm-up)
+    spent: float  # seconds spent when planning (start-up, checkouts, setup, warm-up, any pair)
     reserve: float  # seconds kept for what follows the pairs (clean-up)
     needed: float | None  # the whole budget a verdict needs: spent + min_pairs pairs + reserve
     max_time: float  # configured
@@ -116,7 +116,7 @@ class Plan:
         return {
             **self.settings.to_dict(),
             "pair_cost": rnd(self.pair_cost),
-            "spent_before_pairs": rnd(self.spent),
+            "spent_when_planned": rnd(self.spent),
             "reserve": rnd(self.reserve),
             "needed": rnd(self.needed),
             "effective_max_time": rnd(self.effective),
@@ -174,9 +174,10 @@ class Budget:
         """Pairs in all (``done`` so far plus those that fit what is left), at least ``done``."""
         return max(done, done + self.pairs_within(self.deadline - self.clock(), pair_cost))
 
-    def plan(self, pair_cost: float | None) -> Plan:
-        """Decide, after warm-up, whether the budget buys the pairs a verdict needs; extend a
-        default ``max_time`` that does not (up to the ceiling), and say so in one line."""
+    def plan(self, pair_cost: float | None, done: int = 0) -> Plan:
+        """Decide, after warm-up (and ``done`` measured pairs), whether the budget buys the
+        pairs a verdict needs; extend a default ``max_time`` that does not (up to the ceiling),
+        and say so in one line."""
         s = self.settings
         spent = self.elapsed()
         notes: list[str] = []
@@ -203,12 +204,12 @@ class Budget:
             self.planned = plan
             return plan
         pairs = s.min_pairs
-        needed = spent + pairs * pair_cost * PAIR_SLACK + self.reserve
+        needed = spent + max(0, pairs - done) * pair_cost * PAIR_SLACK + self.reserve
         extended = False
         level: str | None = "note" if notes else None
         head = (
             f"a pair takes ~{_secs(pair_cost)}; a verdict needs >= {pairs} pairs "
-            f"≈ {_secs(needed)} in all ({_secs(spent)} spent before the pairs)"
+            f"≈ {_secs(needed)} in all ({_secs(spent)} spent so far)"
         )
         if needed > s.max_time:
             if s.time_explicit:
@@ -243,7 +244,7 @@ class Budget:
             effective=self.effective,
             extended=extended,
             reachable=needed <= self.effective,
-            affordable=self.affordable(pair_cost),
+            affordable=self.affordable(pair_cost, done),
             settings=s,
             message="; ".join(notes) or None,
             level=level,

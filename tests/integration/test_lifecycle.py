@@ -334,7 +334,7 @@ def test_validate_says_up_front_when_its_budget_cannot_buy_a_verdict(
     prepare(repo, capsys)
     commit_app(repo, "fast", delay=0.02)
     code = main(["--repo", str(repo), "validate", "H1", "--candidate", "fast", "--max-time", "1"])
-    out, err = capsys.readouterr()
+    _, err = capsys.readouterr()
     assert code in (0, 1), err
     # The planner's line (explicit --max-time: not extended, a verdict may be unreachable).
     assert "perfop: warning: app: a pair takes ~" in err
@@ -354,7 +354,7 @@ def test_validate_refuses_a_candidate_that_only_edits_the_workload_script(
     git(repo, "commit", "-qam", "gamed")
     git(repo, "checkout", "-q", "main")
     code = main(["--repo", str(repo), "validate", "H1", "--candidate", "gamed"])
-    out, err = capsys.readouterr()
+    _, err = capsys.readouterr()
     assert code == 2 and err.count("\n") == 1, err
     assert "app: the candidate changes only the workload's own files (bench.py)" in err
     assert "(an A/A run)" in err

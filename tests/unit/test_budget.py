@@ -244,6 +244,19 @@ def test_without_warm_up_the_first_pair_prices_the_rest() -> None:
     assert runner.index == 5 and clock() - b.started == 10.0
 
 
+def test_an_explicit_budget_spent_before_warm_up_measures_one_pair_and_says_why() -> None:
+    clock = FakeClock()
+    b = Budget(_settings(time_explicit=True, max_time=3.0), started=clock(), clock=clock)
+    clock.advance(5.0)  # start-up and setup alone took longer than max_time
+    runner = SyntheticPairs(clock, [1.0])
+    plan = plan_budget(runner, b, warmup=1)
+    run_pairs(runner, b, 10**6)
+    assert runner.warm == 0 and runner.index == 1
+    assert clock() - b.started == 6.0  # the fixed costs plus exactly one pair
+    assert plan.message is not None and "(6.0 s spent so far)" in plan.message
+    assert plan.needed == pytest.approx(6.0 + (VERDICT - 1) * 1.0 * budget_mod.PAIR_SLACK)
+
+
 def test_the_pair_cap_ends_the_loop() -> None:
     clock = FakeClock()
     b = Budget(_settings(max_pairs=7), started=clock(), clock=clock)
