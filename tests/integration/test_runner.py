@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
@@ -343,3 +344,57 @@ def test_environment_reaches_the_process(tmp_path: Path) -> None:
         env={"PERFOP_PROBE": "value-42"},
     )
     assert r.stdout_head == f"value-42 {tmp_path}\n"
+
+
+DAEMONIZE = """
+import os, sys, time
+def daemon(pidfile):
+    if os.fork():
+        return
+    os.setsid()
+    if os.fork():
+        os._exit(0)
+    fd = os.open(os.devnull, os.O_RDWR)
+    for n in (0, 1, 2):
+        os.dup2(fd, n)
+    with open(pidfile + ".tmp", "w") as fh:
+        fh.write(str(os.getpid()))
+    os.rename(pidfile + ".tmp", pidfile)
+    time.sleep(300)
+    os._exit(0)
+"""
+
+
+def _daemon_pids(tmp: Path, n: int) -> list[int]:
+    deadline = time.monotonic() + 30
+    files = [tmp / f"d{i}.pid" for i in range(n)]
+    while not all(f.exists() for f in files):
+        assert time.monotonic() < deadline, "the daemons never wrote their pid files"
+        time.sleep(0.05)
+    return [int(f.read_text()) for f in files]
+
+
+def _kill_leftovers(pids: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("ending", ["exit", "timeout"])
+def test_double_forked_setsid_daemons_do_not_outlive_the_sample(
+    tmp_path: Path, ending: str
+) -> None:
+    """Issue 16 item 7: daemons out of the process group used to survive, reparented to init."""
+    files = [str(tmp_path / f"d{i}.pid") for i in range(3)]
+    code = DAEMONIZE + "".join(f"daemon({f!r})\n" for f in files)
+    code += f"while not all(os.path.exists(f) for f in {files!r}):\n    time.sleep(0.01)\n"
+    if ending == "timeout":
+        code += "time.sleep(300)\n"
+    r = py(code, tmp_path, timeout=300 if ending == "exit" else 5.0)
+    pids = _daemon_pids(tmp_path, 3)
+    try:
+        assert r.timed_out is (ending == "timeout")
+        for pid in pids:
+            assert _gone(pid, wait=10), f"daemon {pid} survived the sample ({ending})"
+    finally:
+        _kill_leftovers(pids)
