@@ -388,7 +388,7 @@ def follow_ups(data: ReportData) -> list[str]:
         elif status == "inconclusive":
             items.append(
                 f"{h.label} is inconclusive: re-validate with a larger budget "
-                "(max_runs / max_time) or CPU affinity, or drop it"
+                "(max_time, max_pairs) or CPU affinity, or drop it"
             )
         elif status in ("refuted", "rejected"):
             items.append(f"{h.label} was {status}: revert the candidate or revise the hypothesis")
