@@ -78,3 +78,25 @@ def test_profile_diff_of_an_unknown_ref_is_one_line(
     assert res.code == 2
     assert len(res.err.strip().splitlines()) == 1 and "no-such-ref" in res.err
     assert "Traceback" not in res.err
+
+
+def test_profile_diff_text_at_80_columns_is_whole_and_says_what_is_noise(
+    git_repo: Callable[..., Path], run_cli: Callable[..., Any]
+) -> None:
+    repo = git_repo({"app.py": APP.format(body=QUADRATIC), "perfop.toml": CONFIG})
+    _git(repo, "tag", "base")
+    (repo / "app.py").write_text(APP.format(body=LINEAR))
+    _git(repo, "commit", "-qam", "linear slow_sum")
+    res = run_cli(
+        ["profile", "diff", "base", "HEAD", "-w", "app", "--repeat", "2"],
+        cwd=repo,
+        env={"COLUMNS": "80"},
+    )
+    assert res.code == 0, res.err
+    lines = res.out.splitlines()
+    assert max(len(line) for line in lines if line.startswith(("┃", "│", "┏", "└"))) <= 80
+    assert "…" not in res.out
+    header = next(line for line in lines if "profile diff:" in line)
+    assert "cpu" in res.out.split("┏", 1)[0] and "base -> HEAD" in header
+    slow = next(line for line in lines if "slow_sum" in line)
+    assert "decrease" in slow or "vanished" in slow, res.out  # not "within noise"

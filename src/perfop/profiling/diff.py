@@ -134,10 +134,10 @@ def _ratio_interval(
 def _every_pair_clear(base: Sequence[float], candidate: Sequence[float]) -> bool:
     """Every pair moved the same way by at least ``CLEAR_FACTOR`` (two pairs at least): one
     run stretched by a neighbour widens the t-interval, but cannot fake this."""
-    pairs = _log_pairs(base, candidate)
-    steps = [c - b for b, c in pairs]
-    bound = math.log(CLEAR_FACTOR)
-    return len(steps) >= 2 and (all(d >= bound for d in steps) or all(d <= -bound for d in steps))
+    pairs = list(zip(base, candidate, strict=False))
+    down = all(c * CLEAR_FACTOR <= b and b > 0 for b, c in pairs)
+    up = all(c >= b * CLEAR_FACTOR and c > 0 for b, c in pairs)
+    return len(pairs) >= 2 and (down or up)
 
 
 def total_change(base: Sequence[ProfilePart], candidate: Sequence[ProfilePart]) -> TotalChange:

@@ -198,7 +198,8 @@ def _table(
         if col in text:
             table.add_column(col, justify="left", overflow="fold", ratio=2 if i else None)
         else:
-            table.add_column(col, justify="right" if col != "id" else "left", no_wrap=True)
+            left = col in ("id", "status")
+            table.add_column(col, justify="left" if left else "right", no_wrap=True)
     return table, kept
 
 
@@ -298,8 +299,8 @@ def diff_table(diff: ProfileDiff, *, top: int) -> Fitted:
                 "Δ time/run",
                 "ratio [95%]",
             ),
-            text=("function", "location", "status"),
-            optional=("self % base", "self % cand", "Δ share"),
+            text=("function", "location"),
+            optional=("self % base", "self % cand", "Δ share", "time/run base", "time/run cand"),
             narrow=narrow,
         )
         for row in diff.rows[:top]:
