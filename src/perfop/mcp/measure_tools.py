@@ -180,8 +180,11 @@ def _top_spots(report: Any, n: int = 3) -> str:
     "profile",
     ProfileArgs,
     """Profile a configured workload (CPU with py-spy or pyinstrument, memory with memray) and
-    rank its hot spots in the repository's own code. The profile is stored; cite its hot spots
-    as evidence when you add a hypothesis. Artifacts go to .perfop/profiles/<id>/.""",
+    rank its hot spots two ways: by self time (hotspots) and, for the repository's own functions,
+    by inclusive time with callees folded in (causes; callees_dominate marks a caller whose
+    callees hold its time, often the code to change). The harness and outside packages get rows
+    of their own. The profile is stored; cite either view's ids as evidence when you add a
+    hypothesis. Artifacts go to .perfop/profiles/<id>/.""",
     long=True,
 )
 def profile(call: Call, args: ProfileArgs) -> Answer:
