@@ -227,3 +227,80 @@ def test_sqlite_store_uses_wal(tmp_path) -> None:
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 10_000
     finally:
         store.close()
+
+
+OPEN_WHEN_TOLD = """
+import os, sys, time
+from perfop.store import open_store
+print("ready", flush=True)
+go = sys.argv[2]
+deadline = time.monotonic() + 120
+while not os.path.exists(go):
+    if time.monotonic() > deadline:
+        sys.exit("never told to go")
+    time.sleep(0.001)
+store = open_store(sys.argv[1])
+store.close()
+print("opened")
+"""
+
+
+@pytest.mark.slow
+def test_eight_concurrent_first_opens_all_succeed(any_store_url: str, tmp_path) -> None:
+    """Issue 16 item 9: concurrent first opens of a fresh PostgreSQL store lost 3 of 4 runs."""
+    import sys
+
+    go = tmp_path / "go"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN_WHEN_TOLD, any_store_url, str(go)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(8)
+    ]
+    for p in procs:  # all imported and waiting: the race is at the first open
+        assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+    go.touch()
+    outcomes = [p.communicate(timeout=240) for p in procs]
+    failures = [err for (out, err), p in zip(outcomes, procs, strict=True) if p.returncode != 0]
+    assert failures == [], failures[0]
+    assert all(out.strip() == "opened" for out, _ in outcomes)
+    store = open_store(any_store_url)
+    try:
+        with store.read() as conn:
+            rows = conn.execute(sa.select(s.meta)).all()
+        assert [(r.key, r.value) for r in rows if r.key == "schema_version"] == [
+            ("schema_version", str(s.SCHEMA_VERSION))
+        ]
+    finally:
+        store.close()
+
+
+def test_a_damaged_schema_version_is_a_one_line_store_error(any_store_url: str) -> None:
+    """Issue 16 item 13: perfop_meta.schema_version 'banana' was a traceback."""
+    open_store(any_store_url).close()
+    engine = make_engine(any_store_url)
+    with engine.begin() as conn:
+        conn.execute(s.meta.update().values(value="banana"))
+    engine.dispose()
+    with pytest.raises(StoreError, match="schema_version is 'banana', not a number") as info:
+        open_store(any_store_url)
+    assert "\n" not in str(info.value)
+
+
+def test_a_foreign_runs_table_is_refused_untouched(any_store_url: str) -> None:
+    """Issue 16 item 13: a database with someone else's ``runs`` table."""
+    engine = make_engine(any_store_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE runs (x INTEGER)"))
+        conn.execute(sa.text("INSERT INTO runs VALUES (42)"))
+    try:
+        with pytest.raises(StoreError, match=r"table\(s\) runs that perfop did not create"):
+            open_store(any_store_url)
+        with engine.connect() as conn:
+            assert sa.inspect(conn).get_table_names() == ["runs"]
+            assert conn.execute(sa.text("SELECT x FROM runs")).scalar() == 42
+    finally:
+        engine.dispose()

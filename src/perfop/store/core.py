@@ -525,11 +525,37 @@ def open_store(url: str, *, reap: bool = True) -> Store:
     return store
 
 
+# PostgreSQL advisory lock key for schema changes ("perfop" in ASCII): SQLite's write
+# transaction (BEGIN IMMEDIATE) already serializes them, PostgreSQL's does not lock DDL.
+SCHEMA_LOCK = 0x706572666F70
+
+
+def _lock_schema(conn: Connection) -> None:
+    """Serialize schema creation and migration across processes (held until commit)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
+
+
 def _read_version(conn: Connection) -> int | None:
-    if not sa.inspect(conn).has_table(s.meta.name):
+    inspector = sa.inspect(conn)
+    if not inspector.has_table(s.meta.name):
+        foreign = sorted(set(inspector.get_table_names()) & set(s.metadata.tables))
+        if foreign:
+            raise StoreError(
+                f"store {_display_url(str(conn.engine.url))} has table(s) {', '.join(foreign)} "
+                "that perfop did not create (no perfop_meta); give perfop a store of its own"
+            )
         return None
     value = conn.execute(sa.select(s.meta.c.value).where(s.meta.c.key == "schema_version")).scalar()
-    return int(value) if value is not None else None
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise StoreError(
+            f"store {_display_url(str(conn.engine.url))}: perfop_meta.schema_version is "
+            f"{value[:40]!r}, not a number; the store is damaged or not perfop's"
+        ) from None
 
 
 def _ensure_schema(store: Store) -> None:
@@ -544,6 +570,7 @@ def _ensure_schema(store: Store) -> None:
     if version == s.SCHEMA_VERSION and _all_tables_present(store):
         return
     with store.write() as conn:  # re-check under the write lock: another process may have won
+        _lock_schema(conn)
         version = _read_version(conn)
         if version is None:
             s.metadata.create_all(conn)
