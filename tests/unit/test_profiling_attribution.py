@@ -30,7 +30,8 @@ def _by_name(stacks: list[StackSample], root: str = ROOT) -> dict[str, object]:
 def test_origin_of_each_kind_of_file() -> None:
     assert origin_of(WRITE.file, ROOT) == ("repo", "tornado/httputil.py")
     assert origin_of(BENCH, ROOT) == ("harness", BENCH)
-    assert origin_of("<string>", ROOT) == ("harness", "<string>")
+    assert origin_of("<command>", ROOT) == ("harness", "<command>")  # python -c, as perfop runs it
+    assert origin_of("<string>", ROOT) == ("generated", "")  # a dataclass's generated __init__
     assert origin_of(DUMPS.file, ROOT) == ("stdlib", "json")
     assert origin_of(RANDOM.file, ROOT) == ("stdlib", "random")
     assert origin_of(FROZEN.file, ROOT) == ("stdlib", "importlib")
@@ -121,3 +122,12 @@ def test_causes_rank_a_quadratic_caller_of_a_cheap_callee_first() -> None:
     assert callees_dominate(group_spot)
     assert not callees_dominate(next(h for h in causes if h.function == "TokenList.flatten"))
     assert not callees_dominate(next(h for h in causes if h.function == "lex"))
+
+
+def test_generated_code_called_from_the_repository_is_the_callers() -> None:
+    # markdown-it's Token is a dataclass: its __init__ is exec'd code named "<string>".
+    push = Frame("StateInline.push", f"{ROOT}/markdown_it/rules_inline/state_inline.py", 165)
+    init = Frame("__init__", "<string>", 2)
+    by = _by_name([StackSample((H_MAIN, push, init), 3.0), StackSample((H_MAIN, push), 1.0)])
+    assert by["StateInline.push"].self_pct == pytest.approx(100.0)  # type: ignore[attr-defined]
+    assert by[HARNESS].self_pct == 0.0  # type: ignore[attr-defined]

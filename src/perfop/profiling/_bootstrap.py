@@ -67,7 +67,9 @@ def _run_target(target: tuple[str, str], args: list[str]) -> None:
     else:
         sys.argv = ["-c", *args]
         sys.path[0] = ""
-        code = compile(value, "<string>", "exec")
+        # Not "<string>": that is also the file name of code generated at run time (dataclasses'
+        # __init__, namedtuples), which is its caller's; "<command>" is the workload's own.
+        code = compile(value, "<command>", "exec")
         namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
         exec(code, namespace)
 

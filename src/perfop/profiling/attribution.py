@@ -32,8 +32,9 @@ _NOT_OURS = frozenset(
     {"site-packages", "dist-packages", ".venv", "venv", ".tox", ".nox", "__pypackages__", ".perfop"}
 )
 HARNESS = "(harness)"
+GENERATED = "(generated code)"
 _STDLIB_RE = re.compile(r"/lib/(?:python|pypy)\d+(?:\.\d+)?t?/(?P<rest>.+)$")
-_COMMAND_CODE = ("<string>", "<stdin>")
+_COMMAND_CODE = ("<command>", "<stdin>")  # python -c code (as the bootstrap names it), stdin
 _FROZEN_RE = re.compile(r"^<frozen (?P<mod>[\w.]+)>$")
 
 
@@ -71,7 +72,8 @@ def _top_level(rest: str) -> str:
 
 def origin_of(file: str, root: str) -> tuple[str, str]:
     """(origin, group) of a frame's file: ``repo`` (group: the repo-relative path), ``harness``
-    (the file), ``stdlib`` or ``package`` (the top-level module or package), or ``unknown``."""
+    (the file), ``stdlib`` or ``package`` (the top-level module or package), ``generated`` (code
+    exec'd at run time, ``<string>``: folded into its caller like a library), or ``unknown``."""
     rel = repo_relative(file, root)
     if rel is not None:
         return "repo", rel
@@ -83,6 +85,8 @@ def origin_of(file: str, root: str) -> tuple[str, str]:
     if file.startswith("<"):
         if file in _COMMAND_CODE:
             return "harness", file  # python -c code, stdin: the workload's own command
+        if file.startswith("<string>"):
+            return "generated", ""  # exec'd at run time (dataclasses, namedtuple): its caller's
         return "stdlib", "builtins"  # pyinstrument's <built-in>, <frozen ...> without a name
     for marker in ("/site-packages/", "/dist-packages/"):
         if marker in file:
@@ -99,6 +103,8 @@ def origin_of(file: str, root: str) -> tuple[str, str]:
 def outside_label(origin: str, group: str) -> str:
     if origin in ("stdlib", "package") and group:
         return f"({origin}: {group})"
+    if origin == "generated":
+        return GENERATED
     return OUTSIDE
 
 

@@ -82,7 +82,7 @@ class HotSpot:
     total_value: float
     count: int
     in_repo: bool = True
-    origin: str = "repo"  # "repo", "harness", "stdlib", "package" or "unknown" (see attribution)
+    origin: str = "repo"  # repo, harness, stdlib, package, generated, unknown (see attribution)
 
 
 def guess_origin(function: str, in_repo: bool) -> str:
@@ -92,6 +92,8 @@ def guess_origin(function: str, in_repo: bool) -> str:
         return "repo"
     if function == "(harness)":
         return "harness"
+    if function == "(generated code)":
+        return "generated"
     for origin in ("stdlib", "package"):
         if function.startswith(f"({origin}: "):
             return origin
