@@ -39,20 +39,27 @@ def test_paired_ratio_refuses_unpaired_samples() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kind", "verdict", "ref", "expected"),
+    ("kind", "verdict", "ci", "expected"),
     [
-        ("change", "faster", 0.5, "right"),
-        ("change", "slower", 0.5, "wrong-way"),
-        ("change", "unchanged", 0.5, "false"),
-        ("change", "inconclusive", 0.5, "no verdict"),
-        ("change", "unchanged", 1.01, "right"),
-        ("change", "slower", 1.3, "right"),
-        ("aa", "unchanged", 1.0, "right"),
-        ("aa", "inconclusive", 1.0, "right"),
-        ("aa", "faster", 1.0, "false"),
+        ("change", "faster", (0.4, 0.6), "right"),
+        ("change", "slower", (0.4, 0.6), "wrong-way"),
+        ("change", "unchanged", (0.4, 0.6), "false"),
+        ("change", "inconclusive", (0.4, 0.6), "no verdict"),
+        ("change", "unchanged", (0.99, 1.01), "right"),
+        ("change", "faster", (0.99, 1.01), "false"),
+        ("change", "slower", (1.2, 1.4), "right"),
+        ("change", "faster", (1.01, 1.4), "wrong-way"),
+        # a reference that cannot tell: every verdict its interval allows is right
+        ("change", "unchanged", (0.95, 1.09), "right"),
+        ("change", "slower", (0.95, 1.09), "right"),
+        ("change", "faster", (0.95, 1.09), "right"),
+        ("aa", "unchanged", (1.0, 1.0), "right"),
+        ("aa", "inconclusive", (1.0, 1.0), "right"),
+        ("aa", "faster", (1.0, 1.0), "false"),
     ],
 )
-def test_judge(kind: str, verdict: str, ref: float, expected: str) -> None:
+def test_judge(kind: str, verdict: str, ci: tuple[float, float], expected: str) -> None:
+    ref = {"ratio": sum(ci) / 2, "ci_low": ci[0], "ci_high": ci[1]}
     assert realwork.judge({"kind": kind, "verdict": verdict}, ref) == expected
 
 
@@ -67,7 +74,15 @@ def _row(**kw: Any) -> dict[str, Any]:
 
 def test_targets_count_inconclusive_on_big_changes_ratio_agreement_and_aa() -> None:
     rows = [
-        {"kind": "reference", "case": "c", "condition": "quiet", "ratio": 0.5},
+        {
+            "kind": "reference",
+            "case": "c",
+            "condition": "quiet",
+            "ratio": 0.5,
+            "ci_low": 0.45,
+            "ci_high": 0.55,
+            "pairs": 12,
+        },
         {"kind": "reference", "case": "d", "condition": "quiet", "ratio": 0.9},
         _row(kind="change", verdict="faster", ratio=0.53, ci_low=0.5, ci_high=0.56),
         _row(kind="change", verdict="inconclusive", ratio=0.6, ci_low=0.3, ci_high=1.1),
@@ -84,4 +99,5 @@ def test_targets_count_inconclusive_on_big_changes_ratio_agreement_and_aa() -> N
     assert "A/A: 1/2 false verdicts, 1/2 `unchanged`" in text
     table = realwork.summarise(rows)
     assert table.count("\n| quiet |") == 5
-    assert "| 0.500 (" not in table  # a reference without a CI is shown without one
+    assert "| 0.500 (0.450-0.550, 12) |" in table
+    assert "| 0.900 |" in table  # a reference without a CI is shown without one
