@@ -12,12 +12,12 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from perfop.config import WorkloadConfig
+    from perfop.config import LoadedConfig, WorkloadConfig
 
 Clock = Callable[[], float]
 
@@ -126,6 +126,33 @@ class Plan:
             "message": self.message,
             "level": self.level,
         }
+
+
+def workload_budget(
+    loaded: LoadedConfig,
+    names: Sequence[str],
+    i: int,
+    *,
+    max_time: float | None,
+    max_pairs: int | None,
+    started: float,
+    clock: Clock,
+    reserve: float,
+) -> Budget:
+    """The budget of workload ``names[i]`` in a command measuring ``names`` in turn: the first
+    counts from the command's ``started`` (its start-up is the first workload's), the last keeps
+    ``reserve`` seconds free for the clean-up; the others start when they do."""
+    name = names[i]
+    settings = budget_settings(
+        loaded.workload(name), alpha=loaded.config.alpha, max_time=max_time, max_pairs=max_pairs
+    )
+    return Budget(
+        settings,
+        started=started if i == 0 else clock(),
+        clock=clock,
+        reserve=reserve if i == len(names) - 1 else 0.0,
+        name=name,
+    )
 
 
 def _secs(x: float) -> str:

@@ -16,23 +16,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from perfop import stats
-from perfop.budget import Budget, Clock, Plan, budget_settings
+from perfop.budget import Budget, Clock, Plan, workload_budget
 from perfop.compare import CompareProgress, RefInfo, set_up_sides
-from perfop.config import LoadedConfig, resolve_workload
+from perfop.config import LoadedConfig
 from perfop.environment import capture_environment
 from perfop.errors import WorkloadError
 from perfop.model import RunStatus
 from perfop.pairs import (
     PairRunner,
-    Side,
     SideFailed,
+    begin_sides,
     metric_values,
     plan_budget,
     run_pairs,
     typical_pair,
     workload_names,
 )
-from perfop.runner import set_affinity, workload_env
+from perfop.runner import set_affinity
 from perfop.store import Store
 from perfop.store import compare as cstore
 from perfop.worktrees import Checkout, WorktreeSession, resolve_ref
@@ -96,14 +96,15 @@ def calibrate(
         b = session.checkout("cand", sha)
         reserve = clock() - t0
         for i, name in enumerate(names):
-            budget = Budget(
-                budget_settings(
-                    loaded.workload(name), alpha=config.alpha, max_time=max_time, max_pairs=cap
-                ),
-                started=started if i == 0 else clock(),
+            budget = workload_budget(
+                loaded,
+                names,
+                i,
+                max_time=max_time,
+                max_pairs=cap,
+                started=started,
                 clock=clock,
-                reserve=reserve if i == len(names) - 1 else 0.0,
-                name=name,
+                reserve=reserve,
             )
             out.append(
                 _calibrate_workload(
@@ -137,24 +138,16 @@ def _calibrate_workload(
 ) -> CalibrationResult:
     wl = loaded.workload(name)
     config = loaded.config
-    sides = []
-    for label, co in (("base", a), ("candidate", b)):
-        res = resolve_workload(
-            name, wl, repo=loaded.repo_root, worktree=loaded.project_dir(co.path)
-        )
-        run_id = store.begin_run(
-            workload=name,
-            argv=res.argv,
-            kind="calibrate",
-            cwd=str(res.cwd),
-            env=res.env,
-            ref=ref,
-            sha=co.sha,
-            settings={**budget.settings.to_dict(), "warmup": wl.warmup, "seed": seed},
-            environment_id=env_id,
-            side=label,
-        )
-        sides.append(Side(label, co, res, workload_env(res.env), run_id))
+    sides = begin_sides(
+        store,
+        loaded,
+        name,
+        (("base", a), ("candidate", b)),
+        kind="calibrate",
+        settings={**budget.settings.to_dict(), "warmup": wl.warmup, "seed": seed},
+        env_id=env_id,
+        ref=ref,
+    )
     runner = PairRunner(store, sides[0], sides[1], seed, name, clock=budget.clock)
     failure = None
     notices: list[str] = []

@@ -21,7 +21,7 @@ from typing import Any, Literal, Protocol
 
 from perfop import __version__, stats
 from perfop.behavior import Behavior, check_behavior
-from perfop.budget import Budget, Clock, Plan, budget_settings
+from perfop.budget import Budget, Clock, Plan, workload_budget
 from perfop.config import LoadedConfig, WorkloadConfig, resolve_workload
 from perfop.contention import merge as merge_contention
 from perfop.cpuwall import cpu_vs_wall_document
@@ -34,6 +34,7 @@ from perfop.pairs import (
     Side,
     SideFailed,
     analyse,
+    begin_sides,
     metric_specs,
     metric_values,
     plan_budget,
@@ -241,14 +242,15 @@ def compare(
                 environment_id=env_id,
             )
             for i, name in enumerate(names):
-                budget = Budget(
-                    budget_settings(
-                        loaded.workload(name), alpha=config.alpha, max_time=max_time, max_pairs=cap
-                    ),
-                    started=started if i == 0 else clock(),
+                budget = workload_budget(
+                    loaded,
+                    names,
+                    i,
+                    max_time=max_time,
+                    max_pairs=cap,
+                    started=started,
                     clock=clock,
-                    reserve=reserve if i == len(names) - 1 else 0.0,
-                    name=name,
+                    reserve=reserve,
                 )
                 try:
                     wc = _compare_workload(
@@ -385,7 +387,6 @@ def _compare_workload(
     progress: CompareProgress,
 ) -> WorkloadComparison:
     wl = loaded.workload(name)
-    repo = loaded.repo_root
     notices: list[str] = []
 
     def say(level: str, text: str) -> None:
@@ -398,30 +399,17 @@ def _compare_workload(
     pinned: tuple[str, ...] = ()
     if harness == "base":
         pinned = tuple(pin_harness(check.files, base=base_co.path, candidate=cand_co.path))
-    settings = {
-        **budget.settings.to_dict(),
-        "warmup": wl.warmup,
-        "seed": seed,
-        "harness": harness,
-    }
-    sides = []
-    for label, co in (("base", base_co), ("candidate", cand_co)):
-        res = resolve_workload(name, wl, repo=repo, worktree=loaded.project_dir(co.path))
-        run_id = store.begin_run(
-            workload=name,
-            argv=res.argv,
-            kind="compare",
-            cwd=str(res.cwd),
-            env=res.env,
-            ref=co.ref,
-            sha=co.sha,
-            dirty=co.ref == WORKTREE,
-            settings=settings,
-            environment_id=env_id,
-            comparison_id=cid,
-            side=label,
-        )
-        sides.append(Side(label, co, res, workload_env(res.env), run_id))
+    settings = {**budget.settings.to_dict(), "warmup": wl.warmup, "seed": seed, "harness": harness}
+    sides = begin_sides(
+        store,
+        loaded,
+        name,
+        (("base", base_co), ("candidate", cand_co)),
+        kind="compare",
+        settings=settings,
+        env_id=env_id,
+        comparison_id=cid,
+    )
     base, cand = sides
     runner = PairRunner(store, base, cand, seed, name, clock=budget.clock)
     calibration = cstore.latest_calibration(store, name)

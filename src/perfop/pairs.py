@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -55,6 +55,48 @@ class Side:
     env: dict[str, str]
     run_id: int
     results: list[ProcessResult] = field(default_factory=list)
+
+
+def begin_sides(
+    store: Store,
+    loaded: LoadedConfig,
+    name: str,
+    checkouts: Sequence[tuple[str, Checkout]],
+    *,
+    kind: str,
+    settings: Mapping[str, Any],
+    env_id: int,
+    comparison_id: int | None = None,
+    ref: str | None = None,
+) -> list[Side]:
+    """Resolve the workload in each checkout and begin one stored run per side. ``ref`` (a
+    calibration's one ref) overrides each checkout's own; a WORKTREE checkout is marked dirty."""
+    from perfop.config import resolve_workload
+    from perfop.runner import workload_env
+    from perfop.worktrees import WORKTREE
+
+    wl = loaded.workload(name)
+    sides = []
+    for label, co in checkouts:
+        res = resolve_workload(
+            name, wl, repo=loaded.repo_root, worktree=loaded.project_dir(co.path)
+        )
+        run_id = store.begin_run(
+            workload=name,
+            argv=res.argv,
+            kind=kind,
+            cwd=str(res.cwd),
+            env=res.env,
+            ref=ref if ref is not None else co.ref,
+            sha=co.sha,
+            dirty=co.ref == WORKTREE if ref is None else None,
+            settings=settings,
+            environment_id=env_id,
+            comparison_id=comparison_id,
+            side=label,
+        )
+        sides.append(Side(label, co, res, workload_env(res.env), run_id))
+    return sides
 
 
 class SideFailed(Exception):
