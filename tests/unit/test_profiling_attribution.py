@@ -122,6 +122,14 @@ def test_causes_rank_a_quadratic_caller_of_a_cheap_callee_first() -> None:
     assert callees_dominate(group_spot)
     assert not callees_dominate(next(h for h in causes if h.function == "TokenList.flatten"))
     assert not callees_dominate(next(h for h in causes if h.function == "lex"))
+    # ... and which callee each one's time mostly goes through: run is a wrapper of group_tokens,
+    # group_tokens splits across its callees.
+    from perfop.profiling.attribution import heaviest_callees
+
+    via = heaviest_callees(stacks, kind="cpu", root=ROOT)
+    assert via[causes[0].id] == ("group_tokens", pytest.approx(76.0))
+    assert via[group_spot.id] == ("TokenList.flatten", pytest.approx(100 * 44.7 / 76.0))
+    assert group_spot.id in via and next(h for h in causes if h.function == "lex").id not in via
 
 
 def test_generated_code_called_from_the_repository_is_the_callers() -> None:

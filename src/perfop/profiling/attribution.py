@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable
+from itertools import pairwise
 from pathlib import PurePosixPath
 
 from perfop.profiling.model import OUTSIDE, Frame, HotSpot, Kind, StackSample, hotspot_id
@@ -225,3 +226,27 @@ def rank_causes(spots: Iterable[HotSpot]) -> list[HotSpot]:
     code" view. Module top levels (``<module>``) are left out: they contain everything."""
     ours = [h for h in spots if h.origin == "repo" and h.function != "<module>"]
     return sorted(ours, key=lambda h: (-h.total_value, h.self_value, h.file, h.function))
+
+
+def heaviest_callees(
+    stacks: Iterable[StackSample], *, kind: Kind, root: str, include_all: bool = False
+) -> dict[str, tuple[str, float]]:
+    """For each repository function, its heaviest repository callee and the share (percent) of
+    the function's inclusive weight that passes through it: ``{hot spot id: (callee, pct)}``.
+    A wrapper reads ``via parse 100%``; a quadratic caller splits across its callees."""
+    totals: dict[_Key, float] = defaultdict(float)
+    edges: dict[_Key, dict[_Key, float]] = defaultdict(lambda: defaultdict(float))
+    for stack in stacks:
+        keyed = _keyed_frames(stack.frames, root=root, include_all=include_all)
+        ours = [k.key for k in keyed if k.origin == "repo"]
+        for key in dict.fromkeys(ours):
+            totals[key] += stack.weight
+        pairs = {(a, b) for a, b in pairwise(ours) if a != b}
+        for parent, child in pairs:
+            edges[parent][child] += stack.weight
+    out: dict[str, tuple[str, float]] = {}
+    for parent, children in edges.items():
+        child, weight = max(children.items(), key=lambda kv: (kv[1], kv[0]))
+        if totals[parent] > 0:
+            out[hotspot_id(kind, *parent)] = (child[1], 100.0 * weight / totals[parent])
+    return out

@@ -7,7 +7,8 @@ Format history (bump the suffix on any incompatible change):
                      1 when absent) and each part's ``cpu_time`` (null when unknown); each hot
                      spot's ``origin`` (repo, harness, stdlib, package, unknown); each part's
                      ``causes`` (derived: repository functions by inclusive time, as
-                     ``{"id", "callees_dominate"}``).
+                     ``{"id", "callees_dominate"}``); each part's ``via`` (hot spot id ->
+                     [heaviest repository callee, % of the inclusive time through it]).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def profile_document(report: ProfileReport) -> dict[str, Any]:
     for part, model in zip(body["parts"], report.parts, strict=True):
         part["notes"] = list(part["notes"])
         part["hotspots"] = list(part["hotspots"])
+        part["via"] = {k: list(v) for k, v in model.via.items()}
         part["causes"] = [
             {"id": h.id, "callees_dominate": callees_dominate(h)}
             for h in rank_causes(model.hotspots)
@@ -63,6 +65,7 @@ def report_from_document(doc: dict[str, Any]) -> ProfileReport:
             artifacts=dict(p["artifacts"]),
             notes=tuple(p["notes"]),
             cpu_time=None if p.get("cpu_time") is None else float(p["cpu_time"]),
+            via={k: (str(v[0]), float(v[1])) for k, v in (p.get("via") or {}).items()},
         )
         for p in doc["parts"]
     )

@@ -115,6 +115,8 @@ class ProfilePart:
     artifacts: dict[str, str] = field(default_factory=dict)  # name -> path relative to the repo
     notes: tuple[str, ...] = ()
     cpu_time: float | None = None  # user+sys seconds of the profiled process tree, when known
+    # hot spot id -> (its heaviest repository callee, % of its inclusive weight through it)
+    via: dict[str, tuple[str, float]] = field(default_factory=dict)
 
     def hotspot(self, function: str) -> HotSpot | None:
         """The hot spot of ``function`` (its qualified name as shown), if any."""

@@ -142,6 +142,10 @@ def format_bytes(value: float) -> str:
     return f"{value:.0f} B"
 
 
+def _via(via: tuple[str, float] | None) -> str:
+    return "" if via is None else f"{via[0]} {via[1]:.0f}%"
+
+
 def shorten_path(path: str, width: int = 48) -> str:
     """``path`` cut in the middle to about ``width`` characters: its first component and its
     distinguishing tail (the file and its directory, at least) are always kept."""
@@ -252,9 +256,9 @@ def causes_table(part: ProfilePart, *, top: int) -> Fitted:
     def build(narrow: bool) -> Table:
         table, kept = _table(
             f"{part.kind} causes: the repository's functions by total (callees included)",
-            ("id", "function", "location", "total %", "self %", value, "callees"),
-            text=("function", "location"),
-            optional=(value,),
+            ("id", "function", "location", "total %", "self %", value, "callees", "mostly via"),
+            text=("function", "location", "mostly via"),
+            optional=(value, "location"),
             narrow=narrow,
         )
         for spot in rank_causes(part.hotspots)[:top]:
@@ -270,6 +274,7 @@ def causes_table(part: ProfilePart, *, top: int) -> Fitted:
                     f"{spot.self_pct:.1f}",
                     _fmt(spot.total_value, part.unit),
                     f"{share:.0%} dominate" if callees_dominate(spot) else f"{share:.0%}",
+                    _via(part.via.get(spot.id)),
                 ),
             )
         return table

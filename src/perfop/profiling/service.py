@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from perfop.config import LoadedConfig, ResolvedWorkload, WorkloadConfig, resolve_workload
 from perfop.errors import UsageError
 from perfop.profiling import backends
-from perfop.profiling.attribution import attribute
+from perfop.profiling.attribution import attribute, heaviest_callees
 from perfop.profiling.diff import ProfileDiff, diff_runs
 from perfop.profiling.document import profile_document
 from perfop.profiling.model import Kind, ProfilePart, ProfileReport, RawProfile
@@ -150,9 +150,9 @@ def build_part(
     raw: RawProfile, *, checkout_root: Path, repo_root: Path, include_all: bool
 ) -> ProfilePart:
     """Attribute a raw profile to the checkout's files; artifact paths relative to the repo."""
-    spots = attribute(
-        raw.stacks, kind=raw.kind, root=str(checkout_root.resolve()), include_all=include_all
-    )
+    root = str(checkout_root.resolve())
+    spots = attribute(raw.stacks, kind=raw.kind, root=root, include_all=include_all)
+    via = heaviest_callees(raw.stacks, kind=raw.kind, root=root, include_all=include_all)
     return ProfilePart(
         kind=raw.kind,
         backend=raw.backend,
@@ -165,6 +165,7 @@ def build_part(
         artifacts={name: _relative(p, repo_root) for name, p in raw.artifacts.items()},
         notes=raw.notes,
         cpu_time=raw.cpu_time,
+        via=via,
     )
 
 
