@@ -44,6 +44,7 @@ C_BACKSTOP = 30.0  # faulthandler's own timer fires this long after the Python w
 REPORT_VAR = "PERFOP_TEST_REPORT"
 # The project's markers (pyproject.toml) whose tests each run counts.
 TRACKED_MARKERS = ("postgres", "hyperfine", "chromium", "slow")
+SLOW_HINT = 5.0  # seconds: a test over this on a quiet machine is marked slow
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -317,6 +318,21 @@ class SuiteGuard:
                 "(they block interpreter exit)."
             )
         terminalreporter.write_line(f"perfop tests: {self.summary_line()}")
+        unmarked = sorted(
+            (
+                (seconds, nodeid)
+                for nodeid, seconds in self.durations.items()
+                if seconds > SLOW_HINT and "slow" not in self.outcomes.get(nodeid, ("", ()))[1]
+            ),
+            reverse=True,
+        )
+        if unmarked:
+            load = os.getloadavg()[0]
+            names = ", ".join(f"{nodeid} ({seconds:.0f} s)" for seconds, nodeid in unmarked[:5])
+            terminalreporter.write_line(
+                f"perfop tests: {len(unmarked)} tests not marked slow took over {SLOW_HINT:g} s "
+                f"(load now {load:.1f}; mark them if they do on a quiet machine): {names}"
+            )
 
     def pytest_unconfigure(self) -> None:
         with self.lock:

@@ -267,6 +267,7 @@ def test_tools_are_listed_with_precise_schemas(project: Path) -> None:
     run_session(project, body)
 
 
+@pytest.mark.slow
 def test_full_engagement_through_tools_only(
     project: Path, git: Callable[..., str], perfop_proc: Callable[..., Any]
 ) -> None:

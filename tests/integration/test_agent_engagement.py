@@ -94,6 +94,7 @@ def _assert_no_key(key: str, *texts: str, paths: list[Path]) -> None:
             assert key.encode() not in f.read_bytes(), f"planted key found in {f}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("protocol", ["openai", "anthropic"])
 def test_full_engagement_on_the_example(protocol, tmp_path, git, perfop_proc):
     repo = prepare_demo_repo(tmp_path / "wordfreq")

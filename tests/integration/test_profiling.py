@@ -76,6 +76,7 @@ def test_large_allocation_is_top_memory_site_with_its_peak(git_repo: Callable[..
     assert (repo / mem.artifacts["flamegraph"]).read_text().lstrip().lower().startswith("<!doctype")
 
 
+@pytest.mark.slow
 def test_tracemalloc_fallback_finds_the_same_site(git_repo: Callable[..., Path]) -> None:
     repo = _repo_with_fixtures(git_repo, "mem_alloc.py")
     out = repo / ".perfop" / "tm"
