@@ -221,11 +221,6 @@ def _target(
     return resolved, run_env
 
 
-def _with_notes(raw: RawProfile, *notes: str | None) -> RawProfile:
-    kept = tuple(n for n in notes if n and n not in raw.notes)
-    return dataclasses.replace(raw, notes=(*kept, *raw.notes)) if kept else raw
-
-
 NO_PYTHON = "No python processes found"
 
 
