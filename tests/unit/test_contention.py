@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from perfop import contention as c
@@ -129,10 +131,14 @@ def test_merge_keeps_the_worst_level() -> None:
 
 
 def test_monitor_snapshots_between_processes_only() -> None:
+    # The monitor compares a snapshot's time with time.monotonic() (the machine's uptime on
+    # Linux): fake snapshots taken "now", or a machine up for over an hour would see
+    # min_interval=3600 as long passed.
+    now = time.monotonic()
     snaps = iter(
         [
-            _snap(0.0, STAT_A, "3.0", PRESSURE_A, 0.0),
-            _snap(2.0, STAT_B, "5.2", PRESSURE_B, 0.0),
+            _snap(now, STAT_A, "3.0", PRESSURE_A, 0.0),
+            _snap(now + 2.0, STAT_B, "5.2", PRESSURE_B, 0.0),
         ]
     )
     m = c.Monitor(snapshot=lambda: next(snaps), min_interval=3600.0, hz=100)
