@@ -214,6 +214,7 @@ class Monitor:
     snapshot: Callable[[], Snapshot] = take_snapshot
     min_interval: float = MIN_INTERVAL
     hz: float = field(default_factory=_clock_ticks)
+    clock: Callable[[], float] = time.monotonic  # the clock of ``Snapshot.at``
     intervals: list[Interval] = field(default_factory=list)
     _last: Snapshot | None = None
     _own: float = 0.0
@@ -228,7 +229,7 @@ class Monitor:
             return
         self._own += own_cpu
         self._pending += 1
-        if time.monotonic() - self._last.at >= self.min_interval:
+        if self.clock() - self._last.at >= self.min_interval:
             self._close()
 
     def _close(self) -> None:

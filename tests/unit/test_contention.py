@@ -141,7 +141,7 @@ def test_monitor_snapshots_between_processes_only() -> None:
             _snap(now + 2.0, STAT_B, "5.2", PRESSURE_B, 0.0),
         ]
     )
-    m = c.Monitor(snapshot=lambda: next(snaps), min_interval=3600.0, hz=100)
+    m = c.Monitor(snapshot=lambda: next(snaps), min_interval=3600.0, hz=100, clock=lambda: 1.0)
     m.add(1.0)  # before start: ignored
     m.start()
     m.add(0.5)
