@@ -11,6 +11,8 @@ import pty
 import select
 import time
 
+import pytest
+
 from agent_llm_fakes import TINY_FILES, ScriptedLLM, call, hypothesis, sleep_edit
 
 KEY = "sk-test-e2e-PLANTED0123456789abcdefghij"
@@ -85,6 +87,7 @@ def _decisions(perfop_proc, repo):
     return doc.get("decisions") or doc.get("entries") or []
 
 
+@pytest.mark.slow
 def test_high_risk_design_waits_for_approval_on_the_terminal(
     git_repo, git, perfop_popen, perfop_proc
 ):
@@ -125,6 +128,7 @@ def test_high_risk_design_waits_for_approval_on_the_terminal(
     assert KEY not in out
 
 
+@pytest.mark.slow
 def test_high_risk_design_is_refused_without_a_terminal(git_repo, git, perfop_proc):
     repo = git_repo(TINY_FILES)
     with ScriptedLLM("openai", _script(), key=KEY) as llm:

@@ -509,6 +509,7 @@ def test_an_agent_cannot_lower_risk_to_skip_the_approval(project: Path) -> None:
     run_session(project, body)
 
 
+@pytest.mark.slow
 def test_report_never_overwrites_the_users_files(project: Path, git: Callable[..., str]) -> None:
     """Issue 16 item 2: MCP report replaced an untracked file and a tracked plot."""
     (project / "notes.md").write_text("mine\n")

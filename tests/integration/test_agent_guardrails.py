@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from agent_llm_fakes import TINY_FILES, ScriptedLLM, call, hypothesis, sleep_edit
 
 KEY = "sk-test-guardrails-PLANTED0123456789abcdef"
@@ -39,6 +41,7 @@ def _decisions(run_cli, repo):
     return doc.get("decisions") or doc.get("entries") or []
 
 
+@pytest.mark.slow
 def test_destructive_commands_are_refused_and_the_run_continues(git_repo, git, run_cli, tmp_path):
     repo = git_repo(TINY_FILES)
     outside = tmp_path / "precious.txt"
@@ -105,6 +108,7 @@ def test_destructive_commands_are_refused_and_the_run_continues(git_repo, git, r
     assert "git push is refused" in log
 
 
+@pytest.mark.slow
 def test_a_slower_candidate_is_refuted_reverted_and_not_committed(git_repo, git, run_cli):
     repo = git_repo(TINY_FILES)
     script = {

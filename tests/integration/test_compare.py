@@ -83,6 +83,7 @@ def _db(repo: Path) -> Path:
     return repo / ".perfop" / "perfop.db"
 
 
+@pytest.mark.slow
 def test_slower_commit_is_slower_and_gates(
     repo: Path, git: Callable[..., str], run_cli: Callable[..., Any]
 ) -> None:
@@ -122,6 +123,7 @@ def test_slower_commit_is_slower_and_gates(
         store.close()
 
 
+@pytest.mark.slow
 def test_faster_commit_summary_line(
     repo: Path, git: Callable[..., str], run_cli: Callable[..., Any]
 ) -> None:
@@ -146,6 +148,7 @@ def test_identical_code_is_never_faster_or_slower(
     assert code == 0
 
 
+@pytest.mark.slow
 def test_uncommitted_worktree_candidate_leaves_user_state_untouched(
     repo: Path, git: Callable[..., str], run_cli: Callable[..., Any]
 ) -> None:
@@ -172,6 +175,7 @@ def test_uncommitted_worktree_candidate_leaves_user_state_untouched(
     assert git(repo, "worktree", "list").count("\n") == 0
 
 
+@pytest.mark.slow
 def test_candidate_changing_the_benchmark_is_pinned_and_flagged(
     repo: Path, git: Callable[..., str], run_cli: Callable[..., Any]
 ) -> None:
@@ -196,6 +200,7 @@ def test_candidate_changing_the_benchmark_is_pinned_and_flagged(
     assert w["pinned_files"] == [] and w["verdict"] == "faster"
 
 
+@pytest.mark.slow
 def test_changed_output_is_behaviour_changed_not_a_speedup(
     repo: Path, git: Callable[..., str], run_cli: Callable[..., Any]
 ) -> None:
@@ -340,6 +345,7 @@ def _samples_stored(repo: Path) -> int:
         return 0
 
 
+@pytest.mark.slow
 def test_sigkill_mid_compare_then_next_command_cleans_up(
     repo: Path,
     git: Callable[..., str],

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from perfop.ci.init_ci import PINNED_ACTIONS
@@ -113,6 +114,7 @@ def _gate(run_cli: Callable[..., Any], repo: Path, summary: Path, *args: str) ->
     return run_cli(["gate", "--seed", "7", *args], cwd=repo, env=env)
 
 
+@pytest.mark.slow
 def test_slower_pr_fails_with_summary_and_error(
     git_repo: Callable[..., Path],
     git: Callable[..., str],

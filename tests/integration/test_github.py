@@ -139,6 +139,7 @@ def _perfop(
     return proc
 
 
+@pytest.mark.slow
 def test_runs_follow_link_pagination(api: _Server, tmp_path: Path) -> None:
     proc = _perfop(api, tmp_path, "ci", "runs", "--limit", "4")
     assert proc.returncode == 0, proc.stderr
@@ -173,6 +174,7 @@ def test_branch_and_status_filters_are_sent(api: _Server, tmp_path: Path) -> Non
     assert query["branch"] == "main" and query["status"] == "failure"
 
 
+@pytest.mark.slow
 def test_jobs_logs_and_triage(api: _Server, tmp_path: Path) -> None:
     proc = _perfop(api, tmp_path, "ci", "jobs", str(RUN_ID))
     assert proc.returncode == 0, proc.stderr
@@ -215,6 +217,7 @@ def test_triage_of_a_local_file_needs_no_network(tmp_path: Path) -> None:
     assert "exceeded the maximum execution time" in proc.stdout
 
 
+@pytest.mark.slow
 def test_alerts_and_new_on_head(api: _Server, tmp_path: Path) -> None:
     proc = _perfop(api, tmp_path, "ci", "alerts", "--ref", "main")
     assert proc.returncode == 0, proc.stderr
@@ -233,6 +236,7 @@ def test_alerts_and_new_on_head(api: _Server, tmp_path: Path) -> None:
     assert {"refs/heads/main", "refs/pull/7/merge"} <= set(refs)
 
 
+@pytest.mark.slow
 def test_errors_are_one_line_with_the_fix(api: _Server, tmp_path: Path) -> None:
     proc = _perfop(api, tmp_path, "ci", "runs", "--repo", "acme/missing")
     assert proc.returncode == 2

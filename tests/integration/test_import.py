@@ -83,6 +83,7 @@ def test_pytest_benchmark_json(repo: Path, tmp_path: Path, run_cli: Callable[...
     assert [i["skipped"] for i in again["imported"]] == [True]
 
 
+@pytest.mark.slow
 def test_pyperf_json_and_gz(repo: Path, tmp_path: Path, run_cli: Callable[..., Any]) -> None:
     pyperf = pytest.importorskip("pyperf")
     out = tmp_path / "pp.json.gz"

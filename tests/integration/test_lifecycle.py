@@ -131,6 +131,7 @@ def prepare(repo: Path, capsys: pytest.CaptureFixture[str], *, risk: str = "low"
     assert code == 0 and doc["hypothesis"]["status"] == "designed"
 
 
+@pytest.mark.slow
 def test_full_lifecycle_confirmed_and_verified(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -186,6 +187,7 @@ def test_full_lifecycle_confirmed_and_verified(
         ("changes-output", 0.02, 43, "rejected", "behaviour changed"),
     ],
 )
+@pytest.mark.slow
 def test_bad_candidates(
     repo: Path,
     capsys: pytest.CaptureFixture[str],

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from perfop.store import compare as compare_store
 from perfop.store import history as history_store
 from perfop.store import open_store
@@ -58,6 +60,7 @@ PYTEST_BENCHMARK = {
 }
 
 
+@pytest.mark.slow
 def test_every_measurement_kind_round_trips(
     any_store_url: str,
     git_repo: Callable[..., Path],

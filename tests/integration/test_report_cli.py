@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from perfop.store import open_store
 from report_fixture import DEFAULT_OUTCOMES, build_engagement, make_repo
 
@@ -152,6 +154,7 @@ def _one_line_usage_error(res: Any, *needles: str) -> None:
         assert needle in res.err, (needle, res.err)
 
 
+@pytest.mark.slow
 def test_report_never_overwrites_a_user_file(tmp_path: Path, run_cli: Callable[..., Any]) -> None:
     """Issue 16 item 2: reports and plot folders replace only files perfop wrote."""
     repo = _repo(tmp_path)

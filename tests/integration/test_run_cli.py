@@ -311,6 +311,7 @@ def test_interrupted_run_is_marked_and_keeps_completed_samples(
 # --- concurrency -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_two_processes_on_one_sqlite_file_lose_nothing(git_repo, perfop_popen, tmp_path) -> None:
     repo = git_repo()
     db = tmp_path / "shared" / "perfop.db"  # not created yet: both race to create the schema
@@ -357,6 +358,7 @@ def test_two_processes_on_one_sqlite_file_lose_nothing(git_repo, perfop_popen, t
 # --- secrets ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_planted_secrets_reach_no_artifact(git_repo, run_cli, tmp_path) -> None:
     repo = git_repo(
         {
