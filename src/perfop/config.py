@@ -27,6 +27,7 @@ from perfop.model import BUILTIN_METRICS
 DEFAULT_STORE = "sqlite:///.perfop/perfop.db"
 CONFIG_FILES = ("perfop.toml", "pyproject.toml")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+MAX_NAME = 200  # workload and metric names: the store's columns
 
 
 class _Strict(BaseModel):
@@ -60,7 +61,7 @@ class WorkloadConfig(_Strict):
     cwd: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
     setup: Command | None = None
-    timeout: float = Field(default=120.0, gt=0)
+    timeout: float = Field(default=120.0, gt=0, allow_inf_nan=False)
     warmup: int = Field(default=1, ge=0)
     min_runs: int = Field(default=5, ge=1)
     max_runs: int = Field(default=30, ge=1)
@@ -75,6 +76,16 @@ class WorkloadConfig(_Strict):
     check_output: bool = True
 
     _cmd = field_validator("command", "setup")(_check_command)
+
+    @field_validator("metrics")
+    @classmethod
+    def _metric_names(cls, value: list[str] | None) -> list[str] | None:
+        for name in value or ():
+            if len(name) > MAX_NAME:
+                raise ValueError(
+                    f"metric name {name[:40]!r}... is {len(name)} characters; at most {MAX_NAME}"
+                )
+        return value
 
     @field_validator("env")
     @classmethod
@@ -174,6 +185,10 @@ class PerfopConfig(_Strict):
             if not _NAME_RE.match(name):
                 raise ValueError(
                     f"workload name {name!r} may only use letters, digits, '_', '.', '-'"
+                )
+            if len(name) > MAX_NAME:
+                raise ValueError(
+                    f"workload name {name[:40]!r}... is {len(name)} characters; at most {MAX_NAME}"
                 )
         return value
 
@@ -275,10 +290,15 @@ def _load_file(path: Path, root: Path, *, optional: bool = False) -> LoadedConfi
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path.name}: invalid TOML: {exc}; fix the syntax") from None
+    except RecursionError:
+        raise ConfigError(f"{path.name}: invalid TOML: nested too deeply; flatten it") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path.name}: cannot read ({exc})") from None
     if path.name == "pyproject.toml":
-        section = raw.get("tool", {}).get("perfop")
+        tool = raw.get("tool", {})
+        if not isinstance(tool, dict):
+            raise ConfigError(f"{path.name}: 'tool' must be a table ([tool.perfop]), not a value")
+        section = tool.get("perfop")
         if section is None:
             if optional:
                 return None

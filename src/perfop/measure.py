@@ -30,6 +30,8 @@ ADHOC = "adhoc"
 # Once one process has succeeded, later failures are recorded and measuring goes on (flaky
 # workloads keep their data).
 FAIL_FAST = 3
+MAX_RUNS = 1_000_000
+MAX_TIMEOUT = 7 * 24 * 3600.0  # a week; inf and nan are not timeouts
 
 
 class RunProgress(Protocol):
@@ -105,10 +107,14 @@ def settings_for(
     """Command-line values win over the workload's config, which wins over ad hoc defaults."""
     if runs is not None and runs < 1:
         raise UsageError(f"--runs must be >= 1 (got {runs})")
+    if runs is not None and runs > MAX_RUNS:
+        raise UsageError(f"--runs must be at most {MAX_RUNS} (got {runs})")
     if warmup is not None and warmup < 0:
         raise UsageError(f"--warmup must be >= 0 (got {warmup})")
-    if timeout is not None and timeout <= 0:
-        raise UsageError(f"--timeout must be > 0 (got {timeout})")
+    if timeout is not None and not 0 < timeout <= MAX_TIMEOUT:
+        raise UsageError(
+            f"--timeout must be a number of seconds > 0 and at most {MAX_TIMEOUT:g} (got {timeout})"
+        )
     if workload is None:
         n = runs or 10
         return RunSettings(

@@ -29,7 +29,8 @@ from perfop.model import BUILTIN_METRICS, MetricSpec, ProcessResult
 STDERR_TAIL_BYTES = 2048
 STDOUT_HEAD_BYTES = 64 * 1024
 METRIC_PREFIX = b"PERFOP_METRIC "
-_METRIC_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_.:-]*)=(\S+)$")
+# Names up to 200 characters (the store's column) and units up to 32; longer is not a metric line.
+_METRIC_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_.:-]{0,199})=(\S+)$")
 _CHUNK = 1 << 16
 _LONG_LINE = 1 << 20
 _TRAILING_WS = re.compile(rb"[ \t\r\f\v]+(?=\n)")
@@ -120,7 +121,7 @@ class _StdoutSink:
         for extra in fields[1:]:
             key, _, val = extra.partition("=")
             if key == "unit":
-                unit = val
+                unit = val[:32]
             elif key == "better" and val in ("lower", "higher"):
                 better = val
         self.metrics[name] = value

@@ -74,10 +74,33 @@ def repo_root(path: Path) -> Path:
         raise GitError(f"{path} is not inside a git repository; run perfop in one") from None
 
 
+MAX_REF = 255  # the store's ref columns; git itself allows longer names
+
+
+def check_ref_text(ref: str) -> None:
+    """Refuse a ref that cannot name one commit: empty, a range, too long, a NUL."""
+    if not ref.strip():
+        raise GitError("git ref '' is empty; give a branch, tag or commit (e.g. main or HEAD)")
+    if ".." in ref:
+        a, _, b = ref.partition("...") if "..." in ref else ref.partition("..")
+        raise GitError(
+            f"git ref {ref!r} is a range, not one commit; give the two refs apart: "
+            f"{a or 'BASE'} {b or 'CANDIDATE'}"
+        )
+    if len(ref) > MAX_REF:
+        raise GitError(
+            f"git ref {ref[:40]!r}... is {len(ref)} characters; at most {MAX_REF}, "
+            "use the commit sha instead"
+        )
+    if "\0" in ref:
+        raise GitError(f"git ref {ref!r} contains a NUL character; check the argument")
+
+
 def resolve_ref(repo: Path, ref: str) -> str:
     """The commit sha ``ref`` names; one-line GitError naming the ref when it does not resolve."""
     if ref.startswith("-"):
         raise GitError(f"git ref {ref!r} does not resolve in {repo}; refs cannot start with '-'")
+    check_ref_text(ref)
     sha = git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
     if not sha:
         if not git(repo, "rev-parse", "--git-dir", check=False):

@@ -315,6 +315,7 @@ def test_interrupted_run_is_marked_and_keeps_completed_samples(
 def test_two_processes_on_one_sqlite_file_lose_nothing(git_repo, perfop_popen, tmp_path) -> None:
     repo = git_repo()
     db = tmp_path / "shared" / "perfop.db"  # not created yet: both race to create the schema
+    db.parent.mkdir()
     procs = [
         perfop_popen(
             [

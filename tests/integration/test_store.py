@@ -214,8 +214,11 @@ def test_bad_urls_are_store_errors(tmp_path) -> None:
         open_store("oracle+nosuchdriver://u@h/db")
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(StoreError, match="cannot create store directory"):
+    with pytest.raises(StoreError, match="does not exist; create it first"):
         open_store(f"sqlite:///{blocker}/sub/perfop.db")
+    with pytest.raises(StoreError, match="does not exist; create it first"):
+        open_store(f"sqlite:///{tmp_path}/missing/dir/perfop.db")  # issue 16 item 15
+    assert not (tmp_path / "missing").exists()
 
 
 def test_sqlite_store_uses_wal(tmp_path) -> None:

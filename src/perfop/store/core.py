@@ -55,8 +55,16 @@ def make_engine(url: str) -> Engine:
         database = parsed.database or ""
         if database and database != ":memory:":
             path = Path(database)
+            if not path.parent.is_dir() and not (
+                path.parent.name == ".perfop" and path.parent.parent.is_dir()
+            ):
+                # Only perfop's own folder is created; a typo must not make directories.
+                raise StoreError(
+                    f"store {_display_url(url)}: folder {path.parent} does not exist; "
+                    "create it first or check the URL"
+                )
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                path.parent.mkdir(exist_ok=True)
                 _self_ignore(path.parent)
             except OSError as exc:
                 raise StoreError(
@@ -340,6 +348,8 @@ class Store:
             )
 
     def get_run(self, run_id: int, *, with_samples: bool = True) -> RunRecord:
+        if not 0 < run_id < 2**63:
+            raise StoreError(f"no run with id {run_id}; list runs with: perfop runs list")
         with self.read() as conn:
             row = conn.execute(sa.select(s.runs).where(s.runs.c.id == run_id)).mappings().first()
             if row is None:
