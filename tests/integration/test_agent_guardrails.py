@@ -164,6 +164,7 @@ def test_an_edit_to_a_high_risk_path_needs_a_human_even_when_designed_low_risk(
     assert any(m["name"] == "edit" for m in doc["messages"])
 
 
+@pytest.mark.slow
 def test_a_confirmed_change_with_a_regression_is_not_committed(git_repo, git, run_cli):
     """The model makes `work` faster and the gated `other` workload slower: the hypothesis is
     confirmed (its own effect was measured) with a regression, and the agent does not keep it."""

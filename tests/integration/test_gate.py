@@ -160,6 +160,7 @@ def test_unchanged_pr_passes(
     assert "perfop gate passed" in summary.read_text()
 
 
+@pytest.mark.slow
 def test_one_off_spike_is_not_confirmed(
     git_repo: Callable[..., Path],
     git: Callable[..., str],
