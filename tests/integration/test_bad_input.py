@@ -343,6 +343,13 @@ INTAKE_CASES: list[Case] = [
         None,
         {"i.yaml": "title: x\nbase: --upload-pack=evil\n"},
     ),
+    (
+        "intake-unknown-base",
+        ["intake", "--from", "i.yaml"],
+        "nosuchref",
+        None,
+        {"i.yaml": "title: x\nbase: nosuchref\n"},
+    ),
 ]
 
 ENV_CASES: list[tuple[str, list[str], str, dict[str, str]]] = [
@@ -359,7 +366,6 @@ ENV_CASES: list[tuple[str, list[str], str, dict[str, str]]] = [
 OPEN = {
     "compare-max-pairs-zero": "budget flags belong to the planner",
     "cfg-unknown-placeholder": "issue 16 item 14: unknown {placeholder} fails only at exec",
-    "intake-option-base": "issue 16 item 3: refs in intake are checked only when used",
     "cfg-cwd-missing": "issue 16 items 11, 15: a failed run is still recorded in the store",
     "env-config-missing": "PERFOP_CONFIG is not read by the in-process CLI",
 }

@@ -87,6 +87,17 @@ def _questions(spec: EngagementSpec, loaded: LoadedConfig, inv: Inventory | None
     return open_questions(spec, loaded.config, inv)
 
 
+def _check_base(loaded: LoadedConfig, base: str) -> None:
+    """The intake's base must name a commit now, not fail when validate first uses it."""
+    from perfop.errors import GitError
+    from perfop.worktrees import resolve_ref
+
+    try:
+        resolve_ref(loaded.repo_root, base)
+    except GitError as exc:
+        raise UsageError(f"intake base: {exc.message}") from None
+
+
 def start_engagement(
     store: Store,
     loaded: LoadedConfig,
@@ -96,6 +107,8 @@ def start_engagement(
     confirm: bool = False,
 ) -> Engagement:
     """Store a new engagement (it becomes current) with its generated open questions."""
+    if spec.base is not None:
+        _check_base(loaded, spec.base)
     inv = latest_inventory(store) or scan_repo(loaded.repo_root)
     if spec.base is None and loaded.config.base:
         spec = EngagementSpec(**{**spec.__dict__, "base": loaded.config.base})
