@@ -8,6 +8,7 @@ import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from user_state import assert_untouched, user_state
@@ -212,3 +213,23 @@ def test_pin_harness_copies_base_files_and_reports_touched(
         assert (cand.path / "src/app.py").read_text() == "VALUE = 2\n"  # code stays candidate's
         assert wt.harness_touched(repo, base.sha, base.sha, files) == []
         assert wt.pin_harness(["missing.py"], base=base.path, candidate=cand.path) == []
+
+
+def test_any_command_that_opens_the_repository_removes_stale_sessions(
+    repo: Path, git: Callable[..., str], run_cli: Callable[..., Any]
+) -> None:
+    """Issue 16 item 12: a SIGKILLed session used to stay until the next compare."""
+    with subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(repo)], stdout=subprocess.PIPE, text=True
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            stale = Path(proc.stdout.readline().strip())
+        finally:
+            proc.kill()
+            proc.wait()
+    assert stale.exists() and git(repo, "worktree", "list").count("\n") == 2
+    res = run_cli(["runs", "list"], cwd=repo)  # a read-only command
+    assert res.code == 0, res.err
+    assert not stale.exists()
+    assert git(repo, "worktree", "list").count("\n") == 0

@@ -6,6 +6,7 @@ Commands stay thin: parse, call a service, render. This module is the only place
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import os
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from perfop.errors import UsageError
+from perfop.errors import PerfopError, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -121,6 +122,7 @@ class State:
             if start is not None and not start.is_dir():
                 raise UsageError(f"--repo {start}: not a directory; give the repository's path")
             self._loaded = load_config(start, config_path=self.config_path)
+            _cleanup_stale_worktrees(self._loaded.repo_root)
         return self._loaded
 
     @property
@@ -154,6 +156,16 @@ class State:
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
+
+
+def _cleanup_stale_worktrees(repo: Path) -> None:
+    """Remove worktree sessions a killed perfop left (cheap: one stat when there are none)."""
+    if not (repo / ".perfop" / "worktrees").is_dir():
+        return
+    from perfop.worktrees import cleanup_stale
+
+    with contextlib.suppress(OSError, PerfopError):  # a read-only tree: leave them be
+        cleanup_stale(repo)
 
 
 def get_state(ctx: typer.Context) -> State:
