@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from perfop.budget import DEFAULT_MAX_TIME_CEILING
-from perfop.errors import ConfigError
+from perfop.errors import ConfigError, UsageError
 from perfop.model import BUILTIN_METRICS
 
 DEFAULT_STORE = "sqlite:///.perfop/perfop.db"
@@ -129,6 +129,8 @@ class SLOConfig(_Strict):
     def _one_bound(self) -> SLOConfig:
         if self.max is None and self.min is None:
             raise ValueError("needs 'max' or 'min'")
+        if self.max is not None and self.min is not None and self.min > self.max:
+            raise ValueError(f"min {self.min:g} is above max {self.max:g}; no value can meet it")
         return self
 
 
@@ -480,5 +482,9 @@ def resolve_store_url(url: str, repo_root: Path) -> str:
 
 def store_url(loaded: LoadedConfig, override: str | None = None) -> str:
     """The store URL: ``--store`` beats ``PERFOP_STORE`` beats the config file."""
+    if override is not None and not override.strip():
+        raise UsageError(
+            "--store: empty URL; give one (e.g. sqlite:///.perfop/perfop.db) or omit it"
+        )
     url = override or os.environ.get("PERFOP_STORE") or loaded.config.store
     return resolve_store_url(url, loaded.repo_root)

@@ -165,6 +165,7 @@ FLAG_CASES: list[Case] = [
         None,
         None,
     ),
+    ("store-empty", ["--store", "", "runs", "list"], "--store", None, None),
     ("store-unknown-scheme", ["--store", "nosuch://x", "runs", "list"], "nosuch", None, None),
     (
         "store-missing-dir",
@@ -215,6 +216,13 @@ CONFIG_CASES: list[Case] = [
     ("cfg-empty-argv", ["run", "w"], "command", "[workloads.w]\ncommand = []\n", None),
     ("cfg-command-number", ["run", "w"], "command", "[workloads.w]\ncommand = 3\n", None),
     ("cfg-no-command", ["run", "w"], "command", "[workloads.w]\nwarmup = 1\n", None),
+    (
+        "cfg-slo-min-above-max",
+        ["run", "w"],
+        "min 2 is above max 1",
+        GOOD + "[[slos]]\nworkload = 'w'\nmetric = 'wall_time'\nmin = 2\nmax = 1\n",
+        None,
+    ),
     ("cfg-bad-toml", ["run", "w"], "perfop.toml", "[workloads.w\ncommand = 'true'\n", None),
     ("cfg-nested-5000", ["run", "w"], "perfop.toml", _nest(5000), None),
     (
