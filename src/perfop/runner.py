@@ -153,6 +153,18 @@ def workload_env(
 def _resolve_executable(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> list[str]:
     if not argv:
         raise WorkloadError("empty command; give the program to run")
+    for i, arg in enumerate(argv):
+        if "\0" in arg:
+            raise WorkloadError(
+                f"argument {i} of the command ({arg.split(chr(0))[0][:40]!r}...) contains a NUL "
+                "character, which no process can receive; remove it"
+            )
+    for key, value in env.items():
+        if "\0" in key or "\0" in value:
+            raise WorkloadError(
+                f"environment variable {key.split(chr(0))[0][:40]!r} contains a NUL character, "
+                "which no process can receive; remove it"
+            )
     program = _resolve_program(argv[0], str(cwd), env.get("PATH", os.defpath))
     return [program, *argv[1:]]
 

@@ -223,6 +223,14 @@ CONFIG_CASES: list[Case] = [
         GOOD + "[[slos]]\nworkload = 'w'\nmetric = 'wall_time'\nmin = 2\nmax = 1\n",
         None,
     ),
+    ("cfg-env-nul", ["run", "w"], "NUL", GOOD + 'env = { X = "a\\u0000b" }\n', None),
+    (
+        "cfg-argv-nul",
+        ["run", "w"],
+        "NUL",
+        f'[workloads.w]\ncommand = ["{PY}", "-c", "pass\\u0000"]\nwarmup = 0\n',
+        None,
+    ),
     ("cfg-bad-toml", ["run", "w"], "perfop.toml", "[workloads.w\ncommand = 'true'\n", None),
     ("cfg-nested-5000", ["run", "w"], "perfop.toml", _nest(5000), None),
     (
@@ -376,6 +384,8 @@ OPEN = {
     "cfg-unknown-placeholder": "issue 16 item 14: unknown {placeholder} fails only at exec",
     "cfg-cwd-missing": "issue 16 items 11, 15: a failed run is still recorded in the store",
     "env-config-missing": "PERFOP_CONFIG is not read by the in-process CLI",
+    "cfg-env-nul": "item 11: right error, but an environment row is stored first",
+    "cfg-argv-nul": "item 11: right error, but an environment row is stored first",
 }
 
 
