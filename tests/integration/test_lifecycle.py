@@ -334,8 +334,10 @@ def test_validate_says_up_front_when_its_budget_cannot_buy_a_verdict(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     prepare(repo, capsys)
-    commit_app(repo, "fast", delay=0.02)
-    code = main(["--repo", str(repo), "validate", "H1", "--candidate", "fast", "--max-time", "1"])
+    # A pair sleeps at least 0.08 + 0.3 s, so the 5 pairs a verdict needs cannot fit in 1 s on
+    # any machine, quiet or loaded (a fast candidate fitted on a quiet one: no warning).
+    commit_app(repo, "slow", delay=0.3)
+    code = main(["--repo", str(repo), "validate", "H1", "--candidate", "slow", "--max-time", "1"])
     _, err = capsys.readouterr()
     assert code in (0, 1), err
     # The planner's line (explicit --max-time: not extended, a verdict may be unreachable).
