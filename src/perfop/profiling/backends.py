@@ -59,6 +59,36 @@ def bootstrap_argv(
     return argv
 
 
+def _run_bootstrapped(
+    cmd: PythonCommand,
+    profiler: str,
+    out: Path,
+    *,
+    extra: Sequence[str] = (),
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float,
+    what: str,
+) -> float:
+    """Run the workload under ``profiler`` through the bootstrap, writing ``out``; its wall time.
+
+    The status and stderr files sit beside ``out``, named by the profile's mode (cpu or memory),
+    and a failed run raises with the workload's stderr tail.
+    """
+    mode = "memory" if profiler in ("memray", "tracemalloc") else "cpu"
+    status = out.parent / f"status-{mode}.json"
+    stderr = out.parent / f"stderr-{mode}.txt"
+    result = run_process(
+        bootstrap_argv(cmd, status=status, stderr=stderr, profiler=profiler, out=out, extra=extra),
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+    )
+    wall = _check_outcome(result, status, what=what, stderr_file=stderr)
+    stderr.unlink(missing_ok=True)
+    return wall
+
+
 def find_py_spy() -> str:
     """The py-spy executable: on PATH or next to perfop's interpreter."""
     found = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
@@ -400,24 +430,17 @@ def run_pyinstrument(
         from pyinstrument.session import Session
     except ImportError:
         raise ProfilerError(f"pyinstrument is not installed for perfop; {INSTALL_HINT}") from None
-    status = out_dir / "status-cpu.json"
-    stderr = out_dir / "stderr-cpu.txt"
     session_file = out_dir / "pyinstrument.pyisession"
-    result = run_process(
-        bootstrap_argv(
-            cmd,
-            status=status,
-            stderr=stderr,
-            profiler="pyinstrument",
-            out=session_file,
-            extra=["--interval", str(interval)],
-        ),
+    wall = _run_bootstrapped(
+        cmd,
+        "pyinstrument",
+        session_file,
+        extra=["--interval", str(interval)],
         cwd=cwd,
         env=env,
         timeout=timeout,
+        what=what,
     )
-    wall = _check_outcome(result, status, what=what, stderr_file=stderr)
-    stderr.unlink(missing_ok=True)
     session = Session.load(str(session_file))
     stacks = strip_bootstrap(
         parsers.parse_pyinstrument_records(session.frame_records, interval=interval)
@@ -451,24 +474,17 @@ def run_sampler(
     """Profile ``argv`` in-process with perfop's own stdlib sampler (any interpreter, no extras)."""
     resolved, env = _target(argv, cwd=cwd, env=env)
     cmd = _require_python(resolved.python, argv, "perfop's sampler")
-    status = out_dir / "status-cpu.json"
-    stderr = out_dir / "stderr-cpu.txt"
     dump = out_dir / "sampler.json"
-    result = run_process(
-        bootstrap_argv(
-            cmd,
-            status=status,
-            stderr=stderr,
-            profiler="sampler",
-            out=dump,
-            extra=["--interval", str(interval)],
-        ),
+    wall = _run_bootstrapped(
+        cmd,
+        "sampler",
+        dump,
+        extra=["--interval", str(interval)],
         cwd=cwd,
         env=env,
         timeout=timeout,
+        what=what,
     )
-    wall = _check_outcome(result, status, what=what, stderr_file=stderr)
-    stderr.unlink(missing_ok=True)
     stacks = strip_bootstrap(parsers.parse_sampler(json.loads(dump.read_text(encoding="utf-8"))))
     artifacts: dict[str, Path] = {"raw": dump}
     artifacts.update(_write_views(stacks, out_dir, "cpu", unit="s", speedscope=True))
@@ -497,24 +513,17 @@ def run_memray(
         import memray
     except ImportError:
         raise ProfilerError(f"memray is not installed for perfop; {INSTALL_HINT}") from None
-    status = out_dir / "status-memory.json"
-    stderr = out_dir / "stderr-memory.txt"
     capture = out_dir / "memray.bin"
-    result = run_process(
-        bootstrap_argv(
-            cmd,
-            status=status,
-            stderr=stderr,
-            profiler="memray",
-            out=capture,
-            extra=["--native", "1" if native else "0"],
-        ),
+    wall = _run_bootstrapped(
+        cmd,
+        "memray",
+        capture,
+        extra=["--native", "1" if native else "0"],
         cwd=cwd,
         env=run_env,
         timeout=timeout,
+        what=what,
     )
-    wall = _check_outcome(result, status, what=what, stderr_file=stderr)
-    stderr.unlink(missing_ok=True)
     reader = memray.FileReader(str(capture))
     try:
         peak = int(reader.metadata.peak_memory)
@@ -556,17 +565,8 @@ def run_tracemalloc(
     """Track the Python heap with tracemalloc through the bootstrap (stdlib only)."""
     resolved, env = _target(argv, cwd=cwd, env=env)
     cmd = _require_python(resolved.python, argv, "tracemalloc")
-    status = out_dir / "status-memory.json"
-    stderr = out_dir / "stderr-memory.txt"
     dump = out_dir / "tracemalloc.json"
-    result = run_process(
-        bootstrap_argv(cmd, status=status, stderr=stderr, profiler="tracemalloc", out=dump),
-        cwd=cwd,
-        env=env,
-        timeout=timeout,
-    )
-    wall = _check_outcome(result, status, what=what, stderr_file=stderr)
-    stderr.unlink(missing_ok=True)
+    wall = _run_bootstrapped(cmd, "tracemalloc", dump, cwd=cwd, env=env, timeout=timeout, what=what)
     doc = json.loads(dump.read_text(encoding="utf-8"))
     stacks = strip_bootstrap(parsers.parse_tracemalloc(doc, function_at=_function_at))
     artifacts: dict[str, Path] = {"raw": dump}
