@@ -26,7 +26,8 @@ test: $(STAMP)
 
 ## every test, slow ones included (what .ci/run runs)
 test-all: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@rm -f $(VENV)/.pytest-status
+	$(BIN)/python -m pytest $(PYTEST_ARGS) || { s=$$?; echo $$s > $(VENV)/.pytest-status; exit $$s; }
 
 ## every test with two CPU-burning processes beside it (BURNERS=n to change)
 test-under-load: $(STAMP)
