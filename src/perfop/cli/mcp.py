@@ -36,6 +36,7 @@ def mcp(
 
     if importlib.util.find_spec("mcp") is None:
         raise UsageError("the MCP SDK is not installed; install it with: pip install 'perfop[mcp]'")
+    _check_sdk_version()
     state = get_state(ctx)
     target = repo or state.repo
     if target is not None and not target.is_dir():
@@ -48,3 +49,25 @@ def mcp(
         config=state.config_path,
         call_limit=call_limit,
     )
+
+
+MIN_SDK = (2, 0)  # the low-level server API perfop uses (on_* handlers, server/discover)
+
+
+def _check_sdk_version() -> None:
+    """An MCP SDK older than 2.0 has another server API: a one-line error instead of a crash."""
+    import importlib.metadata
+    import re
+
+    from perfop.errors import UsageError
+
+    try:
+        version = importlib.metadata.version("mcp")
+    except importlib.metadata.PackageNotFoundError:
+        return  # a source checkout on the path: nothing to compare
+    match = re.match(r"(\d+)\.(\d+)", version)
+    if match and (int(match[1]), int(match[2])) < MIN_SDK:
+        raise UsageError(
+            f"the installed MCP SDK is mcp {version}; perfop needs mcp >= 2.0: "
+            "pip install -U 'perfop[mcp]'"
+        )

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from perfop.mcp import outputs
 from perfop.mcp.guards import check_components, check_ref
 from perfop.mcp.tools import Answer, Args, Call, engagement_doc, tool
 
@@ -81,6 +82,7 @@ class HypothesisAddArgs(HypothesisFields):
     """Log a performance hypothesis (status proposed) with its predicted benefit
     (expected_ratio), effort, confidence, risk and verification steps. Base it on a profile's
     hot spots and cite them in evidence.""",
+    returns=outputs.HypothesisDoc,
 )
 def hypothesis_add(call: Call, args: HypothesisAddArgs) -> Answer:
     from perfop.engagement import lifecycle
@@ -105,6 +107,7 @@ class HypothesisListArgs(Args):
     """The engagement's hypotheses ranked by expected impact over effort, or one in detail
     (label) with its design, approvals, validations and decisions.""",
     read_only=True,
+    returns=outputs.HypothesisListDoc,
 )
 def hypothesis_list(call: Call, args: HypothesisListArgs) -> Answer:
     from perfop.engagement import lifecycle
@@ -151,6 +154,7 @@ class HypothesisUpdateArgs(HypothesisFields):
     HypothesisUpdateArgs,
     """Edit a hypothesis, record the candidate commit that implements it, or set a manual
     status. Never confirms (only validate does, from evidence) and never approves.""",
+    returns=outputs.HypothesisDoc,
 )
 def hypothesis_update(call: Call, args: HypothesisUpdateArgs) -> Answer:
     from perfop.engagement import lifecycle
@@ -193,6 +197,7 @@ class DesignArgs(Args):
     """Record the fix plan of a hypothesis and its safeguards (fallback, data to collect, feature
     flag, kill switch, tests, rollback, risk); it moves to designed. A high-risk design then
     needs a human approval: ask for it with request_approval.""",
+    returns=outputs.DesignDoc,
 )
 def design(call: Call, args: DesignArgs) -> Answer:
     from perfop.engagement import lifecycle
@@ -216,6 +221,7 @@ class RequestApprovalArgs(Args):
     """Ask a human to approve a risky hypothesis: records a pending request in the decision log
     with the command the human runs (perfop approve H --by NAME). It never grants an approval;
     the hypothesis stays unapproved until a human acts.""",
+    returns=outputs.ApprovalRequestDoc,
 )
 def request_approval(call: Call, args: RequestApprovalArgs) -> Answer:
     from perfop.engagement import lifecycle, service

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
+from perfop.mcp import outputs
 from perfop.mcp.guards import check_ref
 from perfop.mcp.tools import Answer, Args, Call, LongArgs, tool
 
@@ -77,6 +78,7 @@ class RunArgs(LongArgs):
     each sample is a fresh process, stored with the environment. Returns every sample and a
     summary per metric. Only workloads configured in pyproject.toml / perfop.toml can run.""",
     long=True,
+    returns=outputs.RunDoc,
 )
 def run(call: Call, args: RunArgs) -> Answer:
     from perfop.environment import capture_environment
@@ -120,6 +122,7 @@ class RunsArgs(Args):
     RunsArgs,
     "Stored runs (baselines, comparison sides), newest first, with their status and counts.",
     read_only=True,
+    returns=outputs.RunsDoc,
 )
 def runs(call: Call, args: RunsArgs) -> Answer:
     records = call.app.store.list_runs(workload=args.workload, limit=args.limit)
@@ -186,6 +189,7 @@ def _top_spots(report: Any, n: int = 3) -> str:
     of their own. The profile is stored; cite either view's ids as evidence when you add a
     hypothesis. Artifacts go to .perfop/profiles/<id>/.""",
     long=True,
+    returns=outputs.ProfileDoc,
 )
 def profile(call: Call, args: ProfileArgs) -> Answer:
     from perfop.profiling.document import profile_document
@@ -220,6 +224,7 @@ class ProfileDiffArgs(LongArgs):
     """Profile a workload at two refs (isolated worktrees, same settings) and show where time or
     memory moved between them, function by function.""",
     long=True,
+    returns=outputs.ProfileDiffDoc,
 )
 def profile_diff(call: Call, args: ProfileDiffArgs) -> Answer:
     from perfop.profiling.diff import diff_to_dict
@@ -261,6 +266,7 @@ class TriageArgs(Args):
     """Summarise why a CI job failed: failed steps, failing tests, tracebacks, timeouts and
     flaky reruns, from a local log file (file) or a GitHub Actions job (job_id).""",
     read_only=True,
+    returns=outputs.TriageDoc,
 )
 def ci_triage(call: Call, args: TriageArgs) -> Answer:
     from perfop.ci.triage import triage

@@ -1,4 +1,5 @@
-"""The MCP server over stdio: tool and resource handlers on the official SDK's low-level server.
+"""The MCP server over stdio: tool and resource handlers on the official SDK's low-level server
+(mcp 2.x: both protocol eras, the ``initialize`` handshake and 2026-07-28's ``server/discover``).
 
 Every call runs its service in a worker thread (the event loop keeps answering), long calls are
 serialised (two measurements at once would disturb each other), report progress, and stop on
@@ -21,7 +22,7 @@ from perfop import __version__
 from perfop.errors import PerfopError
 from perfop.mcp import hypothesis_tools as _hypothesis_tools  # noqa: F401 - registers tools
 from perfop.mcp import measure_tools as _measure_tools  # noqa: F401 - registers the tools
-from perfop.mcp import resources
+from perfop.mcp import outputs, resources
 from perfop.mcp import validation_tools as _validation_tools  # noqa: F401 - registers the tools
 from perfop.mcp.guards import CancelToken, error_message, parse_args, run_blocking
 from perfop.mcp.tools import TOOLS, Answer, App, Call, Tool
@@ -29,7 +30,11 @@ from perfop.redact import Redactor
 
 if TYPE_CHECKING:
     import mcp.types as types
+    from mcp.server.context import ServerRequestContext
     from mcp.server.lowlevel import Server
+
+INVALID_PARAMS = -32602  # JSON-RPC's codes (mcp.types has them; it is imported lazily)
+INTERNAL_ERROR = -32603
 
 INSTRUCTIONS = """perfop: a performance engagement with evidence at every step. Start with status
 (and the perfop://engagement/current resource); record or confirm the intake; measure a
@@ -68,89 +73,105 @@ class PerfopServer:
         self.redactor = Redactor.from_environment()
         self.measure_lock = anyio.Lock()
 
-    def build(self) -> Server[Any, Any]:
-        import mcp.types as types
+    def build(self) -> Server[Any]:
         from mcp.server.lowlevel import Server
-        from mcp.server.lowlevel.helper_types import ReadResourceContents
-        from pydantic import AnyUrl
 
-        server: Server[Any, Any] = Server("perfop", version=__version__, instructions=INSTRUCTIONS)
+        return Server(
+            "perfop",
+            version=__version__,
+            instructions=INSTRUCTIONS,
+            on_list_tools=self.list_tools,
+            on_call_tool=self.call_tool,
+            on_list_resources=self.list_resources,
+            on_read_resource=self.read_resource,
+        )
 
-        @server.list_tools()  # type: ignore[no-untyped-call,untyped-decorator]
-        async def list_tools() -> list[types.Tool]:
-            return [
-                types.Tool(
-                    name=t.name,
-                    description=t.description,
-                    inputSchema=input_schema(t),
-                    annotations=types.ToolAnnotations(
-                        readOnlyHint=t.read_only,
-                        destructiveHint=False,
-                        idempotentHint=t.read_only,
-                        openWorldHint=t.name == "ci_triage",
-                    ),
-                )
-                for t in TOOLS.values()
-            ]
+    async def list_tools(self, ctx: Any, params: Any) -> types.ListToolsResult:
+        import mcp.types as types
 
-        @server.call_tool(validate_input=False)  # type: ignore[untyped-decorator]
-        async def call_tool(name: str, arguments: dict[str, Any] | None) -> types.CallToolResult:
-            return await self.call(server, name, arguments)
+        return types.ListToolsResult(tools=[tool_definition(t) for t in TOOLS.values()])
 
-        @server.list_resources()  # type: ignore[no-untyped-call,untyped-decorator]
-        async def list_resources() -> list[types.Resource]:
-            return [
-                types.Resource(
-                    uri=AnyUrl(r.uri), name=r.name, description=r.description, mimeType=r.mime
-                )
+    async def list_resources(self, ctx: Any, params: Any) -> types.ListResourcesResult:
+        import mcp.types as types
+
+        return types.ListResourcesResult(
+            resources=[
+                types.Resource(uri=r.uri, name=r.name, description=r.description, mime_type=r.mime)
                 for r in resources.available()
             ]
+        )
 
-        @server.read_resource()  # type: ignore[no-untyped-call,untyped-decorator]
-        async def read_resource(uri: AnyUrl) -> list[ReadResourceContents]:
-            res = resources.find(str(uri))
-            token = CancelToken()
-            try:
-                text = await run_blocking(
-                    lambda: res.read(self.app), token=token, time_limit=self.call_limit
+    async def read_resource(
+        self, ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult:
+        import mcp.types as types
+        from mcp.shared.exceptions import MCPError
+
+        uri = str(params.uri)
+        res = resources.RESOURCES.get(uri)
+        if res is None:
+            raise MCPError(
+                code=resource_not_found_code(ctx.protocol_version),
+                message=f"unknown resource {uri!r}; known: {', '.join(resources.RESOURCES)}",
+                data={"uri": uri},
+            )
+        token = CancelToken()
+        try:
+            text = await run_blocking(
+                lambda: res.read(self.app), token=token, time_limit=self.call_limit
+            )
+        except Exception as exc:
+            raise MCPError(
+                code=INTERNAL_ERROR, message=self.redactor.text(error_message(exc))
+            ) from None
+        return types.ReadResourceResult(
+            contents=[
+                types.TextResourceContents(
+                    uri=uri, mime_type=res.mime, text=self.redactor.text(text)
                 )
-            except Exception as exc:
-                raise ValueError(self.redactor.text(error_message(exc))) from None
-            return [ReadResourceContents(content=self.redactor.text(text), mime_type=res.mime)]
+            ]
+        )
 
-        return server
+    async def call_tool(
+        self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        from mcp.shared.exceptions import MCPError
+
+        name, arguments = params.name, params.arguments
+        tool = TOOLS.get(name)
+        if tool is None:
+            # The spec's protocol error for an unknown tool (not a tool execution error).
+            raise MCPError(
+                code=INVALID_PARAMS,
+                message=f"unknown tool {name!r}; see the tool list (tools/list)",
+                data={"tool": name},
+            )
+        client = ctx.session.client_params
+        if client is not None and client.client_info.name:
+            self.app.actor_name = client.client_info.name
+        return await self.call(ctx, tool, arguments)
 
     async def call(
-        self, server: Server[Any, Any], name: str, arguments: dict[str, Any] | None
+        self, ctx: ServerRequestContext[Any], tool: Tool, arguments: dict[str, Any] | None
     ) -> types.CallToolResult:
         import anyio
 
-        tool = TOOLS.get(name)
-        if tool is None:
-            return self._error(f"unknown tool {name!r}; see the tool list (tools/list)")
-        ctx = server.request_context
-        client = ctx.session.client_params
-        if client is not None and client.clientInfo.name:
-            self.app.actor_name = client.clientInfo.name
+        name = tool.name
         token = CancelToken()
-        progress_token = ctx.meta.progressToken if ctx.meta is not None else None
         limit = self.call_limit
         if isinstance(arguments, dict) and tool.long:
             limit = _max_seconds(arguments, limit)
 
         def progress(done: float, total: float | None, message: str) -> None:
             token.check()
-            if progress_token is None:
-                return
-            # Progress is best effort: the client may be gone or the loop closing.
+            # Progress is best effort (a no-op unless the client asked for it): the client may be
+            # gone or the loop closing.
             with contextlib.suppress(Exception):
                 anyio.from_thread.run(
-                    ctx.session.send_progress_notification,
-                    progress_token,
+                    ctx.session.report_progress,
                     float(done),
                     None if total is None else float(total),
                     self.redactor.text(message),
-                    str(ctx.request_id),
                 )
 
         call = Call(self.app, token=token, progress=progress)
@@ -174,28 +195,67 @@ class PerfopServer:
             return self._error(error_message(exc))
         except KeyboardInterrupt:
             return self._error(f"{name}: interrupted")
-        return self._result(answer)
+        return self._result(tool, answer)
 
     def _error(self, message: str) -> types.CallToolResult:
         import mcp.types as types
 
         text = self.redactor.text(" ".join(message.split()))
         return types.CallToolResult(
-            content=[types.TextContent(type="text", text=text)], isError=True
+            content=[types.TextContent(type="text", text=text)], is_error=True
         )
 
-    def _result(self, answer: Answer) -> types.CallToolResult:
+    def _result(self, tool: Tool, answer: Answer) -> types.CallToolResult:
         import mcp.types as types
+        from pydantic import ValidationError
 
         doc = self.redactor.obj(answer.doc)
         # Round-trip through JSON so every value is JSON (paths, enums, tuples).
         doc = json.loads(json.dumps(doc, default=str))
+        try:
+            doc = outputs.structured(tool.returns, doc)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "the document"
+            return self._error(
+                f"internal error ({tool.name}: answer does not match its output schema at "
+                f"{where}: {first['msg']}); please report it"
+            )
         text = self.redactor.text(" ".join(answer.text.split()) if answer.is_error else answer.text)
+        # The spec: structured content also goes out serialised, for clients that read only text.
+        content = [
+            types.TextContent(type="text", text=text),
+            types.TextContent(type="text", text=json.dumps(doc, indent=1, ensure_ascii=False)),
+        ]
         return types.CallToolResult(
-            content=[types.TextContent(type="text", text=text)],
-            structuredContent=doc,
-            isError=answer.is_error,
+            content=content, structured_content=doc, is_error=answer.is_error
         )
+
+
+def tool_definition(t: Tool) -> types.Tool:
+    """The ``tools/list`` entry of a tool: schemas from its argument and return models."""
+    import mcp.types as types
+
+    return types.Tool(
+        name=t.name,
+        description=t.description,
+        input_schema=input_schema(t),
+        output_schema=outputs.output_schema(t.returns),
+        annotations=types.ToolAnnotations(
+            read_only_hint=t.read_only,
+            destructive_hint=False,
+            idempotent_hint=t.read_only,
+            open_world_hint=t.name == "ci_triage",
+        ),
+    )
+
+
+def resource_not_found_code(protocol_version: str | None) -> int:
+    """-32602 (invalid params) from protocol 2026-07-28 on (SEP-2164); -32002 before, as the
+    2025-11-25 and earlier specifications state."""
+    from mcp.types.version import MODERN_PROTOCOL_VERSIONS
+
+    return INVALID_PARAMS if protocol_version in MODERN_PROTOCOL_VERSIONS else -32002
 
 
 def _max_seconds(arguments: dict[str, Any], default: float) -> float:

@@ -1,8 +1,9 @@
 """The MCP tool registry and the engagement tools (status, intake, inventory, note, log, verify).
 
-A tool is an argument model (its JSON schema is the tool's input schema) and a function that calls
-the same service function as the CLI verb and returns the same JSON document as ``--format json``,
-plus one short line of text. Tools hold no lifecycle logic: the services enforce the rules, with
+A tool is an argument model (its JSON schema is the tool's input schema), a return model (its JSON
+schema is the tool's output schema, see ``outputs``) and a function that calls the same service
+function as the CLI verb and returns the same JSON document as ``--format json``, plus one short
+line of text. Tools hold no lifecycle logic: the services enforce the rules, with
 the server's agent ``Actor`` (so approvals and sign-offs are refused there).
 """
 
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from perfop.mcp import outputs
 from perfop.mcp.guards import CancelToken, confine_path
 
 if TYPE_CHECKING:
@@ -27,7 +29,9 @@ ENGAGEMENT_SCHEMA = "perfop.engagement/1"  # the documents of perfop.cli.engagem
 
 
 class Args(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: what the advertised JSON schema refuses (``{"limit": true}``, ``"3"`` for an
+    # integer) is refused here too, instead of being coerced.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class LongArgs(Args):
@@ -119,6 +123,7 @@ class Tool:
     description: str
     args: type[Args]
     fn: Callable[[Call, Any], Answer]
+    returns: type[BaseModel]  # the document's model: output schema and structured content
     long: bool = False  # runs processes: worker thread, progress, cancellable, time-limited
     read_only: bool = False
     raw: tuple[str, ...] = ()  # arguments passed through unvalidated to a service that checks them
@@ -132,12 +137,14 @@ def tool(
     args: type[Args],
     description: str,
     *,
+    returns: type[BaseModel],
     long: bool = False,
     read_only: bool = False,
     raw: tuple[str, ...] = (),
 ) -> Callable[[Callable[[Call, Any], Answer]], Callable[[Call, Any], Answer]]:
     def register(fn: Callable[[Call, Any], Answer]) -> Callable[[Call, Any], Answer]:
-        TOOLS[name] = Tool(name, " ".join(description.split()), args, fn, long, read_only, raw)
+        text = " ".join(description.split())
+        TOOLS[name] = Tool(name, text, args, fn, returns, long, read_only, raw)
         return fn
 
     return register
@@ -161,6 +168,7 @@ class NoArgs(Args):
     design, implementation, validation, documentation, hand-off), what is done, and the one
     recommended next step. Call it first in every session.""",
     read_only=True,
+    returns=outputs.StatusDoc,
 )
 def status(call: Call, args: NoArgs) -> Answer:
     from perfop.engagement import checks
@@ -195,6 +203,7 @@ class IntakeArgs(Args):
     (confirm=true), or with no arguments return the current one. Answers with the recap and the
     open questions to put to the human before optimising anything.""",
     raw=("spec",),
+    returns=outputs.IntakeDoc,
 )
 def intake(call: Call, args: IntakeArgs) -> Answer:
     from perfop.engagement import service
@@ -228,6 +237,7 @@ def intake(call: Call, args: IntakeArgs) -> Answer:
     """Scan the repository for what it already has (tests, benchmarks, CI, stored results,
     profilers, feature flags) plus prior perfop runs, and record the inventory on the
     engagement.""",
+    returns=outputs.InventoryDoc,
 )
 def inventory(call: Call, args: NoArgs) -> Answer:
     from perfop.engagement import service
@@ -250,7 +260,12 @@ class NoteArgs(Args):
     evidence: list[str] = Field(default_factory=list, description="References (run:ID ...).")
 
 
-@tool("note", NoteArgs, "Add a note (decision, risk, follow-up, stakeholder) to the decision log.")
+@tool(
+    "note",
+    NoteArgs,
+    "Add a note (decision, risk, follow-up, stakeholder) to the decision log.",
+    returns=outputs.NoteDoc,
+)
 def note(call: Call, args: NoteArgs) -> Answer:
     from perfop.engagement import service
 
@@ -271,6 +286,7 @@ def note(call: Call, args: NoteArgs) -> Answer:
     NoArgs,
     "The engagement's decision log: every state change and note, who did it, why, evidence.",
     read_only=True,
+    returns=outputs.LogDoc,
 )
 def log(call: Call, args: NoArgs) -> Answer:
     from perfop.engagement import service
@@ -287,6 +303,7 @@ def log(call: Call, args: NoArgs) -> Answer:
     confirmed, hypotheses, designs and approvals, implementation, fresh validation, report,
     sign-off). passed is false while any item fails; each item says how to fix it.""",
     read_only=True,
+    returns=outputs.VerifyDoc,
 )
 def verify(call: Call, args: NoArgs) -> Answer:
     from perfop.engagement import checks

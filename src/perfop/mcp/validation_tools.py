@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from perfop.errors import GuardrailError
+from perfop.mcp import outputs
 from perfop.mcp.guards import check_ref
 from perfop.mcp.tools import ENGAGEMENT_SCHEMA, Answer, Args, Call, LongArgs, tool
 
@@ -88,6 +89,7 @@ class CompareArgs(LongArgs):
     verdict per workload (faster, slower, unchanged, inconclusive) with the candidate/base ratio
     and its confidence interval. Reports progress; cancelling stops it cleanly.""",
     long=True,
+    returns=outputs.ComparisonDoc,
 )
 def compare(call: Call, args: CompareArgs) -> Answer:
     from perfop.compare import compare as compare_service
@@ -130,6 +132,7 @@ class ValidateArgs(LongArgs):
     rejected). A high-risk hypothesis is refused until a human approved it. Reports progress;
     cancelling stops it cleanly.""",
     long=True,
+    returns=outputs.ValidationDoc,
 )
 def validate(call: Call, args: ValidateArgs) -> Answer:
     from perfop.engagement.validate import validate as validate_service
@@ -171,6 +174,7 @@ class ReportArgs(Args):
     and plots, residual risks, rollback, follow-ups) as Markdown, self-contained HTML or JSON,
     and record it for verify. Answers with the JSON report document; the text is the Markdown
     report itself when no output file is given.""",
+    returns=outputs.ReportDoc,
 )
 def report(call: Call, args: ReportArgs) -> Answer:
     import json
