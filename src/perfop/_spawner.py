@@ -9,10 +9,12 @@ any Python program.
 
 Protocol over a SOCK_SEQPACKET socket, ``marshal``-encoded. One message each way per sample, so
 that nothing but the measured process runs between the request and the report:
-  request  {"argv": [...], "cwd": str, "env": {...}} with two fds attached (stdout, stderr);
-           "env" is left out when it is the same as in the previous request
+  request  {"argv": [...], "cwd": str, "env": {...}, "spin": int} with two fds attached
+           (stdout, stderr); "env" is left out when it is the same as in the previous request;
+           "spin" is how many microseconds to poll for the next request after this one's
+           reply (perfop learns it: launch.SpinChooser)
   reply    {"pid": int, "status": int, "wall_ns": int, "utime": float, "stime": float,
-            "maxrss_kb": int}  once the process has been reaped,
+            "maxrss_kb": int, "contained": bool}  once the process has been reaped,
            or {"error": errno, "message": str} when it could not be started
   kill     {"kill": True} from perfop while a process runs (timeout, Ctrl-C): the spawner kills
            its process group; the reply follows as usual. A kill that arrives after the reply
@@ -20,6 +22,12 @@ that nothing but the measured process runs between the request and the report:
 The spawner watches the child through a pidfd and the socket together: if perfop goes away (the
 socket closes), the running process group is killed at once instead of running on unobserved.
 The wall time is taken here, from just before the spawn to just after the reap.
+
+One wake-up of perfop per sample: the spawner keeps its copies of the output pipes' write ends
+until the reply is sent, so the workload's exit does not wake perfop with an end-of-file first
+and the reply a moment later (on a VM each wake-up is a trip through the hypervisor).
+``"contained": true`` says every process of the sample is gone (reaped by this subreaper), so
+whatever the pipes hold is all there will ever be: perfop reads it without waiting for an EOF.
 
 Containment: the spawner makes itself a child subreaper (``prctl(PR_SET_CHILD_SUBREAPER)``), so
 any process the sample leaves behind -- a daemon that double-forked and called ``setsid()``,
@@ -176,7 +184,7 @@ def _watch(sock: _socket.socket, pid: int) -> bool:
 def main(fd: int, spin_us: int) -> None:
     # Ctrl-C in the terminal is perfop's to handle; the spawned process gets default handlers.
     _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
-    _become_subreaper()
+    subreaper = _become_subreaper()
     os.set_inheritable(fd, False)
     sock = _socket.socket(fileno=fd)
     devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
@@ -217,27 +225,31 @@ def main(fd: int, spin_us: int) -> None:
             os.close(err_fd)
             sock.send(marshal.dumps({"error": exc.errno, "message": exc.strerror or ""}))
             continue
-        os.close(out_fd)
-        os.close(err_fd)
-        spin_ns = spin_us * 1000
+        spin_ns = int(req.get("spin", spin_us)) * 1000
         connected = _watch(sock, pid)
         _, status, usage = os.wait4(pid, 0)
         wall = time.perf_counter_ns() - start
         _sweep()
         if not connected:
             return
-        sock.send(
-            marshal.dumps(
-                {
-                    "pid": pid,
-                    "status": status,
-                    "wall_ns": wall,
-                    "utime": usage.ru_utime,
-                    "stime": usage.ru_stime,
-                    "maxrss_kb": usage.ru_maxrss,
-                }
+        try:
+            sock.send(
+                marshal.dumps(
+                    {
+                        "pid": pid,
+                        "status": status,
+                        "wall_ns": wall,
+                        "utime": usage.ru_utime,
+                        "stime": usage.ru_stime,
+                        "maxrss_kb": usage.ru_maxrss,
+                        "contained": subreaper,
+                    }
+                )
             )
-        )
+        finally:
+            # Only now: closing them earlier would wake perfop with an EOF before the reply.
+            os.close(out_fd)
+            os.close(err_fd)
 
 
 if __name__ == "__main__":

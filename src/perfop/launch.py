@@ -38,6 +38,9 @@ class Reaped:
     utime: float
     stime: float
     maxrss_kb: int
+    # Every process of the sample is gone (the spawner reaped them all): the output pipes hold
+    # all the output there will be, so no end-of-file needs waiting for.
+    contained: bool = False
 
 
 class SpawnFailed(OSError):
@@ -66,11 +69,77 @@ class Launched:
         self.exit_fd, self.spin_ns = exit_fd, spin_ns
 
 
+class SpinChooser:
+    """Learns, on this machine at its current load, whether the spawner should poll for the
+    next request (for ``window_us``) or sleep until it comes.
+
+    Polling saves the sender a wake-up (an inter-processor interrupt, a hypervisor trip on a
+    VM: ~50 us measured on one Intel VM) but on a loaded machine a polling process that yields
+    its CPU can wait behind other jobs for longer than a wake-up would have cost (on the AMD VM
+    of issue 18, polling made the same run 2x slower at load 4). Which one wins depends on the
+    CPU, the hypervisor and the load, so neither is hard-wired: samples are measured in blocks
+    of ``BLOCK``, each block in one mode; the median per-sample hand-off cost of each block (the
+    time from one exit report to the next, minus the measured process's own wall time) is kept
+    for the last ``KEEP`` blocks of each mode, the cheaper mode is used, and both modes are
+    re-measured every ``PERIOD`` blocks so a change of load is followed.
+    """
+
+    BLOCK = 8
+    KEEP = 3
+    PERIOD = 16
+
+    def __init__(self, window_us: int, *, adaptive: bool = True) -> None:
+        self.window_us = window_us
+        self.adaptive = adaptive and window_us > 0
+        self.costs: dict[int, list[float]] = {0: [], window_us: []}
+        self._block: dict[int, list[float]] = {0: [], window_us: []}
+        self._count = 0  # hand-off costs recorded
+
+    def next_spin(self) -> int:
+        """Microseconds to poll after the coming sample, for the request that follows it."""
+        if not self.adaptive:
+            return self.window_us
+        block = self._count // self.BLOCK
+        if block < 4 or block % self.PERIOD < 2:  # learning: alternate the two modes
+            return self.window_us if block % 2 == 0 else 0
+        return self.best()
+
+    def best(self) -> int:
+        """The cheaper mode so far (sleeping when the two are equal or unmeasured)."""
+        spin, sleep = self.costs[self.window_us], self.costs[0]
+        if spin and sleep and _median(spin) < _median(sleep):
+            return self.window_us
+        return 0 if self.adaptive else self.window_us
+
+    def record(self, spin_us: int, cost_ns: float) -> None:
+        """The hand-off cost of one sample whose request was waited for with ``spin_us``."""
+        if not self.adaptive:
+            return
+        block = self._block.setdefault(spin_us, [])
+        block.append(cost_ns)
+        self._count += 1
+        if len(block) == self.BLOCK:
+            history = self.costs.setdefault(spin_us, [])
+            history.append(_median(block))
+            del history[: -self.KEEP]
+            block.clear()
+
+
+def _median(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
 class Spawner:
     """Client of ``perfop._spawner``: a small helper process that spawns and reaps for us."""
 
     def __init__(self) -> None:
         self.spin_us = spin_us_setting()
+        self.chooser = SpinChooser(self.spin_us, adaptive=spin_us_is_default())
+        self._spin_sent: int | None = None  # the spin asked for after the previous sample
+        self._spin_now = 0
+        self._last_reply_ns: int | None = None
         # The spawner watches its child through a pidfd (Linux 5.3+); without one, spawn directly.
         os.close(os.pidfd_open(os.getpid()))
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -93,7 +162,8 @@ class Spawner:
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         try:
-            message: dict[str, Any] = {"argv": list(argv), "cwd": str(cwd)}
+            spin = self.chooser.next_spin()
+            message: dict[str, Any] = {"argv": list(argv), "cwd": str(cwd), "spin": spin}
             if env != self._sent_env:  # the spawner keeps the last environment it was sent
                 message["env"] = dict(env)
             request = marshal.dumps(message)
@@ -117,15 +187,23 @@ class Spawner:
             os.close(out_w)
             os.close(err_w)
         self._running, self._last_pid = True, None
+        self._spin_now = spin
         return Launched(
             out_r, err_r, self._wait, self._kill, self.sock.fileno(), self.spin_us * 1000
         )
 
     def _wait(self) -> Reaped:
         r = self._recv()
+        now = time.perf_counter_ns()
         self._running = False
+        previous, self._last_reply_ns = self._last_reply_ns, now
+        spin_before, self._spin_sent = self._spin_sent, self._spin_now
         if "error" in r:
             raise SpawnFailed(r["error"], r.get("message", ""))
+        if previous is not None and spin_before is not None:
+            # From one report to the next, less the process's own time: what the hand-offs
+            # (and perfop's own work between samples) cost with that way of waiting.
+            self.chooser.record(spin_before, now - previous - int(r["wall_ns"]))
         self._last_pid = int(r["pid"])
         return Reaped(
             self._last_pid,
@@ -134,6 +212,7 @@ class Spawner:
             float(r["utime"]),
             float(r["stime"]),
             int(r["maxrss_kb"]),
+            bool(r.get("contained", False)),
         )
 
     def _kill(self) -> None:
@@ -229,6 +308,11 @@ def spin_us_setting() -> int:
             f"(got {raw[:40]!r}); unset it for the default {DEFAULT_SPIN_US}, or 0 to never poll"
         )
     return int(raw)
+
+
+def spin_us_is_default() -> bool:
+    """No ``PERFOP_SPIN_US`` given: the polling window is learnt (``SpinChooser``)."""
+    return not os.environ.get("PERFOP_SPIN_US", "").strip()
 
 
 def spin_until_readable(fd: int, spin_ns: int) -> bool:

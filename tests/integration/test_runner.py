@@ -197,6 +197,41 @@ def test_fifty_megabytes_of_short_lines(tmp_path: Path) -> None:
     assert r.stdout_digest == hashlib.sha256(b"0123456789abcdef\n" * n).hexdigest()
 
 
+@pytest.mark.slow
+def test_two_hundred_megabytes_of_mixed_output_keep_digest_head_and_tail(tmp_path: Path) -> None:
+    # Issue 16 item 8: draining at pipe speed (1 MiB reads, a grown pipe, split/rstrip
+    # normalisation) must not change what the behaviour check and the failure report see.
+    r = py(
+        """
+        import sys
+        block = b"".join(
+            b"row %d  \\t\\r\\n" % i + b"\\n" * (i % 3) + b"data %d\\n" % i for i in range(20000)
+        )
+        out, err = sys.stdout.buffer, sys.stderr.buffer
+        for i in range(200 * (1 << 20) // len(block)):
+            out.write(block)
+            err.write(b"e" * 50000 + b" ")
+        out.write(b"PERFOP_METRIC rows=42\\n")
+        out.write(b"last line \\r\\n\\n\\n")
+        err.write(b"\\nthe final words\\n")
+        """,
+        tmp_path,
+        timeout=600,
+    )
+    assert r.ok, r.stderr_tail
+    block = b"".join(
+        b"row %d  \t\r\n" % i + b"\n" * (i % 3) + b"data %d\n" % i for i in range(20000)
+    )
+    norm = b"".join(b"row %d\n" % i + b"\n" * (i % 3) + b"data %d\n" % i for i in range(20000))
+    n = 200 * MiB // len(block)
+    assert r.stdout_bytes == n * len(block) + len(b"PERFOP_METRIC rows=42\n") + 14
+    assert r.stdout_digest == hashlib.sha256(norm * n + b"last line\n").hexdigest()
+    assert r.stdout_head == (norm * 2)[:STDOUT_HEAD_BYTES].decode()
+    assert r.metrics["rows"] == 42
+    assert r.stderr_tail == "\nthe final words\n"  # the cut-off word before it is dropped
+    assert not r.stdout_complete
+
+
 def test_invalid_utf8_is_handled(tmp_path: Path) -> None:
     r = py(
         """

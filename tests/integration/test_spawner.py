@@ -183,3 +183,52 @@ def test_a_bad_spin_setting_is_one_line(tmp_path: Path, perfop_proc: Any, value:
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "PERFOP_SPIN_US" in lines[0] and "Traceback" not in out.stderr
+
+
+def test_perfop_is_woken_once_per_sample_by_the_exit_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 18 point 2: the spawner keeps the output pipes' write ends until its report is sent,
+    # so the workload's exit does not first wake perfop with an end-of-file and then again with
+    # the report. The first wake-up with events of every sample includes the report.
+    real_poll = runner.select.poll
+    first_events: list[list[int]] = []
+
+    class Poll:
+        def __init__(self) -> None:
+            self._poll = real_poll()
+            self._first = True
+
+        def register(self, fd: int, mask: int) -> None:
+            self._poll.register(fd, mask)
+
+        def unregister(self, fd: int) -> None:
+            self._poll.unregister(fd)
+
+        def poll(self, timeout: float) -> list[tuple[int, int]]:
+            events = self._poll.poll(timeout)
+            if events and self._first:
+                self._first = False
+                first_events.append([fd for fd, _ in events])
+            return events
+
+    monkeypatch.setattr(runner.select, "poll", Poll)
+    sp = launch.spawner()
+    assert sp is not None
+    for _ in range(20):
+        result = runner.run_process(["true"], cwd=tmp_path, env=dict(os.environ), timeout=60)
+        assert result.ok
+    assert len(first_events) == 20
+    assert all(sp.sock.fileno() in fds for fds in first_events), first_events
+
+
+def test_the_report_says_every_process_of_the_sample_is_gone(tmp_path: Path) -> None:
+    sp = launch.spawner()
+    assert sp is not None
+    launched = sp.launch(["/bin/sh", "-c", "sleep 0.01 & echo hi"], tmp_path, dict(os.environ))
+    try:
+        reaped = launched.wait()
+    finally:
+        os.close(launched.out_fd)
+        os.close(launched.err_fd)
+    assert reaped.contained and os.waitstatus_to_exitcode(reaped.status) == 0
