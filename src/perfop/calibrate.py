@@ -251,3 +251,34 @@ def _calibrate_workload(
         budget=p,
         notices=tuple(notices),
     )
+
+
+def _num(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def calibration_document(results: Sequence[CalibrationResult]) -> dict[str, Any]:
+    """The ``--format json`` document of ``perfop calibrate`` (and the MCP calibrate tool)."""
+    return {
+        "schema": CALIBRATION_SCHEMA,
+        "calibrations": [
+            {
+                "id": c.id,
+                "workload": c.workload,
+                "ref": c.ref.ref,
+                "sha": c.ref.sha,
+                "pairs": c.pairs,
+                "noise_sd": _num(c.noise_sd),
+                "planned_pairs": c.planned_pairs,
+                "mde": _num(c.mde),
+                "noise_floor": _num(c.noise_floor),
+                "threshold": c.threshold,
+                "warning": c.warning,
+                "failure": c.failure,
+                "contention": c.contention,
+                "budget": c.budget.to_dict() if c.budget else None,
+                "notices": list(c.notices),
+            }
+            for c in results
+        ],
+    }

@@ -597,7 +597,7 @@ def test_malformed_arguments_are_one_line_tool_errors(project: Path) -> None:
             ("runs", {"limit": True}, "limit"),
             ("runs", {"limit": "3"}, "limit"),
             ("intake", {"confirm": 1}, "confirm"),
-            ("status", {}, "no engagement"),
+            ("log", {}, "no engagement yet; start one with: call intake"),  # status answers
         ]
         for name, args, expected in cases:
             msg = await fails(session, name, args)

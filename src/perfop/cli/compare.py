@@ -322,7 +322,7 @@ def calibrate_cmd(
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
     from perfop.budget import command_started
-    from perfop.calibrate import CALIBRATION_SCHEMA, calibrate
+    from perfop.calibrate import calibrate, calibration_document
     from perfop.contention import format_line
 
     started = command_started()
@@ -342,31 +342,7 @@ def calibrate_cmd(
             started=started,
         )
     if fmt is OutputFormat.json:
-        emit_json(
-            {
-                "schema": CALIBRATION_SCHEMA,
-                "calibrations": [
-                    {
-                        "id": c.id,
-                        "workload": c.workload,
-                        "ref": c.ref.ref,
-                        "sha": c.ref.sha,
-                        "pairs": c.pairs,
-                        "noise_sd": _num(c.noise_sd),
-                        "planned_pairs": c.planned_pairs,
-                        "mde": _num(c.mde),
-                        "noise_floor": _num(c.noise_floor),
-                        "threshold": c.threshold,
-                        "warning": c.warning,
-                        "failure": c.failure,
-                        "contention": c.contention,
-                        "budget": c.budget.to_dict() if c.budget else None,
-                        "notices": list(c.notices),
-                    }
-                    for c in results
-                ],
-            }
-        )
+        emit_json(calibration_document(results))
     else:
         for c in results:
             _line(state, format_calibration_line(c))

@@ -86,6 +86,15 @@ def register(app: typer.Typer) -> None:
         "SLOs and set the hypothesis' status from the evidence.",
     )(validate)
     app.command("note", help="Add a decision-log note.")(note)
+    question = typer.Typer(
+        help="The intake's open questions: list, answer or drop them.", no_args_is_help=True
+    )
+    question.command("list", help="Open and answered questions.")(question_list)
+    question.command("answer", help="Record the answer to open question N.")(question_answer)
+    question.command("drop", help="Close open question N as not applicable, saying why.")(
+        question_drop
+    )
+    app.add_typer(question, name="question")
     app.command("log", help="Show the decision log.")(log)
     app.command("status", help="Current stage, what is done, the next step.")(status)
     app.command("verify", help="The hand-off checklist; exit 1 if any item fails.")(verify)
@@ -118,15 +127,57 @@ def intake(
     traffic: Annotated[str | None, typer.Option("--traffic")] = None,
     list_: Annotated[bool, typer.Option("--list", help="List engagements.")] = False,
     use: Annotated[int | None, typer.Option("--use", help="Make engagement ID current.")] = None,
+    amend: Annotated[
+        bool,
+        typer.Option(
+            "--amend",
+            help="Change the current intake: the fields given (flags or --from FILE) replace "
+            "its values; the change is logged.",
+        ),
+    ] = False,
+    why: Annotated[str | None, typer.Option("--why", help="Why (with --amend).")] = None,
+    by: Annotated[
+        str | None, typer.Option("--by", help="Who confirms or amends (default: the OS user).")
+    ] = None,
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
     from perfop.engagement import service
-    from perfop.engagement.intake import load_intake, prompt_spec, spec_from_flags
+    from perfop.engagement.intake import load_intake, prompt_spec, read_intake_file, spec_from_flags
     from perfop.engagement.render import engagements_table
     from perfop.errors import UsageError
 
     state = get_state(ctx)
-    actor = _actor()
+    actor = _actor(by)
+    if amend:
+        changes: dict[str, Any] = dict(read_intake_file(from_file)) if from_file else {}
+        flags = {
+            "title": title,
+            "requester": requester,
+            "goals": goal,
+            "workloads": _split_csv(workload) or None,
+            "constraints": constraint,
+            "assumptions": assumption,
+            "risk_tolerance": risk_tolerance,
+            "base": base,
+            "hardware": hardware,
+            "dataset": dataset,
+            "traffic": traffic,
+        }
+        changes.update({k: v for k, v in flags.items() if v})
+        if stakeholder:
+            changes["stakeholders"] = [
+                {"name": n.strip(), "role": r.strip()}
+                for n, _, r in (x.partition(":") for x in stakeholder)
+            ]
+        eng = service.amend_intake(state.store, state.loaded, changes, actor=actor, why=why)
+        if confirm:
+            eng = service.confirm_intake(state.store, actor=actor)
+        recap = service.recap(state.store, eng)
+        if fmt is OutputFormat.json:
+            emit_json(_doc("intake", engagement=eng.to_dict(), recap=recap))
+        else:
+            typer.echo(recap, nl=False)
+        return
     if list_:
         items = service.list_engagements(state.store)
         if fmt is OutputFormat.json:
@@ -411,18 +462,90 @@ def note(
         str, typer.Option("--kind", help="stakeholder, decision, risk, follow-up.")
     ] = "decision",
     evidence: Annotated[Multi, typer.Option("--evidence")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Who says so (default: OS user).")] = None,
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
     from perfop.engagement import service
 
     state = get_state(ctx)
     entry = service.add_note(
-        state.store, text, kind=kind, actor=_actor(), evidence=tuple(_split_csv(evidence))
+        state.store, text, kind=kind, actor=_actor(by), evidence=tuple(_split_csv(evidence))
     )
     if fmt is OutputFormat.json:
         emit_json(_doc("decision", decision=entry.to_dict()))
     else:
         typer.echo(f"noted ({entry.kind}) #{entry.id}")
+
+
+def _questions_doc(eng: Any) -> dict[str, Any]:
+    return _doc(
+        "questions",
+        open=[{"number": i, "question": q} for i, q in enumerate(eng.open_questions, 1)],
+        answered=[
+            {
+                "question": a.question,
+                "answer": a.answer,
+                "by": a.by,
+                "at": a.at,
+                "dropped": a.dropped,
+            }
+            for a in eng.answered_questions
+        ],
+    )
+
+
+def _questions_text(eng: Any) -> str:
+    lines = [f"{i}. {q}" for i, q in enumerate(eng.open_questions, 1)] or ["no open questions"]
+    for a in eng.answered_questions:
+        verb = "dropped" if a.dropped else "answered"
+        lines.append(f"- {a.question} ({verb} by {a.by}: {a.answer})")
+    return "\n".join(lines)
+
+
+def question_list(ctx: typer.Context, fmt: OutputFormat = FORMAT_OPTION) -> None:
+    from perfop.engagement import service
+
+    eng = service.current(get_state(ctx).store)
+    if fmt is OutputFormat.json:
+        emit_json(_questions_doc(eng))
+    else:
+        typer.echo(_questions_text(eng))
+
+
+def _close_question(
+    ctx: typer.Context, number: int, text: str, by: str | None, fmt: OutputFormat, drop: bool
+) -> None:
+    from perfop.engagement import service
+
+    state = get_state(ctx)
+    eng = service.answer_question(state.store, number, text, actor=_actor(by), by=by, drop=drop)
+    if fmt is OutputFormat.json:
+        emit_json(_questions_doc(eng))
+    else:
+        typer.echo(
+            f"question {number} {'dropped' if drop else 'answered'}; "
+            f"{len(eng.open_questions)} open question(s) left"
+        )
+
+
+def question_answer(
+    ctx: typer.Context,
+    number: Annotated[int, typer.Argument(help="Question number (perfop question list).")],
+    answer: Annotated[str, typer.Argument(help="The answer.")],
+    by: Annotated[str | None, typer.Option("--by", help="Who answered (default: OS user).")] = None,
+    fmt: OutputFormat = FORMAT_OPTION,
+) -> None:
+    _close_question(ctx, number, answer, by, fmt, drop=False)
+
+
+def question_drop(
+    ctx: typer.Context,
+    number: Annotated[int, typer.Argument(help="Question number (perfop question list).")],
+    why: Annotated[str, typer.Option("--why", help="Why it does not apply.")],
+    by: Annotated[str | None, typer.Option("--by", help="Who decided (default: OS user).")] = None,
+    fmt: OutputFormat = FORMAT_OPTION,
+) -> None:
+    _close_question(ctx, number, why, by, fmt, drop=True)
 
 
 def log(ctx: typer.Context, fmt: OutputFormat = FORMAT_OPTION) -> None:

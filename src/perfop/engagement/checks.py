@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from perfop.config import LoadedConfig
+from perfop.engagement.hints import Front, NextStep, with_hint
 from perfop.engagement.hypotheses import needs_approval
 from perfop.engagement.records import (
     OUTCOMES,
@@ -65,36 +66,93 @@ def load_context(
     return VerifyContext(store, loaded, eng, hyps, designs, approvals, validations)
 
 
-Check = Callable[[VerifyContext], tuple[bool, str]]
+# A check returns (passed, reason) or (passed, reason, step): the step is how to fix it, rendered
+# for the caller's front end (a CLI command or an MCP tool call) after the reason.
+Check = Callable[[VerifyContext], tuple[bool, str] | tuple[bool, str, NextStep | None]]
 
 
 @dataclass(frozen=True)
 class CheckResult:
     name: str
     passed: bool
-    reason: str
+    reason: str  # without the fix; ``text(front)`` adds it
+    step: NextStep | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def text(self, front: Front = "cli") -> str:
+        return with_hint(self.reason, None if self.passed else self.step, front)
+
+    def to_dict(self, front: Front = "cli") -> dict[str, Any]:
+        doc: dict[str, Any] = {"name": self.name, "passed": self.passed, "reason": self.text(front)}
+        if front == "mcp" and self.step is not None and not self.passed:
+            doc["next"] = self.step.to_dict(front)
+        return doc
+
+
+def intake_step(confirm: bool = True) -> NextStep:
+    return NextStep("", "perfop intake --confirm", "intake", {"confirm": True})
+
+
+def hypothesis_add_step() -> NextStep:
+    return NextStep(
+        "",
+        "perfop hypothesis add",
+        "hypothesis_add",
+        {"statement": "<what you expect to change and why>", "evidence": ["hotspot:<id>"]},
+    )
+
+
+def design_step(label: str) -> NextStep:
+    return NextStep(
+        "", f"perfop design {label}", "design", {"label": label, "fix": "<the proposed change>"}
+    )
+
+
+def approval_step(label: str) -> NextStep:
+    return NextStep(
+        "",
+        "",
+        "request_approval",
+        {"label": label, "reason": "<why the change is worth the risk>"},
+        human=f"perfop approve {label} --by NAME",
+    )
+
+
+def candidate_step(label: str) -> NextStep:
+    return NextStep(
+        "",
+        f"perfop hypothesis update {label} --candidate REF",
+        "hypothesis_update",
+        {"label": label, "candidate": "<git ref of the commit>"},
+    )
+
+
+def validate_step(label: str) -> NextStep:
+    return NextStep("", f"perfop validate {label}", "validate", {"label": label})
+
+
+def accept_step() -> NextStep:
+    return NextStep("", "", None, {}, human="perfop accept --by NAME")
 
 
 def _validated(ctx: VerifyContext) -> list[Hypothesis]:
     return [h for h in ctx.hypotheses if ctx.validations.get(h.id)]
 
 
-def check_intake(ctx: VerifyContext) -> tuple[bool, str]:
+def check_intake(ctx: VerifyContext) -> tuple[bool, str, NextStep | None]:
     eng = ctx.engagement
     if eng.confirmed_at:
-        return True, f"confirmed at {eng.confirmed_at}"
-    return False, "intake not confirmed; run: perfop intake --confirm"
+        return True, f"confirmed at {eng.confirmed_at}", None
+    return False, "intake not confirmed", intake_step()
 
 
-def check_hypotheses(ctx: VerifyContext) -> tuple[bool, str]:
+def check_hypotheses(ctx: VerifyContext) -> tuple[bool, str, NextStep | None]:
     n = len(ctx.hypotheses)
-    return (n > 0, f"{n} hypothesis(es) logged" if n else "none logged; run: perfop hypothesis add")
+    if n:
+        return True, f"{n} hypothesis(es) logged", None
+    return False, "none logged", hypothesis_add_step()
 
 
-def check_designs(ctx: VerifyContext) -> tuple[bool, str]:
+def check_designs(ctx: VerifyContext) -> tuple[bool, str, NextStep | None]:
     validated = _validated(ctx)
     missing = [h.label for h in validated if h.id not in ctx.designs]
     unapproved = [
@@ -105,30 +163,33 @@ def check_designs(ctx: VerifyContext) -> tuple[bool, str]:
     if missing or unapproved:
         parts = []
         if missing:
-            parts.append(f"no design for {', '.join(missing)} (perfop design H)")
+            parts.append(f"no design for {', '.join(missing)}")
         if unapproved:
-            parts.append(
-                f"no approval for high-risk {', '.join(unapproved)} (perfop approve H --by)"
-            )
-        return False, "; ".join(parts)
+            parts.append(f"no human approval for high-risk {', '.join(unapproved)}")
+        step = design_step(missing[0]) if missing else approval_step(unapproved[0])
+        return False, "; ".join(parts), step
     if not validated:
-        return False, "no hypothesis validated yet; run: perfop validate H"
+        first = next((h for h in ctx.hypotheses if h.candidate_sha), None)
+        return False, "no hypothesis validated yet", validate_step(first.label) if first else None
     return (
         True,
         f"design recorded for {len(validated)} validated hypothesis(es); approvals complete",
+        None,
     )
 
 
-def check_implementation(ctx: VerifyContext) -> tuple[bool, str]:
+def check_implementation(ctx: VerifyContext) -> tuple[bool, str, NextStep | None]:
     done = [h for h in ctx.hypotheses if h.candidate_sha]
     if not done:
-        return False, "no candidate ref recorded; run: perfop hypothesis update H --candidate REF"
-    return True, ", ".join(
+        label = ctx.hypotheses[0].label if ctx.hypotheses else "H1"
+        return False, "no candidate ref recorded", candidate_step(label)
+    text = ", ".join(
         f"{h.label}={h.candidate_ref} ({h.candidate_sha[:12]})" for h in done if h.candidate_sha
     )
+    return True, text, None
 
 
-def check_validation_fresh(ctx: VerifyContext) -> tuple[bool, str]:
+def check_validation_fresh(ctx: VerifyContext) -> tuple[bool, str, NextStep | None]:
     stale = []
     done = [h for h in ctx.hypotheses if h.candidate_sha and h.status is not Status.REVERTED]
     for h in done:
@@ -141,21 +202,23 @@ def check_validation_fresh(ctx: VerifyContext) -> tuple[bool, str]:
         ):
             stale.append(h.label)
     if not done:
-        return False, "nothing to validate: no candidate recorded"
+        return False, "nothing to validate: no candidate recorded", None
     if stale:
-        return False, f"not validated since the last candidate change: {', '.join(stale)}"
-    return True, f"{len(done)} candidate(s) validated at their current commit"
+        text = f"not validated since the last candidate change: {', '.join(stale)}"
+        return False, text, validate_step(stale[0])
+    return True, f"{len(done)} candidate(s) validated at their current commit", None
 
 
-def check_signoff(ctx: VerifyContext) -> tuple[bool, str]:
+def check_signoff(ctx: VerifyContext) -> tuple[bool, str, NextStep | None]:
     accepted = [a for a in ctx.approvals if a.kind == "acceptance"]
     if not accepted:
-        return False, "no stakeholder sign-off; run: perfop accept --by NAME"
+        return False, "no stakeholder sign-off", accept_step()
     last_val = ctx.last_validation
     latest = accepted[-1]
     if last_val is not None and latest.created_at < last_val.created_at:
-        return False, f"sign-off by {latest.by} predates the last validation; accept again"
-    return True, f"accepted by {latest.by} at {latest.created_at}"
+        text = f"sign-off by {latest.by} predates the last validation; accept again"
+        return False, text, accept_step()
+    return True, f"accepted by {latest.by} at {latest.created_at}", None
 
 
 VERIFY_CHECKS: list[tuple[str, Check]] = [
@@ -186,33 +249,110 @@ def verify(store: Store, loaded: LoadedConfig) -> list[CheckResult]:
     """Run every registered check; each passes or fails with its reason."""
     for module in CHECK_PLUGINS:
         importlib.import_module(module)
-    ctx = load_context(store, loaded)
-    return [CheckResult(name, *fn(ctx)) for name, fn in VERIFY_CHECKS]
+    return run_checks(load_context(store, loaded))
+
+
+def run_checks(ctx: VerifyContext) -> list[CheckResult]:
+    for module in CHECK_PLUGINS:
+        importlib.import_module(module)
+    results = []
+    for name, fn in VERIFY_CHECKS:
+        out = fn(ctx)
+        step = out[2] if len(out) > 2 else None
+        results.append(CheckResult(name, out[0], out[1], step))
+    return results
 
 
 @dataclass(frozen=True)
 class StatusReport:
-    engagement: Engagement
+    """Where the engagement stands. ``engagement`` is None before the first intake."""
+
+    engagement: Engagement | None
     stage: Stage
     done: list[str]
-    next_step: str
+    step: NextStep
 
-    def to_dict(self) -> dict[str, Any]:
+    @property
+    def next_step(self) -> str:
+        return self.step.hint("cli")
+
+    def to_dict(self, front: Front = "cli") -> dict[str, Any]:
+        eng = self.engagement
         return {
-            "engagement": {"id": self.engagement.id, "title": self.engagement.title},
+            "engagement": {"id": eng.id, "title": eng.title} if eng is not None else None,
             "stage": str(self.stage),
             "done": self.done,
-            "next": self.next_step,
+            "next": self.step.hint(front),
+            "next_step": self.step.to_dict(front),
         }
 
 
+def start_step(loaded: LoadedConfig) -> NextStep:
+    """How to start an engagement: an intake file (CLI) or the intake tool with a spec (MCP)."""
+    workloads = sorted(loaded.config.workloads)
+    spec: dict[str, Any] = {"title": "<what should get faster>"}
+    if workloads:
+        spec["workloads"] = workloads
+    spec["goals"] = [{"text": "<the goal>", "metric": "wall_time", "target": "<e.g. 0.5x>"}]
+    return NextStep(
+        "no engagement yet; record the intake (goals, workloads, SLOs, stakeholders)",
+        "perfop intake --from FILE (or --title ... flags)",
+        "intake",
+        {"spec": spec},
+    )
+
+
 def status(store: Store, loaded: LoadedConfig) -> StatusReport:
-    """The current engagement's stage and next step; the derived stage is stored with it."""
+    """The current engagement's stage and next step; the derived stage is stored with it.
+
+    Without an engagement (a fresh repository) the report says so and how to start one."""
+    with store.read() as conn:
+        eng = es.get_engagement(conn)
+    if eng is None:
+        return StatusReport(None, Stage.INTAKE, [], start_step(loaded))
     report = derive_status(load_context(store, loaded))
+    assert report.engagement is not None
     if report.stage != report.engagement.stage:
         with store.write() as conn:
             es.update_engagement(conn, report.engagement.id, stage=report.stage.value)
     return report
+
+
+def _profile_step(ctx: VerifyContext, workloads: tuple[str, ...]) -> NextStep | None:
+    """Profile first when no workload of the engagement has a profile since the intake."""
+    from perfop.store.profiles import list_profiles
+
+    for w in workloads:
+        for p in list_profiles(ctx.store, workload=w, limit=5):
+            if p.created_at >= ctx.engagement.created_at[:19]:
+                return None
+    if not workloads:
+        return None
+    w = workloads[0]
+    return NextStep(
+        "find the hot spots before guessing", f"perfop profile {w}", "profile", {"workload": w}
+    )
+
+
+def _hypothesis_step(ctx: VerifyContext, workloads: tuple[str, ...]) -> NextStep:
+    """Log a hypothesis, citing the newest profile's top hot spot of the repository's own code."""
+    from perfop.store.profiles import list_profiles
+
+    step = hypothesis_add_step()
+    for w in workloads:
+        for p in list_profiles(ctx.store, workload=w, limit=1):
+            spot = next((h for h in p.hotspots if h.in_repo), None)
+            if spot is not None:
+                args = {**step.arguments, "workloads": [w], "evidence": [f"hotspot:{spot.id}"]}
+                return NextStep(
+                    f"log a ranked hypothesis (top hot spot: {spot.function} in {spot.file})",
+                    step.command,
+                    step.tool,
+                    args,
+                )
+    return NextStep(
+        "log ranked hypotheses from the profile", step.command, step.tool, step.arguments
+    )
 
 
 def derive_status(ctx: VerifyContext) -> StatusReport:
@@ -236,16 +376,39 @@ def derive_status(ctx: VerifyContext) -> StatusReport:
     if outcomes:
         done.append("validated: " + ", ".join(outcomes))
 
-    fresh, _ = check_validation_fresh(ctx)
+    fresh, *_ = check_validation_fresh(ctx)
+    step: NextStep
     if not eng.confirmed_at:
-        stage, step = Stage.INTAKE, "answer the open questions, then: perfop intake --confirm"
+        stage = Stage.INTAKE
+        n = len(eng.open_questions)
+        what = "confirm the intake"
+        cli_what = None
+        if n:
+            what = (
+                f"put the {n} open question(s) to the human, record each answer (question "
+                '{"number": N, "answer": "..."}), then confirm'
+            )
+            cli_what = (
+                f"answer the {n} open question(s) (perfop question answer N TEXT), then confirm"
+            )
+        step = NextStep(
+            what, "perfop intake --confirm", "intake", {"confirm": True}, cli_what=cli_what
+        )
     elif not baselined:
-        stage, step = Stage.BASELINE, "measure the workloads at the base ref: perfop run"
+        stage = Stage.BASELINE
+        step = NextStep(
+            "measure the workloads at the base ref",
+            "perfop run",
+            "run",
+            {"workloads": list(workloads)},
+        )
     elif not ctx.hypotheses:
-        stage, step = Stage.HYPOTHESES, "profile and log ranked hypotheses: perfop hypothesis add"
-    elif not ctx.designs:
-        top = ctx.hypotheses[0].label
-        stage, step = Stage.DESIGN, f"record the fix plan and safeguards: perfop design {top}"
+        stage = Stage.HYPOTHESES
+        step = _profile_step(ctx, workloads) or _hypothesis_step(ctx, workloads)
+    elif undesigned := [h for h in ctx.hypotheses if h.status.value == "proposed"]:
+        stage = Stage.DESIGN
+        s = design_step(undesigned[0].label)
+        step = NextStep("record the fix plan and safeguards", s.command, s.tool, s.arguments)
     elif pending := [
         h
         for h in ctx.hypotheses
@@ -253,18 +416,62 @@ def derive_status(ctx: VerifyContext) -> StatusReport:
         and not ctx.approved(h)
         and h.status in (Status.DESIGNED, Status.IMPLEMENTED)
     ]:
-        stage, step = Stage.DESIGN, f"a human approves: perfop approve {pending[0].label} --by NAME"
+        stage = Stage.DESIGN
+        s = approval_step(pending[0].label)
+        step = NextStep(
+            f"{pending[0].label} is high risk: a human must approve it",
+            s.command,
+            s.tool,
+            s.arguments,
+            human=s.human,
+        )
+    elif todo := [h for h in ctx.hypotheses if h.status in (Status.DESIGNED, Status.APPROVED)]:
+        stage = Stage.IMPLEMENTATION
+        s = candidate_step(todo[0].label)
+        step = NextStep(
+            "commit the change on a branch, then record it", s.command, s.tool, s.arguments
+        )
     elif not impl:
         stage = Stage.IMPLEMENTATION
-        step = "commit the change on a branch, then: perfop hypothesis update H --candidate REF"
-    elif not fresh:
-        stage, step = (
-            Stage.VALIDATION,
-            f"A/B validate the candidate: perfop validate {impl[0].label}",
+        s = candidate_step(ctx.hypotheses[0].label)
+        step = NextStep(
+            "commit the change on a branch, then record it", s.command, s.tool, s.arguments
         )
-    elif not any(a.kind == "acceptance" for a in ctx.approvals):
-        stage = Stage.DOCUMENTATION
-        step = "perfop report, then a stakeholder signs off: perfop accept --by NAME"
+    elif not fresh:
+        stale = next(h for h in impl if h.status is not Status.REVERTED and not _fresh(ctx, h))
+        stage = Stage.VALIDATION
+        s = validate_step(stale.label)
+        step = NextStep("A/B validate the candidate", s.command, s.tool, s.arguments)
     else:
-        stage, step = Stage.HANDOFF, "check every stage: perfop verify"
+        stage, step = _closing_step(ctx)
     return StatusReport(eng, stage, done, step)
+
+
+def _fresh(ctx: VerifyContext, h: Hypothesis) -> bool:
+    vs = ctx.validations.get(h.id) or []
+    last = vs[-1] if vs else None
+    return not (
+        last is None
+        or last.candidate_sha != h.candidate_sha
+        or (h.implemented_at is not None and last.created_at < h.implemented_at)
+    )
+
+
+def _closing_step(ctx: VerifyContext) -> tuple[Stage, NextStep]:
+    """After validation the checklist decides: the first failing item's fix, or nothing left."""
+    accepted = any(a.kind == "acceptance" for a in ctx.approvals)
+    stage = Stage.HANDOFF if accepted else Stage.DOCUMENTATION
+    failing = [r for r in run_checks(ctx) if not r.passed]
+    if not failing:
+        return Stage.HANDOFF, NextStep(
+            "nothing left: every verify check passes; hand the report over", "", None, {}
+        )
+    first = next((r for r in failing if r.step is not None), failing[0])
+    if first.name.startswith("report"):
+        return stage, NextStep(
+            "write the hand-off report", "perfop report -o report.md", "report", {}
+        )
+    s = first.step or NextStep("", "perfop verify", "verify", {})
+    return stage, NextStep(
+        f"{first.name}: {first.reason}", s.command, s.tool, s.arguments, human=s.human
+    )

@@ -123,4 +123,9 @@ def format_recap(spec: EngagementSpec, questions: list[str], *, confirmed: bool 
     lines += _bullets(sources)
     lines += ["", "## Open questions", ""]
     lines += [f"{i}. {q}" for i, q in enumerate(questions, 1)] or ["_none_"]
+    if spec.answers:
+        lines += ["", "## Answered questions", ""]
+        for a in spec.answers:
+            verb = "dropped" if a.dropped else "answered"
+            lines.append(f"- {a.question} — {verb} by {a.by}: {a.answer}")
     return "\n".join(lines) + "\n"

@@ -94,6 +94,17 @@ class SLOTarget:
 
 
 @dataclass(frozen=True)
+class QuestionAnswer:
+    """An open question closed: answered (``answer``) or dropped as not applicable."""
+
+    question: str
+    answer: str
+    by: str
+    at: str
+    dropped: bool = False
+
+
+@dataclass(frozen=True)
 class EngagementSpec:
     """What intake collects (from a file, flags or prompts), before it is stored."""
 
@@ -115,6 +126,7 @@ class EngagementSpec:
     dashboards: tuple[str, ...] = ()
     regression_tests: tuple[str, ...] = ()
     data_sources: tuple[str, ...] = ()
+    answers: tuple[QuestionAnswer, ...] = ()  # open questions closed since the intake
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -137,8 +149,20 @@ class Engagement:
         return self.spec.title
 
     @property
-    def open_questions(self) -> tuple[str, ...]:
+    def all_questions(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(self.spec.open_questions + self.generated_questions))
+
+    @property
+    def open_questions(self) -> tuple[str, ...]:
+        """The questions not answered or dropped yet."""
+        closed = {a.question for a in self.spec.answers}
+        return tuple(q for q in self.all_questions if q not in closed)
+
+    @property
+    def answered_questions(self) -> tuple[QuestionAnswer, ...]:
+        """The closed questions that still apply (an amended intake may make some moot)."""
+        asked = set(self.all_questions)
+        return tuple(a for a in self.spec.answers if a.question in asked)
 
     def to_dict(self) -> dict[str, Any]:
         doc = self.spec.to_dict()

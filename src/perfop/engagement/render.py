@@ -134,8 +134,11 @@ def engagements_table(items: Sequence[Engagement]) -> Table:
 
 
 def status_text(report: StatusReport) -> str:
+    eng = report.engagement
+    if eng is None:
+        return f"No engagement yet.\nNext: {report.next_step}"
     lines = [
-        f"Engagement {report.engagement.id}: {report.engagement.title}",
+        f"Engagement {eng.id}: {eng.title}",
         f"Stage: {report.stage.value}",
         "Done:",
     ]
@@ -145,7 +148,7 @@ def status_text(report: StatusReport) -> str:
 
 
 def verify_text(results: Sequence[CheckResult]) -> str:
-    lines = [f"[{'pass' if r.passed else 'FAIL'}] {r.name}: {r.reason}" for r in results]
+    lines = [f"[{'pass' if r.passed else 'FAIL'}] {r.name}: {r.text('cli')}" for r in results]
     failed = sum(not r.passed for r in results)
     lines.append(f"{len(results) - failed}/{len(results)} checks passed")
     return "\n".join(lines)

@@ -128,19 +128,144 @@ def start_engagement(
     return current(store, eid)
 
 
-def confirm_intake(store: Store, *, actor: Actor) -> Engagement:
-    """Mark the current engagement's intake confirmed (required before validation counts)."""
+def confirm_intake(store: Store, *, actor: Actor, by: str | None = None) -> Engagement:
+    """Mark the current engagement's intake confirmed (required before validation counts).
+
+    ``by`` names the person who confirmed it when someone else records it."""
     eng = current(store)
     if eng.confirmed_at:
         return eng
+    who = f" by {by.strip()}" if by and by.strip() else ""
     with store.write() as conn:
         es.update_engagement(conn, eng.id, confirmed_at=es.now())
         log_decision(
             conn,
             eng,
             actor,
-            "intake confirmed",
+            f"intake confirmed{who}",
             why=f"{len(eng.open_questions)} open question(s) outstanding",
+        )
+    return current(store, eng.id)
+
+
+def _question(eng: Engagement, which: int | str) -> str:
+    """The open question numbered ``which`` (1-based, as the recap lists them) or with that text."""
+    qs = list(eng.open_questions)
+    if isinstance(which, str) and not which.strip().isdigit():
+        if which in qs:
+            return which
+        raise UsageError(
+            f"question {which!r} is not an open question; list them with: perfop question list"
+        )
+    n = int(which)
+    if not 1 <= n <= len(qs):
+        where = f"1..{len(qs)}" if qs else "none are open"
+        raise UsageError(
+            f"question {n}: no such open question ({where}); list them with: perfop question list"
+        )
+    return qs[n - 1]
+
+
+def answer_question(
+    store: Store,
+    which: int | str,
+    answer: str,
+    *,
+    actor: Actor,
+    by: str | None = None,
+    drop: bool = False,
+) -> Engagement:
+    """Close an open question: record the human's answer (or drop it, saying why), logged.
+
+    ``by`` is who answered (default: the actor). An agent may record a person's answer; the
+    decision log says who recorded it and who answered."""
+    from dataclasses import replace
+
+    from perfop.engagement.records import QuestionAnswer
+
+    if not answer.strip():
+        raise UsageError(
+            "answer: empty; give the human's answer (or, to drop the question, the reason)"
+        )
+    eng = current(store)
+    question = _question(eng, which)
+    who = (by or "").strip() or actor.label()
+    closed = QuestionAnswer(question, answer.strip(), who, es.now(), dropped=drop)
+    spec = replace(eng.spec, answers=(*eng.spec.answers, closed))
+    with store.write() as conn:
+        es.update_engagement(conn, eng.id, spec=spec.to_dict())
+        verb = "dropped" if drop else "answered"
+        log_decision(
+            conn,
+            eng,
+            actor,
+            f"open question {verb} by {who}: {question}",
+            why=answer.strip(),
+            kind="stakeholder",
+        )
+    return current(store, eng.id)
+
+
+AMENDABLE = tuple(f for f in EngagementSpec.__dataclass_fields__ if f != "answers")
+
+
+def amend_intake(
+    store: Store,
+    loaded: LoadedConfig,
+    changes: dict[str, Any],
+    *,
+    actor: Actor,
+    why: str | None = None,
+) -> Engagement:
+    """Change fields of the current intake (validated like an intake file); the change, old and
+    new values, goes to the decision log and the open questions are derived again."""
+    from dataclasses import replace
+
+    eng = current(store)
+    if not changes:
+        raise UsageError("intake amend: nothing to change; give the fields to amend")
+    unknown = sorted(set(changes) - set(AMENDABLE))
+    if unknown:
+        raise UsageError(
+            f"intake amend: unknown field(s) {', '.join(unknown)}; use: {', '.join(AMENDABLE)}"
+        )
+    merged = {
+        k: v for k, v in eng.spec.to_dict().items() if k != "answers" and v not in (None, [], ())
+    }
+    # Stored records hold goals/SLOs/stakeholders as mappings; drop empty keys so they validate.
+    merged = {
+        k: [
+            {kk: vv for kk, vv in x.items() if vv is not None} if isinstance(x, dict) else x
+            for x in v
+        ]
+        if isinstance(v, list | tuple)
+        else v
+        for k, v in merged.items()
+    }
+    merged.update(changes)
+    spec = parse_intake(merged, source="intake amend", config=loaded.config)
+    if spec.base is not None and spec.base != eng.spec.base:
+        _check_base(loaded, spec.base)
+    spec = replace(spec, answers=eng.spec.answers)
+    before, after = eng.spec.to_dict(), spec.to_dict()
+    changed = sorted(k for k in after if before.get(k) != after.get(k))
+    if not changed:
+        return eng
+    inv = latest_inventory(store)
+    with store.write() as conn:
+        es.update_engagement(
+            conn,
+            eng.id,
+            spec=spec.to_dict(),
+            generated_questions=_questions(spec, loaded, inv),
+        )
+        detail = "; ".join(f"{k}: {before.get(k)!r} -> {after.get(k)!r}" for k in changed)
+        log_decision(
+            conn,
+            eng,
+            actor,
+            f"intake amended: {', '.join(changed)}",
+            why=f"{why.strip()} ({detail})" if why and why.strip() else detail,
         )
     return current(store, eng.id)
 

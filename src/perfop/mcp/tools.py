@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from perfop.store import Store
 
 ENGAGEMENT_SCHEMA = "perfop.engagement/1"  # the documents of perfop.cli.engagement
+# Client names SDKs send when the application set none: they name the library, not the agent.
+SDK_DEFAULT_NAMES = frozenset({"mcp", "mcp-client", "python-mcp", ""})
 
 
 class Args(BaseModel):
@@ -96,9 +98,17 @@ class App:
 
     @property
     def actor(self) -> Actor:
+        """The agent as the decision log names it: ``PERFOP_AGENT_NAME`` (what ``perfop
+        init-agent`` writes into the client's server entry), else the client's own name, unless
+        that is an SDK's default (``mcp``), which says nothing about who acts."""
+        import os
+
         from perfop.engagement.records import Actor
 
-        return Actor(name=f"mcp:{self.actor_name}", kind="agent")
+        name = os.environ.get("PERFOP_AGENT_NAME", "").strip()
+        if not name:
+            name = self.actor_name if self.actor_name not in SDK_DEFAULT_NAMES else "mcp-client"
+        return Actor(name=f"mcp:{name}", kind="agent")
 
     def close(self) -> None:
         if self._store is not None:
@@ -131,6 +141,21 @@ class Tool:
 
 TOOLS: dict[str, Tool] = {}
 
+# Answer fields whose text is advice an agent acts on: their CLI hints become tool calls.
+HINT_KEYS = frozenset({"next", "advice", "reason", "hint"})
+
+
+def _mcp_hints(value: Any, key: str | None = None) -> Any:
+    from perfop.mcp.hints import to_mcp
+
+    if isinstance(value, str):
+        return to_mcp(value) if key in HINT_KEYS else value
+    if isinstance(value, dict):
+        return {k: _mcp_hints(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mcp_hints(v, key) for v in value]
+    return value
+
 
 def tool(
     name: str,
@@ -141,10 +166,33 @@ def tool(
     long: bool = False,
     read_only: bool = False,
     raw: tuple[str, ...] = (),
+    hints: bool = True,
 ) -> Callable[[Callable[[Call, Any], Answer]], Callable[[Call, Any], Answer]]:
+    """Register a tool. With ``hints`` (all but report, whose text is the human's document) the
+    CLI hints in its text, its advice fields and its errors are rewritten as MCP tool calls."""
+
     def register(fn: Callable[[Call, Any], Answer]) -> Callable[[Call, Any], Answer]:
-        text = " ".join(description.split())
-        TOOLS[name] = Tool(name, text, args, fn, returns, long, read_only, raw)
+        def answered(call: Call, arguments: Any) -> Answer:
+            from perfop.errors import PerfopError
+            from perfop.mcp.hints import to_mcp
+
+            try:
+                answer = fn(call, arguments)
+            except PerfopError as exc:
+                exc.args = (to_mcp(str(exc)),)
+                raise
+            return Answer(_mcp_hints(answer.doc), to_mcp(answer.text), answer.is_error)
+
+        TOOLS[name] = Tool(
+            name,
+            " ".join(description.split()),
+            args,
+            answered if hints else fn,
+            returns,
+            long,
+            read_only,
+            raw,
+        )
         return fn
 
     return register
@@ -166,7 +214,8 @@ class NoArgs(Args):
     NoArgs,
     """Where the current engagement stands: its lifecycle stage (intake, baseline, hypotheses,
     design, implementation, validation, documentation, hand-off), what is done, and the one
-    recommended next step. Call it first in every session.""",
+    recommended next step as a tool call (next_step: tool and arguments). Call it first in every
+    session; on a repository without an engagement it says so and how to start one (intake).""",
     read_only=True,
     returns=outputs.StatusDoc,
 )
@@ -174,8 +223,9 @@ def status(call: Call, args: NoArgs) -> Answer:
     from perfop.engagement import checks
 
     report = checks.status(call.app.store, call.app.loaded)
-    doc = engagement_doc("status", **report.to_dict())
-    return Answer(doc, f"stage: {doc['stage']}; next: {doc['next']}")
+    doc = engagement_doc("status", **report.to_dict("mcp"))
+    where = "no engagement yet" if report.engagement is None else f"stage: {doc['stage']}"
+    return Answer(doc, f"{where}; next: {doc['next']}")
 
 
 class IntakeArgs(Args):
@@ -194,14 +244,25 @@ class IntakeArgs(Args):
         False,
         description="Mark the intake confirmed (after the human answered the open questions).",
     )
+    amend: dict[str, Any] | None = Field(
+        None,
+        description="Change fields of the current intake (same keys as spec, e.g. "
+        '{"hardware": "8 cores"}); the change is logged and the open questions derived '
+        "again.",
+    )
+    why: str | None = Field(None, description="Why the intake is amended (with amend).")
+    by: str | None = Field(
+        None, description="The person who confirmed or asked for the change (the log names them)."
+    )
 
 
 @tool(
     "intake",
     IntakeArgs,
-    """Record a new performance engagement (spec or from_file), confirm the current one
-    (confirm=true), or with no arguments return the current one. Answers with the recap and the
-    open questions to put to the human before optimising anything.""",
+    """Record a new performance engagement (spec or from_file), amend the current one (amend,
+    logged), confirm it (confirm=true, by=the person who confirmed), or with no arguments return
+    the current one. Answers with the recap and the open questions to put to the human before
+    optimising anything; record their answers with question.""",
     raw=("spec",),
     returns=outputs.IntakeDoc,
 )
@@ -213,7 +274,13 @@ def intake(call: Call, args: IntakeArgs) -> Answer:
     app = call.app
     if args.spec is not None and args.from_file is not None:
         raise UsageError("intake: give spec or from_file, not both")
-    if args.from_file is not None:
+    if args.amend is not None:
+        if args.spec is not None or args.from_file is not None:
+            raise UsageError("intake: amend changes the current intake; give it alone")
+        eng = service.amend_intake(app.store, app.loaded, args.amend, actor=app.actor, why=args.why)
+        if args.confirm:
+            eng = service.confirm_intake(app.store, actor=app.actor, by=args.by)
+    elif args.from_file is not None:
         spec = load_intake(call.path(args.from_file, "from_file"), app.loaded.config)
         eng = service.start_engagement(
             app.store, app.loaded, spec, actor=app.actor, confirm=args.confirm
@@ -224,7 +291,7 @@ def intake(call: Call, args: IntakeArgs) -> Answer:
             app.store, app.loaded, spec, actor=app.actor, confirm=args.confirm
         )
     elif args.confirm:
-        eng = service.confirm_intake(app.store, actor=app.actor)
+        eng = service.confirm_intake(app.store, actor=app.actor, by=args.by)
     else:
         eng = service.current(app.store)
     recap = service.recap(app.store, eng)
@@ -258,6 +325,9 @@ class NoteArgs(Args):
         "decision", description="stakeholder, decision, risk or follow-up."
     )
     evidence: list[str] = Field(default_factory=list, description="References (run:ID ...).")
+    by: str | None = Field(
+        None, description="The person whose words these are (e.g. a stakeholder), if not yours."
+    )
 
 
 @tool(
@@ -271,7 +341,9 @@ def note(call: Call, args: NoteArgs) -> Answer:
 
     entry = service.add_note(
         call.app.store,
-        args.text,
+        f"{args.text.strip()} (per {args.by.strip()})"
+        if args.by and args.by.strip()
+        else args.text,
         kind=args.kind,
         actor=call.app.actor,
         evidence=tuple(args.evidence),
@@ -310,7 +382,118 @@ def verify(call: Call, args: NoArgs) -> Answer:
 
     results = checks.verify(call.app.store, call.app.loaded)
     ok = all(r.passed for r in results)
-    doc = engagement_doc("verify", passed=ok, checks=[r.to_dict() for r in results])
+    doc = engagement_doc("verify", passed=ok, checks=[r.to_dict("mcp") for r in results])
     failing = [r.name for r in results if not r.passed]
     text = "verify: all checks passed" if ok else f"verify: failing: {', '.join(failing)}"
     return Answer(doc, text)
+
+
+# --- open questions, stored records ----------------------------------------------------------
+
+
+class QuestionArgs(Args):
+    number: int | None = Field(
+        None, ge=1, description="Open question number, as the recap and this tool list them."
+    )
+    answer: str | None = Field(
+        None, description="The human's answer; closes the question (it leaves the open list)."
+    )
+    drop: bool = Field(False, description="Close it as not applicable; answer then says why.")
+    by: str | None = Field(None, description="Who answered (default: you, the agent).")
+
+
+class OpenQuestion(outputs.Record):
+    number: int = Field(description="Its number: pass it as question's number.")
+    question: str
+
+
+class AnsweredQuestion(outputs.Record):
+    question: str
+    answer: str
+    by: str = Field(description="Who answered.")
+    at: str
+    dropped: bool = Field(description="Closed as not applicable (answer says why).")
+
+
+class QuestionsDoc(outputs.EngagementDocument):
+    kind: Literal["questions"]
+    open: list[OpenQuestion] = Field(description="The questions still open, numbered.")
+    answered: list[AnsweredQuestion] = Field(description="The closed ones, with their answers.")
+
+
+class RecordDoc(outputs.Document):
+    """A stored record read back (``perfop.record/1``): the record under its kind's key."""
+
+    schema_id: Literal["perfop.record/1"] = Field(alias="schema")
+    kind: Literal["comparison", "validation", "profile", "run"]
+    id: str
+
+
+@tool(
+    "question",
+    QuestionArgs,
+    """The intake's open questions: without arguments, list the open and the answered ones; with
+    number and answer, record the human's answer (or with drop=true close it as not applicable)
+    and log it. Answered questions no longer count as residual risks in the report.""",
+    returns=QuestionsDoc,
+)
+def question(call: Call, args: QuestionArgs) -> Answer:
+    from perfop.engagement import service
+    from perfop.errors import UsageError
+
+    app = call.app
+    if args.number is None:
+        if args.answer is not None or args.drop:
+            raise UsageError("question: give number with answer")
+        eng = service.current(app.store)
+    else:
+        if args.answer is None:
+            raise UsageError(
+                f"question {args.number}: give answer (the human's answer, or with drop=true why)"
+            )
+        eng = service.answer_question(
+            app.store, args.number, args.answer, actor=app.actor, by=args.by, drop=args.drop
+        )
+    open_qs = list(eng.open_questions)
+    doc = engagement_doc(
+        "questions",
+        open=[{"number": i, "question": q} for i, q in enumerate(open_qs, 1)],
+        answered=[
+            {
+                "question": a.question,
+                "answer": a.answer,
+                "by": a.by,
+                "at": a.at,
+                "dropped": a.dropped,
+            }
+            for a in eng.answered_questions
+        ],
+    )
+    listing = "; ".join(f"{i}. {q}" for i, q in enumerate(open_qs, 1)) or "none"
+    return Answer(doc, f"{len(open_qs)} open question(s): {listing}")
+
+
+class ShowArgs(Args):
+    kind: Literal["comparison", "validation", "profile", "run"] = Field(
+        description="What to read back: comparison, validation, profile or run."
+    )
+    id: str = Field(
+        description="Its id, as an earlier answer gave it (comparison_id, validation.id, the "
+        "profile id, a run id)."
+    )
+
+
+@tool(
+    "show",
+    ShowArgs,
+    """Read back a stored record by id (a comparison, a validation, a profile with its hot spots
+    and artifact paths, or a run) exactly as it was stored, to cite or re-read evidence without
+    measuring again.""",
+    read_only=True,
+    returns=RecordDoc,
+)
+def show(call: Call, args: ShowArgs) -> Answer:
+    from perfop.engagement.readback import stored_record
+
+    doc = stored_record(call.app.store, args.kind, args.id)
+    return Answer(doc, f"{args.kind} {args.id}: stored record (see structuredContent)")

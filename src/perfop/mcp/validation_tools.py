@@ -113,6 +113,70 @@ def compare(call: Call, args: CompareArgs) -> Answer:
     return Answer(doc, text, is_error=bool(failed))
 
 
+class CalibrateArgs(LongArgs):
+    workloads: list[str] = Field(
+        default_factory=list, description="Configured workloads to calibrate (default: all)."
+    )
+    ref: str = Field("HEAD", description="The git ref measured on both sides (A/A).")
+    seed: int | None = Field(None, description="Seed of the pair order (for reproduction).")
+    max_time: float | None = Field(None, gt=0, description="Budget per workload, seconds.")
+    max_runs: int | None = Field(None, ge=1, description="At most this many pairs per workload.")
+
+
+class Calibration(outputs.Record):
+    workload: str
+    pairs: int
+    noise_sd: float | None = Field(description="Robust SD of the A/A log-ratios per pair.")
+    mde: float | None = Field(
+        description="Minimum detectable effect (fraction) at the planned pairs."
+    )
+    planned_pairs: int
+    threshold: float
+    failure: str | None = None
+
+
+class CalibrationDoc(outputs.Document):
+    schema_id: Literal["perfop.calibration/2"] = Field(alias="schema")
+    calibrations: list[Calibration]
+
+
+@tool(
+    "calibrate",
+    CalibrateArgs,
+    """Measure this machine's noise: an A/A comparison of one ref against itself per workload.
+    Answers with the noise per pair and the minimum detectable effect (mde): a change smaller
+    than that cannot be confirmed here at this budget, so predict, or raise the budget, above it.
+    Stored; later comparisons size their first batch from it.""",
+    long=True,
+    returns=CalibrationDoc,
+)
+def calibrate(call: Call, args: CalibrateArgs) -> Answer:
+    from perfop.calibrate import calibrate as calibrate_service
+    from perfop.calibrate import calibration_document
+
+    results = calibrate_service(
+        call.app.store,
+        call.app.loaded,
+        workloads=args.workloads,
+        ref=check_ref(args.ref, argument="ref"),
+        seed=args.seed,
+        max_time=args.max_time,
+        max_pairs=args.max_runs,
+        progress=_CompareProgress(call),
+    )
+    doc = calibration_document(results)
+    parts = []
+    for c in results:
+        if c.failure:
+            parts.append(f"{c.workload}: failed ({c.failure})")
+        else:
+            parts.append(
+                f"{c.workload}: noise {c.noise_sd:.2%} per pair, minimum detectable effect "
+                f"{c.mde:.1%} with {c.planned_pairs} pairs (threshold {c.threshold:.1%})"
+            )
+    return Answer(doc, "; ".join(parts), is_error=any(c.failure for c in results))
+
+
 class ValidateArgs(LongArgs):
     label: str = Field(description="Hypothesis id, e.g. H1 (implemented: a candidate recorded).")
     candidate: str | None = Field(
@@ -175,6 +239,7 @@ class ReportArgs(Args):
     and record it for verify. Answers with the JSON report document; the text is the Markdown
     report itself when no output file is given.""",
     returns=outputs.ReportDoc,
+    hints=False,
 )
 def report(call: Call, args: ReportArgs) -> Answer:
     import json

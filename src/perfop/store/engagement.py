@@ -26,6 +26,7 @@ from perfop.engagement.records import (
     EngagementSpec,
     Goal,
     Hypothesis,
+    QuestionAnswer,
     SLOTarget,
     Stage,
     Stakeholder,
@@ -182,6 +183,7 @@ def spec_from_json(doc: Mapping[str, Any]) -> EngagementSpec:
         dashboards=tuple(doc.get("dashboards", [])),
         regression_tests=tuple(doc.get("regression_tests", [])),
         data_sources=tuple(doc.get("data_sources", [])),
+        answers=tuple(QuestionAnswer(**a) for a in doc.get("answers", [])),
     )
 
 
@@ -481,27 +483,38 @@ def insert_validation(conn: Connection, **values: Any) -> int:
     return _pk(result)
 
 
+def _validation(r: Any) -> Validation:
+    return Validation(
+        id=r.id,
+        hypothesis_id=r.hypothesis_id,
+        candidate_ref=r.candidate_ref,
+        candidate_sha=r.candidate_sha,
+        base_ref=r.base_ref,
+        base_sha=r.base_sha,
+        outcome=Status(r.outcome),
+        reasons=tuple(r.reasons),
+        evidence=dict(r.evidence),
+        created_at=r.created_at,
+    )
+
+
 def list_validations(conn: Connection, hypothesis_id: int) -> list[Validation]:
     rows = conn.execute(
         sa.select(validations)
         .where(validations.c.hypothesis_id == hypothesis_id)
         .order_by(validations.c.id)
     ).all()
-    return [
-        Validation(
-            id=r.id,
-            hypothesis_id=r.hypothesis_id,
-            candidate_ref=r.candidate_ref,
-            candidate_sha=r.candidate_sha,
-            base_ref=r.base_ref,
-            base_sha=r.base_sha,
-            outcome=Status(r.outcome),
-            reasons=tuple(r.reasons),
-            evidence=dict(r.evidence),
-            created_at=r.created_at,
-        )
-        for r in rows
-    ]
+    return [_validation(r) for r in rows]
+
+
+def get_validation(conn: Connection, validation_id: int) -> Validation | None:
+    row = conn.execute(sa.select(validations).where(validations.c.id == validation_id)).first()
+    return _validation(row) if row is not None else None
+
+
+def get_hypothesis_by_id(conn: Connection, hypothesis_id: int) -> Hypothesis | None:
+    row = conn.execute(sa.select(hypotheses).where(hypotheses.c.id == hypothesis_id)).first()
+    return _hypothesis(row) if row is not None else None
 
 
 def insert_inventory(conn: Connection, engagement_id: int | None, data: Mapping[str, Any]) -> int:
