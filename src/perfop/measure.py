@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from perfop import __version__
 from perfop.config import LoadedConfig, ResolvedWorkload, WorkloadConfig, resolve_workload
@@ -20,8 +20,10 @@ from perfop.environment import capture_environment, git_state, redact_argv, reda
 from perfop.errors import UsageError, WorkloadError
 from perfop.model import BUILTIN_METRICS, Failure, MetricSpec, ProcessResult, RunStatus, Sample
 from perfop.runner import check_startable, run_process, run_setup, set_affinity, workload_env
-from perfop.stats import Summary, summarize
 from perfop.store import Store
+
+if TYPE_CHECKING:
+    from perfop.stats import Summary
 
 RUN_SCHEMA = "perfop.run/2"  # 2: each run has a "contention" object (perfop.contention)
 ADHOC = "adhoc"
@@ -88,6 +90,8 @@ class WorkloadRun:
         return names
 
     def summaries(self) -> dict[str, Summary]:
+        from perfop.stats import summarize  # NumPy: only once there is something to summarise
+
         out: dict[str, Summary] = {}
         for name in self.metric_names():
             values = [s.metrics[name] for s in self.samples if name in s.metrics]

@@ -468,7 +468,10 @@ def min_pairs_for_verdict(*, alpha: float, trim: float = DEFAULT_TRIM) -> int:
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
     n = _min_pairs(trim)
-    while float(signed_rank_p(np.arange(1.0, n + 1.0))[0]) > alpha:
+    # The all-one-sign p of n untied pairs (what signed_rank_p gives them), without SciPy: the
+    # planner asks this before anything is measured, and importing scipy.stats took up to 3.4 s
+    # on a loaded machine (issue 18).
+    while float(_untied_null_sf(n)[-1]) > alpha:
         n += 1
     return n
 
