@@ -32,7 +32,7 @@ def test_init_ci_writes_a_pinned_workflow_and_refuses_to_overwrite(
     uses = [s["uses"] for job in (gate, record) for s in job["steps"] if "uses" in s]
     for use in uses:
         action, ref = use.split("@")
-        assert ref == PINNED_ACTIONS[action][0] and len(ref) == 40
+        assert ref == PINNED_ACTIONS[action].sha and len(ref) == 40
     assert record["env"]["PERFOP_STORE"] == "sqlite:///.perfop/perfop.db"
     assert "actions/cache/save" in " ".join(uses)
 

@@ -1,4 +1,4 @@
-"""A small GitHub REST client for Actions runs, jobs, logs and security alerts.
+"""A small GitHub REST client: Actions runs, jobs, logs, security alerts, PR comments, checks.
 
 The token comes from ``GITHUB_TOKEN`` or ``GH_TOKEN`` and lives only in the request headers: it is
 never stored, printed, logged or put in an error message. Pagination follows ``Link`` headers; an
@@ -85,6 +85,10 @@ def resolve_repo(
     )
 
 
+class GitHubForbidden(RemoteError):
+    """403 that is not a rate limit: the token may not do this (a fork's read-only token)."""
+
+
 @dataclass(frozen=True)
 class RateLimitPolicy:
     """How long to wait for an exhausted rate limit before giving up with an error."""
@@ -142,12 +146,22 @@ class GitHubClient:
     # -- transport -----------------------------------------------------------------------------
 
     def _request(self, path: str, params: Mapping[str, Any] | None = None) -> httpx.Response:
+        # params=None keeps a next-page URL's own query string (a dict would replace it)
+        return self._send("GET", path, params=dict(params) if params else None)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> httpx.Response:
         import httpx
 
         for _attempt in range(3):
             try:
-                # params=None keeps a next-page URL's own query string (a dict would replace it)
-                response = self._http.get(path, params=dict(params) if params else None)
+                response = self._http.request(method, path, params=params, json=body)
             except httpx.HTTPError as exc:
                 raise RemoteError(
                     f"cannot reach GitHub at {self._http.base_url} ({type(exc).__name__}); "
@@ -155,7 +169,7 @@ class GitHubClient:
                 ) from None
             wait = self._rate_limit_wait(response)
             if wait is None:
-                self._raise_for_status(response, path)
+                self._raise_for_status(response, path, write=method != "GET")
                 return response
             self._sleep(wait)
         raise RemoteError(f"GitHub kept answering 'rate limited' for {path}; try again later")
@@ -182,7 +196,7 @@ class GitHubClient:
             )
         return wait
 
-    def _raise_for_status(self, response: httpx.Response, path: str) -> None:
+    def _raise_for_status(self, response: httpx.Response, path: str, *, write: bool) -> None:
         status = response.status_code
         if status < 400:
             return
@@ -191,6 +205,12 @@ class GitHubClient:
             raise RemoteError(
                 f"GitHub rejected the credentials (401 {detail}) for {path}: set GITHUB_TOKEN or "
                 "GH_TOKEN to a valid, unexpired token"
+            )
+        if status == 403 and write:
+            raise GitHubForbidden(
+                f"GitHub refused the write (403 {detail}) to {path}: the token cannot write to "
+                f"{self.repo} (a pull request from a fork gets a read-only token; the workflow "
+                "job needs 'pull-requests: write' / 'checks: write')"
             )
         if status == 403:
             raise RemoteError(
@@ -281,6 +301,22 @@ class GitHubClient:
             {k: v for k, v in alert.items() if k != "secret"}
             for alert in self._paginate(path, {"state": state, "hide_secret": "true"}, None, None)
         ]
+
+    def issue_comments(self, number: int) -> Iterator[dict[str, Any]]:
+        """Every comment of an issue or pull request, oldest first, across pages."""
+        return self._paginate(f"/repos/{self.repo}/issues/{number}/comments", {}, None, None)
+
+    def create_comment(self, number: int, body: str) -> dict[str, Any]:
+        path = f"/repos/{self.repo}/issues/{number}/comments"
+        return dict(self._send("POST", path, body={"body": body}).json())
+
+    def update_comment(self, comment_id: int, body: str) -> dict[str, Any]:
+        path = f"/repos/{self.repo}/issues/comments/{comment_id}"
+        return dict(self._send("PATCH", path, body={"body": body}).json())
+
+    def create_check_run(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        path = f"/repos/{self.repo}/check-runs"
+        return dict(self._send("POST", path, body=payload).json())
 
 
 def qualify_ref(ref: str) -> str:

@@ -2,44 +2,140 @@
 
 ``render_workflow`` is pure (options in, YAML text out); ``write_workflow`` writes it to
 ``.github/workflows/perfop.yml`` and refuses to replace an existing file unless forced.
-Actions are pinned to full commit SHAs (the tag each SHA is for is in a comment), so a moved tag
-cannot change what runs with the repository's token.
+``install_requirement`` and ``detect_setup`` turn ``--install`` / ``--setup`` (or their absence)
+into the two install steps. Actions are pinned to full commit SHAs (``perfop.ci.pins``); checkout
+keeps no credentials; every job gets only the permissions it uses; a push to the default branch
+is never cancelled by a later one (history would have a hole).
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from perfop import __version__
+from perfop.ci.pins import PINNED_ACTIONS, uses
 from perfop.errors import UsageError
+
+__all__ = [
+    "PINNED_ACTIONS",
+    "WORKFLOW_PATH",
+    "WorkflowOptions",
+    "default_branch",
+    "detect_setup",
+    "install_requirement",
+    "render_workflow",
+    "write_workflow",
+]
 
 WORKFLOW_PATH = Path(".github/workflows/perfop.yml")
 
-# action -> (commit sha, the release tag it is)
-PINNED_ACTIONS: dict[str, tuple[str, str]] = {
-    "actions/checkout": ("11bd71901bbe5b1630ceea73d27597364c9af683", "v4.2.2"),
-    "actions/setup-python": ("0b93645e9fea7318ecaed2b359559ac225c90a2b", "v5.3.0"),
-    "actions/cache/restore": ("1bd1e32a3bdc45362d1e726936510720a7c30a57", "v4.2.0"),
-    "actions/cache/save": ("1bd1e32a3bdc45362d1e726936510720a7c30a57", "v4.2.0"),
-}
-
 StoreKind = Literal["sqlite", "postgres"]
+
+_PINNED = re.compile(r"^perfop(\[[A-Za-z0-9_,-]+\])?==[0-9]+(\.[0-9]+)*([a-z]+[0-9]+)?$")
+_GIT = re.compile(r"^git\+(https|ssh|file)://[^\s'\"]+$")
+_INSTALL_HELP = (
+    "give a pinned version ('perfop==X.Y.Z'), a git URL (git+https://HOST/OWNER/perfop@TAG) or "
+    "a path to a perfop wheel or source tree"
+)
+
+
+def install_requirement(spec: str | None, repo_root: Path) -> str:
+    """The pip argument that installs perfop in the workflow, from ``--install`` (checked).
+
+    No spec: this perfop's own version, pinned. A bare or range requirement is refused: it would
+    install whatever someone publishes as ``perfop`` next."""
+    if spec is None:
+        return f"perfop=={__version__}"
+    spec = spec.strip()
+    if _PINNED.match(spec) or _GIT.match(spec):
+        return spec
+    if spec.startswith("perfop") or spec.startswith("git+"):
+        raise UsageError(f"--install {spec!r}: {_INSTALL_HELP}")
+    if any(c in spec for c in "'\"\n\r$`;&|<>"):
+        raise UsageError(f"--install {spec!r}: quotes or shell characters; {_INSTALL_HELP}")
+    path = Path(spec)
+    target = path if path.is_absolute() else repo_root / path
+    is_wheel = target.is_file() and target.name.startswith("perfop-") and target.suffix == ".whl"
+    is_tree = target.is_dir() and (target / "pyproject.toml").is_file()
+    if not (is_wheel or is_tree):
+        raise UsageError(
+            f"--install {spec!r}: not a perfop wheel (perfop-*.whl) or a directory with a "
+            f"pyproject.toml; {_INSTALL_HELP}"
+        )
+    if path.is_absolute():
+        return spec
+    return spec if spec.startswith(("./", "../")) else f"./{spec}"
+
+
+def detect_setup(repo_root: Path) -> str | None:
+    """How to install the project under test: an installable pyproject/setup.py, else
+    requirements.txt, else nothing."""
+    pyproject = repo_root / "pyproject.toml"
+    installable = (repo_root / "setup.py").is_file() or (repo_root / "setup.cfg").is_file()
+    if pyproject.is_file():
+        try:
+            doc = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
+            doc = {}
+        installable = installable or "project" in doc or "build-system" in doc
+    if installable:
+        return "python -m pip install -e ."
+    if (repo_root / "requirements.txt").is_file():
+        return "python -m pip install -r requirements.txt"
+    return None
 
 
 @dataclass(frozen=True)
 class WorkflowOptions:
     default_branch: str = "main"
     python: str = "3.11"
-    install: str = 'python -m pip install -e . "perfop"'
+    install: str = f"perfop=={__version__}"
+    setup: str | None = "python -m pip install -e ."
     store: StoreKind = "sqlite"
     store_secret: str = "PERFOP_STORE_URL"
+    comment: bool = True
+    check_run: bool = False
 
 
-def _uses(action: str) -> str:
-    sha, tag = PINNED_ACTIONS[action]
-    return f"{action}@{sha}  # {tag}"
+def _yaml_str(text: str) -> str:
+    """A single-quoted YAML scalar."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _run_block(command: str, indent: str) -> str:
+    lines = command.strip().splitlines() or [""]
+    if len(lines) == 1:
+        return f"run: {_yaml_str(lines[0])}"
+    body = "\n".join(f"{indent}  {line}" if line else "" for line in lines)
+    return f"run: |\n{body}"
+
+
+def _setup_steps(opts: WorkflowOptions) -> str:
+    extra = ' "psycopg[binary]>=3.1,<4"' if opts.store == "postgres" else ""
+    text = f"""\
+      - uses: {uses("actions/checkout")}
+        with:
+          fetch-depth: 0  # the gate needs the merge base, history needs commit times
+          persist-credentials: false
+      - uses: {uses("actions/setup-python")}
+        with:
+          python-version: {_yaml_str(opts.python)}
+      - name: Install perfop
+        env:
+          PERFOP_INSTALL: {_yaml_str(opts.install)}
+        run: python -m pip install "$PERFOP_INSTALL"{extra}
+"""
+    if opts.setup:
+        text += f"""\
+      - name: Set up the project
+        {_run_block(opts.setup, "        ")}
+"""
+    return text
 
 
 def render_workflow(opts: WorkflowOptions) -> str:
@@ -51,7 +147,7 @@ def render_workflow(opts: WorkflowOptions) -> str:
         store_env = "      PERFOP_STORE: sqlite:///.perfop/perfop.db\n"
         restore = f"""\
       - name: Restore the perfop store
-        uses: {_uses("actions/cache/restore")}
+        uses: {uses("actions/cache/restore")}
         with:
           path: .perfop/perfop.db
           key: perfop-store-${{{{ github.run_id }}}}
@@ -60,21 +156,25 @@ def render_workflow(opts: WorkflowOptions) -> str:
         save = f"""\
       - name: Save the perfop store
         if: always()
-        uses: {_uses("actions/cache/save")}
+        uses: {uses("actions/cache/save")}
         with:
           path: .perfop/perfop.db
           key: perfop-store-${{{{ github.run_id }}}}
 """
-    setup = f"""\
-      - uses: {_uses("actions/checkout")}
-        with:
-          fetch-depth: 0  # the gate needs the merge base, history needs commit times
-      - uses: {_uses("actions/setup-python")}
-        with:
-          python-version: "{opts.python}"
-      - name: Install
-        run: {opts.install}
-"""
+    gate_permissions = "      contents: read  # checkout\n"
+    gate_args = ['--base "origin/$BASE_REF"']
+    gate_env = "          BASE_REF: ${{ github.base_ref }}  # via env, never pasted in the script\n"
+    if opts.comment:
+        gate_permissions += (
+            "      pull-requests: write  # the PR comment (a fork's token cannot: summary then)\n"
+        )
+        gate_args.append("--comment")
+    if opts.check_run:
+        gate_permissions += "      checks: write  # the check run\n"
+        gate_args.append("--check-run")
+    if opts.comment or opts.check_run:
+        gate_env += "          GITHUB_TOKEN: ${{ github.token }}\n"
+    setup = _setup_steps(opts)
     return f"""\
 # Written by `perfop init-ci`. Pull requests: `perfop gate` compares every gate workload between
 # the merge base and the head (exit 1 on a confirmed regression or SLO breach). Pushes to
@@ -84,31 +184,36 @@ name: perfop
 on:
   pull_request:
   push:
-    branches: [{opts.default_branch}]
+    branches: [{_yaml_str(opts.default_branch)}]
 
-permissions:
-  contents: read
+permissions: {{}}
 
+# A new push to a pull request cancels its running gate; every push to {opts.default_branch} gets a
+# group of its own, so no `record` is ever cancelled or dropped from the queue.
 concurrency:
-  group: perfop-${{{{ github.ref }}}}
-  cancel-in-progress: true
+  group: perfop-${{{{ github.event_name == 'pull_request' && github.ref || github.run_id }}}}
+  cancel-in-progress: ${{{{ github.event_name == 'pull_request' }}}}
 
 jobs:
   gate:
+    name: perfop gate
     if: github.event_name == 'pull_request'
     runs-on: ubuntu-latest
     timeout-minutes: 60
-    env:
+    permissions:
+{gate_permissions}    env:
 {store_env}    steps:
 {setup}{restore}      - name: perfop gate
         env:
-          BASE_REF: ${{{{ github.base_ref }}}}  # via env, never pasted into the script
-        run: perfop gate --base "origin/$BASE_REF"
+{gate_env}        run: perfop gate {" ".join(gate_args)}
 
   record:
+    name: perfop record
     if: github.event_name == 'push'
     runs-on: ubuntu-latest
     timeout-minutes: 60
+    permissions:
+      contents: read  # checkout
     env:
 {store_env}    steps:
 {setup}{restore}      - name: perfop record

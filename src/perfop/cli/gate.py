@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,6 +21,10 @@ from perfop.cli.common import (
     pair_cap,
     warn_contention,
 )
+
+if TYPE_CHECKING:
+    from perfop.ci.comment import PullRequest
+    from perfop.ci.gate import GateResult
 
 
 def register(app: typer.Typer) -> None:
@@ -56,12 +60,36 @@ def init_ci(
     python: Annotated[str, typer.Option("--python", help="Python version to set up.")] = "3.11",
     install: Annotated[
         str | None,
-        typer.Option("--install", help="Install command (default: the project and perfop)."),
+        typer.Option(
+            "--install",
+            help="How the workflow installs perfop: 'perfop==X.Y.Z', a git URL "
+            "(git+https://HOST/OWNER/perfop@TAG) or a path to a wheel or source tree "
+            "(default: this perfop's version, pinned).",
+            show_default=False,
+        ),
     ] = None,
+    setup: Annotated[
+        str | None,
+        typer.Option(
+            "--setup",
+            help="Command that sets up the project (default: 'pip install -e .' for an "
+            "installable pyproject/setup.py, '-r requirements.txt', else none).",
+            show_default=False,
+        ),
+    ] = None,
+    comment: Annotated[
+        bool,
+        typer.Option("--comment/--no-comment", help="The gate comments on the pull request."),
+    ] = True,
+    check_run: Annotated[
+        bool, typer.Option("--check-run", help="The gate also creates a check run.")
+    ] = False,
 ) -> None:
     from perfop.ci.init_ci import (
         WorkflowOptions,
         default_branch,
+        detect_setup,
+        install_requirement,
         render_workflow,
         write_workflow,
     )
@@ -69,19 +97,30 @@ def init_ci(
 
     if store not in ("sqlite", "postgres"):
         raise UsageError(f"--store-kind {store!r}: expected sqlite or postgres")
+    if setup is not None and not setup.strip():
+        raise UsageError("--setup '': give a command, e.g. --setup 'pip install -e .[test]'")
     state = get_state(ctx)
     root = state.loaded.repo_root
     opts = WorkflowOptions(
         default_branch=branch or default_branch(root),
         python=python,
+        install=install_requirement(install, root),
+        setup=setup if setup is not None else detect_setup(root),
         store="postgres" if store == "postgres" else "sqlite",
-        **({"install": install} if install else {}),
+        comment=comment,
+        check_run=check_run,
     )
     path = write_workflow(root, render_workflow(opts), force=force)
     typer.echo(
         f"wrote {path.relative_to(root)} (gate on pull requests, record on "
-        f"{opts.default_branch}); commit it to enable"
+        f"{opts.default_branch}; installs {opts.install}); commit it to enable"
     )
+    if install is None:
+        typer.echo(
+            f"note: {opts.install} installs only once that version is on the package index; "
+            "until then pass --install with a git URL or a wheel path (README, Install)",
+            err=True,
+        )
 
 
 def gate(
@@ -109,6 +148,21 @@ def gate(
             show_default=False,
         ),
     ] = None,
+    comment: Annotated[
+        bool,
+        typer.Option(
+            "--comment",
+            help="Create or update the pull request's perfop comment (GITHUB_TOKEN; a fork's "
+            "read-only token: a note in the step summary instead).",
+        ),
+    ] = False,
+    check_run: Annotated[
+        bool, typer.Option("--check-run", help="Also create a check run with the summary.")
+    ] = False,
+    pr: Annotated[
+        int | None,
+        typer.Option("--pr", min=1, help="Pull request number (default: the Actions event)."),
+    ] = None,
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
     from perfop.budget import command_started
@@ -122,6 +176,11 @@ def gate(
     from perfop.errors import UsageError
 
     started = command_started()
+    context = None
+    if comment or check_run:
+        from perfop.ci.comment import pull_request_context
+
+        context = pull_request_context(number=pr)  # bad usage is said before measuring
 
     state = get_state(ctx)
     cap = pair_cap(state, max_pairs, max_runs)
@@ -143,10 +202,13 @@ def gate(
     target = summary or (
         Path(os.environ["GITHUB_STEP_SUMMARY"]) if os.environ.get("GITHUB_STEP_SUMMARY") else None
     )
+    markdown = format_markdown(result, fail_on_inconclusive=fail3)
+    if context is not None:
+        markdown += _post(result, markdown, context, comment=comment, check_run=check_run)
     if target is not None:
         try:
             with target.open("a", encoding="utf-8") as fh:
-                fh.write(format_markdown(result, fail_on_inconclusive=fail3))
+                fh.write(markdown)
         except OSError as exc:
             raise UsageError(f"step summary {target}: cannot append ({exc.strerror})") from None
     if fmt is OutputFormat.json:
@@ -164,3 +226,47 @@ def gate(
     code = result.exit_code(fail_on_inconclusive=fail3)
     if code:
         raise typer.Exit(code)
+
+
+def _post(
+    result: GateResult,
+    markdown: str,
+    context: PullRequest,
+    *,
+    comment: bool,
+    check_run: bool,
+) -> str:
+    """Post the comment / check run; what the step summary should add (notes of what failed).
+
+    A refusal or an unreachable API never changes the gate's verdict or exit code."""
+    from perfop.ci.comment import (
+        fallback_note,
+        format_comment,
+        publish_check_run,
+        publish_comment,
+    )
+    from perfop.ci.github import GitHubClient, token_from_env
+    from perfop.errors import RemoteError
+
+    token = token_from_env()
+    notes = ""
+    with GitHubClient(context.repo, token=token) as client:
+        for what, wanted in (("pull request comment", comment), ("check run", check_run)):
+            if not wanted:
+                continue
+            try:
+                if what == "check run":
+                    outcome = publish_check_run(client, context, result, markdown)
+                else:
+                    body = format_comment(result, job=context.job_url)
+                    outcome = publish_comment(client, context, body)
+            except RemoteError as exc:
+                from perfop.ci.comment import Outcome
+
+                outcome = Outcome("skipped", reason=exc.message)
+            if outcome.action == "skipped":
+                notes += fallback_note(what, outcome)
+                sys.stderr.write(f"perfop gate: no {what}: {outcome.reason}\n")
+            else:
+                sys.stderr.write(f"perfop gate: {what} {outcome.action}: {outcome.url or ''}\n")
+    return notes
