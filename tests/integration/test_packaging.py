@@ -105,7 +105,7 @@ def _check_installed(perfop: Path, git_repo: Callable[..., Path], env: dict[str,
         env=env,
         timeout=300,
     )
-    assert "/bin/true" in run.stdout
+    assert "3 samples, complete" in run.stdout
     py = perfop.parent.resolve().parent / "bin" / "python"
     code = (
         "from importlib import resources; import perfop, json; "
