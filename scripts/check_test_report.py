@@ -14,7 +14,7 @@ import json
 import sys
 from typing import Any
 
-REQUIRED = ("postgres", "hyperfine", "chromium", "actionlint")
+REQUIRED = ("postgres", "hyperfine", "chromium")
 
 
 def _fmt(bucket: dict[str, int]) -> str:
