@@ -27,7 +27,7 @@ from perfop.contention import merge as merge_contention
 from perfop.cpuwall import cpu_vs_wall_document
 from perfop.environment import capture_environment
 from perfop.errors import UsageError, WorkloadError
-from perfop.model import RunStatus, Verdict
+from perfop.model import BUILTIN_METRICS, RunStatus, Verdict
 from perfop.pairs import (
     MetricResult,
     PairRunner,
@@ -45,6 +45,8 @@ from perfop.pairs import (
 from perfop.runner import check_startable, run_setup, set_affinity, workload_env
 from perfop.store import Store
 from perfop.store import compare as cstore
+from perfop.suites import SuiteSampler
+from perfop.suites.decide import SuiteOutcome, decide_suite
 from perfop.worktrees import (
     WORKTREE,
     Checkout,
@@ -120,6 +122,14 @@ class WorkloadComparison:
     harness_only: bool = False  # every change is in pinned files: measured A/A
     budget: Plan | None = None
     notices: tuple[str, ...] = ()  # said up front (budget plan, harness), in order
+    suite: SuiteOutcome | None = None  # a suite workload: one verdict per benchmark
+
+    @property
+    def regressed(self) -> bool:
+        """Fails a regression gate: slower, or (a suite) a benchmark its criteria fail on."""
+        if self.suite is not None:
+            return bool(self.suite.failing)
+        return self.verdict == Verdict.SLOWER
 
     @property
     def primary(self) -> MetricResult | None:
@@ -448,6 +458,8 @@ def _compare_workload(
         if plan.message:
             say(plan.level or "note", f"{name}: {plan.message}")
         seq = _sequential_pairs(runner, budget, wl, loaded, noise, progress, name)
+        if wl.is_suite and not any(len(r.metrics) > len(BUILTIN_METRICS) for r in base.results):
+            raise SideFailed("base side: the suite reported no benchmark")
     except SideFailed as exc:
         return done(
             verdict=None,
@@ -463,7 +475,8 @@ def _compare_workload(
         for side in sides:
             store.finish_run(side.run_id, RunStatus.INTERRUPTED)
         raise
-    checked = check_behavior(base.results, cand.results, wl.check_output)
+    # A suite prints its own timings: its output differs from run to run by design.
+    checked = check_behavior(base.results, cand.results, wl.check_output and not wl.is_suite)
     behavior, diff = checked.behavior, checked.diff
     specs = metric_specs(base.results + cand.results, wl)
     kept = {
@@ -493,8 +506,40 @@ def _compare_workload(
         alpha=loaded.config.alpha,
         threshold=loaded.config.threshold,
     )
+    if wl.is_suite:
+        suite = _decide_suite(runner, specs, seq.design.z_bounds[seq.look], loaded)
+        kept_metrics = tuple(m for m in metrics if m.name in BUILTIN_METRICS)
+        metrics = kept_metrics + tuple(b.metric for b in suite.benchmarks if b.metric)
+        return done(
+            verdict=suite.verdict,
+            metrics=metrics,
+            stop_reason=seq.stop_reason,
+            suite=suite,
+            **kept,
+        )
     verdict = next(m.verdict for m in metrics if m.name == wl.primary_metric)
     return done(verdict=verdict, metrics=metrics, stop_reason=seq.stop_reason, **kept)
+
+
+def _decide_suite(
+    runner: PairRunner, specs: dict[str, Any], z_bound: float, loaded: LoadedConfig
+) -> SuiteOutcome:
+    base, cand = runner.sides
+    wl = base.resolved.config
+    failed = tuple(
+        s.sampler.failed if isinstance(s.sampler, SuiteSampler) else {} for s in (base, cand)
+    )
+    return decide_suite(
+        base.results,
+        cand.results,
+        specs,
+        z_bound=z_bound,
+        alpha=loaded.config.alpha,
+        threshold=loaded.config.threshold,
+        failed=(failed[0], failed[1]),
+        fail_on=wl.fail_on,
+        fail_if_faster=wl.fail_if_faster,
+    )
 
 
 def set_up_sides(sides: Sequence[Side]) -> None:
@@ -562,7 +607,10 @@ def _sequential_pairs(
             design = design.truncated(max(runner.index, 1))
             k = len(design.looks) - 1
             stop_reason = "budget"
-        primary = _primary_code(runner, wl.primary_metric, design, k)
+        if wl.is_suite:
+            primary = _suite_code(runner, design, k, loaded)
+        else:
+            primary = _primary_code(runner, wl.primary_metric, design, k)
         if primary != stats.UNDECIDED:
             stop_reason = "decided"
             break
@@ -570,6 +618,20 @@ def _sequential_pairs(
             break
         k += 1
     return _Sequential(design, k, stop_reason, first, planned)
+
+
+def _suite_code(
+    runner: PairRunner, design: stats.SequentialDesign, k: int, loaded: LoadedConfig
+) -> int:
+    """A suite is decided when every benchmark is (after BH), or none can be compared."""
+    base, cand = runner.sides
+    if min(len(base.results), len(cand.results)) < 3:
+        return stats.UNDECIDED
+    specs = metric_specs(base.results + cand.results, base.resolved.config)
+    suite = _decide_suite(runner, specs, design.z_bounds[k], loaded)
+    if any(b.verdict == Verdict.INCONCLUSIVE for b in suite.benchmarks):
+        return stats.UNDECIDED
+    return stats.EQUIVALENT  # every benchmark settled: stop (the verdicts come from the suite)
 
 
 def _primary_code(runner: PairRunner, metric: str, design: stats.SequentialDesign, k: int) -> int:
@@ -641,6 +703,37 @@ def _workload_row(wc: WorkloadComparison) -> dict[str, Any]:
         "stop_reason": wc.stop_reason,
         "behavior_diff": wc.behavior_diff,
         "contention": wc.contention,
+        "suite": suite_document(wc.suite),
+    }
+
+
+def suite_document(suite: SuiteOutcome | None) -> dict[str, Any] | None:
+    """A suite's per-benchmark verdicts, largest effect first (None for a command workload)."""
+    if suite is None:
+        return None
+    rows = []
+    for b in suite.benchmarks:
+        a = b.metric.analysis if b.metric is not None else None
+        rows.append(
+            {
+                "name": b.name,
+                "status": b.status,
+                "verdict": b.verdict.value if b.verdict is not None else None,
+                "ratio": _num(a.ratio) if a else None,
+                "ci": [_num(a.ci_low), _num(a.ci_high)] if a else None,
+                "p_value": _num(a.p_value) if a else None,
+                "pairs": a.n if a else 0,
+                "reason": b.reason or None,
+                "bh_downgraded": b.bh_downgraded,
+                "fails_gate": b.fails_gate,
+            }
+        )
+    return {
+        "verdict": suite.verdict.value,
+        "counts": suite.counts(),
+        "fdr": {"method": "benjamini-hochberg", "q": suite.look_level, "level": suite.level},
+        "failing": list(suite.failing),
+        "benchmarks": rows,
     }
 
 
@@ -676,6 +769,7 @@ def comparison_document(result: ComparisonResult) -> dict[str, Any]:
                 "metrics": _metric_rows(wc),
                 "cpu_vs_wall": cpu_vs_wall_document(wc.metrics, contention=wc.contention),
                 "contention": wc.contention,
+                "suite": suite_document(wc.suite),
             }
         )
     return {
@@ -702,9 +796,7 @@ def exit_code(
     gated = [w for w in result.workloads if w.gate]
     if any(w.failure for w in result.workloads):
         return 1
-    if fail_on_regression and any(
-        w.verdict == Verdict.SLOWER or w.behavior == "changed" for w in gated
-    ):
+    if fail_on_regression and any(w.regressed or w.behavior == "changed" for w in gated):
         return 1
     if fail_on_inconclusive and any(w.verdict == Verdict.INCONCLUSIVE for w in gated):
         return 3

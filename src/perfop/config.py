@@ -53,10 +53,24 @@ def _check_command(value: Command | None) -> Command | None:
     return value
 
 
-class WorkloadConfig(_Strict):
-    """One measured workload: a command run as a fresh process per sample."""
+WorkloadKind = Literal["command", "pytest-benchmark", "asv"]
+_SUITE_KEYS = ("suite", "python", "args", "fail_on", "fail_if_faster")
 
-    command: Command
+
+class WorkloadConfig(_Strict):
+    """One measured workload: a command run as a fresh process per sample, or a benchmark
+    suite (``kind``) whose one run is a sample with one metric per benchmark."""
+
+    command: Command | None = None
+    kind: WorkloadKind = "command"
+    # Suites: the test selection (pytest-benchmark) or asv.conf.json (asv); the interpreter
+    # that runs it; extra arguments; which benchmarks fail a gate when slower, and which
+    # also when faster (pinned-performance tests).
+    suite: str | list[str] | None = None
+    python: str = "{python}"
+    args: list[str] = Field(default_factory=list)
+    fail_on: list[str] | None = None
+    fail_if_faster: list[str] = Field(default_factory=list)
     description: str | None = None
     cwd: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
@@ -94,6 +108,28 @@ class WorkloadConfig(_Strict):
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
                 raise ValueError(f"{name!r} is not a valid environment variable name")
         return value
+
+    @property
+    def is_suite(self) -> bool:
+        return self.kind != "command"
+
+    @model_validator(mode="after")
+    def _kind_keys(self) -> WorkloadConfig:
+        if self.kind == "command":
+            if self.command is None:
+                raise ValueError("command: required key is missing (or set kind to a suite)")
+            given = [k for k in _SUITE_KEYS if k in self.model_fields_set]
+            if given:
+                raise ValueError(
+                    f'{given[0]}: only for suite workloads; set kind = "pytest-benchmark" '
+                    'or "asv", or remove it'
+                )
+        elif self.command is not None:
+            raise ValueError(
+                f"command: a {self.kind} workload runs its suite itself; give the selection "
+                "as 'suite' and extra options as 'args' instead"
+            )
+        return self
 
     @model_validator(mode="after")
     def _runs_order(self) -> WorkloadConfig:
@@ -446,6 +482,19 @@ def _argv(command: Command, *, repo: Path, worktree: Path) -> tuple[str, ...]:
     return tuple(expand(p, repo=repo, worktree=worktree) for p in parts)
 
 
+def workload_command(workload: WorkloadConfig) -> Command:
+    """The command a workload runs: its own, or its suite runner's (placeholders unexpanded)."""
+    if workload.command is not None:
+        return workload.command
+    from perfop.suites import base_argv
+
+    suite = workload.suite
+    selection = [suite] if isinstance(suite, str) else list(suite or [])
+    if workload.kind == "pytest-benchmark" and not selection:
+        selection = ["benchmarks"]
+    return base_argv(workload.kind, python=workload.python, suite=selection, args=workload.args)
+
+
 def resolve_workload(
     name: str, workload: WorkloadConfig, *, repo: Path, worktree: Path | None = None
 ) -> ResolvedWorkload:
@@ -461,7 +510,7 @@ def resolve_workload(
         cwd = tree / cwd
     return ResolvedWorkload(
         name=name,
-        argv=_argv(workload.command, repo=repo, worktree=tree),
+        argv=_argv(workload_command(workload), repo=repo, worktree=tree),
         cwd=cwd,
         env={k: expand(v, repo=repo, worktree=tree) for k, v in workload.env.items()},
         setup=_argv(workload.setup, repo=repo, worktree=tree) if workload.setup else None,

@@ -19,8 +19,9 @@ from perfop.contention import Monitor
 from perfop.environment import capture_environment, git_state, redact_argv, redact_obj, redact_text
 from perfop.errors import UsageError, WorkloadError
 from perfop.model import BUILTIN_METRICS, Failure, MetricSpec, ProcessResult, RunStatus, Sample
-from perfop.runner import check_startable, run_process, run_setup, set_affinity, workload_env
+from perfop.runner import check_startable, run_setup, set_affinity, workload_env
 from perfop.store import Store
+from perfop.suites import sampler_for
 
 if TYPE_CHECKING:
     from perfop.stats import Summary
@@ -278,8 +279,9 @@ def _measure_into(
 ) -> None:
     progress.workload_started(resolved.name, settings.runs)
     streak = _FailureStreak()
+    sampler = sampler_for(resolved.config.kind)
     for _ in range(settings.warmup):
-        result = run_process(resolved.argv, cwd=resolved.cwd, env=env, timeout=settings.timeout)
+        result = sampler.run(resolved.argv, cwd=resolved.cwd, env=env, timeout=settings.timeout)
         if streak.add(result):
             outcome.stopped = streak.reason()
             progress.workload_finished(resolved.name)
@@ -290,7 +292,7 @@ def _measure_into(
         for index in range(settings.runs):
             if index >= settings.min_runs and time.monotonic() - started >= settings.max_time:
                 break
-            result = run_process(resolved.argv, cwd=resolved.cwd, env=env, timeout=settings.timeout)
+            result = sampler.run(resolved.argv, cwd=resolved.cwd, env=env, timeout=settings.timeout)
             monitor.add(result.user_time + result.sys_time)
             writer.add(index, result)
             _record(outcome, index, result)
@@ -385,3 +387,40 @@ def run_document(
 
 def default_metric_specs() -> dict[str, MetricSpec]:
     return {n: MetricSpec(n, u, b) for n, (u, b) in BUILTIN_METRICS.items()}
+
+
+@dataclass(frozen=True)
+class SuiteListing:
+    """What a suite workload contains, by its own runner's discovery (nothing is timed)."""
+
+    workload: str
+    kind: str
+    benchmarks: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"workload": self.workload, "kind": self.kind, "benchmarks": list(self.benchmarks)}
+
+
+def list_suites(loaded: LoadedConfig, names: Sequence[str] = ()) -> list[SuiteListing]:
+    """The benchmarks of each suite workload (all of them when ``names`` is empty), in the
+    user's tree; a command workload named here is a usage error."""
+    from perfop.suites import discover
+
+    wanted = list(names) or [n for n, w in loaded.config.workloads.items() if w.is_suite]
+    out = []
+    for name in wanted:
+        wl = loaded.workload(name)
+        if not wl.is_suite:
+            raise UsageError(
+                f'{name}: --list lists suite workloads (kind = "pytest-benchmark" or "asv"); '
+                f"{name} is a command"
+            )
+        res = resolve_workload(name, wl, repo=loaded.repo_root, worktree=loaded.project_dir())
+        env = workload_env(res.env)
+        run_setup(res, env=env)
+        try:
+            found = discover(wl.kind, res.argv, cwd=res.cwd, env=env, timeout=res.timeout)
+        except WorkloadError as exc:
+            raise exc.naming(name, loaded.source) from None
+        out.append(SuiteListing(name, wl.kind, tuple(found)))
+    return out

@@ -23,8 +23,8 @@ from perfop.contention import Monitor
 from perfop.environment import redact_text
 from perfop.errors import UsageError
 from perfop.model import BUILTIN_METRICS, MetricSpec, ProcessResult, Verdict
-from perfop.runner import run_process
 from perfop.store import Store
+from perfop.suites import ProcessSampler, Sampler, sampler_for
 from perfop.worktrees import Checkout
 
 if TYPE_CHECKING:
@@ -55,6 +55,7 @@ class Side:
     env: dict[str, str]
     run_id: int
     results: list[ProcessResult] = field(default_factory=list)
+    sampler: Sampler = field(default_factory=ProcessSampler)  # a suite's reads its results
 
 
 def begin_sides(
@@ -95,7 +96,9 @@ def begin_sides(
             comparison_id=comparison_id,
             side=label,
         )
-        sides.append(Side(label, co, res, workload_env(res.env), run_id))
+        sides.append(
+            Side(label, co, res, workload_env(res.env), run_id, sampler=sampler_for(wl.kind))
+        )
     return sides
 
 
@@ -146,7 +149,7 @@ class PairRunner:
         done = []
         for side in order:
             r = side.resolved
-            result = run_process(r.argv, cwd=r.cwd, env=side.env, timeout=r.timeout)
+            result = side.sampler.run(r.argv, cwd=r.cwd, env=side.env, timeout=r.timeout)
             done.append((side, result))
             if not result.ok:
                 break

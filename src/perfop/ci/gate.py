@@ -132,7 +132,7 @@ def _gate_names(loaded: LoadedConfig, names: Sequence[str]) -> list[str]:
 
 
 def _suspicious(w: WorkloadComparison) -> bool:
-    return w.failure is None and (w.verdict == Verdict.SLOWER or w.behavior == "changed")
+    return w.failure is None and (w.regressed or w.behavior == "changed")
 
 
 def _outcome(first: WorkloadComparison, confirmation: WorkloadComparison | None) -> Outcome:
@@ -146,7 +146,11 @@ def _outcome(first: WorkloadComparison, confirmation: WorkloadComparison | None)
         return "failed"
     if first.behavior == "changed" and confirmation.behavior == "changed":
         return "behaviour_changed"
-    if first.verdict == Verdict.SLOWER and confirmation.verdict == Verdict.SLOWER:
+    if first.suite is not None and confirmation.suite is not None:
+        # A suite: the same benchmark must fail its criteria both times.
+        if set(first.suite.failing) & set(confirmation.suite.failing):
+            return "regression"
+    elif first.verdict == Verdict.SLOWER and confirmation.verdict == Verdict.SLOWER:
         return "regression"
     return "not_confirmed"
 

@@ -86,6 +86,8 @@ def format_summary_line(w: WorkloadComparison, threshold: float) -> str:
 
     if w.failure is not None:
         return f"{w.name}: FAILED, no verdict ({w.failure})"
+    if w.suite is not None:
+        return format_suite_line(w)
     p = w.primary
     assert p is not None and w.verdict is not None
     behaviour = {
@@ -125,8 +127,64 @@ def format_summary_line(w: WorkloadComparison, threshold: float) -> str:
     return f"{w.name}: {text}"
 
 
+def format_suite_line(w: WorkloadComparison) -> str:
+    """A suite's summary, e.g. ``bench: suite slower: 1 slower, 9 unchanged of 10 benchmarks
+    (BH-controlled; suite wall time 1.02x, 12 pairs); gate fails on test_parse``."""
+    suite = w.suite
+    assert suite is not None
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(suite.counts().items(), key=lambda i: -i[1]))
+    total = len(suite.benchmarks)
+    wall = next((m for m in w.metrics if m.name == "wall_time"), None)
+    wall_text = (
+        f"suite wall time {wall.analysis.ratio:.3f}x, "
+        if wall is not None and math.isfinite(wall.analysis.ratio)
+        else ""
+    )
+    text = (
+        f"{w.name}: suite {suite.verdict.value}: {counts} of {total} benchmarks "
+        f"(false discoveries controlled across them; {wall_text}{w.pairs} pairs)"
+    )
+    if suite.failing:
+        shown = ", ".join(suite.failing[:5]) + (" ..." if len(suite.failing) > 5 else "")
+        text += f"; fails a gate on {shown}"
+    return text
+
+
+def format_suite_table(w: WorkloadComparison) -> Table:
+    """One row per benchmark, largest effect first; failed or missing ones say so."""
+    from rich.table import Table
+
+    suite = w.suite
+    assert suite is not None
+    table = Table(
+        title=f"{w.name} (suite: {len(suite.benchmarks)} benchmarks)",
+        caption=f"{w.pairs} pairs, {w.elapsed:.1f} s, stopped: {w.stop_reason}",
+        title_justify="left",
+    )
+    for col in ("benchmark", "base median", "candidate median", "ratio (CI)", "verdict"):
+        table.add_column(col, justify="left" if col in ("benchmark", "verdict") else "right")
+    for b in suite.benchmarks:
+        m = b.metric
+        if m is None:
+            why = f"{b.status}: {b.reason}" if b.reason else b.status
+            table.add_row(b.name, "-", "-", "-", why.upper() if b.fails_gate else why)
+            continue
+        verdict = m.verdict.value + (" (not after FDR control)" if b.bh_downgraded else "")
+        table.add_row(
+            b.name + (" !" if b.fails_gate else ""),
+            _fmt_value(m.base_median, m.unit),
+            _fmt_value(m.candidate_median, m.unit),
+            _ratio_text(m),
+            verdict,
+        )
+    return table
+
+
 def format_comparison_table(w: WorkloadComparison) -> Table:
     from rich.table import Table
+
+    if w.suite is not None:
+        return format_suite_table(w)
 
     table = Table(
         title=f"{w.name}",
@@ -272,7 +330,7 @@ def _print_comparison(state: Any, result: ComparisonResult) -> None:
         f"{result.candidate.ref} ({cand_sha}), seed {result.seed}",
     )
     for w in result.workloads:
-        if w.metrics:
+        if w.metrics or w.suite is not None:
             emit(state, format_comparison_table(w))
     for w in result.workloads:
         _line(state, format_summary_line(w, result.threshold))

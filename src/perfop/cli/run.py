@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -66,6 +66,12 @@ def run(
         float | None,
         typer.Option("--timeout", help="Seconds before a run is killed and counted as failed."),
     ] = None,
+    list_only: Annotated[
+        bool,
+        typer.Option(
+            "--list", help="List the benchmarks of suite workloads (nothing is measured)."
+        ),
+    ] = False,
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
     from rich.text import Text
@@ -80,6 +86,9 @@ def run(
     names, command = split_command(list(args or []))
     if command and names:
         raise UsageError("give workload names or '-- CMD', not both")
+    if list_only:
+        _list_suites(state, names, fmt)
+        return
     show_bar = fmt is OutputFormat.text and state.err_console.is_terminal
     with _RunBar(show_bar, show_last=True) as bar:
         if command or (after_double_dash() and not names):
@@ -121,6 +130,23 @@ def run(
         )
     if any(not o.samples for o in outcomes):
         raise typer.Exit(1)
+
+
+def _list_suites(state: Any, names: list[str], fmt: OutputFormat) -> None:
+    from rich.text import Text
+
+    from perfop.measure import list_suites
+
+    listings = list_suites(state.loaded, names)
+    if fmt is OutputFormat.json:
+        emit_json({"schema": "perfop.suites/1", "suites": [x.to_dict() for x in listings]})
+        return
+    if not listings:
+        state.console.print('no suite workloads configured (kind = "pytest-benchmark" or "asv")')
+    for x in listings:
+        state.console.print(Text(f"{x.workload} ({x.kind}): {len(x.benchmarks)} benchmarks"))
+        for b in x.benchmarks:
+            state.console.print(Text(f"  {b}"), soft_wrap=True)
 
 
 def runs_list(

@@ -303,6 +303,27 @@ class InventoryResult:
         return {"id": self.id, "created_at": self.created_at, **self.inventory.to_dict()}
 
 
+def _suite_findings(loaded: LoadedConfig) -> list[Finding]:
+    """Each configured suite workload with the benchmarks its own runner discovers."""
+    from perfop.errors import PerfopError
+    from perfop.measure import list_suites
+
+    out = []
+    for name, wl in loaded.config.workloads.items():
+        if not wl.is_suite:
+            continue
+        try:
+            (listing,) = list_suites(loaded, [name])
+        except PerfopError as exc:
+            out.append(Finding(f"{wl.kind}-workload", name, f"listing failed: {exc}"))
+            continue
+        shown = ", ".join(listing.benchmarks[:20])
+        more = f" and {len(listing.benchmarks) - 20} more" if len(listing.benchmarks) > 20 else ""
+        detail = f"{len(listing.benchmarks)} benchmarks: {shown}{more}"
+        out.append(Finding(f"{wl.kind}-workload", name, detail))
+    return out
+
+
 def run_inventory(store: Store, loaded: LoadedConfig, *, actor: Actor) -> InventoryResult:
     """Scan the repository, add prior perfop runs from the store, record the result."""
     scanned = scan_repo(loaded.repo_root)
@@ -315,7 +336,14 @@ def run_inventory(store: Store, loaded: LoadedConfig, *, actor: Actor) -> Invent
         Finding("perfop-runs", w, f"{n} run(s), latest run id {latest[w]}")
         for w, n in sorted(by_workload.items())
     )
-    inv = Inventory(**{**scanned.__dict__, "perfop_runs": prior})
+    suites = tuple(_suite_findings(loaded))
+    inv = Inventory(
+        **{
+            **scanned.__dict__,
+            "benchmark_suites": scanned.benchmark_suites + suites,
+            "perfop_runs": prior,
+        }
+    )
     with store.read() as conn:
         eng = es.get_engagement(conn)
     with store.write() as conn:

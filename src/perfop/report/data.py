@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from perfop import __version__
-from perfop.config import LoadedConfig
+from perfop.config import LoadedConfig, workload_command
 from perfop.environment import redact_env, redact_text
 from perfop.model import BUILTIN_METRICS
 from perfop.report.model import (
@@ -262,7 +262,7 @@ def collect(store: Store, loaded: LoadedConfig, engagement_id: int | None = None
         workloads.append(
             WorkloadInfo(
                 name=name,
-                command=command_text(wc.command),
+                command=command_text(workload_command(wc)),
                 cwd=wc.cwd,
                 env=tuple(sorted(redact_env(wc.env).items())),
                 description=wc.description,
