@@ -97,9 +97,11 @@ def test_validation_tables_carry_the_numbers(data: ReportData) -> None:
 
 def test_summary_sentence_and_rollback(data: ReportData) -> None:
     text = markdown.render(data)
-    assert re.search(r"parse: 1\.\d\dx faster, p95 \d+(\.\d+)? -> \d+(\.\d+)? ms, SLO met", text), (
-        text.split("## Context")[0]
-    )
+    assert re.search(
+        r"parse: 1\.\d\dx faster \(CI \d\.\d\d-\d\.\d\dx\), "
+        r"p95 \d+(\.\d+)? -> \d+(\.\d+)? ms, SLO met",
+        text,
+    ), text.split("## Context")[0]
     h1 = data.hypothesis("H1")
     assert h1 is not None and h1.candidate_sha
     assert f"git revert --no-edit {h1.candidate_sha}" in text

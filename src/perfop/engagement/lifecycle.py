@@ -130,6 +130,37 @@ def add(store: Store, loaded: LoadedConfig, *, actor: Actor, **fields: Any) -> H
     return hyp
 
 
+def validation_brief(v: Validation) -> dict[str, Any]:
+    """What a listing shows of a hypothesis' latest validation: outcome, the targeted
+    workloads' ratio with its CI, and the minimum detectable effect (why inconclusive is so)."""
+    rows = [w for w in v.evidence.get("workloads", []) if w.get("targeted", True)]
+    return {
+        "id": v.id,
+        "outcome": str(v.outcome),
+        "headline": (v.evidence.get("outcome") or {}).get("headline", str(v.outcome)),
+        "stacked_on": (v.evidence.get("stacked_on") or {}).get("label"),
+        "workloads": [
+            {
+                k: w.get(k)
+                for k in ("workload", "metric", "verdict", "ratio", "ci_low", "ci_high", "mde")
+            }
+            for w in rows
+        ],
+    }
+
+
+def latest_validations(store: Store) -> dict[int, dict[str, Any]]:
+    """``validation_brief`` of each hypothesis' latest validation, by hypothesis id."""
+    eng = current(store)
+    out = {}
+    with store.read() as conn:
+        for h in es.list_hypotheses(conn, eng.id):
+            vs = es.list_validations(conn, h.id)
+            if vs:
+                out[h.id] = validation_brief(vs[-1])
+    return out
+
+
 def ranked(store: Store) -> list[RankedHypothesis]:
     eng = current(store)
     with store.read() as conn:

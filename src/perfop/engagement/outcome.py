@@ -163,6 +163,7 @@ class WorkloadEvidence:
     candidate_failures: int = 0
     comparison_id: int | None = None
     targeted: bool = True  # a workload the hypothesis names
+    mde: float | None = None  # minimum detectable effect (fraction) at the pairs measured
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -279,18 +280,26 @@ def facts(
     return Facts(effect, test_state, behaviour, slo, others)
 
 
+def mde_phrase(mde: float | None) -> str:
+    """``minimum detectable effect 4.1%``: what this comparison could have seen, when known."""
+    if mde is None or not math.isfinite(mde):
+        return ""
+    return f"minimum detectable effect {mde:.1%}"
+
+
 def _evidence_lines(workloads: Sequence[WorkloadEvidence]) -> list[str]:
     lines = []
     for ev in workloads:
+        mde = f", {mde_phrase(ev.mde)}" if ev.verdict == "inconclusive" and ev.mde else ""
         if ev.ratio is not None:
             ci = (
                 f" (CI {ev.ci_low:.3f}..{ev.ci_high:.3f})"
                 if ev.ci_low is not None and ev.ci_high is not None
                 else ""
             )
-            lines.append(f"{ev.workload} {ev.metric}: ratio {ev.ratio:.3f}{ci}, {ev.verdict}")
+            lines.append(f"{ev.workload} {ev.metric}: ratio {ev.ratio:.3f}{ci}, {ev.verdict}{mde}")
         else:
-            lines.append(f"{ev.workload} {ev.metric}: {ev.verdict}")
+            lines.append(f"{ev.workload} {ev.metric}: {ev.verdict}{mde}")
     return lines
 
 
@@ -335,7 +344,9 @@ def _why(
             "the threshold"
         )
     if rule.id == "undecided":
-        return "the comparison could not decide; raise the budget or reduce noise"
+        mdes = [ev.mde for ev in targeted if ev.mde is not None and math.isfinite(ev.mde)]
+        seen = f" (it could detect changes of {max(mdes):.1%} or more)" if mdes else ""
+        return f"the comparison could not decide{seen}; raise the budget or reduce noise"
     parts = [f"{predicted} predicted (x{expected_ratio:g}) and observed"]
     parts.append("tests pass" if f.tests == "pass" else "no test command configured")
     if slos and all(r.state == "met" for r in slos):

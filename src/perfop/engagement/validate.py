@@ -227,6 +227,7 @@ def _workload_evidence(
         candidate_failures=failures,
         comparison_id=cid,
         targeted=targeted,
+        mde=wc.mde,
     )
 
 
@@ -309,6 +310,56 @@ def _machine_evidence(result: ComparisonResult) -> dict[str, Any]:
     }
 
 
+def _is_ancestor(repo: Path, older: str, newer: str) -> bool:
+    import subprocess
+
+    done = subprocess.run(
+        ["git", "merge-base", "--is-ancestor", older, newer],
+        cwd=repo,
+        capture_output=True,
+        check=False,
+    )
+    return done.returncode == 0
+
+
+def stacked_parent(
+    store: Store, loaded: LoadedConfig, eng: Engagement, hyp: Hypothesis, base_sha: str
+) -> Hypothesis | None:
+    """The hypothesis ``hyp`` is built on: another one of the engagement whose candidate commit
+    lies between the base and ``hyp``'s candidate (the nearest, when several are stacked).
+
+    Validating against it measures ``hyp``'s own effect; against the base, the effects of both
+    would be credited to ``hyp`` (and twice in the changelog)."""
+    assert hyp.candidate_sha is not None
+    with store.read() as conn:
+        others = [
+            h
+            for h in es.list_hypotheses(conn, eng.id)
+            if h.id != hyp.id
+            and h.candidate_sha
+            and h.candidate_sha not in (hyp.candidate_sha, base_sha)
+            and h.status not in (Status.REVERTED, Status.REJECTED, Status.REFUTED)
+        ]
+    repo = loaded.repo_root
+    under = [
+        h
+        for h in others
+        if h.candidate_sha is not None
+        and _is_ancestor(repo, h.candidate_sha, hyp.candidate_sha)
+        and _is_ancestor(repo, base_sha, h.candidate_sha)
+    ]
+    for h in under:  # the nearest: no other parent lies between it and hyp
+        assert h.candidate_sha is not None
+        if not any(
+            o is not h
+            and o.candidate_sha is not None
+            and _is_ancestor(repo, h.candidate_sha, o.candidate_sha)
+            for o in under
+        ):
+            return h
+    return None
+
+
 def validate(
     store: Store,
     loaded: LoadedConfig,
@@ -348,6 +399,11 @@ def validate(
     base_sha = resolve_ref(repo, base_ref)
     hyp = _derive_risk(store, loaded, eng, hyp, base_sha, actor=actor)
     assert hyp.candidate_sha is not None
+    parent = stacked_parent(store, loaded, eng, hyp, base_sha)
+    if parent is not None:
+        assert parent.candidate_sha is not None
+        base_ref = f"{parent.label} candidate {parent.candidate_ref or parent.candidate_sha[:12]}"
+        base_sha = parent.candidate_sha
     with store.read() as conn:
         approved = lifecycle.is_approved(conn, eng.id, hyp.id)
     if needs_approval(hyp, loaded.config.high_risk_paths) and not approved:
@@ -382,9 +438,20 @@ def validate(
         slos=slos,
         warnings=probe_warnings(checked.environment),
     )
+    if parent is not None:
+        from dataclasses import replace
+
+        first = outcome.reasons[0] + (
+            f" (measured against {parent.label}'s candidate: this change's own effect)"
+        )
+        outcome = replace(outcome, reasons=(first, *outcome.reasons[1:]))
     doc = {
         "method": "perfop compare (interleaved A/B, sequential stopping)",
         "comparison_id": result.id,
+        # Built on another hypothesis: compared against its candidate, so the effect is this one's.
+        "stacked_on": (
+            {"label": parent.label, "sha": parent.candidate_sha} if parent is not None else None
+        ),
         "seed": result.seed,
         "budget": {
             "max_time": max_time,

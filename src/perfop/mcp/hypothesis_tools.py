@@ -121,16 +121,46 @@ def hypothesis_list(call: Call, args: HypothesisListArgs) -> Answer:
         needs = f", needs a human approval ({approval})" if detail.needs_approval else ""
         return Answer(doc, f"{h.label} [{h.status.value}] {h.statement}{needs}")
     ranked = lifecycle.ranked(call.app.store)
+    last = lifecycle.latest_validations(call.app.store)
     doc = engagement_doc(
         "hypotheses",
         formula=RANKING_FORMULA,
         hypotheses=[
-            {"rank": r.rank, "score": r.score, "gain": r.gain, **r.hypothesis.to_dict()}
+            {
+                "rank": r.rank,
+                "score": r.score,
+                "gain": r.gain,
+                **r.hypothesis.to_dict(),
+                "last_validation": last.get(r.hypothesis.id),
+            }
             for r in ranked
         ],
     )
-    lines = [f"{r.rank}. {r.hypothesis.label} [{r.hypothesis.status.value}]" for r in ranked]
+    lines = [
+        f"{r.rank}. {r.hypothesis.label} [{r.hypothesis.status.value}]"
+        + _brief(last.get(r.hypothesis.id))
+        for r in ranked
+    ]
     return Answer(doc, "; ".join(lines) or "no hypotheses yet")
+
+
+def _brief(v: dict[str, Any] | None) -> str:
+    """`` x0.512 [0.40, 0.65]`` per targeted workload, with the MDE when inconclusive."""
+    if not v:
+        return ""
+    parts = []
+    for w in v["workloads"]:
+        if w.get("ratio") is None:
+            parts.append(f"{w['workload']} {w.get('verdict')}")
+            continue
+        text = f"{w['workload']} x{w['ratio']:.3f}"
+        if w.get("ci_low") is not None and w.get("ci_high") is not None:
+            text += f" [{w['ci_low']:.3f}, {w['ci_high']:.3f}]"
+        if w.get("verdict") == "inconclusive" and w.get("mde") is not None:
+            text += f", minimum detectable effect {w['mde']:.1%}"
+        parts.append(text)
+    on = f" on top of {v['stacked_on']}" if v.get("stacked_on") else ""
+    return f" ({'; '.join(parts)}{on})" if parts else ""
 
 
 class HypothesisUpdateArgs(HypothesisFields):

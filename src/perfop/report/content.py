@@ -64,15 +64,31 @@ def fmt_pair(a: float, b: float, unit: str) -> str:
     return f"{a / sa:.3g} {ua} -> {b / sb:.3g} {ub}"
 
 
-def change_phrase(ratio: float | None, unit: str, better: str) -> str:
-    """``1.84x faster`` / ``1.05x slower`` / ``1.30x higher``; ratios are candidate/base."""
+def change_phrase(
+    ratio: float | None,
+    unit: str,
+    better: str,
+    ci_low: float | None = None,
+    ci_high: float | None = None,
+) -> str:
+    """``1.84x faster`` / ``1.05x slower`` / ``1.30x higher``; ratios are candidate/base. With
+    the ratio's confidence interval: ``2.79x faster (CI 1.31-5.95x)``, in the phrase's terms."""
     if ratio is None or not math.isfinite(ratio) or ratio <= 0:
         return "no estimate"
     timed = unit == "s" and better == "lower"
+    ok = (
+        ci_low is not None
+        and ci_high is not None
+        and math.isfinite(ci_low)
+        and math.isfinite(ci_high)
+        and ci_low > 0
+    )
     if ratio < 1:
-        return f"{1 / ratio:.2f}x {'faster' if timed else 'lower'}"
+        ci = f" (CI {1 / ci_high:.2f}-{1 / ci_low:.2f}x)" if ok else ""  # type: ignore[operator]
+        return f"{1 / ratio:.2f}x {'faster' if timed else 'lower'}{ci}"
     if ratio > 1:
-        return f"{ratio:.2f}x {'slower' if timed else 'higher'}"
+        ci = f" (CI {ci_low:.2f}-{ci_high:.2f}x)" if ok else ""
+        return f"{ratio:.2f}x {'slower' if timed else 'higher'}{ci}"
     return "no change"
 
 
@@ -142,14 +158,19 @@ def workload_sentence(wl: WorkloadResult, slos: Sequence[SLOStatus]) -> str:
     elif pm is None:
         parts.append("no result")
     elif wl.verdict == "inconclusive":
+        mde = (
+            f", minimum detectable effect {pm.mde:.1%}"
+            if pm.mde is not None and math.isfinite(pm.mde)
+            else ""
+        )
         parts.append(
             f"inconclusive after {wl.pairs} pairs (ratio {fmt_ratio(pm.ratio)}, "
-            f"CI {fmt_ci(pm.ci_low, pm.ci_high)})"
+            f"CI {fmt_ci(pm.ci_low, pm.ci_high)}{mde})"
         )
     elif wl.verdict == "unchanged":
         parts.append(f"unchanged within the threshold (ratio {fmt_ratio(pm.ratio)})")
     else:
-        parts.append(change_phrase(pm.ratio, pm.unit, pm.better))
+        parts.append(change_phrase(pm.ratio, pm.unit, pm.better, pm.ci_low, pm.ci_high))
     extra = []
     b95, c95 = p95(wl.base_values), p95(wl.candidate_values)
     if b95 is not None and c95 is not None and wl.primary_metric == "wall_time":
@@ -412,6 +433,10 @@ def changelog_snippet(data: ReportData) -> str:
         detail = ""
         if v is not None and v.workloads:
             detail = " (" + "; ".join(workload_sentence(w, v.slos) for w in v.workloads) + ")"
+            if v.stacked_on:
+                # Its base was that hypothesis's candidate: the gain is this change's own, on top
+                # of the other's, not a second share of one combined effect.
+                detail = detail[:-1] + f"; on top of {v.stacked_on})"
         sha = f", {h.candidate_sha[:12]}" if h.candidate_sha else ""
         lines.append(f"- Performance: {h.statement}{detail} [{h.label}{sha}]")
     if len(lines) == 1:

@@ -126,6 +126,7 @@ class MetricResult:
     ci_high: float | None
     p_value: float | None
     verdict: str
+    mde: float | None = None  # minimum detectable effect (fraction) of the comparison
 
 
 @dataclass(frozen=True)
@@ -228,6 +229,7 @@ class ValidationResult:
     seed: int | None = None
     derived: OutcomeInfo | None = None
     reproduce: str | None = None  # the exact perfop compare command of its comparison
+    stacked_on: str | None = None  # the hypothesis whose candidate was its base (stacked fix)
 
 
 @dataclass(frozen=True)

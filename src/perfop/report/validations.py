@@ -142,6 +142,7 @@ def workload_results(
                     ci_high=_fnum(m.get("ci_high")),
                     p_value=_fnum(m.get("p_value")),
                     verdict=str(m.get("verdict") or "inconclusive"),
+                    mde=_fnum(m.get("mde")),
                 )
             )
         primary = str(wl.get("primary_metric") or "wall_time")
@@ -466,5 +467,8 @@ def validation_result(
         derived=derived,
         reproduce=reproduce_command(ev, source, v.base_sha, v.candidate_sha, compared)
         if compared
+        else None,
+        stacked_on=(ev.get("stacked_on") or {}).get("label")
+        if isinstance(ev.get("stacked_on"), Mapping)
         else None,
     )

@@ -1,0 +1,62 @@
+"""Issue 22 point 3: a fix built on another is validated against its parent's candidate.
+
+H1 halves the workload's sleep; H2, committed on top of H1, halves it again. Validated against the
+engagement's base, H2 would be credited with both (x0.25); against H1's candidate it shows its own
+effect (x0.5), its record names H1 as its base, and the changelog says "on top of H1" instead of
+listing two gains that add up to more than the work did.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from test_lifecycle import APP, cli, commit_app, git
+from test_lifecycle import repo as repo
+
+from perfop.cli import main
+
+
+def _hypothesis(repo: Path, capsys: pytest.CaptureFixture[str], statement: str, ref: str) -> str:
+    code, doc = cli(repo, capsys, "hypothesis", "add", statement, "--expect", "0.5")
+    assert code == 0, doc
+    label = doc["hypothesis"]["label"]
+    assert cli(repo, capsys, "design", label, "--fix", statement)[0] == 0
+    assert cli(repo, capsys, "hypothesis", "update", label, "--candidate", ref)[0] == 0
+    return str(label)
+
+
+@pytest.mark.slow
+def test_stacked_fix_is_measured_against_its_parent(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    commit_app(repo, "h1", delay=0.04)
+    git(repo, "checkout", "-q", "-b", "h2", "h1")
+    (repo / "app.py").write_text(APP.format(delay=0.02, answer=42))
+    git(repo, "commit", "-qam", "h2 on top of h1")
+    git(repo, "checkout", "-q", "main")
+    assert cli(repo, capsys, "intake", "--from", str(repo / "intake.yaml"), "--confirm")[0] == 0
+    assert cli(repo, capsys, "run", "app", "-n", "2", "--warmup", "0")[0] == 0
+    h1 = _hypothesis(repo, capsys, "sleep half as long", "h1")
+    h2 = _hypothesis(repo, capsys, "sleep half as long again", "h2")
+    code, v1 = cli(repo, capsys, "validate", h1, "--max-time", "20", "--seed", "1")
+    assert code == 0 and v1["status"] == "confirmed", v1
+    code, v2 = cli(repo, capsys, "validate", h2, "--max-time", "20", "--seed", "2")
+    assert code == 0 and v2["status"] == "confirmed", v2
+    h1_sha = git(repo, "rev-parse", "h1")
+    assert v2["validation"]["base_sha"] == h1_sha
+    assert v2["validation"]["evidence"]["stacked_on"] == {"label": h1, "sha": h1_sha}
+    assert f"against {h1}'s candidate" in v2["outcome"]["reasons"][0]
+    ratio = v2["validation"]["evidence"]["workloads"][0]["ratio"]
+    # Its own effect (about x0.5), not the combined one (about x0.25).
+    assert ratio > 0.35, ratio
+    assert v1["validation"]["evidence"]["stacked_on"] is None
+    code = main(["--repo", str(repo), "report", "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0
+    changelog = (
+        report["changelog"] if isinstance(report.get("changelog"), str) else json.dumps(report)
+    )
+    assert f"on top of {h1}" in changelog
+    assert "(CI " in changelog  # headlines carry their intervals
