@@ -182,6 +182,7 @@ class Budget:
         self.name = name
         self.effective = settings.max_time
         self.planned: Plan | None = None
+        self._exhausted: bool | None = None
 
     @property
     def deadline(self) -> float:
@@ -213,6 +214,30 @@ class Budget:
                 f"max_pairs {s.raised_from} is below the {s.verdict_pairs} pairs a verdict "
                 f"needs; measuring up to {s.verdict_pairs}"
             )
+        if done == 0 and self.exhausted():
+            used = spent + self.reserve
+            notes.append(
+                f"start-up, checkouts and setup took {_secs(spent)} of max_time "
+                f"{s.max_time:g} s ({_secs(self.reserve)} more kept for clean-up): no pair "
+                f"fits, none is measured; raise --max-time or max_time above "
+                f"{math.ceil(used)} s plus the pairs a verdict needs"
+            )
+            plan = Plan(
+                pair_cost=pair_cost,
+                spent=spent,
+                reserve=self.reserve,
+                needed=None,
+                max_time=s.max_time,
+                effective=self.effective,
+                extended=False,
+                reachable=False,
+                affordable=0,
+                settings=s,
+                message="; ".join(notes),
+                level="warning",
+            )
+            self.planned = plan
+            return plan
         if pair_cost is None or pair_cost <= 0:
             plan = Plan(
                 pair_cost=None,
@@ -279,15 +304,25 @@ class Budget:
         self.planned = plan
         return plan
 
+    def exhausted(self) -> bool:
+        """An explicit budget spent before the pairs began (start-up, checkouts and setup took
+        it all): not one pair is measured, so the command ends within it. Decided once, at the
+        first ask (before warm-up, by ``pairs.plan_budget``): a warm-up that crosses the
+        deadline is followed by one pair as before, so there is a cost to show."""
+        if self._exhausted is None:
+            self._exhausted = self.settings.time_explicit and self.clock() >= self.deadline
+        return self._exhausted
+
     def allows(self, done: int, pair_cost: float | None) -> bool:
         """Whether one more pair (of about ``pair_cost`` seconds) fits: within the pair cap, and
-        ending before the deadline. The first pair always runs, so there is something to show;
-        so the whole command overruns ``max_time`` by at most one pair."""
+        ending before the deadline. The first pair runs unless an explicit budget is already
+        spent (``exhausted``), so there is something to show; so the whole command overruns
+        ``max_time`` by at most one pair, and not at all when its fixed costs alone exceed it."""
         cap = self.settings.max_pairs
         if cap is not None and done >= cap:
             return False
         if done == 0:
-            return True
+            return not self.exhausted()
         cost = pair_cost if pair_cost is not None and pair_cost > 0 else 0.0
         return self.clock() + cost <= self.deadline
 

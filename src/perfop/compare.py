@@ -211,6 +211,11 @@ def compare(
     cap = max_pairs if max_pairs is not None else max_runs
     if cap is not None and cap < 1:
         raise UsageError(f"--max-pairs must be >= 1 (got {cap})")
+    if max_time is not None and clock() - started >= max_time:
+        raise UsageError(
+            f"--max-time {max_time:g} s is already spent by perfop's own start-up "
+            f"({clock() - started:.2f} s so far, counted in it): nothing is measured; raise it"
+        )
     progress = progress or _Silent()
     repo = loaded.repo_root
     config = loaded.config
@@ -475,6 +480,19 @@ def _compare_workload(
         for side in sides:
             store.finish_run(side.run_id, RunStatus.INTERRUPTED)
         raise
+    if runner.index == 0 and budget.exhausted():
+        # The fixed costs took the whole explicit budget: nothing was measured (said up front).
+        return done(
+            verdict=None,
+            pairs=0,
+            behavior="unchecked",
+            metrics=(),
+            stop_reason="budget",
+            failure=(budget.planned.message if budget.planned else None)
+            or "max_time was spent before the first pair",
+            planned_pairs=0,
+            first_batch=seq.first,
+        )
     # A suite prints its own timings: its output differs from run to run by design.
     checked = check_behavior(base.results, cand.results, wl.check_output and not wl.is_suite)
     behavior, diff = checked.behavior, checked.diff

@@ -196,8 +196,8 @@ class PairSource(Protocol):
 def plan_budget(runner: PairSource, budget: Budget, warmup: int) -> Plan:
     """Warm up, then plan the budget from what a pair cost. Without warm-up rounds the first
     measured pair prices the rest. An explicit budget already spent (slow start-up or setup)
-    skips the warm-up, so the command ends one pair past it, not two."""
-    if budget.settings.time_explicit and budget.clock() >= budget.deadline:
+    skips the warm-up and every pair (``Budget.exhausted``): the command ends within it."""
+    if budget.exhausted():
         warmup = 0
     cost = runner.warm_up(warmup)
     if cost is None and budget.allows(runner.index, None):

@@ -222,3 +222,50 @@ def _compare_json(run_cli: Callable[..., Any], repo: Path) -> tuple[int, dict[st
     res = run_cli(["compare", "HEAD", "HEAD", "--format", "json"], cwd=repo)
     assert res.out, res.err
     return res.code, json.loads(res.out)
+
+
+@pytest.mark.slow
+def test_fixed_costs_beyond_an_explicit_max_time_measure_no_pair_and_say_so(
+    git_repo: Callable[..., Path], git: Callable[..., str], perfop_proc: Callable[..., Any]
+) -> None:
+    # Issue 14 point 8(a): start-up and setup alone exceeded max_time, then the first pair ran
+    # anyway. A setup that sleeps longer than the whole budget, on a real perfop process: what
+    # perfop records must say that nothing was measured past the fixed costs, and why.
+    # 5 s: more than perfop's start-up even at load 8 (~2 s), less than the two setups (8 s).
+    config = CONFIG + 'setup = ["{python}", "-c", "import time; time.sleep(4)"]\n'
+    repo = _repo(git_repo, 0.05, config)
+    _commit(repo, git, {"src/app.py": _app(0.01)})
+    outside = time.monotonic()
+    res = perfop_proc(["compare", "HEAD~1", "HEAD", "--max-time", "5", "--format", "json"], repo)
+    outside = time.monotonic() - outside
+    doc = json.loads(res.stdout)
+    (w,) = doc["workloads"]
+    assert w["pairs"] == 0 and w["stop_reason"] == "budget"
+    assert w["budget"]["level"] == "warning" and w["budget"]["affordable_pairs"] == 0
+    assert "none is measured" in w["budget"]["message"]
+    assert "perfop: warning: bench: start-up, checkouts and setup took" in res.stderr
+    # Both setups (8 s) are inside what perfop counted, and what it counted is inside the
+    # process's life as seen from outside.
+    assert 8.0 <= doc["elapsed"] <= outside
+    db = repo / ".perfop" / "perfop.db"
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("select count(*) from samples").fetchone() == (0,)
+
+
+def test_a_max_time_spent_by_start_up_alone_is_refused_before_anything_is_created(
+    git_repo: Callable[..., Path], git: Callable[..., str], perfop_proc: Callable[..., Any]
+) -> None:
+    # A Python process cannot start in a millisecond: the budget is gone before perfop begins.
+    repo = _repo(git_repo, 0.05)
+    _commit(repo, git, {"src/app.py": _app(0.01)})
+    res = perfop_proc(["compare", "HEAD~1", "HEAD", "--max-time", "0.001"], repo)
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr.count("\n") == 1
+    assert res.stderr.startswith("perfop: error: --max-time 0.001 s is already spent by")
+    assert not (repo / ".perfop" / "worktrees").exists() or not any(
+        (repo / ".perfop" / "worktrees").iterdir()
+    )
+    db = repo / ".perfop" / "perfop.db"
+    if db.exists():
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("select count(*) from comparisons").fetchone() == (0,)

@@ -200,6 +200,13 @@ def test_the_whole_command_never_overruns_its_budget_by_more_than_one_pair(
     stopped = clock()
     clock.advance(cleanup)
     elapsed = clock() - started
+    if explicit and fixed_before + cleanup >= max_time:
+        # The fixed costs alone took the budget: no pair, nothing past them (issue 14, 8a).
+        assert runner.index == 0 and runner.warm == 0
+        assert elapsed == pytest.approx(fixed_before + cleanup)
+        assert plan.level == "warning" and not plan.reachable and plan.affordable == 0
+        return
+    # Otherwise at least one pair (a warm-up that crossed the deadline is followed by one).
     assert runner.index >= 1
     if explicit:
         assert plan.effective == max_time
@@ -244,17 +251,30 @@ def test_without_warm_up_the_first_pair_prices_the_rest() -> None:
     assert runner.index == 5 and clock() - b.started == 10.0
 
 
-def test_an_explicit_budget_spent_before_warm_up_measures_one_pair_and_says_why() -> None:
+def test_an_explicit_budget_spent_before_warm_up_measures_no_pair_and_says_why() -> None:
+    # Issue 14 point 8(a): start-up and setup alone exceeded max_time, and the first pair ran
+    # anyway, so the command overran its budget by a pair.
     clock = FakeClock()
     b = Budget(_settings(time_explicit=True, max_time=3.0), started=clock(), clock=clock)
     clock.advance(5.0)  # start-up and setup alone took longer than max_time
     runner = SyntheticPairs(clock, [1.0])
     plan = plan_budget(runner, b, warmup=1)
     run_pairs(runner, b, 10**6)
-    assert runner.warm == 0 and runner.index == 1
-    assert clock() - b.started == 6.0  # the fixed costs plus exactly one pair
-    assert plan.message is not None and "(6.0 s spent so far)" in plan.message
-    assert plan.needed == pytest.approx(6.0 + (VERDICT - 1) * 1.0 * budget_mod.PAIR_SLACK)
+    assert runner.warm == 0 and runner.index == 0
+    assert clock() - b.started == 5.0  # the fixed costs, and not one pair more
+    assert plan.level == "warning" and not plan.reachable and plan.affordable == 0
+    assert plan.message is not None
+    assert "took 5.0 s of max_time 3 s" in plan.message and "none is measured" in plan.message
+
+
+def test_a_default_budget_spent_before_warm_up_still_measures_and_extends() -> None:
+    clock = FakeClock()
+    b = Budget(_settings(max_time=3.0), started=clock(), clock=clock)
+    clock.advance(5.0)
+    runner = SyntheticPairs(clock, [1.0])
+    plan = plan_budget(runner, b, warmup=1)
+    run_pairs(runner, b, 10**6)
+    assert plan.extended and runner.index >= VERDICT
 
 
 def test_the_pair_cap_ends_the_loop() -> None:
