@@ -48,9 +48,12 @@ def test_stacked_fix_is_measured_against_its_parent(
     assert v2["validation"]["base_sha"] == h1_sha
     assert v2["validation"]["evidence"]["stacked_on"] == {"label": h1, "sha": h1_sha}
     assert f"against {h1}'s candidate" in v2["outcome"]["reasons"][0]
-    ratio = v2["validation"]["evidence"]["workloads"][0]["ratio"]
-    # Its own effect (about x0.5), not the combined one (about x0.25).
-    assert ratio > 0.35, ratio
+    # Its own effect: the comparison's base side is H1's candidate, not the engagement's base.
+    cid = v2["comparison_id"]
+    code = main(["--repo", str(repo), "runs", "list", "--format", "json"])
+    runs = json.loads(capsys.readouterr().out)["runs"]
+    base_side = [r for r in runs if r.get("comparison_id") == cid and r.get("side") == "base"]
+    assert base_side and all(r["sha"] == h1_sha for r in base_side), base_side
     assert v1["validation"]["evidence"]["stacked_on"] is None
     code = main(["--repo", str(repo), "report", "--format", "json"])
     report = json.loads(capsys.readouterr().out)

@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "importer",
     "ci",
     "mcp",
+    "init_agent",
     "agent",
 )
 
