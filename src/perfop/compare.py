@@ -6,11 +6,14 @@ those files, runs each side's ``setup`` once, warms both sides up, plans the bud
 (``budget.py``: one line up front when it cannot buy a verdict), then measures pairs (one base and
 one candidate process, order randomised per pair from a recorded seed) until the group-sequential
 rule in ``stats.py`` settles a verdict or the budget is spent (the pair loop is ``pairs.py``; its
-A/A twin is ``calibrate.py``). Stores everything, never prints: notices go to the observer.
+A/A twin is ``calibrate.py``). A CPU-bound workload is decided on CPU time, checked by wall time
+(``pairs.choose_decision``, docs/statistics.md section 3d). Stores everything, never prints:
+notices go to the observer.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import secrets
 import time
@@ -29,17 +32,20 @@ from perfop.environment import capture_environment
 from perfop.errors import UsageError, WorkloadError
 from perfop.model import BUILTIN_METRICS, RunStatus, Verdict
 from perfop.pairs import (
+    Decision,
     MetricResult,
     PairRunner,
     Side,
     SideFailed,
     analyse,
     begin_sides,
+    choose_decision,
+    decision_code,
     metric_specs,
-    metric_values,
     plan_budget,
     run_pairs,
     typical_pair,
+    vetoed,
     workload_names,
 )
 from perfop.runner import check_startable, run_setup, set_affinity, workload_env
@@ -60,7 +66,10 @@ from perfop.worktrees import (
     workload_files,
 )
 
-COMPARISON_SCHEMA = "perfop.comparison/2"  # 2: "contention", workloads' "cpu_vs_wall"
+# 2: "contention", workloads' "cpu_vs_wall"; then, additively (a reader of 2 ignores them),
+# workloads' "decided_on" and "decision": the metric a verdict was decided on (cpu_time for a
+# CPU-bound workload, checked by wall_time) and why. Absent: decided on "primary_metric".
+COMPARISON_SCHEMA = "perfop.comparison/2"
 Harness = Literal["base", "candidate"]
 
 
@@ -123,6 +132,7 @@ class WorkloadComparison:
     budget: Plan | None = None
     notices: tuple[str, ...] = ()  # said up front (budget plan, harness), in order
     suite: SuiteOutcome | None = None  # a suite workload: one verdict per benchmark
+    decision: Decision | None = None  # which metric decided the verdict, and why
 
     @property
     def regressed(self) -> bool:
@@ -132,8 +142,22 @@ class WorkloadComparison:
         return self.verdict == Verdict.SLOWER
 
     @property
+    def decided_on(self) -> str:
+        """The metric the verdict was decided on: ``primary_metric``, or ``cpu_time`` for a
+        CPU-bound workload whose primary metric is ``wall_time``."""
+        return self.decision.metric if self.decision is not None else self.primary_metric
+
+    @property
     def primary(self) -> MetricResult | None:
-        return next((m for m in self.metrics if m.name == self.primary_metric), None)
+        """The metric the verdict rests on (``decided_on``): its ratio and interval are the
+        ones a verdict is shown with."""
+        return next((m for m in self.metrics if m.name == self.decided_on), None)
+
+    @property
+    def check(self) -> MetricResult | None:
+        """The metric that checked the deciding one (wall time beside CPU time), if any."""
+        name = self.decision.check if self.decision is not None else None
+        return next((m for m in self.metrics if m.name == name), None) if name else None
 
     @property
     def mde(self) -> float | None:
@@ -463,6 +487,7 @@ def _compare_workload(
         if plan.message:
             say(plan.level or "note", f"{name}: {plan.message}")
         seq = _sequential_pairs(runner, budget, wl, loaded, noise, progress, name)
+        decision = seq.decision
         if wl.is_suite and not any(len(r.metrics) > len(BUILTIN_METRICS) for r in base.results):
             raise SideFailed("base side: the suite reported no benchmark")
     except SideFailed as exc:
@@ -516,11 +541,12 @@ def _compare_workload(
             f"'PERFOP_METRIC {wl.primary_metric}=VALUE' or fix primary_metric",
             **kept,
         )
+    z_bound = seq.design.z_bounds[seq.look]
     metrics = analyse(
         base.results,
         cand.results,
         specs,
-        z_bound=seq.design.z_bounds[seq.look],
+        z_bound=z_bound,
         alpha=loaded.config.alpha,
         threshold=loaded.config.threshold,
     )
@@ -535,8 +561,20 @@ def _compare_workload(
             suite=suite,
             **kept,
         )
-    verdict = next(m.verdict for m in metrics if m.name == wl.primary_metric)
-    return done(verdict=verdict, metrics=metrics, stop_reason=seq.stop_reason, **kept)
+    if decision.metric not in specs:  # e.g. no CPU time was reported: decide on the primary
+        decision = Decision(metric=wl.primary_metric)
+    rule = {"z_bound": z_bound, "threshold": loaded.config.threshold, "alpha": loaded.config.alpha}
+    code = decision_code(base.results, cand.results, decision, **rule)
+    if vetoed(base.results, cand.results, decision, **rule):
+        decision = dataclasses.replace(decision, vetoed=True)
+    verdict = stats.orient(code, specs[decision.metric].better)
+    return done(
+        verdict=verdict,
+        metrics=metrics,
+        stop_reason=seq.stop_reason,
+        decision=decision,
+        **kept,
+    )
 
 
 def _decide_suite(
@@ -586,6 +624,7 @@ class _Sequential:
     stop_reason: str
     first: int
     planned: int
+    decision: Decision
 
 
 def _sequential_pairs(
@@ -597,7 +636,8 @@ def _sequential_pairs(
     progress: CompareProgress,
     name: str,
 ) -> _Sequential:
-    """The first batch, then looks on the group-sequential schedule, within the budget."""
+    """The first batch, then looks on the group-sequential schedule, within the budget. The
+    metric to decide on is chosen from the first batch and kept for every look."""
     config = loaded.config
     plan = budget.planned
     rough = max(plan.affordable if plan else 0, runner.index, 1)
@@ -606,6 +646,12 @@ def _sequential_pairs(
     )
     progress.workload_started(name, rough)
     run_pairs(runner, budget, first, lambda n: progress.pair_done(name, n, rough))
+    base, cand = runner.sides
+    decision = (  # a suite's benchmarks are decided on their own metrics
+        Decision(metric=wl.primary_metric)
+        if wl.is_suite
+        else choose_decision(base.results, cand.results, wl.primary_metric)
+    )
     # Plan the rest from the pairs just measured, then look on the geometric schedule.
     per_pair = typical_pair(runner, budget) or 0.0
     planned = budget.affordable(per_pair, runner.index) if per_pair > 0 else runner.index
@@ -626,16 +672,24 @@ def _sequential_pairs(
             k = len(design.looks) - 1
             stop_reason = "budget"
         if wl.is_suite:
-            primary = _suite_code(runner, design, k, loaded)
+            code = _suite_code(runner, design, k, loaded)
         else:
-            primary = _primary_code(runner, wl.primary_metric, design, k)
-        if primary != stats.UNDECIDED:
+            code = decision_code(
+                base.results,
+                cand.results,
+                decision,
+                z_bound=design.z_bounds[k],
+                threshold=design.threshold,
+                alpha=design.alpha,
+                trim=design.trim,
+            )
+        if code != stats.UNDECIDED:
             stop_reason = "decided"
             break
         if k == len(design.looks) - 1:
             break
         k += 1
-    return _Sequential(design, k, stop_reason, first, planned)
+    return _Sequential(design, k, stop_reason, first, planned, decision)
 
 
 def _suite_code(
@@ -650,22 +704,6 @@ def _suite_code(
     if any(b.verdict == Verdict.INCONCLUSIVE for b in suite.benchmarks):
         return stats.UNDECIDED
     return stats.EQUIVALENT  # every benchmark settled: stop (the verdicts come from the suite)
-
-
-def _primary_code(runner: PairRunner, metric: str, design: stats.SequentialDesign, k: int) -> int:
-    base, cand = runner.sides
-    x = stats.log_ratios(metric_values(base.results, metric), metric_values(cand.results, metric))
-    if x.size < 3:
-        return stats.UNDECIDED
-    return int(
-        stats.decide(
-            x,
-            z_bound=design.z_bounds[k],
-            threshold=design.threshold,
-            alpha=design.alpha,
-            trim=design.trim,
-        )
-    )
 
 
 # --- documents -------------------------------------------------------------------------------
@@ -773,6 +811,8 @@ def comparison_document(result: ComparisonResult) -> dict[str, Any]:
                 "pinned_files": list(wc.pinned_files),
                 "gate": wc.gate,
                 "primary_metric": wc.primary_metric,
+                "decided_on": wc.decided_on if wc.verdict is not None else None,
+                "decision": wc.decision.as_dict() if wc.decision is not None else None,
                 "failure": wc.failure,
                 "stop_reason": wc.stop_reason,
                 "planned_pairs": wc.planned_pairs,

@@ -109,3 +109,25 @@ def format_cpu_wall(doc: dict[str, Any] | None) -> str | None:
     if doc.get("note"):
         return f"{text}: {doc['note']}"
     return f"{text}: they agree"
+
+
+# One sentence for a report's Method section: which metric a verdict is decided on.
+VERDICT_METRIC_RULE = (
+    "a workload measured in wall time whose runs are CPU-bound (on each side, CPU time is at "
+    "least 90% of wall time in its best run and at most 110% at the median) is decided on CPU "
+    "time (user+sys), the lower-noise measure of the same computing, and its verdict stands only "
+    "where wall time's interval overlaps CPU time's; other workloads are decided on their primary "
+    "metric. The choice is made on each comparison's first batch of pairs and kept."
+)
+
+
+def decision_text(doc: Mapping[str, Any] | None) -> str | None:
+    """``CPU time (user+sys): CPU-bound: ...`` for a stored ``decision`` record (None: none)."""
+    if not doc or not doc.get("metric"):
+        return None
+    metric = str(doc["metric"])
+    label = "CPU time (user+sys)" if metric == CPU else metric
+    text = f"{label}: {doc.get('reason') or ''}".rstrip(": ")
+    if doc.get("vetoed"):
+        text += "; wall time's interval contradicted CPU time's verdict, so there is none"
+    return text

@@ -3,7 +3,9 @@
 A ``PairRunner`` runs one base and one candidate process per pair, in an order drawn per pair from
 a seeded generator, storing every result; a failed process raises ``SideFailed`` naming the side.
 ``plan_budget`` and ``run_pairs`` drive any ``PairSource`` within a ``budget.Budget``.
-``analyse`` turns both sides' results into ``MetricResult`` rows with ``stats.compare_metric``.
+``analyse`` turns both sides' results into ``MetricResult`` rows with ``stats.compare_metric``;
+``choose_decision`` picks the metric a verdict is decided on (CPU time for a CPU-bound workload,
+checked by wall time) and ``decision_code`` applies it at a look.
 """
 
 from __future__ import annotations
@@ -286,3 +288,137 @@ def workload_names(loaded: LoadedConfig, names: Sequence[str]) -> list[str]:
             "to compare refs"
         )
     return list(loaded.config.workloads)
+
+
+# --- the metric a verdict is decided on --------------------------------------------------------
+
+WALL, CPU = "wall_time", "cpu_time"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Which metric decides a workload's verdict, and why (docs/statistics.md, section 3d).
+
+    ``metric`` is the configured primary metric, or ``cpu_time`` when the primary metric is
+    ``wall_time`` and the first batch showed a CPU-bound workload on both sides; then
+    ``check`` is ``wall_time``, whose interval must overlap CPU time's for a verdict to stand.
+    ``cpu_share``/``cpu_median``: (base, candidate) largest and median cpu/wall of the runs.
+    ``vetoed``: set on the final decision when wall time contradicted CPU time's verdict.
+    """
+
+    metric: str
+    check: str | None = None
+    cpu_share: tuple[float, float] | None = None
+    cpu_median: tuple[float, float] | None = None
+    vetoed: bool = False
+
+    @property
+    def reason(self) -> str:
+        if self.cpu_share is None:
+            return f"{self.metric} is the primary metric"
+        shares = "/".join(f"{s:.2f}" for s in self.cpu_share)
+        medians = "/".join(f"{m:.2f}" for m in self.cpu_median or ())
+        if self.metric == CPU:
+            return (
+                f"CPU-bound: best run's cpu/wall {shares} (base/candidate) >= "
+                f"{stats.CPU_BOUND_SHARE:.2f}, median {medians} <= "
+                f"{stats.CPU_PARALLEL_SHARE:.2f}; decided on CPU time (user+sys), wall time's "
+                "interval must overlap"
+            )
+        return (
+            f"not CPU-bound: best run's cpu/wall {shares}, median {medians} (base/candidate; "
+            f"CPU-bound needs >= {stats.CPU_BOUND_SHARE:.2f} on both sides and a median <= "
+            f"{stats.CPU_PARALLEL_SHARE:.2f}); decided on wall time"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "check": self.check,
+            "cpu_share": list(self.cpu_share) if self.cpu_share is not None else None,
+            "cpu_median": list(self.cpu_median) if self.cpu_median is not None else None,
+            "vetoed": self.vetoed,
+            "reason": self.reason,
+        }
+
+
+def choose_decision(
+    base: Sequence[ProcessResult], cand: Sequence[ProcessResult], primary: str
+) -> Decision:
+    """The metric to decide on, from the pairs measured so far (``compare`` calls it once, on
+    the first batch, and keeps the choice: switching metrics between looks would spend alpha
+    twice). Only a ``wall_time`` primary metric is ever replaced."""
+    if primary != WALL:
+        return Decision(metric=primary)
+    shares = []
+    medians = []
+    for side in (base, cand):
+        cpu, wall = metric_values(side, CPU), metric_values(side, WALL)
+        shares.append(stats.cpu_share(cpu, wall))
+        medians.append(stats.cpu_median_share(cpu, wall))
+    if not all(math.isfinite(v) for v in (*shares, *medians)):
+        return Decision(metric=WALL)
+    share = (shares[0], shares[1])
+    median = (medians[0], medians[1])
+    if stats.is_cpu_bound(shares, medians):
+        return Decision(metric=CPU, check=WALL, cpu_share=share, cpu_median=median)
+    return Decision(metric=WALL, cpu_share=share, cpu_median=median)
+
+
+def paired_log_ratios(
+    base: Sequence[ProcessResult], cand: Sequence[ProcessResult], metrics: Sequence[str]
+) -> tuple[np.ndarray, ...]:
+    """log(candidate/base) of each metric over the pairs where every metric is positive."""
+    values = [
+        (np.asarray(metric_values(base, m)), np.asarray(metric_values(cand, m))) for m in metrics
+    ]
+    keep = np.ones(len(base), dtype=bool)
+    for b, c in values:
+        keep &= np.isfinite(b) & np.isfinite(c) & (b > 0) & (c > 0)
+    return tuple(np.log(c[keep] / b[keep]) for b, c in values)
+
+
+def decision_code(
+    base: Sequence[ProcessResult],
+    cand: Sequence[ProcessResult],
+    decision: Decision,
+    *,
+    z_bound: float,
+    threshold: float,
+    alpha: float,
+    trim: float = stats.DEFAULT_TRIM,
+) -> int:
+    """The decision code (``stats.INCREASE`` ...) of ``decision``'s rule over the pairs so far."""
+    if decision.check is None:
+        (x,) = paired_log_ratios(base, cand, [decision.metric])
+        if x.size < 3:
+            return stats.UNDECIDED
+        return int(stats.decide(x, z_bound=z_bound, threshold=threshold, alpha=alpha, trim=trim))
+    x_cpu, x_wall = paired_log_ratios(base, cand, [decision.metric, decision.check])
+    if x_cpu.size < 3:
+        return stats.UNDECIDED
+    return int(
+        stats.decide_checked(
+            x_cpu, x_wall, z_bound=z_bound, threshold=threshold, alpha=alpha, trim=trim
+        )
+    )
+
+
+def vetoed(
+    base: Sequence[ProcessResult],
+    cand: Sequence[ProcessResult],
+    decision: Decision,
+    *,
+    z_bound: float,
+    threshold: float,
+    alpha: float,
+) -> bool:
+    """Whether CPU time alone would have decided where wall time's check vetoed it."""
+    if decision.check is None:
+        return False
+    (x,) = paired_log_ratios(base, cand, [decision.metric])
+    if x.size < 3:
+        return False
+    alone = int(stats.decide(x, z_bound=z_bound, threshold=threshold, alpha=alpha))
+    checked = decision_code(base, cand, decision, z_bound=z_bound, threshold=threshold, alpha=alpha)
+    return alone != stats.UNDECIDED and checked == stats.UNDECIDED

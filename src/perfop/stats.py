@@ -714,3 +714,87 @@ def first_batch(noise_sd: float | None, *, min_pairs: int, max_pairs: int, thres
     clear = math.log1p(max(0.10, 5 * threshold))
     n = math.ceil(((3.0 + POWER_Z) * noise_sd / clear) ** 2)
     return int(min(max(n, min_pairs), max(min_pairs, max_pairs // 4)))
+
+
+# --- which metric decides: CPU time for CPU-bound workloads, checked by wall time -----------
+#
+# docs/statistics.md, section 3d. CPU time (user+sys of the process tree) is the computing without
+# the waiting; on a shared machine most of wall time's noise is waiting for a CPU, so for a workload
+# that computes all the time CPU time is the lower-noise measure of the same change. Wall time
+# stays the check: a verdict on CPU time stands only when wall time's interval does not contradict
+# it.
+
+CPU_BOUND_SHARE = 0.90  # cpu/wall a CPU-bound run reaches when the machine leaves it a CPU
+CPU_PARALLEL_SHARE = 1.10  # median cpu/wall above this: several CPUs at once (parallel)
+
+
+def cpu_share(cpu: Sequence[float] | np.ndarray, wall: Sequence[float] | np.ndarray) -> float:
+    """The largest cpu/wall over one side's runs (NaN without data).
+
+    A run of a single-threaded program cannot spend a larger share of its wall time on a CPU
+    than the program computes: time it sleeps or waits for I/O is wall time in every run. A
+    CPU-bound program reaches ~1 in any run the machine leaves it a CPU, however loaded the
+    machine is during the others, so the best run, not the typical one, tells them apart.
+    """
+    c = np.asarray(cpu, dtype=float)
+    w = np.asarray(wall, dtype=float)
+    keep = np.isfinite(c) & np.isfinite(w) & (w > 0) & (c >= 0)
+    if not keep.any():
+        return math.nan
+    return float(np.max(c[keep] / w[keep]))
+
+
+def cpu_median_share(
+    cpu: Sequence[float] | np.ndarray, wall: Sequence[float] | np.ndarray
+) -> float:
+    """Median cpu/wall over one side's runs (NaN without data)."""
+    c = np.asarray(cpu, dtype=float)
+    w = np.asarray(wall, dtype=float)
+    keep = np.isfinite(c) & np.isfinite(w) & (w > 0) & (c >= 0)
+    return float(np.median(c[keep] / w[keep])) if keep.any() else math.nan
+
+
+def is_cpu_bound(shares: Sequence[float], medians: Sequence[float]) -> bool:
+    """The rule for deciding on CPU time: every side's ``cpu_share`` >= CPU_BOUND_SHARE and its
+    median cpu/wall <= CPU_PARALLEL_SHARE (a parallel program's wall time can fall while its CPU
+    time rises, so CPU time is not its measure)."""
+    return (
+        bool(shares)
+        and all(math.isfinite(s) and s >= CPU_BOUND_SHARE for s in shares)
+        and all(math.isfinite(m) and m <= CPU_PARALLEL_SHARE for m in medians)
+    )
+
+
+def interval(
+    x: np.ndarray, *, z_bound: float, trim: float = DEFAULT_TRIM
+) -> tuple[np.ndarray, np.ndarray]:
+    """The repeated confidence interval (lo, hi) of the trimmed mean of ``x`` at one look."""
+    x = np.asarray(x, dtype=float)
+    mean, se, _ = trimmed_mean_se(x, trim)
+    half = t_bound(z_bound, interval_df(x.shape[-1], trim)) * se
+    return mean - half, mean + half
+
+
+def decide_checked(
+    x_cpu: np.ndarray,
+    x_wall: np.ndarray,
+    *,
+    z_bound: float,
+    threshold: float,
+    alpha: float,
+    trim: float = DEFAULT_TRIM,
+) -> np.ndarray:
+    """``decide`` on CPU-time log-ratios, each verdict kept only where wall time agrees.
+
+    Wall time's interval at the same look must overlap CPU time's: when the two intervals are
+    disjoint the change (or the machine) moved the waiting, CPU time does not tell the whole
+    story, and the look stays UNDECIDED. The check only removes verdicts, so the error rates of
+    ``decide`` on CPU time bound those of this rule.
+    """
+    x_cpu = np.asarray(x_cpu, dtype=float)
+    x_wall = np.asarray(x_wall, dtype=float)
+    code = decide(x_cpu, z_bound=z_bound, threshold=threshold, alpha=alpha, trim=trim)
+    c_lo, c_hi = interval(x_cpu, z_bound=z_bound, trim=trim)
+    w_lo, w_hi = interval(x_wall, z_bound=z_bound, trim=trim)
+    agree = (w_hi >= c_lo) & (w_lo <= c_hi)
+    return np.asarray(np.where(agree, code, UNDECIDED), dtype=int)

@@ -96,12 +96,12 @@ def format_summary_line(w: WorkloadComparison, threshold: float) -> str:
         "changed": "BEHAVIOUR CHANGED",
     }[w.behavior]
     pairs = f"{w.pairs} pairs"
-    metric = "" if p.name == "wall_time" else f" in {p.name}"
+    metric = "" if p.name == "wall_time" else f" in {_metric_label(p.name)}"
     factor, c1, c2 = _factor(p)
     if w.verdict in (Verdict.FASTER, Verdict.SLOWER):
         word = (
             w.verdict.value
-            if p.name in ("wall_time", "user_time", "sys_time")
+            if p.name in ("wall_time", "cpu_time", "user_time", "sys_time")
             else ("better" if w.verdict is Verdict.FASTER else "worse")
         )
         text = f"{factor:.2f}x {word}{metric} (CI {c1:.2f}x-{c2:.2f}x, {pairs}, {behaviour})"
@@ -116,6 +116,15 @@ def format_summary_line(w: WorkloadComparison, threshold: float) -> str:
         ci = f"CI {a.ci_low:.3f}-{a.ci_high:.3f}, " if math.isfinite(a.ci_low) else ""
         mde = f"; detectable change at this noise: {w.mde:.1%}" if w.mde is not None else ""
         text = f"inconclusive{metric} (ratio {a.ratio:.3f}, {ci}{pairs}, {behaviour}{mde})"
+    check = w.check
+    if check is not None and math.isfinite(check.analysis.ratio):
+        if w.decision is not None and w.decision.vetoed:
+            text += (
+                f"; wall time {_ratio_text(check)} contradicts it (disjoint intervals), so no "
+                "verdict: the waiting changed, not only the computing"
+            )
+        else:
+            text += f"; wall time {_ratio_text(check)} consistent"
     if w.behavior == "changed":
         text = f"BEHAVIOUR CHANGED, not a valid speed comparison: {text}"
     if w.harness_touched:
@@ -180,6 +189,17 @@ def format_suite_table(w: WorkloadComparison) -> Table:
     return table
 
 
+def _metric_label(name: str) -> str:
+    return "CPU time (user+sys)" if name == "cpu_time" else name
+
+
+def format_decision_line(w: WorkloadComparison) -> str | None:
+    """``decided on CPU time: CPU-bound: cpu/wall ...`` (None without a verdict)."""
+    if w.decision is None or w.verdict is None:
+        return None
+    return f"decided on {_metric_label(w.decided_on)}: {w.decision.reason}"
+
+
 def format_comparison_table(w: WorkloadComparison) -> Table:
     from rich.table import Table
 
@@ -195,7 +215,7 @@ def format_comparison_table(w: WorkloadComparison) -> Table:
         table.add_column(col, justify="left" if col in ("metric", "verdict") else "right")
     for m in w.metrics:
         table.add_row(
-            m.name + (" *" if m.name == w.primary_metric else ""),
+            m.name + (" *" if m.name == w.decided_on else ""),
             _fmt_value(m.base_median, m.unit),
             _fmt_value(m.candidate_median, m.unit),
             _ratio_text(m),
@@ -348,6 +368,9 @@ def format_machine_lines(w: WorkloadComparison) -> list[str]:
     from perfop.cpuwall import cpu_vs_wall_document, format_cpu_wall
 
     lines = []
+    decided = format_decision_line(w)
+    if decided:
+        lines.append(decided)
     cpu = format_cpu_wall(cpu_vs_wall_document(w.metrics, contention=w.contention))
     if cpu:
         lines.append(cpu)

@@ -212,13 +212,17 @@ def _workload_evidence(
             comparison_id=cid,
             targeted=targeted,
         )
-    m = next((x for x in wc.metrics if x.name == metric), None) or wc.primary
+    # The primary metric's evidence is the workload's verdict and the metric it was decided on
+    # (CPU time for a CPU-bound workload, checked by wall time: docs/statistics.md, 3d).
+    decided = metric == wc.primary_metric
+    m = wc.primary if decided else next((x for x in wc.metrics if x.name == metric), None)
+    m = m or wc.primary
     assert m is not None
     a = m.analysis
     return WorkloadEvidence(
         workload=wc.name,
         metric=m.name,
-        verdict=m.verdict.value,
+        verdict=wc.verdict.value if decided else m.verdict.value,
         ratio=a.ratio,
         ci_low=a.ci_low,
         ci_high=a.ci_high,

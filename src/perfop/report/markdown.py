@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+from perfop.cpuwall import VERDICT_METRIC_RULE
 from perfop.report import content as c
 from perfop.report.model import Baseline, EnvironmentInfo, ReportData, ValidationResult
 
@@ -186,6 +187,8 @@ def _method(data: ReportData) -> list[str]:
         f"CPU affinity {affinity}, tests {code(s.test_command) if s.test_command else 'none'}, "
         f"config {md(s.config_file)}.",
         "",
+        f"**Verdict metric:** {md(VERDICT_METRIC_RULE)}",
+        "",
         "**Reproduce:**",
         "",
         *fence("\n".join(c.reproduce_commands(data)), "sh"),
@@ -268,11 +271,14 @@ def _baseline(data: ReportData) -> list[str]:
 
 def _validation_machine(v: ValidationResult) -> list[str]:
     """CPU time beside wall time per workload, and the machine's contention, under a validation."""
-    from perfop.cpuwall import format_cpu_wall
+    from perfop.cpuwall import decision_text, format_cpu_wall
     from perfop.report import conditions
 
     out = []
     for w in v.workloads:
+        decided = decision_text(w.decision)
+        if decided:
+            out += ["", f"**Decided on** ({md(w.workload)}): {md(decided)}"]
         text = format_cpu_wall(w.cpu_vs_wall)
         if text:
             out += ["", f"**CPU time** ({md(w.workload)}): {md(text)}"]

@@ -151,6 +151,7 @@ class WorkloadResult:
     behavior_note: str | None = None  # e.g. output lines that vary between runs, not compared
     contention: dict[str, Any] | None = None  # perfop.contention summary over its pairs
     cpu_vs_wall: dict[str, Any] | None = None  # perfop.cpuwall record, when both were measured
+    decision: dict[str, Any] | None = None  # perfop.pairs.Decision: the metric that decided, why
     gate: bool = True
 
     @property

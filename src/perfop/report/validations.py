@@ -145,7 +145,9 @@ def workload_results(
                     mde=_fnum(m.get("mde")),
                 )
             )
-        primary = str(wl.get("primary_metric") or "wall_time")
+        # The metric the verdict was decided on ("decided_on": cpu_time for a CPU-bound
+        # workload), else (documents from before it was recorded) the primary metric.
+        primary = str(wl.get("decided_on") or wl.get("primary_metric") or "wall_time")
         pm = next((m for m in metrics if m.name == primary), metrics[0] if metrics else None)
         if pm is not None:
             primary = pm.name
@@ -183,6 +185,7 @@ def workload_results(
                 gate=bool(wl.get("gate", True)),
                 contention=wl.get("contention") or None,
                 cpu_vs_wall=wl.get("cpu_vs_wall") or None,
+                decision=wl.get("decision") or None,
             )
         )
     return out
