@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import functools
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
 
 from perfop import stats
 from perfop.model import ProcessResult, Verdict
-from perfop.pairs import CPU, WALL, Decision, choose_decision, decision_code, vetoed
+from perfop.pairs import (
+    CPU,
+    WALL,
+    Decision,
+    MetricResult,
+    choose_decision,
+    decision_code,
+    vetoed,
+)
 
 ALPHA, THRESHOLD, MAX_PAIRS = 0.05, 0.02, 40
 
@@ -176,3 +185,61 @@ def test_decide_checked_only_removes_verdicts() -> None:
     alone = stats.decide(x_cpu, **kw)
     checked = stats.decide_checked(x_cpu, x_wall, **kw)
     assert np.all((checked == alone) | (checked == stats.UNDECIDED))
+
+
+# --- what the verdict says about the metric that decided it -----------------------------------
+
+
+def _decided_on_cpu(vetoed: bool = False) -> Any:
+    from test_compare_render import _analysis, _workload
+
+    cpu = _analysis(1.031, 1.024, 1.038, Verdict.SLOWER)
+    wall = _analysis(1.04, 0.97, 1.11, Verdict.INCONCLUSIVE)
+    decision = Decision(
+        metric=CPU, check=WALL, cpu_share=(0.99, 0.98), cpu_median=(0.8, 0.79), vetoed=vetoed
+    )
+    return replace(
+        _workload(Verdict.INCONCLUSIVE if vetoed else Verdict.SLOWER, None),
+        metrics=(
+            MetricResult(WALL, "s", "lower", 0.1, 0.104, wall),
+            MetricResult(CPU, "s", "lower", 0.09, 0.093, cpu),
+        ),
+        decision=decision,
+    )
+
+
+def test_the_terminal_says_which_metric_decided_and_what_wall_time_said() -> None:
+    from perfop.cli.compare import format_machine_lines, format_summary_line
+
+    wc = _decided_on_cpu()
+    assert wc.decided_on == CPU and wc.primary is not None and wc.primary.name == CPU
+    assert format_summary_line(wc, 0.02) == (
+        "parse: 1.03x slower (CI 1.02x-1.04x, 23 pairs, behaviour unchanged); decided on CPU "
+        "time (user+sys), wall time 1.040 (0.970-1.110) consistent"
+    )
+    assert format_machine_lines(wc)[0] == (
+        "decided on CPU time (user+sys): CPU-bound: best run's cpu/wall 0.99/0.98 "
+        "(base/candidate) >= 0.90, median 0.80/0.79 <= 1.10; decided on CPU time (user+sys), "
+        "wall time's interval must overlap"
+    )
+    vetoed = format_summary_line(_decided_on_cpu(vetoed=True), 0.02)
+    assert vetoed.startswith("parse: inconclusive (ratio 1.031, CI 1.024-1.038, 23 pairs")
+    assert "but wall time 1.040 (0.970-1.110) contradicts it" in vetoed
+
+
+def test_the_json_document_and_the_report_record_the_deciding_metric() -> None:
+    from perfop.compare import ComparisonResult, RefInfo, comparison_document
+    from perfop.cpuwall import decision_text
+
+    wc = _decided_on_cpu()
+    refs = RefInfo("a", "1" * 40), RefInfo("b", "2" * 40)
+    result = ComparisonResult(1, *refs, 7, 0.02, 0.05, "base", (wc,))
+    (w,) = comparison_document(result)["workloads"]
+    assert w["primary_metric"] == WALL and w["decided_on"] == CPU
+    assert w["decision"]["metric"] == CPU and w["decision"]["check"] == WALL
+    assert w["decision"]["cpu_share"] == [0.99, 0.98] and w["decision"]["vetoed"] is False
+    assert str(decision_text(w["decision"])).startswith("CPU time (user+sys): CPU-bound: best")
+    failed = replace(wc, verdict=None, decision=None, metrics=())
+    result = replace(result, workloads=(failed,))
+    (w,) = comparison_document(result)["workloads"]
+    assert w["decided_on"] is None and w["decision"] is None

@@ -96,7 +96,8 @@ def format_summary_line(w: WorkloadComparison, threshold: float) -> str:
         "changed": "BEHAVIOUR CHANGED",
     }[w.behavior]
     pairs = f"{w.pairs} pairs"
-    metric = "" if p.name == "wall_time" else f" in {_metric_label(p.name)}"
+    # CPU time decides for wall time (a CPU-bound workload): said after the verdict, below.
+    metric = "" if p.name in ("wall_time", "cpu_time") else f" in {p.name}"
     factor, c1, c2 = _factor(p)
     if w.verdict in (Verdict.FASTER, Verdict.SLOWER):
         word = (
@@ -118,13 +119,14 @@ def format_summary_line(w: WorkloadComparison, threshold: float) -> str:
         text = f"inconclusive{metric} (ratio {a.ratio:.3f}, {ci}{pairs}, {behaviour}{mde})"
     check = w.check
     if check is not None and math.isfinite(check.analysis.ratio):
+        text += f"; decided on {_metric_label(p.name)}"
         if w.decision is not None and w.decision.vetoed:
             text += (
-                f"; wall time {_ratio_text(check)} contradicts it (disjoint intervals), so no "
-                "verdict: the waiting changed, not only the computing"
+                f", but wall time {_ratio_text(check)} contradicts it (disjoint intervals), so "
+                "no verdict: the waiting changed, not only the computing"
             )
         else:
-            text += f"; wall time {_ratio_text(check)} consistent"
+            text += f", wall time {_ratio_text(check)} consistent"
     if w.behavior == "changed":
         text = f"BEHAVIOUR CHANGED, not a valid speed comparison: {text}"
     if w.harness_touched:
