@@ -268,3 +268,62 @@ def test_asv_suite_lists_and_compares_without_writing_anything(
     # own temporary folder, its machine file too).
     assert git(repo, "status", "--porcelain", "--ignored") in ("", "!! .perfop/")
     assert os.listdir(home) == []
+
+
+GATE_LIB = """\
+def pinned(n):
+    return sum(range(n))
+
+
+def steady(n):
+    return sorted(range(n, 0, -1))
+"""
+
+GATE_BENCH = """\
+import lib
+
+
+def test_pinned(benchmark):
+    benchmark(lib.pinned, 40000)
+
+
+def test_steady(benchmark):
+    benchmark(lib.steady, 3000)
+"""
+
+GATE_CONFIG = """\
+[tool.perfop]
+threshold = 0.05
+
+[tool.perfop.workloads.bench]
+kind = "pytest-benchmark"
+args = ["--benchmark-max-time=0.02", "--benchmark-min-rounds=5"]
+env = { PYTHONPATH = "{worktree}" }
+fail_if_faster = ["test_pinned"]
+"""
+
+
+@pytest.mark.slow
+def test_gate_fails_on_a_pinned_benchmark_that_got_faster(
+    git_repo: Callable[..., Path], git: Callable[..., str], run_cli: Callable[..., Any]
+) -> None:
+    repo = git_repo(
+        {"pyproject.toml": GATE_CONFIG, "lib.py": GATE_LIB, "benchmarks/test_lib.py": GATE_BENCH}
+    )
+    git(repo, "switch", "-q", "-c", "pr")
+    (repo / "lib.py").write_text(GATE_LIB.replace("sum(range(n))", "sum(range(n // 8))"))
+    git(repo, "commit", "-q", "-am", "pinned got 8x faster: the pinned-performance test fails")
+    res = run_cli(
+        ["gate", "--base", "main", "--max-pairs", "6", "--seed", "2", "--format", "json"],
+        cwd=repo,
+        env={"GITHUB_ACTIONS": None, "GITHUB_BASE_REF": None},
+    )
+    assert res.code == 1, res.err
+    doc = json.loads(res.out)
+    (w,) = doc["workloads"]
+    assert w["outcome"] == "regression"
+    for run in (w["first"], w["confirmation"]):
+        by = {b["name"]: b for b in run["suite"]["benchmarks"]}
+        assert by["test_pinned"]["verdict"] == "faster" and by["test_pinned"]["fails_gate"]
+        assert not by["test_steady"]["fails_gate"]
+    assert git(repo, "status", "--porcelain") == ""

@@ -286,7 +286,14 @@ def _describe(w: GateWorkload) -> str:
     metric = p.name if p else wc.primary_metric
     if w.outcome == "failed":
         return f"{w.name}: could not be measured ({wc.failure or w.first.failure})"
-    text = f"{w.name}: {metric} {_change(wc)} over {wc.pairs} pairs; {_verdicts(w)}"
+    if wc.suite is not None:
+        failing = ", ".join(wc.suite.failing[:5]) or "none"
+        text = (
+            f"{w.name}: suite of {len(wc.suite.benchmarks)} benchmarks over {wc.pairs} pairs; "
+            f"{_verdicts(w)}; failing its criteria: {failing}"
+        )
+    else:
+        text = f"{w.name}: {metric} {_change(wc)} over {wc.pairs} pairs; {_verdicts(w)}"
     if w.outcome == "behaviour_changed":
         text += "; output differs between base and head"
     return text
@@ -476,7 +483,10 @@ def gate_document(result: GateResult, *, fail_on_inconclusive: bool = False) -> 
             "harness_only": wc.harness_only,
             "budget": wc.budget.to_dict() if wc.budget else None,
             "notices": list(wc.notices),
+            "suite": suite_document(wc.suite),
         }
+
+    from perfop.compare import suite_document
 
     return {
         "schema": GATE_SCHEMA,
