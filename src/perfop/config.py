@@ -54,7 +54,7 @@ def _check_command(value: Command | None) -> Command | None:
 
 
 WorkloadKind = Literal["command", "pytest-benchmark", "asv"]
-_SUITE_KEYS = ("suite", "python", "args", "fail_on", "fail_if_faster")
+_SUITE_KEYS = ("suite", "python", "args", "fail_on", "fail_if_faster", "run_value")
 
 
 class WorkloadConfig(_Strict):
@@ -71,6 +71,7 @@ class WorkloadConfig(_Strict):
     args: list[str] = Field(default_factory=list)
     fail_on: list[str] | None = None
     fail_if_faster: list[str] = Field(default_factory=list)
+    run_value: Literal["min", "median", "mean"] = "min"  # a benchmark's value in one suite run
     description: str | None = None
     cwd: str | None = None
     env: dict[str, str] = Field(default_factory=dict)

@@ -279,7 +279,7 @@ def _measure_into(
 ) -> None:
     progress.workload_started(resolved.name, settings.runs)
     streak = _FailureStreak()
-    sampler = sampler_for(resolved.config.kind)
+    sampler = sampler_for(resolved.config.kind, resolved.config.run_value)
     for _ in range(settings.warmup):
         result = sampler.run(resolved.argv, cwd=resolved.cwd, env=env, timeout=settings.timeout)
         if streak.add(result):

@@ -99,7 +99,14 @@ def begin_sides(
             side=label,
         )
         sides.append(
-            Side(label, co, res, workload_env(res.env), run_id, sampler=sampler_for(wl.kind))
+            Side(
+                label,
+                co,
+                res,
+                workload_env(res.env),
+                run_id,
+                sampler=sampler_for(wl.kind, wl.run_value),
+            )
         )
     return sides
 

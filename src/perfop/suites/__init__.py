@@ -3,10 +3,11 @@
 A workload of ``kind = "pytest-benchmark"`` or ``kind = "asv"`` runs the project's own suite
 through its own runner (pytest with ``--benchmark-json``; ``asv run --python=same``) as one
 process, then reads the suite's result file: each benchmark becomes a metric of that sample
-whose value is the median of its rounds in that run. Everything downstream (pairs, statistics,
-store, history) sees an ordinary ``ProcessResult`` with more metrics. ``Sampler`` is the seam:
-``ProcessSampler`` for command workloads, ``SuiteSampler`` for suites; each sampler remembers
-which benchmarks failed in which run, so a comparison can say so.
+whose value is the minimum (``run_value``: or median, mean) of its rounds in that run.
+Everything downstream (pairs, statistics, store, history) sees an ordinary ``ProcessResult``
+with more metrics. ``Sampler`` is the seam: ``ProcessSampler`` for command workloads,
+``SuiteSampler`` for suites; each sampler remembers which benchmarks failed in which run, so a
+comparison can say so.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class BenchmarkResult:
     """One benchmark of one suite run: its rounds (seconds per call, or the suite's unit)."""
 
     name: str
-    value: float  # the run's value: the median of ``rounds``
+    value: float  # the runner's own summary (median); the sample's value is from ``rounds``
     rounds: tuple[float, ...]
     unit: str = "s"
     better: str = "lower"
@@ -112,8 +113,9 @@ class SuiteSampler:
     from that sample's metrics. A run that reports none is a failed process.
     """
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, run_value: str = "min") -> None:
         self.kind = kind
+        self.run_value = run_value
         self.suite = suite_kind(kind)
         self.failed: dict[str, str] = {}
         self.seen: set[str] = set()
@@ -152,7 +154,7 @@ class SuiteSampler:
         specs = {k: v for k, v in result.metric_specs.items() if k in BUILTIN_METRICS}
         for b in suite_run.benchmarks:
             name = b.name if b.name not in BUILTIN_METRICS else f"bench:{b.name}"
-            metrics[name] = b.value
+            metrics[name] = run_value(b.rounds, self.run_value) if b.rounds else b.value
             specs[name] = MetricSpec(name, b.unit, "higher" if b.better == "higher" else "lower")
             self.seen.add(name)
             self.rounds.setdefault(name, []).extend(b.rounds)
@@ -169,8 +171,20 @@ def _failed(result: ProcessResult, reason: str) -> ProcessResult:
     return dataclasses.replace(result, exit_code=result.exit_code or 1, stderr_tail=tail)
 
 
-def sampler_for(kind: str) -> Sampler:
-    return SuiteSampler(kind) if kind in SUITE_KINDS else ProcessSampler()
+def run_value(rounds: tuple[float, ...], how: str) -> float:
+    """The value one suite run gives a benchmark from its rounds: ``min`` (default: contention
+    only adds time, so the fastest round is the least disturbed), ``median`` or ``mean``."""
+    import statistics
+
+    if how == "median":
+        return float(statistics.median(rounds))
+    if how == "mean":
+        return float(statistics.fmean(rounds))
+    return float(min(rounds))
+
+
+def sampler_for(kind: str, run_value: str = "min") -> Sampler:
+    return SuiteSampler(kind, run_value) if kind in SUITE_KINDS else ProcessSampler()
 
 
 def discover(
