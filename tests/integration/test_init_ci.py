@@ -165,6 +165,9 @@ def _variants() -> dict[str, str]:
             )
         ),
         "no-setup": render_workflow(WorkflowOptions(setup=None, install="./vendor/perfop.whl")),
+        "pages": render_workflow(WorkflowOptions(pages=True)),
+        "postgres-service": render_workflow(WorkflowOptions(store="postgres-service")),
+        "pages-postgres": render_workflow(WorkflowOptions(pages=True, store="postgres")),
     }
 
 
@@ -306,6 +309,17 @@ def _expand(text: str, values: dict[str, str]) -> str:
     return re.sub(r"\$\{\{(.+?)\}\}", one, text)
 
 
+def _fresh_python(tmp_path: Path) -> Path:
+    """setup-python: a fresh environment whose dependencies come from this test's interpreter
+    (the runner would download them), so `pip install "$PERFOP_INSTALL"` installs perfop only."""
+    venv = tmp_path / "py"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    site = next((venv / "lib").glob("python*/site-packages"))
+    deps = [p for p in sys.path if p.endswith("site-packages")]
+    (site / "deps.pth").write_text("\n".join(deps) + "\n")
+    return venv
+
+
 def _run_job(
     doc: dict[str, Any],
     job: str,
@@ -316,10 +330,13 @@ def _run_job(
     env: dict[str, str],
     values: dict[str, str],
     cache: Path,
+    store: str | None = None,
 ) -> list[str]:
     """Each step of ``job`` in order: actions simulated, ``run:`` scripts run with bash -e."""
     done = []
     job_env = {k: _expand(str(v), values) for k, v in (doc["jobs"][job].get("env") or {}).items()}
+    if store is not None:  # the job's `services: postgres` is this test's server
+        job_env["PERFOP_STORE"] = store
     for step in doc["jobs"][job]["steps"]:
         action = step.get("uses", "").split("@")[0]
         if action == "actions/checkout":
@@ -334,6 +351,8 @@ def _run_job(
                 shutil.copy(cache / "perfop.db", work / step["with"]["path"])
         elif action == "actions/cache/save":
             shutil.copy(work / step["with"]["path"], cache / "perfop.db")
+        elif action == "actions/upload-pages-artifact":
+            assert (work / step["with"]["path"] / "index.html").is_file()
         else:
             assert not action, f"an action the local run does not know: {action}"
             step_env = {k: _expand(str(v), values) for k, v in (step.get("env") or {}).items()}
@@ -369,7 +388,7 @@ def test_the_generated_workflow_runs_step_by_step(
     )
     git(origin, "branch", "-M", "main")
     res = subprocess.run(
-        [sys.executable, "-m", "perfop", "init-ci", "--install", str(ROOT)],
+        [sys.executable, "-m", "perfop", "init-ci", "--install", str(ROOT), "--pages"],
         cwd=origin,
         capture_output=True,
         text=True,
@@ -384,13 +403,7 @@ def test_the_generated_workflow_runs_step_by_step(
     git(origin, "commit", "-q", "-m", "docs")
     doc = _workflow(origin)
 
-    # setup-python: a fresh environment whose dependencies come from this test's interpreter (the
-    # runner would download them), so `pip install "$PERFOP_INSTALL"` installs perfop only.
-    venv = tmp_path / "py"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    site = next((venv / "lib").glob("python*/site-packages"))
-    deps = [p for p in sys.path if p.endswith("site-packages")]
-    (site / "deps.pth").write_text("\n".join(deps) + "\n")
+    venv = _fresh_python(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "PERFOP_"))}
     env.update(
         PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}",
@@ -446,3 +459,79 @@ def test_the_generated_workflow_runs_step_by_step(
     assert record[-2:] == ["perfop record", "Save the perfop store"]
     assert (cache / "perfop.db").stat().st_size > 0
     assert TOKEN not in summary
+
+    # The Pages jobs: the dashboard from the store the record saved (deploy-pages needs GitHub).
+    dashboard = _run_job(
+        doc,
+        "dashboard",
+        origin=origin,
+        ref="main",
+        work=tmp_path / "dashboard",
+        env=env,
+        values=values,
+        cache=cache,
+    )
+    assert dashboard[-2:] == ["perfop publish", "actions/upload-pages-artifact"]
+    assert "Set up the project" not in dashboard
+    assert "<h2>work</h2>" in (tmp_path / "dashboard" / "_site" / "index.html").read_text()
+    assert doc["jobs"]["pages"]["permissions"] == {"pages": "write", "id-token": "write"}
+    assert doc["jobs"]["pages"]["needs"] == "dashboard"
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_the_postgres_service_variant_records_into_postgresql(
+    git_repo: Callable[..., Path], git: Callable[..., str], tmp_path: Path, pg_url: str
+) -> None:
+    origin = git_repo(
+        {"pyproject.toml": WORKLOAD, "bench.py": "import time\ntime.sleep(0.01)\n"}, name="origin"
+    )
+    git(origin, "branch", "-M", "main")
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "perfop",
+            "init-ci",
+            "--install",
+            str(ROOT),
+            "--store-kind",
+            "postgres-service",
+        ],
+        cwd=origin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    git(origin, "add", "-A")
+    git(origin, "commit", "-q", "-m", "ci")
+    doc = _workflow(origin)
+    service = doc["jobs"]["record"]["services"]["postgres"]
+    assert service["image"].startswith("postgres:") and service["ports"] == ["5432:5432"]
+    assert "pg_isready" in service["options"]
+    assert doc["jobs"]["record"]["env"]["PERFOP_STORE"].startswith("postgresql://")
+    venv = _fresh_python(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "PERFOP_"))}
+    env.update(PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    steps = _run_job(
+        doc,
+        "record",
+        origin=origin,
+        ref="main",
+        work=tmp_path / "record",
+        env=env,
+        values={},
+        cache=tmp_path,
+        store=pg_url,
+    )
+    assert steps[-1] == "perfop record" and "Restore the perfop store" not in steps
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as conn:
+            n = conn.execute(sa.text("SELECT count(*) FROM runs WHERE kind = 'record'")).scalar()
+    finally:
+        engine.dispose()
+    assert n == 1

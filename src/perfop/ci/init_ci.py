@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import subprocess
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -34,7 +34,10 @@ __all__ = [
 
 WORKFLOW_PATH = Path(".github/workflows/perfop.yml")
 
-StoreKind = Literal["sqlite", "postgres"]
+StoreKind = Literal["sqlite", "postgres", "postgres-service"]
+# The job's own PostgreSQL (``services:``): a throwaway server per job, on the runner's loopback.
+SERVICE_URL = "postgresql://postgres:postgres@localhost:5432/perfop"
+POSTGRES_IMAGE = "postgres:17"
 
 _PINNED = re.compile(r"^perfop(\[[A-Za-z0-9_,-]+\])?==[0-9]+(\.[0-9]+)*([a-z]+[0-9]+)?$")
 _GIT = re.compile(r"^git\+(https|ssh|file)://[^\s'\"]+$")
@@ -100,6 +103,7 @@ class WorkflowOptions:
     store_secret: str = "PERFOP_STORE_URL"
     comment: bool = True
     check_run: bool = False
+    pages: bool = False
 
 
 def _yaml_str(text: str) -> str:
@@ -116,7 +120,7 @@ def _run_block(command: str, indent: str) -> str:
 
 
 def _setup_steps(opts: WorkflowOptions) -> str:
-    extra = ' "psycopg[binary]>=3.1,<4"' if opts.store == "postgres" else ""
+    extra = ' "psycopg[binary]>=3.1,<4"' if opts.store.startswith("postgres") else ""
     text = f"""\
       - uses: {uses("actions/checkout")}
         with:
@@ -140,11 +144,10 @@ def _setup_steps(opts: WorkflowOptions) -> str:
 
 def render_workflow(opts: WorkflowOptions) -> str:
     """The workflow YAML for ``opts``."""
-    if opts.store == "postgres":
-        store_env = f"      PERFOP_STORE: ${{{{ secrets.{opts.store_secret} }}}}\n"
+    store_env = _store_env(opts) + _services(opts)
+    if opts.store.startswith("postgres"):
         restore = save = ""
     else:
-        store_env = "      PERFOP_STORE: sqlite:///.perfop/perfop.db\n"
         restore = f"""\
       - name: Restore the perfop store
         uses: {uses("actions/cache/restore")}
@@ -218,7 +221,74 @@ jobs:
 {store_env}    steps:
 {setup}{restore}      - name: perfop record
         run: perfop record
-{save}"""
+{save}{_pages_jobs(opts, restore)}"""
+
+
+def _pages_jobs(opts: WorkflowOptions, restore: str) -> str:
+    """After each record: build the dashboard (``perfop publish``) and deploy it to Pages."""
+    if not opts.pages:
+        return ""
+    setup = _setup_steps(replace(opts, setup=None))  # publish reads the store, runs no code
+    return f"""
+  dashboard:
+    name: perfop dashboard
+    needs: record
+    runs-on: ubuntu-latest
+    timeout-minutes: 15
+    permissions:
+      contents: read  # checkout
+    env:
+{_store_env(opts)}    steps:
+{setup}{restore}      - name: perfop publish
+        run: perfop publish --output _site
+      - uses: {uses("actions/upload-pages-artifact")}
+        with:
+          path: _site
+
+  pages:
+    name: deploy the dashboard
+    needs: dashboard
+    runs-on: ubuntu-latest
+    timeout-minutes: 10
+    permissions:
+      pages: write  # deploy to GitHub Pages
+      id-token: write  # deploy-pages proves the deployment's origin with an OIDC token
+    environment:
+      name: github-pages
+      url: ${{{{ steps.deployment.outputs.page_url }}}}
+    steps:
+      - id: deployment
+        uses: {uses("actions/deploy-pages")}
+"""
+
+
+def _services(opts: WorkflowOptions) -> str:
+    """The job's PostgreSQL service (``--store-kind postgres-service``), healthy before steps."""
+    if opts.store != "postgres-service":
+        return ""
+    return f"""\
+    services:
+      postgres:
+        # A tag, not a digest: perfop cannot vouch for a digest it has not pulled. Pin yours
+        # with `docker pull {POSTGRES_IMAGE}` and its RepoDigest (docs/ci.md).
+        image: {POSTGRES_IMAGE}  # zizmor: ignore[unpinned-images]
+        env:
+          POSTGRES_PASSWORD: postgres  # a throwaway server of this job, reachable only from it
+          POSTGRES_DB: perfop
+        ports:
+          - 5432:5432
+        options: >-
+          --health-cmd "pg_isready -U postgres" --health-interval 2s --health-timeout 5s
+          --health-retries 30
+"""
+
+
+def _store_env(opts: WorkflowOptions) -> str:
+    if opts.store == "postgres-service":
+        return f"      PERFOP_STORE: {SERVICE_URL}\n"
+    if opts.store == "postgres":
+        return f"      PERFOP_STORE: ${{{{ secrets.{opts.store_secret} }}}}\n"
+    return "      PERFOP_STORE: sqlite:///.perfop/perfop.db\n"
 
 
 def default_branch(repo_root: Path) -> str:

@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "report",
     "gate",
     "history",
+    "publish",
     "importer",
     "ci",
     "mcp",

@@ -50,7 +50,8 @@ def init_ci(
         typer.Option(
             "--store-kind",
             help="sqlite: a store file kept in the Actions cache; postgres: a URL from the "
-            "secret PERFOP_STORE_URL.",
+            "secret PERFOP_STORE_URL (durable history); postgres-service: each job's own "
+            "throwaway PostgreSQL (services:), for the gate alone.",
         ),
     ] = "sqlite",
     branch: Annotated[
@@ -84,6 +85,13 @@ def init_ci(
     check_run: Annotated[
         bool, typer.Option("--check-run", help="The gate also creates a check run.")
     ] = False,
+    pages: Annotated[
+        bool,
+        typer.Option(
+            "--pages",
+            help="After each record, publish the dashboard (perfop publish) to GitHub Pages.",
+        ),
+    ] = False,
 ) -> None:
     from perfop.ci.init_ci import (
         WorkflowOptions,
@@ -95,8 +103,13 @@ def init_ci(
     )
     from perfop.errors import UsageError
 
-    if store not in ("sqlite", "postgres"):
-        raise UsageError(f"--store-kind {store!r}: expected sqlite or postgres")
+    if store not in ("sqlite", "postgres", "postgres-service"):
+        raise UsageError(f"--store-kind {store!r}: expected sqlite, postgres or postgres-service")
+    if pages and store == "postgres-service":
+        raise UsageError(
+            "--pages with --store-kind postgres-service: each job's PostgreSQL starts empty, so "
+            "the dashboard would have no history; use --store-kind postgres or sqlite"
+        )
     if setup is not None and not setup.strip():
         raise UsageError("--setup '': give a command, e.g. --setup 'pip install -e .[test]'")
     state = get_state(ctx)
@@ -106,9 +119,10 @@ def init_ci(
         python=python,
         install=install_requirement(install, root),
         setup=setup if setup is not None else detect_setup(root),
-        store="postgres" if store == "postgres" else "sqlite",
+        store=store,  # type: ignore[arg-type]  # checked above
         comment=comment,
         check_run=check_run,
+        pages=pages,
     )
     path = write_workflow(root, render_workflow(opts), force=force)
     typer.echo(
