@@ -111,13 +111,72 @@ def test_scan_finds_each_item(tmp_path: Path) -> None:
         ".benchmarks/Linux-CPython-3.11-64bit/0001_base.json",
     ) in results
     assert "asv.conf.json" not in {p for _, p in results}
-    assert [f.detail for f in inv.profilers] == ["py-spy"]
+    assert [f.detail for f in inv.profilers if f.kind == "dependency"] == ["py-spy"]
     assert [f.detail for f in inv.feature_flags] == ["flagsmith"]
 
 
 def test_empty_repo_finds_nothing(tmp_path: Path) -> None:
     inv = scan_repo(tmp_path)
-    assert list(inv.rows()) == []
+    # Only what perfop's own environment has (the profilers it can run) is reported.
+    assert [(c, f) for c, f in inv.rows() if f.kind != "installed"] == []
+
+
+def test_installed_profilers_are_reported(tmp_path: Path) -> None:
+    """Issue 22: inventory said ``profilers: []`` with py-spy, pyinstrument and memray installed
+    (the dev extras install all three, as `make venv` and .ci/run do)."""
+    inv = scan_repo(tmp_path)
+    installed = {f.detail for f in inv.profilers if f.kind == "installed"}
+    assert installed == {"py-spy", "pyinstrument", "memray"}
+
+
+NOXFILE = """\
+import nox
+
+PYTHON_VERSIONS = ["3.9", "3.10", "3.11"]
+
+
+@nox.session(
+    python=PYTHON_VERSIONS,
+    reuse_venv=True,
+)
+def tests(session):
+    session.run("pytest")
+
+
+@nox.session(python="3.11")
+def lint(session):
+    session.run("ruff", "check")
+
+
+@nox.session(name="docs-build", python="3.11")
+def docs(session):
+    session.run("sphinx-build")
+"""
+
+
+def test_nox_with_a_multi_line_decorator_names_the_test_session(tmp_path: Path) -> None:
+    (tmp_path / "noxfile.py").write_text(NOXFILE)
+    inv = scan_repo(tmp_path)
+    nox = next(f for f in inv.test_commands if f.kind == "nox")
+    assert nox.detail.startswith("nox -s tests "), nox.detail
+    assert "lint" in nox.detail and "docs-build" in nox.detail  # listed, not chosen
+
+
+def test_nox_without_a_test_session_does_not_pick_the_linter(tmp_path: Path) -> None:
+    (tmp_path / "noxfile.py").write_text(
+        "import nox\n\n@nox.session\ndef lint(session):\n    pass\n"
+    )
+    nox = next(f for f in scan_repo(tmp_path).test_commands if f.kind == "nox")
+    assert nox.detail == "nox (sessions: lint)"
+
+
+def test_unittest_suite_is_detected(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_core.py").write_text(
+        "import unittest\n\nclass T(unittest.TestCase):\n    def test_x(self):\n        pass\n"
+    )
+    found = [(f.kind, f.detail) for f in scan_repo(tmp_path).test_commands]
+    assert ("unittest", "python -m unittest") in found
 
 
 def test_inventory_verb_records_and_reports_json(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -182,6 +182,54 @@ def _dep_name(spec: str) -> str:
     return match.group(1).lower().replace("_", "-") if match else spec.lower()
 
 
+# A session or environment that runs the tests (not lint, docs, typing, build ...).
+_TESTY = re.compile(r"^(tests?|unit|pytest|check|py\d*|test[-_].*|.*[-_]tests?)$", re.I)
+# ``@nox.session`` with or without arguments (which may span lines), other decorators, then def.
+_NOX_SESSION = re.compile(
+    r"@nox\.session\b(?P<args>\((?:[^()]|\([^()]*\))*\))?\s*(?:@[^\n]*\n\s*)*"
+    r"def\s+(?P<fn>\w+)",
+    re.S,
+)
+
+
+def nox_sessions(text: str) -> list[str]:
+    """The session names a noxfile defines (``name=`` when given, else the function's)."""
+    names = []
+    for m in _NOX_SESSION.finditer(text):
+        named = re.search(r"\bname\s*=\s*['\"]([^'\"]+)['\"]", m.group("args") or "")
+        names.append(named.group(1) if named else m.group("fn"))
+    return list(dict.fromkeys(names))
+
+
+def _uses_unittest(root: Path) -> bool:
+    """Test files that import unittest (and no pytest configuration): ``python -m unittest``."""
+    for folder in (root / "tests", root / "test", root):
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("test*.py"))[:50]:
+            if re.search(r"^\s*(import unittest|from unittest import)", _read(path), re.M):
+                return True
+    return False
+
+
+def installed_profilers() -> list[Finding]:
+    """The profilers perfop can run here: py-spy on PATH, pyinstrument and memray importable."""
+    import importlib.util
+    import shutil
+    import sys
+
+    found = []
+    # Where perfop's py-spy backend looks: PATH, then beside perfop's interpreter.
+    spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+    if spy:
+        found.append(Finding("installed", spy, "py-spy"))
+    for module in ("pyinstrument", "memray"):
+        spec = importlib.util.find_spec(module)
+        if spec is not None:
+            found.append(Finding("installed", str(spec.origin or module), module))
+    return found
+
+
 def _test_commands(root: Path) -> list[Finding]:
     found: list[Finding] = []
     pyproject = root / "pyproject.toml"
@@ -200,10 +248,14 @@ def _test_commands(root: Path) -> list[Finding]:
             Finding("tox", "tox.ini", "tox" + (f" (envs: {', '.join(envs)})" if envs else ""))
         )
     if (root / "noxfile.py").is_file():
-        sessions = re.findall(r"@nox\.session[^\n]*\n\s*def\s+(\w+)", _read(root / "noxfile.py"))
-        found.append(
-            Finding("nox", "noxfile.py", "nox" + (f" -s {sessions[0]}" if sessions else ""))
-        )
+        sessions = nox_sessions(_read(root / "noxfile.py"))
+        tests = [x for x in sessions if _TESTY.search(x)]
+        detail = f"nox -s {tests[0]}" if tests else "nox"
+        if sessions:
+            detail += f" (sessions: {', '.join(sessions)})"
+        found.append(Finding("nox", "noxfile.py", detail))
+    if not any(f.kind == "pytest" for f in found) and _uses_unittest(root):
+        found.append(Finding("unittest", "tests/", "python -m unittest"))
     make = _read(root / "Makefile")
     for target in re.findall(
         r"^([A-Za-z0-9_.\-]*(?:test|check|bench)[A-Za-z0-9_.\-]*)\s*:", make, re.M
@@ -312,8 +364,13 @@ def scan_repo(root: Path) -> Inventory:
         benchmark_suites=tuple(_benchmarks(root, files)),
         ci_workflows=tuple(_workflows(root)),
         result_files=tuple(_result_files(root, files)),
-        profilers=tuple(
-            Finding("dependency", src, name) for name, src in sorted(deps.items()) if name in prof
+        profilers=(
+            *(
+                Finding("dependency", src, name)
+                for name, src in sorted(deps.items())
+                if name in prof
+            ),
+            *installed_profilers(),
         ),
         feature_flags=tuple(
             Finding("dependency", src, name) for name, src in sorted(deps.items()) if name in flags

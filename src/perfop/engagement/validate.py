@@ -46,6 +46,7 @@ from perfop.store import engagement as es
 
 if TYPE_CHECKING:
     from perfop.compare import CompareProgress, ComparisonResult, WorkloadComparison
+    from perfop.engagement.goals import GoalCheck
 
 TEST_TIMEOUT = 900.0
 VALIDATABLE = frozenset({Status.IMPLEMENTED, *OUTCOMES})
@@ -314,6 +315,47 @@ def _machine_evidence(result: ComparisonResult) -> dict[str, Any]:
     }
 
 
+def _goal_checks(
+    store: Store,
+    eng: Engagement,
+    hyp: Hypothesis,
+    result: ComparisonResult,
+    targeted: Sequence[str],
+    *,
+    stacked: bool,
+) -> list[GoalCheck]:
+    """Every goal with a target, on each targeted workload's evidence (beside the prediction).
+
+    A ratio target compares the whole change with the engagement's base, so it is not checked
+    on a stacked fix's own comparison (its base is another fix's candidate)."""
+    from perfop.engagement.goals import check_goal
+
+    checks: list[GoalCheck] = []
+    goals = [g for g in eng.spec.goals if g.target is not None]
+    if not goals:
+        return checks
+    for wc in result.workloads:
+        if wc.name not in targeted or wc.cand_run_id is None:
+            continue
+        ratios = {m.name: m.analysis.ratio for m in wc.metrics}
+        run = store.get_run(wc.cand_run_id)
+        samples: dict[str, list[float]] = {}
+        for sample in run.samples:
+            for name, value in sample.metrics.items():
+                samples.setdefault(name, []).append(float(value))
+        for goal in goals:
+            found = check_goal(
+                goal,
+                workload=wc.name,
+                default_metric=hyp.metric,
+                ratios={} if stacked else ratios,
+                candidate=samples,
+            )
+            if found is not None:
+                checks.append(found)
+    return checks
+
+
 def _is_ancestor(repo: Path, older: str, newer: str) -> bool:
     import subprocess
 
@@ -442,13 +484,21 @@ def validate(
         slos=slos,
         warnings=probe_warnings(checked.environment),
     )
-    if parent is not None:
-        from dataclasses import replace
+    from dataclasses import replace
 
+    if parent is not None:
         first = outcome.reasons[0] + (
             f" (measured against {parent.label}'s candidate: this change's own effect)"
         )
         outcome = replace(outcome, reasons=(first, *outcome.reasons[1:]))
+    goals = _goal_checks(store, eng, hyp, result, targeted, stacked=parent is not None)
+    if goals:
+        unmet = [g.describe() for g in goals if g.met is False]
+        outcome = replace(
+            outcome,
+            reasons=(*outcome.reasons, *(g.describe() for g in goals)),
+            residual_risks=(*outcome.residual_risks, *unmet),
+        )
     doc = {
         "method": "perfop compare (interleaved A/B, sequential stopping)",
         "comparison_id": result.id,
@@ -465,6 +515,7 @@ def validate(
         "tests": tests.to_dict() if tests else None,
         "slos": [r.to_dict() for r in slos],
         "outcome": outcome.to_dict(),
+        "goals": [g.to_dict() for g in goals],
         "environment": checked.environment,
         **_machine_evidence(result),
         # What the comparison said up front (budget plan, harness), per workload.

@@ -313,6 +313,7 @@ def residual_risks(data: ReportData) -> list[str]:
             ]
         if v.tests is not None and v.tests.passed is False:
             risks.append(f"{h.label}: tests failed at the candidate")
+        risks += [f"{h.label}: {g}" for g in v.goals_unmet]
     for h in data.hypotheses:
         if h.status == "confirmed" and h.risk != "low":
             risks.append(f"{h.label} is {h.risk} risk; keep the rollback below at hand")

@@ -231,6 +231,7 @@ class ValidationResult:
     derived: OutcomeInfo | None = None
     reproduce: str | None = None  # the exact perfop compare command of its comparison
     stacked_on: str | None = None  # the hypothesis whose candidate was its base (stacked fix)
+    goals_unmet: tuple[str, ...] = ()  # the intake's goals this validation's evidence misses
 
 
 @dataclass(frozen=True)

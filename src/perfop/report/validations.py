@@ -474,4 +474,9 @@ def validation_result(
         stacked_on=(ev.get("stacked_on") or {}).get("label")
         if isinstance(ev.get("stacked_on"), Mapping)
         else None,
+        goals_unmet=tuple(
+            str(g.get("text"))
+            for g in ev.get("goals") or []
+            if isinstance(g, Mapping) and g.get("met") is False
+        ),
     )
