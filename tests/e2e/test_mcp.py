@@ -129,8 +129,16 @@ sys.exit(3)
 # --- helpers -------------------------------------------------------------------------------------
 
 
+# A folder holding another MCP SDK release (tests/e2e/test_mcp_sdk_versions.py installs the lowest
+# supported one there): the server runs on it, the client stays on the installed one.
+SDK_PATH_VAR = "PERFOP_TEST_MCP_SDK_PATH"
+
+
 def server_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PERFOP_STORE", "PERFOP_CONFIG")}
+    sdk = os.environ.get(SDK_PATH_VAR)
+    if sdk:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (sdk, env.get("PYTHONPATH")) if p)
     env.update(extra or {})
     return env
 
@@ -164,14 +172,32 @@ def run_session(
     anyio.run(main)
 
 
-async def ok(session: ClientSession, name: str, args: dict[str, Any] | None = None) -> Any:
-    """Call a tool that must succeed; return its structured document."""
-    result = await session.call_tool(name, args or {})
+# Tools whose answers were checked against their advertised output schema in this process.
+CHECKED_TOOLS: set[str] = set()
+
+
+async def answered(session: ClientSession, name: str, result: Any) -> Any:
+    """Check a successful answer: its structured content validates against the output schema
+    the tool advertises, and its last text block carries that JSON (for text-only clients)."""
+    import jsonschema
+
     text = result.content[0].text if result.content else ""
     assert not result.is_error, f"{name} failed: {text}"
-    assert result.structured_content is not None
     assert text.strip()
-    return result.structured_content
+    doc = result.structured_content
+    assert doc is not None
+    listing = {t.name: t for t in (await session.list_tools()).tools}
+    schema = listing[name].output_schema
+    assert schema is not None, name
+    jsonschema.validate(doc, schema)
+    assert json.loads(result.content[-1].text) == doc, name
+    CHECKED_TOOLS.add(name)
+    return doc
+
+
+async def ok(session: ClientSession, name: str, args: dict[str, Any] | None = None) -> Any:
+    """Call a tool that must succeed; return its structured document."""
+    return await answered(session, name, await session.call_tool(name, args or {}))
 
 
 async def fails(session: ClientSession, name: str, args: Any) -> str:
@@ -301,8 +327,7 @@ def test_full_engagement_through_tools_only(
         res = await session.call_tool(
             "run", {"workloads": ["bench"], "runs": 3, "warmup": 0}, progress_callback=on_progress
         )
-        assert not res.is_error, res.content
-        run_doc = res.structured_content
+        run_doc = await answered(session, "run", res)
         assert run_doc["schema"] == "perfop.run/2"
         assert len(run_doc["runs"][0]["samples"]) == 3
         assert progress and progress[-1] == (3.0, 3.0)
@@ -370,8 +395,7 @@ def test_full_engagement_through_tools_only(
             },
             progress_callback=on_progress,
         )
-        assert not res.is_error, res.content
-        cmp_doc = res.structured_content
+        cmp_doc = await answered(session, "compare", res)
         assert cmp_doc["schema"] == "perfop.comparison/2"
         assert cmp_doc["workloads"][0]["verdict"] == "faster", res.content[0].text
         assert progress
@@ -382,15 +406,13 @@ def test_full_engagement_through_tools_only(
             {"label": "H1", "max_time": 8, "max_runs": 30},
             progress_callback=on_progress,
         )
-        assert not res.is_error, res.content
-        val = res.structured_content
+        val = await answered(session, "validate", res)
         assert val["kind"] == "validation" and val["status"] == "confirmed", res.content[0].text
         assert val["hypothesis"]["status"] == "confirmed"
         assert progress
 
         res = await session.call_tool("report", {})
-        assert not res.is_error, res.content
-        assert res.structured_content["schema"].startswith("perfop.report")
+        assert (await answered(session, "report", res))["schema"].startswith("perfop.report")
         assert "# Performance report: make top" in res.content[0].text  # the Markdown itself
         doc = await ok(session, "report", {"output": ".perfop/reports/engagement.html"})
         assert (project / ".perfop/reports/engagement.html").is_file()
@@ -400,6 +422,8 @@ def test_full_engagement_through_tools_only(
         assert latest.contents[0].mime_type == "text/markdown"
         assert "# Performance report: make top" in latest.contents[0].text
 
+        await ok(session, "note", {"text": "profiled with pyinstrument", "kind": "decision"})
+        assert (await ok(session, "ci_triage", {"file": "logs/ci.log"}))["failed"] is True
         listing = await ok(session, "hypothesis_list")
         assert [h["label"] for h in listing["hypotheses"]] == ["H1"]
         mcp_docs["hypothesis list"] = listing
@@ -418,6 +442,9 @@ def test_full_engagement_through_tools_only(
         body_doc = json.loads(resource.contents[0].text)
         assert body_doc["hypotheses"][0]["label"] == "H1"
         assert body_doc["status"]["stage"]
+        # Every tool answered, each checked against its advertised output schema (issue 22).
+        listed = {t.name for t in (await session.list_tools()).tools}
+        assert listed - CHECKED_TOOLS == set(), "tools this engagement never called"
 
     mcp_docs: dict[str, Any] = {}
     run_session(project, body)

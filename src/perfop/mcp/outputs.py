@@ -106,7 +106,7 @@ class Design(Record):
     hypothesis_id: int
     fix: str
     fallback: str | None = None
-    tests_to_add: list[Any] = Field(default_factory=list)
+    tests_to_add: list[str | Json] = Field(default_factory=list)
     rollback: str | None = None
     risk: str | None = None
 
@@ -130,7 +130,7 @@ class Engagement(Record):
     workloads: list[str] = Field(default_factory=list)
     goals: list[Json] = Field(default_factory=list)
     slos: list[Json] = Field(default_factory=list)
-    open_questions: list[Any] = Field(default_factory=list)
+    open_questions: list[str | Json] = Field(default_factory=list)
     risk_tolerance: str | None = None
     confirmed_at: str | None = Field(None, description="When the intake was confirmed.")
 
@@ -151,9 +151,9 @@ class StatusDoc(EngagementDocument):
 
     kind: Literal["status"]
     engagement: Json | None = Field(None, description="id and title (none before the intake).")
-    stage: str | None = Field(description="The lifecycle stage reached.")
-    done: list[Any] = Field(default_factory=list, description="What is done so far.")
-    next: str | None = Field(description="The recommended next step.")
+    stage: str | None = Field(None, description="The lifecycle stage reached.")
+    done: list[str] = Field(default_factory=list, description="What is done so far.")
+    next: str | None = Field(None, description="The recommended next step.")
 
 
 class IntakeDoc(EngagementDocument):
@@ -240,7 +240,7 @@ class RunRecord(Record):
     metrics: dict[str, Json] = Field(description="Per metric: unit, better, summary.")
     samples: list[Json] = Field(description="Every sample: index and metrics.")
     failures: list[Json]
-    stopped: Any = None
+    stopped: str | None = Field(None, description="Why measuring stopped early, if it did.")
     contention: Json | None = None
 
 
@@ -299,9 +299,9 @@ class TriageDoc(Document):
     failing_step: str | None
     steps: list[str]
     failures: list[Json]
-    tracebacks: list[Any]
-    timeouts: list[Any]
-    likely_flaky: list[Any]
+    tracebacks: list[Json]
+    timeouts: list[str]
+    likely_flaky: list[str]
 
 
 # --- comparing and reporting ---------------------------------------------------------------------
