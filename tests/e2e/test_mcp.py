@@ -422,6 +422,11 @@ def test_full_engagement_through_tools_only(
         assert latest.contents[0].mime_type == "text/markdown"
         assert "# Performance report: make top" in latest.contents[0].text
 
+        # Read-back and the machine's noise (issue 22's new tools).
+        await ok(session, "show", {"kind": "comparison", "id": str(cmp_doc["id"])})
+        await ok(session, "show", {"kind": "profile", "id": prof["id"]})
+        await ok(session, "question")
+        await ok(session, "calibrate", {"workloads": ["bench"], "max_runs": 6, "max_time": 5})
         await ok(session, "note", {"text": "profiled with pyinstrument", "kind": "decision"})
         assert (await ok(session, "ci_triage", {"file": "logs/ci.log"}))["failed"] is True
         listing = await ok(session, "hypothesis_list")

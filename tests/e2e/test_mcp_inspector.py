@@ -105,3 +105,34 @@ def test_the_inspector_lists_every_tool_with_portable_schemas(
         assert t["outputSchema"]["type"] == "object", name
         jsonschema.Draft202012Validator.check_schema(t["outputSchema"])
     assert "0 errors" in stderr, stderr[-3000:]
+
+
+@pytest.mark.parametrize("era", ERAS)
+def test_the_inspector_calls_status_run_and_report_on_a_fresh_repository(
+    inspector: str, fresh: Path, era: str
+) -> None:
+    status, listing, stderr = inspect(inspector, fresh, era, "-q", "--method", "tools/list")
+    assert status == 0, stderr[-2000:]
+    schemas = {t["name"]: t["outputSchema"] for t in listing["result"]["tools"]}
+
+    def checked(tool: str, args: dict[str, Any]) -> dict[str, Any]:
+        result = call(inspector, fresh, era, tool, args)
+        doc = result["structuredContent"]
+        jsonschema.validate(doc, schemas[tool])
+        # What a client that reads only text gets: the same facts, serialised.
+        assert json.loads(result["content"][-1]["text"]) == doc, tool
+        return doc
+
+    doc = checked("status", {})
+    assert doc["kind"] == "status"
+    doc = checked("run", {"workloads": ["bench"], "runs": 2})
+    assert doc["runs"][0]["workload"] == "bench" and len(doc["runs"][0]["samples"]) == 2
+    checked("intake", {"spec": {"title": "inspected", "workloads": ["bench"]}})
+    doc = checked("report", {"format": "json"})
+    assert doc["schema"].startswith("perfop.report") and doc["engagement"]["title"] == "inspected"
+
+    status, answer, stderr = inspect(
+        inspector, fresh, era, "-q", "--method", "resources/read", "--uri", "perfop://nope"
+    )
+    assert status != 0, answer
+    assert "unknown resource 'perfop://nope'" in stderr + json.dumps(answer), stderr[-2000:]
