@@ -297,12 +297,19 @@ def hypothesis_list(ctx: typer.Context, fmt: OutputFormat = FORMAT_OPTION) -> No
     state = get_state(ctx)
     ranked = lifecycle.ranked(state.store)
     if fmt is OutputFormat.json:
+        last = lifecycle.latest_validations(state.store)
         emit_json(
             _doc(
                 "hypotheses",
                 formula=RANKING_FORMULA,
                 hypotheses=[
-                    {"rank": r.rank, "score": r.score, "gain": r.gain, **r.hypothesis.to_dict()}
+                    {
+                        "rank": r.rank,
+                        "score": r.score,
+                        "gain": r.gain,
+                        **r.hypothesis.to_dict(),
+                        "last_validation": last.get(r.hypothesis.id),
+                    }
                     for r in ranked
                 ],
             )

@@ -97,6 +97,9 @@ class RankedHypothesis(Hypothesis):
     rank: int
     score: float = Field(description="Expected impact over effort (see formula).")
     gain: float
+    last_validation: Json | None = Field(
+        None, description="The latest validation: outcome, and per workload ratio, CI and MDE."
+    )
 
 
 class Design(Record):
