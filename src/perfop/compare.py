@@ -25,7 +25,13 @@ from typing import Any, Literal, Protocol
 from perfop import __version__, stats
 from perfop.behavior import Behavior, check_behavior
 from perfop.budget import Budget, Clock, Plan, workload_budget
-from perfop.config import LoadedConfig, WorkloadConfig, resolve_workload
+from perfop.config import (
+    LoadedConfig,
+    WorkloadConfig,
+    check_seconds,
+    check_seed,
+    resolve_workload,
+)
 from perfop.contention import merge as merge_contention
 from perfop.cpuwall import cpu_vs_wall_document
 from perfop.environment import capture_environment
@@ -190,9 +196,10 @@ def resolve_refs(
     repo: Path, base: str | None, candidate: str | None, configured_base: str | None
 ) -> tuple[RefInfo, str]:
     """Resolve BASE (default: config or merge-base) now, so a bad ref fails before any work."""
-    base_ref = base or default_base(repo, configured_base)
+    # An explicit "" is a mistake (an unset shell variable), not "the default".
+    base_ref = base if base is not None else default_base(repo, configured_base)
     base_info = RefInfo(base_ref, resolve_ref(repo, base_ref))
-    cand_ref = candidate or WORKTREE
+    cand_ref = candidate if candidate is not None else WORKTREE
     if cand_ref != WORKTREE:
         resolve_ref(repo, cand_ref)
     return base_info, cand_ref
@@ -226,8 +233,10 @@ def compare(
     started = clock() if started is None else started
     if harness not in ("base", "candidate"):
         raise UsageError(f"--harness must be 'base' or 'candidate' (got {harness!r})")
-    if max_time is not None and max_time <= 0:
-        raise UsageError(f"--max-time must be > 0 (got {max_time})")
+    if max_time is not None:
+        check_seconds(max_time, "--max-time")
+    if seed is not None:
+        check_seed(seed)
     if max_pairs is not None and max_runs is not None and max_pairs != max_runs:
         raise UsageError(
             f"--max-pairs {max_pairs} and --max-runs {max_runs} disagree; pass only --max-pairs"

@@ -2,12 +2,15 @@
 
 ``load_config`` returns a ``LoadedConfig`` (validated model, file, repo root) or raises
 ``ConfigError`` with one line: file, dotted key, what is wrong, what is expected.
-Placeholders ``{repo}``, ``{worktree}`` and ``{python}`` expand in command, cwd, env and setup.
+Placeholders ``{repo}``, ``{worktree}`` and ``{python}`` expand in command, cwd, env and setup;
+an unknown ``{name}`` standing where a placeholder would (a whole argument, a path piece) is a
+config error; ``{{name}}`` is a literal ``{name}``, braces inside code are left alone.
 """
 
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 import shlex
@@ -28,6 +31,75 @@ DEFAULT_STORE = "sqlite:///.perfop/perfop.db"
 CONFIG_FILES = ("perfop.toml", "pyproject.toml")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 MAX_NAME = 200  # workload and metric names: the store's columns
+MAX_SEED = 2**32  # the pair order's generator takes a 32-bit seed
+PLACEHOLDERS = ("repo", "worktree", "python")
+# ``${NAME}`` (shell, kept) | ``{{name}}`` (a literal ``{name}``) | ``{name}`` (a placeholder)
+_PLACEHOLDER = re.compile(r"\$\{[A-Za-z_]\w*\}|\{\{([A-Za-z_]\w*)\}\}|\{([A-Za-z_]\w*)\}")
+
+
+# An unknown ``{name}`` where a placeholder would stand: a whole argument or value, or a path
+# piece (``{worktre}/src``, ``--data={root}``, ``a:{pth}``). Braces inside code (``-c "f'{n}'"``)
+# are the code's own and stay.
+_TYPO = re.compile(r"(?:^|(?<=[/=:]))\{([A-Za-z_]\w*)\}(?=$|[/:.])")
+
+
+def check_text(text: str) -> str:
+    """Refuse what no process can receive (NUL) and placeholders perfop does not know.
+
+    ``text`` is one argument (or one value): a command string is checked after splitting.
+    """
+    if "\0" in text:
+        raise ValueError(
+            f"{text.split(chr(0))[0][:40]!r}... contains a NUL character, which no process can "
+            "receive; remove it"
+        )
+    for m in _TYPO.finditer(text):
+        name = m.group(1)
+        if name not in PLACEHOLDERS:
+            hint = difflib.get_close_matches(name, PLACEHOLDERS, n=1)
+            did = f"did you mean {{{hint[0]}}}? " if hint else ""
+            raise ValueError(
+                f"unknown placeholder {{{name}}}; {did}use {{repo}}, {{worktree}} or {{python}} "
+                f"(write {{{{{name}}}}} for a literal {{{name}}})"
+            )
+    return text
+
+
+def _check_texts(value: Any) -> Any:
+    """``check_text`` on a string, each item of a list, each key and value of a table."""
+    if isinstance(value, str):
+        check_text(value)
+        try:
+            parts = shlex.split(value)
+        except ValueError:
+            parts = []  # _check_command names the problem
+        for part in parts:
+            check_text(part)
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, str):
+                check_text(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and "\0" in key:
+                check_text(key)
+            if isinstance(item, str):
+                check_text(item)
+    return value
+
+
+def check_seconds(value: float, flag: str) -> float:
+    """A duration flag: a finite number of seconds above 0 (nan, inf, 1e400 are not)."""
+    if not math.isfinite(value) or value <= 0:
+        raise UsageError(f"{flag} must be a finite number of seconds > 0 (got {value})")
+    return value
+
+
+def check_seed(value: int, flag: str = "--seed") -> int:
+    """A seed of the pair order: 0 <= seed < 2**32 (the generator's range)."""
+    if not 0 <= value < MAX_SEED:
+        raise UsageError(f"{flag} must be between 0 and {MAX_SEED - 1} (got {value})")
+    return value
 
 
 class _Strict(BaseModel):
@@ -80,17 +152,18 @@ class WorkloadConfig(_Strict):
     warmup: int = Field(default=1, ge=0)
     min_runs: int = Field(default=5, ge=1)
     max_runs: int = Field(default=30, ge=1)
-    max_time: float = Field(default=60.0, gt=0)
+    max_time: float = Field(default=60.0, gt=0, allow_inf_nan=False)
     # A comparison's pairs (compare, calibrate, validate, gate); min/max_runs size `perfop run`.
     min_pairs: int | None = Field(default=None, ge=1)
     max_pairs: int | None = Field(default=None, ge=1)
-    max_time_ceiling: float = Field(default=DEFAULT_MAX_TIME_CEILING, gt=0)
+    max_time_ceiling: float = Field(default=DEFAULT_MAX_TIME_CEILING, gt=0, allow_inf_nan=False)
     metrics: list[str] | None = None
     primary_metric: str = "wall_time"
     gate: bool = True
     check_output: bool = True
 
     _cmd = field_validator("command", "setup")(_check_command)
+    _texts = field_validator("command", "setup", "cwd", "env", mode="after")(_check_texts)
 
     @field_validator("metrics")
     @classmethod
@@ -158,8 +231,8 @@ class SLOConfig(_Strict):
     workload: str
     metric: str = "wall_time"
     statistic: Statistic = "p95"
-    max: float | None = None
-    min: float | None = None
+    max: float | None = Field(default=None, allow_inf_nan=False)
+    min: float | None = Field(default=None, allow_inf_nan=False)
     unit: str | None = None
 
     @model_validator(mode="after")
@@ -180,7 +253,7 @@ class AgentConfig(_Strict):
     api_key_env: str | None = None
     max_steps: int = Field(default=80, ge=1)
     budget_tokens: int = Field(default=500_000, ge=1)
-    max_time: float = Field(default=3600.0, gt=0)
+    max_time: float = Field(default=3600.0, gt=0, allow_inf_nan=False)
 
     @field_validator("api_key_env")
     @classmethod
@@ -200,7 +273,7 @@ class PerfopConfig(_Strict):
     test_env: dict[str, str] | None = None
     test_setup: Command | None = None
     base: str | None = None
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=0, lt=MAX_SEED)
     affinity: list[int] | None = None
     high_risk_paths: list[str] = Field(default_factory=list)
     workloads: dict[str, WorkloadConfig] = Field(default_factory=dict)
@@ -208,6 +281,7 @@ class PerfopConfig(_Strict):
     agent: AgentConfig = Field(default_factory=AgentConfig)
 
     _tc = field_validator("test_command", "test_setup")(_check_command)
+    _tt = field_validator("test_command", "test_setup", "test_env", mode="after")(_check_texts)
 
     @field_validator("test_env")
     @classmethod
@@ -308,7 +382,9 @@ def load_config(start: Path | None = None, *, config_path: Path | None = None) -
     if config_path is not None:
         path = config_path.resolve()
         if not path.is_file():
-            raise ConfigError(f"{config_path}: config file not found; check the --config path")
+            raise ConfigError(
+                f"{config_path}: config file not found; check the --config path (or PERFOP_CONFIG)"
+            )
         root = find_repo_root(path.parent)
         loaded = _load_file(path, root)
         assert loaded is not None  # only optional files may lack a section
@@ -470,12 +546,18 @@ class ResolvedWorkload:
 
 
 def expand(text: str, *, repo: Path, worktree: Path) -> str:
-    """Expand ``{repo}``, ``{worktree}`` and ``{python}``; other braces are left alone."""
-    return (
-        text.replace("{repo}", str(repo))
-        .replace("{worktree}", str(worktree))
-        .replace("{python}", sys.executable)
-    )
+    """Expand ``{repo}``, ``{worktree}`` and ``{python}``; ``{{name}}`` becomes ``{name}``.
+
+    Other braces (``${HOME}``, ``{"a": 1}``, an unknown ``{name}`` the config refused) stay.
+    """
+    values = {"repo": str(repo), "worktree": str(worktree), "python": sys.executable}
+
+    def one(m: re.Match[str]) -> str:
+        if m.group(1) is not None:
+            return "{" + m.group(1) + "}"
+        return values.get(m.group(2) or "", m.group(0))
+
+    return _PLACEHOLDER.sub(one, text)
 
 
 def _argv(command: Command, *, repo: Path, worktree: Path) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ It never prints; callers observe progress through a ``RunProgress``.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -207,8 +207,15 @@ def _run_plans(
     """Measure each plan in turn; a workload that cannot start is named (with ``source``)."""
     progress = progress or _Silent()
     set_affinity(affinity)
-    env_id = store.add_environment(capture_environment(repo_root))
     git = git_state(repo_root)
+    env_ids: list[int] = []
+
+    def env_id() -> int:
+        # Stored with the first run, so a workload that cannot start leaves no row behind.
+        if not env_ids:
+            env_ids.append(store.add_environment(capture_environment(repo_root)))
+        return env_ids[0]
+
     outcomes: list[WorkloadRun] = []
     for resolved, settings in plans:
         try:
@@ -224,7 +231,7 @@ def _run_plan(
     store: Store,
     resolved: ResolvedWorkload,
     settings: RunSettings,
-    env_id: int,
+    env_id: Callable[[], int],
     git: dict[str, Any],
     progress: RunProgress,
 ) -> WorkloadRun:
@@ -242,7 +249,7 @@ def _run_plan(
         sha=git["sha"],
         dirty=git["dirty"],
         settings=settings.as_dict(),
-        environment_id=env_id,
+        environment_id=env_id(),
     )
     outcome = WorkloadRun(
         run_id=run_id,
@@ -263,6 +270,16 @@ def _run_plan(
         )
         raise
     outcome.status = RunStatus.COMPLETE if outcome.samples else RunStatus.FAILED
+    missing = [n for n in resolved.config.metrics or () if n not in outcome.metric_specs]
+    if outcome.samples and missing:
+        # ``metrics = ["nosuch"]`` would otherwise be an empty table on a "complete" run.
+        if len(missing) == len(resolved.config.metrics or ()):
+            outcome.status = RunStatus.FAILED
+        outcome.stopped = (
+            f"metrics {', '.join(map(repr, missing))} never reported; built-in metrics are "
+            f"{', '.join(BUILTIN_METRICS)}, a workload reports its own by printing "
+            "'PERFOP_METRIC NAME=VALUE'; fix the workload's metrics"
+        )
     outcome.contention = monitor.summary()
     store.finish_run(run_id, outcome.status, outcome.metric_specs, contention=outcome.contention)
     return outcome

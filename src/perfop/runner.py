@@ -233,7 +233,8 @@ def _resolve_program(program: str, cwd_text: str, search_path: str) -> str:
     """
     cwd = Path(cwd_text)
     if not cwd.is_dir():
-        raise WorkloadError(f"working directory {cwd} does not exist; fix the workload's cwd")
+        what = "is not a directory" if cwd.exists() else "does not exist"
+        raise WorkloadError(f"working directory {cwd} {what}; fix the workload's cwd")
     if "/" in program:
         path = Path(program) if Path(program).is_absolute() else Path(cwd) / program
         if not path.exists():

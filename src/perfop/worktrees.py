@@ -16,10 +16,12 @@ import os
 import secrets
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -233,6 +235,32 @@ def _remove_session(repo: Path, session: Path) -> None:
     shutil.rmtree(session, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def _held_signals() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block is done, then raise KeyboardInterrupt.
+
+    Creating or removing a session must not stop half-way: a second Ctrl-C during clean-up
+    used to leave an empty session folder (or a worktree) behind. Only the main thread can
+    handle signals; elsewhere the block runs as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+
+    def hold(signum: int, frame: object) -> None:
+        pending.append(signum)
+
+    previous = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if pending:
+        raise KeyboardInterrupt
+
+
 def claim_session(repo: Path) -> Path:
     """A new session folder under ``.perfop/worktrees/`` owned by this process.
 
@@ -244,17 +272,19 @@ def claim_session(repo: Path) -> Path:
     root = repo_root(repo)
     cleanup_stale(root)
     path = root / WORKTREES_DIR / f"{os.getpid()}-{secrets.token_hex(3)}"
-    path.mkdir(parents=True)
     owner = {"pid": os.getpid(), "pid_start": _pid_start(os.getpid()), "created": time.time()}
-    (path / _OWNER).write_text(json.dumps(owner))
+    with _held_signals():
+        path.mkdir(parents=True)
+        (path / _OWNER).write_text(json.dumps(owner))
     return path
 
 
 def release_session(repo: Path, session: Path) -> None:
     """Remove a session and every worktree in it (git's bookkeeping pruned)."""
-    if session.exists():
-        _remove_session(repo, session)
-        git(repo, "worktree", "prune", check=False)
+    with _held_signals():
+        if session.exists():
+            _remove_session(repo, session)
+            git(repo, "worktree", "prune", check=False)
 
 
 class WorktreeSession:

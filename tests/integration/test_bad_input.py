@@ -97,8 +97,8 @@ def _nest(depth: int) -> str:
     return "[workloads.w]\ncommand = 'true'\nx = " + "[" * depth + "]" * depth + "\n"
 
 
-# (id, argv, needle in the message, config override or None, files to write)
-Case = tuple[str, list[str], str, str | None, dict[str, str] | None]
+# (id, argv, needle in the message[, config override or None[, files to write]])
+Case = tuple[Any, ...]
 
 FLAG_CASES: list[Case] = [
     ("runs-zero", ["run", "--runs", "0", "w"], "--runs", None, None),
@@ -190,6 +190,51 @@ FLAG_CASES: list[Case] = [
     ("report-engagement-missing", ["report", "--engagement", "9"], "--engagement", None, None),
     ("history-unknown-workload", ["history", "nosuch"], "nosuch", None, None),
     ("unknown-command", ["nosuchverb"], "nosuchverb", None, None),
+    # issue 16 items 13-15: refs, budgets and seeds of the comparing verbs
+    ("compare-empty-base", ["compare", "", "HEAD"], "is empty", None, None),
+    ("compare-empty-cand", ["compare", "HEAD", ""], "is empty", None, None),
+    ("compare-blank-base", ["compare", "  ", "HEAD"], "is empty", None, None),
+    ("compare-nul-ref", ["compare", "ma\0in", "HEAD"], "NUL", None, None),
+    ("compare-option-cand", ["compare", "HEAD", "-x"], "-x", None, None),
+    ("compare-max-time-nan", ["compare", "--max-time", "nan", "main", "other"], "--max-time"),
+    ("compare-max-time-inf", ["compare", "--max-time", "inf", "main", "other"], "--max-time"),
+    ("compare-max-time-1e400", ["compare", "--max-time", "1e400", "main", "other"], "--max-time"),
+    ("compare-max-time-zero", ["compare", "--max-time", "0", "main", "other"], "--max-time"),
+    ("compare-max-time-word", ["compare", "--max-time", "long", "main", "other"], "--max-time"),
+    ("compare-seed-2-70", ["compare", "--seed", str(2**70), "main", "other"], "--seed"),
+    ("compare-seed-2-32", ["compare", "--seed", str(2**32), "main", "other"], "--seed"),
+    ("compare-seed-negative", ["compare", "--seed", "-1", "main", "other"], "--seed"),
+    ("compare-seed-word", ["compare", "--seed", "lucky", "main", "other"], "--seed"),
+    ("compare-max-pairs-zero", ["compare", "--max-pairs", "0", "main", "other"], "--max-pairs"),
+    ("compare-max-pairs-disagree", ["compare", "--max-pairs", "5", "--max-runs", "6"], "disagree"),
+    ("compare-harness", ["compare", "--harness", "both", "main", "other"], "--harness"),
+    ("compare-format", ["compare", "--format", "yaml", "main", "other"], "--format"),
+    ("calibrate-seed-negative", ["calibrate", "--seed", "-1"], "--seed"),
+    ("calibrate-max-time-nan", ["calibrate", "--max-time", "nan"], "--max-time"),
+    ("gate-seed-2-70", ["gate", "--seed", str(2**70)], "--seed"),
+    ("gate-max-time-inf", ["gate", "--max-time", "inf"], "--max-time"),
+    ("gate-summary-missing-dir", ["gate", "--summary", "/nonexistent/dir/s.md"], "--summary"),
+    ("gate-summary-dir", ["gate", "--summary", "."], "is a directory"),
+    ("validate-seed-negative", ["validate", "H1", "--seed", "-1"], "--seed"),
+    ("validate-max-time-nan", ["validate", "H1", "--max-time", "nan"], "--max-time"),
+    ("run-runs-float", ["run", "--runs", "1.5", "w"], "--runs"),
+    ("run-warmup-word", ["run", "--warmup", "some", "w"], "--warmup"),
+    ("run-both-names-and-command", ["run", "w", "--", "true"], "not both"),
+    ("profile-timeout-nan", ["profile", "--timeout", "nan", "w"], "--timeout"),
+    ("profile-timeout-inf", ["profile", "--timeout", "inf", "w"], "--timeout"),
+    ("profile-rate-zero", ["profile", "--rate", "0", "w"], "--rate"),
+    ("profile-repeat-zero", ["profile", "--repeat", "0", "w"], "--repeat"),
+    ("profile-unknown-workload", ["profile", "nosuch"], "nosuch"),
+    ("agent-max-time-nan", ["agent", "--max-time", "nan", "be faster"], "--max-time"),
+    ("agent-max-steps-zero", ["agent", "--max-steps", "0", "be faster"], "--max-steps"),
+    ("agent-empty-goal", ["agent", " "], "GOAL"),
+    ("runs-list-limit-word", ["runs", "list", "--limit", "few"], "--limit"),
+    ("history-min-change-word", ["history", "w", "--min-change", "big"], "--min-change"),
+    ("intake-use-missing", ["intake", "--use", "99"], "99"),
+    ("store-blank", ["--store", "   ", "runs", "list"], "--store"),
+    ("repo-is-file", ["--repo", "bench.py", "runs", "list"], "not a directory"),
+    ("config-is-dir", ["--config", ".", "runs", "list"], "config file not found"),
+    ("report-proc-html", ["report", "-o", "/proc/self/x.html"], "-o"),
 ]
 
 CONFIG_CASES: list[Case] = [
@@ -280,6 +325,72 @@ CONFIG_CASES: list[Case] = [
         None,
     ),
     ("cfg-cwd-missing", ["run", "w"], "cwd", GOOD + "cwd = 'nowhere'\n", None),
+    ("cfg-cwd-file", ["run", "w"], "is not a directory", GOOD + "cwd = 'bench.py'\n", None),
+    ("cfg-timeout-1e400", ["run", "w"], "timeout", GOOD + "timeout = 1e400\n", None),
+    ("cfg-max-time-inf", ["run", "w"], "max_time", GOOD + "max_time = inf\n", None),
+    ("cfg-max-time-nan", ["run", "w"], "max_time", GOOD + "max_time = nan\n", None),
+    ("cfg-ceiling-inf", ["run", "w"], "max_time_ceiling", GOOD + "max_time_ceiling = inf\n"),
+    ("cfg-ceiling-below", ["run", "w"], "max_time_ceiling", GOOD + "max_time_ceiling = 1\n"),
+    (
+        "cfg-max-runs-below-min",
+        ["run", "w"],
+        "max_runs",
+        GOOD.replace("max_runs = 2", "max_runs = 0"),
+    ),
+    ("cfg-max-pairs-below-min", ["run", "w"], "max_pairs", GOOD + "min_pairs = 5\nmax_pairs = 2\n"),
+    ("cfg-seed-negative", ["run", "w"], "seed", "seed = -1\n" + GOOD),
+    ("cfg-seed-huge", ["run", "w"], "seed", f"seed = {2**40}\n" + GOOD),
+    ("cfg-threshold-zero", ["run", "w"], "threshold", "threshold = 0\n" + GOOD),
+    ("cfg-threshold-one", ["run", "w"], "threshold", "threshold = 1.0\n" + GOOD),
+    ("cfg-alpha-half", ["run", "w"], "alpha", "alpha = 0.5\n" + GOOD),
+    ("cfg-store-number", ["runs", "list"], "store", "store = 3\n" + GOOD),
+    ("cfg-affinity-string", ["run", "w"], "affinity", "affinity = '0-1'\n" + GOOD),
+    ("cfg-agent-provider", ["run", "w"], "agent.provider", GOOD + "[agent]\nprovider = 'x'\n"),
+    ("cfg-agent-key-env", ["run", "w"], "api_key_env", GOOD + "[agent]\napi_key_env = '1A'\n"),
+    ("cfg-agent-max-time-inf", ["run", "w"], "agent.max_time", GOOD + "[agent]\nmax_time = inf\n"),
+    (
+        "cfg-slo-max-nan",
+        ["run", "w"],
+        "slos[0].max",
+        GOOD + "[[slos]]\nworkload = 'w'\nmax = nan\n",
+    ),
+    (
+        "cfg-slo-no-bound",
+        ["run", "w"],
+        "needs 'max' or 'min'",
+        GOOD + "[[slos]]\nworkload = 'w'\n",
+    ),
+    (
+        "cfg-slo-statistic",
+        ["run", "w"],
+        "statistic",
+        GOOD + "[[slos]]\nworkload = 'w'\nstatistic = 'p50'\nmax = 1\n",
+    ),
+    (
+        "cfg-placeholder-typo",
+        ["run", "w"],
+        "did you mean {worktree}",
+        f'[workloads.w]\ncommand = ["{PY}", "{{worktre}}/bench.py"]\n',
+    ),
+    ("cfg-placeholder-env", ["run", "w"], "workloads.w.env", GOOD + "env = { X = '{home}' }\n"),
+    ("cfg-placeholder-cwd", ["run", "w"], "workloads.w.cwd", GOOD + "cwd = '{root}/x'\n"),
+    (
+        "cfg-placeholder-setup",
+        ["run", "w"],
+        "workloads.w.setup",
+        GOOD + "setup = 'make {target}'\n",
+    ),
+    (
+        "cfg-placeholder-test-command",
+        ["runs", "list"],
+        "test_command",
+        "test_command = '{pyhton} -m pytest'\n" + GOOD,
+    ),
+    ("cfg-setup-nul", ["run", "w"], "NUL", GOOD + 'setup = "make\\u0000"\n'),
+    ("cfg-env-name-nul", ["run", "w"], "env", GOOD + 'env = { "X\\u0000" = "1" }\n'),
+    ("cfg-test-env-nul", ["runs", "list"], "NUL", 'test_env = { X = "a\\u0000" }\n' + GOOD),
+    ("cfg-command-unsplittable", ["run", "w"], "command", "[workloads.w]\ncommand = 'a \"b'\n"),
+    ("cfg-primary-number", ["run", "w"], "primary_metric", GOOD + "primary_metric = 1\n"),
 ]
 
 PYPROJECT_CASES: list[Case] = [
@@ -376,17 +487,23 @@ ENV_CASES: list[tuple[str, list[str], str, dict[str, str]]] = [
         "nonexistent",
         {"PERFOP_CONFIG": "/nonexistent/perfop.toml"},
     ),
+    ("env-config-dir", ["runs", "list"], "PERFOP_CONFIG", {"PERFOP_CONFIG": "/"}),
+    (
+        "env-store-missing-dir",
+        ["runs", "list"],
+        "/nonexistent/dir",
+        {"PERFOP_STORE": "sqlite:////nonexistent/dir/x.db"},
+    ),
+    (
+        "env-step-summary-missing-dir",
+        ["gate"],
+        "GITHUB_STEP_SUMMARY",
+        {"GITHUB_STEP_SUMMARY": "/nonexistent/dir/s.md"},
+    ),
 ]
 
 # Holes the issue names that this battery shows are still open (strict: remove when fixed).
-OPEN = {
-    "compare-max-pairs-zero": "budget flags belong to the planner",
-    "cfg-unknown-placeholder": "issue 16 item 14: unknown {placeholder} fails only at exec",
-    "cfg-cwd-missing": "issue 16 items 11, 15: a failed run is still recorded in the store",
-    "env-config-missing": "PERFOP_CONFIG is not read by the in-process CLI",
-    "cfg-env-nul": "item 11: right error, but an environment row is stored first",
-    "cfg-argv-nul": "item 11: right error, but an environment row is stored first",
-}
+OPEN: dict[str, str] = {}
 
 
 def _check(
@@ -412,7 +529,8 @@ def _params(cases: list[Case]) -> list[Any]:
     out = []
     for case in cases:
         marks = [pytest.mark.xfail(strict=True, reason=OPEN[case[0]])] if case[0] in OPEN else []
-        out.append(pytest.param(*case[1:], id=case[0], marks=marks))
+        argv, needle, config, files = (*case[1:], None, None)[:4]
+        out.append(pytest.param(argv, needle, config, files, id=case[0], marks=marks))
     return out
 
 
@@ -458,3 +576,27 @@ def test_bad_environment_variables(
     env: dict[str, str],
 ) -> None:
     _check(run_cli, repo, request.node.callspec.id, argv, needle, env)
+
+
+def test_metrics_none_of_which_is_reported_fail_the_run(
+    repo: Path, run_cli: Callable[..., Any]
+) -> None:
+    """Issue 16 item 14: ``metrics = ["nosuch"]`` gave an empty table on a "complete" run.
+
+    Whether a workload prints a metric is known only once it ran, so this is exit 1 (a failed
+    run, stored as such) rather than a config error.
+    """
+    (repo / "perfop.toml").write_text(GOOD + "metrics = ['nosuch']\n")
+    res = run_cli(["run", "w", "--format", "json"], cwd=repo)
+    assert res.code == 1, res.err
+    import json
+
+    doc = json.loads(res.out)
+    (run,) = doc["runs"]
+    assert run["status"] == "failed"
+    assert "'nosuch' never reported" in run["stopped"] and "PERFOP_METRIC" in run["stopped"]
+    (repo / "perfop.toml").write_text(GOOD + "metrics = ['wall_time', 'nosuch']\n")
+    res = run_cli(["run", "w", "--format", "json"], cwd=repo)
+    assert res.code == 0, res.err  # one listed metric was reported: complete, with the note
+    (run,) = json.loads(res.out)["runs"]
+    assert run["status"] == "complete" and "'nosuch' never reported" in run["stopped"]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -233,3 +235,46 @@ def test_any_command_that_opens_the_repository_removes_stale_sessions(
     assert res.code == 0, res.err
     assert not stale.exists()
     assert git(repo, "worktree", "list").count("\n") == 0
+
+
+@pytest.mark.slow
+def test_double_ctrl_c_leaves_no_session_folder_or_worktree(
+    git_repo: Repo, git: Callable[..., str]
+) -> None:
+    """Issue 16 item 12: a second Ctrl-C during clean-up left an empty session folder (or a
+    worktree) behind. A real ``perfop compare`` gets two SIGINTs at different moments."""
+    from conftest import PERFOP_ARGV, perfop_env
+    from waiting import wait_until
+
+    r = git_repo(
+        {
+            ".gitignore": ".perfop/\n",
+            "perfop.toml": "[workloads.w]\nwarmup = 0\n"
+            f'command = ["{sys.executable}", "-c", "import time; time.sleep(120)"]\n',
+        }
+    )
+    git(r, "branch", "other")
+    root = r / wt.WORKTREES_DIR
+    # (what must exist before the first Ctrl-C, seconds between the two)
+    for ready, gap in (("*/cand", 0.0), ("*/cand", 0.005), ("*/cand/perfop.toml", 0.05)):
+        with subprocess.Popen(
+            [*PERFOP_ARGV, "compare", "main", "other"],
+            cwd=r,
+            env=perfop_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        ) as proc:
+            try:
+                wait_until(lambda: list(root.glob(ready)), what=f"{ready} checked out")  # noqa: B023
+                proc.send_signal(signal.SIGINT)
+                time.sleep(gap)
+                proc.send_signal(signal.SIGINT)
+                _, err = proc.communicate(timeout=120)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+        assert proc.returncode in (130, -signal.SIGINT), (ready, gap, err)
+        assert "Traceback" not in err, err
+        assert not list(root.iterdir()), (ready, gap, [str(p) for p in root.rglob("*")])
+        assert git(r, "worktree", "list").count("\n") == 0, (ready, gap)

@@ -384,7 +384,10 @@ def test_missing_config_flag_file_is_a_usage_error(git_repo, run_cli) -> None:
     repo = git_repo()
     code, _, err = run_cli(["--config", "nope.toml", "run"], cwd=repo)
     assert code == 2
-    assert err.strip() == "perfop: error: nope.toml: config file not found; check the --config path"
+    assert err.strip() == (
+        "perfop: error: nope.toml: config file not found; "
+        "check the --config path (or PERFOP_CONFIG)"
+    )
 
 
 def test_pyproject_without_section_means_defaults(git_repo) -> None:
@@ -423,6 +426,17 @@ def test_subdirectory_finds_config_at_repo_root(git_repo) -> None:
     assert loaded.config.threshold == 0.1
 
 
+def test_an_unknown_placeholder_is_a_config_error_naming_the_key() -> None:
+    for value, hint in (("{literal}", ""), ("{worktre}/src", "did you mean {worktree}? ")):
+        with pytest.raises(ConfigError) as info:
+            parse_config({"workloads": {"w": {"command": "x", "env": {"K": value}}}}, source="p")
+        name = value.split("}")[0] + "}"
+        assert str(info.value) == (
+            f"p: workloads.w.env: unknown placeholder {name}; {hint}use {{repo}}, {{worktree}} "
+            f"or {{python}} (write {{{name}}} for a literal {name})"
+        )
+
+
 def test_placeholders_expand_in_command_cwd_env_and_setup(tmp_path: Path) -> None:
     config = parse_config(
         {
@@ -430,7 +444,8 @@ def test_placeholders_expand_in_command_cwd_env_and_setup(tmp_path: Path) -> Non
                 "w": {
                     "command": "{python} {worktree}/bench.py --data {repo}/data",
                     "cwd": "{worktree}/sub",
-                    "env": {"DATA": "{repo}/data", "KEEP": "{literal}"},
+                    # {{name}} is a literal {name}; braces inside code are the code's own
+                    "env": {"DATA": "{repo}/data", "KEEP": "{{literal}}", "CODE": "f'{n}' ${X}"},
                     "setup": ["{python}", "-m", "pip", "install", "{worktree}"],
                 }
             }
@@ -441,7 +456,7 @@ def test_placeholders_expand_in_command_cwd_env_and_setup(tmp_path: Path) -> Non
     resolved = resolve_workload("w", config.workloads["w"], repo=repo, worktree=tree)
     assert resolved.argv == (sys.executable, f"{tree}/bench.py", "--data", f"{repo}/data")
     assert resolved.cwd == tree / "sub"
-    assert resolved.env == {"DATA": f"{repo}/data", "KEEP": "{literal}"}
+    assert resolved.env == {"DATA": f"{repo}/data", "KEEP": "{literal}", "CODE": "f'{n}' ${X}"}
     assert resolved.setup == (sys.executable, "-m", "pip", "install", str(tree))
     # a relative cwd is relative to the checkout; no cwd means the checkout itself
     rel = parse_config({"workloads": {"w": {"command": "x", "cwd": "sub"}}}, source="p")

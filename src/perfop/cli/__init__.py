@@ -70,7 +70,10 @@ def _root(
         Path | None,
         typer.Option(
             "--config",
-            help="Config file (default: perfop.toml or [tool.perfop] in pyproject.toml).",
+            envvar="PERFOP_CONFIG",
+            help="Config file (default: PERFOP_CONFIG, else perfop.toml or [tool.perfop] in "
+            "pyproject.toml).",
+            show_envvar=False,
         ),
     ] = None,
     store: Annotated[

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from typing import Annotated, Any
@@ -98,8 +99,8 @@ def agent_run(
         ("--budget-tokens", budget_tokens),
         ("--max-time", max_time),
     ):
-        if value is not None and value <= 0:
-            raise UsageError(f"{flag} must be > 0 (got {value})")
+        if value is not None and not 0 < value < math.inf:  # nan fails both comparisons
+            raise UsageError(f"{flag} must be a finite number > 0 (got {value})")
     state = get_state(ctx)
     loaded = state.loaded
     cfg = loaded.config.agent

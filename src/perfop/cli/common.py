@@ -54,14 +54,31 @@ def after_double_dash() -> bool:
     return "--" in RAW_ARGS.get()
 
 
+def seed_callback(value: int | None) -> int | None:
+    from perfop.config import check_seed
+
+    return None if value is None else check_seed(value)
+
+
+def seconds_callback(flag: str) -> Any:
+    def check(value: float | None) -> float | None:
+        from perfop.config import check_seconds
+
+        return None if value is None else check_seconds(value, flag)
+
+    return check
+
+
 # Options shared by the verbs that run an A/B comparison (compare, calibrate, gate, validate).
 SeedOption = Annotated[
-    int | None, typer.Option("--seed", help="Seed of the pair order (recorded).")
+    int | None,
+    typer.Option("--seed", callback=seed_callback, help="Seed of the pair order (recorded)."),
 ]
 MaxTimeOption = Annotated[
     float | None,
     typer.Option(
         "--max-time",
+        callback=seconds_callback("--max-time"),
         help="Seconds per workload, counted from the command's start (set-up and clean-up "
         "included); set explicitly, it is never extended. Default: the workload's max_time, "
         "extended when a verdict needs more (up to max_time_ceiling).",

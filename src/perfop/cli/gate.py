@@ -19,6 +19,7 @@ from perfop.cli.common import (
     emit_json,
     get_state,
     pair_cap,
+    seed_callback,
     warn_contention,
 )
 
@@ -148,7 +149,10 @@ def gate(
         typer.Option("--workload", "-w", help="Gate only this workload (repeatable)."),
     ] = None,
     seed: Annotated[
-        int | None, typer.Option("--seed", help="Seed of the first comparison (recorded).")
+        int | None,
+        typer.Option(
+            "--seed", callback=seed_callback, help="Seed of the first comparison (recorded)."
+        ),
     ] = None,
     max_time: MaxTimeOption = None,
     max_pairs: MaxPairsOption = None,
@@ -198,6 +202,19 @@ def gate(
 
     state = get_state(ctx)
     cap = pair_cap(state, max_pairs, max_runs)
+    target = summary or (
+        Path(os.environ["GITHUB_STEP_SUMMARY"]) if os.environ.get("GITHUB_STEP_SUMMARY") else None
+    )
+    if target is not None:
+        # Checked before measuring, and no folder is created for it: a typo is not a place.
+        where = "--summary" if summary is not None else "GITHUB_STEP_SUMMARY"
+        if target.is_dir():
+            raise UsageError(f"{where} {target}: is a directory; give a file path")
+        if not target.parent.is_dir():
+            raise UsageError(
+                f"{where} {target}: folder {target.parent} does not exist; create it first "
+                "or give another path"
+            )
     from perfop.cli.compare import CompareBar
 
     with CompareBar(False, state.err_console) as notices:
@@ -213,9 +230,6 @@ def gate(
             started=started,
         )
     fail3 = fail_on_inconclusive
-    target = summary or (
-        Path(os.environ["GITHUB_STEP_SUMMARY"]) if os.environ.get("GITHUB_STEP_SUMMARY") else None
-    )
     markdown = format_markdown(result, fail_on_inconclusive=fail3)
     if context is not None:
         markdown += _post(result, markdown, context, comment=comment, check_run=check_run)

@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from perfop.cli.common import FORMAT_OPTION, OutputFormat, emit, emit_json, get_state, split_command
+from perfop.cli.common import (
+    FORMAT_OPTION,
+    OutputFormat,
+    emit,
+    emit_json,
+    get_state,
+    seconds_callback,
+    split_command,
+)
 
 if TYPE_CHECKING:
     from perfop.cli.common import State
@@ -55,7 +63,12 @@ def profile(
     ] = False,
     rate: Annotated[int, typer.Option("--rate", help="py-spy samples per second.")] = 250,
     timeout: Annotated[
-        float | None, typer.Option("--timeout", help="Seconds before the profiled run is killed.")
+        float | None,
+        typer.Option(
+            "--timeout",
+            callback=seconds_callback("--timeout"),
+            help="Seconds before the profiled run is killed.",
+        ),
     ] = None,
     repeat: Annotated[
         int | None,

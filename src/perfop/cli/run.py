@@ -128,7 +128,7 @@ def run(
         warn_contention(
             state, outcome.contention, what=f"run {outcome.run_id} ({outcome.workload})"
         )
-    if any(not o.samples for o in outcomes):
+    if any(not o.samples or o.status == "failed" for o in outcomes):
         raise typer.Exit(1)
 
 
