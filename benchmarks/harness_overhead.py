@@ -4,8 +4,8 @@ Both harnesses run the same trivial command many times. Each one's per-run cost 
 differentially, ``(T(N) - T(1)) / (N - 1)`` of whole-command wall time, so start-up (perfop
 imports, store opening; hyperfine's shell-less setup) is amortised away and reported apart.
 Repetitions are interleaved in a random order per repetition, so drift hits both alike. The
-result (ratio perfop / hyperfine, target <= 1.5) goes under "## Harness overhead" in
-docs/benchmarks.md; other sections of that file are left untouched.
+result (ratio perfop / hyperfine, target <= 1.3, every repetition <= 1.5) goes under
+"## Harness overhead" in docs/benchmarks.md; other sections of that file are left untouched.
 
     python benchmarks/harness_overhead.py [--runs 1000] [--repeat 5] [--no-write]
 """
@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
 HEADING = "## Harness overhead"
-TARGET = 1.5
+TARGET = 1.3  # issue 18: <= 1.3x, and every repetition <= 1.5x, on any CPU
 # Earlier results of this benchmark, kept in the document (newest last).
 HISTORY = (
     "2026-11-23, runner with a reaper thread per sample (before 126fa0d), 1000 runs x 5: "
@@ -36,6 +36,14 @@ HISTORY = (
     "2026-11-23, spawner replying twice per sample and sleeping between samples (before the "
     "one-message protocol and the brief polling), 1000 runs x 7, three runs on a quiet machine: "
     "1.50x, 1.51x, 1.52x (0.960 ms vs 0.630 ms per run in the last)",
+    "2026-11-23, fixed 0.3 ms polling window, Intel Xeon VM, load 0.8-1.0, 1000 runs x 7: 1.27x "
+    "(repetitions 1.26x-1.30x; 0.803 vs 0.632 ms per run), start-up + 1 run 527 ms",
+    "issue 18's report, same code on an AMD EPYC VM (2 vCPUs), load 0.1-0.8: 1.50x and 1.86x in "
+    "two runs (repetitions 1.36x-2.15x), start-up + 1 run 1,064-1,648 ms",
+    "2026-12-01, learnt polling and one wake-up per sample (this code), AMD EPYC VM, load 11.5 "
+    "(eight engineers' test runs), 1000 runs x 5: 1.89x (repetitions 1.23x-4.71x; 2.904 vs "
+    "1.536 ms per run; `true` itself measured 2.04 ms vs hyperfine's 0.69 ms), start-up + 1 run "
+    "1.65-3.63 s",
 )
 
 
@@ -52,12 +60,34 @@ per sample instead of twice changed nothing (0.947 vs 0.950 ms); polling for at 
 yielding the CPU, on both sides when the other's message is due cut the cost to 0.82 ms (1.30x;
 `PERFOP_SPIN_US=0` measured 1.50x in the same run). Polling without yielding was worse (the two
 processes can share a CPU and the poller then delays the message it waits for: 1.93 ms per run
-with a 1 ms window). perfop's own Python per sample is ~30 us."""
+with a 1 ms window). perfop's own Python per sample is ~30 us.
+
+Issue 18 (AMD EPYC VM, 2 vCPUs, shared with eight engineers' test runs, 2026-12-01): the fixed
+0.3 ms window tuned on the Intel VM made things worse here. Whole `perfop run --runs 2000 -- true`
+back to back at load 4.4: `PERFOP_SPIN_US=300` 7.49 s, `=0` 3.67 s (hyperfine -N 1.69 s). A
+process that polls and yields on a loaded machine waits behind other jobs when the message comes,
+and accumulates CPU time that lowers its wake-up priority. Two changes, neither tied to one VM:
+(1) one hand-off fewer: the spawner keeps the output pipes open until its report is sent and
+says the sample is contained, so perfop sleeps once per sample (until the report) instead of
+waking for the pipes' end-of-file and then again for the report; (2) the polling window is learnt
+(`launch.SpinChooser`): the hand-off cost of every sample (report to report, less the process's
+own wall time) is measured in blocks of 8, polling in some blocks and sleeping in others, the
+cheaper way is used and both are re-measured every 128 samples. At load 5 it measured median
+hand-off costs of 162-166 us sleeping against 257-425 us polling, and slept. On bare metal, where
+a wake-up costs a few microseconds, the two measure alike and it sleeps (ties go to sleeping);
+where wake-ups are dear and the machine idle (the Intel VM), polling measures cheaper and is
+chosen. At load 10-12 the three settings were indistinguishable (per sample: learnt 4.45 ms,
+sleep 4.56 ms, poll 4.22 ms, medians of 3 interleaved runs of 2000) and `true`'s own measured
+time was 3.0-3.3 ms against 0.6 ms at load 5: at such load the machine, not the harness, sets
+the cost, and no ratio measured then says anything about perfop."""
 
 
 def _timed(argv: list[str], cwd: Path) -> tuple[float, str]:
+    # Byte-code caching on, as on a user's machine (this VM's sessions export
+    # PYTHONDONTWRITEBYTECODE=1, which makes every perfop start compile its modules).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     start = time.perf_counter()
-    out = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
+    out = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False, env=env)
     elapsed = time.perf_counter() - start
     if out.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({out.returncode}): {out.stderr[-2000:]}")
@@ -135,7 +165,16 @@ def measure(runs: int, repeat: int, seed: int) -> dict[str, object]:
             results["hyperfine_1"], strict=True,
         )
     ]  # fmt: skip
+    per_rep = [
+        ((pn - p1) / (runs - 1), (hn - h1) / (runs - 1))
+        for pn, p1, hn, h1 in zip(
+            results["perfop_n"], results["perfop_1"], results["hyperfine_n"],
+            results["hyperfine_1"], strict=True,
+        )
+    ]  # fmt: skip
     return {
+        "per_rep": per_rep,
+        "startups": results["perfop_1"],
         "runs": runs,
         "repeat": repeat,
         "perfop_per_sample_s": perfop_per,
@@ -178,6 +217,18 @@ def render(r: dict[str, object], command: str, machine_text: str) -> str:
             "",
             f"**Ratio perfop / hyperfine per run: {ratio:.2f}x** (per repetition "
             f"{lo:.2f}x to {hi:.2f}x); target <= {TARGET}x: {verdict}.",
+            "",
+            "Every repetition (per run, amortised; start-up + 1 run of perfop):",
+            "",
+            "| repetition | perfop | hyperfine -N | ratio | perfop start-up + 1 run |",
+            "|---:|---:|---:|---:|---:|",
+            *(
+                f"| {i + 1} | {pp * ms:.3f} ms | {hp * ms:.3f} ms | {pp / hp:.2f}x "
+                f"| {st * ms:.0f} ms |"
+                for i, ((pp, hp), st) in enumerate(
+                    zip(r["per_rep"], r["startups"], strict=True)  # type: ignore[call-overload]
+                )
+            ),
             "",
             f"- Command: `{command}`",
             f"- Runs per command: {r['runs']}, repetitions: {r['repeat']}",

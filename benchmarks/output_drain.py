@@ -134,6 +134,14 @@ def render(
             f"- Load average (1 min) before / after: {loads[0]:.1f} / {loads[1]:.1f} (shared "
             "with other engineers' test runs)",
             f"- Date: {time.strftime('%Y-%m-%d')}",
+            "- The limit: perfop's reader hashes every byte of the normalised output (SHA-256, "
+            "the behaviour check's digest) and looks at every line end; `cat` only copies. In "
+            "one process on this VM at load 4 that work measured, per 200 MB: SHA-256 0.29-0.34 s, "
+            "the whitespace check 0.13 s with NumPy (0.65 s without: NumPy is loaded between "
+            "samples once a workload is chatty, or during a sample past 32 MiB), the reads "
+            "themselves 0.1-0.2 s (1-2 GB/s) -- so ~400 MB/s at best on one quiet core, against "
+            "`cat`'s 2.5 GB/s. At load 11 the same process got a fraction of a core and every "
+            "part ran 3-5x slower (SHA-256 alone 1.24 s per 200 MB).",
             "- Before issue 16 item 8 (same machine kind, earlier report): 50 MB cost perfop "
             "1.4-2.0 s against 0.36 s piped to `cat`, 500 MB a 28.5 s median (~33 MB/s); the "
             "per-line regular expression of the normalisation managed ~60 MB/s on its own. "

@@ -76,6 +76,9 @@ class _StdoutSink:
 
     def feed(self, data: bytes) -> None:
         self.total += len(data)
+        if self.total > _NUMPY_AFTER and self.total - len(data) <= _NUMPY_AFTER:
+            # Output this large costs more to check without NumPy than loading it does.
+            _load_numpy()
         last_nl = data.rfind(b"\n")
         if last_nl < 0:
             self._pending += data
@@ -168,6 +171,17 @@ class _StdoutSink:
 
 def _loaded_numpy() -> Any:
     return sys.modules.get("numpy")
+
+
+# Past this much output in one sample NumPy is loaded even during the sample: the bytes check
+# costs ~3 ms per MB more than NumPy's (quiet machine), and loading NumPy ~60 ms.
+_NUMPY_AFTER = 32 << 20
+
+
+def _load_numpy() -> None:
+    if "numpy" not in sys.modules:
+        with contextlib.suppress(ImportError):
+            import numpy  # noqa: F401
 
 
 def _has_trailing_whitespace(block: bytes) -> bool:
@@ -374,10 +388,9 @@ def run_process(
     # Leftover members of the group (daemons the workload started) must not leak into the next
     # sample's measurement.
     launched.kill()
-    if chunk[launched.out_fd] == _BIG_CHUNK and "numpy" not in sys.modules:
+    if chunk[launched.out_fd] == _BIG_CHUNK:
         # A chatty workload: load NumPy now, between samples, for the fast whitespace check.
-        with contextlib.suppress(ImportError):
-            import numpy  # noqa: F401
+        _load_numpy()
     if reap_error and isinstance(reap_error[0], SpawnFailed):
         raise WorkloadError(f"cannot start {argv[0]!r}: {reap_error[0].strerror}")
     if reap_error or not reaped:
