@@ -409,7 +409,12 @@ def harness_check(
     res = resolve_workload(
         name, loaded.workload(name), repo=repo, worktree=loaded.project_dir(base_co.path)
     )
-    files = tuple(workload_files(res.argv, cwd=res.cwd, tree=base_co.path))
+    found = workload_files(res.argv, cwd=res.cwd, tree=base_co.path)
+    if res.config.kind == "asv":  # the benchmarks live where asv.conf.json says
+        from perfop.suites.asv import harness_paths
+
+        found += [f for f in harness_paths(res.argv, res.cwd, base_co.path) if f not in found]
+    files = tuple(found)
     touched = tuple(harness_touched(repo, base_co.sha, cand_co.sha, files))
     changed = 0
     if touched:

@@ -223,7 +223,9 @@ def test_asv_suite_lists_and_compares_without_writing_anything(
     )
     git(repo, "switch", "-q", "-c", "cand")
     (repo / "lib.py").write_text(LIB.replace("sum(range(n))", "sum(range(8 * n))"))
-    git(repo, "commit", "-q", "-am", "slower work")
+    # An edit to the benchmark itself: pinned to base (the folder asv.conf.json names), not run.
+    (repo / "benchmarks/bench.py").write_text(ASV_BENCH.replace("20000", "1"))
+    git(repo, "commit", "-q", "-am", "slower work, benchmark edited")
     git(repo, "switch", "-q", "main")
     home = tmp_path / "home"
     home.mkdir()
@@ -264,6 +266,7 @@ def test_asv_suite_lists_and_compares_without_writing_anything(
         "bench.time_work",
     }
     assert by["bench.time_work"]["verdict"] == "slower", by
+    assert set(w["pinned_files"]) == {"asv.conf.json", "benchmarks"}
     # asv wrote nothing into the repository or the home folder (its results went to perfop's
     # own temporary folder, its machine file too).
     assert git(repo, "status", "--porcelain", "--ignored") in ("", "!! .perfop/")

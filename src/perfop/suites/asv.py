@@ -55,6 +55,19 @@ def load_conf(path: Path) -> dict[str, Any]:
     return doc
 
 
+def harness_paths(argv: tuple[str, ...], cwd: Path, tree: Path) -> list[str]:
+    """The suite's benchmark folder (repo-relative), from the asv config the command names."""
+    try:
+        conf_path = Path(argv[_conf_index(argv)])
+        conf_path = conf_path if conf_path.is_absolute() else cwd / conf_path
+        conf = load_conf(conf_path)
+        bdir = (conf_path.parent / str(conf.get("benchmark_dir", "benchmarks"))).resolve()
+        rel = bdir.relative_to(tree.resolve())
+    except (OSError, ValueError, IndexError):
+        return []
+    return [rel.as_posix()] if bdir.exists() and rel.parts else []
+
+
 def _conf_index(argv: tuple[str, ...]) -> int:
     return argv.index("--config") + 1
 
