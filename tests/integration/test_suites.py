@@ -4,7 +4,6 @@ listing, per-benchmark A/B (a failing benchmark reported as such), harness pinni
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
