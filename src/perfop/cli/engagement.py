@@ -75,6 +75,11 @@ def register(app: typer.Typer) -> None:
         help="Edit fields, record a candidate ref, or set a status "
         "(reverted, rejected, refuted, inconclusive).",
     )(hypothesis_update)
+    hyp.command(
+        "done",
+        help="Mark one of the design's tests to add as done, with its evidence (a test id or "
+        "a commit).",
+    )(hypothesis_done)
     app.add_typer(hyp, name="hypothesis")
     app.command("design", help="Record the fix plan and safeguards of a hypothesis.")(design)
     app.command("approve", help="A human approves a high-risk hypothesis (terminal or --by).")(
@@ -392,6 +397,30 @@ def hypothesis_update(
         emit_json(_doc("hypothesis", hypothesis=hyp.to_dict()))
     else:
         typer.echo(f"{hyp.label} [{hyp.status.value}] {hyp.statement}")
+
+
+def hypothesis_done(
+    ctx: typer.Context,
+    label: Annotated[str, typer.Argument(help="Hypothesis id, e.g. H1.")],
+    item: Annotated[str, typer.Argument(help="The test to add: its number or its text.")],
+    evidence: Annotated[
+        str,
+        typer.Option("--evidence", help="test:FILE::NAME (the test id) or commit:REF."),
+    ],
+    by: Annotated[str | None, typer.Option("--by", help="Who (default: the OS user).")] = None,
+    fmt: OutputFormat = FORMAT_OPTION,
+) -> None:
+    from perfop.engagement import lifecycle
+
+    state = get_state(ctx)
+    rec = lifecycle.mark_done(
+        state.store, state.loaded, label, item, evidence=evidence, actor=_actor(by)
+    )
+    if fmt is OutputFormat.json:
+        emit_json(_doc("design", design=rec.to_dict()))
+    else:
+        left = [t for t in rec.tests_to_add if t not in rec.done]
+        typer.echo(f"{label.upper()}: {len(rec.done)} test(s) done, {len(left)} to add")
 
 
 def design(

@@ -394,6 +394,80 @@ def design(
     return new, rec
 
 
+def _check_done_evidence(loaded: LoadedConfig, evidence: str) -> str:
+    """``test:<id>`` (a test id, e.g. ``tests/test_x.py::test_y``) or ``commit:<ref>`` (resolved
+    to its sha); a bare ``path::name`` is a test id, a bare ref a commit."""
+    value = evidence.strip()
+    if not value:
+        raise UsageError(
+            "--evidence: give the test id (test:FILE::NAME) or the commit (commit:REF)"
+        )
+    kind, _, rest = value.partition(":")
+    if kind == "test" and rest.strip():
+        return f"test:{rest.strip()}"
+    if kind == "commit" and rest.strip():
+        return f"commit:{resolve_commit(loaded.repo_root, rest.strip())}"
+    if "::" in value:
+        return f"test:{value}"
+    try:
+        return f"commit:{resolve_commit(loaded.repo_root, value)}"
+    except GitError:
+        raise UsageError(
+            f"--evidence {value!r}: neither a test id (test:FILE::NAME) nor a commit "
+            "(commit:REF) of this repository"
+        ) from None
+
+
+def mark_done(
+    store: Store,
+    loaded: LoadedConfig,
+    label: str,
+    item: str | int,
+    *,
+    evidence: str,
+    actor: Actor,
+) -> Design:
+    """Mark one item of the design's tests to add as done, with its evidence (logged)."""
+    eng = current(store)
+    hyp = get(store, label, eng)
+    with store.read() as conn:
+        rec = es.latest_design(conn, hyp.id)
+    if rec is None:
+        raise UsageError(f"{hyp.label}: no design recorded yet; run: perfop design {hyp.label}")
+    items = list(rec.tests_to_add)
+    if isinstance(item, int) or str(item).strip().isdigit():
+        n = int(item)
+        if not 1 <= n <= len(items):
+            where = f"1..{len(items)}" if items else "the design lists none"
+            raise UsageError(f"item {n}: {hyp.label}'s design has no test to add {n} ({where})")
+        chosen = items[n - 1]
+    elif item in items:
+        chosen = str(item)
+    else:
+        raise UsageError(
+            f"item {item!r}: not among {hyp.label}'s tests to add; "
+            f"give its number (1..{len(items)})"
+        )
+    proof = _check_done_evidence(loaded, evidence)
+    done = {**rec.done, chosen: {"evidence": proof, "by": actor.label(), "at": es.now()}}
+    data = {k: v for k, v in rec.to_dict().items() if k in DESIGN_FIELDS}
+    data["tests_to_add"] = list(rec.tests_to_add)
+    data["done"] = done
+    with store.write() as conn:
+        es.update_design_data(conn, rec.id, data)
+        log_decision(
+            conn,
+            eng,
+            actor,
+            f"{hyp.label}: test to add done: {chosen}",
+            evidence=[proof],
+            hypothesis_id=hyp.id,
+        )
+        out = es.latest_design(conn, hyp.id)
+    assert out is not None
+    return out
+
+
 def approve(
     store: Store,
     loaded: LoadedConfig,

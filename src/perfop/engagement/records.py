@@ -230,6 +230,8 @@ class Design:
     risk: Risk | None = None
     created_at: str = ""
     actor: str = ""
+    # Items of tests_to_add marked done: item -> {"evidence": test id or commit, "by", "at"}.
+    done: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -284,3 +284,31 @@ def request_approval(call: Call, args: RequestApprovalArgs) -> Answer:
     )
     state = "already approved" if approved else "pending: a human must run " + command
     return Answer(doc, f"approval of {hyp.label} requested ({state})")
+
+
+class DesignDoneArgs(Args):
+    label: str = Field(description="Hypothesis id, e.g. H1.")
+    item: str = Field(description="The design's test to add: its number (1, 2 ...) or its text.")
+    evidence: str = Field(
+        description="What shows it is done: test:FILE::NAME (the test id) or commit:REF."
+    )
+
+
+@tool(
+    "design_done",
+    DesignDoneArgs,
+    """Mark one of a design's tests to add as done, with its evidence (the test id, or the
+    commit that added it). The report then lists it as added, not as still to add.""",
+    returns=outputs.DesignDoc,
+)
+def design_done(call: Call, args: DesignDoneArgs) -> Answer:
+    from perfop.engagement import lifecycle
+
+    app = call.app
+    rec = lifecycle.mark_done(
+        app.store, app.loaded, args.label, args.item, evidence=args.evidence, actor=app.actor
+    )
+    hyp = lifecycle.get(app.store, args.label)
+    doc = engagement_doc("design", hypothesis=hyp.to_dict(), design=rec.to_dict())
+    left = [t for t in rec.tests_to_add if t not in rec.done]
+    return Answer(doc, f"{hyp.label}: {len(rec.done)} test(s) done, {len(left)} still to add")

@@ -456,7 +456,12 @@ def safeguards(data: ReportData) -> list[tuple[str, str]]:
             out.append((h.label, f"feature flag: {d.feature_flag}"))
         if d.kill_switch:
             out.append((h.label, f"kill switch: {d.kill_switch}"))
-        out.extend((h.label, f"test to add: {t}") for t in d.tests_to_add)
+        for t in d.tests_to_add:
+            proof = d.done.get(t)
+            if proof:
+                out.append((h.label, f"test added: {t} ({proof.get('evidence')})"))
+            else:
+                out.append((h.label, f"test to add: {t}"))
         if d.fallback:
             out.append((h.label, f"fallback: {d.fallback}"))
         if d.rollback:

@@ -338,6 +338,7 @@ def collect(store: Store, loaded: LoadedConfig, engagement_id: int | None = None
                 d.rollback,
                 d.coverage,
                 d.risk,
+                dict(d.done),
             )
             if d
             else None

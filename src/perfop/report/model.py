@@ -6,7 +6,7 @@ Values are raw numbers in their metric's unit (seconds, bytes, ...); ratios are 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 # The engagement's own records, shown as they were given at intake.
@@ -245,6 +245,7 @@ class DesignInfo:
     rollback: str | None
     coverage: str | None
     risk: str | None
+    done: dict[str, dict[str, str]] = field(default_factory=dict)  # tests added, with evidence
 
 
 @dataclass(frozen=True)

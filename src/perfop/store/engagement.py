@@ -379,6 +379,14 @@ def latest_design(conn: Connection, hypothesis_id: int) -> Design | None:
     )
 
 
+def update_design_data(conn: Connection, design_id: int, data: Mapping[str, Any]) -> None:
+    conn.execute(
+        designs.update()
+        .where(designs.c.id == design_id)
+        .values(data=clean_text(dict(data), "design"))
+    )
+
+
 def insert_approval(
     conn: Connection,
     *,
