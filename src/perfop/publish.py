@@ -67,12 +67,15 @@ def collect(
 
 def synthetic_histories(workloads: int, commits: int, *, seed: int = 1) -> list[History]:
     """Histories of made-up workloads with a few real shifts each (tests and benchmarks/)."""
+    import datetime as dt
+
     import numpy as np
 
     from perfop.changepoint import detect_change_points
     from perfop.history import History, HistoryPoint, Shift, _direction
 
     rng = np.random.default_rng(seed)
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     out: list[History] = []
     shas = [f"{rng.integers(0, 2**63):016x}{i:024x}" for i in range(commits)]
     for w in range(workloads):
@@ -84,7 +87,7 @@ def synthetic_histories(workloads: int, commits: int, *, seed: int = 1) -> list[
         points = tuple(
             HistoryPoint(
                 sha=shas[i],
-                committed_at=f"2026-01-01T00:00:{i % 60:02d}Z",
+                committed_at=(start + dt.timedelta(minutes=i)).isoformat(),
                 branch="main",
                 subject=f"change {i} (#{1000 + i})",
                 value=float(v),

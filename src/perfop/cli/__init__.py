@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gate",
     "history",
     "publish",
+    "data",
     "importer",
     "ci",
     "mcp",
