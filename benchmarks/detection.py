@@ -187,7 +187,10 @@ def run_perfop(repo: Path, base: str, cand: str, seed: int) -> dict[str, Any]:
     doc = json.loads(out.stdout)
     w = doc["workloads"][0]
     metrics = {m["name"]: m for m in w["metrics"]}
-    primary = metrics.get(w.get("primary_metric", "wall_time"), metrics["wall_time"])
+    # The metric the verdict was decided on (cpu_time for a CPU-bound workload, issue 14 8b).
+    decided = w.get("decided_on") or w.get("primary_metric", "wall_time")
+    primary = metrics.get(decided, metrics["wall_time"])
+    cpu = metrics.get("cpu_time", {})
     row = {
         "verdict": w["verdict"],
         "pairs": w["pairs"],
@@ -196,7 +199,11 @@ def run_perfop(repo: Path, base: str, cand: str, seed: int) -> dict[str, Any]:
         "ratio": metrics["wall_time"]["ratio"],
         "stop": w["stop_reason"],
         "ci": [primary.get("ci_low"), primary.get("ci_high")],
+        "wall_ci": [metrics["wall_time"].get("ci_low"), metrics["wall_time"].get("ci_high")],
+        "cpu_ratio": cpu.get("ratio"),
+        "cpu_ci": [cpu.get("ci_low"), cpu.get("ci_high")],
         "decided_on": primary["name"],
+        "decision": w.get("decision"),
         "loadavg": [load0, os.getloadavg()[0]],
     }
     if out.stderr.strip():
@@ -369,8 +376,8 @@ def wall_table(rows: list[dict[str, Any]], levels: tuple[float, ...], budget: fl
     lines = [
         "| injected slowdown | tool | comparisons | detected (slower) | false verdicts "
         "| wrong-way | unchanged | median wall (s) | max wall (s) "
-        f"| over {budget:g} s budget |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        f"| over {budget:g} s budget | decided on CPU time |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for level in levels:
         for tool in tools:
@@ -387,10 +394,12 @@ def wall_table(rows: list[dict[str, Any]], levels: tuple[float, ...], budget: fl
             det = "-" if level == 0 else f"{slower}/{n} ({slower / n:.0%})"
             wrong = "-" if level == 0 else f"{faster}/{n}"
             unch_txt = f"{unch}/{n}" if tool == "perfop" else "-"
+            on_cpu = sum(r.get("decided_on") == "cpu_time" for r in rs)
+            cpu_txt = f"{on_cpu}/{n}" if tool == "perfop" else "-"
             lines.append(
                 f"| {level:.0%} | {tool} | {n} | {det} | {false}/{n} ({false / n:.0%}) "
                 f"| {wrong} | {unch_txt} | {statistics.median(walls):.1f} | {max(walls):.1f} "
-                f"| {over}/{n} |"
+                f"| {over}/{n} | {cpu_txt} |"
             )
     return "\n".join(lines)
 
