@@ -6,7 +6,8 @@ look-by-look stopping a real ``perfop compare`` runs; the noise models are those
 tests/unit/test_stats_simulation.py (imported from there, so the test and this script cannot
 drift apart). Three rules are compared on the same draws:
 
-- ``rule``: today's ``stats.decide`` (exact one-sided signed-rank confirmation at alpha);
+- ``rule``: today's ``stats.decide`` (exact one-sided signed-rank confirmation at alpha;
+  equivalence as two one-sided tests, ``SequentialDesign.eq_bounds``);
 - ``before``: the rule before issue 14 (two-sided normal-approximation signed-rank at alpha,
   df = h - 1, boundaries at 0.85 alpha), kept here only for the comparison;
 - ``interval``: the trimmed-mean repeated interval alone (no rank or Hodges-Lehmann check).
@@ -81,19 +82,22 @@ def decide_interval(
 
 
 def run(design: stats.SequentialDesign, x: np.ndarray, decide: Decide) -> tuple[np.ndarray, ...]:
-    """``stats.run_sequential`` with the decision function as a parameter."""
+    """``stats.run_sequential`` with the decision function as a parameter (today's rule gets the
+    design's equivalence boundaries; the others decide equivalence at the directional one)."""
     codes = np.zeros(x.shape[0], dtype=int)
     used = np.full(x.shape[0], design.max_pairs, dtype=int)
     open_rows = np.arange(x.shape[0])
-    for n, zb in zip(design.looks, design.z_bounds, strict=True):
+    for k, (n, zb) in enumerate(zip(design.looks, design.z_bounds, strict=True)):
         if open_rows.size == 0:
             break
+        extra = {"z_eq": design.eq_bound(k)} if decide is stats.decide else {}
         got = decide(
             x[open_rows, :n],
             z_bound=zb,
             threshold=design.threshold,
             alpha=design.alpha,
             trim=design.trim,
+            **extra,
         )
         done = got != 0
         codes[open_rows[done]] = got[done]
@@ -109,7 +113,7 @@ def run_checked(
     codes = np.zeros(x_cpu.shape[0], dtype=int)
     used = np.full(x_cpu.shape[0], design.max_pairs, dtype=int)
     open_rows = np.arange(x_cpu.shape[0])
-    for n, zb in zip(design.looks, design.z_bounds, strict=True):
+    for k, (n, zb) in enumerate(zip(design.looks, design.z_bounds, strict=True)):
         if open_rows.size == 0:
             break
         got = stats.decide_checked(
@@ -119,6 +123,7 @@ def run_checked(
             threshold=design.threshold,
             alpha=design.alpha,
             trim=design.trim,
+            z_eq=design.eq_bound(k),
         )
         done = got != 0
         codes[open_rows[done]] = got[done]

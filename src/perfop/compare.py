@@ -556,6 +556,7 @@ def _compare_workload(
             **kept,
         )
     z_bound = seq.design.z_bounds[seq.look]
+    z_eq = seq.design.eq_bound(seq.look)
     metrics = analyse(
         base.results,
         cand.results,
@@ -563,6 +564,7 @@ def _compare_workload(
         z_bound=z_bound,
         alpha=loaded.config.alpha,
         threshold=loaded.config.threshold,
+        z_eq=z_eq,
     )
     if wl.is_suite:
         suite = _decide_suite(runner, specs, seq.design.z_bounds[seq.look], loaded)
@@ -577,7 +579,8 @@ def _compare_workload(
         )
     if decision.metric not in specs:  # e.g. no CPU time was reported: decide on the primary
         decision = Decision(metric=wl.primary_metric)
-    rule = {"z_bound": z_bound, "threshold": loaded.config.threshold, "alpha": loaded.config.alpha}
+    th, al = loaded.config.threshold, loaded.config.alpha
+    rule = {"z_bound": z_bound, "threshold": th, "alpha": al, "z_eq": z_eq}
     code = decision_code(base.results, cand.results, decision, **rule)
     if vetoed(base.results, cand.results, decision, **rule):
         decision = dataclasses.replace(decision, vetoed=True)
@@ -696,6 +699,7 @@ def _sequential_pairs(
                 threshold=design.threshold,
                 alpha=design.alpha,
                 trim=design.trim,
+                z_eq=design.eq_bound(k),
             )
         if code != stats.UNDECIDED:
             stop_reason = "decided"
@@ -741,6 +745,7 @@ def _metric_rows(wc: WorkloadComparison) -> list[dict[str, Any]]:
                 "ratio": _num(a.ratio),
                 "ci_low": _num(a.ci_low),
                 "ci_high": _num(a.ci_high),
+                "equivalence_ci": [_num(a.eq_ci_low), _num(a.eq_ci_high)],
                 "p_value": _num(a.p_value),
                 "nominal_level": _num(a.nominal_level),
                 "verdict": a.verdict.value,

@@ -262,12 +262,13 @@ def analyse(
     z_bound: float,
     alpha: float,
     threshold: float,
+    z_eq: float | None = None,
 ) -> tuple[MetricResult, ...]:
     out = []
     for name, spec in specs.items():
         b, c = metric_values(base, name), metric_values(cand, name)
         analysis = stats.compare_metric(
-            b, c, z_bound=z_bound, alpha=alpha, threshold=threshold, better=spec.better
+            b, c, z_bound=z_bound, alpha=alpha, threshold=threshold, better=spec.better, z_eq=z_eq
         )
         bf = [v for v in b if math.isfinite(v)]
         cf = [v for v in c if math.isfinite(v)]
@@ -394,19 +395,23 @@ def decision_code(
     threshold: float,
     alpha: float,
     trim: float = stats.DEFAULT_TRIM,
+    z_eq: float | None = None,
 ) -> int:
-    """The decision code (``stats.INCREASE`` ...) of ``decision``'s rule over the pairs so far."""
+    """The decision code (``stats.INCREASE`` ...) of ``decision``'s rule over the pairs so far
+    (``z_eq``: the look's equivalence boundary, ``SequentialDesign.eq_bound``)."""
     if decision.check is None:
         (x,) = paired_log_ratios(base, cand, [decision.metric])
         if x.size < 3:
             return stats.UNDECIDED
-        return int(stats.decide(x, z_bound=z_bound, threshold=threshold, alpha=alpha, trim=trim))
+        return int(
+            stats.decide(x, z_bound=z_bound, threshold=threshold, alpha=alpha, trim=trim, z_eq=z_eq)
+        )
     x_cpu, x_wall = paired_log_ratios(base, cand, [decision.metric, decision.check])
     if x_cpu.size < 3:
         return stats.UNDECIDED
     return int(
         stats.decide_checked(
-            x_cpu, x_wall, z_bound=z_bound, threshold=threshold, alpha=alpha, trim=trim
+            x_cpu, x_wall, z_bound=z_bound, threshold=threshold, alpha=alpha, trim=trim, z_eq=z_eq
         )
     )
 
@@ -419,6 +424,7 @@ def vetoed(
     z_bound: float,
     threshold: float,
     alpha: float,
+    z_eq: float | None = None,
 ) -> bool:
     """Whether CPU time alone would have decided where wall time's check vetoed it."""
     if decision.check is None:
@@ -426,6 +432,8 @@ def vetoed(
     (x,) = paired_log_ratios(base, cand, [decision.metric])
     if x.size < 3:
         return False
-    alone = int(stats.decide(x, z_bound=z_bound, threshold=threshold, alpha=alpha))
-    checked = decision_code(base, cand, decision, z_bound=z_bound, threshold=threshold, alpha=alpha)
+    alone = int(stats.decide(x, z_bound=z_bound, threshold=threshold, alpha=alpha, z_eq=z_eq))
+    checked = decision_code(
+        base, cand, decision, z_bound=z_bound, threshold=threshold, alpha=alpha, z_eq=z_eq
+    )
     return alone != stats.UNDECIDED and checked == stats.UNDECIDED

@@ -366,7 +366,9 @@ class SequentialDesign:
 
     ``looks`` are pair counts; ``z_bounds[k]`` is the two-sided normal boundary at look k from the
     Lan-DeMets spending function over information fraction looks[k]/looks[-1]. The last look
-    always spends what is left of ``alpha``.
+    always spends what is left of ``alpha``. ``eq_bounds[k]`` is the boundary of the equivalence
+    (``unchanged``) interval: the same spending at twice the level, so each of its two one-sided
+    tests (TOST) spends ``alpha`` (docs/statistics.md, section 3); empty means ``z_bounds``.
     """
 
     alpha: float
@@ -375,6 +377,11 @@ class SequentialDesign:
     z_bounds: tuple[float, ...]
     trim: float = DEFAULT_TRIM
     spending: str = DEFAULT_SPENDING
+    eq_bounds: tuple[float, ...] = ()
+
+    def eq_bound(self, k: int) -> float:
+        """The equivalence boundary at look k."""
+        return self.eq_bounds[k] if self.eq_bounds else self.z_bounds[k]
 
     @property
     def delta(self) -> float:
@@ -440,6 +447,10 @@ def plan(
     cum = [spent_alpha(spending, n / total, budget) for n in sched]
     cum[-1] = budget
     cum = list(np.maximum.accumulate(cum))
+    # Equivalence is two one-sided claims (no larger than +d, no smaller than -d), each wrong only
+    # in its own direction, so its two-sided boundary is spent at 2 x the budget (TOST: the
+    # 1 - 2 alpha interval of a fixed sample).
+    eq_cum = [min(2 * c, 0.5) for c in cum]
     return SequentialDesign(
         alpha=alpha,
         threshold=threshold,
@@ -447,6 +458,7 @@ def plan(
         z_bounds=group_sequential_bounds(sched, cum),
         trim=trim,
         spending=spending,
+        eq_bounds=group_sequential_bounds(sched, eq_cum),
     )
 
 
@@ -513,7 +525,13 @@ def t_bound(z_bound: float, df: float) -> float:
 
 
 def decide(
-    x: np.ndarray, *, z_bound: float, threshold: float, alpha: float, trim: float = DEFAULT_TRIM
+    x: np.ndarray,
+    *,
+    z_bound: float,
+    threshold: float,
+    alpha: float,
+    trim: float = DEFAULT_TRIM,
+    z_eq: float | None = None,
 ) -> np.ndarray:
     """Decision codes for log-ratio rows ``x`` (shape (..., n)) at one look.
 
@@ -521,18 +539,21 @@ def decide(
     estimate lies beyond log(1+threshold) in that direction, and the ranks confirm the direction:
     the one-sided signed-rank p-value in that direction (``signed_rank_p``, exact for small n) is
     at most ``alpha`` and the Hodges-Lehmann estimate lies beyond the threshold too. EQUIVALENT:
-    the whole interval lies within +/-log(1+threshold). Otherwise UNDECIDED. The interval alone
+    the whole equivalence interval (boundary ``z_eq``, default ``z_bound``; a design's
+    ``eq_bound``) lies within +/-log(1+threshold). Otherwise UNDECIDED. The interval alone
     controls the error rate; the rank check only vetoes (docs/statistics.md, section 3).
     """
     x = np.asarray(x, dtype=float)
     delta = math.log1p(threshold)
     mean, se, _ = trimmed_mean_se(x, trim)
-    half = t_bound(z_bound, interval_df(x.shape[-1], trim)) * se
+    df = interval_df(x.shape[-1], trim)
+    half = t_bound(z_bound, df) * se
     lo, hi = mean - half, mean + half
+    half_eq = half if z_eq is None else t_bound(z_eq, df) * se
     p_up, p_down = signed_rank_p(x)
     up = (lo > 0) & (mean > delta) & (p_up <= alpha) & hodges_lehmann_above(x, delta)
     down = (hi < 0) & (mean < -delta) & (p_down <= alpha) & hodges_lehmann_above(-x, delta)
-    equivalent = (lo > -delta) & (hi < delta)
+    equivalent = (mean - half_eq > -delta) & (mean + half_eq < delta)
     out = np.where(
         up, INCREASE, np.where(down, DECREASE, np.where(equivalent, EQUIVALENT, UNDECIDED))
     )
@@ -549,7 +570,7 @@ def run_sequential(design: SequentialDesign, x: np.ndarray) -> tuple[np.ndarray,
     codes = np.zeros(x.shape[0], dtype=int)
     used = np.full(x.shape[0], design.max_pairs, dtype=int)
     open_rows = np.arange(x.shape[0])
-    for n, zb in zip(design.looks, design.z_bounds, strict=True):
+    for k, (n, zb) in enumerate(zip(design.looks, design.z_bounds, strict=True)):
         if open_rows.size == 0:
             break
         got = decide(
@@ -558,6 +579,7 @@ def run_sequential(design: SequentialDesign, x: np.ndarray) -> tuple[np.ndarray,
             threshold=design.threshold,
             alpha=design.alpha,
             trim=design.trim,
+            z_eq=design.eq_bound(k),
         )
         done = got != UNDECIDED
         codes[open_rows[done]] = got[done]
@@ -593,6 +615,8 @@ class MetricComparison:
     ``nominal_level``. ``wilcoxon_p`` is the two-sided signed-rank p (twice the smaller one-sided
     p of ``signed_rank_p``); a verdict needs the one-sided p in its direction <= alpha. ``mde``
     is the change (fraction) detectable with 80% probability at this noise and pair count.
+    ``eq_ci_low``/``eq_ci_high``: the equivalence interval (``z_eq``) that ``unchanged`` needs
+    within the threshold.
     """
 
     n: int
@@ -611,6 +635,8 @@ class MetricComparison:
     log_sd: float
     mde: float
     verdict: Verdict
+    eq_ci_low: float = math.nan
+    eq_ci_high: float = math.nan
 
 
 def compare_metric(
@@ -622,8 +648,10 @@ def compare_metric(
     threshold: float,
     better: str = "lower",
     trim: float = DEFAULT_TRIM,
+    z_eq: float | None = None,
 ) -> MetricComparison:
-    """Analyse paired samples of one metric with the boundary of the current look."""
+    """Analyse paired samples of one metric with the boundaries of the current look (``z_eq``:
+    the equivalence boundary, default ``z_bound``)."""
     from scipy.stats import norm, t
 
     x = log_ratios(base, candidate)
@@ -655,7 +683,8 @@ def compare_metric(
     mean, se = float(m_arr), float(se_arr)
     tb = t_bound(z_bound, df)
     p_value = float(2 * t.sf(abs(mean) / se, df)) if se > 0 else (1.0 if mean == 0 else 0.0)
-    code = int(decide(x, z_bound=z_bound, threshold=threshold, alpha=alpha, trim=trim))
+    code = int(decide(x, z_bound=z_bound, threshold=threshold, alpha=alpha, trim=trim, z_eq=z_eq))
+    te = tb if z_eq is None else t_bound(z_eq, df)
     gm, gse, gdf = trimmed_mean_se(x, 0.0)
     gq = float(t.isf(alpha / 2, gdf)) * float(gse)
     hl, hl_lo, hl_hi = hodges_lehmann(x, alpha)
@@ -679,6 +708,8 @@ def compare_metric(
         log_sd=robust_sd(x),
         mde=math.expm1(mde_log),
         verdict=orient(code, better),
+        eq_ci_low=math.exp(mean - te * se),
+        eq_ci_high=math.exp(mean + te * se),
     )
 
 
@@ -783,6 +814,7 @@ def decide_checked(
     threshold: float,
     alpha: float,
     trim: float = DEFAULT_TRIM,
+    z_eq: float | None = None,
 ) -> np.ndarray:
     """``decide`` on CPU-time log-ratios, each verdict kept only where wall time agrees.
 
@@ -793,7 +825,7 @@ def decide_checked(
     """
     x_cpu = np.asarray(x_cpu, dtype=float)
     x_wall = np.asarray(x_wall, dtype=float)
-    code = decide(x_cpu, z_bound=z_bound, threshold=threshold, alpha=alpha, trim=trim)
+    code = decide(x_cpu, z_bound=z_bound, threshold=threshold, alpha=alpha, trim=trim, z_eq=z_eq)
     c_lo, c_hi = interval(x_cpu, z_bound=z_bound, trim=trim)
     w_lo, w_hi = interval(x_wall, z_bound=z_bound, trim=trim)
     agree = (w_hi >= c_lo) & (w_lo <= c_hi)

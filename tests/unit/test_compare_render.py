@@ -87,7 +87,7 @@ FASTER = _analysis(1 / 1.84, 1 / 1.90, 1 / 1.79, Verdict.FASTER)
         ),
         (
             _workload(Verdict.UNCHANGED, _analysis(1.003, 0.991, 1.012, Verdict.UNCHANGED)),
-            "parse: unchanged (ratio 1.003, CI 0.991-1.012 within +/-2.0%, 23 pairs, "
+            "parse: unchanged (ratio 1.003, equivalence CI 0.991-1.012 within +/-2.0%, 23 pairs, "
             "behaviour unchanged)",
         ),
         (

@@ -156,3 +156,40 @@ def test_changes_are_detected_at_the_documented_rate(
     assert hit.mean() >= min_rate
     assert np.median(used[hit]) <= max_median_pairs
     assert not np.any(codes == -want)  # never the wrong direction
+
+
+# --- equivalence as two one-sided tests (issue 14, point 8b) ---------------------------------
+
+
+@pytest.mark.parametrize("scenario", ["gaussian", "shared-vm"])
+@pytest.mark.parametrize("pairs", [20, 40])
+@pytest.mark.parametrize("effect", [0.02, -1 / 51])  # exactly the threshold, either way
+def test_a_change_at_the_threshold_is_called_unchanged_at_most_alpha(
+    scenario: str, pairs: int, effect: float
+) -> None:
+    # The equivalence boundary spends alpha per one-sided test (TOST): a true change of the
+    # threshold's size is wrongly `unchanged` only when the estimate falls that far the one way.
+    rng = np.random.default_rng(zlib.crc32(f"eq:{scenario}:{pairs}:{effect}".encode()))
+    x = simulate_log_ratios(rng, 2_500, pairs, effect, **SCENARIOS[scenario])
+    design = stats.plan(alpha=ALPHA, threshold=0.02, first=5, max_pairs=pairs)
+    codes, _ = stats.run_sequential(design, x)
+    assert float(np.mean(codes == stats.EQUIVALENT)) <= ALPHA
+
+
+@pytest.mark.parametrize(
+    ("scenario", "pairs", "gain"), [("gaussian", 20, 0.12), ("shared-vm", 40, 0.10)]
+)
+def test_tost_equivalence_reaches_unchanged_more_often_than_the_two_sided_interval(
+    scenario: str, pairs: int, gain: float
+) -> None:
+    import dataclasses
+
+    rng = np.random.default_rng(zlib.crc32(f"tost:{scenario}:{pairs}".encode()))
+    x = simulate_log_ratios(rng, 2_500, pairs, 0.0, **SCENARIOS[scenario])
+    design = stats.plan(alpha=ALPHA, threshold=0.02, first=5, max_pairs=pairs)
+    assert all(e < z for e, z in zip(design.eq_bounds, design.z_bounds, strict=True))
+    before = dataclasses.replace(design, eq_bounds=())  # equivalence at the directional bound
+    now, _ = stats.run_sequential(design, x)
+    old, _ = stats.run_sequential(before, x)
+    assert float(np.mean(now == stats.EQUIVALENT)) >= float(np.mean(old == stats.EQUIVALENT)) + gain
+    assert np.mean(np.abs(now) == 1) <= np.mean(np.abs(old) == 1)  # no more false verdicts

@@ -108,8 +108,12 @@ def format_summary_line(w: WorkloadComparison, threshold: float) -> str:
         text = f"{factor:.2f}x {word}{metric} (CI {c1:.2f}x-{c2:.2f}x, {pairs}, {behaviour})"
     elif w.verdict is Verdict.UNCHANGED:
         a = p.analysis
+        # the equivalence interval (two one-sided tests), which is what lies within the threshold
+        lo, hi = (
+            (a.eq_ci_low, a.eq_ci_high) if math.isfinite(a.eq_ci_low) else (a.ci_low, a.ci_high)
+        )
         text = (
-            f"unchanged{metric} (ratio {a.ratio:.3f}, CI {a.ci_low:.3f}-{a.ci_high:.3f} within "
+            f"unchanged{metric} (ratio {a.ratio:.3f}, equivalence CI {lo:.3f}-{hi:.3f} within "
             f"+/-{threshold:.1%}, {pairs}, {behaviour})"
         )
     else:
