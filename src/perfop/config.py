@@ -272,6 +272,9 @@ class PerfopConfig(_Strict):
     test_command: Command | None = None
     test_env: dict[str, str] | None = None
     test_setup: Command | None = None
+    # The interpreter {python} means in test_command/test_setup: the project's own (its test
+    # dependencies, its pytest), not perfop's. Placeholders expand for the checkout under test.
+    test_python: str | None = None
     base: str | None = None
     seed: int | None = Field(default=None, ge=0, lt=MAX_SEED)
     affinity: list[int] | None = None
@@ -282,6 +285,16 @@ class PerfopConfig(_Strict):
 
     _tc = field_validator("test_command", "test_setup")(_check_command)
     _tt = field_validator("test_command", "test_setup", "test_env", mode="after")(_check_texts)
+
+    @field_validator("test_python")
+    @classmethod
+    def _test_python(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or "{python}" in value):
+            raise ValueError(
+                "give the project's interpreter, e.g. '{worktree}/.venv/bin/python' or an "
+                "absolute path (not empty, not {python})"
+            )
+        return value
 
     @field_validator("test_env")
     @classmethod
@@ -545,12 +558,13 @@ class ResolvedWorkload:
         return list(self.config.metrics or BUILTIN_METRICS)
 
 
-def expand(text: str, *, repo: Path, worktree: Path) -> str:
-    """Expand ``{repo}``, ``{worktree}`` and ``{python}``; ``{{name}}`` becomes ``{name}``.
+def expand(text: str, *, repo: Path, worktree: Path, python: str | None = None) -> str:
+    """Expand ``{repo}``, ``{worktree}`` and ``{python}`` (perfop's interpreter unless
+    ``python`` names another); ``{{name}}`` becomes ``{name}``.
 
     Other braces (``${HOME}``, ``{"a": 1}``, an unknown ``{name}`` the config refused) stay.
     """
-    values = {"repo": str(repo), "worktree": str(worktree), "python": sys.executable}
+    values = {"repo": str(repo), "worktree": str(worktree), "python": python or sys.executable}
 
     def one(m: re.Match[str]) -> str:
         if m.group(1) is not None:

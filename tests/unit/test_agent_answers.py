@@ -206,3 +206,36 @@ def test_artifact_paths_reach_the_agent_unredacted(path: str) -> None:
     # while a real token next to it is still caught
     token = "ghp_" + "Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2"
     assert token not in redactor.text(f"{path} {token}")
+
+
+def test_test_python_is_the_interpreter_of_the_tests(git_repo: Callable[..., Path]) -> None:
+    """Issue 22: `{python}` in test_command was always perfop's own interpreter."""
+    import sys
+
+    from perfop.engagement.checkout import tests_argv, tests_setup_argv
+
+    repo = git_repo(
+        {
+            "perfop.toml": 'test_command = "{python} -m pytest -q"\n'
+            'test_setup = "{python} -m pip install -e ."\n'
+            'test_python = ".venv/bin/python"\n'
+            '[workloads.w]\ncommand = "{python} -c pass"\n'
+        }
+    )
+    loaded = load_config(repo)
+    checkout = repo.parent / "checkout"
+    assert tests_argv(loaded, checkout)[0] == str(checkout / ".venv/bin/python")
+    setup = tests_setup_argv(loaded, checkout)
+    assert setup is not None and setup[0] == str(checkout / ".venv/bin/python")
+    from perfop.config import resolve_workload
+
+    wl = resolve_workload("w", loaded.config.workloads["w"], repo=repo, worktree=checkout)
+    assert wl.argv[0] == sys.executable  # workloads keep perfop's interpreter
+
+
+def test_test_python_refuses_python_placeholder(git_repo: Callable[..., Path]) -> None:
+    from perfop.errors import ConfigError
+
+    repo = git_repo({"perfop.toml": 'test_python = "{python}"\n'})
+    with pytest.raises(ConfigError, match="test_python"):
+        load_config(repo)

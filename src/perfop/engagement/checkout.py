@@ -56,22 +56,43 @@ print(json.dumps({
 """
 
 
-def _argv(command: Command, *, checkout: Path, tree: Path) -> list[str]:
+def tests_python(loaded: LoadedConfig, checkout: Path) -> str | None:
+    """``test_python`` expanded for ``checkout`` (relative paths from its project folder), or
+    None for perfop's own interpreter."""
+    value = loaded.config.test_python
+    if value is None:
+        return None
+    tree = loaded.project_dir(checkout)
+    path = Path(expand(value, repo=checkout, worktree=tree))
+    return str(path if path.is_absolute() else tree / path)
+
+
+def _argv(command: Command, *, checkout: Path, tree: Path, python: str | None = None) -> list[str]:
     parts = shlex.split(command) if isinstance(command, str) else list(command)
-    return [expand(p, repo=checkout, worktree=tree) for p in parts]
+    return [expand(p, repo=checkout, worktree=tree, python=python) for p in parts]
 
 
 def tests_argv(loaded: LoadedConfig, checkout: Path) -> list[str]:
     command = loaded.config.test_command
     assert command is not None
-    return _argv(command, checkout=checkout, tree=loaded.project_dir(checkout))
+    return _argv(
+        command,
+        checkout=checkout,
+        tree=loaded.project_dir(checkout),
+        python=tests_python(loaded, checkout),
+    )
 
 
 def tests_setup_argv(loaded: LoadedConfig, checkout: Path) -> list[str] | None:
     setup = loaded.config.test_setup
     if setup is None:
         return None
-    return _argv(setup, checkout=checkout, tree=loaded.project_dir(checkout))
+    return _argv(
+        setup,
+        checkout=checkout,
+        tree=loaded.project_dir(checkout),
+        python=tests_python(loaded, checkout),
+    )
 
 
 def tests_env(loaded: LoadedConfig, checkout: Path, workloads: Sequence[str]) -> dict[str, str]:
