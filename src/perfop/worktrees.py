@@ -115,11 +115,32 @@ def resolve_ref(repo: Path, ref: str) -> str:
                 f"git ref {ref!r} does not resolve in {repo}: the repository has no commits yet; "
                 "commit your code first (perfop measures commits and the working tree against them)"
             )
+        if git(repo, "rev-parse", "--is-shallow-repository", check=False) == "true":
+            raise GitError(
+                f"git ref {ref!r} does not resolve to a commit in {repo}, a shallow clone: its "
+                "history may be missing; fetch it (`git fetch --deepen=50`, `git fetch "
+                f"--unshallow`, or `git fetch --depth=1 origin {ref}`), or in Actions set "
+                "fetch-depth: 0"
+            )
         raise GitError(
             f"git ref {ref!r} does not resolve to a commit in {repo}; "
             f"check it with `git rev-parse {ref}`"
         )
     return sha
+
+
+def _refuse_conflicts(repo: Path) -> None:
+    """A working tree in the middle of a conflicted merge is not code to measure."""
+    # ls-files reads the index without refreshing (GIT_OPTIONAL_LOCKS=0): nothing is written.
+    unmerged = sorted(
+        {line.split("\t", 1)[-1] for line in git(repo, "ls-files", "-u").splitlines()}
+    )
+    if unmerged:
+        more = f" and {len(unmerged) - 1} more" if len(unmerged) > 1 else ""
+        raise GitError(
+            f"the working tree has unresolved merge conflicts ({unmerged[0]}{more}), so WORKTREE "
+            "would measure conflict markers; resolve them (git add) or compare committed refs"
+        )
 
 
 def default_base(repo: Path, configured: str | None = None) -> str:
@@ -143,6 +164,7 @@ def snapshot_worktree(repo: Path) -> str:
     Built with a temporary GIT_INDEX_FILE, so the user's index, HEAD, branches and stash are not
     touched; only new objects are written to the object store. ``.perfop/`` is left out.
     """
+    _refuse_conflicts(repo)
     head = git(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
     tmp_dir = tempfile.mkdtemp(prefix="perfop-index-")
     env = {"GIT_INDEX_FILE": str(Path(tmp_dir) / "index")}
@@ -322,9 +344,28 @@ class WorktreeSession:
         sha = snapshot_worktree(self.repo) if ref == WORKTREE else resolve_ref(self.repo, ref)
         path = self.path / side
         git(self.repo, "worktree", "add", "--detach", "--force", "--quiet", str(path), sha)
+        if (path / ".gitmodules").is_file():
+            _checkout_submodules(path, ref)
         checkout = Checkout(side=side, ref=ref, sha=sha, path=path)
         self.checkouts[side] = checkout
         return checkout
+
+
+def _checkout_submodules(path: Path, ref: str) -> None:
+    """Check out the submodules a checkout names, so its code runs as in the user's clone.
+
+    Each submodule is cloned from the URL in ``.gitmodules`` (its git dir lives under the
+    worktree's own admin folder and goes with it); one that cannot be fetched is a one-line
+    error naming it, not a "can't open file" from inside the workload.
+    """
+    try:
+        git(path, "submodule", "update", "--init", "--recursive", "--quiet")
+    except GitError as exc:
+        detail = str(exc).split(": ", 1)[-1]
+        raise GitError(
+            f"the submodules of {ref!r} could not be checked out in perfop's worktree "
+            f"({detail}); make their URLs in .gitmodules reachable from this machine"
+        ) from None
 
 
 def settle_disk() -> None:

@@ -278,3 +278,84 @@ def test_double_ctrl_c_leaves_no_session_folder_or_worktree(
         assert "Traceback" not in err, err
         assert not list(root.iterdir()), (ready, gap, [str(p) for p in root.rglob("*")])
         assert git(r, "worktree", "list").count("\n") == 0, (ready, gap)
+
+
+def test_a_conflicted_merge_is_not_measured_as_worktree(
+    repo: Path, git: Callable[..., str]
+) -> None:
+    """Issue 16 item 15: conflict markers were measured as WORKTREE without a word."""
+    git(repo, "checkout", "-q", "main")
+    (repo / "src/app.py").write_text("VALUE = 9\n")
+    git(repo, "commit", "-q", "-am", "main change")
+    merge = subprocess.run(
+        ["git", "-C", str(repo), "merge", "-q", "feature"], capture_output=True, text=True
+    )
+    assert merge.returncode != 0 and "<<<<<<<" in (repo / "src/app.py").read_text()
+    before = user_state(repo)
+    with pytest.raises(GitError) as info:
+        wt.snapshot_worktree(repo)
+    assert str(info.value) == (
+        "the working tree has unresolved merge conflicts (src/app.py), so WORKTREE would "
+        "measure conflict markers; resolve them (git add) or compare committed refs"
+    )
+    assert_untouched(before, user_state(repo))
+
+
+def test_a_ref_missing_from_a_shallow_clone_hints_at_fetching_history(
+    repo: Path, tmp_path: Path
+) -> None:
+    """Issue 16 item 15: a shallow clone's missing ref said only "does not resolve"."""
+    clone = tmp_path / "shallow"
+    subprocess.run(
+        ["git", "clone", "-q", "--depth", "1", "--branch", "feature", f"file://{repo}", str(clone)],
+        check=True,
+    )
+    with pytest.raises(GitError) as info:
+        wt.resolve_ref(clone, "HEAD~1")
+    msg = str(info.value)
+    assert "'HEAD~1'" in msg and "shallow clone" in msg and "--unshallow" in msg
+    assert "--deepen" in msg and "\n" not in msg
+    with pytest.raises(GitError, match="check it with `git rev-parse nosuch`"):
+        wt.resolve_ref(repo, "nosuch")  # a full clone keeps the plain message
+
+
+def _with_submodule(git_repo: Repo, git: Callable[..., str], tmp_path: Path) -> Path:
+    sub = git_repo({"mod.py": "print('from the submodule')\n"}, name="sub")
+    top = git_repo({"bench.py": "import runpy\n"}, name="top")
+    git(top, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(sub), "subm")
+    git(top, "commit", "-q", "-m", "add submodule")
+    return top
+
+
+def test_submodules_are_checked_out_in_perfops_worktrees(
+    git_repo: Repo, git: Callable[..., str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16 item 15: a submodule's files were missing inside perfop's worktree
+    ("can't open file .../subm/mod.py")."""
+    top = _with_submodule(git_repo, git, tmp_path)
+    home = tmp_path / "home"
+    home.mkdir()
+    # Submodule clones refuse file:// URLs unless the user allows them (git >= 2.38.1).
+    (home / ".gitconfig").write_text('[protocol "file"]\n\tallow = always\n')
+    monkeypatch.setenv("HOME", str(home))
+    before = user_state(top)
+    with wt.WorktreeSession(top) as session:
+        base = session.checkout("base", "HEAD")
+        assert (base.path / "subm" / "mod.py").read_text() == "print('from the submodule')\n"
+        session_dir = session.path
+    assert not session_dir.exists()
+    assert git(top, "worktree", "list").count("\n") == 0
+    assert_untouched(before, user_state(top))
+
+
+def test_an_unreachable_submodule_is_one_line_naming_it(
+    git_repo: Repo, git: Callable[..., str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    top = _with_submodule(git_repo, git, tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no gitconfig allowing file:// submodules
+    with wt.WorktreeSession(top) as session, pytest.raises(GitError) as info:
+        session.checkout("base", "HEAD")
+    msg = str(info.value)
+    assert msg.startswith("the submodules of 'HEAD' could not be checked out in perfop's worktree")
+    assert msg.endswith("make their URLs in .gitmodules reachable from this machine")
+    assert "\n" not in msg
