@@ -135,6 +135,12 @@ def test_open_questions_are_answered_and_closed(repo: Path) -> None:
         data = collect(store, loaded)
         assert before[0] not in data.open_questions and before[1] not in data.open_questions
         assert len(data.open_questions) == len(before) - 2
+        assert any("answered by Ada: the bench workload w" in q for q in data.answered_questions)
+        from perfop.report import render
+
+        text = render(data, "md")
+        assert "Answered:" in text and "not relevant here" in text
+        assert f"{len(before) - 2} open question(s) remain" in text
     finally:
         store.close()
 

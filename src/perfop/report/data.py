@@ -414,6 +414,10 @@ def collect(store: Store, loaded: LoadedConfig, engagement_id: int | None = None
                 for d in decisions
             ),
             open_questions=tuple(eng.open_questions),
+            answered_questions=tuple(
+                f"{a.question} — {'dropped' if a.dropped else 'answered'} by {a.by}: {a.answer}"
+                for a in eng.answered_questions
+            ),
             acceptances=tuple(
                 f"{a.by} ({a.created_at[:10]})" + (f": {a.note}" if a.note else "")
                 for a in approvals

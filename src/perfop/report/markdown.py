@@ -498,7 +498,12 @@ def render(data: ReportData, plots: Mapping[str, str] | None = None) -> str:
         "Plots": _plots(data, plots),
         "Regression mitigation": _mitigation(data),
         "Decision log": _decisions(data),
-        "Open questions": bullets([md(q) for q in data.open_questions]),
+        "Open questions": bullets([md(q) for q in data.open_questions])
+        + (
+            ["", "Answered:", "", *bullets([md(q) for q in data.answered_questions])]
+            if data.answered_questions
+            else []
+        ),
         "Follow-ups": bullets([md(x) for x in c.follow_ups(data)]),
         "Changelog entry": fence(c.changelog_snippet(data), "markdown"),
     }

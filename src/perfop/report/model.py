@@ -322,6 +322,7 @@ class ReportData:
     decisions: tuple[DecisionEntry, ...]
     open_questions: tuple[str, ...]
     acceptances: tuple[str, ...] = ()
+    answered_questions: tuple[str, ...] = ()  # closed since the intake: question, who, answer
 
     def hypothesis(self, label: str) -> HypothesisInfo | None:
         return next((h for h in self.hypotheses if h.label == label), None)
