@@ -155,6 +155,19 @@ def workload_budget(
     )
 
 
+def refuse_spent(max_time: float | None, *, started: float, clock: Clock) -> None:
+    """UsageError (exit 2, before anything is created) when ``--max-time`` is already spent by
+    perfop's own start-up: not one pair could be measured within it."""
+    from perfop.errors import UsageError
+
+    spent = clock() - started
+    if max_time is not None and spent >= max_time:
+        raise UsageError(
+            f"--max-time {max_time:g} s is already spent by perfop's own start-up "
+            f"({spent:.2f} s so far, counted in it): nothing is measured; raise it"
+        )
+
+
 def _secs(x: float) -> str:
     if x < 10:
         return f"{x:.1f} s"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from perfop import stats
-from perfop.budget import Budget, Clock, Plan, workload_budget
+from perfop.budget import Budget, Clock, Plan, refuse_spent, workload_budget
 from perfop.compare import CompareProgress, RefInfo, set_up_sides
 from perfop.config import LoadedConfig
 from perfop.environment import capture_environment
@@ -77,6 +77,7 @@ def calibrate(
     The budget is planned exactly as ``compare`` plans it (``budget.py``), from ``started``
     (default: now); ``max_runs`` is the deprecated name of ``max_pairs``."""
     started = clock() if started is None else started
+    refuse_spent(max_time, started=started, clock=clock)
     repo = loaded.repo_root
     config = loaded.config
     names = workload_names(loaded, workloads)

@@ -24,7 +24,7 @@ from typing import Any, Literal, Protocol
 
 from perfop import __version__, stats
 from perfop.behavior import Behavior, check_behavior
-from perfop.budget import Budget, Clock, Plan, workload_budget
+from perfop.budget import Budget, Clock, Plan, refuse_spent, workload_budget
 from perfop.config import (
     LoadedConfig,
     WorkloadConfig,
@@ -244,11 +244,7 @@ def compare(
     cap = max_pairs if max_pairs is not None else max_runs
     if cap is not None and cap < 1:
         raise UsageError(f"--max-pairs must be >= 1 (got {cap})")
-    if max_time is not None and clock() - started >= max_time:
-        raise UsageError(
-            f"--max-time {max_time:g} s is already spent by perfop's own start-up "
-            f"({clock() - started:.2f} s so far, counted in it): nothing is measured; raise it"
-        )
+    refuse_spent(max_time, started=started, clock=clock)
     progress = progress or _Silent()
     repo = loaded.repo_root
     config = loaded.config

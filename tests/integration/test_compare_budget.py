@@ -258,10 +258,11 @@ def test_a_max_time_spent_by_start_up_alone_is_refused_before_anything_is_create
     # A Python process cannot start in a millisecond: the budget is gone before perfop begins.
     repo = _repo(git_repo, 0.05)
     _commit(repo, git, {"src/app.py": _app(0.01)})
-    res = perfop_proc(["compare", "HEAD~1", "HEAD", "--max-time", "0.001"], repo)
-    assert res.returncode == 2 and res.stdout == ""
-    assert res.stderr.count("\n") == 1
-    assert res.stderr.startswith("perfop: error: --max-time 0.001 s is already spent by")
+    for verb in (["compare", "HEAD~1", "HEAD"], ["calibrate"]):
+        res = perfop_proc([*verb, "--max-time", "0.001"], repo)
+        assert res.returncode == 2 and res.stdout == ""
+        assert res.stderr.count("\n") == 1
+        assert res.stderr.startswith("perfop: error: --max-time 0.001 s is already spent by")
     assert not (repo / ".perfop" / "worktrees").exists() or not any(
         (repo / ".perfop" / "worktrees").iterdir()
     )
@@ -269,3 +270,4 @@ def test_a_max_time_spent_by_start_up_alone_is_refused_before_anything_is_create
     if db.exists():
         with sqlite3.connect(db) as conn:
             assert conn.execute("select count(*) from comparisons").fetchone() == (0,)
+            assert conn.execute("select count(*) from runs").fetchone() == (0,)
