@@ -243,3 +243,23 @@ def test_the_json_document_and_the_report_record_the_deciding_metric() -> None:
     result = replace(result, workloads=(failed,))
     (w,) = comparison_document(result)["workloads"]
     assert w["decided_on"] is None and w["decision"] is None
+
+
+def test_the_report_shows_the_deciding_metric_of_each_validation() -> None:
+    from perfop.compare import ComparisonResult, RefInfo, comparison_document
+    from perfop.report.markdown import _validation_machine
+    from perfop.report.model import ValidationResult
+    from perfop.report.validations import workload_results
+
+    refs = RefInfo("a", "1" * 40), RefInfo("b", "2" * 40)
+    doc = comparison_document(
+        ComparisonResult(1, *refs, 7, 0.02, 0.05, "base", (_decided_on_cpu(),))
+    )
+    (w,) = workload_results(doc, 1)
+    # the verdict's ratio and interval in the report are the deciding metric's
+    assert w.primary_metric == CPU and w.decision is not None
+    v = ValidationResult(
+        1, "H1", "confirmed", (), "a", "1" * 40, "b", "2" * 40, "now", (w,), None, (), ()
+    )
+    text = "\n".join(_validation_machine(v))
+    assert "**Decided on** (parse): CPU time (user+sys): CPU-bound: best run's cpu/wall" in text
