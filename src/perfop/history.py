@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from perfop.changepoint import detect_change_points
 from perfop.errors import UsageError
 from perfop.model import BUILTIN_METRICS
-from perfop.stats import STATISTICS, summarize
+from perfop.stats import STATISTICS
 
 if TYPE_CHECKING:
     from perfop.config import LoadedConfig
@@ -151,7 +151,7 @@ def load_history(
     min_magnitude: float = 0.0,
 ) -> History:
     """The series of ``workload`` in commit order and its persistent shifts."""
-    from perfop.store.history import known_workloads, series_runs
+    from perfop.store.history import commit_statistics, known_workloads, series_runs
 
     if statistic not in STATISTICS:
         raise UsageError(f"--statistic {statistic!r}: expected one of {', '.join(STATISTICS)}")
@@ -167,10 +167,12 @@ def load_history(
         by_sha.setdefault(run.sha, []).append(run)
     missing = [sha for sha, rs in by_sha.items() if not any(r.committed_at for r in rs)]
     git_times = _commit_times(repo_root, missing)
+    values = commit_statistics(
+        store, [[r.run_id for r in rs] for rs in by_sha.values()], metric, statistic
+    )
     points: list[tuple[str, int, HistoryPoint]] = []
-    for sha, rs in by_sha.items():
-        values = [smp[metric] for r in rs for smp in r.samples if metric in smp]
-        if not values:
+    for (sha, rs), found in zip(by_sha.items(), values, strict=True):
+        if found is None:
             continue
         committed = next((r.committed_at for r in rs if r.committed_at), None) or git_times.get(sha)
         point = HistoryPoint(
@@ -178,8 +180,8 @@ def load_history(
             committed_at=committed,
             branch=next((r.branch or r.ref for r in rs if r.branch or r.ref), None),
             subject=next((r.subject for r in rs if r.subject), None),
-            value=summarize(values).statistic(statistic),
-            n=len(values),
+            value=found[0],
+            n=found[1],
             run_ids=tuple(r.run_id for r in rs),
             dirty=any(bool(r.dirty) for r in rs),
         )

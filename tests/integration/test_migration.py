@@ -22,14 +22,34 @@ from perfop.store import schema as s
 
 DATA = Path(__file__).parent.parent / "data" / "store_v1.sqlite"
 
+# The samples table of schemas 1-3 (one JSON row per sample), as those versions defined it.
+V3_SAMPLES = sa.Table(
+    "samples",
+    sa.MetaData(),
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("run_id", sa.Integer, nullable=False),
+    sa.Column("idx", sa.Integer, nullable=False),
+    sa.Column("metrics", sa.JSON, nullable=False),
+    sa.Column("stdout_digest", sa.String(64)),
+    sa.Column("created_at", sa.String(40), nullable=False),
+)
+
 
 def _counts(path: Path) -> dict[str, int]:
+    """Rows per table; samples from the old one-row-per-sample table or the blocks since 4."""
     con = sqlite3.connect(path)
     try:
-        return {
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        counts = {
             t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-            for t in ("runs", "samples", "failures", "environments")
+            for t in ("runs", "failures", "environments")
         }
+        counts["samples"] = con.execute(
+            "SELECT count(*) FROM samples"
+            if "samples" in tables
+            else "SELECT coalesce(sum(n), 0) FROM sample_blocks"
+        ).fetchone()[0]
+        return counts
     finally:
         con.close()
 
@@ -98,7 +118,7 @@ def _from_sqlite(column: sa.Column[Any], value: Any) -> Any:
 @pytest.mark.postgres
 def test_v1_store_migrates_on_postgresql(pg_url: str) -> None:
     # The same version-1 contents, written into PostgreSQL with the version-1 tables only.
-    foundation = [s.meta, s.environments, s.runs, s.samples, s.failures]
+    foundation = [s.meta, s.environments, s.runs, V3_SAMPLES, s.failures]
     src = sqlite3.connect(DATA)
     engine = sa.create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://", 1))
     try:

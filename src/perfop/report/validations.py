@@ -54,6 +54,7 @@ class Reader:
         import sqlalchemy as sa
 
         from perfop.store import schema as s
+        from perfop.store.samples import decode_block, read_blocks
 
         comparisons: sa.Table | None
         try:
@@ -71,20 +72,18 @@ class Reader:
                     ):
                         if isinstance(doc, Mapping):
                             self.docs[int(cid)] = dict(doc)
-                rows = conn.execute(
+                sides = conn.execute(
                     sa.select(
-                        s.runs.c.comparison_id,
-                        s.runs.c.workload,
-                        s.runs.c.side,
-                        s.samples.c.idx,
-                        s.samples.c.metrics,
-                    )
-                    .join(s.samples, s.samples.c.run_id == s.runs.c.id)
-                    .where(s.runs.c.comparison_id.in_(chunk))
-                )
-                for cid, workload, side, idx, metrics in rows:
+                        s.runs.c.id, s.runs.c.comparison_id, s.runs.c.workload, s.runs.c.side
+                    ).where(s.runs.c.comparison_id.in_(chunk))
+                ).all()
+                blocks = read_blocks(conn, [r.id for r in sides])
+                for rid, cid, workload, side in sides:
                     key = (int(cid), str(workload), str(side))
-                    self.samples.setdefault(key, {})[int(idx)] = metrics
+                    into = self.samples.setdefault(key, {})
+                    for block in blocks[rid]:
+                        for sample in decode_block(block):
+                            into[sample.index] = sample.metrics
 
     def paired(
         self, comparison_id: int | None, workload: str, metric: str

@@ -23,9 +23,9 @@ agent_sessions = sa.Table(
     sa.Column("engagement_id", sa.Integer, index=True),
     sa.Column("goal", sa.Text, nullable=False),
     sa.Column("provider", sa.String(32), nullable=False),
-    sa.Column("model", sa.String(255), nullable=False),
+    sa.Column("model", sa.Text, nullable=False),
     sa.Column("endpoint", sa.Text, nullable=False),
-    sa.Column("branch", sa.String(255)),
+    sa.Column("branch", sa.Text),
     sa.Column("status", sa.String(32), nullable=False),
     sa.Column("summary", sa.Text),
     sa.Column("steps", sa.Integer, nullable=False, default=0),
@@ -51,7 +51,7 @@ agent_messages = sa.Table(
     sa.Column("stage", sa.String(32), nullable=False),
     # system | user | assistant | tool | runner | human
     sa.Column("role", sa.String(16), nullable=False),
-    sa.Column("name", sa.String(255)),  # tool name for tool calls and results
+    sa.Column("name", sa.Text),  # tool name for tool calls and results
     sa.Column("content", sa.JSON, nullable=False),
     sa.Column("input_tokens", sa.Integer),
     sa.Column("output_tokens", sa.Integer),

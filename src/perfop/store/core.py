@@ -1,4 +1,4 @@
-"""Opening the store (engine set-up, schema creation and migration) and the run records."""
+"""The ``Store`` and its run records; opening it is ``perfop.store.opening``."""
 
 from __future__ import annotations
 
@@ -8,17 +8,14 @@ import hashlib
 import json
 import os
 import socket
-import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import OperationalError
 
 from perfop.environment import fingerprint_hash, redact_argv, redact_obj, redact_text
 from perfop.errors import StoreError
@@ -40,89 +37,6 @@ def _normalise_url(url: str) -> str:
 
 def _display_url(url: str) -> str:
     return redact_text(url)
-
-
-def make_engine(url: str) -> Engine:
-    url = _normalise_url(url)
-    try:
-        parsed = sa.engine.make_url(url)
-    except ArgumentError:
-        raise StoreError(
-            f"store URL {_display_url(url)!r} is not a valid SQLAlchemy URL; "
-            "use e.g. sqlite:///.perfop/perfop.db or postgresql://user@host/db"
-        ) from None
-    if parsed.get_backend_name() == "sqlite":
-        database = parsed.database or ""
-        if database and database != ":memory:":
-            path = Path(database)
-            if not path.parent.is_dir() and not (
-                path.parent.name == ".perfop" and path.parent.parent.is_dir()
-            ):
-                # Only perfop's own folder is created; a typo must not make directories.
-                raise StoreError(
-                    f"store {_display_url(url)}: folder {path.parent} does not exist; "
-                    "create it first or check the URL"
-                )
-            try:
-                path.parent.mkdir(exist_ok=True)
-                _self_ignore(path.parent)
-            except OSError as exc:
-                raise StoreError(
-                    f"cannot create store directory {path.parent}: {exc.strerror}"
-                ) from None
-        engine = sa.create_engine(url, connect_args={"timeout": 60})
-
-        @event.listens_for(engine, "connect")
-        def _connect(dbapi_conn: Any, _rec: Any) -> None:
-            # Let SQLAlchemy's "begin" event emit BEGIN (the pysqlite recipe in its docs).
-            dbapi_conn.isolation_level = None
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA busy_timeout=60000")
-            _set_wal(cur)
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.close()
-
-        @event.listens_for(engine, "begin")
-        def _begin(conn: Connection) -> None:
-            # Writers take the lock up front: a deferred transaction that upgrades to a write
-            # can fail with SQLITE_BUSY at once instead of waiting for the busy timeout.
-            mode = "DEFERRED" if conn.get_execution_options().get("perfop_read") else "IMMEDIATE"
-            conn.exec_driver_sql(f"BEGIN {mode}")
-
-        return engine
-    try:
-        return sa.create_engine(url, pool_pre_ping=True)
-    except (NoSuchModuleError, ModuleNotFoundError, ImportError):
-        raise StoreError(
-            f"no driver for store {_display_url(url)!r}; "
-            "install it with: pip install 'perfop[postgres]'"
-        ) from None
-
-
-def _set_wal(cur: Any, *, attempts: int = 200) -> None:
-    """Switch to WAL, retrying while another process holds the lock.
-
-    Changing the journal mode needs an exclusive lock, and SQLite may answer SQLITE_BUSY at once
-    instead of calling the busy handler, so two perfop processes creating one new store at the
-    same moment would otherwise fail with "database is locked".
-    """
-    for attempt in range(attempts):
-        try:
-            cur.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or attempt == attempts - 1:
-                raise
-            time.sleep(min(0.01 * (attempt + 1), 0.2))
-
-
-def _self_ignore(directory: Path) -> None:
-    """perfop's own folder ignores itself, so it never shows up in the user's ``git status``."""
-    if directory.name == ".perfop":
-        marker = directory / ".gitignore"
-        if not marker.exists():
-            marker.write_text("# written by perfop: everything here is perfop's own\n*\n")
 
 
 @dataclass(frozen=True)
@@ -183,9 +97,24 @@ class RunRecord:
 class Store:
     """Typed access to the store; other areas' query helpers take a ``Store`` and use ``engine``."""
 
-    def __init__(self, engine: Engine, url: str) -> None:
-        self.engine = engine
+    def __init__(
+        self,
+        engine: Engine,
+        url: str,
+        *,
+        create: Callable[[], Engine] | None = None,
+        read_only: bool = False,
+    ) -> None:
+        self.engine = engine  # an empty in-memory twin until ``create`` has run
         self.url = url
+        self.read_only = read_only
+        self.notes: list[str] = []  # what opening skipped and why (shown by the front ends)
+        self._create = create
+
+    @property
+    def created(self) -> bool:
+        """False while a lazily opened store does not exist yet (nothing written so far)."""
+        return self._create is None
 
     @property
     def display_url(self) -> str:
@@ -196,7 +125,13 @@ class Store:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
-        """One write transaction (SQLite: BEGIN IMMEDIATE)."""
+        """One write transaction (SQLite: BEGIN IMMEDIATE); creates a lazily opened store."""
+        if self.read_only:
+            raise StoreError(f"store {self.display_url} is read-only here; nothing was recorded")
+        if self._create is not None:
+            twin, self.engine = self.engine, self._create()
+            self._create = None
+            twin.dispose()
         try:
             with self.engine.begin() as conn:
                 yield conn
@@ -288,18 +223,10 @@ class Store:
         """Record several measured processes of one run in one transaction."""
         if not items:
             return
+        from perfop.store.samples import encode_block, taken_indices
+
         now = utcnow()
-        samples_rows = [
-            dict(
-                run_id=run_id,
-                idx=i,
-                metrics=dict(r.metrics),
-                stdout_digest=r.stdout_digest,
-                created_at=now,
-            )
-            for i, r in items
-            if r.ok
-        ]
+        ok = [(i, dict(r.metrics), r.stdout_digest or None) for i, r in items if r.ok]
         failure_rows = [
             dict(
                 run_id=run_id,
@@ -316,8 +243,19 @@ class Store:
             if not r.ok
         ]
         with self.write() as conn:
-            if samples_rows:
-                conn.execute(s.samples.insert(), samples_rows)
+            if ok:
+                new = [i for i, _, _ in ok]
+                clash = (set(new) & taken_indices(conn, run_id)) or (
+                    set() if len(set(new)) == len(new) else {new[0]}
+                )
+                if clash:
+                    raise StoreError(
+                        f"run {run_id} already has sample {min(clash)}; nothing was recorded"
+                    )
+                block = encode_block(ok)
+                conn.execute(
+                    s.sample_blocks.insert().values(run_id=run_id, created_at=now, **block)
+                )
             if failure_rows:
                 conn.execute(s.failures.insert(), failure_rows)
 
@@ -336,8 +274,12 @@ class Store:
             values["metric_specs"] = {
                 n: {"unit": m.unit, "better": m.better} for n, m in metric_specs.items()
             }
+        from perfop.store.samples import write_summaries
+
         with self.write() as conn:
             conn.execute(s.runs.update().where(s.runs.c.id == run_id).values(**values))
+            if status is not RunStatus.RUNNING:
+                write_summaries(conn, run_id)
 
     def set_run_links(self, run_id: int, *, comparison_id: int | None, side: str | None) -> None:
         with self.write() as conn:
@@ -359,6 +301,8 @@ class Store:
     def list_runs(
         self, *, workload: str | None = None, kind: str | None = None, limit: int = 50
     ) -> list[RunRecord]:
+        from perfop.store.samples import failure_counts, sample_counts
+
         query = sa.select(s.runs).order_by(s.runs.c.id.desc()).limit(limit)
         if workload:
             query = query.where(s.runs.c.workload == workload)
@@ -366,27 +310,37 @@ class Store:
             query = query.where(s.runs.c.kind == kind)
         with self.read() as conn:
             rows = conn.execute(query).mappings().all()
-            return [self._record(conn, r, with_samples=False) for r in rows]
+            ids = [r["id"] for r in rows]
+            n_samples, n_failures = sample_counts(conn, ids), failure_counts(conn, ids)
+        return [
+            self._record(
+                None, r, with_samples=False, counts=(n_samples[r["id"]], n_failures[r["id"]])
+            )
+            for r in rows
+        ]
 
-    def _record(self, conn: Connection, row: Any, *, with_samples: bool) -> RunRecord:
+    def _record(
+        self,
+        conn: Connection | None,
+        row: Any,
+        *,
+        with_samples: bool,
+        counts: tuple[int, int] | None = None,
+    ) -> RunRecord:
         rid = row["id"]
-        n_samples = conn.execute(
-            sa.select(sa.func.count()).select_from(s.samples).where(s.samples.c.run_id == rid)
-        ).scalar_one()
-        n_failures = conn.execute(
-            sa.select(sa.func.count()).select_from(s.failures).where(s.failures.c.run_id == rid)
-        ).scalar_one()
         samples: list[Sample] = []
         failures: list[Failure] = []
+        if counts is None:
+            from perfop.store.samples import failure_counts, sample_counts
+
+            assert conn is not None
+            counts = (sample_counts(conn, [rid])[rid], failure_counts(conn, [rid])[rid])
+        n_samples, n_failures = counts
         if with_samples:
-            samples = [
-                Sample(index=r.idx, metrics=dict(r.metrics))
-                for r in conn.execute(
-                    sa.select(s.samples.c.idx, s.samples.c.metrics)
-                    .where(s.samples.c.run_id == rid)
-                    .order_by(s.samples.c.idx)
-                )
-            ]
+            from perfop.store.samples import run_samples
+
+            assert conn is not None
+            samples = [Sample(index=d.index, metrics=d.metrics) for d in run_samples(conn, rid)]
             failures = [
                 Failure(
                     index=r.idx,
@@ -509,102 +463,15 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def open_store(url: str, *, reap: bool = True) -> Store:
-    """Open (creating or migrating) the store at ``url``.
+def open_store(url: str, *, reap: bool = True, lazy: bool = False) -> Store:
+    """Open the store at ``url`` (see ``perfop.store.opening.open_store``)."""
+    from perfop.store.opening import open_store as _open
 
-    A store written by a newer perfop raises ``StoreError`` before anything is written.
-    """
-    from perfop.store import load_table_modules
-
-    load_table_modules()
-    engine = make_engine(url)
-    store = Store(engine, url)
-    try:
-        _ensure_schema(store)
-    except OperationalError as exc:
-        engine.dispose()
-        raise StoreError(f"cannot open store {_display_url(url)}: {exc.orig}") from None
-    except SQLAlchemyError as exc:
-        engine.dispose()
-        raise StoreError(f"cannot open store {_display_url(url)}: {exc}") from None
-    except StoreError:
-        engine.dispose()
-        raise
-    if reap:
-        store.reap_stale_runs()
-    return store
+    return _open(url, reap=reap, lazy=lazy)
 
 
-# PostgreSQL advisory lock key for schema changes ("perfop" in ASCII): SQLite's write
-# transaction (BEGIN IMMEDIATE) already serializes them, PostgreSQL's does not lock DDL.
-SCHEMA_LOCK = 0x706572666F70
+def make_engine(url: str) -> Engine:
+    """An engine for ``url`` with perfop's SQLite settings (see ``perfop.store.opening``)."""
+    from perfop.store.opening import make_engine as _make
 
-
-def _lock_schema(conn: Connection) -> None:
-    """Serialize schema creation and migration across processes (held until commit)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
-
-
-def _read_version(conn: Connection) -> int | None:
-    inspector = sa.inspect(conn)
-    if not inspector.has_table(s.meta.name):
-        foreign = sorted(set(inspector.get_table_names()) & set(s.metadata.tables))
-        if foreign:
-            raise StoreError(
-                f"store {_display_url(str(conn.engine.url))} has table(s) {', '.join(foreign)} "
-                "that perfop did not create (no perfop_meta); give perfop a store of its own"
-            )
-        return None
-    value = conn.execute(sa.select(s.meta.c.value).where(s.meta.c.key == "schema_version")).scalar()
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise StoreError(
-            f"store {_display_url(str(conn.engine.url))}: perfop_meta.schema_version is "
-            f"{value[:40]!r}, not a number; the store is damaged or not perfop's"
-        ) from None
-
-
-def _ensure_schema(store: Store) -> None:
-    # Fast path: a read to see whether anything needs doing.
-    with store.read() as conn:
-        version = _read_version(conn)
-    if version is not None and version > s.SCHEMA_VERSION:
-        raise StoreError(
-            f"store {store.display_url} has schema version {version}, newer than this perfop "
-            f"understands ({s.SCHEMA_VERSION}); upgrade perfop"
-        )
-    if version == s.SCHEMA_VERSION and _all_tables_present(store):
-        return
-    with store.write() as conn:  # re-check under the write lock: another process may have won
-        _lock_schema(conn)
-        version = _read_version(conn)
-        if version is None:
-            s.metadata.create_all(conn)
-            conn.execute(s.meta.insert().values(key="schema_version", value=str(s.SCHEMA_VERSION)))
-            return
-        if version > s.SCHEMA_VERSION:
-            raise StoreError(
-                f"store {store.display_url} has schema version {version}, newer than this "
-                f"perfop understands ({s.SCHEMA_VERSION}); upgrade perfop"
-            )
-        for target in range(version + 1, s.SCHEMA_VERSION + 1):
-            step = s.MIGRATIONS.get(target)
-            if step is None:
-                raise StoreError(f"no migration from schema {target - 1} to {target}")
-            step(conn)
-        s.metadata.create_all(conn)  # tables added since, which need no data migration
-        conn.execute(
-            s.meta.update()
-            .where(s.meta.c.key == "schema_version")
-            .values(value=str(s.SCHEMA_VERSION))
-        )
-
-
-def _all_tables_present(store: Store) -> bool:
-    with store.read() as conn:
-        names = set(sa.inspect(conn).get_table_names())
-    return all(t in names for t in s.metadata.tables)
+    return _make(url)

@@ -21,7 +21,7 @@ commits = sa.Table(
     s.metadata,
     sa.Column("sha", sa.String(64), primary_key=True),
     sa.Column("committed_at", sa.String(40)),
-    sa.Column("branch", sa.String(255)),
+    sa.Column("branch", sa.Text),
     sa.Column("subject", sa.Text),
     sa.Column("recorded_at", sa.String(40), nullable=False),
 )
@@ -48,7 +48,6 @@ class SeriesRun:
     committed_at: str | None
     branch: str | None
     subject: str | None
-    samples: tuple[dict[str, float], ...]
 
 
 def save_commit(store: Store, info: CommitInfo) -> None:
@@ -98,15 +97,17 @@ def insert_imported_run(
         settings=settings,
         environment_id=environment_id,
     )
-    now = utcnow()
-    rows = [
-        {"run_id": run_id, "idx": i, "metrics": dict(m), "stdout_digest": None, "created_at": now}
-        for i, m in enumerate(samples)
-    ]
-    if rows:
+    items = [(i, dict(m), None) for i, m in enumerate(samples)]
+    if items:
+        from perfop.store.samples import encode_block
+
         with store.write() as conn:
-            conn.execute(s.samples.insert(), rows)
-    status = RunStatus.COMPLETE if rows else RunStatus.FAILED
+            conn.execute(
+                s.sample_blocks.insert().values(
+                    run_id=run_id, created_at=utcnow(), **encode_block(items)
+                )
+            )
+    status = RunStatus.COMPLETE if items else RunStatus.FAILED
     store.finish_run(run_id, status, metric_specs)
     return run_id
 
@@ -139,16 +140,6 @@ def series_runs(
     )
     with store.read() as conn:
         rows = conn.execute(query).all()
-        ids = [r.id for r in rows]
-        samples: dict[int, list[dict[str, float]]] = {i: [] for i in ids}
-        for chunk_start in range(0, len(ids), 500):
-            chunk = ids[chunk_start : chunk_start + 500]
-            for sr in conn.execute(
-                sa.select(s.samples.c.run_id, s.samples.c.metrics)
-                .where(s.samples.c.run_id.in_(chunk))
-                .order_by(s.samples.c.run_id, s.samples.c.idx)
-            ):
-                samples[sr.run_id].append(dict(sr.metrics))
     return [
         SeriesRun(
             run_id=r.id,
@@ -160,10 +151,36 @@ def series_runs(
             committed_at=r.committed_at,
             branch=r.branch,
             subject=r.subject,
-            samples=tuple(samples[r.id]),
         )
         for r in rows
     ]
+
+
+def commit_statistics(
+    store: Store, groups: Sequence[Sequence[int]], metric: str, statistic: str
+) -> list[tuple[float, int] | None]:
+    """``(statistic, n)`` of ``metric`` over all samples of each group of runs (None: no values).
+
+    A group of one run reads the run's stored summary (one row, no sample decoded); a commit
+    measured by several runs, or a run without a summary, is computed from its samples.
+    """
+    from perfop.stats import summarize
+    from perfop.store.samples import block_values, read_blocks, read_summaries
+
+    single = [g[0] for g in groups if len(g) == 1]
+    with store.read() as conn:
+        summaries = read_summaries(conn, single, metric)
+        raw_ids = [rid for g in groups if not (len(g) == 1 and g[0] in summaries) for rid in g]
+        blocks = read_blocks(conn, raw_ids) if raw_ids else {}
+    out: list[tuple[float, int] | None] = []
+    for group in groups:
+        if len(group) == 1 and group[0] in summaries:
+            found = summaries[group[0]]
+            out.append((found.stats[statistic], found.n))
+            continue
+        values = block_values((b for rid in group for b in blocks[rid]), metric)
+        out.append((summarize(values).statistic(statistic), len(values)) if values else None)
+    return out
 
 
 def known_workloads(store: Store) -> list[str]:
