@@ -207,3 +207,142 @@ def test_v2_store_gains_contention_columns(any_store_url: str) -> None:
     finally:
         store.close()
     open_store(any_store_url).close()  # reopening a migrated store changes nothing
+
+
+# --- schema 3 -> 4 --------------------------------------------------------------------------------
+# ``tests/data/store_v3.sqlite`` was written by perfop at main a87fa1f (schema 3) through its store
+# API: 4 recorded runs of "parse" over 3 commits (the second measured twice), 5 samples and 1
+# failure each, a metric ``rows`` in odd samples only; a run left running with samples 0 and 2;
+# and a comparison (id 1) with a base and a candidate run of 4 samples each. Never regenerated.
+V3 = Path(__file__).parent.parent / "data" / "store_v3.sqlite"
+
+
+def _v3_samples() -> dict[int, list[tuple[int, dict[str, float]]]]:
+    """Every sample of the schema-3 file, per run, as the old JSON rows hold it."""
+    con = sqlite3.connect(V3)
+    try:
+        out: dict[int, list[tuple[int, dict[str, float]]]] = {}
+        for rid, idx, metrics in con.execute(
+            "SELECT run_id, idx, metrics FROM samples ORDER BY run_id, idx"
+        ):
+            out.setdefault(rid, []).append((idx, json.loads(metrics)))
+        return out
+    finally:
+        con.close()
+
+
+def _load_v3_into(url: str) -> None:
+    """The schema-3 file's tables and rows, as declared there (varchar(200|255) included)."""
+    src = sa.create_engine(f"sqlite:///{V3}")
+    dst = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    old = sa.MetaData()
+    old.reflect(src)
+    try:
+        with src.connect() as sconn, dst.begin() as dconn:
+            old.create_all(dconn)
+            for table in old.sorted_tables:
+                rows = [dict(r._mapping) for r in sconn.execute(table.select())]
+                if rows:
+                    dconn.execute(table.insert(), rows)
+                if "id" in table.c and rows:
+                    dconn.execute(
+                        sa.text(
+                            f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                            f"(SELECT max(id) FROM {table.name}))"
+                        )
+                    )
+            stored = {c["name"]: c["type"] for c in sa.inspect(dconn).get_columns("runs")}
+            assert getattr(stored["workload"], "length", None) == 200  # as schema 3 had it
+    finally:
+        src.dispose()
+        dst.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def v3_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The schema-3 store, as a copied SQLite file or loaded into a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        db = tmp_path / "perfop.db"
+        shutil.copy(V3, db)
+        return f"sqlite:///{db}"
+    url = str(request.getfixturevalue("pg_url"))
+    _load_v3_into(url)
+    return url
+
+
+def test_v3_store_migrates_samples_into_blocks_and_summaries(v3_store_url: str) -> None:
+    from perfop.history import load_history
+    from perfop.report.validations import Reader
+    from perfop.stats import summarize
+    from perfop.store.samples import read_summaries
+
+    expected = _v3_samples()
+    store = open_store(v3_store_url)
+    try:
+        with store.read() as conn:
+            tables = set(sa.inspect(conn).get_table_names())
+            version = conn.execute(
+                sa.select(s.meta.c.value).where(s.meta.c.key == "schema_version")
+            ).scalar()
+            summaries = read_summaries(conn, list(range(1, 8)), "wall_time")
+            rows = read_summaries(conn, list(range(1, 8)), "rows")
+        assert int(version) == s.SCHEMA_VERSION and "samples" not in tables
+        assert sorted(r.id for r in store.list_runs()) == list(range(1, 8))
+        for rid, old in expected.items():
+            run = store.get_run(rid)
+            assert [(x.index, x.metrics) for x in run.samples] == old  # every value, exactly
+            assert run.n_samples == len(old)
+        assert [f.stderr_tail for f in store.get_run(1).failures] == ["boom"]
+        # summaries for finished runs only, equal to perfop.stats over the old values
+        assert sorted(summaries) == [1, 2, 3, 4, 6, 7]
+        for rid, found in summaries.items():
+            values = [m["wall_time"] for _, m in expected[rid]]
+            ref = summarize(values)
+            assert found.n == len(values)
+            assert found.stats["median"] == ref.median and found.stats["p95"] == ref.p95
+            assert found.total == pytest.approx(sum(values))
+        assert rows[1].n == 2  # the metric only some samples had keeps its own count
+        # history: 3 commits, the twice-measured one over both runs' samples
+        history = load_history(store, "parse")
+        assert [p.n for p in history.points] == [5, 10, 5]
+        both = [m["wall_time"] for rid in (2, 3) for _, m in expected[rid]]
+        assert history.points[1].value == summarize(both).median
+        # the report reads both sides of the comparison, paired by index
+        reader = Reader(store)
+        reader.prefetch([1])
+        base, cand = reader.paired(1, "parse", "wall_time")
+        assert base == tuple(m["wall_time"] for _, m in expected[6])
+        assert cand == tuple(m["wall_time"] for _, m in expected[7])
+    finally:
+        store.close()
+    open_store(v3_store_url).close()  # reopening a migrated store changes nothing
+
+
+def test_long_names_and_refs_are_stored_after_migration(v3_store_url: str) -> None:
+    """Issue 16 item 10: varchar(200|255) on PostgreSQL lost a measured comparison."""
+    from perfop.model import RunStatus
+    from perfop.store import compare as cstore
+
+    name, ref = "w" * 10_000, "r" * 304
+    store = open_store(v3_store_url)
+    try:
+        run_id = store.begin_run(workload=name, argv=["true"], ref=ref, kind="run")
+        store.finish_run(run_id, RunStatus.COMPLETE)
+        cid = cstore.begin_comparison(
+            store,
+            base_ref=ref,
+            base_sha="a" * 40,
+            cand_ref=ref,
+            cand_sha="b" * 40,
+            seed=1,
+            threshold=0.02,
+            alpha=0.05,
+            harness="base",
+            environment_id=None,
+        )
+        got = store.get_run(run_id)
+        assert (got.workload, got.ref) == (name, ref)
+        row = cstore.get_comparison(store, cid)
+        assert row is not None and row["base_ref"] == ref
+    finally:
+        store.close()
