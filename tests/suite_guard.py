@@ -43,7 +43,7 @@ THREAD_GRACE = 10.0  # seconds surviving non-daemon threads get to finish at ses
 C_BACKSTOP = 30.0  # faulthandler's own timer fires this long after the Python watchdog
 REPORT_VAR = "PERFOP_TEST_REPORT"
 # The project's markers (pyproject.toml) whose tests each run counts.
-TRACKED_MARKERS = ("postgres", "hyperfine", "chromium", "actionlint", "inspector", "slow")
+TRACKED_MARKERS = ("postgres", "hyperfine", "chromium", "actionlint", "inspector", "mounts", "slow")
 SLOW_HINT = 5.0  # seconds: a test over this on a quiet machine is marked slow
 
 

@@ -148,7 +148,11 @@ class State:
             from perfop.config import store_url
             from perfop.store import open_store
 
-            self._store = open_store(store_url(self.loaded, self.store_override))
+            # lazy: a store that does not exist yet is created by the first write, so a command
+            # rejected before it records anything leaves no file behind.
+            self._store = open_store(store_url(self.loaded, self.store_override), lazy=True)
+            for note in self._store.notes:
+                print(f"perfop: note: {note}", file=sys.stderr)
         return self._store
 
     @property

@@ -93,7 +93,7 @@ class App:
                 from perfop.config import store_url
                 from perfop.store import open_store
 
-                self._store = open_store(store_url(loaded, self.store_override))
+                self._store = open_store(store_url(loaded, self.store_override), lazy=True)
             return self._store
 
     @property

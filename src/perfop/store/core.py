@@ -103,11 +103,11 @@ class Store:
         url: str,
         *,
         create: Callable[[], Engine] | None = None,
-        read_only: bool = False,
+        read_only: str = "",
     ) -> None:
         self.engine = engine  # an empty in-memory twin until ``create`` has run
         self.url = url
-        self.read_only = read_only
+        self.read_only = read_only  # why the store cannot be written; "" when it can
         self.notes: list[str] = []  # what opening skipped and why (shown by the front ends)
         self._create = create
 
@@ -127,7 +127,10 @@ class Store:
     def write(self) -> Iterator[Connection]:
         """One write transaction (SQLite: BEGIN IMMEDIATE); creates a lazily opened store."""
         if self.read_only:
-            raise StoreError(f"store {self.display_url} is read-only here; nothing was recorded")
+            raise StoreError(
+                f"store {self.display_url} cannot be written ({self.read_only}); "
+                "nothing was recorded"
+            )
         if self._create is not None:
             twin, self.engine = self.engine, self._create()
             self._create = None

@@ -111,15 +111,24 @@ def _engine(url: str, *, wal: bool = True, read_only: bool = False) -> Engine:
         # Let SQLAlchemy's "begin" event emit BEGIN (the pysqlite recipe in its docs).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA busy_timeout=60000")
-        if wal and not read_only:
-            _set_wal(cur)
-        if read_only:
-            cur.execute("PRAGMA query_only=ON")
-        else:
-            cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.close()
+        try:
+            cur.execute("PRAGMA busy_timeout=60000")
+            if wal and not read_only:
+                try:
+                    _set_wal(cur)
+                except sqlite3.OperationalError as exc:
+                    if not _cannot_write(exc):
+                        raise  # a file that cannot be written is still read in its own mode
+            if read_only:
+                cur.execute("PRAGMA query_only=ON")
+            else:
+                cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+        except BaseException:
+            cur.close()
+            dbapi_conn.close()  # the pool never sees a connection whose set-up failed
+            raise
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
@@ -152,8 +161,13 @@ def _self_ignore(directory: Path) -> None:
     """perfop's own folder ignores itself, so it never shows up in the user's ``git status``."""
     if directory.name == ".perfop":
         marker = directory / ".gitignore"
-        if not marker.exists():
-            marker.write_text("# written by perfop: everything here is perfop's own\n*\n")
+        if not marker.exists() or marker.stat().st_size == 0:  # empty: a full disk's leftover
+            try:
+                marker.write_text("# written by perfop: everything here is perfop's own\n*\n")
+            except OSError:
+                with contextlib.suppress(OSError):
+                    marker.unlink()
+                raise
 
 
 def _cannot_write(exc: BaseException) -> bool:
@@ -289,7 +303,8 @@ def _create_sqlite(url: str, path: Path) -> Engine:
             with contextlib.suppress(OSError):
                 (path.parent / ".gitignore").unlink()
                 path.parent.rmdir()
-        reason = getattr(exc, "strerror", None) or getattr(exc, "orig", None) or exc
+        reason = str(getattr(exc, "strerror", None) or getattr(exc, "orig", None) or exc)
+        reason = reason.split("write failed: ", 1)[-1]  # a StoreError from the write
         raise StoreError(f"cannot create store {_display_url(url)}: {reason}") from None
     finally:
         for leftover in (tmp, Path(f"{tmp}-journal")):
@@ -337,7 +352,7 @@ def open_store(url: str, *, reap: bool = True, lazy: bool = False) -> Store:
     except OperationalError as exc:
         store.close()
         if path is not None and _cannot_write(exc):
-            return _finish_open(_read_only(url, path), reap=False)
+            return _finish_open(_read_only(url, path, str(exc.orig)), reap=False)
         raise StoreError(f"cannot open store {_display_url(url)}: {exc.orig}") from None
     except SQLAlchemyError as exc:
         store.close()
@@ -367,12 +382,12 @@ def _upgrade_or_explain(store: Store, version: int | None) -> None:
         raise
 
 
-def _read_only(url: str, path: Path) -> Store:
+def _read_only(url: str, path: Path, reason: str) -> Store:
     """The SQLite store opened read-only: ``mode=ro``, else ``immutable`` (no -shm needed)."""
     last: Exception | None = None
     for query in ("mode=ro", "mode=ro&immutable=1"):
         engine = _engine(f"sqlite:///file:{path}?{query}&uri=true", read_only=True)
-        store = Store(engine, url, read_only=True)
+        store = Store(engine, url, read_only=reason)
         try:
             current, version = _is_current(store)
         except (OperationalError, StoreError) as exc:
@@ -389,12 +404,11 @@ def _read_only(url: str, path: Path) -> Store:
                 f"{s.SCHEMA_VERSION}"
             )
         store.notes.append(
-            f"store {_display_url(url)} cannot be written; opened read-only "
-            "(commands that record anything will fail)"
+            f"store {_display_url(url)} cannot be written ({reason}); opened read-only, "
+            "so commands that record anything will fail"
         )
         return store
-    reason = getattr(last, "orig", last)
-    raise StoreError(f"cannot open store {_display_url(url)}: {reason}")
+    raise StoreError(f"cannot open store {_display_url(url)}: {getattr(last, 'orig', last)}")
 
 
 def _finish_open(store: Store, *, reap: bool) -> Store:
