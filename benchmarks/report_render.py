@@ -63,6 +63,7 @@ def main() -> int:
             return out
 
         out_md = Path(tmp) / "out" / "report.md"
+        out_md.parent.mkdir()  # report refuses to create folders outside the repository
         for _ in range(args.rounds):
             data = timed("collect", lambda: collect(store, loaded))
             assert isinstance(data, ReportData)

@@ -430,18 +430,22 @@ def collect(store: Store, loaded: LoadedConfig, engagement_id: int | None = None
 def redact_report(data: ReportData) -> ReportData:
     """Every string of the report through ``redact_text``: notes, statements and outputs may
     carry a credential even where the store's own writes did not see one."""
-    redacted = _redact(data)
+    redacted = _redact(data, {})
     assert isinstance(redacted, ReportData)
     return redacted
 
 
-def _redact(obj: Any) -> Any:
+def _redact(obj: Any, seen: dict[str, str]) -> Any:
+    # ``seen``: redact_text is pure, and a report repeats its strings (names, units, verdicts)
     if isinstance(obj, str):
-        return redact_text(obj)
+        found = seen.get(obj)
+        if found is None:
+            found = seen[obj] = redact_text(obj)
+        return found
     if isinstance(obj, tuple):
-        return tuple(_redact(x) for x in obj)
+        return tuple(_redact(x, seen) for x in obj)
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        changes = {f.name: _redact(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        changes = {f.name: _redact(getattr(obj, f.name), seen) for f in dataclasses.fields(obj)}
         return dataclasses.replace(obj, **changes)
     return obj
 

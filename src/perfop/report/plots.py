@@ -63,6 +63,9 @@ def _pyplot() -> Any:
             "font.size": 9,
             "axes.spines.top": False,
             "axes.spines.right": False,
+            # A fixed title position: the automatic one measures every tick label's box first
+            # (a third of the drawing time); nothing is drawn above the axes here.
+            "axes.titley": 1.0,
         }
     )
     return plt
@@ -73,7 +76,14 @@ def _save(fig: Any, fmt: PlotFormat) -> bytes:
     if fmt == "svg":
         fig.savefig(buf, format="svg", metadata={"Date": None})
     else:
-        fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+        # zlib level 1: plots of flat colours compress in far less time, files ~1-15% larger
+        fig.savefig(
+            buf,
+            format="png",
+            dpi=100,
+            metadata={"Software": None},
+            pil_kwargs={"compress_level": 1},
+        )
     fig.clf()
     import matplotlib.pyplot as plt
 
@@ -132,16 +142,19 @@ def forest_plot(data: ReportData, fmt: PlotFormat) -> Plot | None:
         bottom=0.75 / height,
         top=1 - 0.4 / height,
     )
-    labels = []
+    labels, ys, los, his, ratios, colors = [], [], [], [], [], []
     for i, (label, w) in enumerate(reversed(rows)):
         pm = w.primary
         assert pm is not None and pm.ratio is not None
-        color = _COLORS.get(w.verdict, "#24292f")
-        lo = pm.ci_low if pm.ci_low is not None else pm.ratio
-        hi = pm.ci_high if pm.ci_high is not None else pm.ratio
-        ax.plot([lo, hi], [i, i], color=color, linewidth=2)
-        ax.plot([pm.ratio], [i], "o", color=color, markersize=5)
+        colors.append(_COLORS.get(w.verdict, "#24292f"))
+        los.append(pm.ci_low if pm.ci_low is not None else pm.ratio)
+        his.append(pm.ci_high if pm.ci_high is not None else pm.ratio)
+        ratios.append(pm.ratio)
+        ys.append(i)
         labels.append(_short(label, 40))
+    # One collection for the intervals and one for the points, not two artists per row.
+    ax.hlines(ys, los, his, colors=colors, linewidth=2, zorder=2)
+    ax.scatter(ratios, ys, s=25, c=colors, zorder=3)
     threshold = data.settings.threshold
     ax.axvspan(1 / (1 + threshold), 1 + threshold, color="#eaeef2", zorder=0)
     ax.axvline(1.0, color="#8c959f", linewidth=1)

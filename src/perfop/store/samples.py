@@ -3,7 +3,10 @@
 A block is one row of ``sample_blocks``: the samples one flush of a run's writer recorded, as a
 little-endian float64 column per metric (``data``, metric-major), their indices (NULL when they
 run on from ``first_idx``) and their stdout digests (distinct values plus a code per sample when
-they differ). A metric absent from a sample is stored as ``ABSENT``, a NaN with its own payload,
+they differ). Metric names and digests are text lists joined by ``SEP`` (JSON, marked by a
+leading ``JSON_MARK``, only for a name holding a separator): a block is often one sample, and
+splitting a string costs a fraction of ``json.loads``. A metric absent from a sample is stored
+as ``ABSENT``, a NaN with its own payload,
 so a measured NaN stays a NaN. ``run_metrics`` keeps, per finished run and metric, the count,
 sums and every statistic of ``perfop.stats.STATISTICS``: history and listings read those rows and
 never decode a sample. Pure encoding here plus the queries; ``Store`` calls them.
@@ -12,6 +15,7 @@ never decode a sample. Pure encoding here plus the queries; ``Store`` calls them
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +29,24 @@ from perfop.store import schema as s
 ABSENT_BITS = 0x7FF8_0000_DEAD_0001  # a quiet NaN no arithmetic produces
 _ABSENT = np.array([ABSENT_BITS], dtype="<u8").view("<f8")[0]
 _CHUNK = 500  # ids per IN (...) clause
+SEP, JSON_MARK = "\x1f", "\x1e"
+
+
+def pack_names(names: Sequence[str | None]) -> str:
+    """``names`` as one text value (None as the empty string)."""
+    if any(n and (SEP in n or n.startswith(JSON_MARK)) for n in names):
+        import json
+
+        return JSON_MARK + json.dumps(list(names))
+    return SEP.join(n or "" for n in names)
+
+
+def unpack_names(text: str) -> list[str]:
+    if text.startswith(JSON_MARK):
+        import json
+
+        return [n or "" for n in json.loads(text[1:])]
+    return text.split(SEP) if text else []
 
 
 @dataclass(frozen=True)
@@ -64,19 +86,11 @@ def encode_block(
         "n": n,
         "first_idx": first,
         "indices": None if contiguous else np.asarray(indices, dtype="<i8").tobytes(),
-        "metrics": names,
+        "metrics": pack_names(names),
         "data": data.tobytes(),
-        "digests": digests,
+        "digests": pack_names(digests),
         "digest_codes": np.asarray(codes, dtype="<u4").tobytes() if len(digests) > 1 else None,
     }
-
-
-def _columns(row: Any) -> tuple[list[str], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-    """(metric names, values as (metrics x n), absent mask) of one block row."""
-    names = list(row.metrics)
-    raw = np.frombuffer(row.data, dtype="<f8").reshape(len(names), row.n)
-    absent = raw.view("<u8") == ABSENT_BITS
-    return names, raw, absent
 
 
 def block_indices(row: Any) -> list[int]:
@@ -98,22 +112,22 @@ def taken_indices(conn: Connection, run_id: int) -> set[int]:
 
 def decode_block(row: Any) -> list[DecodedSample]:
     """The samples of one block row, in the order they were written."""
-    names, raw, absent = _columns(row)
-    values = raw.T.tolist()
-    missing = absent.T.tolist()
-    digests = list(row.digests) or [None]
-    codes = (
-        np.frombuffer(row.digest_codes, dtype="<u4").tolist()
-        if row.digest_codes is not None
-        else [0] * row.n
-    )
+    names = unpack_names(row.metrics)
+    n, width = row.n, len(names)
+    # struct, not numpy: most blocks hold one or a few samples, where numpy's overhead dominates
+    values = struct.unpack(f"<{n * width}d", row.data)
+    bits = struct.unpack(f"<{n * width}Q", row.data)
+    digests: list[str | None] = [d or None for d in unpack_names(row.digests)] or [None]
+    codes = struct.unpack(f"<{n}I", row.digest_codes) if row.digest_codes is not None else (0,) * n
     return [
         DecodedSample(
             index=idx,
-            metrics={name: v for name, v, gone in zip(names, vals, miss, strict=True) if not gone},
-            stdout_digest=digests[code],
+            metrics={
+                names[k]: values[k * n + j] for k in range(width) if bits[k * n + j] != ABSENT_BITS
+            },
+            stdout_digest=digests[codes[j]],
         )
-        for idx, vals, miss, code in zip(block_indices(row), values, missing, codes, strict=True)
+        for j, idx in enumerate(block_indices(row))
     ]
 
 
@@ -121,7 +135,7 @@ def block_values(rows: Iterable[Any], metric: str) -> list[float]:
     """Every value of ``metric`` in these block rows (in row order), without building samples."""
     out: list[float] = []
     for row in rows:
-        names = list(row.metrics)
+        names = unpack_names(row.metrics)
         if metric not in names:
             continue
         k = names.index(metric)
@@ -202,7 +216,7 @@ def summary_rows(run_id: int, blocks: Sequence[Any]) -> list[dict[str, Any]]:
 
     order: list[str] = []
     for row in blocks:
-        order.extend(m for m in row.metrics if m not in order)
+        order.extend(m for m in unpack_names(row.metrics) if m not in order)
     rows = []
     for metric in order:
         values = block_values(blocks, metric)

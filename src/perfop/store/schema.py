@@ -85,9 +85,9 @@ sample_blocks = sa.Table(
     sa.Column("n", sa.Integer, nullable=False),
     sa.Column("first_idx", sa.Integer, nullable=False),
     sa.Column("indices", sa.LargeBinary),  # NULL: first_idx, first_idx + 1, ... (the usual case)
-    sa.Column("metrics", sa.JSON, nullable=False),  # metric names, in the order of ``data``
+    sa.Column("metrics", sa.Text, nullable=False),  # metric names in the order of ``data``
     sa.Column("data", sa.LargeBinary, nullable=False),
-    sa.Column("digests", sa.JSON, nullable=False),  # distinct stdout digests of the block
+    sa.Column("digests", sa.Text, nullable=False),  # distinct stdout digests of the block
     sa.Column("digest_codes", sa.LargeBinary),  # per sample, into ``digests``; NULL if <= 1
     sa.Column("created_at", sa.String(40), nullable=False),
 )
