@@ -340,9 +340,7 @@ def _samples_stored(repo: Path) -> int:
         return 0
     try:
         with sqlite3.connect(_db(repo), timeout=5) as conn:
-            return int(
-                conn.execute("select coalesce(sum(n), 0) from sample_blocks").fetchone()[0]
-            )
+            return int(conn.execute("select coalesce(sum(n), 0) from sample_blocks").fetchone()[0])
     except sqlite3.OperationalError:  # the schema is not there yet
         return 0
 
