@@ -150,7 +150,7 @@ def test_every_run_counts_outcomes_per_marker_and_writes_them_for_ci(tmp_path: P
         "perfop tests: ran 1 passed, 1 failed, 1 skipped, 1 deselected; by marker: "
         "postgres: 1 passed, 1 skipped; slow: 1 deselected; "
         "hyperfine: none collected; chromium: none collected; actionlint: none collected; "
-        "mounts: none collected"
+        "inspector: none collected; mounts: none collected"
     )
     doc = json.loads(report.read_text())
     assert doc["counts"]["postgres"] == {"passed": 1, "skipped": 1}
