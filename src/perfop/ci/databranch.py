@@ -73,11 +73,13 @@ def _check_branch(name: str) -> str:
 
 def records(store: Store) -> list[tuple[str, bytes]]:
     """(path, content) of every recorded run in the store, one file each."""
-    from perfop.store.history import known_workloads, series_runs
+    from perfop.store.history import known_workloads, run_metrics_of, series_runs
 
     out: list[tuple[str, bytes]] = []
     for workload in known_workloads(store):
-        for run in series_runs(store, workload, kinds=("record",)):
+        runs = series_runs(store, workload, kinds=("record",))
+        samples = run_metrics_of(store, [r.run_id for r in runs])
+        for run in runs:
             doc: dict[str, Any] = {
                 "schema": RECORD_SCHEMA,
                 "workload": workload,
@@ -86,7 +88,7 @@ def records(store: Store) -> list[tuple[str, bytes]]:
                 "branch": run.branch,
                 "subject": run.subject,
                 "started_at": run.started_at,
-                "samples": [dict(s) for s in run.samples],
+                "samples": samples[run.run_id],
             }
             body = (json.dumps(doc, sort_keys=True, indent=1) + "\n").encode()
             key = hashlib.sha256(body).hexdigest()[:16]

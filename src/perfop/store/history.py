@@ -156,6 +156,19 @@ def series_runs(
     ]
 
 
+def run_metrics_of(store: Store, run_ids: Sequence[int]) -> dict[int, list[dict[str, float]]]:
+    """Each run's samples as metric dicts in index order (decodes them: exports, not history)."""
+    from perfop.store.samples import decode_block, read_blocks
+
+    with store.read() as conn:
+        blocks = read_blocks(conn, list(run_ids))
+    out: dict[int, list[dict[str, float]]] = {}
+    for rid, rows in blocks.items():
+        decoded = sorted((d for row in rows for d in decode_block(row)), key=lambda d: d.index)
+        out[rid] = [d.metrics for d in decoded]
+    return out
+
+
 def commit_statistics(
     store: Store, groups: Sequence[Sequence[int]], metric: str, statistic: str
 ) -> list[tuple[float, int] | None]:
