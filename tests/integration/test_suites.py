@@ -316,7 +316,7 @@ def test_gate_fails_on_a_pinned_benchmark_that_got_faster(
     (repo / "lib.py").write_text(GATE_LIB.replace("sum(range(n))", "sum(range(n // 8))"))
     git(repo, "commit", "-q", "-am", "pinned got 8x faster: the pinned-performance test fails")
     res = run_cli(
-        ["gate", "--base", "main", "--max-pairs", "6", "--seed", "2", "--format", "json"],
+        ["gate", "--base", "main", "--max-pairs", "8", "--max-time", "400", "--format", "json"],
         cwd=repo,
         env={"GITHUB_ACTIONS": None, "GITHUB_BASE_REF": None},
     )
