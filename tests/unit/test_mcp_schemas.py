@@ -90,3 +90,31 @@ def test_every_tool_advertises_the_schema_of_its_own_document_model(name: str) -
     jsonschema.Draft202012Validator.check_schema(schema)
     assert schema["type"] == "object"
     assert "schema" in schema["required"], name
+
+
+def test_a_document_keeps_the_keys_its_model_does_not_name() -> None:
+    doc = {"schema": "perfop.engagement/1", "kind": "log", "decisions": [], "new_field": [1, 2]}
+    assert outputs.structured(outputs.LogDoc, doc) == doc
+
+
+def test_an_answer_its_model_refuses_is_an_internal_error_not_a_wrong_document() -> None:
+    pytest.importorskip("mcp")
+    from perfop.mcp.server import PerfopServer
+    from perfop.mcp.tools import Answer, App
+
+    server = PerfopServer(App(None))
+    bad = Answer({"schema": "perfop.runs/1", "runs": [{"id": "one"}]}, "1 run(s)")
+    result = server._result(TOOLS["runs"], bad)
+    assert result.is_error and result.structured_content is None
+    (text,) = [c.text for c in result.content]  # type: ignore[union-attr]
+    assert text.startswith(
+        "internal error (runs: answer does not match its output schema at runs.0"
+    )
+    good = server._result(
+        TOOLS["runs"], Answer({"schema": "perfop.runs/1", "runs": []}, "0 run(s)")
+    )
+    assert not good.is_error and good.structured_content == {"schema": "perfop.runs/1", "runs": []}
+    assert [c.text for c in good.content] == [  # type: ignore[union-attr]
+        "0 run(s)",
+        '{\n "schema": "perfop.runs/1",\n "runs": []\n}',
+    ]

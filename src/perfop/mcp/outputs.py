@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from perfop.engagement.inventory import Finding
+
 Json = dict[str, Any]
 
 
@@ -165,12 +167,23 @@ class IntakeDoc(EngagementDocument):
     recap: str = Field(description="The intake recap in Markdown, open questions included.")
 
 
+class Inventory(Record):
+    """What the repository already has, per category; each finding is the scan's own record."""
+
+    id: int
+    created_at: str | None = None
+    test_commands: list[Finding]
+    benchmark_suites: list[Finding]
+    ci_workflows: list[Finding]
+    result_files: list[Finding]
+    profilers: list[Finding]
+    feature_flags: list[Finding]
+    perfop_runs: list[Finding]
+
+
 class InventoryDoc(EngagementDocument):
     kind: Literal["inventory"]
-    inventory: Json = Field(
-        description="id, and per category (test_commands, benchmark_suites, ci_workflows, "
-        "result_files, profilers, feature_flags, perfop_runs) what was found."
-    )
+    inventory: Inventory
 
 
 class NoteDoc(EngagementDocument):
@@ -220,13 +233,27 @@ class ApprovalRequestDoc(EngagementDocument):
     decision: Decision
 
 
+class Outcome(Record):
+    """What a validation concluded (docs/outcomes.md's rules), and what to do about it."""
+
+    status: str
+    headline: str = Field(description="The status, with its qualifier (e.g. SLO still not met).")
+    reasons: list[str]
+    contradicts: bool
+    rule: str = ""
+    advice: str = Field("", description="What to do next.")
+    advises_revert: bool = False
+    regressions: list[str] = Field(default_factory=list)
+    residual_risks: list[str] = Field(default_factory=list)
+
+
 class ValidationDoc(EngagementDocument):
     kind: Literal["validation"]
     hypothesis: Hypothesis
     validation: Json
     status: str = Field(description="The hypothesis's status after the evidence.")
     contradicts: bool = Field(description="True when the measured effect contradicts it.")
-    outcome: Json
+    outcome: Outcome
     comparison_id: int | None
 
 
