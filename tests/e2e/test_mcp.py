@@ -363,9 +363,21 @@ def test_full_engagement_through_tools_only(
         assert hyp["label"] == "H1" and hyp["status"] == "proposed"
         assert hyp["expected_ratio"] == pytest.approx(0.5)
         doc = await ok(
-            session, "design", {"label": "H1", "fix": "collections.Counter", "rollback": "revert"}
+            session,
+            "design",
+            {
+                "label": "H1",
+                "fix": "collections.Counter",
+                "rollback": "revert",
+                "tests_to_add": ["top_words keeps ties in first-seen order"],
+            },
         )
         assert doc["hypothesis"]["status"] == "designed"
+        await ok(
+            session,
+            "design_done",
+            {"label": "H1", "item": "1", "evidence": "test:tests/test_core.py::test_ties"},
+        )
         # core.py is a high_risk_path: the agent asks, a human approves through the CLI.
         doc = await ok(session, "request_approval", {"label": "H1", "reason": "2x on bench"})
         assert doc["needs_approval"] is True and doc["pending"] is True
