@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -82,13 +83,21 @@ time was 3.0-3.3 ms against 0.6 ms at load 5: at such load the machine, not the 
 the cost, and no ratio measured then says anything about perfop."""
 
 
+_CPU: list[float] = []  # CPU seconds (user + sys) of each command timed, its whole tree
+
+
 def _timed(argv: list[str], cwd: Path) -> tuple[float, str]:
     # Byte-code caching on, as on a user's machine (this VM's sessions export
     # PYTHONDONTWRITEBYTECODE=1, which makes every perfop start compile its modules).
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     out = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False, env=env)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # The command and every process it reaped (the `true`s, perfop's spawner): CPU time moves
+    # much less with other jobs' load than wall time does.
+    _CPU.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
     if out.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({out.returncode}): {out.stderr[-2000:]}")
     return elapsed, out.stdout
@@ -131,6 +140,7 @@ def measure(runs: int, repeat: int, seed: int) -> dict[str, object]:
     results: dict[str, list[float]] = {
         "perfop_n": [], "perfop_1": [], "hyperfine_n": [], "hyperfine_1": []
     }  # fmt: skip
+    cpu: dict[str, list[float]] = {k: [] for k in results}
     perfop_true_median: list[float] = []
     hyperfine_true_median: list[float] = []
     with tempfile.TemporaryDirectory(prefix="perfop-bench-") as tmp:
@@ -155,6 +165,7 @@ def measure(runs: int, repeat: int, seed: int) -> dict[str, object]:
                         times = json.loads(export.read_text())["results"][0]["times"]
                         hyperfine_true_median.append(statistics.median(times))
                 results[job].append(elapsed)
+                cpu[job].append(_CPU[-1])
     med = {k: statistics.median(v) for k, v in results.items()}
     perfop_per = (med["perfop_n"] - med["perfop_1"]) / (runs - 1)
     hf_per = (med["hyperfine_n"] - med["hyperfine_1"]) / (runs - 1)
@@ -172,8 +183,16 @@ def measure(runs: int, repeat: int, seed: int) -> dict[str, object]:
             results["hyperfine_1"], strict=True,
         )
     ]  # fmt: skip
+    cpu_rep = [
+        ((pn - p1) / (runs - 1), (hn - h1) / (runs - 1))
+        for pn, p1, hn, h1 in zip(
+            cpu["perfop_n"], cpu["perfop_1"], cpu["hyperfine_n"], cpu["hyperfine_1"],
+            strict=True,
+        )
+    ]  # fmt: skip
     return {
         "per_rep": per_rep,
+        "cpu_rep": cpu_rep,
         "startups": results["perfop_1"],
         "runs": runs,
         "repeat": repeat,
@@ -220,15 +239,20 @@ def render(r: dict[str, object], command: str, machine_text: str) -> str:
             "",
             "Every repetition (per run, amortised; start-up + 1 run of perfop):",
             "",
-            "| repetition | perfop | hyperfine -N | ratio | perfop start-up + 1 run |",
-            "|---:|---:|---:|---:|---:|",
+            "| repetition | perfop | hyperfine -N | ratio | perfop start-up + 1 run "
+            "| CPU per run: perfop | hyperfine -N | ratio |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|",
             *(
                 f"| {i + 1} | {pp * ms:.3f} ms | {hp * ms:.3f} ms | {pp / hp:.2f}x "
-                f"| {st * ms:.0f} ms |"
-                for i, ((pp, hp), st) in enumerate(
-                    zip(r["per_rep"], r["startups"], strict=True)  # type: ignore[call-overload]
+                f"| {st * ms:.0f} ms | {pc * ms:.3f} ms | {hc * ms:.3f} ms | {pc / hc:.2f}x |"
+                for i, ((pp, hp), st, (pc, hc)) in enumerate(
+                    zip(r["per_rep"], r["startups"], r["cpu_rep"], strict=True)  # type: ignore[call-overload]
                 )
             ),
+            "",
+            "CPU per run is the same differential on the CPU time (user + sys) of each whole "
+            "command and every process it reaped: on a loaded machine it moves far less than "
+            "wall time, so it shows what the harness itself costs.",
             "",
             f"- Command: `{command}`",
             f"- Runs per command: {r['runs']}, repetitions: {r['repeat']}",
