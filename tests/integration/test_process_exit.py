@@ -70,3 +70,19 @@ def _spawners_in(folder: Path) -> list[int]:
         if b"_spawner.py" in cmdline and cwd == str(folder):
             found.append(int(proc.name))
     return found
+
+
+def test_a_profiled_perfop_still_writes_its_profile(tmp_path: Path) -> None:
+    # `python -m cProfile -o FILE -m perfop ...` writes FILE after the command returns: the
+    # fast exit must leave a profiler (or a tracer such as coverage) its normal exit.
+    out = tmp_path / "perfop.prof"
+    res = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "perfop", "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    assert out.is_file() and out.stat().st_size > 0

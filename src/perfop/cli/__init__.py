@@ -148,14 +148,16 @@ def exit_now(code: int) -> None:
     handlers, stop the spawner, then ``os._exit`` -- skipping the interpreter's teardown of
     every module and object (NumPy, SciPy, SQLAlchemy), which took ~0.5 s at load 8 on the
     2-core VM and was not counted in any budget (issue 14 point 8a). Falls back to a normal
-    exit while another non-daemon thread runs (it must be waited for)."""
+    exit while another non-daemon thread runs (it must be waited for), and under a profiler
+    or tracer (``python -m cProfile -m perfop``, coverage), which write their results after
+    the command returns."""
     import atexit
     import contextlib
     import os
     import threading
 
     others = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
-    if others:
+    if others or sys.getprofile() is not None or sys.gettrace() is not None:
         sys.exit(code)
     for stream in (sys.stdout, sys.stderr):
         # A closed pipe (perfop ... | head) has nothing left to flush to.
