@@ -17,6 +17,7 @@ import contextlib
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -95,15 +96,44 @@ def _make_folder(path: Path) -> None:
         raise StoreError(f"cannot create store directory {path.parent}: {exc.strerror}") from None
 
 
-def _engine(url: str, *, wal: bool = True, read_only: bool = False) -> Engine:
-    if sa.engine.make_url(url).get_backend_name() != "sqlite":
+def _utf8_only(url: str) -> Callable[[Any, Any], None]:
+    """A connect hook refusing a PostgreSQL database whose encoding is not UTF8 (SQL_ASCII)."""
+
+    def check(dbapi_conn: Any, _rec: Any) -> None:
+        cur = dbapi_conn.cursor()
         try:
-            return sa.create_engine(url, pool_pre_ping=True)
+            cur.execute("SHOW server_encoding")
+            row = cur.fetchone()
+        finally:
+            cur.close()
+        encoding = row[0] if row else "?"
+        encoding = encoding.decode() if isinstance(encoding, bytes) else str(encoding)
+        if encoding.upper() not in ("UTF8", "UTF-8"):
+            raise StoreError(
+                f"store {_display_url(url)}: the database's encoding is {encoding}, perfop "
+                "needs UTF8; create it with: createdb -E UTF8 -T template0 NAME "
+                "(or CREATE DATABASE NAME ENCODING 'UTF8' TEMPLATE template0)"
+            )
+
+    return check
+
+
+def _engine(url: str, *, wal: bool = True, read_only: bool = False) -> Engine:
+    backend = sa.engine.make_url(url).get_backend_name()
+    if backend != "sqlite":
+        postgres = backend == "postgresql"
+        try:
+            # A SQL_ASCII database hands text back as bytes: talk UTF-8, then check it below.
+            args = {"client_encoding": "utf8"} if postgres else {}
+            engine = sa.create_engine(url, pool_pre_ping=True, connect_args=args)
         except (NoSuchModuleError, ModuleNotFoundError, ImportError):
             raise StoreError(
                 f"no driver for store {_display_url(url)!r}; "
                 "install it with: pip install 'perfop[postgres]'"
             ) from None
+        if postgres:
+            event.listen(engine, "connect", _utf8_only(url))
+        return engine
     engine = sa.create_engine(url, connect_args={"timeout": 60})
 
     @event.listens_for(engine, "connect")
