@@ -1,6 +1,6 @@
 """The MCP server on the lowest MCP SDK release perfop's pin allows (the test suite itself runs on
-the newest one the pin allows, which ``make venv`` installs): the SDK-client e2e tests that are not
-slow, with the server on that release (issue 22: the old pin named releases that did not work).
+the newest one the pin allows, which ``make venv`` installs): a subset of the SDK-client e2e tests
+with the server on that release (issue 22: the old pin named releases that did not work).
 
 The release comes from PyPI through pip (``--target``, no dependencies: the SDK's own package and
 its wire types; everything else is the installed environment's), cached between runs.
@@ -21,6 +21,10 @@ ROOT = Path(__file__).resolve().parents[2]
 CACHE_VAR = "PERFOP_TEST_CACHE"
 
 pytestmark = pytest.mark.slow
+
+# What differs between SDK releases: listing, calls and argument errors, progress and
+# cancellation, both protocol eras and the error codes.
+SUBSET = "listed or malformed or cancelled or eras or unknown_resource or schema_refuses"
 
 
 def lowest_pinned() -> str:
@@ -82,6 +86,8 @@ def test_the_server_works_on_the_lowest_pinned_sdk(tmp_path: Path) -> None:
             "not slow",
             "--basetemp",
             str(tmp_path / "inner"),
+            "-k",
+            SUBSET,
             "tests/e2e/test_mcp.py",
             "tests/e2e/test_mcp_protocol.py",
         ],
@@ -94,4 +100,7 @@ def test_the_server_works_on_the_lowest_pinned_sdk(tmp_path: Path) -> None:
     )
     tail = (done.stdout + done.stderr)[-4000:]
     assert done.returncode == 0, tail
-    assert re.search(r"\b\d+ passed\b", done.stdout) and " failed" not in done.stdout, tail
+    passed = re.search(r"\b(\d+) passed\b", done.stdout)
+    # 3 tests of test_mcp.py, 5 of test_mcp_protocol.py (two per era): none skipped or failed.
+    assert passed and int(passed[1]) >= 8, tail
+    assert not re.search(r"\b\d+ (failed|skipped|errors?)\b", done.stdout), tail
