@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from perfop.engagement.inventory import Finding
+from perfop.profiling.model import HotSpot
 
 Json = dict[str, Any]
 
@@ -298,21 +299,35 @@ class RunsDoc(Document):
     runs: list[RunSummary]
 
 
+class Cause(Record):
+    id: str = Field(description="A hot spot's id.")
+    callees_dominate: bool = Field(
+        description="Its callees hold its time: often the code to change."
+    )
+
+
 class ProfilePart(Record):
     kind: str = Field(description="cpu or memory.")
     backend: str
     unit: str
     total: float
-    hotspots: list[Json] = Field(description="Ranked by self time; cite their ids as evidence.")
-    causes: list[Json] = Field(description="The repository's functions by inclusive time.")
-    artifacts: dict[str, Any] = Field(description="Files written (flame graphs, raw profiles).")
+    wall_time: float
+    sample_count: int
+    hotspots: list[HotSpot] = Field(description="Ranked by self time; cite their ids as evidence.")
+    causes: list[Cause] = Field(description="The repository's functions by inclusive time.")
+    artifacts: dict[str, str] = Field(
+        description="Files written (flame graphs, raw profiles), relative to the repository."
+    )
+    notes: list[str] = Field(default_factory=list)
 
 
 class ProfileDoc(Document):
     schema_id: Literal["perfop.profile/1"] = Field(alias="schema")
     id: str
-    workload: str
+    workload: str | None
     ref: str | None = None
+    sha: str | None = None
+    artifact_dir: str = Field(description="Where its files are, relative to the repository.")
     parts: list[ProfilePart]
 
 
