@@ -33,7 +33,9 @@ def test_demo_runs_the_lifecycle_and_reports_the_fix(tmp_path: Path, perfop_proc
     summary = text.split("## Context")[0]
     assert "**H1 confirmed**" in summary
     assert re.search(
-        r"top\\_words: \d+\.\d\dx faster, p95 .+ -> .+, SLO met, tests passed", summary
+        r"top\\_words: \d+\.\d\dx faster \(CI [\d.]+-[\d.]+x\), p95 .+ -> .+, SLO met, "
+        r"tests passed",
+        summary,
     )
     # the hot spot the profile found is the one the hypothesis cites and the diff shows fixed
     hotspot = re.search(
