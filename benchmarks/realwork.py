@@ -637,6 +637,10 @@ def run_perfop(repo: Path, base: str, cand: str, seed: int) -> dict[str, Any]:
     # what perfop itself says about the machine (schema 2 on): kept as it says it
     row["perfop_contention"] = w.get("contention") or doc.get("contention")
     row["cpu_vs_wall"] = w.get("cpu_vs_wall")
+    # which metric decided (cpu_time for a CPU-bound workload, issue 14 point 8b); "ratio" above
+    # stays wall time's, compared with the reference's wall-time ratio
+    row["decided_on"] = w.get("decided_on") or primary
+    row["decision"] = w.get("decision")
     row["perfop_workload"] = {k: v for k, v in w.items() if k != "metrics"}
     return row
 
