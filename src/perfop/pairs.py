@@ -330,13 +330,12 @@ class Decision:
             return (
                 f"CPU-bound: best run's cpu/wall {shares} (base/candidate) >= "
                 f"{stats.CPU_BOUND_SHARE:.2f}, median {medians} <= "
-                f"{stats.CPU_PARALLEL_SHARE:.2f}; decided on CPU time (user+sys), wall time's "
-                "interval must overlap"
+                f"{stats.CPU_PARALLEL_SHARE:.2f}; wall time's interval must overlap CPU time's"
             )
         return (
             f"not CPU-bound: best run's cpu/wall {shares}, median {medians} (base/candidate; "
             f"CPU-bound needs >= {stats.CPU_BOUND_SHARE:.2f} on both sides and a median <= "
-            f"{stats.CPU_PARALLEL_SHARE:.2f}); decided on wall time"
+            f"{stats.CPU_PARALLEL_SHARE:.2f})"
         )
 
     def as_dict(self) -> dict[str, Any]:
