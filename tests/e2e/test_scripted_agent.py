@@ -204,6 +204,7 @@ def test_a_scripted_agent_carries_the_engagement_on_hints_alone(
     assert "question" in calls and humans == ["perfop accept --by NAME"]
     validation = next(doc for tool, _, doc in agent.transcript if tool == "validate")
     assert validation["status"] == "confirmed", validation["outcome"]
+    assert validation["next_step"]["tool"] == "report"  # its answer says what comes next
     stale = [h for h in agent.hints if CLI_HINT.search(h)]
     assert not stale, stale
     log = json.loads(perfop_proc(["--repo", repo, "log", "--format", "json"]).stdout)

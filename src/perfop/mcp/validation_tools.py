@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
@@ -216,8 +216,36 @@ def validate(call: Call, args: ValidateArgs) -> Answer:
     h = report.hypothesis
     contradicts = " (contradicts the hypothesis)" if report.outcome.contradicts else ""
     out = report.outcome
+    step = _after_validation(call, h.label, out, args.max_time)
+    doc["next_step"] = step.to_dict("mcp")
     reasons = "; ".join([*out.reasons, *(f"regression: {r}" for r in out.regressions)])
-    return Answer(doc, f"{h.label} -> {out.headline}{contradicts}: {reasons}; next: {out.advice}")
+    return Answer(
+        doc, f"{h.label} -> {out.headline}{contradicts}: {reasons}; next: {step.hint('mcp')}"
+    )
+
+
+def _after_validation(call: Call, label: str, out: Any, max_time: float | None) -> Any:
+    """The next step after a validation: revert and record it when the evidence says so,
+    validate again with a larger budget when it could not decide, else the engagement's next."""
+    from perfop.engagement import checks
+    from perfop.engagement.hints import NextStep
+
+    if out.advises_revert:
+        return NextStep(
+            f"{out.advice}; after reverting the candidate, record it",
+            f"perfop hypothesis update {label} --status reverted --note WHY",
+            "hypothesis_update",
+            {"label": label, "status": "reverted", "note": "<why>"},
+        )
+    if out.rule == "undecided":
+        budget = 2 * (max_time or 60.0)
+        return NextStep(
+            "validate again with a larger budget (or drop the hypothesis)",
+            f"perfop validate {label} --max-time {budget:g}",
+            "validate",
+            {"label": label, "max_time": budget},
+        )
+    return checks.status(call.app.store, call.app.loaded).step
 
 
 class ReportArgs(Args):
