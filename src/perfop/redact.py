@@ -13,6 +13,7 @@ single position test, so hostile text (10 MB of ``a://a:a…``) cannot make a sc
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import re
@@ -83,7 +84,8 @@ _AUTH_HEADER = re.compile(
     r"(?P<value>[A-Za-z0-9._~+/=-]{8,4096})"
 )
 # Only where a run starts, so a run shorter than 20 is tried once, not once per character.
-_TOKENISH = re.compile(r"(?<![A-Za-z0-9+/_=-])[A-Za-z0-9+/_=-]{20,}+")
+# Captured, so ``split`` keeps the runs between the rest of the text.
+_TOKENISH = re.compile(r"((?<![A-Za-z0-9+/_=-])[A-Za-z0-9+/_=-]{20,}+)")
 _LONGEST_JUDGED = 4096  # a longer run is judged by its start (a 10 MB base64 blob is one run)
 _WORD = re.compile(r"[a-z]{3,}")
 _HEX = re.compile(r"[0-9a-f]+|[0-9A-F]+")
@@ -165,22 +167,81 @@ def redact_text(text: str) -> str:
     return _hide_tokens(text)
 
 
-_JUDGED_KEPT = 65_536  # distinct tokens remembered per call (logs repeat the same ids)
+_BULK = 2_000  # distinct tokens from which they are judged together (numpy), not one by one
+_BULK_LONGEST = 256  # longer tokens (few per MB) are judged one by one
 
 
 def _hide_tokens(text: str) -> str:
-    judged: dict[str, str] = {}
+    """Replace random-looking tokens; each distinct token is judged once.
 
-    def one(m: re.Match[str]) -> str:
-        token = m.group(0)
-        out = judged.get(token)
-        if out is None:
-            out = REDACTED if _high_entropy(token) else token
-            if len(judged) < _JUDGED_KEPT:
-                judged[token] = out
-        return out
+    Text with many distinct tokens (10 MB of random ones: 420,000) is judged in bulk with
+    numpy by the same rules as ``_random_looking`` (benchmarks/redaction.py).
+    """
+    parts = _TOKENISH.split(text)
+    if len(parts) == 1:
+        return text
+    tokens = parts[1::2]
+    distinct = set(tokens)
+    if len(distinct) >= _BULK:
+        secret = _judge_in_bulk(distinct)
+    else:
+        secret = {t for t in distinct if _high_entropy(t)}
+    if not secret:
+        return text
+    parts[1::2] = [REDACTED if t in secret else t for t in tokens]
+    return "".join(parts)
 
-    return _TOKENISH.sub(one, text)
+
+def _judge_in_bulk(tokens: set[str]) -> set[str]:
+    """``{t for t in tokens if _high_entropy(t)}``, vectorised per token length."""
+    import numpy as np
+
+    table = np.zeros(256, dtype=np.uint8)  # 1 lower, 2 upper, 3 digit, 4 '/'
+    table[ord("a") : ord("z") + 1] = 1
+    table[ord("A") : ord("Z") + 1] = 2
+    table[ord("0") : ord("9") + 1] = 3
+    table[ord("/")] = 4
+    ordered_tokens = sorted(tokens, key=len)
+    lengths = np.fromiter(map(len, ordered_tokens), dtype=np.int64, count=len(ordered_tokens))
+    bounds = [0, *(np.flatnonzero(np.diff(lengths)) + 1).tolist(), len(ordered_tokens)]
+    secret: set[str] = set()
+    for a, b in itertools.pairwise(bounds):
+        group, n, k = ordered_tokens[a:b], int(lengths[a]), b - a
+        if n < 20:
+            continue
+        if n > _BULK_LONGEST:
+            secret.update(t for t in group if _high_entropy(t))
+            continue
+        rows = np.frombuffer("".join(group).encode("ascii", "replace"), dtype=np.uint8)
+        rows = rows.reshape(k, n)
+        kind = table[rows]
+        path = (kind == 4).any(axis=1)  # paths are judged segment by segment, in Python
+        secret.update(t for t in itertools.compress(group, path.tolist()) if _high_entropy(t))
+        digits = (kind == 3).sum(axis=1)
+        lower = (kind == 1).sum(axis=1)
+        ok = ~path & (digits > 0) & (lower > 0) & (kind == 2).any(axis=1) & (digits <= 0.5 * n)
+        ordered = np.sort(rows, axis=1)
+        starts = np.ones((k, n), dtype=bool)
+        starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+        ok &= starts.sum(axis=1) >= (0.7 * n if n < 32 else 16)
+        if n >= 32:
+            at = np.flatnonzero(starts.ravel())
+            p = np.diff(np.append(at, starts.size)) / n
+            entropy = np.bincount(at // n, weights=-p * np.log2(p), minlength=k)
+            close = ok & (np.abs(entropy - 4.0) < 1e-6)  # float summation order: ask Python
+            ok &= entropy >= 4.0
+            for i in np.flatnonzero(close).tolist():
+                ok[i] = _entropy(group[i]) >= 4.0
+        # _wordy: runs of 3+ lowercase letters cover half the token. A letter is in such a
+        # run exactly when one of the three windows of 3 letters around it is all lowercase.
+        low = kind == 1
+        window = low[:, :-2] & low[:, 1:-1] & low[:, 2:]
+        covered = np.zeros((k, n), dtype=bool)
+        for shift in range(3):
+            covered[:, shift : n - 2 + shift] |= window
+        ok &= covered.sum(axis=1) < 0.5 * n
+        secret.update(itertools.compress(group, ok.tolist()))
+    return secret
 
 
 def _hide_header(m: re.Match[str]) -> str:
