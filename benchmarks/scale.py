@@ -105,8 +105,8 @@ def _hms(k: int) -> str:
     return f"{k // 3600 % 24:02d}:{k // 60 % 60:02d}:{k % 60:02d}"
 
 
-def _timed(argv: list[str], cwd: Path) -> tuple[float, float, int]:
-    """(wall s, peak RSS MB, exit code) of one fresh process."""
+def _timed(argv: list[str], cwd: Path) -> tuple[float, float, int, float]:
+    """(wall s, peak RSS MB, exit code, CPU s) of one fresh process."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -115,7 +115,7 @@ def _timed(argv: list[str], cwd: Path) -> tuple[float, float, int]:
     err = proc.stderr.read().decode() if proc.stderr else ""
     if proc.returncode != 0:
         print(f"{argv}: exit {proc.returncode}: {err[-500:]}", file=sys.stderr)
-    return wall, usage.ru_maxrss / 1024, proc.returncode
+    return wall, usage.ru_maxrss / 1024, proc.returncode, usage.ru_utime + usage.ru_stime
 
 
 def main() -> int:
@@ -125,34 +125,41 @@ def main() -> int:
     parser.add_argument("--block", type=int, default=100, help="samples per add_results call")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--keep", type=Path, help="copy the built repository here")
+    parser.add_argument("--reuse", type=Path, help="time a repository kept by --keep, build none")
     args = parser.parse_args()
     perfop = str(Path(sys.executable).with_name("perfop"))
     with tempfile.TemporaryDirectory(prefix="perfop-bench-scale-") as tmp:
-        repo = Path(tmp) / "repo"
-        repo.mkdir()
-        (repo / "perfop.toml").write_text(CONFIG)
-        env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@example.com"}
-        env |= {"GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@example.com"}
-        for cmd in (["init", "-q"], ["add", "perfop.toml"], ["commit", "-qm", "config"]):
-            subprocess.run(["git", *cmd], cwd=repo, check=True, env=env)
-        built = build(repo, args.commits, args.samples, args.block)
+        repo = args.reuse or Path(tmp) / "repo"
+        built = 0.0
+        if args.reuse is None:
+            repo.mkdir()
+            (repo / "perfop.toml").write_text(CONFIG)
+            env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@example.com"}
+            env |= {"GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@example.com"}
+            for cmd in (["init", "-q"], ["add", "perfop.toml"], ["commit", "-qm", "config"]):
+                subprocess.run(["git", *cmd], cwd=repo, check=True, env=env)
+            built = build(repo, args.commits, args.samples, args.block)
         db = repo / ".perfop" / "perfop.db"
         size = sum(p.stat().st_size for p in db.parent.glob("perfop.db*"))
         commands = {
             "history": [perfop, "history", "W", "--no-plot"],
             "runs list": [perfop, "runs", "list", "--limit", "2000"],
+            "floor: runs list --limit 1": [perfop, "runs", "list", "--limit", "1"],
         }
         results: dict[str, object] = {}
         load_before = os.getloadavg()
         for name, argv in commands.items():
             runs = [_timed(argv, repo) for _ in range(args.repeat)]
-            walls = [w for w, _, _ in runs]
+            walls = [w for w, _, _, _ in runs]
+            cpus = [c for _, _, _, c in runs]
             results[name] = {
                 "command": " ".join(["perfop", *argv[1:]]),
                 "wall_s": [round(w, 3) for w in walls],
                 "median_s": round(statistics.median(walls), 3),
-                "peak_rss_mb": round(max(r for _, r, _ in runs), 1),
-                "exit_codes": sorted({c for _, _, c in runs}),
+                "cpu_s": [round(c, 3) for c in cpus],
+                "cpu_median_s": round(statistics.median(cpus), 3),
+                "peak_rss_mb": round(max(r for _, r, _, _ in runs), 1),
+                "exit_codes": sorted({c for _, _, c, _ in runs}),
             }
         from perfop.history import load_history
 
@@ -162,20 +169,22 @@ def main() -> int:
                 ("load_history", lambda: load_history(store, "W", repo_root=repo)),
                 ("list_runs", lambda: store.list_runs(limit=2000)),
             ):
-                walls = []
+                walls, cpus = [], []
                 for _ in range(args.repeat):
-                    t0 = time.perf_counter()
+                    t0, c0 = time.perf_counter(), time.process_time()
                     call()
                     walls.append(time.perf_counter() - t0)
+                    cpus.append(time.process_time() - c0)
                 results[f"in-process {name}"] = {
                     "wall_s": [round(w, 3) for w in walls],
                     "median_s": round(statistics.median(walls), 3),
+                    "cpu_median_s": round(statistics.median(cpus), 3),
                 }
             shifts = load_history(store, "W", repo_root=repo).shifts
             results["shifts"] = [(s.index, round(s.magnitude, 4)) for s in shifts]
         finally:
             store.close()
-        if args.keep:
+        if args.keep and args.reuse is None:
             shutil.copytree(repo, args.keep)
     doc = {
         "samples": args.commits * args.samples,

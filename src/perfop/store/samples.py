@@ -20,14 +20,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from perfop.store import schema as s
 
 ABSENT_BITS = 0x7FF8_0000_DEAD_0001  # a quiet NaN no arithmetic produces
-_ABSENT = np.array([ABSENT_BITS], dtype="<u8").view("<f8")[0]
+_ABSENT: float = struct.unpack("<d", struct.pack("<Q", ABSENT_BITS))[0]
 _CHUNK = 500  # ids per IN (...) clause
 SEP, JSON_MARK = "\x1f", "\x1e"
 
@@ -68,11 +67,12 @@ def encode_block(
                 seen.add(name)
                 names.append(name)
     n = len(items)
-    data = np.full((len(names), n), _ABSENT, dtype="<f8")
+    # struct, not numpy: the writer's path (``perfop run``) stays free of NumPy's import
+    data = [_ABSENT] * (len(names) * n)  # metric-major: data[k * n + j] is metric k of sample j
     position = {name: k for k, name in enumerate(names)}
     for j, (_, metrics, _) in enumerate(items):
         for name, value in metrics.items():
-            data[position[name], j] = value
+            data[position[name] * n + j] = float(value)
     indices = [i for i, _, _ in items]
     first = indices[0] if indices else 0
     contiguous = indices == list(range(first, first + n))
@@ -85,18 +85,18 @@ def encode_block(
     return {
         "n": n,
         "first_idx": first,
-        "indices": None if contiguous else np.asarray(indices, dtype="<i8").tobytes(),
+        "indices": None if contiguous else struct.pack(f"<{n}q", *indices),
         "metrics": pack_names(names),
-        "data": data.tobytes(),
+        "data": struct.pack(f"<{len(data)}d", *data),
         "digests": pack_names(digests),
-        "digest_codes": np.asarray(codes, dtype="<u4").tobytes() if len(digests) > 1 else None,
+        "digest_codes": struct.pack(f"<{n}I", *codes) if len(digests) > 1 else None,
     }
 
 
 def block_indices(row: Any) -> list[int]:
     if row.indices is None:
         return list(range(row.first_idx, row.first_idx + row.n))
-    return [int(i) for i in np.frombuffer(row.indices, dtype="<i8")]
+    return list(struct.unpack(f"<{row.n}q", row.indices))
 
 
 def taken_indices(conn: Connection, run_id: int) -> set[int]:
@@ -133,6 +133,8 @@ def decode_block(row: Any) -> list[DecodedSample]:
 
 def block_values(rows: Iterable[Any], metric: str) -> list[float]:
     """Every value of ``metric`` in these block rows (in row order), without building samples."""
+    import numpy as np
+
     out: list[float] = []
     for row in rows:
         names = unpack_names(row.metrics)
@@ -212,6 +214,8 @@ def _finite_or_none(value: float) -> float | None:
 
 def summary_rows(run_id: int, blocks: Sequence[Any]) -> list[dict[str, Any]]:
     """``run_metrics`` rows of one run from its block rows (perfop.stats.summarize per metric)."""
+    import numpy as np
+
     from perfop.stats import summarize
 
     order: list[str] = []
