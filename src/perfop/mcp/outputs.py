@@ -352,16 +352,53 @@ class TriageDoc(Document):
 # --- comparing and reporting ---------------------------------------------------------------------
 
 
+Number = float | None  # null where the statistic is not finite
+
+
+class MetricComparison(Record):
+    """One metric of an A/B comparison: candidate/base ratio with its confidence interval."""
+
+    name: str
+    unit: str | None
+    better: str = Field(description="lower or higher.")
+    base_median: Number
+    candidate_median: Number
+    ratio: Number = Field(description="Candidate/base (geometric mean of the paired ratios).")
+    ci_low: Number
+    ci_high: Number
+    p_value: Number
+    verdict: str
+    pairs: int
+    mde: Number = Field(description="The smallest change this comparison could detect.")
+
+
 class WorkloadComparison(Record):
     name: str
     verdict: str | None = Field(description="faster, slower, unchanged or inconclusive.")
     pairs: int
+    behavior: str | None = Field(None, description="Whether the output changed.")
+    primary_metric: str | None = None
     failure: str | None = None
-    metrics: list[Json] | dict[str, Any]
+    stop_reason: str | None = None
+    mde: Number = None
+    notices: list[str] = Field(default_factory=list)
+    runs: dict[str, int | None] = Field(description="The base and candidate run ids.")
+    metrics: list[MetricComparison]
+
+
+class Side(Record):
+    ref: str | None
+    sha: str | None
 
 
 class ComparisonDoc(Document):
     schema_id: Literal["perfop.comparison/2"] = Field(alias="schema")
+    id: int | None = Field(description="The stored comparison (read it back with show).")
+    base: Side
+    candidate: Side
+    seed: int | None
+    threshold: float
+    alpha: float
     workloads: list[WorkloadComparison]
 
 
