@@ -689,3 +689,65 @@ def test_a_sql_ascii_postgres_database_is_one_line_naming_the_encoding(
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# (tool, arguments, needle): what an agent may send wrong; each is isError with one line.
+MCP_CASES: list[tuple[str, dict[str, Any], str]] = [
+    ("compare", {"base": "", "candidate": "HEAD"}, "base"),
+    ("compare", {"base": "HEAD", "candidate": ""}, "candidate"),
+    ("compare", {"base": "HEAD..main"}, "base"),
+    ("compare", {"base": "--upload-pack=evil"}, "base"),
+    ("compare", {"base": "nosuchref"}, "nosuchref"),
+    ("compare", {"base": "main", "candidate": "other", "seed": -1}, "seed"),
+    ("compare", {"base": "main", "candidate": "other", "seed": 2**70}, "seed"),
+    ("compare", {"base": "main", "candidate": "other", "max_seconds": -1}, "max_seconds"),
+    ("compare", {"base": "main", "candidate": "other", "workloads": ["nosuch"]}, "nosuch"),
+    ("run", {"workloads": ["nosuch"]}, "nosuch"),
+    ("run", {"runs": 0}, "runs"),
+    ("run", {"runs": 10**26}, "runs"),
+    ("run", {"timeout": 0}, "timeout"),
+    ("run", {"command": "rm -rf /"}, "unknown key"),
+    ("runs", {"limit": 0}, "limit"),
+    ("report", {"output": "/nonexistent/dir/x.md"}, "output"),
+    ("report", {"output": "../x.md"}, "output"),
+    ("report", {"output": "bench.py"}, "bench.py"),
+    ("intake", {"spec": {"title": "x", "base": "--upload-pack=evil"}}, "base"),
+    ("hypothesis_add", {"statment": "x"}, "statement"),
+    ("show", {"kind": "run", "id": 99}, "99"),
+    ("show", {"kind": "nosuch", "id": 1}, "kind"),
+]
+
+
+def test_bad_mcp_arguments_are_one_line_tool_errors_that_change_nothing(repo: Path) -> None:
+    """The battery's MCP part: one server, every case isError with one line naming the
+    argument, and no file, store row or worktree created or changed by any of them."""
+    pytest.importorskip("mcp")
+    import anyio
+    from mcp import ClientSession, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    from conftest import perfop_env
+
+    before = _snapshot(repo)
+    failures: list[Any] = []
+
+    async def main() -> None:
+        params = StdioServerParameters(
+            command=sys.executable,
+            args=["-m", "perfop", "mcp", "--repo", str(repo)],
+            env=perfop_env(),
+            cwd=str(repo.parent),
+        )
+        async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
+            for name, args, needle in MCP_CASES:
+                result = await session.call_tool(name, args)
+                text = result.content[0].text if result.content else ""
+                if not (result.is_error and "\n" not in text and needle in text):
+                    failures.append((name, args, result.is_error, text[:300]))
+                if "Traceback" in text or "internal error" in text:
+                    failures.append((name, args, "traceback", text[:300]))
+
+    anyio.run(main)
+    assert not failures, failures
+    assert _snapshot(repo) == before, "an MCP call created or changed something"

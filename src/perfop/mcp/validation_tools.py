@@ -98,8 +98,10 @@ def compare(call: Call, args: CompareArgs) -> Answer:
     result = compare_service(
         call.app.store,
         call.app.loaded,
-        base=check_ref(args.base, argument="base") if args.base else None,
-        candidate=check_ref(args.candidate, argument="candidate") if args.candidate else None,
+        base=check_ref(args.base, argument="base") if args.base is not None else None,
+        candidate=(
+            check_ref(args.candidate, argument="candidate") if args.candidate is not None else None
+        ),
         workloads=args.workloads,
         harness=args.harness,
         seed=args.seed,
@@ -206,7 +208,9 @@ def validate(call: Call, args: ValidateArgs) -> Answer:
         call.app.loaded,
         args.label,
         actor=call.app.actor,
-        candidate=check_ref(args.candidate, argument="candidate") if args.candidate else None,
+        candidate=(
+            check_ref(args.candidate, argument="candidate") if args.candidate is not None else None
+        ),
         max_time=args.max_time,
         max_runs=args.max_runs,
         seed=args.seed,
