@@ -219,6 +219,10 @@ def _read_commands_work(
     history = perfop_proc(["history", "w", "--no-plot", "--format", "json"], cwd=repo)
     assert history.returncode == 0, history.stderr
     assert [p["n"] for p in json.loads(history.stdout)["points"]] == [3]
+    status = perfop_proc(["status"], cwd=repo)
+    assert status.returncode == 0 and "faults" in status.stdout, status.stderr
+    report = perfop_proc(["report", "--format", "md"], cwd=repo)  # rendered, not recorded
+    assert report.returncode == 0 and "faults" in report.stdout, report.stderr
     refused = perfop_proc(["run", "--runs", "1", "w"], cwd=repo)
     assert refused.returncode == 2, (refused.returncode, refused.stderr)
     error = [line for line in refused.stderr.splitlines() if line.startswith("perfop: error")]
@@ -233,6 +237,7 @@ def test_read_commands_work_on_a_read_only_store(
 ) -> None:
     repo = _repo(git_repo)
     assert perfop_proc(["record", "--runs", "3", "w"], cwd=repo).returncode == 0
+    assert perfop_proc(["intake", "--title", "faults"], cwd=repo).returncode == 0
     folder = repo / ".perfop"
     stale = _stale_run(folder / "perfop.db")
     before = _snapshot(folder)
@@ -250,6 +255,7 @@ def test_read_commands_work_on_a_full_disk(
     folder = repo / ".perfop"
     with small_tmpfs(folder):
         assert perfop_proc(["record", "--runs", "3", "w"], cwd=repo).returncode == 0
+        assert perfop_proc(["intake", "--title", "faults"], cwd=repo).returncode == 0
         stale = _stale_run(folder / "perfop.db")
         _fill(folder)
         _read_commands_work(perfop_proc, repo, stale)

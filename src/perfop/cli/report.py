@@ -59,6 +59,7 @@ def report(
         sys.stdout.write(result.text)
         sys.stdout.flush()
         return
-    typer.echo(f"report: {result.files[0]} ({result.fmt}, recorded as report {result.record.id})")
+    recorded = f"recorded as report {result.record.id}" if result.record else "not recorded"
+    typer.echo(f"report: {result.files[0]} ({result.fmt}, {recorded})")
     for extra in result.files[1:]:
         typer.echo(f"plot: {extra}")

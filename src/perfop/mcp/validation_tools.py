@@ -301,7 +301,8 @@ def report(call: Call, args: ReportArgs) -> Answer:
     else:
         root = call.app.repo_root
         where = ", ".join(str(p.relative_to(root)) for p in result.files) or "the answer"
-        text = f"report {result.record.id} ({result.fmt}) written to {where}"
+        name = f"report {result.record.id}" if result.record else "report (not recorded)"
+        text = f"{name} ({result.fmt}) written to {where}"
     return Answer(doc, text)
 
 

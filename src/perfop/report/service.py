@@ -21,7 +21,7 @@ from perfop.store.reports import ReportRecord, record_report
 class GeneratedReport:
     fmt: str
     text: str
-    record: ReportRecord
+    record: ReportRecord | None  # None: the store could not be written (read-only, full)
     data: ReportData
     files: list[Path] = field(default_factory=list)  # the report first, then its plots
 
@@ -50,13 +50,18 @@ def generate_report(
     else:
         text = render(data, chosen)
     last = max((v.created_at for v in data.validations), default=None)
-    record = record_report(
-        store,
-        engagement_id=data.engagement.id,
-        fmt=chosen,
-        path=str(output.path.resolve()) if output is not None else None,
-        text=text,
-        validations=len(data.validations),
-        last_validation_at=last,
+    # A report is a read: on a store that cannot be written it is rendered, not recorded.
+    record = (
+        None
+        if store.read_only
+        else record_report(
+            store,
+            engagement_id=data.engagement.id,
+            fmt=chosen,
+            path=str(output.path.resolve()) if output is not None else None,
+            text=text,
+            validations=len(data.validations),
+            last_validation_at=last,
+        )
     )
     return GeneratedReport(chosen, text, record, data, files)
