@@ -32,16 +32,18 @@ import time
 time.sleep(0.08)
 print("ok")
 """
+# A pair cap, not a tight max_time: on a loaded machine start-up and checkouts alone can take
+# several seconds, and a budget they fill leaves no pair (and no verdict) to record.
 CONFIG = """\
 [workloads.loop]
 command = ["{python}", "-S", "loop.py"]
-max_time = 4
-max_runs = 30
+max_time = 120
+max_pairs = 8
 
 [workloads.nap]
 command = ["{python}", "-S", "nap.py"]
-max_time = 4
-max_runs = 30
+max_time = 120
+max_pairs = 8
 """
 
 
