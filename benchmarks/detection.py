@@ -187,6 +187,15 @@ def run_perfop(repo: Path, base: str, cand: str, seed: int) -> dict[str, Any]:
     doc = json.loads(out.stdout)
     w = doc["workloads"][0]
     metrics = {m["name"]: m for m in w["metrics"]}
+    if "wall_time" not in metrics:  # a side failed, or the budget bought no pair: no verdict
+        return {
+            "verdict": w["verdict"] or "failed",
+            "failure": w.get("failure"),
+            "pairs": w["pairs"],
+            "time": w["elapsed"],
+            "wall": wall,
+            "loadavg": [load0, os.getloadavg()[0]],
+        }
     # The metric the verdict was decided on (cpu_time for a CPU-bound workload, issue 14 8b).
     decided = w.get("decided_on") or w.get("primary_metric", "wall_time")
     primary = metrics.get(decided, metrics["wall_time"])
