@@ -30,6 +30,9 @@ def test_a_speed_up_headline_carries_its_interval() -> None:
     assert change_phrase(0.358, "s", "lower", 0.168, 0.764) == "2.79x faster (CI 1.31-5.95x)"
     assert change_phrase(1.2, "s", "lower", 1.1, 1.3) == "1.20x slower (CI 1.10-1.30x)"
     assert change_phrase(0.5, "s", "lower") == "2.00x faster"
+    # an interval open at one end (few pairs) still says what is known
+    assert change_phrase(0.358, "s", "lower", 0.0, 0.764) == "2.79x faster (CI >= 1.31x)"
+    assert change_phrase(0.358, "s", "lower", float("nan"), float("inf")) == "2.79x faster"
     assert "(CI 1.31-5.95x)" in workload_sentence(_wl("faster", 0.358, 0.168, 0.764, 0.05), ())
 
 

@@ -64,6 +64,16 @@ def fmt_pair(a: float, b: float, unit: str) -> str:
     return f"{a / sa:.3g} {ua} -> {b / sb:.3g} {ub}"
 
 
+def _interval(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f" (CI {low:.2f}-{high:.2f}x)"
+    if low is not None:
+        return f" (CI >= {low:.2f}x)"
+    if high is not None:
+        return f" (CI <= {high:.2f}x)"
+    return ""
+
+
 def change_phrase(
     ratio: float | None,
     unit: str,
@@ -76,18 +86,17 @@ def change_phrase(
     if ratio is None or not math.isfinite(ratio) or ratio <= 0:
         return "no estimate"
     timed = unit == "s" and better == "lower"
-    ok = (
-        ci_low is not None
-        and ci_high is not None
-        and math.isfinite(ci_low)
-        and math.isfinite(ci_high)
-        and ci_low > 0
-    )
+
+    def bound(x: float | None) -> float | None:
+        return x if x is not None and math.isfinite(x) and x > 0 else None
+
+    lo, hi = bound(ci_low), bound(ci_high)
     if ratio < 1:
-        ci = f" (CI {1 / ci_high:.2f}-{1 / ci_low:.2f}x)" if ok else ""  # type: ignore[operator]
+        # In speed-up terms the interval flips: (1/high, 1/low); an open end is said as such.
+        ci = _interval(1 / hi if hi else None, 1 / lo if lo else None)
         return f"{1 / ratio:.2f}x {'faster' if timed else 'lower'}{ci}"
     if ratio > 1:
-        ci = f" (CI {ci_low:.2f}-{ci_high:.2f}x)" if ok else ""
+        ci = _interval(lo, hi)
         return f"{ratio:.2f}x {'slower' if timed else 'higher'}{ci}"
     return "no change"
 
