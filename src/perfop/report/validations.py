@@ -54,7 +54,7 @@ class Reader:
         import sqlalchemy as sa
 
         from perfop.store import schema as s
-        from perfop.store.samples import decode_block, read_blocks
+        from perfop.store.samples import block_metrics, read_blocks
 
         comparisons: sa.Table | None
         try:
@@ -82,8 +82,7 @@ class Reader:
                     key = (int(cid), str(workload), str(side))
                     into = self.samples.setdefault(key, {})
                     for block in blocks[rid]:
-                        for sample in decode_block(block):
-                            into[sample.index] = sample.metrics
+                        into.update(block_metrics(block))
 
     def paired(
         self, comparison_id: int | None, workload: str, metric: str

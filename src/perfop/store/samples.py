@@ -110,24 +110,38 @@ def taken_indices(conn: Connection, run_id: int) -> set[int]:
     return out
 
 
-def decode_block(row: Any) -> list[DecodedSample]:
-    """The samples of one block row, in the order they were written."""
+def block_metrics(row: Any) -> list[tuple[int, dict[str, float]]]:
+    """``(index, metrics)`` of each sample of one block row, in the order written."""
     names = unpack_names(row.metrics)
     n, width = row.n, len(names)
     # struct, not numpy: most blocks hold one or a few samples, where numpy's overhead dominates
     values = struct.unpack(f"<{n * width}d", row.data)
     bits = struct.unpack(f"<{n * width}Q", row.data)
-    digests: list[str | None] = [d or None for d in unpack_names(row.digests)] or [None]
-    codes = struct.unpack(f"<{n}I", row.digest_codes) if row.digest_codes is not None else (0,) * n
+    if n == 1:  # the usual block of a slow workload: one sample
+        index = row.first_idx if row.indices is None else block_indices(row)[0]
+        return [
+            (index, {k: v for k, v, b in zip(names, values, bits, strict=True) if b != ABSENT_BITS})
+        ]
     return [
-        DecodedSample(
-            index=idx,
-            metrics={
-                names[k]: values[k * n + j] for k in range(width) if bits[k * n + j] != ABSENT_BITS
-            },
-            stdout_digest=digests[codes[j]],
+        (
+            idx,
+            {names[k]: values[k * n + j] for k in range(width) if bits[k * n + j] != ABSENT_BITS},
         )
         for j, idx in enumerate(block_indices(row))
+    ]
+
+
+def decode_block(row: Any) -> list[DecodedSample]:
+    """The samples of one block row with their stdout digests, in the order written."""
+    digests: list[str | None] = [d or None for d in unpack_names(row.digests)] or [None]
+    codes = (
+        struct.unpack(f"<{row.n}I", row.digest_codes)
+        if row.digest_codes is not None
+        else (0,) * row.n
+    )
+    return [
+        DecodedSample(index=idx, metrics=metrics, stdout_digest=digests[codes[j]])
+        for j, (idx, metrics) in enumerate(block_metrics(row))
     ]
 
 
