@@ -314,3 +314,24 @@ def test_a_foreign_runs_table_is_refused_untouched(any_store_url: str) -> None:
             assert conn.execute(sa.text("SELECT x FROM runs")).scalar() == 42
     finally:
         engine.dispose()
+
+
+def test_a_metric_name_of_any_length_keeps_its_run_and_summary(any_store_url: str) -> None:
+    """A suite benchmark's name is unbounded: no b-tree index may hold it (PostgreSQL caps an
+    index entry at ~2.7 kB, and a refused summary lost the whole run)."""
+    import random
+    import string
+
+    from perfop.store.samples import read_summaries
+
+    name = "".join(random.Random(10).choice(string.ascii_letters) for _ in range(10_000))
+    store = open_store(any_store_url)
+    try:
+        run_id = store.begin_run(workload="w", argv=["a"])
+        store.add_result(run_id, 0, _result(**{name: 3.0}))
+        store.finish_run(run_id, RunStatus.COMPLETE)
+        assert store.get_run(run_id).values(name) == [3.0]
+        with store.read() as conn:
+            assert read_summaries(conn, [run_id], name)[run_id].stats["median"] == 3.0
+    finally:
+        store.close()

@@ -95,14 +95,17 @@ sample_blocks = sa.Table(
 run_metrics = sa.Table(
     "run_metrics",
     metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
     sa.Column(
         "run_id",
         sa.Integer,
         sa.ForeignKey("runs.id", ondelete="CASCADE"),
-        primary_key=True,
-        autoincrement=False,
+        nullable=False,
+        index=True,
     ),
-    sa.Column("metric", sa.Text, primary_key=True),
+    # Not indexed: a benchmark's name has no length limit, and PostgreSQL's b-tree refuses
+    # entries over ~2.7 kB (rows are found by run_id).
+    sa.Column("metric", sa.Text, nullable=False),
     sa.Column("n", sa.Integer, nullable=False),
     # Floats are NULL for NaN (SQLite stores NaN as NULL); sum and sum_sq combine runs.
     sa.Column("sum", sa.Float),
