@@ -437,8 +437,12 @@ def derive_status(ctx: VerifyContext) -> StatusReport:
         step = NextStep(
             "commit the change on a branch, then record it", s.command, s.tool, s.arguments
         )
-    elif not fresh:
-        stale = next(h for h in impl if h.status is not Status.REVERTED and not _fresh(ctx, h))
+    elif not fresh and (
+        stale := next(
+            (h for h in impl if h.status is not Status.REVERTED and not _fresh(ctx, h)), None
+        )
+    ):
+        # Every candidate reverted leaves nothing to validate: the closing step says what next.
         stage = Stage.VALIDATION
         s = validate_step(stale.label)
         step = NextStep("A/B validate the candidate", s.command, s.tool, s.arguments)
