@@ -14,6 +14,7 @@ first open (full disk) never leaves a file without tables.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import sqlite3
 import time
@@ -25,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlalchemy.pool import Pool, SingletonThreadPool
 
 from perfop.errors import StoreError
 from perfop.store import schema as s
@@ -118,7 +120,9 @@ def _utf8_only(url: str) -> Callable[[Any, Any], None]:
     return check
 
 
-def _engine(url: str, *, wal: bool = True, read_only: bool = False) -> Engine:
+def _engine(
+    url: str, *, wal: bool = True, read_only: bool = False, pool: type[Pool] | None = None
+) -> Engine:
     backend = sa.engine.make_url(url).get_backend_name()
     if backend != "sqlite":
         postgres = backend == "postgresql"
@@ -134,7 +138,8 @@ def _engine(url: str, *, wal: bool = True, read_only: bool = False) -> Engine:
         if postgres:
             event.listen(engine, "connect", _utf8_only(url))
         return engine
-    engine = sa.create_engine(url, connect_args={"timeout": 60})
+    extra: dict[str, Any] = {} if pool is None else {"poolclass": pool}
+    engine = sa.create_engine(url, connect_args={"timeout": 60}, **extra)
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _rec: Any) -> None:
@@ -300,8 +305,19 @@ def _upgrade(store: Store) -> None:
         conn.execute(s.meta.insert().values(key="tables", value=_tables_key()))
 
 
+_twins = itertools.count()
+
+
 def _memory_twin() -> Engine:
-    engine = _engine("sqlite://", wal=False)
+    # A named, shared-cache in-memory database: SQLAlchemy keeps one connection per thread for
+    # an in-memory SQLite database, and a plain ``sqlite://`` gives each of them a database of
+    # its own, so an MCP worker thread would read a store without tables.
+    # A connection of its own keeps the database alive whichever thread's connection the pool
+    # closes, until the engine is disposed.
+    name = f"file:perfop-twin-{os.getpid()}-{next(_twins)}?mode=memory&cache=shared"
+    keeper = sqlite3.connect(name, uri=True, check_same_thread=False)
+    engine = _engine(f"sqlite:///{name}&uri=true", wal=False, pool=SingletonThreadPool)
+    event.listen(engine, "engine_disposed", lambda _engine: keeper.close())
     with engine.begin() as conn:
         s.metadata.create_all(conn)
     return engine
