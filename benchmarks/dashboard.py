@@ -6,7 +6,11 @@ public functions (``perfop.publish.collect`` -> ``load_history``, change points 
 rendering. The store is filled once beforehand through the importer's path (one run of 5
 samples per workload and commit, with the commit's time and subject), not timed.
 
-    .venv/bin/python benchmarks/dashboard.py [--workloads 50] [--commits 1000]
+    .venv/bin/python benchmarks/dashboard.py [--workloads 50] [--commits 1000] [--store FILE]
+
+``--store FILE`` keeps the filled SQLite store in FILE and reuses it when it exists (filling
+50,000 runs through the importer takes minutes), so two versions of perfop can be timed on the
+same store.
 
 Results go to docs/benchmarks.md ("Dashboard build").
 """
@@ -58,6 +62,7 @@ def main() -> None:
     parser.add_argument("--workloads", type=int, default=50)
     parser.add_argument("--commits", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--store", type=Path, help="SQLite file to fill once and reuse")
     args = parser.parse_args()
 
     from perfop.publish import DashboardOptions, collect, render_dashboard, synthetic_histories
@@ -72,10 +77,13 @@ def main() -> None:
         render.append(time.perf_counter() - t0)
 
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{Path(tmp) / 'perfop.db'}"
-        t0 = time.perf_counter()
-        fill_store(url, args.workloads, args.commits)
-        filled = time.perf_counter() - t0
+        db = args.store or Path(tmp) / "perfop.db"
+        url = f"sqlite:///{db}"
+        filled = None
+        if not db.exists():
+            t0 = time.perf_counter()
+            fill_store(url, args.workloads, args.commits)
+            filled = time.perf_counter() - t0
         whole = []
         for _ in range(args.repeat):
             t0 = time.perf_counter()
@@ -101,7 +109,8 @@ def main() -> None:
         + ", ".join(f"{t:.3f}" for t in whole)
         + ")"
     )
-    print(f"(filling the store, not timed above: {filled:.1f} s)")
+    if filled is not None:
+        print(f"(filling the store, not timed above: {filled:.1f} s)")
 
 
 if __name__ == "__main__":

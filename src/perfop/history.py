@@ -151,46 +151,136 @@ def load_history(
     min_magnitude: float = 0.0,
 ) -> History:
     """The series of ``workload`` in commit order and its persistent shifts."""
-    from perfop.store.history import commit_statistics, known_workloads, series_runs
+    return load_histories(
+        store,
+        [workload],
+        metric=metric,
+        statistic=statistic,
+        repo_root=repo_root,
+        max_pvalue=max_pvalue,
+        min_magnitude=min_magnitude,
+    )[0]
+
+
+def load_histories(
+    store: Store,
+    workloads: Sequence[str] = (),
+    *,
+    metric: str = "wall_time",
+    statistic: str = "median",
+    repo_root: Path | None = None,
+    max_pvalue: float = 0.01,
+    min_magnitude: float = 0.0,
+) -> list[History]:
+    """The histories of ``workloads`` (in that order), or of every workload with a series.
+
+    One query reads every run of the series with its stored summary (``run_metrics``): a commit
+    measured by one run takes that run's statistic and no sample is decoded; only a commit
+    measured by several runs (a statistic over their pooled samples), or a run without a
+    summary, reads samples. A named workload without a series is an error; unnamed, it is
+    skipped (a workload only ever compared has nothing to chart).
+    """
+    from perfop.store.history import commit_statistics, known_workloads, series_summaries
 
     if statistic not in STATISTICS:
         raise UsageError(f"--statistic {statistic!r}: expected one of {', '.join(STATISTICS)}")
-    runs = series_runs(store, workload)
-    if not runs:
-        known = ", ".join(known_workloads(store)) or "none yet"
-        raise UsageError(
-            f"no recorded runs of workload {workload!r} with a commit; record some with "
-            f"'perfop record' or 'perfop import' (workloads in the store: {known})"
-        )
-    by_sha: dict[str, list[Any]] = {}
-    for run in runs:
-        by_sha.setdefault(run.sha, []).append(run)
-    missing = [sha for sha, rs in by_sha.items() if not any(r.committed_at for r in rs)]
-    git_times = _commit_times(repo_root, missing)
-    values = commit_statistics(
-        store, [[r.run_id for r in rs] for rs in by_sha.values()], metric, statistic
+    named = bool(workloads)
+    found = series_summaries(store, metric, statistic, workloads)
+    names = list(workloads) if named else [w for w in known_workloads(store) if w in found]
+    grouped: dict[str, dict[str, list[Any]]] = {}
+    for name in names:
+        runs = found.get(name)
+        if not runs:
+            known = ", ".join(known_workloads(store)) or "none yet"
+            raise UsageError(
+                f"no recorded runs of workload {name!r} with a commit; record some with "
+                f"'perfop record' or 'perfop import' (workloads in the store: {known})"
+            )
+        by_sha: dict[str, list[Any]] = {}
+        for item in runs:
+            by_sha.setdefault(item.run.sha, []).append(item)
+        grouped[name] = by_sha
+    missing = sorted(
+        {
+            sha
+            for by_sha in grouped.values()
+            for sha, items in by_sha.items()
+            if not any(i.run.committed_at for i in items)
+        }
     )
-    points: list[tuple[str, int, HistoryPoint]] = []
-    for (sha, rs), found in zip(by_sha.items(), values, strict=True):
-        if found is None:
-            continue
-        committed = next((r.committed_at for r in rs if r.committed_at), None) or git_times.get(sha)
-        point = HistoryPoint(
-            sha=sha,
-            committed_at=committed,
-            branch=next((r.branch or r.ref for r in rs if r.branch or r.ref), None),
-            subject=next((r.subject for r in rs if r.subject), None),
-            value=found[0],
-            n=found[1],
-            run_ids=tuple(r.run_id for r in rs),
-            dirty=any(bool(r.dirty) for r in rs),
+    git_times = _commit_times(repo_root, missing)
+    pooled = [
+        [i.run.run_id for i in items]
+        for by_sha in grouped.values()
+        for items in by_sha.values()
+        if not (len(items) == 1 and items[0].n)
+    ]
+    pooled_values = dict(
+        zip(
+            (tuple(g) for g in pooled),
+            commit_statistics(store, pooled, metric, statistic) if pooled else [],
+            strict=True,
         )
-        order_key = _sortable_time(committed or rs[0].started_at)
-        points.append((order_key, rs[0].run_id, point))
-    if not points:
-        raise UsageError(f"workload {workload!r} has no samples of metric {metric!r}; try --metric")
-    points.sort(key=lambda item: (item[0], item[1]))
-    series = tuple(p for _, _, p in points)
+    )
+    sortable: dict[str, str] = {}
+    out: list[History] = []
+    for name, by_sha in grouped.items():
+        points: list[tuple[str, int, HistoryPoint]] = []
+        for sha, items in by_sha.items():
+            if len(items) == 1 and items[0].n:
+                value: tuple[float, int] | None = (items[0].value, items[0].n)
+            else:
+                value = pooled_values[tuple(i.run.run_id for i in items)]
+            if value is None:
+                continue
+            rs = [i.run for i in items]
+            committed = next((r.committed_at for r in rs if r.committed_at), None) or git_times.get(
+                sha
+            )
+            point = HistoryPoint(
+                sha=sha,
+                committed_at=committed,
+                branch=next((r.branch or r.ref for r in rs if r.branch or r.ref), None),
+                subject=next((r.subject for r in rs if r.subject), None),
+                value=value[0],
+                n=value[1],
+                run_ids=tuple(r.run_id for r in rs),
+                dirty=any(bool(r.dirty) for r in rs),
+            )
+            stamp = committed or rs[0].started_at
+            key = sortable.get(stamp)
+            if key is None:
+                key = sortable[stamp] = _sortable_time(stamp)
+            points.append((key, rs[0].run_id, point))
+        if not points:
+            if not named:
+                continue
+            raise UsageError(f"workload {name!r} has no samples of metric {metric!r}; try --metric")
+        points.sort(key=lambda item: (item[0], item[1]))
+        out.append(
+            _with_shifts(
+                store,
+                name,
+                metric,
+                statistic,
+                tuple(p for _, _, p in points),
+                max_pvalue=max_pvalue,
+                min_magnitude=min_magnitude,
+            )
+        )
+    return out
+
+
+def _with_shifts(
+    store: Store,
+    workload: str,
+    metric: str,
+    statistic: str,
+    series: tuple[HistoryPoint, ...],
+    *,
+    max_pvalue: float,
+    min_magnitude: float,
+) -> History:
     unit, better = _metric_spec(store, metric, series[-1].run_ids[-1])
     cps = detect_change_points(
         [p.value for p in series], max_pvalue=max_pvalue, min_magnitude=min_magnitude

@@ -1,11 +1,11 @@
 """``perfop publish``: a static dashboard of every workload's history (GitHub Pages ready).
 
-``collect`` reads the histories through ``perfop.history.load_history`` (the store's public
-functions); ``render_dashboard`` is pure (histories in, one HTML page out): inline CSS, one inline
-SVG chart per workload with its change points marked, the commits and pull requests that moved
-each series, no script and no external asset, under the same Content-Security-Policy as the
-report. ``write_dashboard`` writes ``DIR/index.html`` and never replaces a file perfop did not
-write (the page carries a marker) unless forced.
+``collect`` reads the histories through ``perfop.history.load_histories`` (one store query for
+every series and its per-run summaries); ``render_dashboard`` is pure (histories in, one HTML
+page out): inline CSS, one inline SVG chart per workload with its change points marked, the
+commits and pull requests that moved each series, no script and no external asset, under the
+same Content-Security-Policy as the report. ``write_dashboard`` writes ``DIR/index.html`` and
+never replaces a file perfop did not write (the page carries a marker) unless forced.
 """
 
 from __future__ import annotations
@@ -47,22 +47,16 @@ def collect(
     metric: str = "wall_time",
     statistic: str = "median",
 ) -> list[History]:
-    """The history of every recorded workload (or those named), in name order."""
-    from perfop.history import load_history
-    from perfop.store.history import known_workloads
+    """The history of every recorded workload (or those named), in name order.
 
-    names = list(workloads) or known_workloads(store)
-    out: list[History] = []
-    for name in names:
-        try:
-            out.append(
-                load_history(store, name, metric=metric, statistic=statistic, repo_root=repo_root)
-            )
-        except UsageError:
-            if workloads:
-                raise
-            # a workload only ever compared, never recorded: nothing to chart
-    return out
+    One query for every workload's series and stored per-run summaries
+    (``perfop.history.load_histories``): no sample is decoded for a commit measured by one run.
+    """
+    from perfop.history import load_histories
+
+    return load_histories(
+        store, list(workloads), metric=metric, statistic=statistic, repo_root=repo_root
+    )
 
 
 def synthetic_histories(workloads: int, commits: int, *, seed: int = 1) -> list[History]:

@@ -156,6 +156,69 @@ def series_runs(
     ]
 
 
+@dataclass(frozen=True)
+class SummarizedRun:
+    """A run of a series with the stored summary of one metric (``n`` 0: no summary row)."""
+
+    run: SeriesRun
+    n: int
+    value: float
+
+
+def series_summaries(
+    store: Store,
+    metric: str,
+    statistic: str,
+    workloads: Sequence[str] = (),
+    *,
+    kinds: Sequence[str] = ("record", "import", "run"),
+) -> dict[str, list[SummarizedRun]]:
+    """``series_runs`` of every workload (or those named) with each run's stored ``statistic``
+    of ``metric``, in one query (runs joined to commits and ``run_metrics``; no sample decoded).
+    """
+    t = s.run_metrics
+    query = (
+        sa.select(
+            s.runs.c.workload,
+            s.runs.c.id,
+            s.runs.c.kind,
+            s.runs.c.sha,
+            s.runs.c.ref,
+            s.runs.c.dirty,
+            s.runs.c.started_at,
+            commits.c.committed_at,
+            commits.c.branch,
+            commits.c.subject,
+            t.c.n,
+            t.c[statistic],
+        )
+        .select_from(
+            s.runs.outerjoin(commits, commits.c.sha == s.runs.c.sha).outerjoin(
+                t, sa.and_(t.c.run_id == s.runs.c.id, t.c.metric == metric)
+            )
+        )
+        .where(
+            s.runs.c.status == RunStatus.COMPLETE.value,
+            s.runs.c.sha.is_not(None),
+            s.runs.c.comparison_id.is_(None),
+            s.runs.c.kind.in_(list(kinds)),
+        )
+        .order_by(s.runs.c.id)
+    )
+    if workloads:
+        query = query.where(s.runs.c.workload.in_(list(workloads)))
+    out: dict[str, list[SummarizedRun]] = {}
+    with store.read() as conn:
+        rows = conn.execute(query).all()
+    nan = float("nan")
+    for wl, rid, kind, sha, ref, dirty, started, committed, branch, subject, n, value in rows:
+        run = SeriesRun(rid, kind, sha, ref, dirty, started, committed, branch, subject)
+        out.setdefault(wl, []).append(
+            SummarizedRun(run, int(n or 0), nan if value is None else float(value))
+        )
+    return out
+
+
 def run_metrics_of(store: Store, run_ids: Sequence[int]) -> dict[int, list[dict[str, float]]]:
     """Each run's samples as metric dicts in index order (decodes them: exports, not history)."""
     from perfop.store.samples import decode_block, read_blocks
