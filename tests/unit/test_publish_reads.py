@@ -111,3 +111,11 @@ def test_a_commit_measured_twice_pools_both_runs_samples(store: Store) -> None:
     assert other.value == statistics.median(samples[("wl-0", sha)]) and other.n == 3
     named = collect(store, workloads=["wl-1"])
     assert [h.workload for h in named] == ["wl-1"] and named[0].points == by_name["wl-1"].points
+
+
+def test_an_unknown_statistic_is_an_error_not_an_empty_dashboard(store: Store) -> None:
+    from perfop.errors import UsageError
+
+    _fill(store, workloads=1, commits=3)
+    with pytest.raises(UsageError, match="--statistic 'bogus'"):
+        collect(store, statistic="bogus")
