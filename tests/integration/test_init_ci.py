@@ -168,6 +168,8 @@ def _variants() -> dict[str, str]:
         "pages": render_workflow(WorkflowOptions(pages=True)),
         "postgres-service": render_workflow(WorkflowOptions(store="postgres-service")),
         "pages-postgres": render_workflow(WorkflowOptions(pages=True, store="postgres")),
+        "data-branch": render_workflow(WorkflowOptions(store="data-branch")),
+        "pages-data-branch": render_workflow(WorkflowOptions(pages=True, store="data-branch")),
     }
 
 
@@ -535,3 +537,142 @@ def test_the_postgres_service_variant_records_into_postgresql(
     finally:
         engine.dispose()
     assert n == 1
+
+
+@pytest.mark.slow
+def test_the_data_branch_variant_keeps_history_in_perfop_data_across_jobs(
+    git_repo: Callable[..., Path], git: Callable[..., str], tmp_path: Path
+) -> None:
+    """Two record jobs (each a fresh clone and store) then a gate: the first creates perfop-data
+    on the remote, the second imports it and adds its run, the gate imports both; no job other
+    than record may write, and checkout keeps no credentials anywhere."""
+    origin = git_repo(
+        {
+            "pyproject.toml": WORKLOAD,
+            "bench.py": "import time\ntime.sleep(0.01)\n",
+            ".gitignore": ".perfop/\n",
+        },
+        name="origin",
+    )
+    git(origin, "branch", "-M", "main")
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "perfop",
+            "init-ci",
+            "--install",
+            str(ROOT),
+            "--store-kind",
+            "data-branch",
+            "--no-comment",
+            "--pages",
+        ],
+        cwd=origin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    git(origin, "add", "-A")
+    git(origin, "commit", "-q", "-m", "ci")
+    doc = _workflow(origin)
+    jobs = doc["jobs"]
+    assert jobs["record"]["permissions"] == {"contents": "write"}
+    for name in ("gate", "dashboard"):
+        assert jobs[name]["permissions"] == {"contents": "read"}, name
+    for job in jobs.values():
+        for step in job["steps"]:
+            if step.get("uses", "").startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is False
+            assert "git push" not in step.get("run", "") or step["name"].startswith("Export")
+    assert "git push" in str(jobs["record"]["steps"])
+
+    venv = _fresh_python(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "PERFOP_"))}
+    env.update(PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    values = {
+        "github.base_ref": "main",
+        "github.token": TOKEN,
+        "github.server_url": "https://github.com",
+        "github.run_id": "1",
+    }
+
+    def files_on_origin() -> list[str]:
+        out = git(origin, "ls-tree", "-r", "--name-only", "perfop-data", "runs/")
+        return out.split()
+
+    steps = _run_job(
+        doc,
+        "record",
+        origin=origin,
+        ref="main",
+        work=tmp_path / "r1",
+        env=env,
+        values=values,
+        cache=tmp_path,
+    )
+    assert steps[-3:] == [
+        "Import the history (perfop-data branch)",
+        "perfop record",
+        "Export and push the history (perfop-data branch)",
+    ]
+    assert len(files_on_origin()) == 1
+    (origin / "notes.txt").write_text("second\n")
+    git(origin, "add", "-A")
+    git(origin, "commit", "-q", "-m", "second (#7)")
+    _run_job(
+        doc,
+        "record",
+        origin=origin,
+        ref="main",
+        work=tmp_path / "r2",
+        env=env,
+        values=values,
+        cache=tmp_path,
+    )
+    assert len(files_on_origin()) == 2
+    # the branch perfop wrote: two commits, each only adding files
+    assert git(origin, "rev-list", "--count", "perfop-data") == "2"
+    assert "perfop-data" in git(origin, "branch", "--list", "perfop-data")
+    assert git(origin, "rev-parse", "main") == git(tmp_path / "r2", "rev-parse", "HEAD")
+
+    git(origin, "checkout", "-q", "-b", "pr")
+    (origin / "README.md").write_text("docs\n")
+    git(origin, "add", "-A")
+    git(origin, "commit", "-q", "-m", "docs")
+    gate = _run_job(
+        doc,
+        "gate",
+        origin=origin,
+        ref="pr",
+        work=tmp_path / "gate",
+        env=env,
+        values=values,
+        cache=tmp_path,
+    )
+    assert gate[-2:] == ["Import the history (perfop-data branch)", "perfop gate"]
+    history = subprocess.run(
+        ["perfop", "history", "work"],
+        cwd=tmp_path / "gate",
+        env={**env, "PERFOP_STORE": "sqlite:///.perfop/perfop.db"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert history.returncode == 0 and "over 2 commit" in history.stdout, history
+    assert len(files_on_origin()) == 2  # the gate pushed nothing
+
+    dashboard = _run_job(
+        doc,
+        "dashboard",
+        origin=origin,
+        ref="main",
+        work=tmp_path / "dash",
+        env=env,
+        values=values,
+        cache=tmp_path,
+    )
+    assert dashboard[-2:] == ["perfop publish", "actions/upload-pages-artifact"]
+    page = (tmp_path / "dash" / "_site" / "index.html").read_text()
+    assert "<h2>work</h2>" in page and "over 2 commits" in page

@@ -5,7 +5,10 @@
 ``install_requirement`` and ``detect_setup`` turn ``--install`` / ``--setup`` (or their absence)
 into the two install steps. Actions are pinned to full commit SHAs (``perfop.ci.pins``); checkout
 keeps no credentials; every job gets only the permissions it uses; a push to the default branch
-is never cancelled by a later one (history would have a hole).
+is never cancelled by a later one (history would have a hole). ``--store-kind data-branch``
+keeps the history in the git branch ``perfop-data`` (``perfop data import|export``): each job
+imports it into a job-local SQLite store, and only ``record`` (``contents: write``) pushes it,
+authenticated explicitly in that one step (checkout still keeps no credentials).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ __all__ = [
 
 WORKFLOW_PATH = Path(".github/workflows/perfop.yml")
 
-StoreKind = Literal["sqlite", "postgres", "postgres-service"]
+StoreKind = Literal["sqlite", "postgres", "postgres-service", "data-branch"]
 # The job's own PostgreSQL (``services:``): a throwaway server per job, on the runner's loopback.
 SERVICE_URL = "postgresql://postgres:postgres@localhost:5432/perfop"
 POSTGRES_IMAGE = "postgres:17"
@@ -147,6 +150,8 @@ def render_workflow(opts: WorkflowOptions) -> str:
     store_env = _store_env(opts) + _services(opts)
     if opts.store.startswith("postgres"):
         restore = save = ""
+    elif opts.store == "data-branch":
+        restore, save = _data_branch_steps()
     else:
         restore = f"""\
       - name: Restore the perfop store
@@ -164,6 +169,11 @@ def render_workflow(opts: WorkflowOptions) -> str:
           path: .perfop/perfop.db
           key: perfop-store-${{{{ github.run_id }}}}
 """
+    record_permissions = (
+        "      contents: write  # push the perfop-data branch (that step alone has the token)\n"
+        if opts.store == "data-branch"
+        else "      contents: read  # checkout\n"
+    )
     gate_permissions = "      contents: read  # checkout\n"
     gate_args = ['--base "origin/$BASE_REF"']
     gate_env = "          BASE_REF: ${{ github.base_ref }}  # via env, never pasted in the script\n"
@@ -216,8 +226,7 @@ jobs:
     runs-on: ubuntu-latest
     timeout-minutes: 60
     permissions:
-      contents: read  # checkout
-    env:
+{record_permissions}    env:
 {store_env}    steps:
 {setup}{restore}      - name: perfop record
         run: perfop record
@@ -260,6 +269,57 @@ def _pages_jobs(opts: WorkflowOptions, restore: str) -> str:
       - id: deployment
         uses: {uses("actions/deploy-pages")}
 """
+
+
+_GIT_AUTH = """\
+# checkout kept no credentials: authenticate these git commands only (env, not .git/config)
+basic=$(printf 'x-access-token:%s' "$GITHUB_TOKEN" | base64 -w0)
+echo "::add-mask::$basic"
+export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0="http.$SERVER_URL/.extraheader"
+export GIT_CONFIG_VALUE_0="AUTHORIZATION: basic $basic"
+"""
+_GIT_AUTH_ENV = """\
+        env:
+          GITHUB_TOKEN: ${{ github.token }}
+          SERVER_URL: ${{ github.server_url }}
+"""
+
+
+def _data_branch_steps() -> tuple[str, str]:
+    """Import ``perfop-data`` into the job's store (every job); export and push it (record)."""
+    fetch = "git fetch -q --no-tags origin +refs/heads/perfop-data:refs/remotes/origin/perfop-data"
+    importing = f"""{_GIT_AUTH}status=0
+git ls-remote --exit-code --heads origin perfop-data > /dev/null || status=$?
+if [ "$status" = 0 ]; then
+  {fetch}
+  perfop data import --ref origin/perfop-data
+elif [ "$status" = 2 ]; then
+  echo "no perfop-data branch yet: the first perfop record creates it"
+else
+  exit "$status"
+fi
+"""
+    # Records of two pushes can finish together: on a rejected push, rebuild on the new branch
+    # (files are content-addressed, so nothing is lost or duplicated) and try again.
+    pushing = f"""{_GIT_AUTH}for attempt in 1 2 3 4 5; do
+  perfop data export
+  git rev-parse -q --verify refs/heads/perfop-data > /dev/null || exit 0  # nothing new
+  if git push -q origin refs/heads/perfop-data:refs/heads/perfop-data; then exit 0; fi
+  {fetch}
+  git update-ref -d refs/heads/perfop-data
+  sleep $((attempt * 5))
+done
+exit 1
+"""
+    restore = f"""\
+      - name: Import the history (perfop-data branch)
+{_GIT_AUTH_ENV}        {_run_block(importing, "        ")}
+"""
+    save = f"""\
+      - name: Export and push the history (perfop-data branch)
+{_GIT_AUTH_ENV}        {_run_block(pushing, "        ")}
+"""
+    return restore, save
 
 
 def _services(opts: WorkflowOptions) -> str:

@@ -52,7 +52,8 @@ def init_ci(
             "--store-kind",
             help="sqlite: a store file kept in the Actions cache; postgres: a URL from the "
             "secret PERFOP_STORE_URL (durable history); postgres-service: each job's own "
-            "throwaway PostgreSQL (services:), for the gate alone.",
+            "throwaway PostgreSQL (services:), for the gate alone; data-branch: history in the git "
+            "branch perfop-data (perfop data import/export), pushed by the record job.",
         ),
     ] = "sqlite",
     branch: Annotated[
@@ -104,8 +105,10 @@ def init_ci(
     )
     from perfop.errors import UsageError
 
-    if store not in ("sqlite", "postgres", "postgres-service"):
-        raise UsageError(f"--store-kind {store!r}: expected sqlite, postgres or postgres-service")
+    if store not in ("sqlite", "postgres", "postgres-service", "data-branch"):
+        raise UsageError(
+            f"--store-kind {store!r}: expected sqlite, postgres, postgres-service or data-branch"
+        )
     if pages and store == "postgres-service":
         raise UsageError(
             "--pages with --store-kind postgres-service: each job's PostgreSQL starts empty, so "
