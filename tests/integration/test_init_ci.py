@@ -637,6 +637,33 @@ def test_the_data_branch_variant_keeps_history_in_perfop_data_across_jobs(
     assert "perfop-data" in git(origin, "branch", "--list", "perfop-data")
     assert git(origin, "rev-parse", "main") == git(tmp_path / "r2", "rev-parse", "HEAD")
 
+    # The first job records again after the second pushed: its push is rejected (not a
+    # fast-forward), so the step rebuilds on the new branch and pushes the one new file.
+    job_env = {**env, "PERFOP_STORE": "sqlite:///.perfop/perfop.db"}
+    again = subprocess.run(
+        ["perfop", "record"],
+        cwd=tmp_path / "r1",
+        env=job_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert again.returncode == 0, again.stderr
+    push = next(s for s in jobs["record"]["steps"] if s.get("name", "").startswith("Export"))
+    step_env = {k: _expand(str(v), values) for k, v in push["env"].items()}
+    proc = subprocess.run(
+        ["bash", "-e", "-c", push["run"]],
+        cwd=tmp_path / "r1",
+        env={**job_env, **step_env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "rejected" in proc.stderr and TOKEN not in proc.stdout + proc.stderr
+    assert len(files_on_origin()) == 3
+    assert git(origin, "rev-list", "--count", "perfop-data") == "3"
+
     git(origin, "checkout", "-q", "-b", "pr")
     (origin / "README.md").write_text("docs\n")
     git(origin, "add", "-A")
@@ -661,7 +688,7 @@ def test_the_data_branch_variant_keeps_history_in_perfop_data_across_jobs(
         timeout=120,
     )
     assert history.returncode == 0 and "over 2 commit" in history.stdout, history
-    assert len(files_on_origin()) == 2  # the gate pushed nothing
+    assert len(files_on_origin()) == 3  # the gate pushed nothing
 
     dashboard = _run_job(
         doc,
