@@ -127,6 +127,8 @@ def test_the_inspector_calls_status_run_and_report_on_a_fresh_repository(
     assert doc["kind"] == "status"
     doc = checked("run", {"workloads": ["bench"], "runs": 2})
     assert doc["runs"][0]["workload"] == "bench" and len(doc["runs"][0]["samples"]) == 2
+    doc = checked("report", {})  # before any intake: an answer, not an error
+    assert doc["engagement"] is None and doc["next_step"]["tool"] == "intake"
     checked("intake", {"spec": {"title": "inspected", "workloads": ["bench"]}})
     doc = checked("report", {"format": "json"})
     assert doc["schema"].startswith("perfop.report") and doc["engagement"]["title"] == "inspected"

@@ -52,6 +52,27 @@ def test_status_on_a_fresh_repository_is_an_answer_naming_the_intake_tool(repo: 
     assert "no engagement yet" in answer.text
 
 
+def test_report_on_a_fresh_repository_is_an_answer_that_validates_and_names_intake(
+    repo: Path,
+) -> None:
+    import jsonschema
+
+    from perfop.mcp.outputs import output_schema, structured
+
+    answer = _call(repo, "report")
+    assert not answer.is_error
+    doc = answer.doc
+    assert doc["engagement"] is None and doc["schema"] == "perfop.report.none/1"
+    assert doc["next_step"]["tool"] == "intake"
+    assert "call intake" in answer.text and "perfop intake" not in answer.text
+    schema = output_schema(TOOLS["report"].returns)
+    jsonschema.validate(structured(TOOLS["report"].returns, doc), schema)
+    assert not (repo / ".perfop" / "perfop.db").exists()  # a read: nothing created
+    # The report document itself still validates against the same advertised schema's branch.
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"schema": "perfop.report.none/1", "engagement": {"id": 1}}, schema)
+
+
 def test_cli_status_on_a_fresh_repository(repo: Path, run_cli: Callable[..., Any]) -> None:
     res = run_cli(["--repo", str(repo), "status"])
     assert res.code == 0, res.err

@@ -407,6 +407,33 @@ class ReportDoc(Document):
 
     @classmethod
     def output_json_schema(cls) -> dict[str, Any]:
+        """The report's JSON Schema, or the answer before any engagement (``NoReport``)."""
         from perfop.report.jsonfmt import json_schema
 
-        return json_schema()
+        report = dict(json_schema())
+        defs = dict(report.pop("$defs", {}))
+        head: dict[str, Any] = {
+            k: report.pop(k) for k in ("$schema", "$id", "title") if k in report
+        }
+        defs["Report"] = report
+        defs["NoReport"] = NoReport.model_json_schema(
+            mode="serialization", by_alias=True, ref_template="#/$defs/NoReport/$defs/{model}"
+        )
+        return {
+            **head,
+            "type": "object",
+            "required": ["schema", "engagement"],
+            "anyOf": [{"$ref": "#/$defs/Report"}, {"$ref": "#/$defs/NoReport"}],
+            "$defs": defs,
+        }
+
+
+class NoReport(BaseModel):
+    """``report`` on a repository without an engagement: nothing to report, and how to start."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_: Literal["perfop.report.none/1"] = Field(alias="schema")
+    engagement: None = Field(description="No engagement has been recorded yet.")
+    message: str
+    next_step: Json = Field(description="The tool call that starts one (intake).")

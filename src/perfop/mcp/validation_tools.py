@@ -269,13 +269,15 @@ class ReportArgs(Args):
     """Write the engagement's hand-off report (objectives, hypotheses, changes, evidence tables
     and plots, residual risks, rollback, follow-ups) as Markdown, self-contained HTML or JSON,
     and record it for verify. Answers with the JSON report document; the text is the Markdown
-    report itself when no output file is given.""",
+    report itself when no output file is given. Before any intake it answers (not an error)
+    that there is nothing to report and which tool starts an engagement.""",
     returns=outputs.ReportDoc,
     hints=False,
 )
 def report(call: Call, args: ReportArgs) -> Answer:
     import json
 
+    from perfop.engagement import checks
     from perfop.report import render
     from perfop.report.files import Target
     from perfop.report.service import generate_report
@@ -294,6 +296,18 @@ def report(call: Call, args: ReportArgs) -> Answer:
             force_hint=None,
             create_within=call.app.repo_root,
         )
+    status = checks.status(call.app.store, call.app.loaded)
+    if status.engagement is None:
+        # The first calls an agent makes on a fresh repository are not errors (nothing is
+        # written): the answer says there is nothing to report yet and which tool starts it.
+        step = status.step
+        doc = {
+            "schema": "perfop.report.none/1",
+            "engagement": None,
+            "message": "no engagement yet: nothing to report",
+            "next_step": step.to_dict("mcp"),
+        }
+        return Answer(doc, f"no engagement yet: nothing to report; {step.hint('mcp')}")
     result = generate_report(call.app.store, call.app.loaded, fmt=args.format, output=target)
     doc = json.loads(result.text if result.fmt == "json" else render(result.data, "json"))
     if output is None and result.fmt == "md":
