@@ -181,9 +181,14 @@ def workload_sentence(wl: WorkloadResult, slos: Sequence[SLOStatus]) -> str:
     else:
         parts.append(change_phrase(pm.ratio, pm.unit, pm.better, pm.ci_low, pm.ci_high))
     extra = []
-    b95, c95 = p95(wl.base_values), p95(wl.candidate_values)
-    if b95 is not None and c95 is not None and wl.primary_metric == "wall_time":
-        extra.append(f"p95 {fmt_pair(b95, c95, wl.unit)}")
+    if wl.primary_metric == "wall_time":
+        b95, c95 = p95(wl.base_values), p95(wl.candidate_values)
+    elif wl.wall_values is not None:  # decided on CPU time: the p95 quoted is still wall time's
+        b95, c95 = p95(wl.wall_values[0]), p95(wl.wall_values[1])
+    else:
+        b95 = c95 = None
+    if b95 is not None and c95 is not None:
+        extra.append(f"p95 {fmt_pair(b95, c95, 's' if wl.wall_values else wl.unit)}")
     if wl.behavior == "changed":
         extra.append("behaviour CHANGED")
     slo = slo_phrase(slos, wl.workload)

@@ -147,6 +147,9 @@ class WorkloadResult:
     metrics: tuple[MetricResult, ...]
     base_values: tuple[float, ...] = ()
     candidate_values: tuple[float, ...] = ()
+    # Wall-time samples (base, candidate) when the verdict was decided on another metric (CPU
+    # time): the p95 the summary quotes beside an SLO is wall time's.
+    wall_values: tuple[tuple[float, ...], tuple[float, ...]] | None = None
     errors: tuple[str, ...] = ()  # failures with their output tail
     behavior_note: str | None = None  # e.g. output lines that vary between runs, not compared
     contention: dict[str, Any] | None = None  # perfop.contention summary over its pairs

@@ -159,6 +159,9 @@ def workload_results(
         )
         if reader is not None and not base_vals:
             base_vals, cand_vals = reader.paired(cid, name, primary)
+        wall_vals = None
+        if reader is not None and primary != "wall_time" and wl.get("decided_on"):
+            wall_vals = reader.paired(cid, name, "wall_time")
         errors = tuple(str(e) for e in (wl.get("errors") or []))
         if wl.get("failure"):
             errors = (str(wl["failure"]), *errors)
@@ -178,6 +181,7 @@ def workload_results(
                 metrics=tuple(metrics),
                 base_values=base_vals,
                 candidate_values=cand_vals,
+                wall_values=wall_vals,
                 errors=errors,
                 behavior_note=wl.get("behavior_note"),
                 gate=bool(wl.get("gate", True)),
