@@ -292,7 +292,10 @@ def test_failure_on_candidate_only_is_a_clear_failure_without_verdict(
 def test_calibrate_is_stored_and_sizes_the_first_batch(
     repo: Path, run_cli: Callable[..., Any]
 ) -> None:
-    res = run_cli(["calibrate", "-w", "bench", "--max-time", "3", "--format", "json"], cwd=repo)
+    res = run_cli(
+        ["calibrate", "-w", "bench", "--max-time", "60", "--max-pairs", "8", "--format", "json"],
+        cwd=repo,
+    )
     assert res.code == 0, res.err
     (cal,) = json.loads(res.out)["calibrations"]
     assert cal["pairs"] >= 5 and cal["noise_sd"] > 0
