@@ -22,7 +22,6 @@ from user_state import assert_untouched, user_state
 from perfop.calibrate import calibrate
 from perfop.compare import compare
 from perfop.config import load_config
-from perfop.model import Verdict
 from perfop.store import compare as cstore
 from perfop.store import open_store
 from waiting import wait_until
@@ -317,7 +316,9 @@ def test_calibrate_is_stored_and_sizes_the_first_batch(
         result = compare(store, loaded, base="HEAD", candidate="HEAD", max_time=2, seed=1)
         (w,) = result.workloads
         assert w.calibrated and w.first_batch >= 5
-        assert w.verdict in (Verdict.UNCHANGED, Verdict.INCONCLUSIVE)
+        # No assertion on this A/A run's verdict: a false verdict is allowed at rate alpha (more
+        # on a machine whose load changes between pairs), a statistical property measured by
+        # benchmarks/detection.py and stats_simulation.py, not something one run can show.
         # A threshold below this machine's noise floor is warned about.
         (tiny,) = calibrate(
             store,

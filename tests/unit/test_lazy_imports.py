@@ -61,7 +61,9 @@ RUN_SET = VERB_HELP_SET | {"sqlalchemy", "numpy", "rich", "cython_runtime"}
 
 
 def _third_party_after(code: str) -> set[str]:
-    loaded = _modules_after(code)
+    # Less what the interpreter loads before any code runs: a distribution's site hooks
+    # (Debian's python3 imports ``sitecustomize``) are no import of perfop's.
+    loaded = _modules_after(code) - _modules_after("pass")
     return {m for m in loaded - set(sys.stdlib_module_names) if not m.startswith("_")}
 
 
