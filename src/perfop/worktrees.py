@@ -334,8 +334,18 @@ class WorktreeSession:
         self.close()
 
     def close(self) -> None:
-        release_session(self.repo, self.path)
+        interrupted = False
+        for _ in range(3):
+            try:
+                release_session(self.repo, self.path)
+                break
+            except KeyboardInterrupt:
+                # A second Ctrl-C that lands before the release holds signals (or the one it
+                # held): release again (a no-op once done), then stop as asked.
+                interrupted = True
         self.checkouts.clear()
+        if interrupted:
+            raise KeyboardInterrupt
 
     def checkout(self, side: str, ref: str) -> Checkout:
         """Check ``ref`` (or ``WORKTREE``) out as ``side`` ('base' or 'cand'), detached."""
