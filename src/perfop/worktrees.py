@@ -19,13 +19,13 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from perfop import interrupts
 from perfop.errors import GitError
 
 WORKTREE = "WORKTREE"
@@ -55,17 +55,61 @@ def git(repo: Path, *args: str, env: Mapping[str, str] | None = None, check: boo
     """Run ``git -C repo args`` with hooks disabled; stdout stripped. Raises GitError on failure."""
     argv = ["git", "-c", "core.hooksPath=/dev/null", "-C", str(repo), *args]
     try:
-        proc = subprocess.run(
-            argv, capture_output=True, text=True, env=_git_env(env), check=False, timeout=300
-        )
+        code, out, err = _run_group(argv, env=_git_env(env), timeout=300)
     except FileNotFoundError:
         raise GitError("git is not installed or not on PATH; install git") from None
     except subprocess.TimeoutExpired:
         raise GitError(f"`git {shlex.join(args)}` timed out in {repo}") from None
-    if check and proc.returncode != 0:
-        detail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+    if check and code != 0:
+        detail = (err.strip().splitlines() or ["no output"])[-1]
         raise GitError(f"`git {shlex.join(args)}` failed in {repo}: {detail}")
-    return proc.stdout.strip()
+    return out.strip()
+
+
+def _run_group(
+    argv: Sequence[str], *, env: Mapping[str, str], timeout: float
+) -> tuple[int, str, str]:
+    """Run ``argv`` in a process group of its own; on any exception the whole group is gone first.
+
+    git does its work in children (``git worktree add`` runs ``git reset --hard``): killing only
+    the ``git`` that perfop started, as ``subprocess.run`` does on Ctrl-C, left the grandchild
+    writing files into a worktree that the session's release had already removed. The group
+    also keeps a terminal's Ctrl-C from reaching git half-way: perfop decides when git stops.
+    """
+    with interrupts.first_only():
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(env),
+            process_group=0,
+        )
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except BaseException:
+            _end_group(proc)
+            raise
+    return proc.returncode, out, err
+
+
+def _end_group(proc: subprocess.Popen[str], grace: float = 10.0) -> None:
+    """SIGKILL ``proc``'s group, reap ``proc``, and wait (bounded) until no member is left."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.kill()  # a no-op unless the group could not be signalled
+    proc.wait()  # a killed group writes nothing more: the pipes need no draining
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.005)
 
 
 def repo_root(path: Path) -> Path:
@@ -244,43 +288,32 @@ def cleanup_stale(repo: Path) -> list[Path]:
             continue
         _remove_session(repo, session)
         removed.append(session)
+    # A record left locked by a `worktree add` stopped half-way whose folder is already gone.
+    for path in _registered(repo, root):
+        if not path.exists() and not (path.parent / _OWNER).exists():
+            git(repo, "worktree", "unlock", str(path), check=False)
+            removed.append(path.parent)
     if removed:
         git(repo, "worktree", "prune", check=False)
     return removed
 
 
+def _registered(repo: Path, under: Path) -> list[Path]:
+    """The worktrees git has on record below ``under``, whether or not their folders exist."""
+    listing = git(repo, "worktree", "list", "--porcelain", check=False)
+    paths = (Path(line[len("worktree ") :]) for line in listing.splitlines())
+    return [p for p in paths if p.is_relative_to(under)]
+
+
 def _remove_session(repo: Path, session: Path) -> None:
-    # Every worktree in the session: comparison sides, an agent's sandbox, a profile's ref.
-    for path in sorted(p for p in session.iterdir() if p.is_dir()) if session.is_dir() else []:
-        if (path / ".git").exists():
-            git(repo, "worktree", "remove", "--force", "--force", str(path), check=False)
+    # Every worktree in the session: comparison sides, an agent's sandbox, a profile's ref; and
+    # any git has on record there without a folder (a `worktree add` stopped half-way leaves its
+    # record locked, which `git worktree prune` never removes).
+    on_disk = [p for p in session.iterdir() if (p / ".git").exists()] if session.is_dir() else []
+    for path in sorted({*on_disk, *_registered(repo, session)}):
+        git(repo, "worktree", "unlock", str(path), check=False)
+        git(repo, "worktree", "remove", "--force", "--force", str(path), check=False)
     shutil.rmtree(session, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def _held_signals() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM until the block is done, then raise KeyboardInterrupt.
-
-    Creating or removing a session must not stop half-way: a second Ctrl-C during clean-up
-    used to leave an empty session folder (or a worktree) behind. Only the main thread can
-    handle signals; elsewhere the block runs as it is.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    pending: list[int] = []
-
-    def hold(signum: int, frame: object) -> None:
-        pending.append(signum)
-
-    previous = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    if pending:
-        raise KeyboardInterrupt
 
 
 def claim_session(repo: Path) -> Path:
@@ -295,7 +328,7 @@ def claim_session(repo: Path) -> Path:
     cleanup_stale(root)
     path = root / WORKTREES_DIR / f"{os.getpid()}-{secrets.token_hex(3)}"
     owner = {"pid": os.getpid(), "pid_start": _pid_start(os.getpid()), "created": time.time()}
-    with _held_signals():
+    with interrupts.held():
         path.mkdir(parents=True)
         (path / _OWNER).write_text(json.dumps(owner))
     return path
@@ -303,7 +336,7 @@ def claim_session(repo: Path) -> Path:
 
 def release_session(repo: Path, session: Path) -> None:
     """Remove a session and every worktree in it (git's bookkeeping pruned)."""
-    with _held_signals():
+    with interrupts.held():
         if session.exists():
             _remove_session(repo, session)
             git(repo, "worktree", "prune", check=False)

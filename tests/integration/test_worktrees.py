@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -359,3 +360,54 @@ def test_an_unreachable_submodule_is_one_line_naming_it(
     assert msg.startswith("the submodules of 'HEAD' could not be checked out in perfop's worktree")
     assert msg.endswith("make their URLs in .gitmodules reachable from this machine")
     assert "\n" not in msg
+
+
+def _running(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_an_interrupted_git_call_leaves_no_child_of_git_running(repo: Path, tmp_path: Path) -> None:
+    """CI saw ``git worktree add``'s own child (``git reset --hard``) go on writing files after
+    Ctrl-C had killed only the ``git`` perfop started and the session was already removed."""
+    import threading
+
+    from waiting import wait_until
+
+    pidfile = tmp_path / "grandchild.pid"
+    alias = f"alias.slow=!echo $$ > {pidfile}; exec sleep 60"
+
+    def interrupt() -> None:
+        wait_until(lambda: pidfile.is_file() and pidfile.read_text().strip(), what="git's child")
+        os.kill(os.getpid(), signal.SIGINT)
+
+    thread = threading.Thread(target=interrupt)
+    thread.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            wt.git(repo, "-c", alias, "slow")
+    finally:
+        thread.join()
+    pid = int(pidfile.read_text())
+    assert not _running(pid), f"git's child {pid} outlived the interrupted call"
+
+
+def test_a_worktree_record_left_locked_by_a_stopped_checkout_is_removed(
+    repo: Path, git: Callable[..., str]
+) -> None:
+    """CI saw ``git worktree list`` keep ``.../cand 0000000 (detached HEAD) locked`` after Ctrl-C
+    stopped ``git worktree add`` half-way: the record is locked, so ``prune`` never drops it."""
+    with wt.WorktreeSession(repo) as session:
+        half = session.path / "cand"
+        git(repo, "worktree", "add", "--lock", "--detach", str(half), "main")
+        shutil.rmtree(half)
+    assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 1
+    # The same record whose session folder is already gone: the next session's start drops it.
+    gone = repo / wt.WORKTREES_DIR / "1-dead00" / "base"
+    git(repo, "worktree", "add", "--lock", "--detach", str(gone), "main")
+    shutil.rmtree(gone.parent)
+    assert wt.cleanup_stale(repo) == [gone.parent]
+    assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 1

@@ -11,11 +11,11 @@ import importlib
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from perfop import __version__
+from perfop import __version__, interrupts
 from perfop.cli.common import State, error_line
 from perfop.errors import PerfopError
 
@@ -100,20 +100,17 @@ for _name in COMMAND_MODULES:
     importlib.import_module(f"perfop.cli.{_name}").register(app)
 
 
-def _sigterm(signum: int, frame: Any) -> None:
-    # SIGTERM ends perfop like Ctrl-C does, so the same clean-up (interrupted runs) applies.
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return (via sys.exit in the console script) the exit code."""
     from perfop.cli.common import RAW_ARGS
 
     argv = list(sys.argv[1:] if argv is None else argv)
     RAW_ARGS.set(tuple(argv))
-    signal.signal(signal.SIGTERM, _sigterm)
     try:
-        result = app(args=argv, prog_name="perfop", standalone_mode=False)
+        # SIGTERM ends perfop like Ctrl-C does, so the same clean-up (interrupted runs) applies;
+        # a second one during that clean-up does not cut it short (perfop.interrupts).
+        with interrupts.stopping():
+            result = app(args=argv, prog_name="perfop", standalone_mode=False)
     except typer.TyperException as exc:
         # Typer (which vendors Click) reports usage errors this way: make them one line.
         ctx = getattr(exc, "ctx", None)
@@ -156,6 +153,10 @@ def exit_now(code: int) -> None:
     import os
     import threading
 
+    # The command is done: a Ctrl-C now has nothing left to stop but the exit itself.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            signal.signal(sig, lambda *_: os._exit(code))
     others = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
     if others or sys.getprofile() is not None or sys.gettrace() is not None:
         sys.exit(code)
