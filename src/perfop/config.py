@@ -14,7 +14,6 @@ import math
 import os
 import re
 import shlex
-import subprocess
 import sys
 import tomllib
 from dataclasses import dataclass
@@ -374,14 +373,11 @@ class LoadedConfig:
 
 def find_repo_root(start: Path) -> Path:
     """Top of the git work tree containing ``start``; ``start`` itself outside git."""
+    from perfop import git
+
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"],
-            cwd=start,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        # The user's environment decides where the repository is (GIT_DIR, GIT_WORK_TREE).
+        out = git.run(start, "rev-parse", "--show-toplevel", user_env=True)
     except (FileNotFoundError, NotADirectoryError):
         return start.resolve()
     if out.returncode == 0 and out.stdout.strip():

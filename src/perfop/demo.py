@@ -14,7 +14,6 @@ goes to an ``on_stage`` callback.
 from __future__ import annotations
 
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from perfop import git as gitrun
 from perfop.errors import UsageError
 
 if TYPE_CHECKING:
@@ -44,6 +44,13 @@ _GIT_ID = [
     "-c",
     "init.defaultBranch=main",
 ]
+# perfop's git runner sets perfop's identity in the environment, which beats user.name above.
+_GIT_ENV = {
+    "GIT_AUTHOR_NAME": "perfop demo",
+    "GIT_AUTHOR_EMAIL": "demo@perfop.invalid",
+    "GIT_COMMITTER_NAME": "perfop demo",
+    "GIT_COMMITTER_EMAIL": "demo@perfop.invalid",
+}
 STAGES = (
     "setup",
     "intake",
@@ -72,9 +79,7 @@ def example_source(name: str = EXAMPLE) -> Path:
 
 def git(repo: Path, *args: str) -> str:
     """Run git in the demo repository (never in the user's)."""
-    out = subprocess.run(
-        ["git", *_GIT_ID, *args], cwd=repo, capture_output=True, text=True, check=False
-    )
+    out = gitrun.run(repo, *_GIT_ID, *args, env=_GIT_ENV)
     if out.returncode != 0:
         raise UsageError(f"git {' '.join(args)} failed in {repo}: {out.stderr.strip()[:200]}")
     return out.stdout.strip()
@@ -158,7 +163,7 @@ def run_demo(
 
 
 def _remove_repo(repo: Path) -> None:
-    subprocess.run(["git", "worktree", "prune"], cwd=repo, capture_output=True, check=False)
+    gitrun.run(repo, "worktree", "prune")
     shutil.rmtree(repo, ignore_errors=True)
 
 

@@ -127,15 +127,14 @@ def _memory_bytes() -> int | None:
 
 
 def _git(repo: Path, *args: str) -> str | None:
+    from perfop import git
+
     try:
-        # GIT_OPTIONAL_LOCKS=0: `git status` must not refresh (rewrite) the user's index.
-        env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
-        out = subprocess.run(
-            ["git", *args], cwd=repo, capture_output=True, check=False, timeout=30, env=env
-        )
+        # The runner sets GIT_OPTIONAL_LOCKS=0: `git status` must not rewrite the user's index.
+        out = git.run(repo, *args, timeout=30, user_env=True)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return out.stdout.decode("utf-8", "replace").strip() if out.returncode == 0 else None
+    return out.stdout.strip() if out.returncode == 0 else None
 
 
 def git_state(repo: Path) -> dict[str, Any]:

@@ -76,10 +76,10 @@ class History:
 
 
 def _git(repo: Path, *args: str) -> str | None:
+    from perfop import git
+
     try:
-        out = subprocess.run(
-            ["git", *args], cwd=repo, capture_output=True, text=True, check=False, timeout=30
-        )
+        out = git.run(repo, *args, timeout=30, user_env=True)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() if out.returncode == 0 else None

@@ -14,10 +14,7 @@ import contextlib
 import json
 import os
 import secrets
-import shlex
 import shutil
-import signal
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from perfop import git as gitrun
 from perfop import interrupts
 from perfop.errors import GitError
 
@@ -35,81 +33,11 @@ HARNESS_DIRS = ("benchmarks", "benchmark", "bench", "perf")
 _OWNER = "owner.json"
 
 
-def _git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment for perfop's own git calls: the user's GIT_* overrides removed."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(
-        GIT_OPTIONAL_LOCKS="0",  # never refresh the user's index as a side effect
-        GIT_TERMINAL_PROMPT="0",
-        GIT_AUTHOR_NAME="perfop",
-        GIT_AUTHOR_EMAIL="perfop@localhost",
-        GIT_COMMITTER_NAME="perfop",
-        GIT_COMMITTER_EMAIL="perfop@localhost",
-    )
-    if extra:
-        env.update(extra)
-    return env
-
-
-def git(repo: Path, *args: str, env: Mapping[str, str] | None = None, check: bool = True) -> str:
-    """Run ``git -C repo args`` with hooks disabled; stdout stripped. Raises GitError on failure."""
-    argv = ["git", "-c", "core.hooksPath=/dev/null", "-C", str(repo), *args]
-    try:
-        code, out, err = _run_group(argv, env=_git_env(env), timeout=300)
-    except FileNotFoundError:
-        raise GitError("git is not installed or not on PATH; install git") from None
-    except subprocess.TimeoutExpired:
-        raise GitError(f"`git {shlex.join(args)}` timed out in {repo}") from None
-    if check and code != 0:
-        detail = (err.strip().splitlines() or ["no output"])[-1]
-        raise GitError(f"`git {shlex.join(args)}` failed in {repo}: {detail}")
-    return out.strip()
-
-
-def _run_group(
-    argv: Sequence[str], *, env: Mapping[str, str], timeout: float
-) -> tuple[int, str, str]:
-    """Run ``argv`` in a process group of its own; on any exception the whole group is gone first.
-
-    git does its work in children (``git worktree add`` runs ``git reset --hard``): killing only
-    the ``git`` that perfop started, as ``subprocess.run`` does on Ctrl-C, left the grandchild
-    writing files into a worktree that the session's release had already removed. The group
-    also keeps a terminal's Ctrl-C from reaching git half-way: perfop decides when git stops.
-    """
-    with interrupts.first_only():
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=dict(env),
-            process_group=0,
-        )
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except BaseException:
-            _end_group(proc)
-            raise
-    return proc.returncode, out, err
-
-
-def _end_group(proc: subprocess.Popen[str], grace: float = 10.0) -> None:
-    """SIGKILL ``proc``'s group, reap ``proc``, and wait (bounded) until no member is left."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.kill()  # a no-op unless the group could not be signalled
-    proc.wait()  # a killed group writes nothing more: the pipes need no draining
-    for pipe in (proc.stdout, proc.stderr):
-        if pipe is not None:
-            pipe.close()
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(proc.pid, 0)
-        except (ProcessLookupError, PermissionError):
-            return
-        time.sleep(0.005)
+# The runner lives in perfop.git; these names stay for the callers (and tests) that use them.
+_git_env = gitrun.environment
+git = gitrun.git
+_run_group = gitrun._run_group
+_end_group = gitrun._end_group
 
 
 def repo_root(path: Path) -> Path:
@@ -228,8 +156,7 @@ def snapshot_worktree(repo: Path) -> str:
 
 
 def _is_ignored(repo: Path, rel: str) -> bool:
-    argv = ["git", "-C", str(repo), "check-ignore", "-q", rel]
-    return subprocess.run(argv, env=_git_env(), capture_output=True, check=False).returncode == 0
+    return gitrun.run(repo, "check-ignore", "-q", rel).returncode == 0
 
 
 @dataclass(frozen=True)

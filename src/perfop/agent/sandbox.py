@@ -22,6 +22,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from perfop import git as gitrun
 from perfop.errors import GitError, GuardrailError, UsageError
 from perfop.worktrees import claim_session, release_session
 
@@ -141,15 +142,7 @@ _HEADISH = re.compile(r"^(HEAD|@)([~^]\d*)*$")
 
 
 def _git(cwd: Path, *args: str, check: bool = True) -> str:
-    env = {**os.environ, **IDENTITY, "GIT_TERMINAL_PROMPT": "0"}
-    out = subprocess.run(
-        ["git", "-c", "commit.gpgsign=false", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
+    out = gitrun.run(cwd, "-c", "commit.gpgsign=false", *args, env=IDENTITY)
     if check and out.returncode != 0:
         raise GitError(f"git {' '.join(args[:3])} failed in {cwd}: {out.stderr.strip()[:200]}")
     return out.stdout.strip()
@@ -486,12 +479,8 @@ class Sandbox:
         if not pattern:
             raise UsageError("search: give a pattern (extended regular expression)")
         where = self.relative(self.resolve(path)) if path else "."
-        out = subprocess.run(
-            ["git", "grep", "-n", "-I", "-E", "--untracked", "-e", pattern, "--", where],
-            cwd=self.path,
-            capture_output=True,
-            text=True,
-            check=False,
+        out = gitrun.run(
+            self.path, "grep", "-n", "-I", "-E", "--untracked", "-e", pattern, "--", where
         )
         if out.returncode == 1:
             return "no matches"
@@ -547,13 +536,8 @@ class Sandbox:
                 self.resolve(name, for_write=True)
         text = diff if diff.endswith("\n") else diff + "\n"
         for strip in ("-p1", "-p0"):
-            out = subprocess.run(
-                ["git", "apply", "--recount", "--whitespace=nowarn", strip, "-"],
-                cwd=self.path,
-                input=text,
-                capture_output=True,
-                text=True,
-                check=False,
+            out = gitrun.run(
+                self.path, "apply", "--recount", "--whitespace=nowarn", strip, "-", input=text
             )
             if out.returncode == 0:
                 break

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from perfop import git as gitrun
 from perfop.errors import GitError, UsageError
 
 if TYPE_CHECKING:
@@ -47,18 +46,11 @@ def _git(
     data: bytes | None = None,
     check: bool = True,
 ) -> str:
-    proc = subprocess.run(
-        ["git", *args],
-        cwd=repo,
-        input=data,
-        capture_output=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-    )
+    proc = gitrun.run(repo, *args, input=data, timeout=120, env=env, user_env=True)
     if check and proc.returncode != 0:
-        err = proc.stderr.decode(errors="replace").strip().splitlines()
+        err = proc.stderr.strip().splitlines()
         raise GitError(f"git {args[0]} failed in {repo}: {err[-1] if err else proc.returncode}")
-    return proc.stdout.decode(errors="replace").strip()
+    return proc.stdout.strip()
 
 
 def _check_branch(name: str) -> str:

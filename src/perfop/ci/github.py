@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from perfop import __version__
+from perfop import __version__, git
 from perfop.errors import RemoteError, UsageError
 
 if TYPE_CHECKING:
@@ -65,14 +65,8 @@ def resolve_repo(
             raise UsageError(f"GITHUB_REPOSITORY={from_env!r} is not of the form owner/name")
         return from_env
     try:
-        proc = subprocess.run(
-            ["git", "remote", "get-url", "origin"],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=10,
-        )
+        # The user's environment and configuration decide what origin is.
+        proc = git.run(cwd or Path.cwd(), "remote", "get-url", "origin", timeout=10, user_env=True)
     except (OSError, subprocess.TimeoutExpired):
         proc = None
     if proc is not None and proc.returncode == 0:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from perfop import __version__
+from perfop import __version__, git
 from perfop.ci.pins import PINNED_ACTIONS, uses
 from perfop.errors import UsageError
 
@@ -358,9 +358,7 @@ def default_branch(repo_root: Path) -> str:
         ["symbolic-ref", "--short", "-q", "HEAD"],
     ):
         try:
-            out = subprocess.run(
-                ["git", *args], cwd=repo_root, capture_output=True, text=True, timeout=10
-            )
+            out = git.run(repo_root, *args, timeout=10, user_env=True)
         except (OSError, subprocess.TimeoutExpired):
             continue
         name = out.stdout.strip()

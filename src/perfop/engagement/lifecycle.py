@@ -6,13 +6,13 @@ in the same transaction. Approvals are refused for agent actors (``GuardrailErro
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from perfop import git
 from perfop.config import LoadedConfig
 from perfop.engagement.evidence import check_evidence
 from perfop.engagement.hypotheses import (
@@ -46,13 +46,7 @@ from perfop.store import engagement as es
 
 def resolve_commit(repo: Path, ref: str) -> str:
     """Full sha of ``ref`` (read-only ``git rev-parse``); GitError naming the ref otherwise."""
-    out = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    out = git.run(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", user_env=True)
     if out.returncode != 0 or not out.stdout.strip():
         raise GitError(f"ref {ref!r} does not resolve to a commit in {repo}; check the name")
     return out.stdout.strip()

@@ -8,10 +8,10 @@ component that makes the hypothesis high risk; every re-rating goes to the decis
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from perfop import git
 from perfop.engagement.hypotheses import matches_high_risk
 from perfop.engagement.records import RISKS, Actor, Hypothesis
 from perfop.errors import GitError, GuardrailError
@@ -21,17 +21,22 @@ RISK_ORDER = {name: i for i, name in enumerate(RISKS)}
 
 def changed_paths(repo: Path, base_sha: str, candidate_sha: str) -> list[str]:
     """Paths the candidate adds, changes, deletes or renames (both names) against the base."""
-    out = subprocess.run(
-        ["git", "diff", "--no-renames", "--name-only", "-z", base_sha, candidate_sha, "--"],
-        cwd=repo,
-        capture_output=True,
-        check=False,
+    out = git.run(
+        repo,
+        "diff",
+        "--no-renames",
+        "--name-only",
+        "-z",
+        base_sha,
+        candidate_sha,
+        "--",
+        user_env=True,
     )
     if out.returncode != 0:
-        lines = out.stderr.decode(errors="replace").strip().splitlines()
+        lines = out.stderr.strip().splitlines()
         why = f": {lines[-1]}" if lines else ""
         raise GitError(f"cannot diff {base_sha[:12]}..{candidate_sha[:12]} in {repo}{why}")
-    return [p for p in out.stdout.decode(errors="surrogateescape").split("\0") if p]
+    return [p for p in out.stdout_bytes.decode(errors="surrogateescape").split("\0") if p]
 
 
 def diff_high_risk(

@@ -357,15 +357,9 @@ def _goal_checks(
 
 
 def _is_ancestor(repo: Path, older: str, newer: str) -> bool:
-    import subprocess
+    from perfop import git
 
-    done = subprocess.run(
-        ["git", "merge-base", "--is-ancestor", older, newer],
-        cwd=repo,
-        capture_output=True,
-        check=False,
-    )
-    return done.returncode == 0
+    return git.run(repo, "merge-base", "--is-ancestor", older, newer, user_env=True).ok
 
 
 def stacked_parent(

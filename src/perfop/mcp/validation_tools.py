@@ -321,9 +321,6 @@ def report(call: Call, args: ReportArgs) -> Answer:
 
 
 def _tracked(repo: Path, path: Path) -> bool:
-    import subprocess
+    from perfop import git
 
-    out = subprocess.run(
-        ["git", "ls-files", "--", str(path)], cwd=repo, capture_output=True, text=True, check=False
-    )
-    return bool(out.stdout.strip())
+    return bool(git.run(repo, "ls-files", "--", str(path), user_env=True).stdout.strip())

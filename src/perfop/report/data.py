@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from perfop import __version__
+from perfop import __version__, git
 from perfop.config import LoadedConfig, workload_command
 from perfop.environment import redact_env, redact_text
 from perfop.model import BUILTIN_METRICS
@@ -50,13 +50,15 @@ def _git_commits(repo: Path, base: str, candidates: Sequence[str]) -> dict[str, 
     if not candidates:
         return {}
     try:
-        out = subprocess.run(
-            ["git", "log", "--format=%H%x09%P%x09%s", *dict.fromkeys(candidates), f"^{base}", "--"],
-            cwd=repo,
-            capture_output=True,
-            text=True,
-            check=False,
+        out = git.run(
+            repo,
+            "log",
+            "--format=%H%x09%P%x09%s",
+            *dict.fromkeys(candidates),
+            f"^{base}",
+            "--",
             timeout=60,
+            user_env=True,
         )
     except (OSError, subprocess.TimeoutExpired):
         return {}

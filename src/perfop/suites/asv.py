@@ -16,7 +16,6 @@ import math
 import os
 import platform
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -73,9 +72,9 @@ def _conf_index(argv: tuple[str, ...]) -> int:
 
 
 def _commit(cwd: Path) -> str:
-    out = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=False
-    )
+    from perfop import git
+
+    out = git.run(cwd, "rev-parse", "HEAD")
     sha = out.stdout.strip()
     return sha if out.returncode == 0 and sha else "0" * 40
 
