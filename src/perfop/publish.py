@@ -120,6 +120,7 @@ def pull_request(subject: str | None) -> int | None:
 
 
 def _fmt(value: float, unit: str) -> str:
+    """Dashboard cells: µs/ms/s at 0/1/3 decimals (``perfop.render.format_value``: general)."""
     if not math.isfinite(value):
         return "-"
     if unit == "s":

@@ -54,6 +54,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _fmt_value(value: float, unit: str) -> str:
+    """Table cells: fixed ms/s/MiB precision (``perfop.render.format_value`` is the general one)."""
     if not math.isfinite(value):
         return "-"
     if unit == "s":

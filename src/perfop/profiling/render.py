@@ -130,6 +130,7 @@ def format_flamegraph_html(
 
 
 def _fmt(value: float, unit: str) -> str:
+    """Flame graph titles: s at 3 decimals, binary bytes (general: ``render.format_value``)."""
     if unit == "B":
         return format_bytes(value)
     return f"{value:.3f} s"

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from perfop.clock import utcnow
 from perfop.config import LoadedConfig, ResolvedWorkload, WorkloadConfig, resolve_workload
 from perfop.errors import UsageError
 from perfop.profiling import backends
@@ -255,7 +256,7 @@ def _finish(side: _Side, options: ProfileOptions, *, repo_root: Path) -> Profile
         )
     report = ProfileReport(
         id=side.profile_id,
-        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        created_at=utcnow("seconds"),
         workload=side.workload,
         argv=_display_argv(side.resolved.argv, side.checkout_root),
         cwd=_relative(side.resolved.cwd, side.checkout_root),

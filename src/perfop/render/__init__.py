@@ -29,16 +29,30 @@ def to_text(renderable: Any, *, width: int = 100) -> str:
     return buf.getvalue()
 
 
+_TIME_SCALES = ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"))
+
+
+def time_scale(seconds: float) -> tuple[float, str]:
+    """The largest of s, ms, µs that ``seconds`` reaches (ns below): (scale, suffix)."""
+    magnitude = abs(seconds)
+    return next(((s, u) for s, u in _TIME_SCALES if magnitude >= s), (1e-9, "ns"))
+
+
 def format_value(value: float | None, unit: str) -> str:
-    """Human units: seconds adapt from ns to s, bytes from B to GiB; others keep their unit."""
+    """Human units: seconds adapt from ns to s, bytes from B to GiB; others keep their unit.
+
+    perfop's one unit formatter. Three compact variants keep the precision their outputs pin
+    (golden files, aligned columns): ``cli.compare._fmt_value`` (ms with 2 decimals, MiB),
+    ``publish._fmt`` (µs/ms/s with 0/1/3 decimals) and ``profiling.render._fmt`` (s with 3
+    decimals, ``format_bytes``); they differ from this one by design, not by accident.
+    """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if unit == "s":
-        magnitude = abs(value)
-        for scale, suffix in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
-            if magnitude >= scale:
-                return f"{value / scale:.4g} {suffix}"
-        return f"{value / 1e-9:.4g} ns" if value else "0 s"
+        if not value:
+            return "0 s"
+        scale, suffix = time_scale(value)
+        return f"{value / scale:.4g} {suffix}"
     if unit == "B":
         for scale, suffix in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
             if abs(value) >= scale:

@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from perfop.render import format_value
+from perfop.render import format_value, time_scale
 from perfop.report.model import (
     HypothesisInfo,
     ReportData,
@@ -46,19 +46,11 @@ def fmt_p(p: float | None) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def _time_scale(value: float) -> tuple[float, str]:
-    magnitude = abs(value)
-    return next(
-        ((s, u) for s, u in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")) if magnitude >= s),
-        (1e-9, "ns"),
-    )
-
-
 def fmt_pair(a: float, b: float, unit: str) -> str:
     """``120 -> 65 ms`` when both share a scale, else ``1.28 s -> 74.8 ms``."""
     if unit != "s":
         return f"{fmt(a, unit)} -> {fmt(b, unit)}"
-    (sa, ua), (sb, ub) = _time_scale(a), _time_scale(b)
+    (sa, ua), (sb, ub) = time_scale(a), time_scale(b)
     if ua == ub:
         return f"{a / sa:.3g} -> {b / sb:.3g} {ua}"
     return f"{a / sa:.3g} {ua} -> {b / sb:.3g} {ub}"

@@ -9,7 +9,6 @@ numbers in the metric's unit; formatting is the renderers' job.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import shlex
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from perfop import __version__, git
+from perfop.clock import utcnow
 from perfop.config import LoadedConfig, workload_command
 from perfop.environment import redact_env, redact_text
 from perfop.model import BUILTIN_METRICS
@@ -392,7 +392,7 @@ def collect(store: Store, loaded: LoadedConfig, engagement_id: int | None = None
 
     return redact_report(
         ReportData(
-            generated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            generated_at=utcnow("seconds"),
             perfop_version=__version__,
             repository=loaded.repo_root.name,
             engagement=_engagement_info(eng, stage),

@@ -7,12 +7,12 @@ them on first use without a schema-version step.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
+from perfop.clock import utcnow
 from perfop.store import Store
 from perfop.store import schema as s
 
@@ -57,10 +57,6 @@ agent_messages = sa.Table(
     sa.Column("output_tokens", sa.Integer),
     sa.UniqueConstraint("session_id", "seq", name="uq_agent_messages_session_seq"),
 )
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True)
@@ -111,7 +107,7 @@ def begin_session(store: Store, *, goal: str, provider: str, model: str, endpoin
                 steps=0,
                 input_tokens=0,
                 output_tokens=0,
-                started_at=_now(),
+                started_at=utcnow(),
             )
         )
         key = result.inserted_primary_key
@@ -121,7 +117,7 @@ def begin_session(store: Store, *, goal: str, provider: str, model: str, endpoin
 
 def update_session(store: Store, session_id: int, **values: Any) -> None:
     if values.get("status") not in (None, "running"):
-        values.setdefault("finished_at", _now())
+        values.setdefault("finished_at", utcnow())
     with store.write() as conn:
         conn.execute(
             agent_sessions.update().where(agent_sessions.c.id == session_id).values(**values)
@@ -145,7 +141,7 @@ def add_message(
             agent_messages.insert().values(
                 session_id=session_id,
                 seq=seq,
-                ts=_now(),
+                ts=utcnow(),
                 stage=stage,
                 role=role,
                 name=name,

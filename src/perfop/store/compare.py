@@ -16,9 +16,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from perfop.clock import utcnow
 from perfop.environment import redact_obj
 from perfop.store import schema as s
-from perfop.store.core import Store, _pid_alive, utcnow
+from perfop.store.core import Store, _pid_alive
 
 comparisons = sa.Table(
     "comparisons",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import hashlib
 import json
 import os
@@ -17,14 +16,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
+from perfop.clock import utcnow
 from perfop.environment import fingerprint_hash, redact_argv, redact_obj, redact_text
 from perfop.errors import StoreError
 from perfop.model import Failure, MetricSpec, ProcessResult, RunStatus, Sample
 from perfop.store import schema as s
-
-
-def utcnow() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
 
 def _normalise_url(url: str) -> str:

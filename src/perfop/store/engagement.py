@@ -11,13 +11,13 @@ left untouched.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from perfop.clock import utcnow
 from perfop.engagement.records import (
     Approval,
     Decision,
@@ -156,9 +156,7 @@ def _pk(result: sa.CursorResult[Any]) -> int:
     return int(key[0])
 
 
-def now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
-
+now = utcnow  # the name the engagement services use
 
 # --- engagements ------------------------------------------------------------------------------
 

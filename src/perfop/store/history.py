@@ -12,9 +12,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from perfop.clock import utcnow
 from perfop.model import MetricSpec, RunStatus
 from perfop.store import schema as s
-from perfop.store.core import Store, utcnow
+from perfop.store.core import Store
 
 commits = sa.Table(
     "commits",

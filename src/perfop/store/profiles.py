@@ -13,9 +13,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from perfop.clock import utcnow
 from perfop.profiling.model import HotSpot, ProfileReport, guess_origin
 from perfop.store import schema as s
-from perfop.store.core import Store, utcnow
+from perfop.store.core import Store
 
 profiles = sa.Table(
     "profiles",

@@ -15,8 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from perfop import __version__
+from perfop.clock import utcnow
 from perfop.store import schema as s
-from perfop.store.core import Store, utcnow
+from perfop.store.core import Store
 
 reports = sa.Table(
     "reports",
