@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
 Clock = Callable[[], float]
 
-DEFAULT_MAX_TIME_CEILING = 900.0
 # Pairs vary: plan with this much slack on the cost of one, so a plan that "just fits" does not
 # end a pair short.
 PAIR_SLACK = 1.05

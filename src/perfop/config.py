@@ -22,11 +22,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from perfop.budget import DEFAULT_MAX_TIME_CEILING
 from perfop.errors import ConfigError, UsageError
 from perfop.model import BUILTIN_METRICS
 
 DEFAULT_STORE = "sqlite:///.perfop/perfop.db"
+DEFAULT_MAX_TIME_CEILING = 900.0  # seconds; the budget planner never plans past it
 CONFIG_FILES = ("perfop.toml", "pyproject.toml")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 MAX_NAME = 200  # workload and metric names: the store's columns

@@ -38,8 +38,10 @@ def _names_git(node: ast.AST) -> bool:
     if isinstance(node, ast.List | ast.Tuple) and node.elts:
         first = node.elts[0]
         return isinstance(first, ast.Constant) and first.value == "git"
-    return isinstance(node, ast.Constant) and isinstance(node.value, str) and (
-        node.value == "git" or node.value.startswith("git ")
+    return (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and (node.value == "git" or node.value.startswith("git "))
     )
 
 

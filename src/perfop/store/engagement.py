@@ -3,7 +3,7 @@
 Tables: engagements, hypotheses, designs, approvals, decisions, validations, inventories. Query
 functions take a ``Connection`` so a service can change state and append to the decision log in
 one transaction (``with store.write() as conn``). Rows convert to the frozen records of
-``perfop.engagement.records``.
+``perfop.records.engagement``.
 
 Migration 1 -> 2 only adds these tables; existing runs, samples, failures and environments are
 left untouched.
@@ -18,7 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from perfop.clock import utcnow
-from perfop.engagement.records import (
+from perfop.errors import UsageError
+from perfop.records.engagement import (
     Approval,
     Decision,
     Design,
@@ -33,7 +34,6 @@ from perfop.engagement.records import (
     Status,
     Validation,
 )
-from perfop.errors import UsageError
 from perfop.redact import redact_text
 from perfop.store import schema as s
 

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from perfop.clock import utcnow
-from perfop.profiling.model import HotSpot, ProfileReport, guess_origin
+from perfop.records.profiling import HotSpot, ProfileReport, guess_origin
 from perfop.store import schema as s
 from perfop.store.core import Store
 
