@@ -1,0 +1,69 @@
+"""One definition each: the redactor, the timestamp helper and the time scale live in one module;
+no module grows its own copy of the UTC-timestamp one-liner again (issue 20)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import perfop
+
+SRC = Path(perfop.__file__).resolve().parent
+ONE_HOME = {"Redactor": "redact.py", "utcnow": "clock.py", "time_scale": "render/__init__.py"}
+
+
+def _trees() -> dict[str, ast.Module]:
+    return {
+        str(p.relative_to(SRC)): ast.parse(p.read_text(encoding="utf-8"), str(p))
+        for p in sorted(SRC.rglob("*.py"))
+    }
+
+
+def _defined(tree: ast.Module) -> set[str]:
+    return {
+        node.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef)
+    }
+
+
+def stamp_helpers(tree: ast.Module) -> list[str]:
+    """Functions whose whole job is ``datetime.now(...).isoformat(...)``."""
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.FunctionDef) or len(node.body) != 1:
+            continue
+        body = node.body[0]
+        if not isinstance(body, ast.Return) or not isinstance(body.value, ast.Call):
+            continue
+        call = body.value.func
+        if (
+            isinstance(call, ast.Attribute)
+            and call.attr == "isoformat"
+            and isinstance(call.value, ast.Call)
+            and isinstance(call.value.func, ast.Attribute)
+            and call.value.func.attr == "now"
+        ):
+            found.append(node.name)
+    return found
+
+
+def test_each_shared_helper_is_defined_once() -> None:
+    trees = _trees()
+    for name, home in ONE_HOME.items():
+        where = sorted(path for path, tree in trees.items() if name in _defined(tree))
+        assert where == [home], f"{name} is defined in {where}; keep one, in {home}"
+
+
+def test_no_second_timestamp_helper() -> None:
+    copies = {
+        path: names
+        for path, tree in _trees().items()
+        if path != ONE_HOME["utcnow"] and (names := stamp_helpers(tree))
+    }
+    assert copies == {}, "use perfop.clock.utcnow"
+
+
+def test_the_scan_finds_the_old_copies() -> None:
+    old = "def _now() -> str:\n    return dt.datetime.now(dt.UTC).isoformat(timespec='seconds')\n"
+    assert stamp_helpers(ast.parse(old)) == ["_now"]
