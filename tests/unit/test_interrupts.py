@@ -78,13 +78,12 @@ def test_a_held_block_finishes_then_the_signal_stops_the_command() -> None:
 
 def test_a_held_block_outside_a_command_raises_at_its_end() -> None:
     done: list[str] = []
-    with pytest.raises(KeyboardInterrupt):
-        with interrupts.held():
-            _press(signal.SIGTERM)
-            with interrupts.held():  # nested: the outer one acts
-                _press()
-                done.append("inner")
-            done.append("outer")
+    with pytest.raises(KeyboardInterrupt), interrupts.held():
+        _press(signal.SIGTERM)
+        with interrupts.held():  # nested: the outer one acts
+            _press()
+            done.append("inner")
+        done.append("outer")
     assert done == ["inner", "outer"]
 
 
@@ -101,14 +100,13 @@ def test_a_signal_held_during_the_clean_up_is_only_a_notice(
 
 def test_first_only_drops_the_later_signals_of_its_block() -> None:
     steps: list[str] = []
-    with pytest.raises(KeyboardInterrupt):
-        with interrupts.first_only():
-            try:
-                _press()
-            except KeyboardInterrupt:
-                _press()
-                steps.append("cleaned up")
-                raise
+    with pytest.raises(KeyboardInterrupt), interrupts.first_only():
+        try:
+            _press()
+        except KeyboardInterrupt:
+            _press()
+            steps.append("cleaned up")
+            raise
     assert steps == ["cleaned up"]
 
 
