@@ -1,4 +1,5 @@
-"""perfop's command line: one Typer app; each verb group registers itself from its own module.
+"""perfop's command line: one Typer app; each verb group registers itself from its own module,
+imported when one of its verbs runs (perfop.cli.lazy).
 
 ``main`` is the console-script entry point. It is the only place that exits: it maps
 ``PerfopError`` to one line on stderr and its exit code (2 for usage and config), Click's usage
@@ -7,7 +8,6 @@ errors to one line and 2, and an interruption to 130.
 
 from __future__ import annotations
 
-import importlib
 import signal
 import sys
 from pathlib import Path
@@ -17,10 +17,13 @@ import typer
 
 from perfop import __version__, interrupts
 from perfop.cli.common import State, error_line
+from perfop.cli.lazy import lazy_group
+from perfop.cli.verbs import VERBS
 from perfop.errors import PerfopError
 
 # Modules under perfop.cli that define ``register(app)``, in lifecycle order (the order of
-# --help): try it, engage, measure, compare, report, CI, agents.
+# --help): try it, engage, measure, compare, report, CI, agents. Each is imported only when one
+# of its verbs runs (perfop.cli.lazy); perfop.cli.verbs lists which verbs each registers.
 COMMAND_MODULES: tuple[str, ...] = (
     "demo",
     "engagement",
@@ -47,6 +50,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    cls=lazy_group(VERBS, rich_markup_mode=None, pretty_exceptions_short=True),
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -94,10 +98,6 @@ def _root(
 ) -> None:
     ctx.obj = State(repo=repo, config_path=config, store_override=store)
     ctx.call_on_close(ctx.obj.close)
-
-
-for _name in COMMAND_MODULES:
-    importlib.import_module(f"perfop.cli.{_name}").register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
