@@ -213,7 +213,8 @@ def _run_plans(
     def env_id() -> int:
         # Stored with the first run, so a workload that cannot start leaves no row behind.
         if not env_ids:
-            env_ids.append(store.add_environment(capture_environment(repo_root)))
+            env = capture_environment(repo_root, git=git)  # the state the runs are stored with
+            env_ids.append(store.add_environment(env))
         return env_ids[0]
 
     outcomes: list[WorkloadRun] = []
