@@ -10,16 +10,23 @@ import subprocess
 import sys
 from pathlib import Path
 
-# pydantic is not listed: Typer itself (0.29) imports it to build any command's help.
 HEAVY = ("numpy", "scipy", "matplotlib", "mcp", "httpx", "sqlalchemy", "jinja2", "yaml")
 
 
-def _modules_after(code: str) -> set[str]:
+def _all_modules_after(code: str) -> set[str]:
     probe = f"{code}\nimport sys, json\nprint(json.dumps(sorted(sys.modules)))"
     out = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout
-    return {m.split(".")[0] for m in json.loads(out.strip().splitlines()[-1])}
+    return set(json.loads(out.strip().splitlines()[-1]))
+
+
+def _modules_after(code: str) -> set[str]:
+    return {m.split(".")[0] for m in _all_modules_after(code)}
+
+
+def _perfop_after(code: str) -> set[str]:
+    return {m for m in _all_modules_after(code) if m == "perfop" or m.startswith("perfop.")}
 
 
 def test_help_imports_no_heavy_library() -> None:
@@ -52,12 +59,28 @@ def test_every_verbs_help_imports_no_heavy_library() -> None:
 # here, so a new import on these paths fails this test instead of slowing every command down.
 # Budgets in time are in docs/benchmarks.md ("Start-up"); this guards what they are made of.
 HELP_SET = {"perfop", "typer", "annotated_doc", "shellingham"}
-# Typer builds each option's parser with pydantic as soon as a verb's own options are parsed.
-VERB_HELP_SET = HELP_SET | {
-    "pydantic", "pydantic_core", "annotated_types", "typing_extensions", "typing_inspection"
+# A verb's own --help: the same (the root options, absent, no longer build Typer's pydantic
+# coercion; perfop.cli.lazy).
+VERB_HELP_SET = HELP_SET
+# `run -- CMD`: Typer's option coercion and the config (pydantic), the store (SQLAlchemy), the
+# summary statistics (NumPy), the terminal (Rich).
+RUN_SET = VERB_HELP_SET | {
+    "pydantic", "pydantic_core", "annotated_types", "typing_extensions", "typing_inspection",
+    "sqlalchemy", "numpy", "rich", "cython_runtime",
 }  # fmt: skip
-# `run -- CMD`: the store (SQLAlchemy), the summary table (NumPy), the terminal (Rich).
-RUN_SET = VERB_HELP_SET | {"sqlalchemy", "numpy", "rich", "cython_runtime"}
+# perfop's own modules: the top-level help imports no verb's module (perfop.cli.verbs lists
+# the verbs), a verb's help only its own.
+HELP_PERFOP = {
+    "perfop", "perfop.cli", "perfop.cli.common", "perfop.cli.lazy", "perfop.cli.verbs",
+    "perfop.errors", "perfop.interrupts",
+}  # fmt: skip
+RUN_HELP_PERFOP = HELP_PERFOP | {"perfop.cli.run", "perfop.cli.progress"}
+# Modules that `run -- CMD` has no use for (comparisons, reports, profiling, agents, worktrees).
+NOT_ON_THE_RUN_PATH = {
+    "perfop.compare", "perfop.pairs", "perfop.changepoint", "perfop.calibrate", "perfop.report",
+    "perfop.publish", "perfop.profiling.service", "perfop.mcp", "perfop.agent",
+    "perfop.worktrees", "perfop.engagement.service", "perfop.history", "perfop.exports",
+}  # fmt: skip
 
 
 def _third_party_after(code: str) -> set[str]:
@@ -75,6 +98,7 @@ def test_help_import_set_is_exactly_the_cli() -> None:
         "    assert main(['--help']) == 0\n"
     )
     assert _third_party_after(code) - HELP_SET == set()
+    assert _perfop_after(code) == HELP_PERFOP
 
 
 def test_run_help_import_set() -> None:
@@ -85,6 +109,25 @@ def test_run_help_import_set() -> None:
         "    assert main(['run', '--help']) == 0\n"
     )
     assert _third_party_after(code) - VERB_HELP_SET == set()
+    assert _perfop_after(code) == RUN_HELP_PERFOP
+
+
+def test_the_console_scripts_help_import_set() -> None:
+    # What `perfop --help` loads as a process: the entry point (perfop.budget marks the
+    # process as the command's) and nothing of any verb.
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "perfop", "--help"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    loaded = {
+        line.rsplit("|", 1)[1].strip()
+        for line in out.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    assert "Commands:" in out.stdout
+    perfop = {m for m in loaded if m == "perfop" or m.startswith("perfop.")}
+    assert perfop == HELP_PERFOP | {"perfop.budget"}, sorted(perfop)
+    assert not loaded & {"pydantic", "rich", *HEAVY}
 
 
 def test_run_of_a_command_import_set(tmp_path: Path) -> None:
@@ -99,6 +142,11 @@ def test_run_of_a_command_import_set(tmp_path: Path) -> None:
         "'--', 'true']) == 0\n"
     )
     assert _third_party_after(code) - RUN_SET == set()
+    perfop = _perfop_after(code)
+    assert {m for m in perfop if m.startswith("perfop.cli.")} == {
+        m for m in RUN_HELP_PERFOP if m.startswith("perfop.cli.")
+    }
+    assert not perfop & NOT_ON_THE_RUN_PATH, sorted(perfop & NOT_ON_THE_RUN_PATH)
 
 
 def test_the_budget_planner_needs_no_scipy() -> None:
