@@ -69,7 +69,13 @@ What each figure is made of, and why the goals are or are not met (issue 18 poin
   first.
 - Without byte-code (this VM's `PYTHONDONTWRITEBYTECODE=1` on an editable install) every perfop
   module on the path is compiled at every start: the second table shows what that adds; a
-  user's installed perfop does not pay it."""
+  user's installed perfop does not pay it.
+- Before the lazy CLI (main at 8e12bd5, same machine, load 2.8, `hyperfine -N`, 15 runs, byte-code
+  cached, median wall / mean CPU): `perfop --help` 110 / 109 ms, `perfop run --help` 189 / 182 ms,
+  `perfop run --runs 1 -- true` 637 / 641 ms (after, in the same run: 63 / 64, 66 / 69,
+  978 / 643 ms; two more runs of the last pair: 664 -> 589 and 702 -> 652 ms of CPU). Earlier
+  work on the same issue took the package scan, NumPy before the summary, SciPy in the budget
+  planner and the interpreter's teardown (`os._exit` after output and `atexit`) off the path."""
 
 
 def perfop_script() -> list[str]:
