@@ -11,12 +11,89 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from perfop.model import Verdict
 
 STATISTICS = ("median", "mean", "p90", "p95", "p99", "max", "min")
+
+
+# --- distribution functions ------------------------------------------------------------------
+#
+# The decision path uses only scipy.special's ufuncs, which are what scipy.stats' norm and t call
+# underneath (identical values): importing scipy.stats took 2.4 s at load 5 on the 2-core VM, and
+# its frozen-distribution machinery made ``plan`` take 1.6 s for a 70-pair design, both inside a
+# comparison's budget (docs/statistics.md, section 4, "What a look costs"). scipy.special alone
+# imports in ~0.35 s there.
+
+
+def _sp() -> Any:
+    import scipy.special
+
+    return scipy.special
+
+
+def norm_sf(z: Any) -> Any:
+    """Upper tail of the standard normal (``scipy.stats.norm.sf``)."""
+    return _sp().ndtr(-np.asarray(z, dtype=float))
+
+
+def norm_cdf(z: Any) -> Any:
+    """``scipy.stats.norm.cdf``."""
+    return _sp().ndtr(np.asarray(z, dtype=float))
+
+
+def norm_isf(p: Any) -> Any:
+    """Inverse upper tail of the standard normal (``scipy.stats.norm.isf``)."""
+    return -_sp().ndtri(np.asarray(p, dtype=float))
+
+
+def norm_ppf(q: Any) -> Any:
+    """``scipy.stats.norm.ppf``."""
+    return _sp().ndtri(np.asarray(q, dtype=float))
+
+
+def norm_pdf(z: Any) -> Any:
+    """``scipy.stats.norm.pdf`` (the same formula)."""
+    z = np.asarray(z, dtype=float)
+    return np.exp(-(z**2) / 2.0) / _SQRT_2PI
+
+
+_SQRT_2PI = math.sqrt(2 * math.pi)
+
+
+def t_sf(x: Any, df: float) -> Any:
+    """Upper tail of Student's t (``scipy.stats.t.sf``)."""
+    return _sp().stdtr(df, -np.asarray(x, dtype=float))
+
+
+def t_isf(p: Any, df: float) -> Any:
+    """Inverse upper tail of Student's t (``scipy.stats.t.isf``)."""
+    return -_sp().stdtrit(df, np.asarray(p, dtype=float))
+
+
+def average_ranks(a: Any) -> np.ndarray:
+    """Ranks 1..n along the last axis, ties at their average rank (``scipy.stats.rankdata``
+    with ``axis=-1``, ``method="average"``), for finite values."""
+    arr = np.asarray(a, dtype=float)
+    n = arr.shape[-1] if arr.ndim else 1
+    if arr.ndim == 0 or n == 0:
+        return np.ones_like(arr) if arr.ndim == 0 else arr.copy()
+    flat = arr.reshape(-1, n)
+    order = np.argsort(flat, axis=-1, kind="stable")
+    s = np.take_along_axis(flat, order, axis=-1)
+    pos = np.broadcast_to(np.arange(n), s.shape)
+    starts = np.ones(s.shape, dtype=bool)
+    starts[:, 1:] = s[:, 1:] != s[:, :-1]
+    ends = np.ones(s.shape, dtype=bool)
+    ends[:, :-1] = starts[:, 1:]
+    first = np.maximum.accumulate(np.where(starts, pos, 0), axis=-1)
+    last = np.minimum.accumulate(np.where(ends, pos, n - 1)[:, ::-1], axis=-1)[:, ::-1]
+    ranks = np.empty(s.shape, dtype=float)
+    np.put_along_axis(ranks, order, (first + last) / 2.0 + 1.0, axis=-1)
+    return ranks.reshape(arr.shape)
 
 
 @dataclass(frozen=True)
@@ -125,12 +202,10 @@ def signed_rank_z(x: np.ndarray) -> np.ndarray:
     variance, and a continuity correction of 0.5 is applied; positive z means x tends above 0.
     Matches ``scipy.stats.wilcoxon(x, zero_method="zsplit", correction=True, method="approx")``.
     """
-    from scipy.stats import rankdata
-
     x = np.asarray(x, dtype=float)
     n = x.shape[-1]
     a = np.abs(x)
-    ranks = rankdata(a, axis=-1)
+    ranks = average_ranks(a)
     w_plus = (ranks * (x > 0)).sum(axis=-1) + 0.5 * (ranks * (x == 0)).sum(axis=-1)
     mean = n * (n + 1) / 4.0
     var = np.full(w_plus.shape, n * (n + 1) * (2 * n + 1) / 24.0)
@@ -186,12 +261,10 @@ def signed_rank_p(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     correction of 0.5. Without ties or zeros this is ``scipy.stats.wilcoxon(x,
     alternative="greater"|"less", method="exact")``; the smallest possible p is 2**-n.
     """
-    from scipy.stats import norm, rankdata
-
     x = np.asarray(x, dtype=float)
     n = x.shape[-1]
     # Doubled average ranks are integers, so sums of them index an exact distribution.
-    r2 = np.rint(2 * rankdata(np.abs(x), axis=-1)).astype(np.int64)
+    r2 = np.rint(2 * average_ranks(np.abs(x))).astype(np.int64)
     s_up = (r2 * (x > 0)).sum(axis=-1)
     s_down = (r2 * (x < 0)).sum(axis=-1)
     if n > EXACT_RANK_MAX_PAIRS:
@@ -199,8 +272,8 @@ def signed_rank_p(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         mean = live.sum(axis=-1) / 2.0
         sd = np.sqrt((live.astype(float) ** 2).sum(axis=-1)) / 2.0
         with np.errstate(divide="ignore", invalid="ignore"):
-            p_up = np.where(sd > 0, norm.sf((s_up - mean - 1.0) / sd), 1.0)
-            p_down = np.where(sd > 0, norm.sf((s_down - mean - 1.0) / sd), 1.0)
+            p_up = np.where(sd > 0, norm_sf((s_up - mean - 1.0) / sd), 1.0)
+            p_down = np.where(sd > 0, norm_sf((s_down - mean - 1.0) / sd), 1.0)
         return np.asarray(p_up, dtype=float), np.asarray(p_down, dtype=float)
     flat_r2 = r2.reshape(-1, n)
     flat_x = x.reshape(-1, n)
@@ -231,11 +304,9 @@ def hodges_lehmann_above(x: np.ndarray, delta: float) -> np.ndarray:
     averages, so HL > delta exactly when W+ exceeds half of the n(n+1)/2 Walsh averages. This
     costs a sort instead of the n^2 Walsh averages.
     """
-    from scipy.stats import rankdata
-
     y = np.asarray(x, dtype=float) - delta
     n = y.shape[-1]
-    ranks = rankdata(np.abs(y), axis=-1)
+    ranks = average_ranks(np.abs(y))
     w_plus = (ranks * (y > 0)).sum(axis=-1)
     return np.asarray(w_plus > n * (n + 1) / 4.0)
 
@@ -244,8 +315,6 @@ def hodges_lehmann(
     x: Sequence[float] | np.ndarray, alpha: float = 0.05
 ) -> tuple[float, float, float]:
     """Hodges-Lehmann estimate of a 1-D sample with its Wilcoxon (normal-approximation) interval."""
-    from scipy.stats import norm
-
     arr = np.asarray(x, dtype=float)
     n = arr.size
     if n == 0:
@@ -257,7 +326,7 @@ def hodges_lehmann(
     walsh = np.sort((arr[i] + arr[j]) / 2.0)
     m = walsh.size
     est = float(np.median(walsh))
-    z = float(norm.ppf(1 - alpha / 2))
+    z = float(norm_ppf(1 - alpha / 2))
     k = math.floor(m / 2.0 - z * math.sqrt(n * (n + 1) * (2 * n + 1) / 24.0))
     if k < 0:
         return est, float(walsh[0]), float(walsh[-1])
@@ -273,15 +342,13 @@ def spent_alpha(kind: str, t: float, alpha: float) -> float:
     ``pocock``: alpha*ln(1+(e-1)t); ``obf``: 2-2*Phi(z_{1-alpha/2}/sqrt(t));
     ``power:<rho>``: alpha*t**rho.
     """
-    from scipy.stats import norm
-
     t = min(max(t, 0.0), 1.0)
     if t <= 0:
         return 0.0
     if kind == "pocock":
         return alpha * math.log(1 + (math.e - 1) * t)
     if kind == "obf":
-        return float(2 - 2 * norm.cdf(norm.ppf(1 - alpha / 2) / math.sqrt(t)))
+        return float(2 - 2 * norm_cdf(norm_ppf(1 - alpha / 2) / math.sqrt(t)))
     if kind.startswith("power:"):
         return float(alpha * t ** float(kind.split(":", 1)[1]))
     raise ValueError(f"unknown spending function {kind!r}; expected pocock, obf or power:<rho>")
@@ -296,8 +363,6 @@ def group_sequential_bounds(
     first crossing |S_k| >= c_k*sqrt(info[k]) at look k equals cum_alpha[k] - cum_alpha[k-1]
     (Armitage-McPherson-Rowe recursive integration on a grid of the continuation region).
     """
-    from scipy.stats import norm
-
     bounds: list[float] = []
     prev_alpha = 0.0
     s: np.ndarray | None = None  # grid of the continuation region of the previous look
@@ -306,12 +371,12 @@ def group_sequential_bounds(
     for n_k, a_k in zip(info, cum_alpha, strict=True):
         step = float(a_k) - prev_alpha
         if s is None or w is None:
-            c = float(norm.isf(step / 2)) if step > 0 else math.inf
+            c = float(norm_isf(step / 2)) if step > 0 else math.inf
             b = c * math.sqrt(n_k)
             bb = b if math.isfinite(b) else 10 * math.sqrt(n_k)
             edges = np.linspace(-bb, bb, grid + 1)
             mid = (edges[:-1] + edges[1:]) / 2
-            w = norm.pdf(mid, scale=math.sqrt(n_k)) * (edges[1] - edges[0])
+            w = norm_pdf(mid / math.sqrt(n_k)) / math.sqrt(n_k) * (edges[1] - edges[0])
             s = mid
         else:
             sd = math.sqrt(n_k - prev_info)
@@ -321,7 +386,7 @@ def group_sequential_bounds(
                 b: float, s_prev: np.ndarray = s_prev, w_prev: np.ndarray = w_prev, sd: float = sd
             ) -> float:
                 return float(
-                    (w_prev * (norm.cdf((-b - s_prev) / sd) + norm.sf((b - s_prev) / sd))).sum()
+                    (w_prev * (norm_cdf((-b - s_prev) / sd) + norm_sf((b - s_prev) / sd))).sum()
                 )
 
             if step <= 0:
@@ -341,7 +406,13 @@ def group_sequential_bounds(
                 c = hi / math.sqrt(n_k)
             edges = np.linspace(-bb, bb, grid + 1)
             mid = (edges[:-1] + edges[1:]) / 2
-            dens = (w_prev[None, :] * norm.pdf((mid[:, None] - s_prev[None, :]) / sd) / sd).sum(1)
+            # The Gaussian transition kernel, built in place (a 600 x 600 matrix per look).
+            kernel = np.subtract.outer(mid, s_prev)
+            kernel /= sd
+            np.square(kernel, out=kernel)
+            kernel *= -0.5
+            np.exp(kernel, out=kernel)
+            dens = kernel @ w_prev / (sd * _SQRT_2PI)
             w = dens * (edges[1] - edges[0])
             s = mid
         bounds.append(c)
@@ -408,9 +479,7 @@ class SequentialDesign:
 
     def nominal_level(self, k: int) -> float:
         """Two-sided nominal p-value threshold at look k (for reporting)."""
-        from scipy.stats import norm
-
-        return float(2 * norm.sf(self.z_bounds[k]))
+        return float(2 * norm_sf(self.z_bounds[k]))
 
 
 def plan(
@@ -517,11 +586,9 @@ def interval_df(n: int, trim: float = DEFAULT_TRIM) -> float:
 
 def t_bound(z_bound: float, df: float) -> float:
     """The t quantile with the same two-sided tail probability as the normal boundary."""
-    from scipy.stats import norm, t
-
     if not math.isfinite(z_bound):
         return math.inf
-    return float(t.isf(norm.sf(z_bound), df))
+    return float(t_isf(norm_sf(z_bound), df))
 
 
 def decide(
@@ -652,8 +719,6 @@ def compare_metric(
 ) -> MetricComparison:
     """Analyse paired samples of one metric with the boundaries of the current look (``z_eq``:
     the equivalence boundary, default ``z_bound``)."""
-    from scipy.stats import norm, t
-
     x = log_ratios(base, candidate)
     n = int(x.size)
     nan = math.nan
@@ -682,11 +747,11 @@ def compare_metric(
     df = interval_df(n, trim)
     mean, se = float(m_arr), float(se_arr)
     tb = t_bound(z_bound, df)
-    p_value = float(2 * t.sf(abs(mean) / se, df)) if se > 0 else (1.0 if mean == 0 else 0.0)
+    p_value = float(2 * t_sf(abs(mean) / se, df)) if se > 0 else (1.0 if mean == 0 else 0.0)
     code = int(decide(x, z_bound=z_bound, threshold=threshold, alpha=alpha, trim=trim, z_eq=z_eq))
     te = tb if z_eq is None else t_bound(z_eq, df)
     gm, gse, gdf = trimmed_mean_se(x, 0.0)
-    gq = float(t.isf(alpha / 2, gdf)) * float(gse)
+    gq = float(t_isf(alpha / 2, gdf)) * float(gse)
     hl, hl_lo, hl_hi = hodges_lehmann(x, alpha)
     p_up, p_down = signed_rank_p(x)
     delta = math.log1p(threshold)
@@ -697,7 +762,7 @@ def compare_metric(
         ci_low=math.exp(mean - tb * se),
         ci_high=math.exp(mean + tb * se),
         p_value=p_value,
-        nominal_level=float(2 * norm.sf(z_bound)),
+        nominal_level=float(2 * norm_sf(z_bound)),
         gm_ratio=math.exp(float(gm)),
         gm_ci_low=math.exp(float(gm) - gq),
         gm_ci_high=math.exp(float(gm) + gq),

@@ -267,3 +267,59 @@ def test_first_batch_is_sized_by_noise_within_bounds() -> None:
 def test_summary_unchanged() -> None:
     s = stats.summarize([1.0, 2.0, 3.0, 4.0])
     assert s.median == 2.5 and s.statistic("max") == 4.0
+
+
+# --- the decision path's cost inside a budget (issue 14, point 8) ---------------------------
+
+
+def test_the_decision_path_needs_no_scipy_stats() -> None:
+    # scipy.stats took 2.4 s to import at load 5 on the 2-core VM, and its frozen distributions
+    # made one 70-pair plan take 1.6 s and its truncation 1.2 s: ~5 s of a 10 s comparison spent
+    # on no measurement (docs/statistics.md, section 4). Everything a look and the final analysis
+    # run must come from scipy.special's ufuncs and NumPy.
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from perfop import stats\n"
+        "d = stats.plan(alpha=0.05, threshold=0.02, first=5, max_pairs=70)\n"
+        "d = d.truncated(40)\n"
+        "x = np.random.default_rng(1).normal(0.01, 0.03, 40)\n"
+        "stats.decide(x, z_bound=d.z_bounds[-1], threshold=0.02, alpha=0.05, z_eq=d.eq_bound(-1))\n"
+        "stats.decide_checked(x, x * 2, z_bound=2.5, threshold=0.02, alpha=0.05)\n"
+        "stats.compare_metric(np.exp(x[:30]), np.exp(x[10:]), z_bound=2.5, alpha=0.05,\n"
+        "                     threshold=0.02, z_eq=2.2)\n"
+        "stats.signed_rank_p(np.round(np.concatenate([x, x[:20]]), 2))\n"
+        "stats.signed_rank_z(x)\n"
+        "d.nominal_level(0)\n"
+        "import sys, json\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert "scipy.special" in loaded  # the check would pass vacuously if nothing ran
+    assert not {m for m in loaded if m == "scipy.stats" or m.startswith("scipy.stats.")}
+
+
+def test_distribution_functions_are_scipy_stats_to_the_bit() -> None:
+    z = np.linspace(-9, 9, 2001)
+    p = np.concatenate([np.geomspace(1e-9, 0.5, 500), [0.5]])
+    assert np.array_equal(stats.norm_sf(z), sps.norm.sf(z))
+    assert np.array_equal(stats.norm_cdf(z), sps.norm.cdf(z))
+    assert np.array_equal(stats.norm_pdf(z), sps.norm.pdf(z))
+    assert np.array_equal(stats.norm_isf(p), sps.norm.isf(p))
+    assert np.array_equal(stats.norm_ppf(1 - p), sps.norm.ppf(1 - p))
+    for df in (1.7, 2.55, 3.4, 10.2, 45.0):
+        assert np.array_equal(stats.t_sf(z, df), sps.t.sf(z, df))
+        assert np.array_equal(stats.t_isf(p, df), sps.t.isf(p, df))
+
+
+@pytest.mark.parametrize("shape", [(1,), (7,), (200, 13), (30, 60), (4, 3, 9)])
+def test_average_ranks_are_scipy_rankdata(shape: tuple[int, ...]) -> None:
+    rng = np.random.default_rng(sum(shape))
+    a = np.round(rng.normal(size=shape), 1)  # many ties
+    assert np.array_equal(stats.average_ranks(a), sps.rankdata(a, axis=-1))
+    b = rng.normal(size=shape)
+    assert np.array_equal(stats.average_ranks(b), sps.rankdata(b, axis=-1))
