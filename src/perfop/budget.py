@@ -24,6 +24,11 @@ Clock = Callable[[], float]
 # Pairs vary: plan with this much slack on the cost of one, so a plan that "just fits" does not
 # end a pair short.
 PAIR_SLACK = 1.05
+# What follows the last pair (the final analysis, the store's last writes, removing both worktrees,
+# the document) took 2.3-9.4x (median 4.3x) as long as making the two checkouts in the 10 s
+# detection set-up at load 4 (0.21-0.47 s against 0.05-0.09 s; docs/statistics.md, section 4):
+# ``workload_budget`` keeps this multiple of the checkouts' time free for it.
+CLEANUP_PER_CHECKOUT = 4.0
 
 
 def min_pairs_for_verdict(*, alpha: float, trim: float) -> int:
@@ -140,7 +145,8 @@ def workload_budget(
 ) -> Budget:
     """The budget of workload ``names[i]`` in a command measuring ``names`` in turn: the first
     counts from the command's ``started`` (its start-up is the first workload's), the last keeps
-    ``reserve`` seconds free for the clean-up; the others start when they do."""
+    ``CLEANUP_PER_CHECKOUT`` x ``reserve`` (the checkouts' time) free for the clean-up; the others
+    start when they do."""
     name = names[i]
     settings = budget_settings(
         loaded.workload(name), alpha=loaded.config.alpha, max_time=max_time, max_pairs=max_pairs
@@ -149,7 +155,7 @@ def workload_budget(
         settings,
         started=started if i == 0 else clock(),
         clock=clock,
-        reserve=reserve if i == len(names) - 1 else 0.0,
+        reserve=CLEANUP_PER_CHECKOUT * reserve if i == len(names) - 1 else 0.0,
         name=name,
     )
 
