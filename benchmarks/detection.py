@@ -534,6 +534,14 @@ def main() -> None:
     )
     ap.add_argument("--summary", action="store_true", help="only summarise the rows in --out")
     args = ap.parse_args()
+    if args.summary and args.out is not None and args.out.exists() and args.preset is None:
+        # Summarise a file with the budget and levels it was run with (its header), unless given.
+        first = args.out.read_text().splitlines()[:1]
+        header = json.loads(first[0]).get("header", {}) if first else {}
+        for key in ("budget", "levels", "threshold"):
+            if getattr(args, key) is None and key in header.get("args", {}):
+                value = header["args"][key]
+                setattr(args, key, ",".join(map(str, value)) if key == "levels" else value)
     defaults: dict[str, Any] = {
         "per_level": 30,
         "aa": 60,

@@ -14,6 +14,7 @@ notices go to the observer.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import secrets
 import time
@@ -679,7 +680,7 @@ def _sequential_pairs(
     stop_reason = "planned"
     while True:
         target = design.looks[k]
-        run_pairs(runner, budget, target, lambda n: progress.pair_done(name, n, planned))
+        run_pairs(runner, budget, target, functools.partial(_pair_done, progress, name, planned))
         if runner.index < target:  # the budget ends the plan early
             design = design.truncated(max(runner.index, 1))
             k = len(design.looks) - 1
@@ -702,8 +703,24 @@ def _sequential_pairs(
             break
         if k == len(design.looks) - 1:
             break
+        # Pairs that got cheaper than the first batch's would leave budget unused at the plan's
+        # last look: re-plan the horizon from time alone, keeping what the past looks spent
+        # (docs/statistics.md, section 4).
+        afford = budget.affordable(typical_pair(runner, budget) or 0.0, runner.index)
+        if afford >= design.max_pairs + max(2, math.ceil(EXTEND_MIN * design.max_pairs)):
+            design = design.extended(k, afford)
+            planned = afford
         k += 1
     return _Sequential(design, k, stop_reason, first, planned, decision)
+
+
+def _pair_done(progress: CompareProgress, name: str, planned: int, n: int) -> None:
+    progress.pair_done(name, n, planned)
+
+
+# Re-plan a comparison's horizon only when the budget buys at least this many more pairs (as a
+# share of the plan): each re-plan recomputes the boundaries (~0.05 s).
+EXTEND_MIN = 0.10
 
 
 def _suite_code(

@@ -449,6 +449,11 @@ class SequentialDesign:
     trim: float = DEFAULT_TRIM
     spending: str = DEFAULT_SPENDING
     eq_bounds: tuple[float, ...] = ()
+    # Cumulative two-sided alpha spent through each look (the directional boundaries'; the
+    # equivalence ones spend twice it). Kept so a truncated or extended plan keeps what its
+    # past looks spent exactly; empty for a hand-built design.
+    cum_alpha: tuple[float, ...] = ()
+    growth: float = DEFAULT_GROWTH
 
     def eq_bound(self, k: int) -> float:
         """The equivalence boundary at look k."""
@@ -468,13 +473,50 @@ class SequentialDesign:
         if n_final >= self.max_pairs:
             return self
         kept = [n for n in self.looks if n < n_final]
-        return plan(
+        if not self.cum_alpha:
+            return plan(
+                alpha=self.alpha,
+                threshold=self.threshold,
+                looks=(*kept, n_final),
+                trim=self.trim,
+                spending=self.spending,
+                planned_max=self.max_pairs,
+            )
+        budget = self.alpha * ALPHA_MARGIN
+        return self._with((*kept, n_final), (*self.cum_alpha[: len(kept)], budget))
+
+    def extended(self, k: int, new_max: int) -> SequentialDesign:
+        """The plan after look ``k`` (undecided) when the budget turned out to buy ``new_max``
+        pairs instead of ``max_pairs``: looks 0..k and the alpha they spent stay as they were;
+        the looks after k follow the geometric schedule up to ``new_max`` and spend what is
+        left in proportion to the spending function over ``n / new_max``, the last spending
+        all of it. The total spent is still ``alpha'``: the error control holds whatever the
+        new horizon, as long as the horizon comes from time, not from the data (Lan-DeMets
+        spending with a re-estimated maximum). No-op for ``k`` at or past the last look, or a
+        ``new_max`` not beyond the current plan."""
+        last = len(self.looks) - 1
+        if k >= last or new_max <= self.max_pairs or not self.cum_alpha:
+            return self
+        n_k = self.looks[k]
+        future = [n for n in look_schedule(n_k, new_max, self.growth) if n > n_k]
+        budget = self.alpha * ALPHA_MARGIN
+        c_k = self.cum_alpha[k]
+        s_k = spent_alpha(self.spending, n_k / new_max, 1.0)
+        s_1 = spent_alpha(self.spending, 1.0, 1.0)
+        share = [(spent_alpha(self.spending, n / new_max, 1.0) - s_k) / (s_1 - s_k) for n in future]
+        cum = [c_k + (budget - c_k) * f for f in share]
+        cum[-1] = budget
+        return self._with((*self.looks[: k + 1], *future), (*self.cum_alpha[: k + 1], *cum))
+
+    def _with(self, looks: Sequence[int], cum: Sequence[float]) -> SequentialDesign:
+        return _design(
             alpha=self.alpha,
             threshold=self.threshold,
-            looks=(*kept, n_final),
+            looks=tuple(looks),
+            cum=cum,
             trim=self.trim,
             spending=self.spending,
-            planned_max=self.max_pairs,
+            growth=self.growth,
         )
 
     def nominal_level(self, k: int) -> float:
@@ -515,7 +557,29 @@ def plan(
     budget = alpha * ALPHA_MARGIN
     cum = [spent_alpha(spending, n / total, budget) for n in sched]
     cum[-1] = budget
-    cum = list(np.maximum.accumulate(cum))
+    return _design(
+        alpha=alpha,
+        threshold=threshold,
+        looks=sched,
+        cum=cum,
+        trim=trim,
+        spending=spending,
+        growth=growth,
+    )
+
+
+def _design(
+    *,
+    alpha: float,
+    threshold: float,
+    looks: tuple[int, ...],
+    cum: Sequence[float],
+    trim: float,
+    spending: str,
+    growth: float,
+) -> SequentialDesign:
+    """The design whose looks spend ``cum`` (cumulative two-sided alpha) in all."""
+    cum = [float(c) for c in np.maximum.accumulate(np.asarray(cum, dtype=float))]
     # Equivalence is two one-sided claims (no larger than +d, no smaller than -d), each wrong only
     # in its own direction, so its two-sided boundary is spent at 2 x the budget (TOST: the
     # 1 - 2 alpha interval of a fixed sample).
@@ -523,11 +587,13 @@ def plan(
     return SequentialDesign(
         alpha=alpha,
         threshold=threshold,
-        looks=sched,
-        z_bounds=group_sequential_bounds(sched, cum),
+        looks=looks,
+        z_bounds=group_sequential_bounds(looks, cum),
         trim=trim,
         spending=spending,
-        eq_bounds=group_sequential_bounds(sched, eq_cum),
+        eq_bounds=group_sequential_bounds(looks, eq_cum),
+        cum_alpha=tuple(cum),
+        growth=growth,
     )
 
 

@@ -193,3 +193,70 @@ def test_tost_equivalence_reaches_unchanged_more_often_than_the_two_sided_interv
     old, _ = stats.run_sequential(before, x)
     assert float(np.mean(now == stats.EQUIVALENT)) >= float(np.mean(old == stats.EQUIVALENT)) + gain
     assert np.mean(np.abs(now) == 1) <= np.mean(np.abs(old) == 1)  # no more false verdicts
+
+
+# --- a horizon re-planned from time (issue 14, point 8) --------------------------------------
+
+
+def _extended(pairs: int, k: int, new_max: int, threshold: float = 0.02) -> stats.SequentialDesign:
+    design = stats.plan(alpha=ALPHA, threshold=threshold, first=5, max_pairs=pairs)
+    ext = design.extended(k, new_max)
+    # The looks already made keep their boundaries: running the extended design over whole
+    # rows is exactly a comparison that re-planned after look k.
+    assert ext.looks[: k + 1] == design.looks[: k + 1] and ext.max_pairs == new_max
+    assert ext.z_bounds[: k + 1] == design.z_bounds[: k + 1]
+    assert ext.eq_bounds[: k + 1] == design.eq_bounds[: k + 1]
+    assert ext.cum_alpha[-1] == pytest.approx(ALPHA * stats.ALPHA_MARGIN)
+    return ext
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+@pytest.mark.parametrize(("pairs", "k", "new_max"), [(20, 1, 30), (24, 3, 48), (10, 0, 40)])
+def test_aa_false_verdicts_stay_at_most_alpha_when_the_horizon_is_extended(
+    scenario: str, pairs: int, k: int, new_max: int
+) -> None:
+    # Pairs that get cheaper than the first batch's leave budget unused at the plan's last look
+    # (11 of 20 slowdown comparisons of the 10 s detection run stopped 0.6-2 s early); the
+    # extended plan spends the rest of alpha over the new horizon.
+    rng = np.random.default_rng(zlib.crc32(f"ext:{scenario}:{pairs}:{k}".encode()))
+    x = simulate_log_ratios(rng, 2_500, new_max, 0.0, **SCENARIOS[scenario])
+    for threshold in (1e-4, 0.02):
+        codes, _ = stats.run_sequential(_extended(pairs, k, new_max, threshold), x)
+        assert float(np.mean(np.abs(codes) == 1)) <= ALPHA
+
+
+@pytest.mark.parametrize("scenario", ["gaussian", "shared-vm"])
+@pytest.mark.parametrize("effect", [0.02, -1 / 51])
+def test_a_change_at_the_threshold_is_unchanged_at_most_alpha_when_extended(
+    scenario: str, effect: float
+) -> None:
+    rng = np.random.default_rng(zlib.crc32(f"ext-eq:{scenario}:{effect}".encode()))
+    x = simulate_log_ratios(rng, 2_500, 40, effect, **SCENARIOS[scenario])
+    codes, _ = stats.run_sequential(_extended(20, 2, 40), x)
+    assert float(np.mean(codes == stats.EQUIVALENT)) <= ALPHA
+
+
+def test_an_extended_horizon_buys_the_power_of_its_pairs() -> None:
+    # shared-VM noise, a 3% slowdown, threshold 2%: planned for 20 pairs, the budget bought 30.
+    rng = np.random.default_rng(1431)
+    x = simulate_log_ratios(rng, 2_500, 30, 0.03)
+    fixed, _ = stats.run_sequential(stats.plan(alpha=ALPHA, threshold=0.02, max_pairs=20), x)
+    ext, _ = stats.run_sequential(_extended(20, 1, 30), x)
+    full, _ = stats.run_sequential(stats.plan(alpha=ALPHA, threshold=0.02, max_pairs=30), x)
+    found = {
+        n: float(np.mean(c == stats.INCREASE))
+        for n, c in (("20", fixed), ("ext", ext), ("30", full))
+    }
+    assert found["ext"] >= found["20"] + 0.10
+    assert found["ext"] >= found["30"] - 0.03
+    assert not np.any(ext == stats.DECREASE)
+    rng = np.random.default_rng(1432)
+    aa = simulate_log_ratios(rng, 2_500, 30, 0.0)
+    reached = {
+        n: float(np.mean(stats.run_sequential(d, aa)[0] == stats.EQUIVALENT))
+        for n, d in (
+            ("20", stats.plan(alpha=ALPHA, threshold=0.02, max_pairs=20)),
+            ("ext", _extended(20, 1, 30)),
+        )
+    }
+    assert reached["ext"] >= reached["20"] + 0.10
