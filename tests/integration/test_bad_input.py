@@ -636,7 +636,8 @@ def test_a_store_perfop_did_not_write_is_refused_untouched(
 ) -> None:
     db = tmp_path / "other.db"
     make(db)
-    before = _dump(db)
+    before, raw = _dump(db), db.read_bytes()
+    files = sorted(p.name for p in tmp_path.iterdir())
     _check(
         run_cli,
         repo,
@@ -644,9 +645,12 @@ def test_a_store_perfop_did_not_write_is_refused_untouched(
         ["--store", f"sqlite:///{db}", "runs", "list"],
         needle,
     )
-    # Rows and schema: the file's header may change, as opening a SQLite store switches it to
-    # WAL before the check (the store's own business, issue 16 item 11).
+    # Nothing changed: not the rows, and not one byte of the file either (opening a SQLite
+    # store for writing switches it to WAL, header bytes 18-19: the check runs read-only
+    # first), and no -wal or -shm file is left next to it.
     assert _dump(db) == before
+    assert db.read_bytes() == raw
+    assert sorted(p.name for p in tmp_path.iterdir()) == files
 
 
 def _dump(db: Path) -> list[str]:

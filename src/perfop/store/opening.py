@@ -18,7 +18,8 @@ import itertools
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+import urllib.parse
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -238,25 +239,69 @@ def _meta_values(conn: Connection) -> dict[str, str] | None:
 
 
 def _version(conn: Connection, values: dict[str, str] | None) -> int | None:
+    url = str(conn.engine.url)
     if values is None:
-        inspector = sa.inspect(conn)
-        foreign = sorted(set(inspector.get_table_names()) & set(s.metadata.tables))
-        if foreign:
-            raise StoreError(
-                f"store {_display_url(str(conn.engine.url))} has table(s) {', '.join(foreign)} "
-                "that perfop did not create (no perfop_meta); give perfop a store of its own"
-            )
+        _refuse_foreign(url, sa.inspect(conn).get_table_names())
         return None
-    value = values.get("schema_version")
+    return _parse_version(url, values.get("schema_version"))
+
+
+def _refuse_foreign(url: str, tables: Iterable[str]) -> None:
+    """A store without perfop_meta that holds tables of perfop's names is someone else's."""
+    foreign = sorted(set(tables) & set(s.metadata.tables))
+    if foreign:
+        raise StoreError(
+            f"store {_display_url(url)} has table(s) {', '.join(foreign)} "
+            "that perfop did not create (no perfop_meta); give perfop a store of its own"
+        )
+
+
+def _parse_version(url: str, value: str | None) -> int | None:
     if value is None:
         return None
     try:
         return int(value)
     except ValueError:
         raise StoreError(
-            f"store {_display_url(str(conn.engine.url))}: perfop_meta.schema_version is "
+            f"store {_display_url(url)}: perfop_meta.schema_version is "
             f"{value[:40]!r}, not a number; the store is damaged or not perfop's"
         ) from None
+
+
+def _probe_sqlite(url: str, path: Path) -> None:
+    """Refuse a SQLite file that is not perfop's, or too new, before anything writes to it.
+
+    Opening for writing switches a file to WAL (bytes 18-19 of its header) and may leave -wal
+    and -shm files, so the check runs on a read-only connection first. Anything this probe
+    cannot read (not a database, locked, a WAL file without its -shm) is left to the normal
+    open, which says why.
+    """
+    uri = f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro"
+    try:
+        con = sqlite3.connect(uri, uri=True, timeout=60)
+    except sqlite3.Error:
+        return
+    try:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        value = None
+        if "perfop_meta" in tables:
+            row = con.execute(
+                "SELECT value FROM perfop_meta WHERE key = 'schema_version'"
+            ).fetchone()
+            value = None if row is None else str(row[0])
+    except sqlite3.Error:
+        return
+    finally:
+        con.close()
+    if "perfop_meta" not in tables:
+        _refuse_foreign(url, tables)
+        return
+    version = _parse_version(url, value)
+    if version is not None and version > s.SCHEMA_VERSION:
+        raise StoreError(
+            f"store {_display_url(url)} has schema version {version}, newer than this perfop "
+            f"understands ({s.SCHEMA_VERSION}); upgrade perfop"
+        )
 
 
 def _too_new(store: Store, version: int) -> StoreError:
@@ -385,6 +430,7 @@ def open_store(url: str, *, reap: bool = True, lazy: bool = False) -> Store:
                 return Store(_memory_twin(), url, create=lambda: _create_sqlite(url, path))
             store = Store(_create_sqlite(url, path), url)
             return _finish_open(store, reap=reap)
+        _probe_sqlite(url, path)
     store = Store(_engine(url), url)
     try:
         current, version = _is_current(store)
