@@ -293,6 +293,46 @@ _PARSERS = {
 
 # -- into the store ------------------------------------------------------------------------------
 
+# What the store's indexed and bounded columns hold: a workload name is indexed (PostgreSQL's
+# b-tree refuses an entry over ~2.7 kB), a sha is varchar(64), a commit time varchar(40).
+MAX_SHA = 64
+MAX_TIME = 40
+
+
+def check_record(
+    where: str, *, workload: object, sha: object = None, committed_at: object = None
+) -> None:
+    """UsageError (one line naming ``where``) unless the fields fit the store's columns.
+
+    Imported files come from elsewhere (another tool, another machine, a data branch): checked
+    before anything is stored, so a bad file imports nothing on SQLite and PostgreSQL alike.
+    """
+    from perfop.config import MAX_NAME
+
+    if not isinstance(workload, str) or not workload.strip():
+        raise UsageError(f"{where}: the benchmark has no name; give it one in the file")
+    if len(workload) > MAX_NAME:
+        raise UsageError(
+            f"{where}: benchmark name {workload[:40]!r}... is {len(workload)} characters, at "
+            f"most {MAX_NAME} (workload names are indexed); shorten it in the file (hyperfine: "
+            "--command-name) or use a shorter --prefix"
+        )
+    if sha is not None and (
+        not isinstance(sha, str) or not 0 < len(sha) <= MAX_SHA or not sha.isalnum()
+    ):
+        shown = repr(sha)[:40]
+        raise UsageError(
+            f"{where}: commit {shown} of {workload[:40]!r} is not a commit id (letters and "
+            f"digits, at most {MAX_SHA}); fix or remove it in the file"
+        )
+    if committed_at is not None and (
+        not isinstance(committed_at, str) or len(committed_at) > MAX_TIME
+    ):
+        raise UsageError(
+            f"{where}: commit time {repr(committed_at)[:40]} of {workload[:40]!r} is not a "
+            f"timestamp of at most {MAX_TIME} characters; fix or remove it in the file"
+        )
+
 
 def import_files(store: Store, paths: Sequence[Path], *, prefix: str = "") -> list[ImportOutcome]:
     """Parse every file first (so a bad file imports nothing), then store one run per benchmark."""
@@ -302,7 +342,15 @@ def import_files(store: Store, paths: Sequence[Path], *, prefix: str = "") -> li
     for path in paths:
         doc = read_document(path)
         digest = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
-        parsed.append((path, digest, parse_document(doc, source=str(path))))
+        benches = parse_document(doc, source=str(path))
+        for bench in benches:
+            check_record(
+                str(path),
+                workload=f"{prefix}{bench.name}",
+                sha=bench.sha,
+                committed_at=bench.committed_at,
+            )
+        parsed.append((path, digest, benches))
     seen = h.imported_keys(store)
     outcomes: list[ImportOutcome] = []
     for path, digest, benches in parsed:

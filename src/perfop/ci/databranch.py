@@ -151,10 +151,14 @@ def import_records(store: Store, repo: Path, *, ref: str = DATA_BRANCH) -> int:
         )
     seen = imported_keys(store)
     added = 0
-    for path in _git(repo, "ls-tree", "-r", "--name-only", sha, "runs/").splitlines():
+    # Every file is read and checked before the first is stored: a bad one imports nothing.
+    docs = [
+        (path, _read_record(repo, sha, path, ref))
+        for path in _git(repo, "ls-tree", "-r", "--name-only", sha, "runs/").splitlines()
+    ]
+    for path, doc in docs:
         key = Path(path).stem.rsplit("-", 1)[-1]
-        doc = json.loads(_git(repo, "cat-file", "blob", f"{sha}:{path}"))
-        if doc.get("schema") != RECORD_SCHEMA or (key, doc["workload"]) in seen:
+        if doc is None or (key, doc["workload"]) in seen:
             continue
         save_commit(
             store,
@@ -176,3 +180,38 @@ def import_records(store: Store, repo: Path, *, ref: str = DATA_BRANCH) -> int:
         seen.add((key, doc["workload"]))
         added += 1
     return added
+
+
+def _read_record(repo: Path, sha: str, path: str, ref: str) -> dict[str, Any] | None:
+    """The record at ``path`` of commit ``sha``, checked; None for a file of another schema."""
+    from perfop.importers import check_record
+
+    where = f"--ref {ref}: {path}"
+    try:
+        doc = json.loads(_git(repo, "cat-file", "blob", f"{sha}:{path}"))
+    except ValueError:
+        raise UsageError(f"{where}: not JSON; remove the file from the branch") from None
+    if not isinstance(doc, dict) or doc.get("schema") != RECORD_SCHEMA:
+        return None
+    if not doc.get("sha"):
+        raise UsageError(f"{where}: the record names no commit ('sha'); remove the file")
+    check_record(
+        where, workload=doc.get("workload"), sha=doc["sha"], committed_at=doc.get("committed_at")
+    )
+    samples = doc.get("samples")
+    if not isinstance(samples, list) or not all(
+        isinstance(s, dict)
+        and all(
+            isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
+            for k, v in s.items()
+        )
+        for s in samples
+    ):
+        raise UsageError(
+            f"{where}: 'samples' is not a list of metric-to-number maps; remove the file from "
+            "the branch"
+        )
+    for key in ("branch", "subject"):
+        if doc.get(key) is not None and not isinstance(doc[key], str):
+            raise UsageError(f"{where}: {key!r} is not text; remove the file from the branch")
+    return doc
