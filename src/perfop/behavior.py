@@ -49,9 +49,10 @@ def check_behavior(
     base_varies = len({r.stdout_digest for r in base}) > 1
     cand_varies = len({r.stdout_digest for r in cand}) > 1
     if not base_varies and not cand_varies:
+        note = _budget_note(b0, c0)
         if b0.stdout_digest == c0.stdout_digest:
-            return BehaviorCheck("same")
-        return BehaviorCheck("changed", _diff(b0.stdout_head, c0.stdout_head))
+            return BehaviorCheck("same", note=note)
+        return BehaviorCheck("changed", _diff(b0.stdout_head, c0.stdout_head), note)
     if not all(r.stdout_complete for r in (*base, *cand)):
         return BehaviorCheck(
             "unchecked",
@@ -86,6 +87,24 @@ def check_behavior(
     if masked_base != masked_cand:
         return BehaviorCheck("changed", _diff_lines(masked_base, masked_cand), note)
     return BehaviorCheck("same", note=note)
+
+
+def _budget_note(base: ProcessResult, cand: ProcessResult) -> str:
+    """Say so when stdout went past the budget: that part was compared by its length only."""
+    if not base.stdout_unchecked and not cand.stdout_unchecked:
+        return ""
+    budget = max(base.stdout_check_bytes, cand.stdout_check_bytes)
+    return (
+        f"stdout beyond the first {_size(budget)} was not compared, only its length "
+        f"({_size(base.stdout_unchecked)} on the base, {_size(cand.stdout_unchecked)} on the "
+        "candidate); raise check_output_bytes to compare more"
+    )
+
+
+def _size(n: int) -> str:
+    if n >= 1 << 20:
+        return f"{n / (1 << 20):.4g} MiB"
+    return f"{n / 1024:.4g} KiB" if n >= 1024 else f"{n} bytes"
 
 
 def _masked(lines: list[str], ignored: Sequence[int]) -> list[str]:

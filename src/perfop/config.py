@@ -160,6 +160,8 @@ class WorkloadConfig(_Strict):
     primary_metric: str = "wall_time"
     gate: bool = True
     check_output: bool = True
+    # The behaviour check's budget of stdout per sample: past it only the length is compared.
+    check_output_bytes: int = Field(default=16 << 20, ge=0)
 
     _cmd = field_validator("command", "setup")(_check_command)
     _texts = field_validator("command", "setup", "cwd", "env", mode="after")(_check_texts)

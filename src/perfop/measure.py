@@ -297,7 +297,8 @@ def _measure_into(
 ) -> None:
     progress.workload_started(resolved.name, settings.runs)
     streak = _FailureStreak()
-    sampler = sampler_for(resolved.config.kind, resolved.config.run_value)
+    cfg = resolved.config
+    sampler = sampler_for(cfg.kind, cfg.run_value, cfg.check_output_bytes)
     for _ in range(settings.warmup):
         result = sampler.run(resolved.argv, cwd=resolved.cwd, env=env, timeout=settings.timeout)
         if streak.add(result):

@@ -55,6 +55,9 @@ class ProcessResult:
     stdout_head: str = ""
     stdout_bytes: int = 0
     stdout_complete: bool = True  # the normalised stdout fits in stdout_head
+    # Bytes past the behaviour check's budget (stdout_check_bytes): in the digest by count only.
+    stdout_unchecked: int = 0
+    stdout_check_bytes: int = 0
     stderr_tail: str = ""
 
     @property

@@ -105,7 +105,7 @@ def begin_sides(
                 res,
                 workload_env(res.env),
                 run_id,
-                sampler=sampler_for(wl.kind, wl.run_value),
+                sampler=sampler_for(wl.kind, wl.run_value, wl.check_output_bytes),
             )
         )
     return sides

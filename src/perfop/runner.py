@@ -4,8 +4,10 @@ One sample is one fresh process in its own process group. Wall time is taken fro
 clock around spawn-to-reap; user/sys CPU and peak RSS come from ``os.wait4`` of that child alone
 (``RUSAGE_CHILDREN`` accumulates over every child ever reaped and never resets). Output of any
 size and encoding is drained while the process runs, so a chatty workload never blocks on a full
-pipe; only a digest, a head and the metric lines are kept. Starting and reaping the process is
-``perfop.launch``'s job.
+pipe; only a digest, a head and the metric lines are kept. The digest covers the first
+``check_bytes`` of stdout (``STDOUT_CHECK_BYTES`` by default, the workload's
+``check_output_bytes``) and only the length of the rest, which is skimmed for metric lines at
+close to pipe speed. Starting and reaping the process is ``perfop.launch``'s job.
 """
 
 from __future__ import annotations
@@ -31,7 +33,12 @@ from perfop.model import BUILTIN_METRICS, MetricSpec, ProcessResult
 
 STDERR_TAIL_BYTES = 2048
 STDOUT_HEAD_BYTES = 64 * 1024
+# The behaviour check's budget: stdout lines that start within the first 16 MiB are normalised
+# and hashed (~40 ms on a quiet core); of the rest only the length (metric lines excluded) is
+# hashed, so 500 MB of output drains at close to pipe speed. ``check_output_bytes`` sets it.
+STDOUT_CHECK_BYTES = 16 << 20
 METRIC_PREFIX = b"PERFOP_METRIC "
+_NL_METRIC = b"\n" + METRIC_PREFIX
 # Names up to 200 characters (the store's column) and units up to 32; longer is not a metric line.
 _METRIC_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_.:-]{0,199})=(\S+)$")
 _CHUNK = 1 << 16  # first reads; a pipe that fills a whole read is a chatty one:
@@ -62,9 +69,15 @@ class _StdoutSink:
     Normalisation for the behaviour check: trailing whitespace of each line and trailing blank
     lines of the whole output are dropped, and ``PERFOP_METRIC`` lines are removed. Work is done
     per block with C-level bytes operations, so 50 MB of output costs milliseconds, not seconds.
+
+    The budget: lines that start within the first ``check_bytes`` bytes are normalised and
+    hashed (a line still open 1 MiB past the budget is cut there). Everything after that cut is
+    only skimmed for metric lines, and its length less theirs (``unchecked``) is added to the
+    digest, so output that changes length there is still told apart, but not output that changes
+    content at the same length.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, check_bytes: int = STDOUT_CHECK_BYTES) -> None:
         self._pending = bytearray()
         self._digest = hashlib.sha256()
         self._head = bytearray()
@@ -73,9 +86,42 @@ class _StdoutSink:
         self.total = 0
         self.metrics: dict[str, float] = {}
         self.specs: dict[str, MetricSpec] = {}
+        self.check_bytes = check_bytes
+        self.beyond: int | None = None  # raw bytes after the budget's cut; None: not reached
+        self._metric_bytes = 0  # of ``beyond``: metric lines (not part of the compared length)
+        self._candidate: bytearray | None = None  # an open line past the cut that may be a metric
+        self._mid_line = False  # past the cut, inside a line that is not a metric line
+
+    @property
+    def unchecked(self) -> int:
+        """Bytes past the budget, metric lines excluded: compared by their count only."""
+        return 0 if self.beyond is None else self.beyond - self._metric_bytes
 
     def feed(self, data: bytes) -> None:
+        before = self.total
         self.total += len(data)
+        if self.beyond is not None:
+            self._skim(data)
+            return
+        if self.total >= self.check_bytes:
+            # Cut after the line that holds byte check_bytes - 1 (or 1 MiB later, mid-line).
+            cut, mid_line = 0, False
+            if self.check_bytes:
+                limit = self.check_bytes + _LONG_LINE
+                nl = data.find(b"\n", max(0, self.check_bytes - 1 - before), limit - before)
+                if nl < 0 and self.total < limit:
+                    self._feed_checked(data)
+                    return
+                cut, mid_line = (nl + 1, False) if nl >= 0 else (limit - before, True)
+                self._feed_checked(data[:cut])
+                self.close()
+            self.beyond = 0
+            self._mid_line = mid_line
+            self._skim(data[cut:])
+            return
+        self._feed_checked(data)
+
+    def _feed_checked(self, data: bytes) -> None:
         if self.total > _NUMPY_AFTER and self.total - len(data) <= _NUMPY_AFTER:
             # Output this large costs more to check without NumPy than loading it does.
             _load_numpy()
@@ -99,6 +145,51 @@ class _StdoutSink:
         if self._pending:
             self._block(bytes(self._pending) + b"\n")
             self._pending.clear()
+        if self._candidate is not None:
+            if self._candidate.startswith(METRIC_PREFIX):
+                self._skimmed_metric(bytes(self._candidate))
+            self._candidate = None
+
+    def _skim(self, data: bytes) -> None:
+        """Past the budget: find the metric lines, count the bytes, keep nothing else."""
+        self.beyond = (self.beyond or 0) + len(data)
+        start = 0
+        if self._candidate is not None or self._mid_line:
+            nl = data.find(b"\n")
+            if nl < 0:
+                if self._candidate is not None:
+                    self._candidate += data
+                    if not _may_be_metric(self._candidate):
+                        self._candidate, self._mid_line = None, True
+                return
+            if self._candidate is not None:
+                line = bytes(self._candidate) + data[:nl]
+                self._candidate = None
+                if _may_be_metric(line) and len(line) >= len(METRIC_PREFIX):
+                    self._skimmed_metric(line + b"\n")
+            self._mid_line = False
+            start = nl + 1
+        # data[start:] begins at a line start
+        at = start if data.startswith(METRIC_PREFIX, start) else _next_metric(data, start)
+        while at >= 0:
+            nl = data.find(b"\n", at)
+            if nl < 0:
+                self._candidate = bytearray(data[at:])
+                return
+            if nl - at <= _LONG_LINE:  # as long as an unfinished line may grow (_may_be_metric)
+                self._skimmed_metric(data[at : nl + 1])
+            at = _next_metric(data, nl)
+        last = data.rfind(b"\n", start)
+        tail = data[last + 1 :] if last >= 0 else data[start:]
+        if tail:
+            if _may_be_metric(tail):
+                self._candidate = bytearray(tail)
+            else:
+                self._mid_line = True
+
+    def _skimmed_metric(self, line: bytes) -> None:
+        self._metric_bytes += len(line)
+        self._metric(line[len(METRIC_PREFIX) :].decode("utf-8", "replace"))
 
     def _block(self, block: bytes) -> None:
         """``block`` is whole lines, ending with a newline."""
@@ -162,11 +253,28 @@ class _StdoutSink:
 
     @property
     def digest(self) -> str:
-        return self._digest.hexdigest()
+        if self.beyond is None:
+            return self._digest.hexdigest()
+        digest = self._digest.copy()
+        digest.update(b"\0perfop: %d bytes not compared\n" % self.unchecked)
+        return digest.hexdigest()
 
     @property
     def head(self) -> str:
         return bytes(self._head).decode("utf-8", "replace")
+
+
+def _next_metric(data: bytes, start: int) -> int:
+    """Where the next line of ``data`` that starts with the metric prefix begins, or -1."""
+    found = data.find(_NL_METRIC, start)
+    return found + 1 if found >= 0 else -1
+
+
+def _may_be_metric(line: bytes | bytearray) -> bool:
+    """Whether an unfinished line could still turn out to be a metric line."""
+    if len(line) < len(METRIC_PREFIX):
+        return METRIC_PREFIX.startswith(line)
+    return len(line) <= _LONG_LINE and line.startswith(METRIC_PREFIX)
 
 
 def _loaded_numpy() -> Any:
@@ -270,14 +378,16 @@ def run_process(
     cwd: Path,
     env: Mapping[str, str],
     timeout: float,
+    check_bytes: int = STDOUT_CHECK_BYTES,
 ) -> ProcessResult:
     """Spawn ``argv`` once, drain its output, reap it, and return what was measured.
 
     Raises ``WorkloadError`` only when the process cannot be started at all; a crash, a signal or a
-    timeout is a failed ``ProcessResult``.
+    timeout is a failed ``ProcessResult``. ``check_bytes`` is the behaviour check's budget of
+    stdout (see ``_StdoutSink``).
     """
     exe_argv = _resolve_executable(argv, cwd, env)
-    sink = _StdoutSink()
+    sink = _StdoutSink(check_bytes)
     stderr_tail = bytearray()
     try:
         launched = launch(exe_argv, Path(cwd), env)
@@ -430,7 +540,9 @@ def run_process(
         stdout_digest=sink.digest,
         stdout_head=sink.head,
         stdout_bytes=sink.total,
-        stdout_complete=sink.emitted <= STDOUT_HEAD_BYTES,
+        stdout_complete=sink.emitted <= STDOUT_HEAD_BYTES and sink.beyond is None,
+        stdout_unchecked=sink.unchecked,
+        stdout_check_bytes=check_bytes,
         stderr_tail=word_aligned_tail(stderr_tail, STDERR_TAIL_BYTES).decode("utf-8", "replace"),
     )
 

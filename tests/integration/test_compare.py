@@ -218,6 +218,31 @@ def test_changed_output_is_behaviour_changed_not_a_speedup(
     assert doc["workloads"][0]["behavior"] == "changed"
 
 
+def test_output_past_check_output_bytes_is_compared_by_its_length_and_said_so(
+    repo: Path, git: Callable[..., str], run_cli: Callable[..., Any]
+) -> None:
+    """Issue 16 item 8: the behaviour check hashes a budget of stdout, and the rest by length;
+    a change there at the same length is not seen, and the result says it was not compared."""
+    late = BENCH.replace(
+        'print("result", app.OUTPUT)', 'print("pad " * 2000)\nprint("late", app.OUTPUT)'
+    )
+    budget = CONFIG + "check_output_bytes = 1000\n"
+    _commit(repo, git, {"benchmarks/bench.py": late, "perfop.toml": budget}, "late output")
+    _commit(repo, git, {"src/app.py": _app(FAST, output="43")}, "a late change")
+    _, doc = _json(run_cli, repo, "HEAD~1", "HEAD", "--max-runs", "6")
+    (w,) = doc["workloads"]
+    assert w["behavior"] == "same", w
+    # The 8000-byte pad line holds byte 999: checked whole; "late 42\n" is past the cut.
+    assert w["behavior_note"] == (
+        "stdout beyond the first 1000 bytes was not compared, only its length (8 bytes on the "
+        "base, 8 bytes on the candidate); raise check_output_bytes to compare more"
+    )
+    _commit(repo, git, {"perfop.toml": CONFIG}, "the default budget (16 MiB)")
+    _, doc = _json(run_cli, repo, "HEAD~2", "HEAD", "--max-runs", "6")
+    (w,) = doc["workloads"]
+    assert w["behavior"] == "changed" and not w["behavior_note"], w
+
+
 def test_a_printed_timing_is_not_a_behaviour_change_but_a_changed_result_still_is(
     repo: Path, git: Callable[..., str], run_cli: Callable[..., Any]
 ) -> None:

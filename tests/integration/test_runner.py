@@ -15,7 +15,15 @@ import pytest
 
 from perfop.config import WorkloadConfig, resolve_workload
 from perfop.errors import WorkloadError
-from perfop.runner import STDERR_TAIL_BYTES, STDOUT_HEAD_BYTES, measure, run_process, run_setup
+from perfop.runner import (
+    STDERR_TAIL_BYTES,
+    STDOUT_CHECK_BYTES,
+    STDOUT_HEAD_BYTES,
+    _StdoutSink,
+    measure,
+    run_process,
+    run_setup,
+)
 
 PY = sys.executable
 MiB = 2**20
@@ -154,11 +162,44 @@ def test_fifty_megabytes_of_output_on_both_pipes(tmp_path: Path) -> None:
     )
     assert r.ok
     assert r.stdout_bytes == 50 * MiB
-    # One 50 MiB line without a newline: normalised to that line plus one newline.
-    assert r.stdout_digest == hashlib.sha256(b"x" * (50 * MiB) + b"\n").hexdigest()
+    # One 50 MiB line without a newline: the behaviour check's budget (16 MiB) cuts it 1 MiB
+    # past the budget, normalised as a line of its own; the other 33 MiB count by length only.
+    assert 16 * MiB == STDOUT_CHECK_BYTES
+    assert r.stdout_unchecked == 33 * MiB
+    checked = b"x" * (17 * MiB) + b"\n" + b"\0perfop: %d bytes not compared\n" % (33 * MiB)
+    assert r.stdout_digest == hashlib.sha256(checked).hexdigest()
     assert r.stdout_head == "x" * STDOUT_HEAD_BYTES
     # The tail's first 2 KiB were inside one long word: dropped, not shown as a cut-off fragment.
     assert r.stderr_tail == "end of stderr\n"
+
+
+def test_a_workload_writing_forever_is_stopped_at_its_timeout(tmp_path: Path) -> None:
+    """Past the behaviour check's budget the reader only skims: it must still watch the clock,
+    kill the writer at its timeout and keep the head, the metrics and the stderr tail."""
+    r = py(
+        """
+        import sys
+        out, err = sys.stdout.buffer, sys.stderr.buffer
+        out.write(b"PERFOP_METRIC early=1\\n")
+        block = b"y" * 99 + b"\\n"
+        block *= 10000
+        i = 0
+        while True:
+            out.write(block)
+            if i % 16 == 0:
+                out.write(b"PERFOP_METRIC late=%d\\n" % (i + 1))
+            err.write(b"err line\\n")
+            i += 1
+        """,
+        tmp_path,
+        timeout=2.0,
+    )
+    assert r.timed_out and not r.ok
+    assert r.metrics["early"] == 1 and r.metrics.get("late", 1) >= 1
+    assert r.stdout_head.startswith("y" * 99 + "\n")
+    assert not r.stdout_complete
+    words = r.stderr_tail.split()
+    assert words and set(words) == {"err", "line"}, r.stderr_tail[:200]
 
 
 @pytest.mark.parametrize("chunks", [1, 7])  # one write, and writes that trim the buffer
@@ -194,7 +235,11 @@ def test_fifty_megabytes_of_short_lines(tmp_path: Path) -> None:
     assert r.ok
     n = 50 * MiB // 19
     assert r.stdout_bytes == n * 19
-    assert r.stdout_digest == hashlib.sha256(b"0123456789abcdef\n" * n).hexdigest()
+    # Lines that start within the budget are normalised and hashed; the rest by length.
+    k = (STDOUT_CHECK_BYTES - 1) // 19 + 1
+    assert r.stdout_unchecked == (n - k) * 19
+    trailer = b"\0perfop: %d bytes not compared\n" % ((n - k) * 19)
+    assert r.stdout_digest == hashlib.sha256(b"0123456789abcdef\n" * k + trailer).hexdigest()
 
 
 @pytest.mark.slow
@@ -225,7 +270,15 @@ def test_two_hundred_megabytes_of_mixed_output_keep_digest_head_and_tail(tmp_pat
     norm = b"".join(b"row %d\n" % i + b"\n" * (i % 3) + b"data %d\n" % i for i in range(20000))
     n = 200 * MiB // len(block)
     assert r.stdout_bytes == n * len(block) + len(b"PERFOP_METRIC rows=42\n") + 14
-    assert r.stdout_digest == hashlib.sha256(norm * n + b"last line\n").hexdigest()
+    # The whole output fed to a sink at once: what the runner must have handed it, read by read.
+    sink = _StdoutSink()
+    sink.feed(block * n + b"PERFOP_METRIC rows=42\nlast line \r\n\n\n")
+    sink.close()
+    assert r.stdout_digest == sink.digest and r.stdout_unchecked == sink.unchecked > 100 * MiB
+    big = _StdoutSink(10**9)  # a budget past the output: every normalised byte hashed
+    big.feed(block * n + b"PERFOP_METRIC rows=42\nlast line \r\n\n\n")
+    big.close()
+    assert big.digest == hashlib.sha256(norm * n + b"last line\n").hexdigest()
     assert r.stdout_head == (norm * 2)[:STDOUT_HEAD_BYTES].decode()
     assert r.metrics["rows"] == 42
     assert r.stderr_tail == "\nthe final words\n"  # the cut-off word before it is dropped

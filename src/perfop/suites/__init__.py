@@ -95,14 +95,19 @@ class Sampler(Protocol):
 
 
 class ProcessSampler:
-    """One fresh process of the command (``runner.run_process``)."""
+    """One fresh process of the command (``runner.run_process``); ``check_bytes`` is the
+    behaviour check's budget of stdout (None: the runner's default)."""
+
+    def __init__(self, check_bytes: int | None = None) -> None:
+        self.check_bytes = check_bytes
 
     def run(
         self, argv: tuple[str, ...], *, cwd: Path, env: Mapping[str, str], timeout: float
     ) -> ProcessResult:
-        from perfop.runner import run_process
+        from perfop.runner import STDOUT_CHECK_BYTES, run_process
 
-        return run_process(argv, cwd=cwd, env=env, timeout=timeout)
+        budget = STDOUT_CHECK_BYTES if self.check_bytes is None else self.check_bytes
+        return run_process(argv, cwd=cwd, env=env, timeout=timeout, check_bytes=budget)
 
 
 class SuiteSampler:
@@ -183,8 +188,10 @@ def run_value(rounds: tuple[float, ...], how: str) -> float:
     return float(min(rounds))
 
 
-def sampler_for(kind: str, run_value: str = "min") -> Sampler:
-    return SuiteSampler(kind, run_value) if kind in SUITE_KINDS else ProcessSampler()
+def sampler_for(kind: str, run_value: str = "min", check_bytes: int | None = None) -> Sampler:
+    if kind in SUITE_KINDS:
+        return SuiteSampler(kind, run_value)
+    return ProcessSampler(check_bytes)
 
 
 def discover(
