@@ -13,12 +13,14 @@ single position test, so hostile text (10 MB of ``a://a:a…``) cannot make a sc
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import os
 import re
+import string
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 REDACTED = "[REDACTED]"
@@ -157,12 +159,28 @@ def _high_entropy(token: str) -> bool:
     return len(token) >= 32 and _random_looking(token.replace("/", ""))
 
 
+# Patterns that start with a character class are tried at every position of the text; the
+# literals one of their matches must contain are looked for first (a C-speed scan), and the
+# pattern is skipped when none occurs. Every other pattern starts with a literal of its own.
+_NEEDS: dict[re.Pattern[str], tuple[str, ...]] = {
+    _SECRET_PATTERNS[7]: ("k_live_", "k_test_"),
+    _AUTH_HEADER: ("Bearer", "Basic", "uthorization:"),
+}
+
+
+def _present(pattern: re.Pattern[str], text: str) -> bool:
+    needs = _NEEDS.get(pattern)
+    return needs is None or any(literal in text for literal in needs)
+
+
 def redact_text(text: str) -> str:
     """Replace anything in ``text`` that looks like a credential with ``[REDACTED]``."""
     for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(REDACTED, text)
+        if _present(pattern, text):
+            text = pattern.sub(REDACTED, text)
     text = _URL_CREDENTIALS.sub(f"://{REDACTED}@", text)
-    text = _AUTH_HEADER.sub(_hide_header, text)
+    if _present(_AUTH_HEADER, text):
+        text = _AUTH_HEADER.sub(_hide_header, text)
     text = _hide_assignments(text)
     return _hide_tokens(text)
 
@@ -172,76 +190,138 @@ _BULK_LONGEST = 256  # longer tokens (few per MB) are judged one by one
 
 
 def _hide_tokens(text: str) -> str:
-    """Replace random-looking tokens; each distinct token is judged once.
+    """Replace random-looking tokens.
 
-    Text with many distinct tokens (10 MB of random ones: 420,000) is judged in bulk with
-    numpy by the same rules as ``_random_looking`` (benchmarks/redaction.py).
+    Text with many tokens (10 MB of random ones: 420,000) is judged in bulk with numpy by the
+    same rules as ``_random_looking`` (benchmarks/redaction.py): every token when most are
+    distinct (a sample says), else each distinct one once.
     """
     parts = _TOKENISH.split(text)
     if len(parts) == 1:
         return text
     tokens = parts[1::2]
-    distinct = set(tokens)
-    if len(distinct) >= _BULK:
-        secret = _judge_in_bulk(distinct)
+    if len(tokens) >= _BULK:
+        sample = tokens[:: len(tokens) // 1000]
+        if len(set(sample)) > len(sample) // 2:
+            # Mostly distinct: judging every token with numpy costs less than finding the
+            # distinct ones first.
+            flags = _judge_in_bulk(tokens)
+            if not any(flags):
+                return text
+            parts[1::2] = [REDACTED if f else t for t, f in zip(tokens, flags, strict=True)]
+            return "".join(parts)
+        distinct = list(set(tokens))
+        judged = _judge_in_bulk(distinct) if len(distinct) >= _BULK else _one_by_one(distinct)
+        secret = set(itertools.compress(distinct, judged))
     else:
-        secret = {t for t in distinct if _high_entropy(t)}
+        secret = {t for t in set(tokens) if _high_entropy(t)}
     if not secret:
         return text
     parts[1::2] = [REDACTED if t in secret else t for t in tokens]
     return "".join(parts)
 
 
-def _judge_in_bulk(tokens: set[str]) -> set[str]:
-    """``{t for t in tokens if _high_entropy(t)}``, vectorised per token length."""
+def _one_by_one(group: Sequence[str]) -> list[bool]:
+    """``_high_entropy`` of each token, each distinct one judged once."""
+    cache = {t: _high_entropy(t) for t in set(group)}
+    return [cache[t] for t in group]
+
+
+def _judge_in_bulk(tokens: list[str]) -> list[bool]:
+    """``[_high_entropy(t) for t in tokens]``, vectorised per token length."""
     import numpy as np
 
-    table = np.zeros(256, dtype=np.uint8)  # 1 lower, 2 upper, 3 digit, 4 '/'
-    table[ord("a") : ord("z") + 1] = 1
-    table[ord("A") : ord("Z") + 1] = 2
-    table[ord("0") : ord("9") + 1] = 3
-    table[ord("/")] = 4
-    ordered_tokens = sorted(tokens, key=len)
-    lengths = np.fromiter(map(len, ordered_tokens), dtype=np.int64, count=len(ordered_tokens))
-    bounds = [0, *(np.flatnonzero(np.diff(lengths)) + 1).tolist(), len(ordered_tokens)]
-    secret: set[str] = set()
+    count = len(tokens)
+    lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=count)
+    order = np.argsort(lengths, kind="stable")
+    ordered = lengths[order]
+    bounds = [0, *(np.flatnonzero(np.diff(ordered)) + 1).tolist(), count]
+    verdict = np.zeros(count, dtype=bool)
     for a, b in itertools.pairwise(bounds):
-        group, n, k = ordered_tokens[a:b], int(lengths[a]), b - a
+        n = int(ordered[a])
         if n < 20:
             continue
-        if n > _BULK_LONGEST:
-            secret.update(t for t in group if _high_entropy(t))
-            continue
-        rows = np.frombuffer("".join(group).encode("ascii", "replace"), dtype=np.uint8)
-        rows = rows.reshape(k, n)
-        kind = table[rows]
-        path = (kind == 4).any(axis=1)  # paths are judged segment by segment, in Python
-        secret.update(t for t in itertools.compress(group, path.tolist()) if _high_entropy(t))
-        digits = (kind == 3).sum(axis=1)
-        lower = (kind == 1).sum(axis=1)
-        ok = ~path & (digits > 0) & (lower > 0) & (kind == 2).any(axis=1) & (digits <= 0.5 * n)
+        idx = order[a:b]
+        group = tokens if b - a == count else [tokens[i] for i in idx.tolist()]
+        verdict[idx] = _one_by_one(group) if n > _BULK_LONGEST else _judge_rows(group, n)
+    return verdict.tolist()
+
+
+_TOKEN_CHARS = string.ascii_letters + string.digits + "+/_=-"  # what _TOKENISH runs are made of
+
+
+@functools.cache
+def _tables() -> tuple[Any, Any, Any, Any]:
+    """Lookup tables by byte: character class, bit of the character (the first 64 token
+    characters in a uint64, the other 3 in a uint8), and bits set per byte value."""
+    import numpy as np
+
+    kind = np.zeros(256, dtype=np.uint8)  # 1 lower, 2 upper, 3 digit, 4 '/'
+    kind[ord("a") : ord("z") + 1] = 1
+    kind[ord("A") : ord("Z") + 1] = 2
+    kind[ord("0") : ord("9") + 1] = 3
+    kind[ord("/")] = 4
+    low_bit = np.zeros(256, dtype=np.uint64)
+    high_bit = np.zeros(256, dtype=np.uint8)
+    for i, char in enumerate(_TOKEN_CHARS):
+        if i < 64:
+            low_bit[ord(char)] = np.uint64(1) << np.uint64(i)
+        else:
+            high_bit[ord(char)] = 1 << (i - 64)
+    popcount = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
+    return kind, low_bit, high_bit, popcount
+
+
+def _distinct_counts(rows: Any) -> Any:
+    """Distinct characters per row of token bytes: one OR of character bits per row (a sort
+    per row costs several times more)."""
+    import numpy as np
+
+    _, low_bit, high_bit, popcount = _tables()
+    low = np.bitwise_or.reduce(low_bit[rows], axis=1)
+    high = np.bitwise_or.reduce(high_bit[rows], axis=1)
+    return popcount[low.view(np.uint8).reshape(-1, 8)].sum(axis=1) + popcount[high]
+
+
+def _judge_rows(group: Sequence[str], n: int) -> Any:
+    """``_high_entropy`` of tokens of length ``n`` (20 to _BULK_LONGEST) as a bool array."""
+    import numpy as np
+
+    k = len(group)
+    rows = np.frombuffer("".join(group).encode("ascii", "replace"), dtype=np.uint8)
+    rows = rows.reshape(k, n)
+    kind = _tables()[0][rows]
+    path = (kind == 4).any(axis=1)  # paths are judged segment by segment, in Python
+    secret = np.zeros(k, dtype=bool)
+    if path.any():
+        at = np.flatnonzero(path)
+        secret[at] = _one_by_one([group[i] for i in at.tolist()])
+    digits = (kind == 3).sum(axis=1)
+    lower = (kind == 1).sum(axis=1)
+    ok = ~path & (digits > 0) & (lower > 0) & (kind == 2).any(axis=1) & (digits <= 0.5 * n)
+    if n < 32:
+        ok &= _distinct_counts(rows) >= 0.7 * n
+    else:  # the entropy rule needs each character's count: sorted rows give the runs
         ordered = np.sort(rows, axis=1)
         starts = np.ones((k, n), dtype=bool)
         starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
-        ok &= starts.sum(axis=1) >= (0.7 * n if n < 32 else 16)
-        if n >= 32:
-            at = np.flatnonzero(starts.ravel())
-            p = np.diff(np.append(at, starts.size)) / n
-            entropy = np.bincount(at // n, weights=-p * np.log2(p), minlength=k)
-            close = ok & (np.abs(entropy - 4.0) < 1e-6)  # float summation order: ask Python
-            ok &= entropy >= 4.0
-            for i in np.flatnonzero(close).tolist():
-                ok[i] = _entropy(group[i]) >= 4.0
-        # _wordy: runs of 3+ lowercase letters cover half the token. A letter is in such a
-        # run exactly when one of the three windows of 3 letters around it is all lowercase.
-        low = kind == 1
-        window = low[:, :-2] & low[:, 1:-1] & low[:, 2:]
-        covered = np.zeros((k, n), dtype=bool)
-        for shift in range(3):
-            covered[:, shift : n - 2 + shift] |= window
-        ok &= covered.sum(axis=1) < 0.5 * n
-        secret.update(itertools.compress(group, ok.tolist()))
-    return secret
+        ok &= starts.sum(axis=1) >= 16
+        at = np.flatnonzero(starts.ravel())
+        p = np.diff(np.append(at, starts.size)) / n
+        entropy = np.bincount(at // n, weights=-p * np.log2(p), minlength=k)
+        close = ok & (np.abs(entropy - 4.0) < 1e-6)  # float summation order: ask Python
+        ok &= entropy >= 4.0
+        for i in np.flatnonzero(close).tolist():
+            ok[i] = _entropy(group[i]) >= 4.0
+    # _wordy: runs of 3+ lowercase letters cover half the token. A letter is in such a
+    # run exactly when one of the three windows of 3 letters around it is all lowercase.
+    low = kind == 1
+    window = low[:, :-2] & low[:, 1:-1] & low[:, 2:]
+    covered = np.zeros((k, n), dtype=bool)
+    for shift in range(3):
+        covered[:, shift : n - 2 + shift] |= window
+    ok &= covered.sum(axis=1) < 0.5 * n
+    return secret | ok
 
 
 def _hide_header(m: re.Match[str]) -> str:

@@ -314,9 +314,41 @@ def test_tokens_judged_in_bulk_get_the_same_verdict_as_one_by_one() -> None:
                 rng.choices(string.ascii_lowercase + string.digits + "AB", k=rng.randint(18, 300))
             )
         tokens.add(t)
-    assert redact._judge_in_bulk(tokens) == {t for t in tokens if redact._high_entropy(t)}
-    text = " ".join(sorted(tokens))
+    # In any order, with repeats (every token is judged, none deduplicated first).
+    listed = sorted(tokens) + rng.sample(sorted(tokens), 500)
+    rng.shuffle(listed)
+    want = [len(t) >= 20 and redact._high_entropy(t) for t in listed]
+    assert redact._judge_in_bulk(listed) == want
+    assert 0 < sum(want) < len(want)
+    text = " ".join(listed)
     expected = " ".join(
-        redact.REDACTED if len(t) >= 20 and redact._high_entropy(t) else t for t in sorted(tokens)
+        redact.REDACTED if secret else t for t, secret in zip(listed, want, strict=True)
     )
     assert redact._hide_tokens(text) == expected
+
+
+@pytest.mark.parametrize("distinct", [50, 2500])
+def test_many_repeated_tokens_are_judged_once_each_with_the_same_verdicts(distinct: int) -> None:
+    """Text with thousands of tokens but few distinct ones is judged per distinct token (in bulk
+    when there are thousands of those too): the verdicts of ``_high_entropy`` all the same."""
+    import random
+    import string
+
+    from perfop import redact
+
+    rng = random.Random(distinct)
+    pool = [
+        "".join(rng.choices(string.ascii_letters + string.digits, k=rng.randint(20, 40)))
+        if i % 2
+        else "".join(rng.choices(["Test", "HTTP", "client", "Retry", "with"], k=6))
+        for i in range(distinct)
+    ]
+    # Every pooled token once, and many repeats of a few: a sample of the text is mostly repeats.
+    listed = pool + [rng.choice(pool[:20]) for _ in range(10 * distinct + 3 * redact._BULK)]
+    rng.shuffle(listed)
+    want = [len(t) >= 20 and redact._high_entropy(t) for t in listed]
+    assert 0 < sum(want) < len(want)
+    expected = " ".join(
+        redact.REDACTED if secret else t for t, secret in zip(listed, want, strict=True)
+    )
+    assert redact._hide_tokens(" ".join(listed)) == expected
