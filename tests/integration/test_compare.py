@@ -218,6 +218,7 @@ def test_changed_output_is_behaviour_changed_not_a_speedup(
     assert doc["workloads"][0]["behavior"] == "changed"
 
 
+@pytest.mark.slow
 def test_output_past_check_output_bytes_is_compared_by_its_length_and_said_so(
     repo: Path, git: Callable[..., str], run_cli: Callable[..., Any]
 ) -> None:
