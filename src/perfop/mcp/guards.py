@@ -183,7 +183,19 @@ class CancelToken:
             self.check()
             return fn()
         finally:
-            self._leave()
+            # An interrupt delivered just as ``fn`` returned surfaces here at the latest: absorb
+            # it, the call is over either way, and ``done`` must always be set. The loop is
+            # inline on purpose: an async exception fires at a function's entry, so entering a
+            # helper (``_leave`` before) could raise outside its ``try`` and leave ``done`` unset
+            # (the MCP call then waited for it forever: seen in CI under load).
+            while True:
+                try:
+                    with self._lock:
+                        self._thread_id = None
+                    self.done.set()
+                    break
+                except ToolCancelled:
+                    continue
 
     def abandon(self) -> bool:
         """Claim the call for the canceller if no worker has started it; True if the worker has.
@@ -197,18 +209,6 @@ class CancelToken:
                 self._claimed_by = "canceller"
                 self.done.set()
             return self._claimed_by == "worker"
-
-    def _leave(self) -> None:
-        # An interrupt delivered just as ``fn`` returned surfaces here at the latest: absorb it,
-        # the call is over either way, and ``done`` must always be set.
-        while True:
-            try:
-                with self._lock:
-                    self._thread_id = None
-                self.done.set()
-                return
-            except ToolCancelled:
-                continue
 
 
 async def run_blocking(
