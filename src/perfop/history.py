@@ -162,6 +162,16 @@ def load_history(
     )[0]
 
 
+def _metric_names(store: Store, by_sha: dict[str, list[Any]], most: int = 12) -> str:
+    """The metrics the newest run of a series has (a suite: its benchmarks), for the error."""
+    from perfop.store.history import run_metrics_of
+
+    newest = max(i.run.run_id for items in by_sha.values() for i in items)
+    names = sorted({n for m in run_metrics_of(store, [newest]).get(newest, []) for n in m})
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return (", ".join(names[:most]) + more) or "none"
+
+
 def load_histories(
     store: Store,
     workloads: Sequence[str] = (),
@@ -262,7 +272,10 @@ def load_histories(
         if not points:
             if not named:
                 continue
-            raise UsageError(f"workload {name!r} has no samples of metric {metric!r}; try --metric")
+            raise UsageError(
+                f"workload {name!r} has no samples of metric {metric!r}; its metrics: "
+                f"{_metric_names(store, by_sha)}; pass one with --metric"
+            )
         points.sort(key=lambda item: (item[0], item[1]))
         out.append(
             _with_shifts(

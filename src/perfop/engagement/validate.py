@@ -9,6 +9,7 @@ sessions: the user's tree, index and branches are never touched. Everything is s
 
 from __future__ import annotations
 
+import math
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -234,6 +235,61 @@ def _workload_evidence(
         targeted=targeted,
         mde=wc.mde,
     )
+
+
+def _suite_evidence(
+    store: Store, wc: WorkloadComparison, metric: str, *, targeted: bool, cid: int
+) -> list[WorkloadEvidence]:
+    """A suite workload's evidence, one entry per benchmark (docs/statistics.md, section 10).
+
+    The hypothesis' metric names the benchmark it moves; when it names none (``wall_time``,
+    the default), every benchmark is the hypothesis' target. The other benchmarks are evidence
+    of their own: one that is slower and that the workload's ``fail_on`` gates is "another
+    gated regression", exactly as another gated workload would be. A benchmark that failed on
+    the candidate counts as a candidate failure (a behaviour change)."""
+    from perfop.model import Verdict
+
+    assert wc.suite is not None
+    aimed = any(b.name == metric for b in wc.suite.benchmarks)
+    out = []
+    for b in wc.suite.benchmarks:
+        target = targeted and (b.name == metric or not aimed)
+        m = b.metric
+        # ``fails_gate`` of a slower benchmark is whether fail_on covers it; for any other
+        # verdict the gate field only matters if it were slower, so the workload's gate stands.
+        gate = wc.gate and (b.fails_gate if b.verdict == Verdict.SLOWER else True)
+        if m is None:
+            if not target and b.status != "failed on candidate":
+                continue
+            out.append(
+                WorkloadEvidence(
+                    workload=wc.name,
+                    metric=b.name,
+                    verdict="inconclusive",
+                    ratio=None,
+                    gate=gate,
+                    candidate_failures=int(b.status == "failed on candidate"),
+                    comparison_id=cid,
+                    targeted=target,
+                )
+            )
+            continue
+        a = m.analysis
+        out.append(
+            WorkloadEvidence(
+                workload=wc.name,
+                metric=b.name,
+                verdict=m.verdict.value,
+                ratio=a.ratio,
+                ci_low=a.ci_low,
+                ci_high=a.ci_high,
+                gate=gate,
+                comparison_id=cid,
+                targeted=target,
+                mde=a.mde if math.isfinite(a.mde) else None,
+            )
+        )
+    return out
 
 
 def _slo_results(
@@ -465,8 +521,17 @@ def validate(
         progress=progress,
     )
     evidence = [
-        _workload_evidence(store, wc, hyp.metric, targeted=wc.name in targeted, cid=result.id)
+        ev
         for wc in result.workloads
+        for ev in (
+            _suite_evidence(store, wc, hyp.metric, targeted=wc.name in targeted, cid=result.id)
+            if wc.suite is not None and wc.verdict is not None
+            else [
+                _workload_evidence(
+                    store, wc, hyp.metric, targeted=wc.name in targeted, cid=result.id
+                )
+            ]
+        )
     ]
     checked = checkout_evidence(loaded, base_sha, hyp.candidate_sha, targeted)
     tests = checked.tests
