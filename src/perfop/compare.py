@@ -58,7 +58,7 @@ from perfop.pairs import (
 from perfop.runner import check_startable, run_setup, set_affinity, workload_env
 from perfop.store import Store
 from perfop.store import compare as cstore
-from perfop.suites import SuiteSampler
+from perfop.suites import SuiteSampler, short_window_notice, short_windows
 from perfop.suites.decide import SuiteOutcome, decide_suite
 from perfop.worktrees import (
     WORKTREE,
@@ -499,6 +499,10 @@ def _compare_workload(
             say(plan.level or "note", f"{name}: {plan.message}")
         seq = _sequential_pairs(runner, budget, wl, loaded, noise, progress, name)
         decision = seq.decision
+        if wl.is_suite and isinstance(base.sampler, SuiteSampler):
+            short = short_windows(base.sampler.spans)
+            if short:
+                say("note", short_window_notice(name, wl.kind, short))
         if wl.is_suite and not any(len(r.metrics) > len(BUILTIN_METRICS) for r in base.results):
             raise SideFailed("base side: the suite reported no benchmark")
     except SideFailed as exc:

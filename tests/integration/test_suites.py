@@ -112,6 +112,9 @@ def test_compare_decides_per_benchmark_and_reports_the_failing_one(
     assert set(suite["failing"]) == {"test_work", "test_fragile"}
     assert w["verdict"] == "slower"
     assert w["pinned_files"] == ["benchmarks"] and w["harness_touched"]
+    # --benchmark-max-time=0.02: each benchmark's rounds cover ~20 ms a run, and perfop says so.
+    (short,) = [n for n in w["notices"] if "per suite run" in n]
+    assert short.startswith("bench: the rounds of test_") and "--benchmark-max-time" in short
     names = [m["name"] for m in w["metrics"]]
     assert "wall_time" in names and "test_work" in names
     assert git(repo, "status", "--porcelain") == ""

@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from perfop.model import ProcessResult
-from perfop.suites import BenchmarkResult, SuiteRun, SuiteSampler, run_value
+from perfop.suites import (
+    BenchmarkResult,
+    SuiteRun,
+    SuiteSampler,
+    run_value,
+    short_window_notice,
+    short_windows,
+)
 from perfop.suites.asv import load_conf, parse_results
 from perfop.suites.pytest_benchmark import benchmarks_from_json, failures_from_junit
 
@@ -30,6 +37,23 @@ def test_pytest_benchmark_rounds_and_names() -> None:
     assert [b.name for b in got] == ["test_a", "x/b.py::test_b", "y/b.py::test_b"]
     assert got[0].rounds == (3.0, 1.0, 2.0) and got[0].value == 2.0
     assert got[1].rounds == (5.0,)
+    assert got[0].span == 6.0 and got[1].span is None  # no rounds saved: window unknown
+
+
+def test_short_windows_are_named_by_the_median_over_runs() -> None:
+    doc = {
+        "benchmarks": [
+            {"name": "t", "fullname": "t", "stats": {"iterations": 4, "data": [0.001] * 5}}
+        ]
+    }
+    assert benchmarks_from_json(doc)[0].span == pytest.approx(0.02)  # 5 rounds x 4 calls x 1 ms
+    spans = {"a": [0.02, 0.3, 0.021], "b": [0.2, 0.01, 0.25], "c": [0.004], "d": []}
+    # 0.1 s by default: at 22 ms a run the per-run minimum was 25x noisier than at 190 ms.
+    assert short_windows(spans) == [("c", 0.004), ("a", 0.021)]
+    assert short_windows({"b": spans["b"]}) == []
+    line = short_window_notice("bench", "pytest-benchmark", short_windows(spans))
+    assert line.startswith("bench: the rounds of c and 1 more cover only ~4 ms per suite run")
+    assert "--benchmark-max-time=0.1" in line and "\n" not in line
 
 
 def test_junit_failures(tmp_path: Path) -> None:

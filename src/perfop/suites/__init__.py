@@ -36,6 +36,7 @@ class BenchmarkResult:
     rounds: tuple[float, ...]
     unit: str = "s"
     better: str = "lower"
+    span: float | None = None  # seconds its timed rounds covered in that run, when known
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ class SuiteSampler:
         self.failed: dict[str, str] = {}
         self.seen: set[str] = set()
         self.rounds: dict[str, list[float]] = {}  # every round of every run, per benchmark
+        self.spans: dict[str, list[float]] = {}  # per run: the time its rounds covered
 
     def run(
         self, argv: tuple[str, ...], *, cwd: Path, env: Mapping[str, str], timeout: float
@@ -163,6 +165,8 @@ class SuiteSampler:
             specs[name] = MetricSpec(name, b.unit, "higher" if b.better == "higher" else "lower")
             self.seen.add(name)
             self.rounds.setdefault(name, []).extend(b.rounds)
+            if b.span is not None:
+                self.spans.setdefault(name, []).append(b.span)
         return dataclasses.replace(
             result,
             exit_code=0,  # some benchmarks may have failed: they are in ``failed``
@@ -186,6 +190,34 @@ def run_value(rounds: tuple[float, ...], how: str) -> float:
     if how == "mean":
         return float(statistics.fmean(rounds))
     return float(min(rounds))
+
+
+SHORT_WINDOW = 0.1  # seconds: rounds covering less in one run give a noisy minimum
+
+
+def short_windows(
+    spans: Mapping[str, list[float]], limit: float = SHORT_WINDOW
+) -> list[tuple[str, float]]:
+    """Benchmarks whose rounds cover less than ``limit`` seconds in a typical run (median over
+    the runs), shortest first. On a shared machine whose speed changes over tenths of a
+    second, the minimum of so short a window varies with the machine's state at that moment
+    (docs/benchmarks.md, "Benchmark suites"), so their per-run values are noisy."""
+    import statistics
+
+    found = [(n, float(statistics.median(v))) for n, v in spans.items() if v]
+    return sorted(((n, s) for n, s in found if s < limit), key=lambda item: (item[1], item[0]))
+
+
+def short_window_notice(workload: str, kind: str, short: list[tuple[str, float]]) -> str:
+    """One line naming the benchmarks with short windows and the runner's option to widen it."""
+    name, span = short[0]
+    others = f" and {len(short) - 1} more" if len(short) > 1 else ""
+    option = "--benchmark-max-time=0.1" if kind == "pytest-benchmark" else "a longer sample time"
+    return (
+        f"{workload}: the rounds of {name}{others} cover only ~{span * 1000:.0f} ms per suite run; "
+        f"a minimum over so short a window follows the machine's state, so verdicts need many "
+        f"pairs; a longer window (e.g. {option} in args) gives steadier per-run values"
+    )
 
 
 def sampler_for(kind: str, run_value: str = "min", check_bytes: int | None = None) -> Sampler:

@@ -27,6 +27,14 @@ def _rounds(stats: dict[str, Any]) -> tuple[float, ...]:
     return (float(stats["median"]),)
 
 
+def _span(stats: dict[str, Any]) -> float | None:
+    """Seconds the timed rounds covered: ``data`` holds each round's time per iteration."""
+    data = stats.get("data")
+    if not isinstance(data, list) or not data:
+        return None
+    return float(sum(float(v) for v in data) * int(stats.get("iterations") or 1))
+
+
 def benchmarks_from_json(doc: dict[str, Any]) -> list[BenchmarkResult]:
     """Every benchmark of one pytest-benchmark JSON document, with its rounds."""
     items = doc["benchmarks"]
@@ -38,7 +46,7 @@ def benchmarks_from_json(doc: dict[str, Any]) -> list[BenchmarkResult]:
         value = float(statistics.median(rounds))
         if not math.isfinite(value):
             continue
-        out.append(BenchmarkResult(name=name, value=value, rounds=rounds))
+        out.append(BenchmarkResult(name=name, value=value, rounds=rounds, span=_span(b["stats"])))
     return out
 
 
