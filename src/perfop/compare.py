@@ -59,7 +59,7 @@ from perfop.runner import check_startable, run_setup, set_affinity, workload_env
 from perfop.store import Store
 from perfop.store import compare as cstore
 from perfop.suites import SuiteSampler, short_window_notice, short_windows
-from perfop.suites.decide import SuiteOutcome, decide_suite
+from perfop.suites.decide import SuiteOutcome, decide_suite, suite_design
 from perfop.worktrees import (
     WORKTREE,
     Checkout,
@@ -674,11 +674,15 @@ def _sequential_pairs(
     per_pair = typical_pair(runner, budget) or 0.0
     planned = budget.affordable(per_pair, runner.index) if per_pair > 0 else runner.index
     planned = max(planned, runner.index, 1)
-    design = stats.plan(
-        alpha=config.alpha,
-        threshold=config.threshold,
-        first=max(runner.index, 1),
-        max_pairs=planned,
+    design = (
+        suite_design(config.alpha, config.threshold, max(runner.index, 1), planned)
+        if wl.is_suite
+        else stats.plan(
+            alpha=config.alpha,
+            threshold=config.threshold,
+            first=max(runner.index, 1),
+            max_pairs=planned,
+        )
     )
     k = 0
     stop_reason = "planned"

@@ -11,7 +11,7 @@ from scipy.stats import norm
 
 from perfop import stats
 from perfop.model import MetricSpec, ProcessResult, Verdict
-from perfop.suites.decide import bh_level, decide_suite
+from perfop.suites.decide import bh_level, decide_suite, suite_design
 
 
 def _result(metrics: dict[str, float]) -> ProcessResult:
@@ -134,3 +134,19 @@ def test_failed_and_missing_benchmarks_are_reported_and_gone_ones_fail_a_gate() 
     assert by["new"].status == "missing on base" and not by["new"].fails_gate
     assert out.benchmarks[0].status != "compared"  # failures listed first
     assert out.verdict == Verdict.INCONCLUSIVE
+
+
+def test_a_suite_looks_after_the_first_batch_and_at_the_plan_only() -> None:
+    """Two looks, O'Brien-Fleming: the last one's level stays near alpha (the geometric Pocock
+    schedule of a command workload ends far stricter), and BH divides that level."""
+    design = suite_design(0.05, 0.02, 5, 12)
+    assert design.looks == (5, 12) and design.spending == "obf"
+    pocock = stats.plan(alpha=0.05, threshold=0.02, first=5, max_pairs=12)
+    assert len(pocock.looks) > 2
+    assert design.z_bounds[0] > design.z_bounds[-1]  # the early look is the strict one
+    assert design.z_bounds[-1] < pocock.z_bounds[-1] - 0.3
+    assert design.nominal_level(1) == pytest.approx(0.05 * stats.ALPHA_MARGIN, rel=0.15)
+    assert suite_design(0.05, 0.02, 5, 5).looks == (5,)
+    assert suite_design(0.05, 0.02, 2, 9).looks[0] == stats.min_pairs_for_verdict(alpha=0.05)
+    ended = design.truncated(8)  # the budget ends the plan early: spend the rest at 8
+    assert ended.looks == (5, 8) and ended.spending == "obf"

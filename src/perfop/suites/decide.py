@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from perfop.model import BUILTIN_METRICS, MetricSpec, ProcessResult, Verdict
 from perfop.pairs import MetricResult, analyse
+from perfop.stats import SequentialDesign, min_pairs_for_verdict, plan
 
 
 @dataclass(frozen=True)
@@ -173,3 +174,18 @@ def decide_suite(
                 break
     out.sort(key=lambda b: (b.status == "compared", -b.effect, b.name))
     return SuiteOutcome(tuple(out), level=level, look_level=look_level)
+
+
+SUITE_SPENDING = "obf"
+
+
+def suite_design(alpha: float, threshold: float, first: int, planned: int) -> SequentialDesign:
+    """A suite's looks: after the first batch, then at the planned pairs, with O'Brien-Fleming
+    spending. A suite stops early only when every benchmark is settled (equivalence included),
+    which the first batch rarely gives, so alpha spent on more interim looks (Pocock, the
+    geometric schedule) would mostly be lost; this keeps the last look's level near alpha,
+    which Benjamini-Hochberg then divides among the benchmarks (docs/statistics.md, 10)."""
+    floor = min_pairs_for_verdict(alpha=alpha)
+    first = max(first, min(floor, planned))
+    looks = (first, planned) if planned > first else (first,)
+    return plan(alpha=alpha, threshold=threshold, looks=looks, spending=SUITE_SPENDING)
