@@ -18,7 +18,7 @@ comparisons of the same two commits:
 Detection: ``slow5`` called slower, ``fast20`` called faster. False alarm: an unchanged benchmark
 called faster or slower. Results go to a JSON-lines file and a summary on stdout.
 
-    python benchmarks/suites.py --comparisons 20 --budget 90 --asv-every 4 --out /tmp/suites.jsonl
+    python benchmarks/suites.py --comparisons 20 --budget 100 --asv-every 4 --out /tmp/suites.jsonl
 """
 
 from __future__ import annotations
@@ -263,6 +263,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("suites.jsonl"))
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--asv-every", type=int, default=1, help="asv on every k-th comparison")
+    ap.add_argument(
+        "--keep", action="store_true", help="keep the temporary repository (perfop's store)"
+    )
     args = ap.parse_args()
     rng = random.Random(args.seed)
     root = Path(tempfile.mkdtemp(prefix="perfop-suites-bench-"))
@@ -289,7 +292,10 @@ def main() -> None:
         }
         print(json.dumps(summary, indent=2))
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        if args.keep:
+            print(f"kept {root} (perfop export cN --format json in {root / 'repo'})")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
