@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _doc import write_section  # benchmarks/_doc.py (scripts run from benchmarks/)
+
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
 HEADING = "## Harness overhead"
@@ -273,23 +275,6 @@ def render(r: dict[str, object], command: str, machine_text: str) -> str:
     )
 
 
-def write_section(text: str) -> None:
-    """Replace (or append) this benchmark's section; leave every other section as it is."""
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    old = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    lines = old.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.strip() == HEADING), None)
-    if start is None:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        end = next(
-            (j for j in range(start + 1, len(lines)) if lines[j].startswith("## ")), len(lines)
-        )
-        tail = "".join(lines[end:])
-        new = "".join(lines[:start]) + text + ("\n" + tail if tail else "")
-    DOC.write_text(new, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000)
@@ -304,7 +289,7 @@ def main() -> None:
     text = render(result, command, machine())
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section(HEADING, text, DOC)
         print(f"written to {DOC.relative_to(ROOT)}")
 
 

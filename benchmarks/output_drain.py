@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _doc import write_section
 from harness_overhead import DOC, ROOT, machine
 
 HEADING = "## Large output"
@@ -155,22 +156,6 @@ def render(
     )
 
 
-def write_section(text: str) -> None:
-    """Replace (or append) this benchmark's section; leave every other section as it is."""
-    old = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    lines = old.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.strip() == HEADING), None)
-    if start is None:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        end = next(
-            (j for j in range(start + 1, len(lines)) if lines[j].startswith("## ")), len(lines)
-        )
-        tail = "".join(lines[end:])
-        new = "".join(lines[:start]) + text + ("\n" + tail if tail else "")
-    DOC.write_text(new, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[50, 500])
@@ -186,7 +171,7 @@ def main() -> None:
     text = render(results, command, machine(), loads)
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section(HEADING, text, DOC)
         print(f"written to {DOC.relative_to(ROOT)}")
 
 

@@ -40,6 +40,7 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _doc import write_section  # benchmarks/_doc.py (scripts run from benchmarks/)
 from harness_overhead import DOC, ROOT, machine
 
 HEADING = "## Start-up"
@@ -266,21 +267,6 @@ def uptime() -> str:
         return "load average: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def write_section(text: str) -> None:
-    old = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    lines = old.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.strip() == HEADING), None)
-    if start is None:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        end = next(
-            (j for j in range(start + 1, len(lines)) if lines[j].startswith("## ")), len(lines)
-        )
-        tail = "".join(lines[end:])
-        new = "".join(lines[:start]) + text + ("\n" + tail if tail else "")
-    DOC.write_text(new, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15, help="hyperfine runs per command")
@@ -293,7 +279,7 @@ def main() -> None:
     text = render(tables, budgets, command, script, loads)
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section(HEADING, text, DOC)
         print(f"written to {DOC.relative_to(ROOT)}")
 
 
