@@ -113,48 +113,43 @@ def insert_imported_run(
     return run_id
 
 
+# A series run's fields, in ``SeriesRun``'s order (the runs table joined to commits).
+_SERIES_COLUMNS = (
+    s.runs.c.id,
+    s.runs.c.kind,
+    s.runs.c.sha,
+    s.runs.c.ref,
+    s.runs.c.dirty,
+    s.runs.c.started_at,
+    commits.c.committed_at,
+    commits.c.branch,
+    commits.c.subject,
+)
+
+
+def _series_filter(kinds: Sequence[str]) -> tuple[sa.ColumnElement[bool], ...]:
+    """Complete runs of a known commit that are not A/B comparison sides, of these kinds."""
+    return (
+        s.runs.c.status == RunStatus.COMPLETE.value,
+        s.runs.c.sha.is_not(None),
+        s.runs.c.comparison_id.is_(None),
+        s.runs.c.kind.in_(list(kinds)),
+    )
+
+
 def series_runs(
     store: Store, workload: str, *, kinds: Sequence[str] = ("record", "import", "run")
 ) -> list[SeriesRun]:
     """Complete runs of ``workload`` that measured a known commit (not A/B comparison sides)."""
     query = (
-        sa.select(
-            s.runs.c.id,
-            s.runs.c.kind,
-            s.runs.c.sha,
-            s.runs.c.ref,
-            s.runs.c.dirty,
-            s.runs.c.started_at,
-            commits.c.committed_at,
-            commits.c.branch,
-            commits.c.subject,
-        )
+        sa.select(*_SERIES_COLUMNS)
         .select_from(s.runs.outerjoin(commits, commits.c.sha == s.runs.c.sha))
-        .where(
-            s.runs.c.workload == workload,
-            s.runs.c.status == RunStatus.COMPLETE.value,
-            s.runs.c.sha.is_not(None),
-            s.runs.c.comparison_id.is_(None),
-            s.runs.c.kind.in_(list(kinds)),
-        )
+        .where(s.runs.c.workload == workload, *_series_filter(kinds))
         .order_by(s.runs.c.id)
     )
     with store.read() as conn:
         rows = conn.execute(query).all()
-    return [
-        SeriesRun(
-            run_id=r.id,
-            kind=r.kind,
-            sha=r.sha,
-            ref=r.ref,
-            dirty=r.dirty,
-            started_at=r.started_at,
-            committed_at=r.committed_at,
-            branch=r.branch,
-            subject=r.subject,
-        )
-        for r in rows
-    ]
+    return [SeriesRun(*r) for r in rows]
 
 
 @dataclass(frozen=True)
@@ -179,31 +174,13 @@ def series_summaries(
     """
     t = s.run_metrics
     query = (
-        sa.select(
-            s.runs.c.workload,
-            s.runs.c.id,
-            s.runs.c.kind,
-            s.runs.c.sha,
-            s.runs.c.ref,
-            s.runs.c.dirty,
-            s.runs.c.started_at,
-            commits.c.committed_at,
-            commits.c.branch,
-            commits.c.subject,
-            t.c.n,
-            t.c[statistic],
-        )
+        sa.select(s.runs.c.workload, *_SERIES_COLUMNS, t.c.n, t.c[statistic])
         .select_from(
             s.runs.outerjoin(commits, commits.c.sha == s.runs.c.sha).outerjoin(
                 t, sa.and_(t.c.run_id == s.runs.c.id, t.c.metric == metric)
             )
         )
-        .where(
-            s.runs.c.status == RunStatus.COMPLETE.value,
-            s.runs.c.sha.is_not(None),
-            s.runs.c.comparison_id.is_(None),
-            s.runs.c.kind.in_(list(kinds)),
-        )
+        .where(*_series_filter(kinds))
         .order_by(s.runs.c.id)
     )
     if workloads:
@@ -212,10 +189,9 @@ def series_summaries(
     with store.read() as conn:
         rows = conn.execute(query).all()
     nan = float("nan")
-    for wl, rid, kind, sha, ref, dirty, started, committed, branch, subject, n, value in rows:
-        run = SeriesRun(rid, kind, sha, ref, dirty, started, committed, branch, subject)
+    for wl, *fields, n, value in rows:
         out.setdefault(wl, []).append(
-            SummarizedRun(run, int(n or 0), nan if value is None else float(value))
+            SummarizedRun(SeriesRun(*fields), int(n or 0), nan if value is None else float(value))
         )
     return out
 
