@@ -68,6 +68,18 @@ runs = sa.Table(
     sa.Column("contention", sa.JSON),
 )
 
+
+def _run_id(*, index: bool = False) -> sa.Column[int]:
+    """A row's run: removed with it (``ON DELETE CASCADE``)."""
+    return sa.Column(
+        "run_id",
+        sa.Integer,
+        sa.ForeignKey("runs.id", ondelete="CASCADE"),
+        nullable=False,
+        index=index,
+    )
+
+
 # Samples are stored in blocks, one row per flush of a run's writer: the metric values as
 # little-endian float64 columns (perfop.store.samples encodes them). ``run_metrics`` holds each
 # finished run's summary per metric, so history and listings never decode samples.
@@ -75,13 +87,7 @@ sample_blocks = sa.Table(
     "sample_blocks",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column(
-        "run_id",
-        sa.Integer,
-        sa.ForeignKey("runs.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
+    _run_id(index=True),
     sa.Column("n", sa.Integer, nullable=False),
     sa.Column("first_idx", sa.Integer, nullable=False),
     sa.Column("indices", sa.LargeBinary),  # NULL: first_idx, first_idx + 1, ... (the usual case)
@@ -96,13 +102,7 @@ run_metrics = sa.Table(
     "run_metrics",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column(
-        "run_id",
-        sa.Integer,
-        sa.ForeignKey("runs.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
+    _run_id(index=True),
     # Not indexed: a benchmark's name has no length limit, and PostgreSQL's b-tree refuses
     # entries over ~2.7 kB (rows are found by run_id).
     sa.Column("metric", sa.Text, nullable=False),
@@ -124,7 +124,7 @@ failures = sa.Table(
     "failures",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    _run_id(),
     sa.Column("idx", sa.Integer, nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("exit_code", sa.Integer),
