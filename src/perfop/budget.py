@@ -29,6 +29,16 @@ PAIR_SLACK = 1.05
 # detection set-up at load 4 (0.21-0.47 s against 0.05-0.09 s; docs/statistics.md, section 4):
 # ``workload_budget`` keeps this multiple of the checkouts' time free for it.
 CLEANUP_PER_CHECKOUT = 4.0
+# ... and never less than this: on a quiet machine (checkouts 0.02-0.03 s) what followed perfop's
+# own `elapsed` stamp took 0.03-0.40 s (median 0.07, 90th percentile 0.19) in 40 comparisons of
+# the 10 s detection set-up, and 5 of 20 budget-bound comparisons overran 10 s by up to 0.37 s
+# with only 4x the checkouts kept free (docs/benchmarks.md, "10 s level ... quiet").
+CLEANUP_FLOOR = 0.3
+
+
+def cleanup_reserve(checkouts: float) -> float:
+    """What the last workload keeps free for what follows its pairs, from the checkouts' time."""
+    return max(CLEANUP_PER_CHECKOUT * checkouts, CLEANUP_FLOOR)
 
 
 def min_pairs_for_verdict(*, alpha: float, trim: float) -> int:
@@ -145,8 +155,8 @@ def workload_budget(
 ) -> Budget:
     """The budget of workload ``names[i]`` in a command measuring ``names`` in turn: the first
     counts from the command's ``started`` (its start-up is the first workload's), the last keeps
-    ``CLEANUP_PER_CHECKOUT`` x ``reserve`` (the checkouts' time) free for the clean-up; the others
-    start when they do."""
+    ``CLEANUP_PER_CHECKOUT`` x ``reserve`` (the checkouts' time), at least ``CLEANUP_FLOOR``,
+    free for the clean-up; the others start when they do."""
     name = names[i]
     settings = budget_settings(
         loaded.workload(name), alpha=loaded.config.alpha, max_time=max_time, max_pairs=max_pairs
@@ -155,7 +165,7 @@ def workload_budget(
         settings,
         started=started if i == 0 else clock(),
         clock=clock,
-        reserve=CLEANUP_PER_CHECKOUT * reserve if i == len(names) - 1 else 0.0,
+        reserve=cleanup_reserve(reserve) if i == len(names) - 1 else 0.0,
         name=name,
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import random
 
+import numpy as np
 import pytest
 
 from perfop import budget as budget_mod
@@ -217,9 +218,10 @@ def test_the_whole_command_never_overruns_its_budget_by_more_than_one_pair(
     # ... so the whole command ends within its budget plus at most one pair (the first one,
     # or one that ran longer than the pairs before it), with no other slack.
     assert elapsed <= plan.effective + max(costs)
-    # And it stopped only because the typical pair no longer fit.
-    typical = sorted(runner.pair_walls)[len(runner.pair_walls) // 2]
-    assert stopped + min(runner.pair_walls) > b.deadline or stopped + typical > b.deadline
+    # And it stopped only because a slow pair (the 90th percentile of those measured) no
+    # longer fit: the deadline is checked against it, not the median (issue 14, 8a).
+    slow = float(np.quantile(runner.pair_walls, 0.9))
+    assert stopped + slow > b.deadline
 
 
 def test_an_extended_budget_buys_the_pairs_a_verdict_needs() -> None:
@@ -307,13 +309,34 @@ def test_the_last_workload_keeps_a_measured_clean_up_free(tmp_path: object) -> N
     )
     loaded = load_config(root)
     clock = FakeClock()
-    kw = {"max_time": None, "max_pairs": None, "started": 0.0, "clock": clock, "reserve": 0.05}
+    kw = {"max_time": None, "max_pairs": None, "started": 0.0, "clock": clock, "reserve": 0.1}
     first = budget_mod.workload_budget(loaded, ["a", "b"], 0, **kw)  # type: ignore[arg-type]
     last = budget_mod.workload_budget(loaded, ["a", "b"], 1, **kw)  # type: ignore[arg-type]
     assert first.reserve == 0.0
-    assert last.reserve == pytest.approx(budget_mod.CLEANUP_PER_CHECKOUT * 0.05)
+    assert last.reserve == pytest.approx(budget_mod.CLEANUP_PER_CHECKOUT * 0.1)
     assert budget_mod.CLEANUP_PER_CHECKOUT >= 4.0
-    assert last.deadline == pytest.approx(clock() + 10.0 - 0.2)
+    assert last.deadline == pytest.approx(clock() + 10.0 - 0.4)
+    # Quick checkouts (a quiet machine, a small repository) still keep the floor free: what
+    # followed the pairs took up to 0.40 s there while the checkouts took 0.02-0.03 s.
+    kw["reserve"] = 0.02
+    quick = budget_mod.workload_budget(loaded, ["a", "b"], 1, **kw)  # type: ignore[arg-type]
+    assert quick.reserve == budget_mod.CLEANUP_FLOOR >= 0.3
+    assert quick.deadline == pytest.approx(clock() + 10.0 - budget_mod.CLEANUP_FLOOR)
+
+
+def test_the_next_pair_must_fit_even_when_it_is_a_slow_one() -> None:
+    # Pairs of the 10 s detection set-up: most take 0.08-0.09 s, one in five 0.12 s. Checked
+    # against the median pair, a slow last pair ended past the deadline (5 of 20 budget-bound
+    # comparisons overran 10 s on a quiet machine); checked against the 90th percentile, none.
+    for offset in [i * 0.0047 for i in range(100)]:
+        clock = FakeClock()
+        b = Budget(_settings(time_explicit=True, max_time=10.0), started=clock(), clock=clock)
+        clock.advance(1.5 + offset)
+        runner = SyntheticPairs(clock, [0.08, 0.09, 0.08, 0.09, 0.12])
+        plan_budget(runner, b, warmup=0)
+        run_pairs(runner, b, 10**6)
+        assert runner.index > 50
+        assert max(runner.ends) <= b.deadline, offset
 
 
 def test_a_pair_costs_the_budget_its_store_writes_too(tmp_path: object) -> None:
