@@ -26,6 +26,9 @@ from perfop.errors import UsageError
 
 if TYPE_CHECKING:
     from perfop.config import LoadedConfig
+    from perfop.engagement.records import Actor, EngagementSpec
+    from perfop.profiling.service import ProfileOptions
+    from perfop.records.profiling import HotSpot
     from perfop.store import Store
 
 EXAMPLE = "wordfreq"
@@ -186,17 +189,29 @@ def _stages(
     store: Store, loaded: LoadedConfig, repo: Path, workdir: Path, result: DemoResult, say: OnStage
 ) -> None:
     from perfop.config import load_config
-    from perfop.engagement import checks, lifecycle, service
-    from perfop.engagement.intake import load_intake
     from perfop.engagement.records import Actor
-    from perfop.engagement.validate import validate
-    from perfop.errors import ProfilerError
-    from perfop.measure import run_workloads
-    from perfop.profiling.service import ProfileOptions, profile, record_profile
-    from perfop.render import format_value
-    from perfop.report.service import generate_report
+    from perfop.profiling.service import ProfileOptions
 
     me = Actor("perfop demo")
+    spec = _intake_and_inventory(store, loaded, repo, me, say)
+    workloads = list(spec.workloads)
+    run_ids = _baseline(store, loaded, workloads, say)
+    options = ProfileOptions(mode="cpu")
+    spot = _profile_base(store, loaded, options, result, say)
+    label = _hypothesis_and_design(store, loaded, me, spot, workloads, run_ids[0], say)
+    result.hypothesis = label
+    _implement(store, loaded, repo, me, label, say)
+    loaded = load_config(repo)
+    _validation(store, loaded, me, label, result, say)
+    _profile_candidate(store, loaded, options, spot, say)
+    _report_and_verify(store, loaded, workdir, result, say)
+
+
+def _intake_and_inventory(
+    store: Store, loaded: LoadedConfig, repo: Path, me: Actor, say: OnStage
+) -> EngagementSpec:
+    from perfop.engagement import service
+    from perfop.engagement.intake import load_intake
 
     # intake: the requester's goals, SLO and constraints from the bundled file
     spec = load_intake(repo / INTAKE, loaded.config)
@@ -210,8 +225,15 @@ def _stages(
     inv = service.run_inventory(store, loaded, actor=me).inventory
     found = ", ".join(f"{k}={len(getattr(inv, k))}" for k in inv.CATEGORIES if getattr(inv, k))
     say("inventory", f"found {found or 'nothing'}")
+    return spec
 
-    outcomes = run_workloads(store, loaded, list(spec.workloads), runs=BASELINE_RUNS)
+
+def _baseline(store: Store, loaded: LoadedConfig, workloads: list[str], say: OnStage) -> list[int]:
+    """Measure every workload at the base; returns the run ids in workload order."""
+    from perfop.measure import run_workloads
+    from perfop.render import format_value
+
+    outcomes = run_workloads(store, loaded, workloads, runs=BASELINE_RUNS)
     for o in outcomes:
         s = o.summaries().get("wall_time")
         say(
@@ -220,8 +242,15 @@ def _stages(
             f"p95 {format_value(s.p95 if s else None, 's')} over {len(o.samples)} runs "
             f"(run {o.run_id})",
         )
+    return [o.run_id for o in outcomes]
 
-    options = ProfileOptions(mode="cpu")
+
+def _profile_base(
+    store: Store, loaded: LoadedConfig, options: ProfileOptions, result: DemoResult, say: OnStage
+) -> HotSpot:
+    """Profile the base and find the example's known hot spot (a usage error if it is missed)."""
+    from perfop.profiling.service import profile, record_profile
+
     base_profile = profile(loaded, workload="top_words", options=options)
     record_profile(store, base_profile)
     part = base_profile.part("cpu")
@@ -242,6 +271,20 @@ def _stages(
         f"hot spot #{rank}: {spot.function} ({spot.file}:{spot.line}) {spot.self_pct:.0f}% "
         f"self time, id {spot.id}",
     )
+    return spot
+
+
+def _hypothesis_and_design(
+    store: Store,
+    loaded: LoadedConfig,
+    me: Actor,
+    spot: HotSpot,
+    workloads: list[str],
+    run_id: int,
+    say: OnStage,
+) -> str:
+    """Log the hypothesis that cites the hot spot and its design; returns the hypothesis label."""
+    from perfop.engagement import lifecycle
 
     hyp = lifecycle.add(
         store,
@@ -253,7 +296,7 @@ def _stages(
             "O(words x vocabulary)"
         ),
         components=["src/wordfreq/core.py"],
-        workloads=list(spec.workloads),
+        workloads=workloads,
         metric="wall_time",
         expected_ratio=0.3,
         effort=0.25,
@@ -263,9 +306,8 @@ def _stages(
             "perfop validate H1 (A/B top_words, tests, SLO)",
             "profile diff: word_counts self time drops",
         ],
-        evidence=[f"hotspot:{spot.id}", f"run:{outcomes[0].run_id}"],
+        evidence=[f"hotspot:{spot.id}", f"run:{run_id}"],
     )
-    result.hypothesis = hyp.label
     say("hypothesis", f"{hyp.label}: {hyp.statement} (evidence hotspot:{spot.id})")
 
     lifecycle.design(
@@ -281,17 +323,30 @@ def _stages(
         coverage="tests/test_core.py covers tokenize, word_counts and top_words",
     )
     say("design", "fix, fallback, rollback and test coverage recorded")
+    return hyp.label
+
+
+def _implement(
+    store: Store, loaded: LoadedConfig, repo: Path, me: Actor, label: str, say: OnStage
+) -> None:
+    """Commit the prepared patch on the candidate branch and record it on the hypothesis."""
+    from perfop.engagement import lifecycle
 
     git(repo, "switch", "-q", "-c", CANDIDATE_BRANCH)
     git(repo, "apply", PATCH)
     git(repo, "commit", "-q", "-am", "wordfreq: count words with a dict (O(n))")
     sha = git(repo, "rev-parse", "HEAD")
     git(repo, "switch", "-q", "main")
-    lifecycle.update(store, loaded, hyp.label, actor=me, candidate=CANDIDATE_BRANCH)
+    lifecycle.update(store, loaded, label, actor=me, candidate=CANDIDATE_BRANCH)
     say("implementation", f"{PATCH} committed on {CANDIDATE_BRANCH} ({sha[:12]})")
 
-    loaded = load_config(repo)
-    report = validate(store, loaded, hyp.label, actor=me)
+
+def _validation(
+    store: Store, loaded: LoadedConfig, me: Actor, label: str, result: DemoResult, say: OnStage
+) -> None:
+    from perfop.engagement.validate import validate
+
+    report = validate(store, loaded, label, actor=me)
     ev = report.validation.evidence
     wl: dict[str, Any] = next(
         (w for w in ev.get("workloads", []) if w.get("workload") == "top_words"), {}
@@ -304,26 +359,40 @@ def _stages(
     slos = "; ".join(s.get("reason", "") for s in ev.get("slos", [])) or "none configured"
     say(
         "validation",
-        f"{hyp.label} {report.outcome.headline}: top_words {result.verdict}"
+        f"{label} {report.outcome.headline}: top_words {result.verdict}"
         + (f", ratio {ratio:.3f}" if isinstance(ratio, float) else "")
         + f", tests {'passed' if result.tests_passed else 'FAILED'}; SLO {slos}",
     )
+
+
+def _profile_candidate(
+    store: Store, loaded: LoadedConfig, options: ProfileOptions, spot: HotSpot, say: OnStage
+) -> None:
+    from perfop.errors import ProfilerError
+    from perfop.profiling.service import profile, record_profile
 
     try:
         cand_profile = profile(loaded, workload="top_words", ref=CANDIDATE_BRANCH, options=options)
     except ProfilerError as exc:
         # Supplementary evidence (the report's top movers): the validation above stands.
         say("profile diff", f"skipped: {exc}")
-    else:
-        record_profile(store, cand_profile)
-        cpart = cand_profile.part("cpu")
-        after = cpart.hotspot(spot.function) if cpart else None
-        say(
-            "profile diff",
-            f"{spot.function}: {spot.self_pct:.0f}% -> "
-            + (f"{after.self_pct:.0f}%" if after else "below the sampling floor")
-            + " of self time at the candidate",
-        )
+        return
+    record_profile(store, cand_profile)
+    cpart = cand_profile.part("cpu")
+    after = cpart.hotspot(spot.function) if cpart else None
+    say(
+        "profile diff",
+        f"{spot.function}: {spot.self_pct:.0f}% -> "
+        + (f"{after.self_pct:.0f}%" if after else "below the sampling floor")
+        + " of self time at the candidate",
+    )
+
+
+def _report_and_verify(
+    store: Store, loaded: LoadedConfig, workdir: Path, result: DemoResult, say: OnStage
+) -> None:
+    from perfop.engagement import checks
+    from perfop.report.service import generate_report
 
     checks.status(store, loaded)
     out = workdir / "report"
