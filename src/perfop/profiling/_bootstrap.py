@@ -187,59 +187,109 @@ def _cpu_time() -> float | None:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def main() -> None:
-    opts, target, args = _parse(sys.argv[1:])
-    if target is None:
-        sys.stderr.write("perfop bootstrap: no target given\n")
-        raise SystemExit(2)
-    if opts["stderr"]:
-        # At the file-descriptor level, so C extensions and child processes write there too.
-        fd = os.open(opts["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
-        sys.stderr.flush()
-        os.dup2(fd, 2)
-        os.close(fd)
-    profiler = opts["profiler"]
-    out = opts["out"] or ""
-    exit_code = 0
-    cpu_start = _cpu_time()  # the interpreter's and the bootstrap's start-up are not the target's
-    start = time.perf_counter()
-    session: Any = None
-    tracker: Any = None
-    watcher: _TracemallocWatcher | None = None
-    sampler: _StackSampler | None = None
-    try:
+class _Profilers:
+    """The in-process profiler the target runs under, if any: started before it, stopped after."""
+
+    def __init__(self) -> None:
+        self.session: Any = None
+        self.tracker: Any = None
+        self.watcher: _TracemallocWatcher | None = None
+        self.sampler: _StackSampler | None = None
+
+    def start(
+        self, profiler: str | None, opts: dict[str, str | None], target: tuple[str, str], out: str
+    ) -> None:
         if profiler == "pyinstrument":
             from pyinstrument import Profiler
 
-            session = Profiler(interval=float(opts["interval"] or 0.001), async_mode="disabled")
-            session.start()
+            self.session = Profiler(
+                interval=float(opts["interval"] or 0.001), async_mode="disabled"
+            )
+            self.session.start()
         elif profiler == "memray":
             import memray
 
             # memray stores " ".join(sys.argv) in its capture file (and its reports show it):
             # the target's arguments may hold secrets, so it sees only what runs.
             sys.argv = [target[1] if target[0] != "code" else "-c"]
-            tracker = memray.Tracker(out, native_traces=opts["native"] == "1", follow_fork=True)
-            tracker.__enter__()
+            self.tracker = memray.Tracker(
+                out, native_traces=opts["native"] == "1", follow_fork=True
+            )
+            self.tracker.__enter__()
         elif profiler == "sampler":
-            sampler = _StackSampler(float(opts["interval"] or 0.001))
-            sampler.start()
+            self.sampler = _StackSampler(float(opts["interval"] or 0.001))
+            self.sampler.start()
         elif profiler == "tracemalloc":
             import tracemalloc
 
             tracemalloc.start(int(opts.get("frames") or 64))
-            watcher = _TracemallocWatcher()
-            watcher.start()
+            self.watcher = _TracemallocWatcher()
+            self.watcher.start()
+
+    def stop(self, out: str) -> None:
+        if self.sampler is not None:
+            self.sampler.stop(out)
+        if self.session is not None:
+            result = self.session.stop()
+            result.save(out)
+        if self.tracker is not None:
+            self.tracker.__exit__(None, None, None)
+        if self.watcher is not None:
+            import tracemalloc
+
+            snapshot = self.watcher.stop()
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            _dump_tracemalloc(out, snapshot, peak)
+
+
+def _redirect_stderr(path: str) -> None:
+    # At the file-descriptor level, so C extensions and child processes write there too.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+    sys.stderr.flush()
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
+def _exit_code(exc: SystemExit) -> int:
+    """The exit code ``python`` gives a ``SystemExit`` (a non-int code is printed, exit 1)."""
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    sys.stderr.write(f"{code}\n")
+    return 1
+
+
+def _write_status(path: str, exit_code: int, wall: float, cpu_start: float | None) -> None:
+    import json
+
+    status: dict[str, Any] = {"exit_code": exit_code, "wall_time": wall}
+    cpu = _cpu_time()
+    if cpu is not None and cpu_start is not None:
+        status["cpu_time"] = cpu - cpu_start
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(status, fh)
+
+
+def main() -> None:
+    opts, target, args = _parse(sys.argv[1:])
+    if target is None:
+        sys.stderr.write("perfop bootstrap: no target given\n")
+        raise SystemExit(2)
+    if opts["stderr"]:
+        _redirect_stderr(opts["stderr"])
+    out = opts["out"] or ""
+    exit_code = 0
+    profilers = _Profilers()
+    cpu_start = _cpu_time()  # the interpreter's and the bootstrap's start-up are not the target's
+    start = time.perf_counter()
+    try:
+        profilers.start(opts["profiler"], opts, target, out)
         _run_target(target, args)
     except SystemExit as exc:
-        code = exc.code
-        if code is None:
-            exit_code = 0
-        elif isinstance(code, int):
-            exit_code = code
-        else:
-            sys.stderr.write(f"{code}\n")
-            exit_code = 1
+        exit_code = _exit_code(exc)
     except BaseException:
         import traceback
 
@@ -247,29 +297,9 @@ def main() -> None:
         exit_code = 1
     finally:
         wall = time.perf_counter() - start
-        if sampler is not None:
-            sampler.stop(out)
-        if session is not None:
-            result = session.stop()
-            result.save(out)
-        if tracker is not None:
-            tracker.__exit__(None, None, None)
-        if watcher is not None:
-            import tracemalloc
-
-            snapshot = watcher.stop()
-            peak = tracemalloc.get_traced_memory()[1]
-            tracemalloc.stop()
-            _dump_tracemalloc(out, snapshot, peak)
+        profilers.stop(out)
         if opts["status"]:
-            import json
-
-            status: dict[str, Any] = {"exit_code": exit_code, "wall_time": wall}
-            cpu = _cpu_time()
-            if cpu is not None and cpu_start is not None:
-                status["cpu_time"] = cpu - cpu_start
-            with open(opts["status"], "w", encoding="utf-8") as fh:
-                json.dump(status, fh)
+            _write_status(opts["status"], exit_code, wall, cpu_start)
         sys.stdout.flush()
         sys.stderr.flush()
     if exit_code:
