@@ -280,34 +280,12 @@ def run_py_spy(
     if cmd is not None:
         target = bootstrap_argv(cmd, status=status, stderr=stderr)
     else:
-        # Not Python itself: a Python launcher runs it and records its exit status; py-spy
-        # follows the Python processes it starts.
-        launcher = PythonCommand(
-            sys.executable,
-            ("-I",),
-            "code",
-            "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:]))",
-            tuple(argv),
-        )
-        target = bootstrap_argv(launcher, status=status, stderr=stderr)
+        target = _python_launcher_argv(argv, status=status, stderr=stderr)
         subprocesses = True
         run_env, note = _python_children_direct(out_dir, cwd=cwd, env=run_env)
         resolved = dataclasses.replace(resolved, note=note)
     speedscope = out_dir / "py-spy.speedscope.json"
-    spy = [
-        py_spy,
-        "record",
-        "--format",
-        "speedscope",
-        "--output",
-        str(speedscope),
-        "--rate",
-        str(rate),
-        "--function",
-        "--full-filenames",
-    ]
-    if native:
-        spy.append("--native")
+    spy = _py_spy_record_argv(py_spy, speedscope, rate=rate, native=native)
     notes = [resolved.note]
     flags = ["--subprocesses"] if subprocesses else []
     result = run_process([*spy, *flags, "--", *target], cwd=cwd, env=run_env, timeout=timeout)
@@ -326,21 +304,8 @@ def run_py_spy(
         )
     wall = check_py_spy_outcome(result, status, what=what, stderr_file=stderr)
     stderr.unlink(missing_ok=True)
-    if not speedscope.is_file():
-        error = py_spy_error(result.stderr_tail) or "(no error message)"
-        raise ProfilerError(f"py-spy wrote no profile: {error}")
-    doc = json.loads(speedscope.read_text(encoding="utf-8"))
-    speedscope.write_text(json.dumps(strip_command_lines(doc)), encoding="utf-8")
-    stacks = strip_bootstrap(parsers.parse_speedscope(doc))
-    if not stacks:
-        if wall < SHORT_RUN:
-            raise ShortRunMissed(
-                f"py-spy collected no Python samples from {what}; it finished in {wall:.2g} s, "
-                "before py-spy took a sample"
-            )
-        else:
-            hint = "" if cmd is not None else f"; is {argv[0]!r} running Python code?"
-        raise ProfilerError(f"py-spy collected no Python samples from {what}{hint}")
+    hint = "" if cmd is not None else f"; is {argv[0]!r} running Python code?"
+    stacks = _py_spy_stacks(result, speedscope, wall=wall, what=what, hint=hint)
     artifacts = {"speedscope": speedscope, "raw": speedscope}
     artifacts.update(_write_views(stacks, out_dir, "cpu", unit="s", speedscope=False))
     cpu_time = _read_status(status).get("cpu_time")
@@ -355,6 +320,57 @@ def run_py_spy(
         tuple(n for n in notes if n),
         cpu_time=None if cpu_time is None else float(cpu_time),
     )
+
+
+def _python_launcher_argv(argv: Sequence[str], *, status: Path, stderr: Path) -> list[str]:
+    """Not Python itself: a Python launcher runs it and records its exit status; py-spy
+    follows the Python processes it starts."""
+    launcher = PythonCommand(
+        sys.executable,
+        ("-I",),
+        "code",
+        "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:]))",
+        tuple(argv),
+    )
+    return bootstrap_argv(launcher, status=status, stderr=stderr)
+
+
+def _py_spy_record_argv(py_spy: str, speedscope: Path, *, rate: int, native: bool) -> list[str]:
+    spy = [
+        py_spy,
+        "record",
+        "--format",
+        "speedscope",
+        "--output",
+        str(speedscope),
+        "--rate",
+        str(rate),
+        "--function",
+        "--full-filenames",
+    ]
+    if native:
+        spy.append("--native")
+    return spy
+
+
+def _py_spy_stacks(
+    result: ProcessResult, speedscope: Path, *, wall: float, what: str, hint: str
+) -> list[StackSample]:
+    """The Python stacks of py-spy's speedscope file (rewritten without command lines)."""
+    if not speedscope.is_file():
+        error = py_spy_error(result.stderr_tail) or "(no error message)"
+        raise ProfilerError(f"py-spy wrote no profile: {error}")
+    doc = json.loads(speedscope.read_text(encoding="utf-8"))
+    speedscope.write_text(json.dumps(strip_command_lines(doc)), encoding="utf-8")
+    stacks = strip_bootstrap(parsers.parse_speedscope(doc))
+    if not stacks:
+        if wall < SHORT_RUN:
+            raise ShortRunMissed(
+                f"py-spy collected no Python samples from {what}; it finished in {wall:.2g} s, "
+                "before py-spy took a sample"
+            )
+        raise ProfilerError(f"py-spy collected no Python samples from {what}{hint}")
+    return stacks
 
 
 _DIRECT_BIN = "python-bin"
