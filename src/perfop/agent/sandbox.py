@@ -267,6 +267,33 @@ def _check_simple(argv: list[str], cwd: Path, root: Path, branch: str | None) ->
 
 
 def _check_git(args: list[str], cwd: Path, root: Path, branch: str | None) -> None:
+    i = _check_git_options(args, cwd, root)
+    if i >= len(args):
+        return
+    sub, rest = args[i], args[i + 1 :]
+    if sub in GIT_REMOTE:
+        raise GuardrailError(
+            f"git {sub} is refused in the sandbox: no pushing, fetching or touching remotes"
+        )
+    if any(a.startswith("--force") for a in rest):
+        raise GuardrailError(f"git {sub} --force is refused in the sandbox")
+    if sub == "reset":
+        _check_git_reset(rest, branch)
+        return
+    if sub in GIT_HISTORY:
+        raise GuardrailError(
+            f"git {sub} is refused in the sandbox: the runner commits on {branch or 'its branch'} "
+            "only after validation confirms the change"
+        )
+    if sub in ("checkout", "switch"):
+        _check_git_checkout(sub, rest, cwd, branch)
+    if sub == "branch":
+        _check_git_branch(rest)
+
+
+def _check_git_options(args: list[str], cwd: Path, root: Path) -> int:
+    """Check git's global options (``-C``, ``--git-dir``, ``--work-tree`` stay in the sandbox);
+    returns the index of the subcommand (``len(args)`` when there is none)."""
     i = 0
     while i < len(args) and args[i].startswith("-"):
         opt = args[i]
@@ -278,66 +305,64 @@ def _check_git(args: list[str], cwd: Path, root: Path, branch: str | None) -> No
         if opt.startswith(("--git-dir=", "--work-tree=")):
             _check_path(opt.split("=", 1)[1], cwd, root, strict=True, what="git option")
         i += 2 if opt == "-c" else 1
-    if i >= len(args):
-        return
-    sub, rest = args[i], args[i + 1 :]
-    if sub in GIT_REMOTE:
-        raise GuardrailError(
-            f"git {sub} is refused in the sandbox: no pushing, fetching or touching remotes"
-        )
-    if any(a.startswith("--force") for a in rest):
-        raise GuardrailError(f"git {sub} --force is refused in the sandbox")
-    if sub == "reset":
-        if "--hard" in rest or "--merge" in rest or "--keep" in rest:
-            refs = [a for a in rest if not a.startswith("-")]
-            own = {branch} if branch else set()
-            if any(not (_HEADISH.match(r) or r in own) for r in refs):
-                raise GuardrailError(
-                    f"git reset --hard {' '.join(refs)} is refused: reset --hard is only allowed "
-                    f"on the sandbox branch {branch or '(detached)'} itself (HEAD)"
-                )
-        return
-    if sub in GIT_HISTORY:
-        raise GuardrailError(
-            f"git {sub} is refused in the sandbox: the runner commits on {branch or 'its branch'} "
-            "only after validation confirms the change"
-        )
-    if sub in ("checkout", "switch"):
-        if "--" in rest:
-            return
-        flags = {a for a in rest if a.startswith("-")}
-        if flags & {"-b", "-B", "-c", "-C", "--orphan", "--detach", "-f", "--create"} or sub == (
-            "switch"
-        ):
+    return i
+
+
+def _check_git_reset(rest: list[str], branch: str | None) -> None:
+    if "--hard" in rest or "--merge" in rest or "--keep" in rest:
+        refs = [a for a in rest if not a.startswith("-")]
+        own = {branch} if branch else set()
+        if any(not (_HEADISH.match(r) or r in own) for r in refs):
             raise GuardrailError(
-                f"git {sub} of branches is refused: the sandbox stays on {branch or 'its branch'}"
+                f"git reset --hard {' '.join(refs)} is refused: reset --hard is only allowed "
+                f"on the sandbox branch {branch or '(detached)'} itself (HEAD)"
             )
-        for a in rest:
-            if not a.startswith("-") and not (cwd / a).exists():
-                raise GuardrailError(
-                    f"git {sub} {a} is refused: switching branches is not allowed; use "
-                    f"'git {sub} -- PATH' to restore files"
-                )
-    if sub == "branch":
-        modifying = {
-            "-d",
-            "-D",
-            "-m",
-            "-M",
-            "-c",
-            "-C",
-            "-f",
-            "--delete",
-            "--move",
-            "--copy",
-            "-u",
-            "--set-upstream-to",
-            "--unset-upstream",
-            "--edit-description",
-        }
-        positional = [a for a in rest if not a.startswith("-")]
-        if set(rest) & modifying or (positional and "--list" not in rest and "-l" not in rest):
-            raise GuardrailError("git branch changes are refused: branches belong to the user")
+
+
+def _check_git_checkout(sub: str, rest: list[str], cwd: Path, branch: str | None) -> None:
+    if "--" in rest:
+        return
+    flags = {a for a in rest if a.startswith("-")}
+    if flags & {"-b", "-B", "-c", "-C", "--orphan", "--detach", "-f", "--create"} or sub == (
+        "switch"
+    ):
+        raise GuardrailError(
+            f"git {sub} of branches is refused: the sandbox stays on {branch or 'its branch'}"
+        )
+    for a in rest:
+        if not a.startswith("-") and not (cwd / a).exists():
+            raise GuardrailError(
+                f"git {sub} {a} is refused: switching branches is not allowed; use "
+                f"'git {sub} -- PATH' to restore files"
+            )
+
+
+_GIT_BRANCH_CHANGES = frozenset(
+    {
+        "-d",
+        "-D",
+        "-m",
+        "-M",
+        "-c",
+        "-C",
+        "-f",
+        "--delete",
+        "--move",
+        "--copy",
+        "-u",
+        "--set-upstream-to",
+        "--unset-upstream",
+        "--edit-description",
+    }
+)
+
+
+def _check_git_branch(rest: list[str]) -> None:
+    positional = [a for a in rest if not a.startswith("-")]
+    if set(rest) & _GIT_BRANCH_CHANGES or (
+        positional and "--list" not in rest and "-l" not in rest
+    ):
+        raise GuardrailError("git branch changes are refused: branches belong to the user")
 
 
 @dataclass(frozen=True)
