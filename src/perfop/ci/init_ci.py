@@ -145,15 +145,13 @@ def _setup_steps(opts: WorkflowOptions) -> str:
     return text
 
 
-def render_workflow(opts: WorkflowOptions) -> str:
-    """The workflow YAML for ``opts``."""
-    store_env = _store_env(opts) + _services(opts)
+def _store_steps(opts: WorkflowOptions) -> tuple[str, str]:
+    """The steps that restore the job's store before perfop runs and save it after ``record``."""
     if opts.store.startswith("postgres"):
-        restore = save = ""
-    elif opts.store == "data-branch":
-        restore, save = _data_branch_steps()
-    else:
-        restore = f"""\
+        return "", ""
+    if opts.store == "data-branch":
+        return _data_branch_steps()
+    restore = f"""\
       - name: Restore the perfop store
         uses: {uses("actions/cache/restore")}
         with:
@@ -161,7 +159,7 @@ def render_workflow(opts: WorkflowOptions) -> str:
           key: perfop-store-${{{{ github.run_id }}}}
           restore-keys: perfop-store-
 """
-        save = f"""\
+    save = f"""\
       - name: Save the perfop store
         if: always()
         uses: {uses("actions/cache/save")}
@@ -169,11 +167,11 @@ def render_workflow(opts: WorkflowOptions) -> str:
           path: .perfop/perfop.db
           key: perfop-store-${{{{ github.run_id }}}}
 """
-    record_permissions = (
-        "      contents: write  # push the perfop-data branch (that step alone has the token)\n"
-        if opts.store == "data-branch"
-        else "      contents: read  # checkout\n"
-    )
+    return restore, save
+
+
+def _gate_settings(opts: WorkflowOptions) -> tuple[str, list[str], str]:
+    """The gate job's permissions, ``perfop gate`` arguments and step environment."""
     gate_permissions = "      contents: read  # checkout\n"
     gate_args = ['--base "origin/$BASE_REF"']
     gate_env = "          BASE_REF: ${{ github.base_ref }}  # via env, never pasted in the script\n"
@@ -187,6 +185,19 @@ def render_workflow(opts: WorkflowOptions) -> str:
         gate_args.append("--check-run")
     if opts.comment or opts.check_run:
         gate_env += "          GITHUB_TOKEN: ${{ github.token }}\n"
+    return gate_permissions, gate_args, gate_env
+
+
+def render_workflow(opts: WorkflowOptions) -> str:
+    """The workflow YAML for ``opts``."""
+    store_env = _store_env(opts) + _services(opts)
+    restore, save = _store_steps(opts)
+    record_permissions = (
+        "      contents: write  # push the perfop-data branch (that step alone has the token)\n"
+        if opts.store == "data-branch"
+        else "      contents: read  # checkout\n"
+    )
+    gate_permissions, gate_args, gate_env = _gate_settings(opts)
     setup = _setup_steps(opts)
     return f"""\
 # Written by `perfop init-ci`. Pull requests: `perfop gate` compares every gate workload between
