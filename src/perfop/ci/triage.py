@@ -110,76 +110,96 @@ def strip_timestamps(text: str) -> str:
 def triage(text: str) -> TriageReport:
     """Summarise a job log (GitHub Actions format or plain) into a ``TriageReport``."""
     lines = strip_timestamps(text).split("\n")
-    steps: list[str] = []
-    errors: list[str] = []
-    exit_codes: list[int] = []
-    timeouts: list[str] = []
-    failing_step: str | None = None
-    current_step: str | None = None
-    outcomes: dict[str, list[str]] = {}
-    summary_items: dict[str, tuple[Literal["failed", "error"], str]] = {}
-    sections: dict[str, tuple[str, tuple[str, ...]]] = {}
-    tracebacks: list[PyTraceback] = []
-    pytest_summaries: list[str] = []
-
+    scan = _LogScan()
     i = 0
     while i < len(lines):
-        line = lines[i]
-        stripped = line.rstrip()
+        stripped = lines[i].rstrip()
+        scan.steps_and_errors(stripped)
+        scan.exit_codes_and_timeouts(stripped)
+        i = scan.test_results(lines, i, stripped)
+    return scan.report()
+
+
+@dataclass
+class _LogScan:
+    """What ``triage`` has read so far, line by line."""
+
+    steps: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    exit_codes: list[int] = field(default_factory=list)
+    timeouts: list[str] = field(default_factory=list)
+    failing_step: str | None = None
+    current_step: str | None = None
+    outcomes: dict[str, list[str]] = field(default_factory=dict)
+    summary_items: dict[str, tuple[Literal["failed", "error"], str]] = field(default_factory=dict)
+    sections: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    tracebacks: list[PyTraceback] = field(default_factory=list)
+    pytest_summaries: list[str] = field(default_factory=list)
+
+    def steps_and_errors(self, stripped: str) -> None:
         header = _STEP_HEADER.match(stripped) or _LOCAL_STEP.match(stripped)
         if header:
-            current_step = header.group("name").strip()
-            steps.append(current_step)
+            self.current_step = header.group("name").strip()
+            self.steps.append(self.current_step)
         elif m := _ERROR_LINE.match(stripped):
             msg = m.group("msg").strip()
-            errors.append(msg)
-            if failing_step is None:
-                failing_step = current_step
-        if (m := _MAKE_ERROR.match(stripped)) and failing_step is None and current_step is None:
-            failing_step = f"make {m.group('target')}"
+            self.errors.append(msg)
+            if self.failing_step is None:
+                self.failing_step = self.current_step
+        if (
+            (m := _MAKE_ERROR.match(stripped))
+            and self.failing_step is None
+            and self.current_step is None
+        ):
+            self.failing_step = f"make {m.group('target')}"
+
+    def exit_codes_and_timeouts(self, stripped: str) -> None:
         if m := _EXIT_CODE.search(stripped):
-            exit_codes.append(int(m.group("code")))
+            self.exit_codes.append(int(m.group("code")))
         if m := _TIMEOUT.search(stripped):
-            timeouts.append(stripped.removeprefix("##[error]").strip())
+            self.timeouts.append(stripped.removeprefix("##[error]").strip())
+
+    def test_results(self, lines: list[str], i: int, stripped: str) -> int:
+        """Read pytest's results and Python tracebacks at line ``i``; returns the next line."""
         if m := _VERBOSE_RESULT.match(stripped):
-            outcomes.setdefault(m.group("id"), []).append(m.group("outcome"))
+            self.outcomes.setdefault(m.group("id"), []).append(m.group("outcome"))
         elif m := _SUMMARY_ITEM.match(stripped):
             kind: Literal["failed", "error"] = "failed" if m.group("kind") == "FAILED" else "error"
             test_id = m.group("id")
-            summary_items.setdefault(test_id, (kind, (m.group("msg") or "").strip()))
-            outcomes.setdefault(test_id, []).append(m.group("kind"))
+            self.summary_items.setdefault(test_id, (kind, (m.group("msg") or "").strip()))
+            self.outcomes.setdefault(test_id, []).append(m.group("kind"))
         elif m := _SESSION_END.match(stripped):
-            pytest_summaries.append(m.group("text").strip())
+            self.pytest_summaries.append(m.group("text").strip())
         elif m := _SECTION_TITLE.match(stripped):
             end, location, assertion = _read_section(lines, i + 1)
-            sections.setdefault(m.group("title"), (location, assertion))
-            i = end
-            continue
+            self.sections.setdefault(m.group("title"), (location, assertion))
+            return end
         elif stripped.startswith("Traceback (most recent call last):"):
-            end, tb = _read_traceback(lines, i + 1, current_step)
+            end, tb = _read_traceback(lines, i + 1, self.current_step)
             if tb is not None:
-                tracebacks.append(tb)
-                if failing_step is None:
-                    failing_step = current_step
-            i = end
-            continue
-        i += 1
+                self.tracebacks.append(tb)
+                if self.failing_step is None:
+                    self.failing_step = self.current_step
+            return end
+        return i + 1
 
-    failures = _merge_failures(summary_items, sections, outcomes)
-    if failing_step is None and failures:
-        failing_step = current_step
-    flaky = tuple(f.test_id for f in failures if f.passed_in_rerun)
-    return TriageReport(
-        failing_step=failing_step,
-        steps=tuple(steps),
-        errors=tuple(errors),
-        exit_codes=tuple(exit_codes),
-        timeouts=tuple(dict.fromkeys(timeouts)),
-        failures=failures,
-        tracebacks=tuple(tracebacks),
-        likely_flaky=flaky,
-        pytest_summaries=tuple(pytest_summaries),
-    )
+    def report(self) -> TriageReport:
+        failures = _merge_failures(self.summary_items, self.sections, self.outcomes)
+        failing_step = self.failing_step
+        if failing_step is None and failures:
+            failing_step = self.current_step
+        flaky = tuple(f.test_id for f in failures if f.passed_in_rerun)
+        return TriageReport(
+            failing_step=failing_step,
+            steps=tuple(self.steps),
+            errors=tuple(self.errors),
+            exit_codes=tuple(self.exit_codes),
+            timeouts=tuple(dict.fromkeys(self.timeouts)),
+            failures=failures,
+            tracebacks=tuple(self.tracebacks),
+            likely_flaky=flaky,
+            pytest_summaries=tuple(self.pytest_summaries),
+        )
 
 
 def _read_section(lines: list[str], start: int) -> tuple[int, str, tuple[str, ...]]:
