@@ -43,57 +43,68 @@ def register(app: typer.Typer) -> None:
     )(init_ci)
 
 
+_ForceOption = Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")]
+_StoreKindOption = Annotated[
+    str,
+    typer.Option(
+        "--store-kind",
+        help="sqlite: a store file kept in the Actions cache; postgres: a URL from the "
+        "secret PERFOP_STORE_URL (durable history); postgres-service: each job's own "
+        "throwaway PostgreSQL (services:), for the gate alone; data-branch: history in the git "
+        "branch perfop-data (perfop data import/export), pushed by the record job.",
+    ),
+]
+_BranchOption = Annotated[
+    str | None,
+    typer.Option("--branch", help="Default branch to record (default: from git)."),
+]
+_PythonOption = Annotated[str, typer.Option("--python", help="Python version to set up.")]
+_InstallOption = Annotated[
+    str | None,
+    typer.Option(
+        "--install",
+        help="How the workflow installs perfop: 'perfop==X.Y.Z', a git URL "
+        "(git+https://HOST/OWNER/perfop@TAG) or a path to a wheel or source tree "
+        "(default: this perfop's version, pinned).",
+        show_default=False,
+    ),
+]
+_SetupOption = Annotated[
+    str | None,
+    typer.Option(
+        "--setup",
+        help="Command that sets up the project (default: 'pip install -e .' for an "
+        "installable pyproject/setup.py, '-r requirements.txt', else none).",
+        show_default=False,
+    ),
+]
+_CommentOption = Annotated[
+    bool,
+    typer.Option("--comment/--no-comment", help="The gate comments on the pull request."),
+]
+_CheckRunOption = Annotated[
+    bool, typer.Option("--check-run", help="The gate also creates a check run.")
+]
+_PagesOption = Annotated[
+    bool,
+    typer.Option(
+        "--pages",
+        help="After each record, publish the dashboard (perfop publish) to GitHub Pages.",
+    ),
+]
+
+
 def init_ci(
     ctx: typer.Context,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
-    store: Annotated[
-        str,
-        typer.Option(
-            "--store-kind",
-            help="sqlite: a store file kept in the Actions cache; postgres: a URL from the "
-            "secret PERFOP_STORE_URL (durable history); postgres-service: each job's own "
-            "throwaway PostgreSQL (services:), for the gate alone; data-branch: history in the git "
-            "branch perfop-data (perfop data import/export), pushed by the record job.",
-        ),
-    ] = "sqlite",
-    branch: Annotated[
-        str | None,
-        typer.Option("--branch", help="Default branch to record (default: from git)."),
-    ] = None,
-    python: Annotated[str, typer.Option("--python", help="Python version to set up.")] = "3.11",
-    install: Annotated[
-        str | None,
-        typer.Option(
-            "--install",
-            help="How the workflow installs perfop: 'perfop==X.Y.Z', a git URL "
-            "(git+https://HOST/OWNER/perfop@TAG) or a path to a wheel or source tree "
-            "(default: this perfop's version, pinned).",
-            show_default=False,
-        ),
-    ] = None,
-    setup: Annotated[
-        str | None,
-        typer.Option(
-            "--setup",
-            help="Command that sets up the project (default: 'pip install -e .' for an "
-            "installable pyproject/setup.py, '-r requirements.txt', else none).",
-            show_default=False,
-        ),
-    ] = None,
-    comment: Annotated[
-        bool,
-        typer.Option("--comment/--no-comment", help="The gate comments on the pull request."),
-    ] = True,
-    check_run: Annotated[
-        bool, typer.Option("--check-run", help="The gate also creates a check run.")
-    ] = False,
-    pages: Annotated[
-        bool,
-        typer.Option(
-            "--pages",
-            help="After each record, publish the dashboard (perfop publish) to GitHub Pages.",
-        ),
-    ] = False,
+    force: _ForceOption = False,
+    store: _StoreKindOption = "sqlite",
+    branch: _BranchOption = None,
+    python: _PythonOption = "3.11",
+    install: _InstallOption = None,
+    setup: _SetupOption = None,
+    comment: _CommentOption = True,
+    check_run: _CheckRunOption = False,
+    pages: _PagesOption = False,
 ) -> None:
     from perfop.ci.init_ci import (
         WorkflowOptions,
@@ -103,19 +114,8 @@ def init_ci(
         render_workflow,
         write_workflow,
     )
-    from perfop.errors import UsageError
 
-    if store not in ("sqlite", "postgres", "postgres-service", "data-branch"):
-        raise UsageError(
-            f"--store-kind {store!r}: expected sqlite, postgres, postgres-service or data-branch"
-        )
-    if pages and store == "postgres-service":
-        raise UsageError(
-            "--pages with --store-kind postgres-service: each job's PostgreSQL starts empty, so "
-            "the dashboard would have no history; use --store-kind postgres or sqlite"
-        )
-    if setup is not None and not setup.strip():
-        raise UsageError("--setup '': give a command, e.g. --setup 'pip install -e .[test]'")
+    _check_init_ci_flags(store=store, pages=pages, setup=setup)
     state = get_state(ctx)
     root = state.loaded.repo_root
     opts = WorkflowOptions(
@@ -139,6 +139,22 @@ def init_ci(
             "until then pass --install with a git URL or a wheel path (README, Install)",
             err=True,
         )
+
+
+def _check_init_ci_flags(*, store: str, pages: bool, setup: str | None) -> None:
+    from perfop.errors import UsageError
+
+    if store not in ("sqlite", "postgres", "postgres-service", "data-branch"):
+        raise UsageError(
+            f"--store-kind {store!r}: expected sqlite, postgres, postgres-service or data-branch"
+        )
+    if pages and store == "postgres-service":
+        raise UsageError(
+            "--pages with --store-kind postgres-service: each job's PostgreSQL starts empty, so "
+            "the dashboard would have no history; use --store-kind postgres or sqlite"
+        )
+    if setup is not None and not setup.strip():
+        raise UsageError("--setup '': give a command, e.g. --setup 'pip install -e .[test]'")
 
 
 def gate(
