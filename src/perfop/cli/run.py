@@ -19,6 +19,7 @@ from perfop.cli.common import (
 from perfop.cli.progress import TaskBar
 
 if TYPE_CHECKING:
+    from perfop.measure import WorkloadRun
     from perfop.model import ProcessResult
 
 
@@ -74,13 +75,7 @@ def run(
     ] = False,
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
-    from rich.text import Text
-
-    from perfop.contention import format_line
-    from perfop.environment import capture_environment
     from perfop.errors import UsageError
-    from perfop.measure import run_adhoc, run_document, run_workloads
-    from perfop.render.run import run_table
 
     state = get_state(ctx)
     names, command = split_command(list(args or []))
@@ -91,45 +86,73 @@ def run(
         return
     show_bar = fmt is OutputFormat.text and state.err_console.is_terminal
     with _RunBar(show_bar, show_last=True) as bar:
-        if command or (after_double_dash() and not names):
-            repo = state.loaded.repo_root
-            outcomes = [
-                run_adhoc(
-                    state.store,
-                    repo,
-                    command,
-                    runs=runs,
-                    warmup=warmup,
-                    timeout=timeout,
-                    progress=bar,
-                )
-            ]
-        else:
-            outcomes = run_workloads(
-                state.store,
-                state.loaded,
-                names,
-                runs=runs,
-                warmup=warmup,
-                timeout=timeout,
-                progress=bar,
-            )
-    if fmt is OutputFormat.json:
-        env = capture_environment(state.loaded.repo_root)
-        emit_json(run_document(outcomes, env))
-    else:
-        for outcome in outcomes:
-            emit(state, run_table(outcome))
-            if outcome.contention is not None:
-                # One line whatever the width, like compare's summary lines.
-                line = Text(f"  {format_line(outcome.contention, paired=False)}")
-                state.console.print(line, soft_wrap=True)
+        outcomes = _measure(
+            state, names, command, runs=runs, warmup=warmup, timeout=timeout, progress=bar
+        )
+    _show_runs(state, outcomes, fmt)
     for outcome in outcomes:
         warn_contention(
             state, outcome.contention, what=f"run {outcome.run_id} ({outcome.workload})"
         )
     if any(not o.samples or o.status == "failed" for o in outcomes):
         raise typer.Exit(1)
+
+
+def _measure(
+    state: Any,
+    names: list[str],
+    command: list[str],
+    *,
+    runs: int | None,
+    warmup: int | None,
+    timeout: float | None,
+    progress: _RunBar,
+) -> list[WorkloadRun]:
+    """The ad hoc command after ``--``, or the named (default: all) configured workloads."""
+    from perfop.measure import run_adhoc, run_workloads
+
+    if command or (after_double_dash() and not names):
+        repo = state.loaded.repo_root
+        return [
+            run_adhoc(
+                state.store,
+                repo,
+                command,
+                runs=runs,
+                warmup=warmup,
+                timeout=timeout,
+                progress=progress,
+            )
+        ]
+    return run_workloads(
+        state.store,
+        state.loaded,
+        names,
+        runs=runs,
+        warmup=warmup,
+        timeout=timeout,
+        progress=progress,
+    )
+
+
+def _show_runs(state: Any, outcomes: list[WorkloadRun], fmt: OutputFormat) -> None:
+    from rich.text import Text
+
+    from perfop.contention import format_line
+    from perfop.environment import capture_environment
+    from perfop.measure import run_document
+    from perfop.render.run import run_table
+
+    if fmt is OutputFormat.json:
+        env = capture_environment(state.loaded.repo_root)
+        emit_json(run_document(outcomes, env))
+        return
+    for outcome in outcomes:
+        emit(state, run_table(outcome))
+        if outcome.contention is not None:
+            # One line whatever the width, like compare's summary lines.
+            line = Text(f"  {format_line(outcome.contention, paired=False)}")
+            state.console.print(line, soft_wrap=True)
 
 
 def _list_suites(state: Any, names: list[str], fmt: OutputFormat) -> None:
