@@ -9,6 +9,7 @@ import getpass
 import os
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -147,93 +148,170 @@ def intake(
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
     from perfop.engagement import service
-    from perfop.engagement.intake import load_intake, prompt_spec, read_intake_file, spec_from_flags
-    from perfop.engagement.render import engagements_table
-    from perfop.errors import UsageError
 
     state = get_state(ctx)
     actor = _actor(by)
+    flags = _IntakeFlags(
+        title=title,
+        requester=requester,
+        goal=goal,
+        workload=workload,
+        constraint=constraint,
+        stakeholder=stakeholder,
+        assumption=assumption,
+        risk_tolerance=risk_tolerance,
+        base=base,
+        hardware=hardware,
+        dataset=dataset,
+        traffic=traffic,
+    )
     if amend:
-        changes: dict[str, Any] = dict(read_intake_file(from_file)) if from_file else {}
-        flags = {
-            "title": title,
-            "requester": requester,
-            "goals": goal,
-            "workloads": _split_csv(workload) or None,
-            "constraints": constraint,
-            "assumptions": assumption,
-            "risk_tolerance": risk_tolerance,
-            "base": base,
-            "hardware": hardware,
-            "dataset": dataset,
-            "traffic": traffic,
-        }
-        changes.update({k: v for k, v in flags.items() if v})
-        if stakeholder:
-            changes["stakeholders"] = [
-                {"name": n.strip(), "role": r.strip()}
-                for n, _, r in (x.partition(":") for x in stakeholder)
-            ]
-        eng = service.amend_intake(state.store, state.loaded, changes, actor=actor, why=why)
-        if confirm:
-            eng = service.confirm_intake(state.store, actor=actor)
-        recap = service.recap(state.store, eng)
-        if fmt is OutputFormat.json:
-            emit_json(_doc("intake", engagement=eng.to_dict(), recap=recap))
-        else:
-            typer.echo(recap, nl=False)
+        eng = _amend_intake(state, flags, from_file, actor=actor, why=why, confirm=confirm)
+    elif list_:
+        _list_engagements(state, fmt)
         return
-    if list_:
-        items = service.list_engagements(state.store)
-        if fmt is OutputFormat.json:
-            emit_json(_doc("engagements", engagements=[e.to_dict() for e in items]))
-        else:
-            emit(state, engagements_table(items))
-        return
-    if use is not None:
-        eng = service.use_engagement(state.store, use, actor=actor)
-    elif from_file is not None:
-        if title is not None:
-            raise UsageError("give --from FILE or --title with flags, not both")
-        spec = load_intake(from_file, state.loaded.config)
-        eng = service.start_engagement(
-            state.store, state.loaded, spec, actor=actor, confirm=confirm
-        )
-    elif title is not None:
-        spec = spec_from_flags(
-            title=title,
-            config=state.loaded.config,
-            requester=requester,
-            goals=goal or [],
-            workloads=_split_csv(workload),
-            constraints=constraint or [],
-            stakeholders=stakeholder or [],
-            assumptions=assumption or [],
-            risk_tolerance=risk_tolerance,
-            base=base,
-            hardware=hardware,
-            dataset=dataset,
-            traffic=traffic,
-        )
-        eng = service.start_engagement(
-            state.store, state.loaded, spec, actor=actor, confirm=confirm
-        )
-    elif confirm:
-        eng = service.confirm_intake(state.store, actor=actor)
-    elif _on_terminal() and fmt is OutputFormat.text:
-
-        def ask(question: str, default: str) -> str:
-            return str(typer.prompt(question, default=default, show_default=bool(default)))
-
-        spec = prompt_spec(ask, state.loaded.config)
-        eng = service.start_engagement(state.store, state.loaded, spec, actor=actor)
     else:
-        eng = service.current(state.store)
+        eng = _open_intake(state, flags, from_file, use=use, confirm=confirm, actor=actor, fmt=fmt)
     recap = service.recap(state.store, eng)
     if fmt is OutputFormat.json:
         emit_json(_doc("intake", engagement=eng.to_dict(), recap=recap))
     else:
         typer.echo(recap, nl=False)
+
+
+@dataclass(frozen=True)
+class _IntakeFlags:
+    """The engagement's fields as ``perfop intake`` flags give them (each may be absent)."""
+
+    title: str | None
+    requester: str | None
+    goal: Multi
+    workload: Multi
+    constraint: Multi
+    stakeholder: Multi
+    assumption: Multi
+    risk_tolerance: str | None
+    base: str | None
+    hardware: str | None
+    dataset: str | None
+    traffic: str | None
+
+    def changes(self) -> dict[str, Any]:
+        """The fields given, as ``--amend`` changes."""
+        flags = {
+            "title": self.title,
+            "requester": self.requester,
+            "goals": self.goal,
+            "workloads": _split_csv(self.workload) or None,
+            "constraints": self.constraint,
+            "assumptions": self.assumption,
+            "risk_tolerance": self.risk_tolerance,
+            "base": self.base,
+            "hardware": self.hardware,
+            "dataset": self.dataset,
+            "traffic": self.traffic,
+        }
+        changes: dict[str, Any] = {k: v for k, v in flags.items() if v}
+        if self.stakeholder:
+            changes["stakeholders"] = [
+                {"name": n.strip(), "role": r.strip()}
+                for n, _, r in (x.partition(":") for x in self.stakeholder)
+            ]
+        return changes
+
+    def spec(self, config: Any) -> Any:
+        """A new engagement's spec from the flags (``title`` is given)."""
+        from perfop.engagement.intake import spec_from_flags
+
+        assert self.title is not None
+        return spec_from_flags(
+            title=self.title,
+            config=config,
+            requester=self.requester,
+            goals=self.goal or [],
+            workloads=_split_csv(self.workload),
+            constraints=self.constraint or [],
+            stakeholders=self.stakeholder or [],
+            assumptions=self.assumption or [],
+            risk_tolerance=self.risk_tolerance,
+            base=self.base,
+            hardware=self.hardware,
+            dataset=self.dataset,
+            traffic=self.traffic,
+        )
+
+
+def _amend_intake(
+    state: Any,
+    flags: _IntakeFlags,
+    from_file: Path | None,
+    *,
+    actor: Any,
+    why: str | None,
+    confirm: bool,
+) -> Any:
+    from perfop.engagement import service
+    from perfop.engagement.intake import read_intake_file
+
+    changes: dict[str, Any] = dict(read_intake_file(from_file)) if from_file else {}
+    changes.update(flags.changes())
+    eng = service.amend_intake(state.store, state.loaded, changes, actor=actor, why=why)
+    if confirm:
+        eng = service.confirm_intake(state.store, actor=actor)
+    return eng
+
+
+def _list_engagements(state: Any, fmt: OutputFormat) -> None:
+    from perfop.engagement import service
+    from perfop.engagement.render import engagements_table
+
+    items = service.list_engagements(state.store)
+    if fmt is OutputFormat.json:
+        emit_json(_doc("engagements", engagements=[e.to_dict() for e in items]))
+    else:
+        emit(state, engagements_table(items))
+
+
+def _open_intake(
+    state: Any,
+    flags: _IntakeFlags,
+    from_file: Path | None,
+    *,
+    use: int | None,
+    confirm: bool,
+    actor: Any,
+    fmt: OutputFormat,
+) -> Any:
+    """The engagement ``perfop intake`` shows: made current, started (from a file, flags or
+    prompts on a terminal), confirmed, or else the current one."""
+    from perfop.engagement import service
+    from perfop.engagement.intake import load_intake, prompt_spec
+    from perfop.errors import UsageError
+
+    if use is not None:
+        return service.use_engagement(state.store, use, actor=actor)
+    if from_file is not None:
+        if flags.title is not None:
+            raise UsageError("give --from FILE or --title with flags, not both")
+        spec = load_intake(from_file, state.loaded.config)
+        return service.start_engagement(
+            state.store, state.loaded, spec, actor=actor, confirm=confirm
+        )
+    if flags.title is not None:
+        spec = flags.spec(state.loaded.config)
+        return service.start_engagement(
+            state.store, state.loaded, spec, actor=actor, confirm=confirm
+        )
+    if confirm:
+        return service.confirm_intake(state.store, actor=actor)
+    if _on_terminal() and fmt is OutputFormat.text:
+
+        def ask(question: str, default: str) -> str:
+            return str(typer.prompt(question, default=default, show_default=bool(default)))
+
+        spec = prompt_spec(ask, state.loaded.config)
+        return service.start_engagement(state.store, state.loaded, spec, actor=actor)
+    return service.current(state.store)
 
 
 def inventory(ctx: typer.Context, fmt: OutputFormat = FORMAT_OPTION) -> None:
