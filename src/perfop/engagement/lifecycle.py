@@ -257,18 +257,7 @@ def update(
     _check_fields(fields, loaded)
     if "evidence" in fields:
         fields["evidence"] = check_evidence(store, fields["evidence"])
-    if status is Status.CONFIRMED:
-        raise GuardrailError(
-            f"{hyp.label}: confirmed is set only from evidence; run: perfop validate {hyp.label}"
-        )
-    if status is not None and status not in MANUAL_TARGETS and status is not Status.IMPLEMENTED:
-        allowed = ", ".join(sorted(s.value for s in MANUAL_TARGETS))
-        raise UsageError(
-            f"--status {status.value}: set by its own command (design, approve, validate); "
-            f"by hand use one of: {allowed}"
-        )
-    if status is Status.IMPLEMENTED and candidate is None:
-        raise UsageError(f"--status implemented needs --candidate REF (the commit of {hyp.label})")
+    _check_manual_status(hyp, status, candidate)
     check_rerating(
         hyp,
         actor,
@@ -278,35 +267,9 @@ def update(
     )
     with store.write() as conn:
         if fields:
-            es.update_hypothesis(conn, hyp.id, **fields)
-            log_decision(
-                conn,
-                eng,
-                actor,
-                f"{hyp.label} updated: {', '.join(sorted(fields))}",
-                why=note,
-                hypothesis_id=hyp.id,
-            )
-            if fields.get("risk", hyp.risk) != hyp.risk:
-                _log_rerating(conn, eng, actor, hyp, fields["risk"], why=note)
+            _write_fields(conn, eng, actor, hyp, fields, note=note)
         if candidate is not None:
-            sha = resolve_commit(loaded.repo_root, candidate)
-            transition(
-                conn,
-                loaded,
-                eng,
-                hyp,
-                Status.IMPLEMENTED,
-                actor=actor,
-                why=note or f"candidate {candidate} ({sha[:12]})",
-                evidence=[f"commit:{sha}"],
-                extra={
-                    "candidate_ref": candidate,
-                    "candidate_sha": sha,
-                    "implemented_at": es.now(),
-                },
-            )
-            hyp = es.get_hypothesis(conn, eng.id, hyp.number) or hyp
+            hyp = _record_candidate(conn, loaded, eng, hyp, actor, candidate, note=note)
         if status is not None and status is not Status.IMPLEMENTED:
             transition(conn, loaded, eng, hyp, status, actor=actor, why=note)
         if not fields and candidate is None and status is None and note:
@@ -322,6 +285,74 @@ def update(
         out = es.get_hypothesis(conn, eng.id, hyp.number)
     assert out is not None
     return out
+
+
+def _check_manual_status(hyp: Hypothesis, status: Status | None, candidate: str | None) -> None:
+    """Refuse a status ``update`` may not set by hand (confirmed comes from evidence alone)."""
+    if status is Status.CONFIRMED:
+        raise GuardrailError(
+            f"{hyp.label}: confirmed is set only from evidence; run: perfop validate {hyp.label}"
+        )
+    if status is not None and status not in MANUAL_TARGETS and status is not Status.IMPLEMENTED:
+        allowed = ", ".join(sorted(s.value for s in MANUAL_TARGETS))
+        raise UsageError(
+            f"--status {status.value}: set by its own command (design, approve, validate); "
+            f"by hand use one of: {allowed}"
+        )
+    if status is Status.IMPLEMENTED and candidate is None:
+        raise UsageError(f"--status implemented needs --candidate REF (the commit of {hyp.label})")
+
+
+def _write_fields(
+    conn: Connection,
+    eng: Engagement,
+    actor: Actor,
+    hyp: Hypothesis,
+    fields: dict[str, Any],
+    *,
+    note: str | None,
+) -> None:
+    es.update_hypothesis(conn, hyp.id, **fields)
+    log_decision(
+        conn,
+        eng,
+        actor,
+        f"{hyp.label} updated: {', '.join(sorted(fields))}",
+        why=note,
+        hypothesis_id=hyp.id,
+    )
+    if fields.get("risk", hyp.risk) != hyp.risk:
+        _log_rerating(conn, eng, actor, hyp, fields["risk"], why=note)
+
+
+def _record_candidate(
+    conn: Connection,
+    loaded: LoadedConfig,
+    eng: Engagement,
+    hyp: Hypothesis,
+    actor: Actor,
+    candidate: str,
+    *,
+    note: str | None,
+) -> Hypothesis:
+    """Resolve the candidate ref and move the hypothesis to implemented; returns it re-read."""
+    sha = resolve_commit(loaded.repo_root, candidate)
+    transition(
+        conn,
+        loaded,
+        eng,
+        hyp,
+        Status.IMPLEMENTED,
+        actor=actor,
+        why=note or f"candidate {candidate} ({sha[:12]})",
+        evidence=[f"commit:{sha}"],
+        extra={
+            "candidate_ref": candidate,
+            "candidate_sha": sha,
+            "implemented_at": es.now(),
+        },
+    )
+    return es.get_hypothesis(conn, eng.id, hyp.number) or hyp
 
 
 DESIGN_FIELDS = (
