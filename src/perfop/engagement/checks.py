@@ -358,97 +358,117 @@ def _hypothesis_step(ctx: VerifyContext, workloads: tuple[str, ...]) -> NextStep
 def derive_status(ctx: VerifyContext) -> StatusReport:
     """The engagement's stage, derived from its records alone, and the next recommended step."""
     eng = ctx.engagement
+    workloads = eng.spec.workloads or tuple(ctx.loaded.config.workloads)
+    baselined = [w for w in workloads if ctx.store.list_runs(workload=w, limit=1)]
+    impl = [h for h in ctx.hypotheses if h.candidate_sha]
+    done = _done_so_far(ctx, baselined, impl)
+    fresh, *_ = check_validation_fresh(ctx)
+    stage, step = _next_stage(ctx, workloads, baselined=baselined, impl=impl, fresh=fresh)
+    return StatusReport(eng, stage, done, step)
+
+
+def _done_so_far(ctx: VerifyContext, baselined: list[str], impl: list[Hypothesis]) -> list[str]:
+    eng = ctx.engagement
     done: list[str] = [f"intake recorded: {eng.title!r}"]
     if eng.confirmed_at:
         done.append("intake confirmed")
-    workloads = eng.spec.workloads or tuple(ctx.loaded.config.workloads)
-    baselined = [w for w in workloads if ctx.store.list_runs(workload=w, limit=1)]
     if baselined:
         done.append(f"baseline runs: {', '.join(baselined)}")
     if ctx.hypotheses:
         done.append(f"{len(ctx.hypotheses)} hypothesis(es) logged")
     if ctx.designs:
         done.append(f"{len(ctx.designs)} design(s) recorded")
-    impl = [h for h in ctx.hypotheses if h.candidate_sha]
     if impl:
         done.append(f"{len(impl)} candidate(s) recorded")
     outcomes = [f"{h.label} {h.status.value}" for h in ctx.hypotheses if h.status in OUTCOMES]
     if outcomes:
         done.append("validated: " + ", ".join(outcomes))
+    return done
 
-    fresh, *_ = check_validation_fresh(ctx)
-    step: NextStep
-    if not eng.confirmed_at:
-        stage = Stage.INTAKE
-        n = len(eng.open_questions)
-        what = "confirm the intake"
-        cli_what = None
-        if n:
-            what = (
-                f"put the {n} open question(s) to the human, record each answer (question "
-                '{"number": N, "answer": "..."}), then confirm'
-            )
-            cli_what = (
-                f"answer the {n} open question(s) (perfop question answer N TEXT), then confirm"
-            )
-        step = NextStep(
-            what, "perfop intake --confirm", "intake", {"confirm": True}, cli_what=cli_what
-        )
-    elif not baselined:
-        stage = Stage.BASELINE
-        step = NextStep(
+
+def _next_stage(
+    ctx: VerifyContext,
+    workloads: tuple[str, ...],
+    *,
+    baselined: list[str],
+    impl: list[Hypothesis],
+    fresh: bool,
+) -> tuple[Stage, NextStep]:
+    """The first stage whose records are missing, and its step; after validation, the closing."""
+    if not ctx.engagement.confirmed_at:
+        return Stage.INTAKE, _confirm_step(ctx.engagement)
+    if not baselined:
+        return Stage.BASELINE, NextStep(
             "measure the workloads at the base ref",
             "perfop run",
             "run",
             {"workloads": list(workloads)},
         )
-    elif not ctx.hypotheses:
-        stage = Stage.HYPOTHESES
-        step = _profile_step(ctx, workloads) or _hypothesis_step(ctx, workloads)
-    elif undesigned := [h for h in ctx.hypotheses if h.status.value == "proposed"]:
-        stage = Stage.DESIGN
+    if not ctx.hypotheses:
+        return Stage.HYPOTHESES, _profile_step(ctx, workloads) or _hypothesis_step(ctx, workloads)
+    planned = _design_or_implementation(ctx, impl)
+    if planned is not None:
+        return planned
+    if not fresh and (
+        stale := next(
+            (h for h in impl if h.status is not Status.REVERTED and not _fresh(ctx, h)), None
+        )
+    ):
+        # Every candidate reverted leaves nothing to validate: the closing step says what next.
+        s = validate_step(stale.label)
+        return Stage.VALIDATION, NextStep(
+            "A/B validate the candidate", s.command, s.tool, s.arguments
+        )
+    return _closing_step(ctx)
+
+
+def _confirm_step(eng: Engagement) -> NextStep:
+    """Confirm the intake, after the open questions (if any) are answered."""
+    n = len(eng.open_questions)
+    what = "confirm the intake"
+    cli_what = None
+    if n:
+        what = (
+            f"put the {n} open question(s) to the human, record each answer (question "
+            '{"number": N, "answer": "..."}), then confirm'
+        )
+        cli_what = f"answer the {n} open question(s) (perfop question answer N TEXT), then confirm"
+    return NextStep(what, "perfop intake --confirm", "intake", {"confirm": True}, cli_what=cli_what)
+
+
+def _design_or_implementation(
+    ctx: VerifyContext, impl: list[Hypothesis]
+) -> tuple[Stage, NextStep] | None:
+    """A hypothesis to design, approve (high risk) or implement; None once candidates exist."""
+    if undesigned := [h for h in ctx.hypotheses if h.status.value == "proposed"]:
         s = design_step(undesigned[0].label)
-        step = NextStep("record the fix plan and safeguards", s.command, s.tool, s.arguments)
-    elif pending := [
+        return Stage.DESIGN, NextStep(
+            "record the fix plan and safeguards", s.command, s.tool, s.arguments
+        )
+    if pending := [
         h
         for h in ctx.hypotheses
         if ctx.high_risk(h)
         and not ctx.approved(h)
         and h.status in (Status.DESIGNED, Status.IMPLEMENTED)
     ]:
-        stage = Stage.DESIGN
         s = approval_step(pending[0].label)
-        step = NextStep(
+        return Stage.DESIGN, NextStep(
             f"{pending[0].label} is high risk: a human must approve it",
             s.command,
             s.tool,
             s.arguments,
             human=s.human,
         )
-    elif todo := [h for h in ctx.hypotheses if h.status in (Status.DESIGNED, Status.APPROVED)]:
-        stage = Stage.IMPLEMENTATION
+    if todo := [h for h in ctx.hypotheses if h.status in (Status.DESIGNED, Status.APPROVED)]:
         s = candidate_step(todo[0].label)
-        step = NextStep(
-            "commit the change on a branch, then record it", s.command, s.tool, s.arguments
-        )
     elif not impl:
-        stage = Stage.IMPLEMENTATION
         s = candidate_step(ctx.hypotheses[0].label)
-        step = NextStep(
-            "commit the change on a branch, then record it", s.command, s.tool, s.arguments
-        )
-    elif not fresh and (
-        stale := next(
-            (h for h in impl if h.status is not Status.REVERTED and not _fresh(ctx, h)), None
-        )
-    ):
-        # Every candidate reverted leaves nothing to validate: the closing step says what next.
-        stage = Stage.VALIDATION
-        s = validate_step(stale.label)
-        step = NextStep("A/B validate the candidate", s.command, s.tool, s.arguments)
     else:
-        stage, step = _closing_step(ctx)
-    return StatusReport(eng, stage, done, step)
+        return None
+    return Stage.IMPLEMENTATION, NextStep(
+        "commit the change on a branch, then record it", s.command, s.tool, s.arguments
+    )
 
 
 def _fresh(ctx: VerifyContext, h: Hypothesis) -> bool:
