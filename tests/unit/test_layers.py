@@ -52,6 +52,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
         "services",
         frozenset(
             {
+                "app",
                 "calibrate",
                 "ci",
                 "compare",

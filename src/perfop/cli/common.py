@@ -23,6 +23,7 @@ from perfop.errors import PerfopError, UsageError
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
+    from perfop.app import AppContext
     from perfop.config import LoadedConfig
     from perfop.store import Store
 
@@ -121,39 +122,41 @@ FORMAT_OPTION = typer.Option(
 
 @dataclass
 class State:
-    """Per-invocation state built from the global options; config and store open lazily."""
+    """Per-invocation state built from the global options; config and store open lazily (one
+    ``perfop.app.AppContext``)."""
 
     repo: Path | None = None
     config_path: Path | None = None
     store_override: str | None = None
-    _loaded: LoadedConfig | None = None
-    _store: Store | None = None
+    _app: AppContext | None = field(default=None, repr=False)
     _console: Console | None = field(default=None, repr=False)
 
     @property
-    def loaded(self) -> LoadedConfig:
-        if self._loaded is None:
-            from perfop.config import load_config
+    def app(self) -> AppContext:
+        if self._app is None:
+            from perfop.app import AppContext
 
             start = self.repo
             if start is not None and not start.is_dir():
                 raise UsageError(f"--repo {start}: not a directory; give the repository's path")
-            self._loaded = load_config(start, config_path=self.config_path)
-            _cleanup_stale_worktrees(self._loaded.repo_root)
-        return self._loaded
+            # The store is lazy: one that does not exist yet is created by the first write, so
+            # a command rejected before it records anything leaves no file behind.
+            self._app = AppContext(
+                start,
+                config_path=self.config_path,
+                store_override=self.store_override,
+                on_config=lambda loaded: _cleanup_stale_worktrees(loaded.repo_root),
+                on_store=_print_store_notes,
+            )
+        return self._app
+
+    @property
+    def loaded(self) -> LoadedConfig:
+        return self.app.loaded
 
     @property
     def store(self) -> Store:
-        if self._store is None:
-            from perfop.config import store_url
-            from perfop.store import open_store
-
-            # lazy: a store that does not exist yet is created by the first write, so a command
-            # rejected before it records anything leaves no file behind.
-            self._store = open_store(store_url(self.loaded, self.store_override), lazy=True)
-            for note in self._store.notes:
-                print(f"perfop: note: {note}", file=sys.stderr)
-        return self._store
+        return self.app.store
 
     @property
     def console(self) -> Console:
@@ -175,8 +178,13 @@ class State:
         return Console(stderr=True, highlight=False)
 
     def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
+        if self._app is not None:
+            self._app.close()
+
+
+def _print_store_notes(store: Store) -> None:
+    for note in store.notes:
+        print(f"perfop: note: {note}", file=sys.stderr)
 
 
 def _cleanup_stale_worktrees(repo: Path) -> None:

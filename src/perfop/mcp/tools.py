@@ -9,7 +9,6 @@ the server's agent ``Actor`` (so approvals and sign-offs are refused there).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +16,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from perfop.app import AppContext
 from perfop.mcp import outputs
 from perfop.mcp.guards import CancelToken, confine_path
 
 if TYPE_CHECKING:
-    from perfop.config import LoadedConfig
     from perfop.engagement.records import Actor
     from perfop.store import Store
 
@@ -56,45 +55,27 @@ class Answer:
     is_error: bool = False
 
 
-class App:
-    """Server state shared by every call: repository, config and store (opened once, lazily)."""
+class App(AppContext):
+    """Server state shared by every call: repository, config and store (opened once, lazily,
+    ``perfop.app.AppContext``) and the agent that acts."""
 
     def __init__(
-        self, repo: Path | None, *, store_url: str | None = None, config: Path | None = None
+        self,
+        repo: Path | None,
+        *,
+        store_url: str | None = None,
+        config: Path | None = None,
+        store: Store | None = None,
+        actor: Actor | None = None,
     ) -> None:
-        self.repo = repo
-        self.config_path = config
-        self.store_override = store_url
+        """``store`` and ``actor`` given (the agent runner's): that store, which its owner
+        closes, and that actor; otherwise the configured store and the client's name."""
+        # The configuration is loaded once (the server loads it at start): the workloads an
+        # agent may run are those configured by the human, not ones an agent adds to the file
+        # while it works.
+        super().__init__(repo, config_path=config, store_override=store_url, store=store)
         self.actor_name = "mcp-client"
-        self._loaded: LoadedConfig | None = None
-        self._store: Store | None = None
-        self._lock = threading.Lock()  # calls run in worker threads
-
-    @property
-    def loaded(self) -> LoadedConfig:
-        # Loaded once (the server loads it at start): the workloads an agent may run are those
-        # configured by the human, not ones an agent adds to the file while it works.
-        with self._lock:
-            if self._loaded is None:
-                from perfop.config import load_config
-
-                self._loaded = load_config(self.repo, config_path=self.config_path)
-            return self._loaded
-
-    @property
-    def repo_root(self) -> Path:
-        return self.loaded.repo_root
-
-    @property
-    def store(self) -> Store:
-        loaded = self.loaded
-        with self._lock:
-            if self._store is None:
-                from perfop.config import store_url
-                from perfop.store import open_store
-
-                self._store = open_store(store_url(loaded, self.store_override), lazy=True)
-            return self._store
+        self._actor = actor
 
     @property
     def actor(self) -> Actor:
@@ -105,14 +86,12 @@ class App:
 
         from perfop.engagement.records import Actor
 
+        if self._actor is not None:
+            return self._actor
         name = os.environ.get("PERFOP_AGENT_NAME", "").strip()
         if not name:
             name = self.actor_name if self.actor_name not in SDK_DEFAULT_NAMES else "mcp-client"
         return Actor(name=f"mcp:{name}", kind="agent")
-
-    def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
 
 
 @dataclass
