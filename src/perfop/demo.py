@@ -171,17 +171,15 @@ def _remove_repo(repo: Path) -> None:
 
 
 def _lifecycle(repo: Path, workdir: Path, store_override: str | None, say: OnStage) -> DemoResult:
-    from perfop.config import load_config, store_url
-    from perfop.store import open_store
+    from perfop.app import AppContext
 
-    loaded = load_config(repo)
-    url = store_url(loaded, store_override)
-    store = open_store(url)
+    app = AppContext(repo, store_override=store_override, lazy_store=False)
+    store = app.store
     result = DemoResult(workdir=workdir, repo=repo, store_url=store.display_url)
     try:
-        _stages(store, loaded, repo, workdir, result, say)
+        _stages(store, app.loaded, repo, workdir, result, say)
     finally:
-        store.close()
+        app.close()
     return result
 
 

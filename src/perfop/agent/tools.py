@@ -98,22 +98,11 @@ def load_mcp_tools() -> dict[str, Any]:
 
 
 def _agent_app(sandbox_path: Path, store: Store, actor: Actor) -> Any:
-    """An MCP ``App`` rooted at the sandbox, on the user's store, acting as the agent."""
+    """An MCP ``App`` rooted at the sandbox, on the user's store (the runner's, which the runner
+    closes), acting as the agent."""
     from perfop.mcp.tools import App
 
-    class AgentApp(App):
-        @property
-        def store(self) -> Store:
-            return store
-
-        @property
-        def actor(self) -> Actor:
-            return actor
-
-        def close(self) -> None:  # the store belongs to the runner
-            return None
-
-    return AgentApp(sandbox_path, store_url=store.url)
+    return App(sandbox_path, store=store, actor=actor)
 
 
 def _compact(doc: Any) -> str:
