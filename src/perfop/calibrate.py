@@ -2,40 +2,40 @@
 
 The per-pair spread of log-ratios it stores is what ``compare`` reads to size its first batch;
 the minimum detectable effect it reports says whether the configured threshold is realistic here.
-Set-up, warm-up, budget and pair loop are ``compare``'s own (``set_up_sides``, ``budget.py``,
-``pairs.run_pairs``), so a calibration spends its budget exactly as a comparison would.
+It runs the one measurement pipeline of ``compare`` (``pipeline.py``: budget, set-up, warm-up,
+pairs), only with no look stopping it early and nothing decided, so a calibration spends its
+budget exactly as a comparison would.
 """
 
 from __future__ import annotations
 
 import math
-import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from perfop import stats
-from perfop.budget import Budget, Clock, Plan, refuse_spent, workload_budget
-from perfop.compare import CompareProgress, RefInfo, set_up_sides
+from perfop.budget import Budget, Clock, Plan, refuse_spent
+from perfop.compare import CompareProgress, RefInfo
 from perfop.config import LoadedConfig
 from perfop.environment import capture_environment
-from perfop.errors import WorkloadError
-from perfop.model import RunStatus
-from perfop.pairs import (
-    PairRunner,
-    SideFailed,
-    begin_sides,
-    metric_values,
-    plan_budget,
-    run_pairs,
-    typical_pair,
-    workload_names,
+from perfop.pairs import metric_values, workload_names
+from perfop.pipeline import (
+    Checkouts,
+    Job,
+    Measured,
+    Notices,
+    Silent,
+    budgets,
+    check_out,
+    measure_workload,
+    resolve_seed,
 )
 from perfop.runner import set_affinity
 from perfop.store import Store
 from perfop.store import compare as cstore
-from perfop.worktrees import Checkout, WorktreeSession, resolve_ref
+from perfop.worktrees import WorktreeSession, resolve_ref
 
 CALIBRATION_SCHEMA = "perfop.calibration/2"  # 2: "contention" (perfop.contention)
 
@@ -79,179 +79,173 @@ def calibrate(
     started = clock() if started is None else started
     refuse_spent(max_time, started=started, clock=clock)
     repo = loaded.repo_root
-    config = loaded.config
     names = workload_names(loaded, workloads)
     sha = resolve_ref(repo, ref)
     cap = max_pairs if max_pairs is not None else max_runs
-    seed = (
-        seed
-        if seed is not None
-        else (config.seed if config.seed is not None else secrets.randbits(32))
-    )
-    set_affinity(config.affinity)
+    seed = resolve_seed(seed, loaded.config)
+    set_affinity(loaded.config.affinity)
     env_id = store.add_environment(capture_environment(repo))
-    out: list[CalibrationResult] = []
     with WorktreeSession(repo) as session:
-        t0 = clock()
-        a = session.checkout("base", sha)
-        b = session.checkout("cand", sha)
-        reserve = clock() - t0
-        for i, name in enumerate(names):
-            budget = workload_budget(
+        checkouts = check_out(session, sha, sha, clock)
+        each = budgets(
+            loaded,
+            names,
+            max_time=max_time,
+            max_pairs=cap,
+            started=started,
+            clock=clock,
+            reserve=checkouts.reserve,
+        )
+        return [
+            _calibrate_workload(
+                store,
                 loaded,
-                names,
-                i,
-                max_time=max_time,
-                max_pairs=cap,
-                started=started,
-                clock=clock,
-                reserve=reserve,
+                checkouts,
+                _job(loaded, name, budget, ref=ref, seed=seed, env_id=env_id),
+                budget,
+                progress=progress or Silent(),
             )
-            out.append(
-                _calibrate_workload(
-                    store,
-                    loaded,
-                    name,
-                    a,
-                    b,
-                    ref=ref,
-                    seed=seed,
-                    budget=budget,
-                    env_id=env_id,
-                    progress=progress,
-                )
-            )
-    return out
+            for name, budget in each
+        ]
+
+
+def _job(
+    loaded: LoadedConfig, name: str, budget: Budget, *, ref: str, seed: int, env_id: int
+) -> Job:
+    """A calibration's pipeline job: A/A for the whole budget, nothing decided, and a command
+    that cannot start is that workload's failure."""
+    return Job(
+        name=name,
+        kind="calibrate",
+        settings={
+            **budget.settings.to_dict(),
+            "warmup": loaded.workload(name).warmup,
+            "seed": seed,
+        },
+        seed=seed,
+        env_id=env_id,
+        stopping="budget",
+        ref=ref,
+        start_errors="fail",
+        keep_specs=False,
+    )
 
 
 def _calibrate_workload(
     store: Store,
     loaded: LoadedConfig,
-    name: str,
-    a: Checkout,
-    b: Checkout,
-    *,
-    ref: str,
-    seed: int,
+    checkouts: Checkouts,
+    job: Job,
     budget: Budget,
-    env_id: int,
-    progress: CompareProgress | None,
+    *,
+    progress: CompareProgress,
 ) -> CalibrationResult:
-    wl = loaded.workload(name)
-    config = loaded.config
-    sides = begin_sides(
-        store,
-        loaded,
-        name,
-        (("base", a), ("candidate", b)),
-        kind="calibrate",
-        settings={**budget.settings.to_dict(), "warmup": wl.warmup, "seed": seed},
-        env_id=env_id,
-        ref=ref,
+    """One workload through the pipeline, A/A; its noise and what it implies, stored."""
+    name, config = job.name, loaded.config
+    assert job.ref is not None
+    measured = measure_workload(
+        store, loaded, checkouts, job, budget, progress=progress, notices=Notices(name, progress)
     )
-    runner = PairRunner(store, sides[0], sides[1], seed, name, clock=budget.clock)
-    failure = None
-    notices: list[str] = []
-    try:
-        set_up_sides(sides)
-        plan = plan_budget(runner, budget, wl.warmup)
-        if plan.message:
-            notices.append(f"{name}: {plan.message}")
-            if progress is not None:
-                progress.notice(name, plan.level or "note", notices[-1])
-        total = max(plan.affordable, runner.index, 1)
-        if progress is not None:
-            progress.workload_started(name, total)
-        # A/A for the whole budget: no look stops it early.
-        on_pair = (lambda n: progress.pair_done(name, n, total)) if progress is not None else None
-        run_pairs(runner, budget, budget.settings.max_pairs or 10**9, on_pair)
-    except (SideFailed, WorkloadError) as exc:
-        failure = getattr(exc, "message", str(exc))
-    finally:
-        if progress is not None:
-            progress.workload_finished(name)
-    contention = runner.contention.summary()
-    for side in sides:
-        status = RunStatus.FAILED if failure else RunStatus.COMPLETE
-        store.finish_run(side.run_id, status, contention=contention)
-    x = stats.log_ratios(
-        metric_values(sides[0].results, wl.primary_metric),
-        metric_values(sides[1].results, wl.primary_metric),
-    )
-    noise_sd = stats.robust_sd(x)
-    # What a comparison of this workload gets from the same budget, planned the same way.
-    per_pair = typical_pair(runner, budget)
-    p = budget.planned
-    if per_pair and p is not None:
-        planned = max(budget.pairs_within(p.effective - p.spent - p.reserve, per_pair), 1)
-    else:
-        planned = max(runner.index, 1)
-    design = stats.plan(
-        alpha=config.alpha,
-        threshold=config.threshold,
-        first=min(budget.settings.min_pairs, planned),
-        max_pairs=planned,
-    )
-    z_final = design.z_bounds[-1]
-    if math.isfinite(noise_sd):
-        mde = stats.planned_mde(noise_sd, planned, threshold=config.threshold, z_bound=z_final)
-        floor = math.expm1((z_final + stats.POWER_Z) * noise_sd / math.sqrt(planned))
-    else:
-        mde = floor = math.nan
-    warning = None
-    if math.isfinite(floor) and config.threshold < floor:
-        warning = (
-            f"threshold {config.threshold:.1%} is below what this machine can detect for "
-            f"{name!r} within the budget ({floor:.1%} with {planned} pairs); raise 'threshold' "
-            "or 'max_time', or pin CPUs with 'affinity'"
+    primary = loaded.workload(name).primary_metric
+    noise_sd = stats.robust_sd(
+        stats.log_ratios(
+            metric_values(measured.base.results, primary),
+            metric_values(measured.cand.results, primary),
         )
+    )
+    reach = _reach(budget, measured, noise_sd, config.alpha, config.threshold)
+    failure = measured.decided.failure
+    pairs = measured.decided.pairs
+    sha = checkouts.base.sha
+    warning = reach.warning(name, config.threshold)
     doc = {
         "schema": CALIBRATION_SCHEMA,
         "workload": name,
-        "ref": ref,
-        "sha": a.sha,
-        "pairs": runner.index,
-        "seed": seed,
+        "ref": job.ref,
+        "sha": sha,
+        "pairs": pairs,
+        "seed": job.seed,
         "noise_sd": noise_sd,
-        "planned_pairs": planned,
-        "mde": mde,
-        "noise_floor": floor,
+        "planned_pairs": reach.planned,
+        "mde": reach.mde,
+        "noise_floor": reach.floor,
         "threshold": config.threshold,
         "warning": warning,
         "failure": failure,
-        "contention": contention,
+        "contention": measured.contention,
         "elapsed": round(budget.elapsed(), 3),
-        "budget": p.to_dict() if p is not None else None,
-        "notices": notices,
+        "budget": measured.budget.to_dict() if measured.budget is not None else None,
+        "notices": list(measured.notices),
     }
     cal_id = cstore.add_calibration(
         store,
         workload=name,
-        ref=ref,
-        sha=a.sha,
-        pairs=runner.index,
+        ref=job.ref,
+        sha=sha,
+        pairs=pairs,
         noise_sd=noise_sd if failure is None else None,
-        mde=mde,
+        mde=reach.mde,
         threshold=config.threshold,
-        environment_id=env_id,
+        environment_id=job.env_id,
         document=doc,
     )
     return CalibrationResult(
         id=cal_id,
         workload=name,
-        ref=RefInfo(ref, a.sha),
-        pairs=runner.index,
+        ref=RefInfo(job.ref, sha),
+        pairs=pairs,
         noise_sd=noise_sd,
-        planned_pairs=planned,
-        mde=mde,
-        noise_floor=floor,
+        planned_pairs=reach.planned,
+        mde=reach.mde,
+        noise_floor=reach.floor,
         threshold=config.threshold,
         warning=warning,
         failure=failure,
-        contention=contention,
-        budget=p,
-        notices=tuple(notices),
+        contention=measured.contention,
+        budget=measured.budget,
+        notices=measured.notices,
     )
+
+
+@dataclass(frozen=True)
+class _Reach:
+    """What a comparison of this workload gets from the same budget, planned the same way."""
+
+    planned: int
+    mde: float
+    floor: float
+
+    def warning(self, name: str, threshold: float) -> str | None:
+        if not (math.isfinite(self.floor) and threshold < self.floor):
+            return None
+        return (
+            f"threshold {threshold:.1%} is below what this machine can detect for "
+            f"{name!r} within the budget ({self.floor:.1%} with {self.planned} pairs); raise "
+            "'threshold' or 'max_time', or pin CPUs with 'affinity'"
+        )
+
+
+def _reach(
+    budget: Budget, measured: Measured, noise_sd: float, alpha: float, threshold: float
+) -> _Reach:
+    per_pair = measured.pair_cost
+    p = budget.planned
+    if per_pair and p is not None:
+        planned = max(budget.pairs_within(p.effective - p.spent - p.reserve, per_pair), 1)
+    else:
+        planned = max(measured.decided.pairs, 1)
+    design = stats.plan(
+        alpha=alpha,
+        threshold=threshold,
+        first=min(budget.settings.min_pairs, planned),
+        max_pairs=planned,
+    )
+    z_final = design.z_bounds[-1]
+    if not math.isfinite(noise_sd):
+        return _Reach(planned, math.nan, math.nan)
+    mde = stats.planned_mde(noise_sd, planned, threshold=threshold, z_bound=z_final)
+    floor = math.expm1((z_final + stats.POWER_Z) * noise_sd / math.sqrt(planned))
+    return _Reach(planned, mde, floor)
 
 
 def _num(value: float) -> float | None:

@@ -2,64 +2,48 @@
 
 ``compare`` checks both refs out into disposable worktrees (``worktrees.py``), refuses a candidate
 whose whole change is in the workload's own files (pinned to BASE, it would be an A/A run), pins
-those files, runs each side's ``setup`` once, warms both sides up, plans the budget
-(``budget.py``: one line up front when it cannot buy a verdict), then measures pairs (one base and
-one candidate process, order randomised per pair from a recorded seed) until the group-sequential
-rule in ``stats.py`` settles a verdict or the budget is spent (the pair loop is ``pairs.py``; its
-A/A twin is ``calibrate.py``). A CPU-bound workload is decided on CPU time, checked by wall time
-(``pairs.choose_decision``, docs/statistics.md section 3d). Stores everything, never prints:
-notices go to the observer.
+those files, then hands each workload to the one measurement pipeline (``pipeline.py``: set up,
+warm up, plan the budget, pairs until the group-sequential rule in ``stats.py`` settles a verdict
+or the budget is spent, decide; its A/A twin is ``calibrate.py``). A CPU-bound workload is decided
+on CPU time, checked by wall time (``pairs.choose_decision``, docs/statistics.md section 3d).
+Stores everything, never prints: notices go to the observer.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import math
-import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
-from perfop import __version__, stats
-from perfop.behavior import Behavior, check_behavior
-from perfop.budget import Budget, Clock, Plan, refuse_spent, workload_budget
-from perfop.config import (
-    LoadedConfig,
-    WorkloadConfig,
-    check_seconds,
-    check_seed,
-    resolve_workload,
-)
+from perfop import __version__
+from perfop.behavior import Behavior
+from perfop.budget import Budget, Clock, Plan, refuse_spent
+from perfop.config import LoadedConfig, check_seconds, check_seed, resolve_workload
 from perfop.contention import merge as merge_contention
 from perfop.cpuwall import cpu_vs_wall_document
 from perfop.environment import capture_environment
 from perfop.errors import UsageError, WorkloadError
-from perfop.model import BUILTIN_METRICS, RunStatus, Verdict
-from perfop.pairs import (
-    Decision,
-    MetricResult,
-    PairRunner,
-    Side,
-    SideFailed,
-    analyse,
-    begin_sides,
-    choose_decision,
-    decision_code,
-    metric_specs,
-    plan_budget,
-    run_pairs,
-    typical_pair,
-    vetoed,
-    workload_names,
+from perfop.model import Verdict
+from perfop.pairs import Decision, MetricResult, workload_names
+from perfop.pipeline import (
+    Checkouts,
+    Job,
+    Notices,
+    Progress,
+    Silent,
+    budgets,
+    check_out,
+    measure_workload,
+    resolve_seed,
+    sequential_pairs,
 )
-from perfop.runner import check_startable, run_setup, set_affinity, workload_env
+from perfop.runner import check_startable, set_affinity, workload_env
 from perfop.store import Store
 from perfop.store import compare as cstore
-from perfop.suites import SuiteSampler, short_window_notice, short_windows
-from perfop.suites.decide import SuiteOutcome, decide_suite, suite_design
+from perfop.suites.decide import SuiteOutcome
 from perfop.worktrees import (
     WORKTREE,
     Checkout,
@@ -69,7 +53,6 @@ from perfop.worktrees import (
     harness_touched,
     pin_harness,
     resolve_ref,
-    settle_disk,
     workload_files,
 )
 
@@ -80,27 +63,11 @@ COMPARISON_SCHEMA = "perfop.comparison/2"
 Harness = Literal["base", "candidate"]
 
 
-class CompareProgress(Protocol):
-    """Observer of a running comparison (the CLI draws a progress bar with it)."""
-
-    def workload_started(self, name: str, planned_pairs: int) -> None: ...
-
-    def pair_done(self, name: str, pairs: int, planned_pairs: int) -> None: ...
-
-    def workload_finished(self, name: str) -> None: ...
-
-    def notice(self, name: str, level: str, text: str) -> None:
-        """A line to say before the pairs ("note" or "warning"): the budget plan, the harness."""
-
-
-class _Silent:
-    def workload_started(self, name: str, planned_pairs: int) -> None: ...
-
-    def pair_done(self, name: str, pairs: int, planned_pairs: int) -> None: ...
-
-    def workload_finished(self, name: str) -> None: ...
-
-    def notice(self, name: str, level: str, text: str) -> None: ...
+# The observer of a running comparison; ``_Silent``: the one that ignores it.
+CompareProgress = Progress
+_Silent = Silent
+# The pair loop of a comparison (tests/unit/test_sequential_replan.py drives it).
+_sequential_pairs = sequential_pairs
 
 
 @dataclass(frozen=True)
@@ -232,6 +199,51 @@ def compare(
     ``harness_only="warn"`` (the CI gate) said up front and measured anyway.
     """
     started = clock() if started is None else started
+    cap = _check_options(harness, max_time, seed, max_pairs, max_runs)
+    refuse_spent(max_time, started=started, clock=clock)
+    names = workload_names(loaded, workloads)
+    base_info, cand_ref = resolve_refs(loaded.repo_root, base, candidate, loaded.config.base)
+    run = _Comparison(
+        store,
+        loaded,
+        names,
+        base=base_info,
+        candidate=RefInfo(cand_ref, ""),
+        seed=resolve_seed(seed, loaded.config),
+        harness=harness,
+        progress=progress or Silent(),
+    )
+    cstore.reap_stale_comparisons(store)
+    set_affinity(loaded.config.affinity)
+    try:
+        with WorktreeSession(loaded.repo_root) as session:
+            checkouts = check_out(session, base_info.ref, cand_ref, clock)
+            run.measure(
+                checkouts,
+                harness_only,
+                budgets(
+                    loaded,
+                    names,
+                    max_time=max_time,
+                    max_pairs=cap,
+                    started=started,
+                    clock=clock,
+                    reserve=checkouts.reserve,
+                ),
+            )
+    finally:
+        result = run.finish(clock() - started)  # the whole command so far, clean-up included
+    return result
+
+
+def _check_options(
+    harness: str,
+    max_time: float | None,
+    seed: int | None,
+    max_pairs: int | None,
+    max_runs: int | None,
+) -> int | None:
+    """Bad flags fail before anything is created; returns the pair cap."""
     if harness not in ("base", "candidate"):
         raise UsageError(f"--harness must be 'base' or 'candidate' (got {harness!r})")
     if max_time is not None:
@@ -245,95 +257,106 @@ def compare(
     cap = max_pairs if max_pairs is not None else max_runs
     if cap is not None and cap < 1:
         raise UsageError(f"--max-pairs must be >= 1 (got {cap})")
-    refuse_spent(max_time, started=started, clock=clock)
-    progress = progress or _Silent()
-    repo = loaded.repo_root
-    config = loaded.config
-    names = workload_names(loaded, workloads)
-    base_info, cand_ref = resolve_refs(repo, base, candidate, config.base)
-    seed = seed if seed is not None else config.seed
-    seed = seed if seed is not None else secrets.randbits(32)
-    cstore.reap_stale_comparisons(store)
-    set_affinity(config.affinity)
-    results: list[WorkloadComparison] = []
-    status = "interrupted"
-    cid: int | None = None
-    cand_info = RefInfo(cand_ref, "")
-    try:
-        with WorktreeSession(repo) as session:
-            t0 = clock()
-            base_co = session.checkout("base", base_info.ref)
-            cand_co = session.checkout("cand", cand_ref)
-            # Removing the checkouts afterwards takes about as long as making them: kept free.
-            reserve = clock() - t0
-            cand_info = RefInfo(cand_ref, cand_co.sha)
-            _preflight(loaded, names, base_co)
-            checks = {n: harness_check(loaded, n, base_co, cand_co, harness) for n in names}
-            if harness_only == "refuse":
-                for name in names:
-                    if checks[name].measures_nothing:
-                        raise UsageError(checks[name].refusal(name))
-            env_id = store.add_environment(capture_environment(repo))
-            cid = cstore.begin_comparison(
-                store,
-                base_ref=base_info.ref,
-                base_sha=base_info.sha,
-                cand_ref=cand_ref,
-                cand_sha=cand_co.sha,
-                seed=seed,
-                threshold=config.threshold,
-                alpha=config.alpha,
-                harness=harness,
-                environment_id=env_id,
-            )
-            for i, name in enumerate(names):
-                budget = workload_budget(
+    return cap
+
+
+class _Comparison:
+    """One comparison being measured: the stored record, and the workloads' results so far."""
+
+    def __init__(
+        self,
+        store: Store,
+        loaded: LoadedConfig,
+        names: Sequence[str],
+        *,
+        base: RefInfo,
+        candidate: RefInfo,
+        seed: int,
+        harness: Harness,
+        progress: CompareProgress,
+    ) -> None:
+        self.store, self.loaded, self.names = store, loaded, names
+        self.base, self.candidate = base, candidate
+        self.seed, self.harness, self.progress = seed, harness, progress
+        self.results: list[WorkloadComparison] = []
+        self.status = "interrupted"
+        self.cid: int | None = None
+
+    def measure(
+        self,
+        checkouts: Checkouts,
+        harness_only: Literal["refuse", "warn"],
+        budgets: Iterable[tuple[str, Budget]],
+    ) -> None:
+        """Check the harness, begin the stored comparison, then measure each workload in turn."""
+        loaded, store = self.loaded, self.store
+        self.candidate = RefInfo(self.candidate.ref, checkouts.cand.sha)
+        _preflight(loaded, self.names, checkouts.base)
+        checks = {
+            n: harness_check(loaded, n, checkouts.base, checkouts.cand, self.harness)
+            for n in self.names
+        }
+        if harness_only == "refuse":
+            for name in self.names:
+                if checks[name].measures_nothing:
+                    raise UsageError(checks[name].refusal(name))
+        env_id = store.add_environment(capture_environment(loaded.repo_root))
+        self.cid = cstore.begin_comparison(
+            store,
+            base_ref=self.base.ref,
+            base_sha=self.base.sha,
+            cand_ref=self.candidate.ref,
+            cand_sha=self.candidate.sha,
+            seed=self.seed,
+            threshold=loaded.config.threshold,
+            alpha=loaded.config.alpha,
+            harness=self.harness,
+            environment_id=env_id,
+        )
+        for name, budget in budgets:
+            try:
+                wc = _compare_workload(
+                    store,
                     loaded,
-                    names,
-                    i,
-                    max_time=max_time,
-                    max_pairs=cap,
-                    started=started,
-                    clock=clock,
-                    reserve=reserve,
+                    name,
+                    checkouts,
+                    cid=self.cid,
+                    seed=self.seed,
+                    harness=self.harness,
+                    check=checks[name],
+                    budget=budget,
+                    env_id=env_id,
+                    progress=self.progress,
                 )
-                try:
-                    wc = _compare_workload(
-                        store,
-                        loaded,
-                        name,
-                        base_co,
-                        cand_co,
-                        cid=cid,
-                        seed=seed,
-                        harness=harness,
-                        check=checks[name],
-                        budget=budget,
-                        env_id=env_id,
-                        progress=progress,
-                    )
-                except WorkloadError as exc:
-                    raise exc.naming(name, loaded.source) from None
-                cstore.add_workload_result(store, cid, _workload_row(wc), _metric_rows(wc))
-                results.append(wc)
-            status = "complete"
-    finally:
+            except WorkloadError as exc:
+                raise exc.naming(name, loaded.source) from None
+            cstore.add_workload_result(store, self.cid, _workload_row(wc), _metric_rows(wc))
+            self.results.append(wc)
+        self.status = "complete"
+
+    def finish(self, elapsed: float) -> ComparisonResult:
+        """The result so far; the stored comparison ends with its document (and its status)."""
+        config = self.loaded.config
         result = ComparisonResult(
-            id=cid or 0,
-            base=base_info,
-            candidate=cand_info,
-            seed=seed,
+            id=self.cid or 0,
+            base=self.base,
+            candidate=self.candidate,
+            seed=self.seed,
             threshold=config.threshold,
             alpha=config.alpha,
-            harness=harness,
-            workloads=tuple(results),
-            elapsed=clock() - started,  # the whole command so far, clean-up included
+            harness=self.harness,
+            workloads=tuple(self.results),
+            elapsed=elapsed,
         )
-        if cid is not None:
+        if self.cid is not None:
             cstore.finish_comparison(
-                store, cid, status, comparison_document(result), contention=result.contention
+                self.store,
+                self.cid,
+                self.status,
+                comparison_document(result),
+                contention=result.contention,
             )
-    return result
+        return result
 
 
 def _preflight(loaded: LoadedConfig, names: Sequence[str], base_co: Checkout) -> None:
@@ -425,8 +448,7 @@ def _compare_workload(
     store: Store,
     loaded: LoadedConfig,
     name: str,
-    base_co: Checkout,
-    cand_co: Checkout,
+    checkouts: Checkouts,
     *,
     cid: int,
     seed: int,
@@ -436,313 +458,53 @@ def _compare_workload(
     env_id: int,
     progress: CompareProgress,
 ) -> WorkloadComparison:
+    """One workload through the pipeline, with the harness said and pinned first."""
     wl = loaded.workload(name)
-    notices: list[str] = []
-
-    def say(level: str, text: str) -> None:
-        notices.append(text)
-        progress.notice(name, level, text)
-
+    notices = Notices(name, progress)
     said = check.notice(name)
     if said is not None:
-        say(*said)
+        notices.say(*said)
     pinned: tuple[str, ...] = ()
     if harness == "base":
-        pinned = tuple(pin_harness(check.files, base=base_co.path, candidate=cand_co.path))
-    settings = {**budget.settings.to_dict(), "warmup": wl.warmup, "seed": seed, "harness": harness}
-    sides = begin_sides(
-        store,
-        loaded,
-        name,
-        (("base", base_co), ("candidate", cand_co)),
+        pinned = tuple(
+            pin_harness(check.files, base=checkouts.base.path, candidate=checkouts.cand.path)
+        )
+    calibration = cstore.latest_calibration(store, name)
+    job = Job(
+        name=name,
         kind="compare",
-        settings=settings,
+        settings={
+            **budget.settings.to_dict(),
+            "warmup": wl.warmup,
+            "seed": seed,
+            "harness": harness,
+        },
+        seed=seed,
         env_id=env_id,
         comparison_id=cid,
+        noise=calibration.get("noise_sd") if calibration else None,
     )
-    base, cand = sides
-    runner = PairRunner(store, base, cand, seed, name, clock=budget.clock)
-    calibration = cstore.latest_calibration(store, name)
-    noise = calibration.get("noise_sd") if calibration else None
-
-    def done(**kw: Any) -> WorkloadComparison:
-        specs = metric_specs(base.results + cand.results, wl)
-        contention = runner.contention.summary()
-        for side in sides:
-            failed = kw.get("failure") is not None
-            status = RunStatus.FAILED if failed else RunStatus.COMPLETE
-            store.finish_run(side.run_id, status, specs, contention=contention)
-        progress.workload_finished(name)
-        return WorkloadComparison(
-            name=name,
-            harness=harness,
-            harness_touched=bool(check.touched),
-            touched_files=check.touched,
-            pinned_files=pinned,
-            harness_only=check.measures_nothing,
-            gate=wl.gate,
-            primary_metric=wl.primary_metric,
-            elapsed=budget.elapsed(),
-            base_run_id=base.run_id,
-            cand_run_id=cand.run_id,
-            calibrated=noise is not None,
-            contention=contention,
-            budget=budget.planned,
-            notices=tuple(notices),
-            **kw,
-        )
-
-    try:
-        set_up_sides(sides)
-        plan = plan_budget(runner, budget, wl.warmup)
-        if plan.message:
-            say(plan.level or "note", f"{name}: {plan.message}")
-        seq = _sequential_pairs(runner, budget, wl, loaded, noise, progress, name)
-        decision = seq.decision
-        if wl.is_suite and isinstance(base.sampler, SuiteSampler):
-            short = short_windows(base.sampler.spans)
-            if short:
-                say("note", short_window_notice(name, wl.kind, short))
-        if wl.is_suite and not any(len(r.metrics) > len(BUILTIN_METRICS) for r in base.results):
-            raise SideFailed("base side: the suite reported no benchmark")
-    except SideFailed as exc:
-        return done(
-            verdict=None,
-            pairs=runner.index,
-            behavior="unchecked",
-            metrics=(),
-            stop_reason="failed",
-            failure=exc.message,
-            planned_pairs=0,
-            first_batch=0,
-        )
-    except BaseException:  # Ctrl-C, SIGTERM: both runs end as interrupted, then propagate
-        for side in sides:
-            store.finish_run(side.run_id, RunStatus.INTERRUPTED)
-        raise
-    if runner.index == 0 and budget.exhausted():
-        # The fixed costs took the whole explicit budget: nothing was measured (said up front).
-        return done(
-            verdict=None,
-            pairs=0,
-            behavior="unchecked",
-            metrics=(),
-            stop_reason="budget",
-            failure=(budget.planned.message if budget.planned else None)
-            or "max_time was spent before the first pair",
-            planned_pairs=0,
-            first_batch=seq.first,
-        )
-    # A suite prints its own timings: its output differs from run to run by design.
-    checked = check_behavior(base.results, cand.results, wl.check_output and not wl.is_suite)
-    behavior, diff = checked.behavior, checked.diff
-    specs = metric_specs(base.results + cand.results, wl)
-    kept = {
-        "pairs": runner.index,
-        "behavior": behavior,
-        "behavior_diff": diff,
-        "behavior_note": checked.note,
-        "planned_pairs": seq.planned,
-        "first_batch": seq.first,
-    }
-    if wl.primary_metric not in specs or not any(
-        wl.primary_metric in r.metrics for r in base.results
-    ):
-        return done(
-            verdict=None,
-            metrics=(),
-            stop_reason="failed",
-            failure=f"primary metric {wl.primary_metric!r} was not reported; print "
-            f"'PERFOP_METRIC {wl.primary_metric}=VALUE' or fix primary_metric",
-            **kept,
-        )
-    z_bound = seq.design.z_bounds[seq.look]
-    z_eq = seq.design.eq_bound(seq.look)
-    metrics = analyse(
-        base.results,
-        cand.results,
-        specs,
-        z_bound=z_bound,
-        alpha=loaded.config.alpha,
-        threshold=loaded.config.threshold,
-        z_eq=z_eq,
+    measured = measure_workload(
+        store, loaded, checkouts, job, budget, progress=progress, notices=notices
     )
-    if wl.is_suite:
-        suite = _decide_suite(runner, specs, seq.design.z_bounds[seq.look], loaded)
-        kept_metrics = tuple(m for m in metrics if m.name in BUILTIN_METRICS)
-        metrics = kept_metrics + tuple(b.metric for b in suite.benchmarks if b.metric)
-        return done(
-            verdict=suite.verdict,
-            metrics=metrics,
-            stop_reason=seq.stop_reason,
-            suite=suite,
-            **kept,
-        )
-    if decision.metric not in specs:  # e.g. no CPU time was reported: decide on the primary
-        decision = Decision(metric=wl.primary_metric)
-    th, al = loaded.config.threshold, loaded.config.alpha
-    rule = {"z_bound": z_bound, "threshold": th, "alpha": al, "z_eq": z_eq}
-    code = decision_code(base.results, cand.results, decision, **rule)
-    if vetoed(base.results, cand.results, decision, **rule):
-        decision = dataclasses.replace(decision, vetoed=True)
-    verdict = stats.orient(code, specs[decision.metric].better)
-    return done(
-        verdict=verdict,
-        metrics=metrics,
-        stop_reason=seq.stop_reason,
-        decision=decision,
-        **kept,
+    return WorkloadComparison(
+        name=name,
+        harness=harness,
+        harness_touched=bool(check.touched),
+        touched_files=check.touched,
+        pinned_files=pinned,
+        harness_only=check.measures_nothing,
+        gate=wl.gate,
+        primary_metric=wl.primary_metric,
+        elapsed=measured.elapsed,
+        base_run_id=measured.base.run_id,
+        cand_run_id=measured.cand.run_id,
+        calibrated=job.noise is not None,
+        contention=measured.contention,
+        budget=measured.budget,
+        notices=measured.notices,
+        **measured.decided.fields(),
     )
-
-
-def _decide_suite(
-    runner: PairRunner, specs: dict[str, Any], z_bound: float, loaded: LoadedConfig
-) -> SuiteOutcome:
-    base, cand = runner.sides
-    wl = base.resolved.config
-    failed = tuple(
-        s.sampler.failed if isinstance(s.sampler, SuiteSampler) else {} for s in (base, cand)
-    )
-    return decide_suite(
-        base.results,
-        cand.results,
-        specs,
-        z_bound=z_bound,
-        alpha=loaded.config.alpha,
-        threshold=loaded.config.threshold,
-        failed=(failed[0], failed[1]),
-        fail_on=wl.fail_on,
-        fail_if_faster=wl.fail_if_faster,
-    )
-
-
-def set_up_sides(sides: Sequence[Side]) -> None:
-    """Run each side's ``setup``, check both commands can start, flush the checkouts to disk."""
-    for side in sides:
-        try:
-            run_setup(side.resolved, env=side.env)
-        except WorkloadError as exc:
-            raise SideFailed(f"{side.label} side: {exc.message}") from None
-    # After setup, which may create the program (a venv's console script). Missing at base,
-    # the configured command is wrong (exit 2); missing at the candidate only, the candidate
-    # broke it (e.g. deleted a script under --harness candidate): a failure of that side.
-    base, cand = sides
-    check_startable(base.resolved.argv, cwd=base.resolved.cwd, env=base.env)
-    try:
-        check_startable(cand.resolved.argv, cwd=cand.resolved.cwd, env=cand.env)
-    except WorkloadError as exc:
-        raise SideFailed(f"candidate side: {exc.message}") from None
-    settle_disk()
-
-
-@dataclass(frozen=True)
-class _Sequential:
-    design: stats.SequentialDesign
-    look: int
-    stop_reason: str
-    first: int
-    planned: int
-    decision: Decision
-
-
-def _sequential_pairs(
-    runner: PairRunner,
-    budget: Budget,
-    wl: WorkloadConfig,
-    loaded: LoadedConfig,
-    noise: float | None,
-    progress: CompareProgress,
-    name: str,
-) -> _Sequential:
-    """The first batch, then looks on the group-sequential schedule, within the budget. The
-    metric to decide on is chosen from the first batch and kept for every look."""
-    config = loaded.config
-    plan = budget.planned
-    rough = max(plan.affordable if plan else 0, runner.index, 1)
-    first = stats.first_batch(
-        noise, min_pairs=budget.settings.min_pairs, max_pairs=rough, threshold=config.threshold
-    )
-    progress.workload_started(name, rough)
-    run_pairs(runner, budget, first, lambda n: progress.pair_done(name, n, rough))
-    base, cand = runner.sides
-    decision = (  # a suite's benchmarks are decided on their own metrics
-        Decision(metric=wl.primary_metric)
-        if wl.is_suite
-        else choose_decision(base.results, cand.results, wl.primary_metric)
-    )
-    # Plan the rest from the pairs just measured, then look on the geometric schedule.
-    per_pair = typical_pair(runner, budget) or 0.0
-    planned = budget.affordable(per_pair, runner.index) if per_pair > 0 else runner.index
-    planned = max(planned, runner.index, 1)
-    design = (
-        suite_design(config.alpha, config.threshold, max(runner.index, 1), planned)
-        if wl.is_suite
-        else stats.plan(
-            alpha=config.alpha,
-            threshold=config.threshold,
-            first=max(runner.index, 1),
-            max_pairs=planned,
-        )
-    )
-    k = 0
-    stop_reason = "planned"
-    while True:
-        target = design.looks[k]
-        run_pairs(runner, budget, target, functools.partial(_pair_done, progress, name, planned))
-        if runner.index < target:  # the budget ends the plan early
-            design = design.truncated(max(runner.index, 1))
-            k = len(design.looks) - 1
-            stop_reason = "budget"
-        if wl.is_suite:
-            code = _suite_code(runner, design, k, loaded)
-        else:
-            code = decision_code(
-                base.results,
-                cand.results,
-                decision,
-                z_bound=design.z_bounds[k],
-                threshold=design.threshold,
-                alpha=design.alpha,
-                trim=design.trim,
-                z_eq=design.eq_bound(k),
-            )
-        if code != stats.UNDECIDED:
-            stop_reason = "decided"
-            break
-        if k == len(design.looks) - 1:
-            break
-        # Pairs that got cheaper than the first batch's would leave budget unused at the plan's
-        # last look: re-plan the horizon from time alone, keeping what the past looks spent
-        # (docs/statistics.md, section 4).
-        afford = budget.affordable(typical_pair(runner, budget) or 0.0, runner.index)
-        if afford >= design.max_pairs + max(2, math.ceil(EXTEND_MIN * design.max_pairs)):
-            design = design.extended(k, afford)
-            planned = afford
-        k += 1
-    return _Sequential(design, k, stop_reason, first, planned, decision)
-
-
-def _pair_done(progress: CompareProgress, name: str, planned: int, n: int) -> None:
-    progress.pair_done(name, n, planned)
-
-
-# Re-plan a comparison's horizon only when the budget buys at least this many more pairs (as a
-# share of the plan): each re-plan recomputes the boundaries (~0.05 s).
-EXTEND_MIN = 0.10
-
-
-def _suite_code(
-    runner: PairRunner, design: stats.SequentialDesign, k: int, loaded: LoadedConfig
-) -> int:
-    """A suite is decided when every benchmark is (after BH), or none can be compared."""
-    base, cand = runner.sides
-    if min(len(base.results), len(cand.results)) < 3:
-        return stats.UNDECIDED
-    specs = metric_specs(base.results + cand.results, base.resolved.config)
-    suite = _decide_suite(runner, specs, design.z_bounds[k], loaded)
-    if any(b.verdict == Verdict.INCONCLUSIVE for b in suite.benchmarks):
-        return stats.UNDECIDED
-    return stats.EQUIVALENT  # every benchmark settled: stop (the verdicts come from the suite)
 
 
 # --- documents -------------------------------------------------------------------------------

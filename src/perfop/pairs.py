@@ -24,7 +24,7 @@ from perfop.config import LoadedConfig, ResolvedWorkload, WorkloadConfig
 from perfop.contention import Monitor
 from perfop.environment import redact_text
 from perfop.errors import UsageError
-from perfop.model import BUILTIN_METRICS, MetricSpec, ProcessResult, Verdict
+from perfop.model import BUILTIN_METRICS, MetricSpec, ProcessResult, RunStatus, Verdict
 from perfop.store import Store
 from perfop.suites import ProcessSampler, Sampler, sampler_for
 from perfop.worktrees import Checkout
@@ -125,6 +125,22 @@ def failure_text(side: str, result: ProcessResult) -> str:
     return text
 
 
+class Recorder(Protocol):
+    """Where the pair loop stores what it measured: the ``Store`` in production, a list in unit
+    tests."""
+
+    def add_result(self, run_id: int, index: int, result: ProcessResult) -> None: ...
+
+    def finish_run(
+        self,
+        run_id: int,
+        status: RunStatus,
+        metric_specs: Mapping[str, MetricSpec] | None = None,
+        *,
+        contention: Mapping[str, Any] | None = None,
+    ) -> None: ...
+
+
 class PairRunner:
     """Runs pairs of (base, candidate) processes in a seeded random order per pair.
 
@@ -135,7 +151,7 @@ class PairRunner:
 
     def __init__(
         self,
-        store: Store,
+        store: Recorder,
         base: Side,
         cand: Side,
         seed: int,

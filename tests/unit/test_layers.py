@@ -46,7 +46,9 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("config", frozenset({"config"})),
     (
         "execution",
-        frozenset({"budget", "cpuwall", "measure", "pairs", "runner", "suites", "worktrees"}),
+        frozenset(
+            {"budget", "cpuwall", "measure", "pairs", "pipeline", "runner", "suites", "worktrees"}
+        ),
     ),
     (
         "services",

@@ -1,0 +1,287 @@
+"""The measurement pipeline's stopping and decision logic at the sampler seam (issue 20).
+
+``pipeline.measure_sides`` is what ``compare`` and ``calibrate`` run after the checkouts: set up,
+warm up, pairs, decide, finish the runs. Here each side samples through a synthetic ``Sampler``
+(samples drawn from a seeded generator, each one advancing a fake clock by its wall time) and
+records into a list, so sequential looks, the budget stop, the CPU-time/wall-time choice and wall
+time's veto are checked in milliseconds. Every test fails if a process is started.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from perfop import pipeline
+from perfop.budget import Budget, budget_settings
+from perfop.config import LoadedConfig, load_config, resolve_workload
+from perfop.model import ProcessResult, RunStatus, Verdict
+from perfop.pairs import CPU, WALL, PairRunner, Side
+from perfop.worktrees import Checkout
+
+THRESHOLD = 0.02
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# (rng, side label) -> (cpu seconds, wall seconds) of one run
+Draw = Callable[[np.random.Generator, str], tuple[float, float]]
+
+
+class Synthetic:
+    """A ``Sampler`` twin: each run's CPU and wall time come from ``draw``; the fake clock moves
+    on by the wall time, as a real process would take it. ``fail_at``: the run (0-based, this
+    side's warm-up included) that exits 1."""
+
+    def __init__(
+        self, clock: FakeClock, draw: Draw, label: str, seed: int, fail_at: int | None = None
+    ) -> None:
+        self.clock, self.draw, self.label = clock, draw, label
+        self.rng = np.random.default_rng(seed)
+        self.fail_at = fail_at
+        self.calls = 0
+
+    def run(
+        self, argv: tuple[str, ...], *, cwd: Path, env: Mapping[str, str], timeout: float
+    ) -> ProcessResult:
+        cpu, wall = self.draw(self.rng, self.label)
+        self.clock.now += wall
+        code = 1 if self.calls == self.fail_at else 0
+        self.calls += 1
+        return ProcessResult(
+            argv=argv,
+            exit_code=code,
+            signal=None,
+            timed_out=False,
+            wall_time=wall,
+            user_time=cpu,
+            sys_time=0.0,
+            peak_rss=1,
+            metrics={WALL: wall, CPU: cpu},
+            stdout_digest="same",
+            stderr_tail="boom" if code else "",
+        )
+
+
+class Recorded:
+    """A ``pairs.Recorder`` twin: what the store would have been told."""
+
+    def __init__(self) -> None:
+        self.results: list[tuple[int, int, ProcessResult]] = []
+        self.finished: dict[int, RunStatus] = {}
+
+    def add_result(self, run_id: int, index: int, result: ProcessResult) -> None:
+        self.results.append((run_id, index, result))
+
+    def finish_run(
+        self,
+        run_id: int,
+        status: RunStatus,
+        metric_specs: Mapping[str, Any] | None = None,
+        *,
+        contention: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.finished[run_id] = status
+
+
+@pytest.fixture
+def loaded(tmp_path: Path) -> LoadedConfig:
+    """The workload's config (loading it asks git where the repository is: before the guard)."""
+    (tmp_path / "perfop.toml").write_text(
+        f'threshold = {THRESHOLD}\nseed = 1\n[workloads.w]\ncommand = ["true"]\nwarmup = 1\n'
+    )
+    return load_config(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def no_processes(monkeypatch: pytest.MonkeyPatch, loaded: LoadedConfig) -> None:
+    """Starting any process fails the test: the seam is the only way samples come in."""
+
+    def refuse(*args: object, **kwargs: object) -> Any:
+        raise AssertionError("a unit test of the pipeline started a process")
+
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    monkeypatch.setattr(os, "posix_spawn", refuse)
+    monkeypatch.setattr(os, "fork", refuse)
+    monkeypatch.setattr("perfop.runner.launch", refuse)
+    monkeypatch.setattr("perfop.runner.run_process", refuse)
+    # os.sync before the pairs flushes fresh checkouts; there are none here.
+    monkeypatch.setattr(pipeline, "settle_disk", lambda: None)
+
+
+def _measure(
+    loaded: LoadedConfig,
+    draw: Draw,
+    *,
+    max_time: float = 30.0,
+    max_pairs: int | None = None,
+    stopping: str = "sequential",
+    fail_at: int | None = None,
+) -> tuple[pipeline.Measured, Recorded, FakeClock, Budget]:
+    wl = loaded.workload("w")
+    tmp_path = loaded.repo_root
+    clock = FakeClock()
+    resolved = resolve_workload("w", wl, repo=loaded.repo_root, worktree=tmp_path)
+    co = Checkout("base", "HEAD", "0" * 40, tmp_path)
+    sides = [
+        Side(label, co, resolved, {}, run_id, sampler=Synthetic(clock, draw, label, run_id, fail))
+        for label, run_id, fail in (("base", 1, None), ("candidate", 2, fail_at))
+    ]
+    recorder = Recorded()
+    runner = PairRunner(recorder, sides[0], sides[1], 7, "w", clock=clock)
+    settings = budget_settings(
+        wl, alpha=loaded.config.alpha, max_time=max_time, max_pairs=max_pairs
+    )
+    budget = Budget(settings, started=clock(), clock=clock, name="w")
+    job = pipeline.Job(
+        name="w",
+        kind="compare",
+        settings={},
+        seed=7,
+        env_id=0,
+        stopping=stopping,  # type: ignore[arg-type]
+    )
+    silent = pipeline.Silent()
+    measured = pipeline.measure_sides(
+        runner,
+        recorder,
+        loaded,
+        job,
+        budget,
+        progress=silent,
+        notices=pipeline.Notices("w", silent),
+    )
+    return measured, recorder, clock, budget
+
+
+def _cpu_bound(effect: float, *, wall_effect: float | None = None) -> Draw:
+    """CPU time 0.1 s x 0.3% noise x (1 + effect) on the candidate; wall time the same plus up
+    to 0.5% waiting (x (1 + wall_effect) on the candidate when given)."""
+
+    def draw(rng: np.random.Generator, label: str) -> tuple[float, float]:
+        cand = label == "candidate"
+        cpu = 0.1 * float(np.exp(rng.normal(0, 0.003))) * (1 + effect if cand else 1)
+        wall = cpu * (1 + abs(float(rng.normal(0, 0.002))))
+        if cand and wall_effect is not None:
+            wall = wall / (1 + effect) * (1 + wall_effect)
+        return cpu, wall
+
+    return draw
+
+
+def _sleeper(effect: float, noise: float = 0.01) -> Draw:
+    """Mostly waiting: CPU time a tenth of wall time; wall 0.1 s x noise x (1 + effect)."""
+
+    def draw(rng: np.random.Generator, label: str) -> tuple[float, float]:
+        wall = 0.1 * float(np.exp(rng.normal(0, noise))) * (1 + effect if label != "base" else 1)
+        return wall * 0.1, wall
+
+    return draw
+
+
+def test_a_clear_slowdown_is_decided_at_an_early_look_on_cpu_time(loaded: LoadedConfig) -> None:
+    measured, recorder, _, budget = _measure(loaded, _cpu_bound(0.10))
+    d = measured.decided
+    assert d.verdict == Verdict.SLOWER
+    assert d.stop_reason == "decided"
+    assert d.decision is not None and (d.decision.metric, d.decision.check) == (CPU, WALL)
+    assert not d.decision.vetoed
+    # Stopped at an early look, far short of what the 30 s budget would buy.
+    assert d.pairs < d.planned_pairs
+    assert budget.planned is not None and d.pairs < budget.planned.affordable
+    # Every measured pair was recorded on both runs, and both runs ended complete.
+    assert len(recorder.results) == 2 * d.pairs
+    assert recorder.finished == {1: RunStatus.COMPLETE, 2: RunStatus.COMPLETE}
+    assert d.behavior == "same"
+
+
+def test_a_workload_that_waits_is_decided_on_wall_time(loaded: LoadedConfig) -> None:
+    d = _measure(loaded, _sleeper(-0.10))[0].decided
+    assert d.verdict == Verdict.FASTER
+    assert d.decision is not None and d.decision.metric == WALL and d.decision.check is None
+    assert d.decision.cpu_share is not None  # chosen from the first batch's shares, not assumed
+
+
+def test_wall_time_vetoes_a_cpu_time_verdict_it_contradicts(loaded: LoadedConfig) -> None:
+    # CPU time 5% slower, wall time 4% faster (still CPU-bound: cpu/wall 1.09 <= 1.10): CPU time
+    # alone would say slower, but wall time's interval does not overlap it: no verdict, and the
+    # veto is recorded.
+    d = _measure(loaded, _cpu_bound(0.05, wall_effect=-0.04), max_pairs=40)[0].decided
+    assert d.decision is not None and d.decision.metric == CPU
+    assert d.decision.vetoed
+    assert d.verdict == Verdict.INCONCLUSIVE
+
+
+def test_an_undecidable_comparison_ends_at_its_planned_horizon(loaded: LoadedConfig) -> None:
+    # A/A with 10% noise per run and a 2% threshold: neither a change nor equivalence is
+    # reachable in 6 s of 0.2 s pairs, so the last look is the plan's, within the deadline.
+    measured, _, clock, budget = _measure(loaded, _sleeper(0.0, noise=0.10), max_time=6.0)
+    d = measured.decided
+    assert d.stop_reason == "planned"
+    assert d.verdict == Verdict.INCONCLUSIVE
+    assert clock() <= budget.deadline
+    assert d.pairs == len(measured.base.results) == len(measured.cand.results) == d.planned_pairs
+
+
+def _slower_later(after: int) -> Draw:
+    """Like ``_sleeper(0.0, noise=0.10)``, but each side's runs take 3x as long after its
+    ``after``-th: the horizon planned from the first batch no longer fits the budget."""
+    calls = {"base": 0, "candidate": 0}
+    noisy = _sleeper(0.0, noise=0.10)
+
+    def draw(rng: np.random.Generator, label: str) -> tuple[float, float]:
+        calls[label] += 1
+        cpu, wall = noisy(rng, label)
+        scale = 3.0 if calls[label] > after else 1.0
+        return cpu * scale, wall * scale
+
+    return draw
+
+
+def test_the_budget_ends_a_plan_that_pairs_outgrew(loaded: LoadedConfig) -> None:
+    measured, _, clock, budget = _measure(loaded, _slower_later(8), max_time=6.0)
+    d = measured.decided
+    assert d.stop_reason == "budget"
+    assert d.pairs < d.planned_pairs
+    assert d.verdict == Verdict.INCONCLUSIVE
+    # The deadline is checked before each pair against the typical pair: at most one overruns.
+    assert clock() <= budget.deadline + 0.6
+
+
+def test_a_pair_cap_ends_the_plan(loaded: LoadedConfig) -> None:
+    d = _measure(loaded, _sleeper(0.0, noise=0.10), max_pairs=12)[0].decided
+    assert d.pairs == 12
+    assert d.stop_reason in ("planned", "budget")
+    assert d.verdict == Verdict.INCONCLUSIVE
+
+
+def test_a_failed_candidate_run_fails_the_workload_and_both_runs(loaded: LoadedConfig) -> None:
+    # The candidate's 4th run (1 warm-up, then pairs) exits 1.
+    measured, recorder, _, _ = _measure(loaded, _sleeper(0.0), fail_at=3)
+    d = measured.decided
+    assert d.verdict is None and d.stop_reason == "failed"
+    assert d.failure == "candidate side failed: exited with code 1: boom"
+    assert recorder.finished == {1: RunStatus.FAILED, 2: RunStatus.FAILED}
+    # The failed run is stored (as a failure), not kept as a sample.
+    assert any(not r.ok for _, _, r in recorder.results)
+    assert all(r.ok for r in measured.cand.results)
+
+
+def test_a_calibration_spends_the_whole_budget_and_decides_nothing(loaded: LoadedConfig) -> None:
+    # A clear effect would stop a comparison at its first look; a calibration measures on.
+    measured, _, _, _ = _measure(loaded, _cpu_bound(0.10), max_pairs=30, stopping="budget")
+    d = measured.decided
+    assert d.pairs == 30 and d.verdict is None and d.failure is None
+    assert measured.pair_cost == pytest.approx(0.1 + 0.11, rel=0.02)  # base + candidate
