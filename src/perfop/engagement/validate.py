@@ -471,8 +471,66 @@ def validate(
 ) -> ValidationReport:
     """Validate hypothesis ``label`` and set its status from the evidence."""
     from perfop.compare import compare
-    from perfop.worktrees import default_base, resolve_ref
 
+    eng, hyp = _validatable(store, loaded, label, actor=actor, candidate=candidate)
+    against = _against(store, loaded, eng, hyp, actor=actor)
+    hyp = against.hypothesis
+    assert hyp.candidate_sha is not None
+    _require_approval(store, loaded, eng, hyp)
+    targeted = list(hyp.workloads or eng.spec.workloads or loaded.config.workloads)
+    others = [n for n, w in loaded.config.workloads.items() if w.gate and n not in targeted]
+    cap = max_pairs if max_pairs is not None else max_runs
+    result = compare(
+        store,
+        loaded,
+        base=against.sha,
+        candidate=hyp.candidate_sha,
+        workloads=[*targeted, *others],
+        max_time=max_time,
+        max_pairs=cap,
+        seed=seed,
+        progress=progress,
+    )
+    evidence = _evidence(store, result, hyp.metric, targeted)
+    checked = checkout_evidence(loaded, against.sha, hyp.candidate_sha, targeted)
+    slos = _slo_results(store, loaded, eng.spec.slos, result)
+    outcome = decide(
+        expected_ratio=hyp.expected_ratio,
+        workloads=evidence,
+        tests=checked.tests,
+        slos=slos,
+        warnings=probe_warnings(checked.environment),
+    )
+    goals = _goal_checks(store, eng, hyp, result, targeted, stacked=against.parent is not None)
+    outcome = _with_context(outcome, against.parent, goals)
+    doc = {
+        "method": "perfop compare (interleaved A/B, sequential stopping)",
+        "comparison_id": result.id,
+        # Built on another hypothesis: compared against its candidate, so the effect is this one's.
+        "stacked_on": against.stacked_on(),
+        "seed": result.seed,
+        "budget": {"max_time": max_time, "max_pairs": cap},
+        "workloads": [e.to_dict() for e in evidence],
+        "tests": checked.tests.to_dict() if checked.tests else None,
+        "slos": [r.to_dict() for r in slos],
+        "outcome": outcome.to_dict(),
+        "goals": [g.to_dict() for g in goals],
+        "environment": checked.environment,
+        **_machine_evidence(result),
+        # What the comparison said up front (budget plan, harness), per workload.
+        "plans": {
+            wc.name: {"plan": wc.budget.to_dict() if wc.budget else None, "notices": wc.notices}
+            for wc in result.workloads
+        },
+    }
+    return _record(store, loaded, eng, hyp, against, outcome, doc, result.id, actor=actor)
+
+
+def _validatable(
+    store: Store, loaded: LoadedConfig, label: str, *, actor: Actor, candidate: str | None
+) -> tuple[Engagement, Hypothesis]:
+    """The engagement and hypothesis ``label`` (its candidate recorded first, when given);
+    UsageError unless intake is confirmed and the hypothesis has a candidate to validate."""
     eng = current(store)
     if not eng.confirmed_at:
         raise UsageError(
@@ -490,16 +548,43 @@ def validate(
             f"{hyp.label} is {hyp.status.value}; only implemented (or validated) "
             "hypotheses can be validated"
         )
+    return eng, hyp
+
+
+@dataclass(frozen=True)
+class _Against:
+    """What the candidate is measured against: the engagement's base, or the candidate of the
+    hypothesis it is stacked on (``parent``). ``hypothesis``: after its risk was derived."""
+
+    hypothesis: Hypothesis
+    ref: str
+    sha: str
+    parent: Hypothesis | None
+
+    def stacked_on(self) -> dict[str, Any] | None:
+        if self.parent is None:
+            return None
+        return {"label": self.parent.label, "sha": self.parent.candidate_sha}
+
+
+def _against(
+    store: Store, loaded: LoadedConfig, eng: Engagement, hyp: Hypothesis, *, actor: Actor
+) -> _Against:
+    from perfop.worktrees import default_base, resolve_ref
+
     repo = loaded.repo_root
     base_ref = eng.spec.base or default_base(repo, loaded.config.base)
     base_sha = resolve_ref(repo, base_ref)
     hyp = _derive_risk(store, loaded, eng, hyp, base_sha, actor=actor)
-    assert hyp.candidate_sha is not None
     parent = stacked_parent(store, loaded, eng, hyp, base_sha)
-    if parent is not None:
-        assert parent.candidate_sha is not None
-        base_ref = f"{parent.label} candidate {parent.candidate_ref or parent.candidate_sha[:12]}"
-        base_sha = parent.candidate_sha
+    if parent is None:
+        return _Against(hyp, base_ref, base_sha, None)
+    assert parent.candidate_sha is not None
+    ref = f"{parent.label} candidate {parent.candidate_ref or parent.candidate_sha[:12]}"
+    return _Against(hyp, ref, parent.candidate_sha, parent)
+
+
+def _require_approval(store: Store, loaded: LoadedConfig, eng: Engagement, hyp: Hypothesis) -> None:
     with store.read() as conn:
         approved = lifecycle.is_approved(conn, eng.id, hyp.id)
     if needs_approval(hyp, loaded.config.high_risk_paths) and not approved:
@@ -507,42 +592,29 @@ def validate(
             f"{hyp.label} is high risk and has no human approval; run: "
             f"perfop approve {hyp.label} --by NAME"
         )
-    targeted = list(hyp.workloads or eng.spec.workloads or loaded.config.workloads)
-    others = [n for n, w in loaded.config.workloads.items() if w.gate and n not in targeted]
-    result = compare(
-        store,
-        loaded,
-        base=base_sha,
-        candidate=hyp.candidate_sha,
-        workloads=[*targeted, *others],
-        max_time=max_time,
-        max_pairs=max_pairs if max_pairs is not None else max_runs,
-        seed=seed,
-        progress=progress,
-    )
-    evidence = [
+
+
+def _evidence(
+    store: Store, result: ComparisonResult, metric: str, targeted: Sequence[str]
+) -> list[WorkloadEvidence]:
+    """Each compared workload's evidence (a suite's: one per benchmark)."""
+    return [
         ev
         for wc in result.workloads
         for ev in (
-            _suite_evidence(store, wc, hyp.metric, targeted=wc.name in targeted, cid=result.id)
+            _suite_evidence(store, wc, metric, targeted=wc.name in targeted, cid=result.id)
             if wc.suite is not None and wc.verdict is not None
             else [
-                _workload_evidence(
-                    store, wc, hyp.metric, targeted=wc.name in targeted, cid=result.id
-                )
+                _workload_evidence(store, wc, metric, targeted=wc.name in targeted, cid=result.id)
             ]
         )
     ]
-    checked = checkout_evidence(loaded, base_sha, hyp.candidate_sha, targeted)
-    tests = checked.tests
-    slos = _slo_results(store, loaded, eng.spec.slos, result)
-    outcome = decide(
-        expected_ratio=hyp.expected_ratio,
-        workloads=evidence,
-        tests=tests,
-        slos=slos,
-        warnings=probe_warnings(checked.environment),
-    )
+
+
+def _with_context(
+    outcome: Outcome, parent: Hypothesis | None, goals: Sequence[GoalCheck]
+) -> Outcome:
+    """The outcome's reasons say what a stacked fix was measured against, and every goal."""
     from dataclasses import replace
 
     if parent is not None:
@@ -550,7 +622,6 @@ def validate(
             f" (measured against {parent.label}'s candidate: this change's own effect)"
         )
         outcome = replace(outcome, reasons=(first, *outcome.reasons[1:]))
-    goals = _goal_checks(store, eng, hyp, result, targeted, stacked=parent is not None)
     if goals:
         unmet = [g.describe() for g in goals if g.met is False]
         outcome = replace(
@@ -558,40 +629,33 @@ def validate(
             reasons=(*outcome.reasons, *(g.describe() for g in goals)),
             residual_risks=(*outcome.residual_risks, *unmet),
         )
-    doc = {
-        "method": "perfop compare (interleaved A/B, sequential stopping)",
-        "comparison_id": result.id,
-        # Built on another hypothesis: compared against its candidate, so the effect is this one's.
-        "stacked_on": (
-            {"label": parent.label, "sha": parent.candidate_sha} if parent is not None else None
-        ),
-        "seed": result.seed,
-        "budget": {
-            "max_time": max_time,
-            "max_pairs": max_pairs if max_pairs is not None else max_runs,
-        },
-        "workloads": [e.to_dict() for e in evidence],
-        "tests": tests.to_dict() if tests else None,
-        "slos": [r.to_dict() for r in slos],
-        "outcome": outcome.to_dict(),
-        "goals": [g.to_dict() for g in goals],
-        "environment": checked.environment,
-        **_machine_evidence(result),
-        # What the comparison said up front (budget plan, harness), per workload.
-        "plans": {
-            wc.name: {"plan": wc.budget.to_dict() if wc.budget else None, "notices": wc.notices}
-            for wc in result.workloads
-        },
-    }
-    ids = [f"comparison:{result.id}", f"commit:{hyp.candidate_sha}"]
+    return outcome
+
+
+def _record(
+    store: Store,
+    loaded: LoadedConfig,
+    eng: Engagement,
+    hyp: Hypothesis,
+    against: _Against,
+    outcome: Outcome,
+    doc: dict[str, Any],
+    comparison_id: int,
+    *,
+    actor: Actor,
+) -> ValidationReport:
+    """Store the validation and the status it sets (and, when the evidence contradicts the
+    hypothesis, the advice) in one transaction."""
+    assert hyp.candidate_sha is not None
+    ids = [f"comparison:{comparison_id}", f"commit:{hyp.candidate_sha}"]
     with store.write() as conn:
         vid = es.insert_validation(
             conn,
             hypothesis_id=hyp.id,
             candidate_ref=hyp.candidate_ref or hyp.candidate_sha,
             candidate_sha=hyp.candidate_sha,
-            base_ref=base_ref,
-            base_sha=base_sha,
+            base_ref=against.ref,
+            base_sha=against.sha,
             outcome=outcome.status,
             reasons=outcome.reasons,
             evidence=doc,
@@ -624,4 +688,4 @@ def validate(
         validation = es.list_validations(conn, hyp.id)[-1]
         final = es.get_hypothesis(conn, eng.id, hyp.number)
     assert final is not None
-    return ValidationReport(final, validation, outcome, result.id)
+    return ValidationReport(final, validation, outcome, comparison_id)
