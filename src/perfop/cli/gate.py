@@ -16,6 +16,7 @@ from perfop.cli.common import (
     MaxRunsOption,
     MaxTimeOption,
     OutputFormat,
+    State,
     emit_json,
     get_state,
     pair_cap,
@@ -203,14 +204,7 @@ def gate(
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
     from perfop.budget import command_started
-    from perfop.ci.gate import (
-        format_markdown,
-        format_text,
-        gate_document,
-        run_gate,
-        workflow_commands,
-    )
-    from perfop.errors import UsageError
+    from perfop.ci.gate import run_gate
 
     started = command_started()
     context = None
@@ -221,19 +215,7 @@ def gate(
 
     state = get_state(ctx)
     cap = pair_cap(state, max_pairs, max_runs)
-    target = summary or (
-        Path(os.environ["GITHUB_STEP_SUMMARY"]) if os.environ.get("GITHUB_STEP_SUMMARY") else None
-    )
-    if target is not None:
-        # Checked before measuring, and no folder is created for it: a typo is not a place.
-        where = "--summary" if summary is not None else "GITHUB_STEP_SUMMARY"
-        if target.is_dir():
-            raise UsageError(f"{where} {target}: is a directory; give a file path")
-        if not target.parent.is_dir():
-            raise UsageError(
-                f"{where} {target}: folder {target.parent} does not exist; create it first "
-                "or give another path"
-            )
+    target = _summary_target(summary)
     from perfop.cli.compare import CompareBar
 
     with CompareBar(False, state.err_console) as notices:
@@ -248,6 +230,56 @@ def gate(
             progress=notices,
             started=started,
         )
+    _report_gate(
+        state,
+        result,
+        fmt,
+        target=target,
+        context=context,
+        comment=comment,
+        check_run=check_run,
+        fail_on_inconclusive=fail_on_inconclusive,
+    )
+    code = result.exit_code(fail_on_inconclusive=fail_on_inconclusive)
+    if code:
+        raise typer.Exit(code)
+
+
+def _summary_target(summary: Path | None) -> Path | None:
+    """The step summary file (``--summary``, else ``$GITHUB_STEP_SUMMARY``), checked before
+    measuring; no folder is created for it: a typo is not a place."""
+    from perfop.errors import UsageError
+
+    target = summary or (
+        Path(os.environ["GITHUB_STEP_SUMMARY"]) if os.environ.get("GITHUB_STEP_SUMMARY") else None
+    )
+    if target is not None:
+        where = "--summary" if summary is not None else "GITHUB_STEP_SUMMARY"
+        if target.is_dir():
+            raise UsageError(f"{where} {target}: is a directory; give a file path")
+        if not target.parent.is_dir():
+            raise UsageError(
+                f"{where} {target}: folder {target.parent} does not exist; create it first "
+                "or give another path"
+            )
+    return target
+
+
+def _report_gate(
+    state: State,
+    result: GateResult,
+    fmt: OutputFormat,
+    *,
+    target: Path | None,
+    context: PullRequest | None,
+    comment: bool,
+    check_run: bool,
+    fail_on_inconclusive: bool,
+) -> None:
+    """Post, append the step summary, print the result, and emit the workflow commands."""
+    from perfop.ci.gate import format_markdown, format_text, gate_document, workflow_commands
+    from perfop.errors import UsageError
+
     fail3 = fail_on_inconclusive
     markdown = format_markdown(result, fail_on_inconclusive=fail3)
     if context is not None:
@@ -270,9 +302,6 @@ def gate(
         stream.flush()
     else:
         warn_contention(state, result.contention, what="the gate's comparisons")
-    code = result.exit_code(fail_on_inconclusive=fail3)
-    if code:
-        raise typer.Exit(code)
 
 
 def _post(
