@@ -250,87 +250,86 @@ class Budget:
                 f"fits, none is measured; raise --max-time or max_time above "
                 f"{math.ceil(used)} s plus the pairs a verdict needs"
             )
-            plan = Plan(
-                pair_cost=pair_cost,
-                spent=spent,
-                reserve=self.reserve,
-                needed=None,
-                max_time=s.max_time,
-                effective=self.effective,
-                extended=False,
-                reachable=False,
-                affordable=0,
-                settings=s,
-                message="; ".join(notes),
-                level="warning",
-            )
-            self.planned = plan
-            return plan
+            return self._keep(pair_cost, spent, notes, level="warning", reachable=False)
+        level: str | None = "note" if notes else None
         if pair_cost is None or pair_cost <= 0:
-            plan = Plan(
-                pair_cost=None,
-                spent=spent,
-                reserve=self.reserve,
-                needed=None,
-                max_time=s.max_time,
-                effective=self.effective,
-                extended=False,
-                reachable=True,
-                affordable=s.max_pairs or 0,
-                settings=s,
-                message="; ".join(notes) or None,
-                level="note" if notes else None,
-            )
-            self.planned = plan
-            return plan
+            return self._keep(None, spent, notes, level=level, affordable=s.max_pairs or 0)
         pairs = s.min_pairs
         needed = spent + max(0, pairs - done) * pair_cost * PAIR_SLACK + self.reserve
         extended = False
-        level: str | None = "note" if notes else None
-        head = (
-            f"a pair takes ~{_secs(pair_cost)}; a verdict needs >= {pairs} pairs "
-            f"≈ {_secs(needed)} in all ({_secs(spent)} spent so far)"
-        )
         if needed > s.max_time:
-            if s.time_explicit:
-                level = "warning"
-                notes.append(
-                    f"{head}; max_time {s.max_time:g} s was set explicitly, so it is not "
-                    f"extended: a verdict may be unreachable; raise --max-time or max_time to "
-                    f"{math.ceil(needed)}"
-                )
-            else:
-                self.effective = min(s.ceiling, float(math.ceil(needed)))
-                extended = self.effective > s.max_time
-                if needed > self.effective:
-                    level = "warning"
-                    notes.append(
-                        f"{head}; max_time {s.max_time:g} s (default) extended only to the "
-                        f"ceiling max_time_ceiling = {s.ceiling:g} s: a verdict may be "
-                        "unreachable; raise max_time_ceiling or max_time"
-                    )
-                else:
-                    level = level or "note"
-                    notes.append(
-                        f"{head}; max_time {s.max_time:g} s (default): extended to "
-                        f"{self.effective:g} s (ceiling {s.ceiling:g} s; set max_time to fix it)"
-                    )
-        plan = Plan(
+            head = (
+                f"a pair takes ~{_secs(pair_cost)}; a verdict needs >= {pairs} pairs "
+                f"≈ {_secs(needed)} in all ({_secs(spent)} spent so far)"
+            )
+            level, extended = self._extend(needed, head, notes, level)
+        return self._keep(
+            pair_cost,
+            spent,
+            notes,
+            level=level,
+            needed=needed,
+            extended=extended,
+            reachable=needed <= self.effective,
+            affordable=self.affordable(pair_cost, done),
+        )
+
+    def _extend(
+        self, needed: float, head: str, notes: list[str], level: str | None
+    ) -> tuple[str, bool]:
+        """Extend a default ``max_time`` towards ``needed`` (up to the ceiling); the line that
+        says what was done joins ``notes``; returns the plan's level and whether it extended."""
+        s = self.settings
+        if s.time_explicit:
+            notes.append(
+                f"{head}; max_time {s.max_time:g} s was set explicitly, so it is not "
+                f"extended: a verdict may be unreachable; raise --max-time or max_time to "
+                f"{math.ceil(needed)}"
+            )
+            return "warning", False
+        self.effective = min(s.ceiling, float(math.ceil(needed)))
+        extended = self.effective > s.max_time
+        if needed > self.effective:
+            notes.append(
+                f"{head}; max_time {s.max_time:g} s (default) extended only to the "
+                f"ceiling max_time_ceiling = {s.ceiling:g} s: a verdict may be "
+                "unreachable; raise max_time_ceiling or max_time"
+            )
+            return "warning", extended
+        notes.append(
+            f"{head}; max_time {s.max_time:g} s (default): extended to "
+            f"{self.effective:g} s (ceiling {s.ceiling:g} s; set max_time to fix it)"
+        )
+        return level or "note", extended
+
+    def _keep(
+        self,
+        pair_cost: float | None,
+        spent: float,
+        notes: Sequence[str],
+        *,
+        level: str | None,
+        needed: float | None = None,
+        extended: bool = False,
+        reachable: bool = True,
+        affordable: int = 0,
+    ) -> Plan:
+        """The plan (kept as ``planned``), its notes joined into its one line."""
+        self.planned = Plan(
             pair_cost=pair_cost,
             spent=spent,
             reserve=self.reserve,
             needed=needed,
-            max_time=s.max_time,
+            max_time=self.settings.max_time,
             effective=self.effective,
             extended=extended,
-            reachable=needed <= self.effective,
-            affordable=self.affordable(pair_cost, done),
-            settings=s,
+            reachable=reachable,
+            affordable=affordable,
+            settings=self.settings,
             message="; ".join(notes) or None,
             level=level,
         )
-        self.planned = plan
-        return plan
+        return self.planned
 
     def exhausted(self) -> bool:
         """An explicit budget spent before the pairs began (start-up, checkouts and setup took
