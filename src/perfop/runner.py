@@ -28,7 +28,14 @@ from typing import Any
 
 from perfop.config import ResolvedWorkload
 from perfop.errors import WorkloadError
-from perfop.launch import Reaped, SpawnFailed, drop_spawner, launch, spin_until_readable
+from perfop.launch import (
+    Launched,
+    Reaped,
+    SpawnFailed,
+    drop_spawner,
+    launch,
+    spin_until_readable,
+)
 from perfop.model import BUILTIN_METRICS, MetricSpec, ProcessResult
 
 STDERR_TAIL_BYTES = 2048
@@ -388,109 +395,18 @@ def run_process(
     """
     exe_argv = _resolve_executable(argv, cwd, env)
     sink = _StdoutSink(check_bytes)
-    stderr_tail = bytearray()
     try:
         launched = launch(exe_argv, Path(cwd), env)
     except PermissionError:
         raise WorkloadError(f"command not executable: {argv[0]!r}; check its permissions") from None
     except OSError as exc:
         raise WorkloadError(f"cannot start {argv[0]!r}: {exc.strerror}") from None
-
-    reaped: list[Reaped] = []
-    reap_error: list[BaseException] = []
-
-    def reap() -> None:
-        try:
-            reaped.append(launched.wait())
-        except BaseException as exc:  # the spawner died: reported below
-            reap_error.append(exc)
-
-    def wait_exit(limit: float | None) -> bool:
-        """Collect the exit report within ``limit`` seconds (None: block); False on timeout."""
-        if reaped or reap_error:
-            return True
-        if reaper is not None:
-            reaper.join(limit)
-            return not reaper.is_alive()
-        assert launched.exit_fd is not None
-        if (
-            not spin_until_readable(launched.exit_fd, launched.spin_ns)
-            and limit is not None
-            and not select.select([launched.exit_fd], [], [], limit)[0]
-        ):
-            return False
-        reap()
-        return True
-
-    # Without an exit fd to watch (direct spawn), a thread blocks in wait4 instead.
-    reaper: threading.Thread | None = None
-    if launched.exit_fd is None:
-        reaper = threading.Thread(target=reap, name="perfop-reap", daemon=True)
-        reaper.start()
-    deadline = time.monotonic() + timeout
-    timed_out = False
-    # poll(2) on raw fds: a selectors object per sample costs more than the syscalls it wraps.
-    poller = select.poll()
-    kinds = {launched.out_fd: "out", launched.err_fd: "err"}
-    if launched.exit_fd is not None:
-        kinds[launched.exit_fd] = "exit"
-    for fd in kinds:
-        poller.register(fd, select.POLLIN)
-    grace_until: float | None = None
-    pipes_open = 2
-    chunk = {launched.out_fd: _CHUNK, launched.err_fd: _CHUNK}
+    watch = _Watch(launched, sink, timeout)
     try:
-        while pipes_open:
-            now = time.monotonic()
-            if not timed_out and now >= deadline:
-                timed_out = True
-                launched.kill()
-            if reaped or reap_error or (reaper is not None and not reaper.is_alive()):
-                # The child is gone; descendants still holding the pipes get a short grace.
-                grace_until = grace_until or now + 0.5
-                if now >= grace_until:
-                    launched.kill()
-                    break
-            # Everything the sample wrote is in the pipes already once the spawner has reaped
-            # all its processes: read what is there and stop, without waiting for an EOF.
-            drained = bool(reaped) and reaped[0].contained
-            wait = max(0.0, min(deadline - now, 0.25)) if not timed_out else 0.05
-            events = poller.poll(0 if drained else wait * 1000)
-            if drained and not events:
-                break
-            for fd, _event in events:
-                kind = kinds[fd]
-                if kind == "exit":
-                    poller.unregister(fd)
-                    reap()
-                    continue
-                size = chunk[fd]
-                data = os.read(fd, size)
-                if len(data) == size < _BIG_CHUNK:
-                    _grow_pipe(fd)
-                    chunk[fd] = _BIG_CHUNK
-                if not data:
-                    poller.unregister(fd)
-                    pipes_open -= 1
-                elif kind == "out":
-                    sink.feed(data)
-                else:
-                    stderr_tail += data
-                    if len(stderr_tail) > 4 * STDERR_TAIL_BYTES:
-                        del stderr_tail[: -(STDERR_TAIL_BYTES + 1)]  # +1: see word_aligned_tail
-        if not wait_exit(max(0.0, deadline - time.monotonic())):
-            timed_out = True
-            launched.kill()
-            wait_exit(None)
+        watch.drain()
     except BaseException:
         # Ctrl-C or SIGTERM while measuring: never leave the workload behind.
-        launched.kill()
-        try:
-            done = wait_exit(5)
-        except BaseException:
-            done = False
-        if not done:
-            drop_spawner()
+        watch.abandon()
         raise
     finally:
         os.close(launched.out_fd)
@@ -498,16 +414,148 @@ def run_process(
     # Leftover members of the group (daemons the workload started) must not leak into the next
     # sample's measurement.
     launched.kill()
-    if chunk[launched.out_fd] == _BIG_CHUNK:
+    if watch.chunk[launched.out_fd] == _BIG_CHUNK:
         # A chatty workload: load NumPy now, between samples, for the fast whitespace check.
         _load_numpy()
-    if reap_error and isinstance(reap_error[0], SpawnFailed):
-        raise WorkloadError(f"cannot start {argv[0]!r}: {reap_error[0].strerror}")
-    if reap_error or not reaped:
+    if watch.reap_error and isinstance(watch.reap_error[0], SpawnFailed):
+        raise WorkloadError(f"cannot start {argv[0]!r}: {watch.reap_error[0].strerror}")
+    if watch.reap_error or not watch.reaped:
         drop_spawner()
         raise WorkloadError(f"lost track of {argv[0]!r} (perfop's spawner exited); run again")
     sink.close()
-    r = reaped[0]
+    return _measured(argv, watch.reaped[0], sink, watch, check_bytes)
+
+
+class _Watch:
+    """One sample while it runs: its two pipes drained (stdout into the sink, stderr's tail
+    kept) until both close or the workload is gone, its exit report collected, and the deadline
+    enforced. poll(2) on raw fds: a selectors object per sample costs more than the syscalls it
+    wraps."""
+
+    def __init__(self, launched: Launched, sink: _StdoutSink, timeout: float) -> None:
+        self.launched = launched
+        self.sink = sink
+        self.stderr_tail = bytearray()
+        self.reaped: list[Reaped] = []
+        self.reap_error: list[BaseException] = []
+        # Without an exit fd to watch (direct spawn), a thread blocks in wait4 instead.
+        self.reaper: threading.Thread | None = None
+        if launched.exit_fd is None:
+            self.reaper = threading.Thread(target=self.reap, name="perfop-reap", daemon=True)
+            self.reaper.start()
+        self.deadline = time.monotonic() + timeout
+        self.timed_out = False
+        self.poller = select.poll()
+        self.kinds = {launched.out_fd: "out", launched.err_fd: "err"}
+        if launched.exit_fd is not None:
+            self.kinds[launched.exit_fd] = "exit"
+        for fd in self.kinds:
+            self.poller.register(fd, select.POLLIN)
+        self.grace_until: float | None = None
+        self.pipes_open = 2
+        self.chunk = {launched.out_fd: _CHUNK, launched.err_fd: _CHUNK}
+
+    def reap(self) -> None:
+        try:
+            self.reaped.append(self.launched.wait())
+        except BaseException as exc:  # the spawner died: reported by run_process
+            self.reap_error.append(exc)
+
+    def wait_exit(self, limit: float | None) -> bool:
+        """Collect the exit report within ``limit`` seconds (None: block); False on timeout."""
+        if self.reaped or self.reap_error:
+            return True
+        if self.reaper is not None:
+            self.reaper.join(limit)
+            return not self.reaper.is_alive()
+        launched = self.launched
+        assert launched.exit_fd is not None
+        if (
+            not spin_until_readable(launched.exit_fd, launched.spin_ns)
+            and limit is not None
+            and not select.select([launched.exit_fd], [], [], limit)[0]
+        ):
+            return False
+        self.reap()
+        return True
+
+    def drain(self) -> None:
+        """Read both pipes until they close (or the workload is gone), then reap it; a
+        workload past its deadline is killed and marked timed out."""
+        while self.pipes_open and self._step():
+            pass
+        if not self.wait_exit(max(0.0, self.deadline - time.monotonic())):
+            self.timed_out = True
+            self.launched.kill()
+            self.wait_exit(None)
+
+    def _gone(self) -> bool:
+        return bool(
+            self.reaped
+            or self.reap_error
+            or (self.reaper is not None and not self.reaper.is_alive())
+        )
+
+    def _step(self) -> bool:
+        """One poll of the pipes; False when reading should stop."""
+        now = time.monotonic()
+        if not self.timed_out and now >= self.deadline:
+            self.timed_out = True
+            self.launched.kill()
+        if self._gone():
+            # The child is gone; descendants still holding the pipes get a short grace.
+            self.grace_until = self.grace_until or now + 0.5
+            if now >= self.grace_until:
+                self.launched.kill()
+                return False
+        # Everything the sample wrote is in the pipes already once the spawner has reaped
+        # all its processes: read what is there and stop, without waiting for an EOF.
+        drained = bool(self.reaped) and self.reaped[0].contained
+        wait = max(0.0, min(self.deadline - now, 0.25)) if not self.timed_out else 0.05
+        events = self.poller.poll(0 if drained else wait * 1000)
+        if drained and not events:
+            return False
+        for fd, _event in events:
+            self._ready(fd)
+        return True
+
+    def _ready(self, fd: int) -> None:
+        kind = self.kinds[fd]
+        if kind == "exit":
+            self.poller.unregister(fd)
+            self.reap()
+            return
+        size = self.chunk[fd]
+        data = os.read(fd, size)
+        if len(data) == size < _BIG_CHUNK:
+            _grow_pipe(fd)
+            self.chunk[fd] = _BIG_CHUNK
+        if not data:
+            self.poller.unregister(fd)
+            self.pipes_open -= 1
+        elif kind == "out":
+            self.sink.feed(data)
+        else:
+            self.stderr_tail += data
+            if len(self.stderr_tail) > 4 * STDERR_TAIL_BYTES:
+                del self.stderr_tail[: -(STDERR_TAIL_BYTES + 1)]  # +1: see word_aligned_tail
+
+    def abandon(self) -> None:
+        """Kill the workload and wait briefly for its report; a spawner that gives none is
+        dropped (the next sample starts a fresh one)."""
+        self.launched.kill()
+        try:
+            done = self.wait_exit(5)
+        except BaseException:
+            done = False
+        if not done:
+            drop_spawner()
+
+
+def _measured(
+    argv: Sequence[str], r: Reaped, sink: _StdoutSink, watch: _Watch, check_bytes: int
+) -> ProcessResult:
+    """The ``ProcessResult`` of a reaped sample: rusage, exit, and what its output said."""
     exit_code = os.waitstatus_to_exitcode(r.status)
     sig = -exit_code if exit_code < 0 else None
     wall = r.wall_ns / 1e9
@@ -529,8 +577,8 @@ def run_process(
     return ProcessResult(
         argv=tuple(argv),
         exit_code=None if sig is not None else exit_code,
-        signal=sig if not timed_out else None,
-        timed_out=timed_out,
+        signal=sig if not watch.timed_out else None,
+        timed_out=watch.timed_out,
         wall_time=wall,
         user_time=r.utime,
         sys_time=r.stime,
@@ -543,7 +591,9 @@ def run_process(
         stdout_complete=sink.emitted <= STDOUT_HEAD_BYTES and sink.beyond is None,
         stdout_unchecked=sink.unchecked,
         stdout_check_bytes=check_bytes,
-        stderr_tail=word_aligned_tail(stderr_tail, STDERR_TAIL_BYTES).decode("utf-8", "replace"),
+        stderr_tail=word_aligned_tail(watch.stderr_tail, STDERR_TAIL_BYTES).decode(
+            "utf-8", "replace"
+        ),
     )
 
 
