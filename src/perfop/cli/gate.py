@@ -158,49 +158,57 @@ def _check_init_ci_flags(*, store: str, pages: bool, setup: str | None) -> None:
         raise UsageError("--setup '': give a command, e.g. --setup 'pip install -e .[test]'")
 
 
+# The gate's own options (the shared ones are in cli/common.py).
+_GateBaseOption = Annotated[
+    str | None,
+    typer.Option("--base", help="Base ref (its merge-base with HEAD is measured)."),
+]
+_GateWorkloadOption = Annotated[
+    list[str] | None,
+    typer.Option("--workload", "-w", help="Gate only this workload (repeatable)."),
+]
+_GateSeedOption = Annotated[
+    int | None,
+    typer.Option("--seed", callback=seed_callback, help="Seed of the first comparison (recorded)."),
+]
+_GateSummaryOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--summary",
+        help="Append the Markdown summary to this file (default: $GITHUB_STEP_SUMMARY).",
+        show_default=False,
+    ),
+]
+_GateCommentOption = Annotated[
+    bool,
+    typer.Option(
+        "--comment",
+        help="Create or update the pull request's perfop comment (GITHUB_TOKEN; a fork's "
+        "read-only token: a note in the step summary instead).",
+    ),
+]
+_GateCheckRunOption = Annotated[
+    bool, typer.Option("--check-run", help="Also create a check run with the summary.")
+]
+_GatePrOption = Annotated[
+    int | None,
+    typer.Option("--pr", min=1, help="Pull request number (default: the Actions event)."),
+]
+
+
 def gate(
     ctx: typer.Context,
-    base: Annotated[
-        str | None,
-        typer.Option("--base", help="Base ref (its merge-base with HEAD is measured)."),
-    ] = None,
-    workload: Annotated[
-        list[str] | None,
-        typer.Option("--workload", "-w", help="Gate only this workload (repeatable)."),
-    ] = None,
-    seed: Annotated[
-        int | None,
-        typer.Option(
-            "--seed", callback=seed_callback, help="Seed of the first comparison (recorded)."
-        ),
-    ] = None,
+    base: _GateBaseOption = None,
+    workload: _GateWorkloadOption = None,
+    seed: _GateSeedOption = None,
     max_time: MaxTimeOption = None,
     max_pairs: MaxPairsOption = None,
     max_runs: MaxRunsOption = None,
     fail_on_inconclusive: FailOnInconclusiveOption = False,
-    summary: Annotated[
-        Path | None,
-        typer.Option(
-            "--summary",
-            help="Append the Markdown summary to this file (default: $GITHUB_STEP_SUMMARY).",
-            show_default=False,
-        ),
-    ] = None,
-    comment: Annotated[
-        bool,
-        typer.Option(
-            "--comment",
-            help="Create or update the pull request's perfop comment (GITHUB_TOKEN; a fork's "
-            "read-only token: a note in the step summary instead).",
-        ),
-    ] = False,
-    check_run: Annotated[
-        bool, typer.Option("--check-run", help="Also create a check run with the summary.")
-    ] = False,
-    pr: Annotated[
-        int | None,
-        typer.Option("--pr", min=1, help="Pull request number (default: the Actions event)."),
-    ] = None,
+    summary: _GateSummaryOption = None,
+    comment: _GateCommentOption = False,
+    check_run: _GateCheckRunOption = False,
+    pr: _GatePrOption = None,
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
     from perfop.budget import command_started
