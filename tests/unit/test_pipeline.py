@@ -21,6 +21,7 @@ import pytest
 from perfop import pipeline
 from perfop.budget import Budget, budget_settings
 from perfop.config import LoadedConfig, load_config, resolve_workload
+from perfop.errors import WorkloadError
 from perfop.model import ProcessResult, RunStatus, Verdict
 from perfop.pairs import CPU, WALL, PairRunner, Side
 from perfop.worktrees import Checkout
@@ -46,16 +47,25 @@ class Synthetic:
     side's warm-up included) that exits 1."""
 
     def __init__(
-        self, clock: FakeClock, draw: Draw, label: str, seed: int, fail_at: int | None = None
+        self,
+        clock: FakeClock,
+        draw: Draw,
+        label: str,
+        seed: int,
+        fail_at: int | None = None,
+        raise_at: tuple[int, BaseException] | None = None,
     ) -> None:
         self.clock, self.draw, self.label = clock, draw, label
         self.rng = np.random.default_rng(seed)
         self.fail_at = fail_at
+        self.raise_at = raise_at  # (run, exception): that run raises instead
         self.calls = 0
 
     def run(
         self, argv: tuple[str, ...], *, cwd: Path, env: Mapping[str, str], timeout: float
     ) -> ProcessResult:
+        if self.raise_at is not None and self.calls == self.raise_at[0]:
+            raise self.raise_at[1]
         cpu, wall = self.draw(self.rng, self.label)
         self.clock.now += wall
         code = 1 if self.calls == self.fail_at else 0
@@ -129,6 +139,9 @@ def _measure(
     max_pairs: int | None = None,
     stopping: str = "sequential",
     fail_at: int | None = None,
+    raise_at: tuple[int, BaseException] | None = None,
+    start_errors: str = "raise",
+    recorder: Recorded | None = None,
 ) -> tuple[pipeline.Measured, Recorded, FakeClock, Budget]:
     wl = loaded.workload("w")
     tmp_path = loaded.repo_root
@@ -136,10 +149,20 @@ def _measure(
     resolved = resolve_workload("w", wl, repo=loaded.repo_root, worktree=tmp_path)
     co = Checkout("base", "HEAD", "0" * 40, tmp_path)
     sides = [
-        Side(label, co, resolved, {}, run_id, sampler=Synthetic(clock, draw, label, run_id, fail))
-        for label, run_id, fail in (("base", 1, None), ("candidate", 2, fail_at))
+        Side(
+            label,
+            co,
+            resolved,
+            {},
+            run_id,
+            sampler=Synthetic(clock, draw, label, run_id, fail, raised),
+        )
+        for label, run_id, fail, raised in (
+            ("base", 1, None, None),
+            ("candidate", 2, fail_at, raise_at),
+        )
     ]
-    recorder = Recorded()
+    recorder = recorder if recorder is not None else Recorded()
     runner = PairRunner(recorder, sides[0], sides[1], 7, "w", clock=clock)
     settings = budget_settings(
         wl, alpha=loaded.config.alpha, max_time=max_time, max_pairs=max_pairs
@@ -152,6 +175,7 @@ def _measure(
         seed=7,
         env_id=0,
         stopping=stopping,  # type: ignore[arg-type]
+        start_errors=start_errors,  # type: ignore[arg-type]
     )
     silent = pipeline.Silent()
     measured = pipeline.measure_sides(
@@ -285,3 +309,34 @@ def test_a_calibration_spends_the_whole_budget_and_decides_nothing(loaded: Loade
     d = measured.decided
     assert d.pairs == 30 and d.verdict is None and d.failure is None
     assert measured.pair_cost == pytest.approx(0.1 + 0.11, rel=0.02)  # base + candidate
+
+
+def test_ctrl_c_ends_both_runs_as_interrupted_and_propagates(loaded: LoadedConfig) -> None:
+    # compare and calibrate alike (before the one pipeline, calibrate left its runs "running").
+    for stopping in ("sequential", "budget"):
+        recorder = Recorded()
+        with pytest.raises(KeyboardInterrupt):
+            _measure(
+                loaded,
+                _sleeper(0.0),
+                stopping=stopping,
+                raise_at=(4, KeyboardInterrupt()),
+                recorder=recorder,
+            )
+        assert recorder.finished == {1: RunStatus.INTERRUPTED, 2: RunStatus.INTERRUPTED}
+
+
+def test_a_command_that_cannot_start_fails_a_calibration_but_stops_a_comparison(
+    loaded: LoadedConfig,
+) -> None:
+    gone = WorkloadError("command not found: 'w'; check the workload's command")
+    measured = _measure(
+        loaded,
+        _sleeper(0.0),
+        stopping="budget",
+        start_errors="fail",
+        raise_at=(2, gone),
+    )[0]
+    assert measured.decided.failure == gone.message
+    with pytest.raises(WorkloadError):
+        _measure(loaded, _sleeper(0.0), raise_at=(2, gone))
