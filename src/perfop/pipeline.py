@@ -286,8 +286,10 @@ def measure_sides(
         for side in runner.sides:
             recorder.finish_run(side.run_id, RunStatus.INTERRUPTED)
         raise
-    if outcome is None:
-        outcome = decide(runner, budget, seq, wl, loaded.config) if seq else unjudged(runner)
+    if outcome is None and seq is not None:
+        outcome = decide(runner, budget, seq, wl, loaded.config)
+    elif outcome is None:
+        outcome = unjudged(runner)
     contention = finish_runs(recorder, runner, wl, outcome, keep_specs=job.keep_specs)
     progress.workload_finished(job.name)
     return Measured(
