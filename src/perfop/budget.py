@@ -34,6 +34,10 @@ CLEANUP_PER_CHECKOUT = 4.0
 # the 10 s detection set-up, and 5 of 20 budget-bound comparisons overran 10 s by up to 0.37 s
 # with only 4x the checkouts kept free (docs/benchmarks.md, "10 s level ... quiet").
 CLEANUP_FLOOR = 0.3
+# What follows the last pair also includes that pair's look and the final analysis of every metric
+# (at 30 s and ~350 pairs perfop's `elapsed` ended 0.08-0.21 s past the deadline, and 4 of 60
+# comparisons overran 30 s by up to 0.14 s): the deadline keeps this many costliest looks free.
+LOOKS_AFTER_LAST_PAIR = 3.0
 
 
 def cleanup_reserve(checkouts: float) -> float:
@@ -211,11 +215,19 @@ class Budget:
         self.effective = settings.max_time
         self.planned: Plan | None = None
         self._exhausted: bool | None = None
+        self.analysis = 0.0  # the costliest look so far (seconds), see ``price_look``
 
     @property
     def deadline(self) -> float:
-        """No pair may end after this (on ``clock``)."""
-        return self.started + self.effective - self.reserve
+        """No pair may end after this (on ``clock``): the reserve, and the analysis that follows
+        the last pair, are kept free."""
+        return self.started + self.effective - self.reserve - LOOKS_AFTER_LAST_PAIR * self.analysis
+
+    def price_look(self, seconds: float) -> None:
+        """Record what one look's analysis took: the look after the last pair and the final
+        analysis of every metric cost about ``LOOKS_AFTER_LAST_PAIR`` such looks, and the
+        deadline keeps them free."""
+        self.analysis = max(self.analysis, max(0.0, seconds))
 
     def elapsed(self) -> float:
         return self.clock() - self.started

@@ -412,7 +412,10 @@ def sequential_pairs(
             design = design.truncated(max(runner.index, 1))
             k = len(design.looks) - 1
             stop_reason = "budget"
-        if _look(runner, design, k, decision, wl, config) != stats.UNDECIDED:
+        looked = budget.clock()
+        code = _look(runner, design, k, decision, wl, config)
+        budget.price_look(budget.clock() - looked)
+        if code != stats.UNDECIDED:
             stop_reason = "decided"
             break
         if k == len(design.looks) - 1:

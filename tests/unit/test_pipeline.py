@@ -340,3 +340,34 @@ def test_a_command_that_cannot_start_fails_a_calibration_but_stops_a_comparison(
     assert measured.decided.failure == gone.message
     with pytest.raises(WorkloadError):
         _measure(loaded, _sleeper(0.0), raise_at=(2, gone))
+
+
+def test_the_analysis_after_the_last_pair_is_kept_within_the_budget(
+    loaded: LoadedConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each look's analysis takes time too (at 30 s and ~350 pairs the last look and the final
+    # analysis ended 0.08-0.21 s past the deadline, and 4 of 60 comparisons overran 30 s).
+    # Here a look costs 0.3 s on the fake clock: the last pair must end early enough that its
+    # look, and the final analysis after it, still end within max_time less the reserve.
+    look_cost = 0.3
+    clocks: list[FakeClock] = []
+    real_look = pipeline._look
+
+    def slow_look(*args: Any, **kwargs: Any) -> int:
+        clocks[0].now += look_cost
+        return real_look(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_look", slow_look)
+    real_init = FakeClock.__init__
+
+    def remember(self: FakeClock) -> None:
+        real_init(self)
+        clocks.append(self)
+
+    monkeypatch.setattr(FakeClock, "__init__", remember)
+    measured, _, clock, budget = _measure(loaded, _sleeper(0.0, noise=0.10), max_time=6.0)
+    d = measured.decided
+    assert d.verdict == Verdict.INCONCLUSIVE and d.pairs > 5
+    assert budget.analysis == pytest.approx(look_cost)
+    # The last look has ended; two more looks' worth (the final analysis) still fit.
+    assert clock() + 2 * look_cost <= budget.started + budget.effective - budget.reserve + 1e-9
