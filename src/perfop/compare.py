@@ -40,6 +40,7 @@ from perfop.pipeline import (
     resolve_seed,
     sequential_pairs,
 )
+from perfop.records.comparison import metric_row
 from perfop.runner import check_startable, set_affinity, workload_env
 from perfop.store import Store
 from perfop.store import compare as cstore
@@ -515,33 +516,7 @@ def _num(value: float) -> float | None:
 
 
 def _metric_rows(wc: WorkloadComparison) -> list[dict[str, Any]]:
-    rows = []
-    for m in wc.metrics:
-        a = m.analysis
-        rows.append(
-            {
-                "name": m.name,
-                "unit": m.unit,
-                "better": m.better,
-                "base_median": _num(m.base_median),
-                "candidate_median": _num(m.candidate_median),
-                "ratio": _num(a.ratio),
-                "ci_low": _num(a.ci_low),
-                "ci_high": _num(a.ci_high),
-                "equivalence_ci": [_num(a.eq_ci_low), _num(a.eq_ci_high)],
-                "p_value": _num(a.p_value),
-                "nominal_level": _num(a.nominal_level),
-                "verdict": a.verdict.value,
-                "pairs": a.n,
-                "mde": _num(a.mde),
-                "geometric_mean_ratio": _num(a.gm_ratio),
-                "geometric_mean_ci": [_num(a.gm_ci_low), _num(a.gm_ci_high)],
-                "hodges_lehmann_ratio": _num(a.hl_ratio),
-                "hodges_lehmann_ci": [_num(a.hl_ci_low), _num(a.hl_ci_high)],
-                "wilcoxon_p": _num(a.wilcoxon_p),
-            }
-        )
-    return rows
+    return [metric_row(m) for m in wc.metrics]
 
 
 def _workload_row(wc: WorkloadComparison) -> dict[str, Any]:

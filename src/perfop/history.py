@@ -13,13 +13,16 @@ import itertools
 import os
 import subprocess
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from perfop.changepoint import detect_change_points
 from perfop.errors import UsageError
 from perfop.model import BUILTIN_METRICS
+from perfop.records.history import HISTORY_SCHEMA as HISTORY_SCHEMA
+from perfop.records.history import History as History
+from perfop.records.history import HistoryPoint as HistoryPoint
+from perfop.records.history import Shift as Shift
 from perfop.stats import STATISTICS
 
 if TYPE_CHECKING:
@@ -27,52 +30,6 @@ if TYPE_CHECKING:
     from perfop.measure import RunProgress, WorkloadRun
     from perfop.store import Store
     from perfop.store.history import CommitInfo
-
-HISTORY_SCHEMA = "perfop.history/1"
-
-
-@dataclass(frozen=True)
-class HistoryPoint:
-    """One commit of the series: the statistic over every sample recorded for it."""
-
-    sha: str
-    committed_at: str | None
-    branch: str | None
-    subject: str | None
-    value: float
-    n: int
-    run_ids: tuple[int, ...]
-    dirty: bool
-
-
-@dataclass(frozen=True)
-class Shift:
-    """A persistent change of level, introduced in the commit range ``last_good..first_bad``."""
-
-    index: int
-    last_good: str
-    first_bad: str
-    commit_range: str
-    mean_before: float
-    mean_after: float
-    magnitude: float
-    confidence: float
-    pvalue: float
-    direction: str  # "regression" | "improvement" | "change"
-
-
-@dataclass(frozen=True)
-class History:
-    workload: str
-    metric: str
-    unit: str
-    better: str
-    statistic: str
-    points: tuple[HistoryPoint, ...]
-    shifts: tuple[Shift, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"schema": HISTORY_SCHEMA, **asdict(self)}
 
 
 def _git(repo: Path, *args: str) -> str | None:
@@ -190,26 +147,13 @@ def load_histories(
     summary, reads samples. A named workload without a series is an error; unnamed, it is
     skipped (a workload only ever compared has nothing to chart).
     """
-    from perfop.store.history import commit_statistics, known_workloads, series_summaries
+    from perfop.store.history import series_summaries
 
     if statistic not in STATISTICS:
         raise UsageError(f"--statistic {statistic!r}: expected one of {', '.join(STATISTICS)}")
     named = bool(workloads)
     found = series_summaries(store, metric, statistic, workloads)
-    names = list(workloads) if named else [w for w in known_workloads(store) if w in found]
-    grouped: dict[str, dict[str, list[Any]]] = {}
-    for name in names:
-        runs = found.get(name)
-        if not runs:
-            known = ", ".join(known_workloads(store)) or "none yet"
-            raise UsageError(
-                f"no recorded runs of workload {name!r} with a commit; record some with "
-                f"'perfop record' or 'perfop import' (workloads in the store: {known})"
-            )
-        by_sha: dict[str, list[Any]] = {}
-        for item in runs:
-            by_sha.setdefault(item.run.sha, []).append(item)
-        grouped[name] = by_sha
+    grouped = _by_commit(store, found, workloads)
     missing = sorted(
         {
             sha
@@ -219,56 +163,20 @@ def load_histories(
         }
     )
     git_times = _commit_times(repo_root, missing)
-    pooled = [
-        [i.run.run_id for i in items]
-        for by_sha in grouped.values()
-        for items in by_sha.values()
-        if not (len(items) == 1 and items[0].n)
-    ]
-    pooled_values = dict(
-        zip(
-            (tuple(g) for g in pooled),
-            commit_statistics(store, pooled, metric, statistic) if pooled else [],
-            strict=True,
-        )
-    )
+    pooled_values = _pooled_values(store, grouped, metric, statistic)
     sortable: dict[str, str] = {}
     out: list[History] = []
     for name, by_sha in grouped.items():
         points: list[tuple[str, int, HistoryPoint]] = []
         for sha, items in by_sha.items():
-            if len(items) == 1 and items[0].n:
-                value: tuple[float, int] | None = (items[0].value, items[0].n)
-            else:
-                value = pooled_values[tuple(i.run.run_id for i in items)]
-            if value is None:
+            point = _point(sha, items, pooled_values, git_times)
+            if point is None:
                 continue
-            rs = [i.run for i in items]
-            if len(rs) == 1:  # the common case, without the generators below (50,000 a page)
-                r = rs[0]
-                committed = r.committed_at or git_times.get(sha)
-                branch, subject, dirty = r.branch or r.ref, r.subject, bool(r.dirty)
-            else:
-                committed = next((r.committed_at for r in rs if r.committed_at), None)
-                committed = committed or git_times.get(sha)
-                branch = next((r.branch or r.ref for r in rs if r.branch or r.ref), None)
-                subject = next((r.subject for r in rs if r.subject), None)
-                dirty = any(bool(r.dirty) for r in rs)
-            point = HistoryPoint(
-                sha=sha,
-                committed_at=committed,
-                branch=branch or None,
-                subject=subject or None,
-                value=value[0],
-                n=value[1],
-                run_ids=tuple(r.run_id for r in rs),
-                dirty=dirty,
-            )
-            stamp = committed or rs[0].started_at
+            stamp = point.committed_at or items[0].run.started_at
             key = sortable.get(stamp)
             if key is None:
                 key = sortable[stamp] = _sortable_time(stamp)
-            points.append((key, rs[0].run_id, point))
+            points.append((key, items[0].run.run_id, point))
         if not points:
             if not named:
                 continue
@@ -289,6 +197,88 @@ def load_histories(
             )
         )
     return out
+
+
+def _by_commit(
+    store: Store, found: dict[str, list[Any]], workloads: Sequence[str]
+) -> dict[str, dict[str, list[Any]]]:
+    """workload -> sha -> its runs: the named workloads (each must have a series), or every
+    workload that has one, in the store's order."""
+    from perfop.store.history import known_workloads
+
+    named = bool(workloads)
+    names = list(workloads) if named else [w for w in known_workloads(store) if w in found]
+    grouped: dict[str, dict[str, list[Any]]] = {}
+    for name in names:
+        runs = found.get(name)
+        if not runs:
+            known = ", ".join(known_workloads(store)) or "none yet"
+            raise UsageError(
+                f"no recorded runs of workload {name!r} with a commit; record some with "
+                f"'perfop record' or 'perfop import' (workloads in the store: {known})"
+            )
+        by_sha: dict[str, list[Any]] = {}
+        for item in runs:
+            by_sha.setdefault(item.run.sha, []).append(item)
+        grouped[name] = by_sha
+    return grouped
+
+
+def _pooled_values(
+    store: Store, grouped: dict[str, dict[str, list[Any]]], metric: str, statistic: str
+) -> dict[tuple[int, ...], tuple[float, int] | None]:
+    """The statistic over the pooled samples of each commit not measured by one summarised run."""
+    from perfop.store.history import commit_statistics
+
+    pooled = [
+        [i.run.run_id for i in items]
+        for by_sha in grouped.values()
+        for items in by_sha.values()
+        if not (len(items) == 1 and items[0].n)
+    ]
+    return dict(
+        zip(
+            (tuple(g) for g in pooled),
+            commit_statistics(store, pooled, metric, statistic) if pooled else [],
+            strict=True,
+        )
+    )
+
+
+def _point(
+    sha: str,
+    items: Sequence[Any],
+    pooled_values: dict[tuple[int, ...], tuple[float, int] | None],
+    git_times: dict[str, str],
+) -> HistoryPoint | None:
+    """One commit's point, or None when its runs have no value of the metric."""
+    if len(items) == 1 and items[0].n:
+        value: tuple[float, int] | None = (items[0].value, items[0].n)
+    else:
+        value = pooled_values[tuple(i.run.run_id for i in items)]
+    if value is None:
+        return None
+    rs = [i.run for i in items]
+    if len(rs) == 1:  # the common case, without the generators below (50,000 a page)
+        r = rs[0]
+        committed = r.committed_at or git_times.get(sha)
+        branch, subject, dirty = r.branch or r.ref, r.subject, bool(r.dirty)
+    else:
+        committed = next((r.committed_at for r in rs if r.committed_at), None)
+        committed = committed or git_times.get(sha)
+        branch = next((r.branch or r.ref for r in rs if r.branch or r.ref), None)
+        subject = next((r.subject for r in rs if r.subject), None)
+        dirty = any(bool(r.dirty) for r in rs)
+    return HistoryPoint(
+        sha=sha,
+        committed_at=committed,
+        branch=branch or None,
+        subject=subject or None,
+        value=value[0],
+        n=value[1],
+        run_ids=tuple(r.run_id for r in rs),
+        dirty=dirty,
+    )
 
 
 def _with_shifts(

@@ -24,29 +24,14 @@ from perfop.config import LoadedConfig, ResolvedWorkload, WorkloadConfig
 from perfop.contention import Monitor
 from perfop.environment import redact_text
 from perfop.errors import UsageError
-from perfop.model import BUILTIN_METRICS, MetricSpec, ProcessResult, RunStatus, Verdict
+from perfop.model import BUILTIN_METRICS, MetricSpec, ProcessResult, RunStatus
+from perfop.records.comparison import MetricResult as MetricResult
 from perfop.store import Store
 from perfop.suites import ProcessSampler, Sampler, sampler_for
 from perfop.worktrees import Checkout
 
 if TYPE_CHECKING:
     from perfop.budget import Budget, Plan
-
-
-@dataclass(frozen=True)
-class MetricResult:
-    """One metric of one workload: medians of both sides and the paired analysis."""
-
-    name: str
-    unit: str
-    better: str
-    base_median: float
-    candidate_median: float
-    analysis: stats.MetricComparison
-
-    @property
-    def verdict(self) -> Verdict:
-        return self.analysis.verdict
 
 
 @dataclass

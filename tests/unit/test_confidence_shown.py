@@ -4,12 +4,27 @@ minimum detectable effect (report sentences, validation reasons)."""
 from __future__ import annotations
 
 from perfop.engagement.outcome import WorkloadEvidence, decide
+from perfop.records.comparison import metric_from_row
 from perfop.report.content import change_phrase, workload_sentence
-from perfop.report.model import MetricResult, WorkloadResult
+from perfop.report.model import WorkloadResult
 
 
 def _wl(verdict: str, ratio: float, lo: float, hi: float, mde: float | None) -> WorkloadResult:
-    m = MetricResult("wall_time", "s", "lower", 1.0, ratio, ratio, lo, hi, 0.01, verdict, mde)
+    m = metric_from_row(
+        {
+            "name": "wall_time",
+            "unit": "s",
+            "better": "lower",
+            "base_median": 1.0,
+            "candidate_median": ratio,
+            "ratio": ratio,
+            "ci_low": lo,
+            "ci_high": hi,
+            "p_value": 0.01,
+            "verdict": verdict,
+            "mde": mde,
+        }
+    )
     return WorkloadResult(
         comparison_id=1,
         workload="parse",

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from perfop.engagement.records import Status
+from perfop.records.outcome import Outcome as Outcome
 from perfop.slo import REGRESSION_STATES, RISK_STATES, SLOResult
 
 # The facts a rule looks at, and their possible values.
@@ -195,32 +196,6 @@ class Facts:
     behaviour: str
     slo: str
     others: str
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a validation concluded, and what to do about it."""
-
-    status: Status
-    reasons: tuple[str, ...]
-    contradicts: bool  # the evidence contradicts the hypothesis (refuted or rejected)
-    rule: str = ""
-    qualifier: str = ""
-    advice: str = ""
-    advises_revert: bool = False
-    regressions: tuple[str, ...] = ()  # findings of their own: SLOs newly broken, others slower
-    residual_risks: tuple[str, ...] = ()  # SLOs still not met or not trusted, test warnings
-
-    @property
-    def headline(self) -> str:
-        """``confirmed``, or ``confirmed — SLO still not met``."""
-        return self.status.value + (f" — {self.qualifier}" if self.qualifier else "")
-
-    def to_dict(self) -> dict[str, Any]:
-        doc = asdict(self)
-        doc["status"] = self.status.value
-        doc["headline"] = self.headline
-        return doc
 
 
 def _moved(ev: WorkloadEvidence) -> bool:

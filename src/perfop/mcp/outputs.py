@@ -234,8 +234,9 @@ class ApprovalRequestDoc(EngagementDocument):
     decision: Decision
 
 
-class Outcome(Record):
-    """What a validation concluded (docs/outcomes.md's rules), and what to do about it."""
+class OutcomeDoc(Record):
+    """What a validation concluded (docs/outcomes.md's rules), and what to do about it: the
+    document of ``perfop.records.outcome.Outcome.to_dict()`` (its ``qualifier`` passes through)."""
 
     status: str
     headline: str = Field(description="The status, with its qualifier (e.g. SLO still not met).")
@@ -254,7 +255,7 @@ class ValidationDoc(EngagementDocument):
     validation: Json
     status: str = Field(description="The hypothesis's status after the evidence.")
     contradicts: bool = Field(description="True when the measured effect contradicts it.")
-    outcome: Outcome
+    outcome: OutcomeDoc
     comparison_id: int | None
 
 

@@ -239,7 +239,7 @@ def hypothesis_outcome(data: ReportData, h: HypothesisInfo) -> HypothesisOutcome
         )
     return HypothesisOutcome(
         h.label,
-        d.status,
+        d.status.value,
         d.headline,
         d.advice,
         d.advises_revert,

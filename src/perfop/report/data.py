@@ -12,6 +12,7 @@ import dataclasses
 import shlex
 import subprocess
 from collections.abc import Mapping, Sequence
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -225,7 +226,8 @@ def _measured_ratio(validations: Sequence[ValidationResult], metric: str) -> flo
     return None
 
 
-def _history(store: Store, workload: str, metric: str, unit: str) -> History | None:
+def _history(store: Store, workload: str, metric: str, unit: str, better: str) -> History | None:
+    """The medians of ``workload``'s last 60 baseline runs, oldest first (one point a run)."""
     from perfop.stats import summarize
 
     points = []
@@ -233,35 +235,31 @@ def _history(store: Store, workload: str, metric: str, unit: str) -> History | N
         rec = store.get_run(run.id)
         values = rec.values(metric)
         if values:
-            points.append(HistoryPoint(run.id, run.started_at, run.sha, summarize(values).median))
-    return History(workload, metric, unit, tuple(points)) if points else None
+            points.append(
+                HistoryPoint(
+                    sha=run.sha or "",
+                    committed_at=None,
+                    branch=run.ref,
+                    subject=None,
+                    value=summarize(values).median,
+                    n=len(values),
+                    run_ids=(run.id,),
+                    dirty=bool(run.dirty),
+                    started_at=run.started_at,
+                )
+            )
+    if not points:
+        return None
+    return History(workload, metric, unit, better, "median", tuple(points), ())
 
 
-def collect(store: Store, loaded: LoadedConfig, engagement_id: int | None = None) -> ReportData:
-    """Read one engagement (the current one by default) and everything linked to it."""
-    from perfop.engagement.checks import derive_status, load_context
-    from perfop.engagement.hypotheses import rank
-    from perfop.engagement.service import current
-    from perfop.store import engagement as es
-
-    eng = current(store, engagement_id)
-    # The stage as the evidence has it now, not as the last `perfop status` stored it.
-    stage = str(derive_status(load_context(store, loaded, eng.id)).stage)
-    config = loaded.config
-    with store.read() as conn:
-        hyps = es.list_hypotheses(conn, eng.id)
-        designs = {h.id: es.latest_design(conn, h.id) for h in hyps}
-        approvals = es.list_approvals(conn, eng.id)
-        validations = {h.id: es.list_validations(conn, h.id) for h in hyps}
-        decisions = es.list_decisions(conn, eng.id)
-
-    workload_names = list(dict.fromkeys([*eng.spec.workloads, *config.workloads]))
-    workloads = []
-    for name in workload_names:
+def _workload_infos(names: Sequence[str], config: Any) -> list[WorkloadInfo]:
+    out = []
+    for name in names:
         wc = config.workloads.get(name)
         if wc is None:
             continue
-        workloads.append(
+        out.append(
             WorkloadInfo(
                 name=name,
                 command=command_text(workload_command(wc)),
@@ -272,47 +270,108 @@ def collect(store: Store, loaded: LoadedConfig, engagement_id: int | None = None
                 budget=f"warm-up {wc.warmup}, {wc.min_runs}-{wc.max_runs} runs, {wc.max_time:g} s",
             )
         )
+    return out
 
+
+def _baselines(store: Store, names: Sequence[str], since: str) -> tuple[list[Baseline], int | None]:
+    """Each workload's baseline run, and the environment of the first one that has it."""
     baselines = []
     environment_id = None
-    for name in workload_names:
+    for name in names:
         runs = store.list_runs(workload=name, kind="run", limit=50)
         done = [r for r in runs if r.status == "complete"] or runs
-        first = _first_after(done, eng.created_at) if done else None
+        first = _first_after(done, since) if done else None
         if first is None:
             continue
         rec = store.get_run(first.id)
         baselines.append(_baseline(rec, {}))
         environment_id = environment_id or rec.environment_id
-    environment = _environment(store.get_environment(environment_id) if environment_id else None)
-    label_of = {h.id: h.label for h in hyps}
-    measured, measured_from = _measured(
-        [(v, label_of[hid]) for hid, vs in validations.items() for v in vs], baselines
-    )
-    if environment is not None:
-        environment = dataclasses.replace(
-            environment, measured=measured, measured_from=measured_from
-        )
+    return baselines, environment_id
 
-    reader = Reader(store)
-    reader.prefetch(
-        [i for vs in validations.values() for v in vs for i in comparison_ids(v.evidence)]
-    )
+
+def _candidate_commits(
+    repo: Path, hyps: Sequence[Any], validations: Mapping[int, Sequence[Any]], base: str | None
+) -> dict[tuple[str, str], tuple[Commit, ...]]:
+    """(base, candidate sha) -> the candidate's commits, one ``git log`` per base."""
     commits_by_base: dict[str, list[str]] = {}
     for h in hyps:
         if h.candidate_sha:
             last_v = validations[h.id][-1] if validations[h.id] else None
-            base = last_v.base_sha if last_v else (eng.spec.base or config.base)
-            if base:
-                commits_by_base.setdefault(base, []).append(h.candidate_sha)
-    all_commits: dict[tuple[str, str], tuple[Commit, ...]] = {}
-    for base, cands in commits_by_base.items():
-        for cand, found in _git_commits(loaded.repo_root, base, cands).items():
-            all_commits[(base, cand)] = found
+            b = last_v.base_sha if last_v else base
+            if b:
+                commits_by_base.setdefault(b, []).append(h.candidate_sha)
+    found: dict[tuple[str, str], tuple[Commit, ...]] = {}
+    for b, cands in commits_by_base.items():
+        for cand, commits in _git_commits(repo, b, cands).items():
+            found[(b, cand)] = commits
+    return found
 
+
+def _design_info(d: Any) -> DesignInfo | None:
+    if not d:
+        return None
+    return DesignInfo(
+        d.fix,
+        d.fallback,
+        d.data_collection,
+        d.feature_flag,
+        d.kill_switch,
+        tuple(d.tests_to_add),
+        d.rollback,
+        d.coverage,
+        d.risk,
+        dict(d.done),
+    )
+
+
+def _hypothesis_info(
+    ranked: Any,
+    vals: Sequence[ValidationResult],
+    design: DesignInfo | None,
+    approvals: Sequence[Any],
+    commits: tuple[Commit, ...],
+) -> HypothesisInfo:
+    h = ranked.hypothesis
+    return HypothesisInfo(
+        rank=ranked.rank,
+        label=h.label,
+        statement=h.statement,
+        root_cause=h.root_cause,
+        components=tuple(h.components),
+        workloads=tuple(h.workloads),
+        metric=h.metric,
+        expected_ratio=h.expected_ratio,
+        measured_ratio=_measured_ratio(vals, h.metric),
+        status=str(h.status),
+        risk=h.risk,
+        effort=h.effort,
+        confidence=h.confidence,
+        evidence=tuple(h.evidence),
+        verification=tuple(h.verification),
+        candidate_ref=h.candidate_ref,
+        candidate_sha=h.candidate_sha,
+        design=design,
+        approvals=tuple(
+            f"{a.by} ({a.created_at[:10]})"
+            for a in approvals
+            if a.kind == "approval" and a.hypothesis_id == h.id
+        ),
+        commits=commits,
+    )
+
+
+def _hypotheses(
+    reader: Reader,
+    ctx: Mapping[str, Any],
+    all_commits: Mapping[tuple[str, str], tuple[Commit, ...]],
+) -> tuple[list[HypothesisInfo], list[ValidationResult]]:
+    """Each hypothesis in rank order with its validations (all validations, oldest first)."""
+    from perfop.engagement.hypotheses import rank
+
+    eng, config, validations = ctx["engagement"], ctx["config"], ctx["validations"]
     results: list[ValidationResult] = []
     hyp_infos = []
-    for ranked in rank(hyps):
+    for ranked in rank(ctx["hypotheses"]):
         h = ranked.hypothesis
         targeted = list(h.workloads or eng.spec.workloads or config.workloads)
         vals = [
@@ -328,23 +387,6 @@ def collect(store: Store, loaded: LoadedConfig, engagement_id: int | None = None
             for v in validations[h.id]
         ]
         results.extend(vals)
-        d = designs.get(h.id)
-        design = (
-            DesignInfo(
-                d.fix,
-                d.fallback,
-                d.data_collection,
-                d.feature_flag,
-                d.kill_switch,
-                tuple(d.tests_to_add),
-                d.rollback,
-                d.coverage,
-                d.risk,
-                dict(d.done),
-            )
-            if d
-            else None
-        )
         last = validations[h.id][-1] if validations[h.id] else None
         commits: tuple[Commit, ...] = ()
         if h.candidate_sha:
@@ -352,68 +394,116 @@ def collect(store: Store, loaded: LoadedConfig, engagement_id: int | None = None
             commits = all_commits.get((base or "", h.candidate_sha), ())
             if not commits:
                 commits = (Commit(h.candidate_sha, h.candidate_ref or ""),)
-        hyp_infos.append(
-            HypothesisInfo(
-                rank=ranked.rank,
-                label=h.label,
-                statement=h.statement,
-                root_cause=h.root_cause,
-                components=tuple(h.components),
-                workloads=tuple(h.workloads),
-                metric=h.metric,
-                expected_ratio=h.expected_ratio,
-                measured_ratio=_measured_ratio(vals, h.metric),
-                status=str(h.status),
-                risk=h.risk,
-                effort=h.effort,
-                confidence=h.confidence,
-                evidence=tuple(h.evidence),
-                verification=tuple(h.verification),
-                candidate_ref=h.candidate_ref,
-                candidate_sha=h.candidate_sha,
-                design=design,
-                approvals=tuple(
-                    f"{a.by} ({a.created_at[:10]})"
-                    for a in approvals
-                    if a.kind == "approval" and a.hypothesis_id == h.id
-                ),
-                commits=commits,
-            )
-        )
+        design = _design_info(ctx["designs"].get(h.id))
+        hyp_infos.append(_hypothesis_info(ranked, vals, design, ctx["approvals"], commits))
     results.sort(key=lambda v: (v.created_at, v.id))
+    return hyp_infos, results
 
+
+def _histories(
+    store: Store, baselines: Sequence[Baseline], workloads: Sequence[WorkloadInfo]
+) -> list[History]:
+    """The baseline medians over time of each workload with a baseline (two runs or more)."""
     history = []
     for b in baselines:
         primary = next((w.primary_metric for w in workloads if w.name == b.workload), "wall_time")
         unit = next((m.unit for m in b.metrics if m.metric == primary), "s")
-        h_ = _history(store, b.workload, primary, unit)
+        better = next((m.better for m in b.metrics if m.metric == primary), "lower")
+        h_ = _history(store, b.workload, primary, unit, better)
         if h_ is not None and len(h_.points) >= 2:
             history.append(h_)
+    return history
 
+
+def _settings(loaded: LoadedConfig, eng: Any) -> Settings:
+    config = loaded.config
+    return Settings(
+        threshold=config.threshold,
+        alpha=config.alpha,
+        seed=config.seed,
+        affinity=tuple(config.affinity) if config.affinity else None,
+        test_command=command_text(config.test_command) if config.test_command else None,
+        base=eng.spec.base or config.base,
+        config_file=loaded.source,
+    )
+
+
+def _read_engagement(store: Store, eng_id: int) -> dict[str, Any]:
+    """The engagement's hypotheses, designs, approvals, validations and decisions, one read."""
+    from perfop.store import engagement as es
+
+    with store.read() as conn:
+        hyps = es.list_hypotheses(conn, eng_id)
+        return {
+            "hypotheses": hyps,
+            "designs": {h.id: es.latest_design(conn, h.id) for h in hyps},
+            "approvals": es.list_approvals(conn, eng_id),
+            "validations": {h.id: es.list_validations(conn, h.id) for h in hyps},
+            "decisions": es.list_decisions(conn, eng_id),
+        }
+
+
+def _environment_info(
+    store: Store,
+    environment_id: int | None,
+    validations: Sequence[tuple[Any, str]],
+    baselines: Sequence[Baseline],
+) -> EnvironmentInfo | None:
+    environment = _environment(store.get_environment(environment_id) if environment_id else None)
+    measured, measured_from = _measured(validations, baselines)
+    if environment is None:
+        return None
+    return dataclasses.replace(environment, measured=measured, measured_from=measured_from)
+
+
+def collect(store: Store, loaded: LoadedConfig, engagement_id: int | None = None) -> ReportData:
+    """Read one engagement (the current one by default) and everything linked to it."""
+    from perfop.engagement.checks import derive_status, load_context
+    from perfop.engagement.service import current
+
+    eng = current(store, engagement_id)
+    # The stage as the evidence has it now, not as the last `perfop status` stored it.
+    stage = str(derive_status(load_context(store, loaded, eng.id)).stage)
+    config = loaded.config
+    ctx = _read_engagement(store, eng.id)
+    ctx.update(engagement=eng, config=config)
+    validations, approvals = ctx["validations"], ctx["approvals"]
+
+    workload_names = list(dict.fromkeys([*eng.spec.workloads, *config.workloads]))
+    workloads = _workload_infos(workload_names, config)
+    baselines, environment_id = _baselines(store, workload_names, eng.created_at)
+    label_of = {h.id: h.label for h in ctx["hypotheses"]}
+    environment = _environment_info(
+        store,
+        environment_id,
+        [(v, label_of[hid]) for hid, vs in validations.items() for v in vs],
+        baselines,
+    )
+
+    reader = Reader(store)
+    reader.prefetch(
+        [i for vs in validations.values() for v in vs for i in comparison_ids(v.evidence)]
+    )
+    all_commits = _candidate_commits(
+        loaded.repo_root, ctx["hypotheses"], validations, eng.spec.base or config.base
+    )
+    hyp_infos, results = _hypotheses(reader, ctx, all_commits)
     return redact_report(
         ReportData(
             generated_at=utcnow("seconds"),
             perfop_version=__version__,
             repository=loaded.repo_root.name,
             engagement=_engagement_info(eng, stage),
-            settings=Settings(
-                threshold=config.threshold,
-                alpha=config.alpha,
-                seed=config.seed,
-                affinity=tuple(config.affinity) if config.affinity else None,
-                test_command=command_text(config.test_command) if config.test_command else None,
-                base=eng.spec.base or config.base,
-                config_file=loaded.source,
-            ),
+            settings=_settings(loaded, eng),
             environment=environment,
             workloads=tuple(workloads),
             baselines=tuple(baselines),
             hypotheses=tuple(hyp_infos),
             validations=tuple(results),
-            history=tuple(history),
+            history=tuple(_histories(store, baselines, workloads)),
             decisions=tuple(
                 DecisionEntry(d.ts, d.actor, d.kind, d.what, d.why, tuple(d.evidence))
-                for d in decisions
+                for d in ctx["decisions"]
             ),
             open_questions=tuple(eng.open_questions),
             answered_questions=tuple(
@@ -439,6 +529,8 @@ def redact_report(data: ReportData) -> ReportData:
 
 def _redact(obj: Any, seen: dict[str, str]) -> Any:
     # ``seen``: redact_text is pure, and a report repeats its strings (names, units, verdicts)
+    if isinstance(obj, Enum):  # a verdict or status: a fixed word, and it stays its type
+        return obj
     if isinstance(obj, str):
         found = seen.get(obj)
         if found is None:

@@ -17,7 +17,7 @@ from importlib import resources
 from typing import Any
 
 from perfop.report import content as c
-from perfop.report.model import REPORT_SCHEMA, ReportData
+from perfop.report.model import REPORT_SCHEMA, History, MetricResult, Outcome, ReportData
 
 
 def _clean(obj: Any) -> Any:
@@ -30,8 +30,62 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
+def metric_entry(m: MetricResult) -> dict[str, Any]:
+    """A comparison's metric as ``perfop.report/1`` has it: the headline numbers only."""
+    return {
+        "name": m.name,
+        "unit": m.unit,
+        "better": m.better,
+        "base_median": m.base_median,
+        "candidate_median": m.candidate_median,
+        "ratio": m.ratio,
+        "ci_low": m.ci_low,
+        "ci_high": m.ci_high,
+        "p_value": m.p_value,
+        "verdict": m.verdict.value,
+        "mde": m.mde,
+    }
+
+
+def _outcome(o: Outcome | None) -> dict[str, Any] | None:
+    if o is None:
+        return None
+    return {
+        "status": o.status.value,
+        "headline": o.headline,
+        "rule": o.rule,
+        "advice": o.advice,
+        "advises_revert": o.advises_revert,
+        "regressions": list(o.regressions),
+        "residual_risks": list(o.residual_risks),
+    }
+
+
+def _history(h: History) -> dict[str, Any]:
+    """A workload's baseline runs as ``perfop.report/1`` has them: one point per run."""
+    return {
+        "workload": h.workload,
+        "metric": h.metric,
+        "unit": h.unit,
+        "points": [
+            {
+                "run_id": p.run_ids[0],
+                "started_at": p.started_at,
+                "sha": p.sha or None,
+                "median": p.value,
+            }
+            for p in h.points
+        ],
+    }
+
+
 def report_document(data: ReportData) -> dict[str, Any]:
     body = asdict(data)
+    for v, vdoc in zip(data.validations, body["validations"], strict=True):
+        vdoc["derived"] = _outcome(v.derived)
+        for w, wdoc in zip(v.workloads, vdoc["workloads"], strict=True):
+            wdoc["metrics"] = [metric_entry(m) for m in w.metrics]
+    body["history"] = [_history(h) for h in data.history]
     body["engagement"]["stakeholders"] = [
         {"name": n, "role": r} for n, r in data.engagement.stakeholders
     ]

@@ -1,6 +1,8 @@
 """The report's records: plain frozen dataclasses, one ``ReportData`` per engagement.
 
 Values are raw numbers in their metric's unit (seconds, bytes, ...); ratios are candidate/base.
+A comparison's metrics, a workload's history and a validation's outcome are perfop's own records
+(``MetricResult``, ``History``, ``Outcome`` from ``perfop.records``), loaded back from the store.
 ``perfop.report.data.collect`` fills them from the store; renderers only read them.
 """
 
@@ -12,6 +14,12 @@ from typing import Any
 # The engagement's own records, shown as they were given at intake.
 from perfop.engagement.records import Goal as Goal
 from perfop.engagement.records import SLOTarget as SLOTarget
+
+# The records the report shares with the rest of perfop (one definition each).
+from perfop.records.comparison import MetricResult as MetricResult
+from perfop.records.history import History as History
+from perfop.records.history import HistoryPoint as HistoryPoint
+from perfop.records.outcome import Outcome as Outcome
 
 REPORT_SCHEMA = "perfop.report/1"
 
@@ -115,21 +123,6 @@ class Baseline:
 
 
 @dataclass(frozen=True)
-class MetricResult:
-    name: str
-    unit: str
-    better: str
-    base_median: float | None
-    candidate_median: float | None
-    ratio: float | None
-    ci_low: float | None
-    ci_high: float | None
-    p_value: float | None
-    verdict: str
-    mde: float | None = None  # minimum detectable effect (fraction) of the comparison
-
-
-@dataclass(frozen=True)
 class WorkloadResult:
     """One workload of one A/B comparison; ``*_values`` are the primary metric's paired samples."""
 
@@ -188,20 +181,6 @@ class SLOStatus:
 
 
 @dataclass(frozen=True)
-class OutcomeInfo:
-    """A validation's outcome under ``perfop.engagement.outcome.RULES``, recomputed from its
-    stored evidence: the summary, follow-ups, rollback advice and changelog all read this."""
-
-    status: str
-    headline: str  # "confirmed" or "confirmed — SLO still not met"
-    rule: str
-    advice: str
-    advises_revert: bool
-    regressions: tuple[str, ...]
-    residual_risks: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class Mover:
     """One row of the base-vs-candidate profile diff (CPU: seconds of self time per run)."""
 
@@ -231,7 +210,9 @@ class ValidationResult:
     slos: tuple[SLOStatus, ...]
     movers: tuple[Mover, ...]
     seed: int | None = None
-    derived: OutcomeInfo | None = None
+    # The outcome under today's ``perfop.engagement.outcome.RULES``, recomputed from its stored
+    # evidence: the summary, follow-ups, rollback advice and changelog all read this.
+    derived: Outcome | None = None
     reproduce: str | None = None  # the exact perfop compare command of its comparison
     stacked_on: str | None = None  # the hypothesis whose candidate was its base (stacked fix)
     goals_unmet: tuple[str, ...] = ()  # the intake's goals this validation's evidence misses
@@ -289,22 +270,6 @@ class DecisionEntry:
     what: str
     why: str | None
     evidence: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class HistoryPoint:
-    run_id: int
-    started_at: str
-    sha: str | None
-    median: float
-
-
-@dataclass(frozen=True)
-class History:
-    workload: str
-    metric: str
-    unit: str
-    points: tuple[HistoryPoint, ...]
 
 
 @dataclass(frozen=True)

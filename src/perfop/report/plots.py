@@ -190,7 +190,7 @@ def forest_plot(data: ReportData, fmt: PlotFormat) -> Plot | None:
 
 def history_plot(h: History, fmt: PlotFormat) -> Plot:
     plt = _pyplot()
-    values = [p.median for p in h.points]
+    values = [p.value for p in h.points]
     scale, unit = _scale(values, h.unit)
     fig, ax = plt.subplots(figsize=(6.0, 2.4))
     xs = list(range(len(values)))
@@ -225,7 +225,7 @@ def iter_plots(data: ReportData, fmt: PlotFormat) -> Iterator[Plot]:
     if forest is not None:
         yield forest
     for h in data.history:
-        if len(h.points) >= 2 and all(math.isfinite(p.median) for p in h.points):
+        if len(h.points) >= 2 and all(math.isfinite(p.value) for p in h.points):
             yield history_plot(h, fmt)
 
 

@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from typing import Any
 
+from perfop.records.comparison import metric_from_row
 from perfop.report.model import (
-    MetricResult,
     Mover,
-    OutcomeInfo,
+    Outcome,
     SLOStatus,
     TestRun,
     ValidationResult,
@@ -126,23 +126,7 @@ def workload_results(
     out = []
     for wl in doc.get("workloads") or []:
         name = str(wl.get("name") or wl.get("workload") or "?")
-        metrics = []
-        for m in wl.get("metrics") or []:
-            metrics.append(
-                MetricResult(
-                    name=str(m.get("name")),
-                    unit=str(m.get("unit") or ""),
-                    better=str(m.get("better") or "lower"),
-                    base_median=_fnum(m.get("base_median")),
-                    candidate_median=_fnum(m.get("candidate_median")),
-                    ratio=_fnum(m.get("ratio")),
-                    ci_low=_fnum(m.get("ci_low")),
-                    ci_high=_fnum(m.get("ci_high")),
-                    p_value=_fnum(m.get("p_value")),
-                    verdict=str(m.get("verdict") or "inconclusive"),
-                    mde=_fnum(m.get("mde")),
-                )
-            )
+        metrics = [metric_from_row(m) for m in wl.get("metrics") or [] if isinstance(m, Mapping)]
         # The metric the verdict was decided on ("decided_on": cpu_time for a CPU-bound
         # workload), else (documents from before it was recorded) the primary metric.
         primary = str(wl.get("decided_on") or wl.get("primary_metric") or "wall_time")
@@ -311,7 +295,7 @@ def derive_outcome(
     expected_ratio: float,
     metric: str,
     targeted: Sequence[str],
-) -> OutcomeInfo:
+) -> Outcome:
     """The outcome of a stored validation under today's rules (``engagement.outcome.decide``):
     from the evidence rows ``perfop validate`` stored, or, for records without them, from the
     comparison documents."""
@@ -362,21 +346,12 @@ def derive_outcome(
     ]  # fmt: skip
     env = ev.get("environment")
     warnings = probe_warnings(env) if isinstance(env, Mapping) else []
-    out = decide(
+    return decide(
         expected_ratio=expected_ratio,
         workloads=evidence,
         tests=test_ev,
         slos=slo_ev,
         warnings=warnings,
-    )
-    return OutcomeInfo(
-        status=out.status.value,
-        headline=out.headline,
-        rule=out.rule,
-        advice=out.advice,
-        advises_revert=out.advises_revert,
-        regressions=out.regressions,
-        residual_risks=out.residual_risks,
     )
 
 
