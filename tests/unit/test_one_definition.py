@@ -1,5 +1,7 @@
 """One definition each: the redactor, the timestamp helper and the time scale live in one module;
-no module grows its own copy of the UTC-timestamp one-liner again (issue 20)."""
+no module grows its own copy of the UTC-timestamp one-liner again; a comparison's per-metric
+result, a history and its points, and a validation's outcome are one record each, below the
+store, and no other class (or type alias) in ``src/`` takes their names (issue 20)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,14 @@ import perfop
 
 SRC = Path(perfop.__file__).resolve().parent
 ONE_HOME = {"Redactor": "redact.py", "utcnow": "clock.py", "time_scale": "render/__init__.py"}
+# The records every layer shares (issue 20, "one comparison in three shapes"). Other modules may
+# re-export them (``from perfop.records.history import History as History``), never define one.
+ONE_RECORD = {
+    "MetricResult": "records/comparison.py",
+    "History": "records/history.py",
+    "HistoryPoint": "records/history.py",
+    "Outcome": "records/outcome.py",
+}
 
 
 def _trees() -> dict[str, ast.Module]:
@@ -25,6 +35,18 @@ def _defined(tree: ast.Module) -> set[str]:
         for node in ast.walk(tree)
         if isinstance(node, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef)
     }
+
+
+def _bound(tree: ast.Module) -> set[str]:
+    """Names a module gives a class or value of its own: classes anywhere, and module-level
+    assignments (a type alias such as ``Outcome = Literal[...]``, a ``create_model`` result)."""
+    names = {node.name for node in ast.walk(tree) if isinstance(node, ast.ClassDef)}
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        if isinstance(node, ast.AnnAssign):
+            targets = [node.target]
+        names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return names
 
 
 def stamp_helpers(tree: ast.Module) -> list[str]:
@@ -53,6 +75,28 @@ def test_each_shared_helper_is_defined_once() -> None:
     for name, home in ONE_HOME.items():
         where = sorted(path for path, tree in trees.items() if name in _defined(tree))
         assert where == [home], f"{name} is defined in {where}; keep one, in {home}"
+
+
+def test_each_shared_record_is_defined_once() -> None:
+    trees = _trees()
+    for name, home in ONE_RECORD.items():
+        where = sorted(path for path, tree in trees.items() if name in _bound(tree))
+        assert where == [home], f"a class or alias named {name} is in {where}; keep one, in {home}"
+
+
+def test_the_record_scan_finds_a_second_definition() -> None:
+    found = [
+        _bound(ast.parse(src))
+        for src in (
+            "class History:\n    pass\n",
+            "from typing import Literal\nOutcome = Literal['pass']\n",
+            "def f():\n    class MetricResult: ...\n",
+            "HistoryPoint: type = dict\n",
+        )
+    ]
+    assert found == [{"History"}, {"Outcome"}, {"MetricResult"}, {"HistoryPoint"}]
+    reexport = "from perfop.records.history import History as History\n"
+    assert _bound(ast.parse(reexport)) == set()
 
 
 def test_no_second_timestamp_helper() -> None:

@@ -3,8 +3,8 @@
 One comment per pull request, found again by its marker, so a re-run edits it instead of adding
 another. ``pull_request_context`` reads what GitHub Actions says about the run (event file and
 ``GITHUB_*`` variables); ``format_comment`` is pure; ``publish_comment`` and
-``publish_check_run`` talk to the API and return an ``Outcome`` instead of raising when the token
-may not write (a fork's pull request): the caller then says so in the step summary.
+``publish_check_run`` talk to the API and return a ``PublishOutcome`` instead of raising when the
+token may not write (a fork's pull request): the caller then says so in the step summary.
 The token is only ever in the client's request headers.
 """
 
@@ -38,7 +38,9 @@ class PullRequest:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class PublishOutcome:
+    """What became of a comment or check run (not a validation's ``Outcome``)."""
+
     action: Literal["created", "updated", "skipped"]
     url: str | None = None
     reason: str | None = None
@@ -120,7 +122,7 @@ def format_comment(
     return text
 
 
-def publish_comment(client: GitHubClient, pr: PullRequest, body: str) -> Outcome:
+def publish_comment(client: GitHubClient, pr: PullRequest, body: str) -> PublishOutcome:
     """Edit the PR's perfop comment (the first with the marker), or create it."""
     from perfop.ci.github import GitHubForbidden
 
@@ -131,16 +133,16 @@ def publish_comment(client: GitHubClient, pr: PullRequest, body: str) -> Outcome
         )
         if existing is not None and isinstance(existing.get("id"), int):
             doc = client.update_comment(int(existing["id"]), body)
-            return Outcome("updated", _url(doc))
+            return PublishOutcome("updated", _url(doc))
         doc = client.create_comment(pr.number, body)
-        return Outcome("created", _url(doc))
+        return PublishOutcome("created", _url(doc))
     except GitHubForbidden as exc:
-        return Outcome("skipped", reason=_forbidden_reason(pr, str(exc)))
+        return PublishOutcome("skipped", reason=_forbidden_reason(pr, str(exc)))
 
 
 def publish_check_run(
     client: GitHubClient, pr: PullRequest, result: GateResult, summary: str
-) -> Outcome:
+) -> PublishOutcome:
     """A completed check run ``perfop gate`` on the head commit with the same summary."""
     from perfop.ci.github import GitHubForbidden
 
@@ -156,9 +158,9 @@ def publish_check_run(
     if pr.job_url:
         payload["details_url"] = pr.job_url
     try:
-        return Outcome("created", _url(client.create_check_run(payload)))
+        return PublishOutcome("created", _url(client.create_check_run(payload)))
     except GitHubForbidden as exc:
-        return Outcome("skipped", reason=_forbidden_reason(pr, str(exc)))
+        return PublishOutcome("skipped", reason=_forbidden_reason(pr, str(exc)))
 
 
 def _url(doc: Mapping[str, object]) -> str | None:
@@ -175,6 +177,6 @@ def _forbidden_reason(pr: PullRequest, message: str) -> str:
     return f"{message}; the result is in this step summary only"
 
 
-def fallback_note(what: str, outcome: Outcome) -> str:
+def fallback_note(what: str, outcome: PublishOutcome) -> str:
     """The step summary's line for a comment or check run that could not be written."""
     return f"\n> **perfop could not post the {what}:** {outcome.reason}.\n"

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 GATE_SCHEMA = "perfop.gate/1"
 
-Outcome = Literal[
+GateOutcome = Literal[
     "pass",  # faster or unchanged
     "regression",  # slower, confirmed
     "behaviour_changed",  # output differs, confirmed
@@ -43,7 +43,7 @@ Outcome = Literal[
 class GateWorkload:
     name: str
     gate: bool
-    outcome: Outcome
+    outcome: GateOutcome
     first: WorkloadComparison
     confirmation: WorkloadComparison | None
 
@@ -135,7 +135,7 @@ def _suspicious(w: WorkloadComparison) -> bool:
     return w.failure is None and (w.regressed or w.behavior == "changed")
 
 
-def _outcome(first: WorkloadComparison, confirmation: WorkloadComparison | None) -> Outcome:
+def _outcome(first: WorkloadComparison, confirmation: WorkloadComparison | None) -> GateOutcome:
     if first.failure is not None:
         return "failed"
     if confirmation is None:

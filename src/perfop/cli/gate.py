@@ -345,9 +345,9 @@ def _post(
                     body = format_comment(result, job=context.job_url)
                     outcome = publish_comment(client, context, body)
             except RemoteError as exc:
-                from perfop.ci.comment import Outcome
+                from perfop.ci.comment import PublishOutcome
 
-                outcome = Outcome("skipped", reason=exc.message)
+                outcome = PublishOutcome("skipped", reason=exc.message)
             if outcome.action == "skipped":
                 notes += fallback_note(what, outcome)
                 sys.stderr.write(f"perfop gate: no {what}: {outcome.reason}\n")

@@ -195,7 +195,7 @@ def latest_validation(data: ReportData, label: str) -> ValidationResult | None:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class SummaryLine:
     """One line of the summary: a hypothesis and what its latest validation showed."""
 
     label: str
@@ -254,7 +254,7 @@ def hypothesis_outcomes(data: ReportData) -> dict[str, HypothesisOutcome]:
     return {h.label: hypothesis_outcome(data, h) for h in data.hypotheses}
 
 
-def outcomes(data: ReportData) -> list[Outcome]:
+def outcomes(data: ReportData) -> list[SummaryLine]:
     """One sentence per validated (or closed) hypothesis, confirmed first, honest about the rest."""
     order = {"confirmed": 0, "refuted": 1, "inconclusive": 2, "rejected": 3, "reverted": 4}
     out = []
@@ -280,7 +280,7 @@ def outcomes(data: ReportData) -> list[Outcome]:
                 f" (recorded as {ho.recorded} under earlier rules; run perfop validate "
                 f"{h.label} to update the record)"
             )
-        out.append(Outcome(h.label, ho.status, h.statement, text))
+        out.append(SummaryLine(h.label, ho.status, h.statement, text))
     out.sort(key=lambda o: (order.get(o.status, 9), o.label))
     return out
 
