@@ -317,15 +317,21 @@ def _hypotheses(data: ReportData) -> list[str]:
     return table(header, rows)
 
 
-def _validation(v: ValidationResult, plots: Mapping[str, str]) -> list[str]:
-    headline = v.derived.headline if v.derived is not None else v.outcome
-    out = [
-        f"### {md(v.hypothesis)}: {md(headline)} "
-        f"({code(v.candidate_ref)} {v.candidate_sha[:12]} vs {code(v.base_ref)} "
-        f"{v.base_sha[:12]})",
-        "",
-    ]
-    out += bullets([md(r) for r in v.reasons])
+_METRIC_HEADER = [
+    "workload",
+    "metric",
+    "base median",
+    "candidate median",
+    "ratio",
+    "CI",
+    "p",
+    "verdict",
+    "pairs",
+]
+
+
+def _validation_metrics(v: ValidationResult) -> list[str]:
+    """The table of every compared metric, or a line saying there is none."""
     rows = []
     for w in v.workloads:
         for m in w.metrics:
@@ -343,27 +349,17 @@ def _validation(v: ValidationResult, plots: Mapping[str, str]) -> list[str]:
                 ]
             )
     if rows:
-        header = [
-            "workload",
-            "metric",
-            "base median",
-            "candidate median",
-            "ratio",
-            "CI",
-            "p",
-            "verdict",
-            "pairs",
-        ]
-        out += ["", *table(header, rows)]
-    else:
-        out += ["", "_No comparison data stored for this validation._"]
-    out += _validation_machine(v)
+        return ["", *table(_METRIC_HEADER, rows)]
+    return ["", "_No comparison data stored for this validation._"]
+
+
+def _validation_behaviour(v: ValidationResult) -> list[str]:
     behaviour = [
         f"{md(w.workload)}: {md(w.behavior)}"
         + (f", harness {md(w.harness)}" + (" (candidate touches it)" if w.harness_touched else ""))
         for w in v.workloads
     ]
-    out += ["", "**Behaviour:** " + ("; ".join(behaviour) if behaviour else "not checked")]
+    out = ["", "**Behaviour:** " + ("; ".join(behaviour) if behaviour else "not checked")]
     for w in v.workloads:
         if w.behavior_note:
             out += ["", f"{md(w.workload)} behaviour check: {md(w.behavior_note)}"]
@@ -371,50 +367,69 @@ def _validation(v: ValidationResult, plots: Mapping[str, str]) -> list[str]:
             out += ["", *details(f"{md(w.workload)} output diff", fence(w.behavior_diff, "diff"))]
         if w.errors:
             out += ["", *details(f"{md(w.workload)} failures", fence("\n".join(w.errors)))]
+    return out
+
+
+def _validation_tests(v: ValidationResult) -> list[str]:
     t = v.tests
     if t is None:
-        out += ["", "**Tests:** not run"]
-    else:
-        state = {True: "passed", False: "FAILED", None: "unknown"}[t.passed]
-        base = (
-            ""
-            if t.base_passed is None
-            else f" (at base: {'passed' if t.base_passed else 'failed'})"
-        )
-        out += ["", f"**Tests:** {state}{base}: {code(t.command)} {md(t.summary)}"]
-        if t.output_tail.strip():
-            out += ["", *details("Test output (tail)", fence(t.output_tail))]
-    if v.slos:
-        out += ["", "**SLOs** (checked at the candidate and at base, same comparison):", ""]
-        out += table(
-            ["workload", "SLO", "status"],
+        return ["", "**Tests:** not run"]
+    state = {True: "passed", False: "FAILED", None: "unknown"}[t.passed]
+    base = "" if t.base_passed is None else f" (at base: {'passed' if t.base_passed else 'failed'})"
+    out = ["", f"**Tests:** {state}{base}: {code(t.command)} {md(t.summary)}"]
+    if t.output_tail.strip():
+        out += ["", *details("Test output (tail)", fence(t.output_tail))]
+    return out
+
+
+def _validation_slos(v: ValidationResult) -> list[str]:
+    if not v.slos:
+        return ["", "**SLOs:** none configured for these workloads"]
+    out = ["", "**SLOs** (checked at the candidate and at base, same comparison):", ""]
+    return out + table(
+        ["workload", "SLO", "status"],
+        [
+            [cell(s.workload), cell(c.slo_line(s)), c.SLO_STATE_LABEL.get(s.state, md(s.state))]
+            for s in v.slos
+        ],
+    )
+
+
+def _validation_movers(v: ValidationResult) -> list[str]:
+    if not v.movers:
+        return []
+    out = ["", "**Profile diff, top movers (CPU self time per run):**", ""]
+    return out + table(
+        ["function", "file", "change", "base", "candidate", "self % base -> candidate"],
+        [
             [
-                [
-                    cell(s.workload),
-                    cell(c.slo_line(s)),
-                    c.SLO_STATE_LABEL.get(s.state, md(s.state)),
-                ]
-                for s in v.slos
-            ],
-        )
-    else:
-        out += ["", "**SLOs:** none configured for these workloads"]
-    if v.movers:
-        out += ["", "**Profile diff, top movers (CPU self time per run):**", ""]
-        out += table(
-            ["function", "file", "change", "base", "candidate", "self % base -> candidate"],
-            [
-                [
-                    code(m.function),
-                    cell(m.file),
-                    cell(m.status),
-                    cell(c.fmt(m.base_value, m.unit)),
-                    cell(c.fmt(m.candidate_value, m.unit)),
-                    cell(f"{m.base_pct:.1f} -> {m.candidate_pct:.1f}"),
-                ]
-                for m in v.movers
-            ],
-        )
+                code(m.function),
+                cell(m.file),
+                cell(m.status),
+                cell(c.fmt(m.base_value, m.unit)),
+                cell(c.fmt(m.candidate_value, m.unit)),
+                cell(f"{m.base_pct:.1f} -> {m.candidate_pct:.1f}"),
+            ]
+            for m in v.movers
+        ],
+    )
+
+
+def _validation(v: ValidationResult, plots: Mapping[str, str]) -> list[str]:
+    headline = v.derived.headline if v.derived is not None else v.outcome
+    out = [
+        f"### {md(v.hypothesis)}: {md(headline)} "
+        f"({code(v.candidate_ref)} {v.candidate_sha[:12]} vs {code(v.base_ref)} "
+        f"{v.base_sha[:12]})",
+        "",
+    ]
+    out += bullets([md(r) for r in v.reasons])
+    out += _validation_metrics(v)
+    out += _validation_machine(v)
+    out += _validation_behaviour(v)
+    out += _validation_tests(v)
+    out += _validation_slos(v)
+    out += _validation_movers(v)
     key = f"paired-{v.id}"
     if key in plots:
         out += ["", f"![{md(v.hypothesis)} paired samples]({plots[key]})"]
