@@ -302,6 +302,13 @@ def format_openmetrics(ex: Export) -> str:
             )
             lines.append(f"{name}{labels} {_om_number(fn(s))}")
     if ex.comparison is not None:
+        from perfop.records.comparison import metric_from_row
+
+        compared = [
+            (str(w["name"]), metric_from_row(m))
+            for w in ex.comparison.get("workloads") or []
+            for m in w.get("metrics") or []
+        ]
         for key, help_text in (
             ("ratio", "candidate/base ratio"),
             ("ci_low", "ratio interval, low end"),
@@ -309,16 +316,14 @@ def format_openmetrics(ex: Export) -> str:
         ):
             name = f"perfop_comparison_{key}"
             lines += [f"# TYPE {name} gauge", f"# HELP {name} perfop: {help_text}"]
-            for w in ex.comparison.get("workloads") or []:
-                for m in w.get("metrics") or []:
-                    v = m.get(key)
-                    labels = _labels(
-                        workload=str(w["name"]),
-                        metric=str(m["name"]),
-                        verdict=str(m.get("verdict")),
-                        comparison=str(ex.id),
-                    )
-                    lines.append(f"{name}{labels} {_om_number(math.nan if v is None else v)}")
+            for workload, metric in compared:
+                labels = _labels(
+                    workload=workload,
+                    metric=metric.name,
+                    verdict=metric.verdict.value,
+                    comparison=str(ex.id),
+                )
+                lines.append(f"{name}{labels} {_om_number(getattr(metric.analysis, key))}")
     lines.append("# EOF")
     return "\n".join(lines) + "\n"
 

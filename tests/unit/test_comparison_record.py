@@ -3,7 +3,8 @@ from measurement to store to report. ``tests/data/compare/comparison_2_main_3ac9
 ``perfop compare --format json`` document (the same document the store keeps) that perfop at main
 3ac9f6d wrote for a real comparison (bench 28 ms vs 20 ms, a custom ``items_per_s`` metric, a
 metric without a ratio); ``report_metrics_main_3ac9f6d.json`` is what that perfop's report parser
-(``report.validations.workload_results``) made of it. Never regenerated."""
+(``report.validations.workload_results``) made of it, and ``comparison_2_main_3ac9f6d.openmetrics``
+its ``perfop export --format openmetrics`` text. Never regenerated."""
 
 from __future__ import annotations
 
@@ -77,3 +78,11 @@ def test_the_mcp_schemas_name_the_records_fields() -> None:
         MetricComparison.model_validate(metric_row(metric_from_row(row)))
     named = {f.name for f in fields(Outcome)} - {"qualifier"} | {"headline"}
     assert set(OutcomeDoc.model_fields) == named
+
+
+def test_the_openmetrics_export_reads_the_stored_metrics_as_before() -> None:
+    # comparison_2_main_3ac9f6d.openmetrics: main 3ac9f6d's format_openmetrics of the document
+    from perfop.exports import Export, format_openmetrics
+
+    expected = (DATA / "comparison_2_main_3ac9f6d.openmetrics").read_text()
+    assert format_openmetrics(Export("comparison", 1, (), DOC)) == expected
