@@ -91,7 +91,7 @@ class WorkloadRun:
         return names
 
     def summaries(self) -> dict[str, Summary]:
-        from perfop.stats import summarize  # NumPy: only once there is something to summarise
+        from perfop.describe import summarize  # NumPy only for large or non-finite samples
 
         out: dict[str, Summary] = {}
         for name in self.metric_names():

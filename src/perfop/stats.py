@@ -1,6 +1,7 @@
 """Pure statistics for perfop: numbers in, numbers or frozen dataclasses out.
 
-No I/O, no clock, no subprocess. Summary statistics for one sample set live here; the paired
+No I/O, no clock, no subprocess. Summary statistics for one sample set live in perfop.describe
+(re-exported here; no NumPy import for an ordinary run's samples); the paired
 A/B estimates, verdicts and stopping rule are documented in docs/statistics.md.
 """
 
@@ -15,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from perfop.describe import STATISTICS as STATISTICS
+from perfop.describe import Summary as Summary
+from perfop.describe import summarize as summarize
 from perfop.model import Verdict
-
-STATISTICS = ("median", "mean", "p90", "p95", "p99", "max", "min")
-
 
 # --- distribution functions ------------------------------------------------------------------
 #
@@ -94,51 +95,6 @@ def average_ranks(a: Any) -> np.ndarray:
     ranks = np.empty(s.shape, dtype=float)
     np.put_along_axis(ranks, order, (first + last) / 2.0 + 1.0, axis=-1)
     return ranks.reshape(arr.shape)
-
-
-@dataclass(frozen=True)
-class Summary:
-    """Descriptive statistics of one metric over the samples of one run."""
-
-    n: int
-    median: float
-    mean: float
-    stdev: float
-    cv: float
-    min: float
-    p90: float
-    p95: float
-    p99: float
-    max: float
-
-    def statistic(self, name: str) -> float:
-        """Value of a named statistic (one of STATISTICS)."""
-        if name not in STATISTICS:
-            raise ValueError(f"unknown statistic {name!r}; expected one of {', '.join(STATISTICS)}")
-        return float(getattr(self, name))
-
-
-def summarize(values: Sequence[float]) -> Summary:
-    """Summary of ``values``; stdev is the sample (n-1) standard deviation, percentiles linear."""
-    arr = np.asarray(values, dtype=float)
-    if arr.size == 0:
-        raise ValueError("cannot summarize an empty sample")
-    mean = float(arr.mean())
-    stdev = float(arr.std(ddof=1)) if arr.size > 1 else 0.0
-    cv = stdev / mean if mean != 0 else math.nan
-    p90, p95, p99 = (float(v) for v in np.percentile(arr, [90, 95, 99]))
-    return Summary(
-        n=int(arr.size),
-        median=float(np.median(arr)),
-        mean=mean,
-        stdev=stdev,
-        cv=cv,
-        min=float(arr.min()),
-        p90=p90,
-        p95=p95,
-        p99=p99,
-        max=float(arr.max()),
-    )
 
 
 # --- paired A/B statistics ------------------------------------------------------------------

@@ -30,6 +30,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "changepoint",
                 "clock",
                 "contention",
+                "describe",
                 "errors",
                 "interrupts",
                 "launch",

@@ -28,6 +28,7 @@ from perfop.store import schema as s
 ABSENT_BITS = 0x7FF8_0000_DEAD_0001  # a quiet NaN no arithmetic produces
 _ABSENT: float = struct.unpack("<d", struct.pack("<Q", ABSENT_BITS))[0]
 _CHUNK = 500  # ids per IN (...) clause
+_STRUCT_BLOCK = 1000  # block_values decodes blocks of at most this many samples with struct
 SEP, JSON_MARK = "\x1f", "\x1e"
 
 
@@ -146,15 +147,24 @@ def decode_block(row: Any) -> list[DecodedSample]:
 
 
 def block_values(rows: Iterable[Any], metric: str) -> list[float]:
-    """Every value of ``metric`` in these block rows (in row order), without building samples."""
-    import numpy as np
+    """Every value of ``metric`` in these block rows (in row order), without building samples.
 
+    NumPy decodes a large block; struct a small one (a run's writer flushes every 0.25 s, so
+    most blocks hold one or a few samples), which keeps ``perfop run`` free of NumPy's import.
+    """
     out: list[float] = []
     for row in rows:
         names = unpack_names(row.metrics)
         if metric not in names:
             continue
         k = names.index(metric)
+        if row.n <= _STRUCT_BLOCK:
+            values = struct.unpack_from(f"<{row.n}d", row.data, 8 * k * row.n)
+            bits = struct.unpack_from(f"<{row.n}Q", row.data, 8 * k * row.n)
+            out.extend(v for v, b in zip(values, bits, strict=True) if b != ABSENT_BITS)
+            continue
+        import numpy as np
+
         column = np.frombuffer(row.data, dtype="<f8", count=row.n, offset=8 * k * row.n)
         out.extend(column[column.view("<u8") != ABSENT_BITS].tolist())
     return out
@@ -227,10 +237,8 @@ def _finite_or_none(value: float) -> float | None:
 
 
 def summary_rows(run_id: int, blocks: Sequence[Any]) -> list[dict[str, Any]]:
-    """``run_metrics`` rows of one run from its block rows (perfop.stats.summarize per metric)."""
-    import numpy as np
-
-    from perfop.stats import summarize
+    """``run_metrics`` rows of one run from its block rows (perfop.describe per metric)."""
+    from perfop.describe import summarize, sums  # no NumPy import for a run of <= 1000
 
     order: list[str] = []
     for row in blocks:
@@ -240,15 +248,15 @@ def summary_rows(run_id: int, blocks: Sequence[Any]) -> list[dict[str, Any]]:
         values = block_values(blocks, metric)
         if not values:
             continue
-        arr = np.asarray(values, dtype=float)
         summary = summarize(values)
+        total, total_sq = sums(values)
         rows.append(
             {
                 "run_id": run_id,
                 "metric": metric,
                 "n": summary.n,
-                "sum": _finite_or_none(float(arr.sum())),
-                "sum_sq": _finite_or_none(float((arr * arr).sum())),
+                "sum": _finite_or_none(total),
+                "sum_sq": _finite_or_none(total_sq),
                 **{
                     name: _finite_or_none(float(getattr(summary, name)))
                     for name in ("mean", "stdev", "median", "p90", "p95", "p99", "min", "max")
