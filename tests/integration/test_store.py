@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -84,6 +86,36 @@ def test_schema_is_created_with_its_version(any_store_url: str) -> None:
     open_store(any_store_url).close()
     assert _tables(any_store_url) == tables
     assert _version(any_store_url) == s.SCHEMA_VERSION
+
+
+def test_the_static_table_list_is_every_table_the_modules_define() -> None:
+    # open_store recognises an up-to-date store by perfop.store.TABLES without importing the
+    # table modules: a table added to a module and not to the list would never be created.
+    from perfop.store import TABLES, load_table_modules
+
+    load_table_modules()
+    assert sorted(TABLES) == sorted(s.metadata.tables)
+
+
+def test_an_up_to_date_store_opens_without_the_table_modules(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'perfop-store.db'}"
+    open_store(url).close()  # created: every table
+    code = (
+        "import sys\n"
+        "from perfop.store import TABLE_MODULES, open_store\n"
+        f"open_store({url!r}).close()\n"
+        "print(sorted(m for m in TABLE_MODULES if f'perfop.store.{m}' in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    # A store that lacks a table of the list is brought up to date on open.
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE reports"))
+        conn.execute(s.meta.update().where(s.meta.c.key == "tables").values(value="x"))
+    engine.dispose()
+    open_store(url).close()
+    assert "reports" in _tables(url)
 
 
 def test_newer_schema_is_refused_and_nothing_is_written(any_store_url: str) -> None:

@@ -1,6 +1,7 @@
 """Opening the store: engines, schema creation and migration, read-only and not-yet-created stores.
 
-An up-to-date store opens with one read of ``perfop_meta`` (version and table list) and no DDL.
+An up-to-date store opens with one read of ``perfop_meta`` (version and table list), no DDL and
+no import of the table modules (``perfop.store.TABLES`` names their tables).
 Opening never writes to a store that needs nothing: stale runs are reaped only when there are
 some, and skipped with a note when the store cannot be written (read-only path, full disk). A
 SQLite store that cannot even be opened for writing is opened read-only (``mode=ro``, then
@@ -213,7 +214,16 @@ def _cannot_write(exc: BaseException) -> bool:
 
 # --- schema --------------------------------------------------------------------------------------
 def _tables_key() -> str:
-    return ",".join(sorted(s.metadata.tables))
+    from perfop.store import TABLES
+
+    return ",".join(sorted(TABLES))
+
+
+def _full_schema() -> None:
+    """Define every table on ``s.metadata`` (and register the table modules' migrations)."""
+    from perfop.store import load_table_modules
+
+    load_table_modules()
 
 
 def _lock_schema(conn: Connection) -> None:
@@ -248,7 +258,9 @@ def _version(conn: Connection, values: dict[str, str] | None) -> int | None:
 
 def _refuse_foreign(url: str, tables: Iterable[str]) -> None:
     """A store without perfop_meta that holds tables of perfop's names is someone else's."""
-    foreign = sorted(set(tables) & set(s.metadata.tables))
+    from perfop.store import TABLES
+
+    foreign = sorted(set(tables) & set(TABLES))
     if foreign:
         raise StoreError(
             f"store {_display_url(url)} has table(s) {', '.join(foreign)} "
@@ -326,6 +338,7 @@ def _is_current(store: Store) -> tuple[bool, int | None]:
 
 def _upgrade(store: Store) -> None:
     """Create or migrate the schema under the write lock (another process may have won)."""
+    _full_schema()
     with store.write() as conn:
         _lock_schema(conn)
         version = _version(conn, _meta_values(conn))
@@ -360,6 +373,7 @@ def _memory_twin() -> Engine:
     # A connection of its own keeps the database alive whichever thread's connection the pool
     # closes, until the engine is disposed.
     name = f"file:perfop-twin-{os.getpid()}-{next(_twins)}?mode=memory&cache=shared"
+    _full_schema()
     keeper = sqlite3.connect(name, uri=True, check_same_thread=False)
     engine = _engine(f"sqlite:///{name}&uri=true", wal=False, pool=SingletonThreadPool)
     event.listen(engine, "engine_disposed", lambda _engine: keeper.close())
@@ -418,9 +432,6 @@ def open_store(url: str, *, reap: bool = True, lazy: bool = False) -> Store:
 
     A store written by a newer perfop raises ``StoreError`` before anything is written.
     """
-    from perfop.store import load_table_modules
-
-    load_table_modules()
     url = _parse(url)
     path = _sqlite_path(url)
     if path is not None:
