@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -180,14 +182,28 @@ def runs_list(
     limit: Annotated[int, typer.Option("--limit", help="At most this many runs.")] = 50,
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
-    from perfop.render.run import runs_table
+    from perfop.render.run import plain_runs, runs_table
 
     state = get_state(ctx)
     records = state.store.list_runs(workload=workload, limit=limit)
     if fmt is OutputFormat.json:
         emit_json({"schema": "perfop.runs/1", "runs": [r.summary_document() for r in records]})
-    else:
+        return
+    width = _pipe_width()
+    text = None if width is None else plain_runs(records, width=width)
+    if text is None:
         emit(state, runs_table(records))
+    else:  # what the console would print, without importing Rich (~40 ms of a start)
+        sys.stdout.write(text + "\n")
+
+
+def _pipe_width() -> int | None:
+    """The width ``State.console`` prints at when stdout is not a terminal (COLUMNS, else 120);
+    None on a terminal, real or forced (Rich measures that one itself)."""
+    if sys.stdout.isatty() or os.environ.get("FORCE_COLOR") or os.environ.get("TTY_COMPATIBLE"):
+        return None
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() else 120
 
 
 def runs_show(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -90,6 +91,25 @@ def runs_table(records: Sequence[RunRecord]) -> RenderableType:
     table spent ~5 ms a row measuring and wrapping cells)."""
     from rich.text import Text
 
+    return Text(format_runs(records), no_wrap=True, overflow="ignore")
+
+
+# What a Rich Text would not print as it stands (it drops or expands control characters).
+_NOT_PLAIN = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
+
+
+def plain_runs(records: Sequence[RunRecord], *, width: int) -> str | None:
+    """``runs_table`` as the text a console ``width`` columns wide prints for it, or None when
+    it would print something else (then print ``runs_table``): a line longer than ``width``
+    (Rich folds it) or a control character (Rich drops or expands it). ``perfop runs list``
+    then needs no Rich import."""
+    text = format_runs(records)
+    if _NOT_PLAIN.search(text) or max(map(len, text.splitlines())) > width:
+        return None
+    return text
+
+
+def format_runs(records: Sequence[RunRecord]) -> str:
     rows = [RUNS_COLUMNS] + [
         (
             str(r.id),
@@ -115,4 +135,4 @@ def runs_table(records: Sequence[RunRecord]) -> RenderableType:
     ]
     if not records:
         lines.append("(no runs yet)")
-    return Text("\n".join(lines), no_wrap=True, overflow="ignore")
+    return "\n".join(lines)
