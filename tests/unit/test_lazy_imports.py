@@ -6,6 +6,7 @@ Checked by what gets imported, not by a wall-clock limit (this machine is shared
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,16 +14,16 @@ from pathlib import Path
 HEAVY = ("numpy", "scipy", "matplotlib", "mcp", "httpx", "sqlalchemy", "jinja2", "yaml")
 
 
-def _all_modules_after(code: str) -> set[str]:
+def _all_modules_after(code: str, env: dict[str, str] | None = None) -> set[str]:
     probe = f"{code}\nimport sys, json\nprint(json.dumps(sorted(sys.modules)))"
     out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env
     ).stdout
     return set(json.loads(out.strip().splitlines()[-1]))
 
 
-def _modules_after(code: str) -> set[str]:
-    return {m.split(".")[0] for m in _all_modules_after(code)}
+def _modules_after(code: str, env: dict[str, str] | None = None) -> set[str]:
+    return {m.split(".")[0] for m in _all_modules_after(code, env)}
 
 
 def _perfop_after(code: str) -> set[str]:
@@ -63,10 +64,21 @@ HELP_SET = {"perfop", "typer", "annotated_doc", "shellingham"}
 # coercion; perfop.cli.lazy).
 VERB_HELP_SET = HELP_SET
 # `run -- CMD`: Typer's option coercion and the config (pydantic), the store (SQLAlchemy), the
-# summary statistics (NumPy), the terminal (Rich).
+# terminal (Rich). Not NumPy: a run's summary is computed in Python up to 1000 samples
+# (perfop.describe, bit-identical to NumPy's), and small sample blocks decode with struct.
 RUN_SET = VERB_HELP_SET | {
     "pydantic", "pydantic_core", "annotated_types", "typing_extensions", "typing_inspection",
-    "sqlalchemy", "numpy", "rich", "cython_runtime",
+    "sqlalchemy", "rich", "cython_runtime",
+}  # fmt: skip
+# `runs list`: the same less Rich (plain columns, written without a console when piped).
+RUNS_LIST_SET = RUN_SET - {"rich"}
+# `history W`: the store and NumPy (change points; SciPy only for their p-values).
+HISTORY_SET = RUNS_LIST_SET | {"numpy", "scipy"}
+# The table modules of areas these verbs do not read: an up-to-date store opens without them
+# (perfop.store.TABLES names every table).
+OTHER_AREAS = {
+    "perfop.store.engagement", "perfop.store.compare", "perfop.store.profiles",
+    "perfop.store.agent", "perfop.store.reports",
 }  # fmt: skip
 # perfop's own modules: the top-level help imports no verb's module (perfop.cli.verbs lists
 # the verbs), a verb's help only its own.
@@ -83,10 +95,10 @@ NOT_ON_THE_RUN_PATH = {
 }  # fmt: skip
 
 
-def _third_party_after(code: str) -> set[str]:
+def _third_party_after(code: str, env: dict[str, str] | None = None) -> set[str]:
     # Less what the interpreter loads before any code runs: a distribution's site hooks
     # (Debian's python3 imports ``sitecustomize``) are no import of perfop's.
-    loaded = _modules_after(code) - _modules_after("pass")
+    loaded = _modules_after(code, env) - _modules_after("pass")
     return {m for m in loaded - set(sys.stdlib_module_names) if not m.startswith("_")}
 
 
@@ -130,23 +142,72 @@ def test_the_console_scripts_help_import_set() -> None:
     assert not loaded & {"pydantic", "rich", *HEAVY}
 
 
-def test_run_of_a_command_import_set(tmp_path: Path) -> None:
-    # No SciPy, matplotlib, Jinja, httpx, MCP, YAML on the way to one measured process.
-    store = f"sqlite:///{tmp_path / 's.db'}"
-    code = (
+def _verb(store: str, *args: str) -> str:
+    """Code running ``perfop --store STORE ARGS`` in-process, its output swallowed."""
+    return (
         "from perfop.cli import main\n"
         "import contextlib, io\n"
         "out, err = io.StringIO(), io.StringIO()\n"
         "with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):\n"
-        f"    assert main(['--store', {store!r}, 'run', '--runs', '1', '--format', 'json', "
-        "'--', 'true']) == 0\n"
+        f"    assert main(['--store', {store!r}, *{list(args)!r}]) == 0, err.getvalue()\n"
     )
-    assert _third_party_after(code) - RUN_SET == set()
+
+
+def _store_with_runs(tmp_path: Path) -> str:
+    """A store (up to date, every table) with two runs of ``true``, 3 samples each, at the
+    commit of a git repository in ``tmp_path``."""
+    store = f"sqlite:///{tmp_path / 's.db'}"
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "init"], check=True)
+    for _ in range(2):
+        subprocess.run(
+            [sys.executable, "-m", "perfop", "--store", store, "run", "--runs", "3", "--format",
+             "json", "--", "true"],
+            capture_output=True, check=True, cwd=tmp_path,
+        )  # fmt: skip
+    return store
+
+
+def test_run_of_a_command_import_set(tmp_path: Path) -> None:
+    # No NumPy, SciPy, matplotlib, Jinja, httpx, MCP, YAML on the way to one measured process
+    # and its stored summary; no table module of another area. The second run finds the store
+    # created, as most runs do.
+    store = f"sqlite:///{tmp_path / 's.db'}"
+    for text in ("--format", "json"), ("--format", "text"):
+        code = _verb(store, "run", "--runs", "3", *text, "--", "true")
+        loaded = _third_party_after(code)
+        assert loaded - RUN_SET == set()
+        assert "numpy" not in loaded
+        perfop = _perfop_after(code)
+        assert {m for m in perfop if m.startswith("perfop.cli.")} == {
+            m for m in RUN_HELP_PERFOP if m.startswith("perfop.cli.")
+        }
+        assert not perfop & NOT_ON_THE_RUN_PATH, sorted(perfop & NOT_ON_THE_RUN_PATH)
+        other = OTHER_AREAS | {"perfop.store.history"}
+        assert not perfop & other, sorted(perfop & other)
+
+
+def test_runs_list_import_set(tmp_path: Path) -> None:
+    store = _store_with_runs(tmp_path)
+    code = _verb(store, "runs", "list", "--limit", "2000")
+    # Piped at the default width (120; pytest exports COLUMNS=80, narrower than these lines,
+    # which Rich then folds as it always did: tests/unit/test_run_render.py).
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    loaded = _third_party_after(code, env)
+    assert loaded - RUNS_LIST_SET == set()
+    assert not loaded & {"numpy", "rich"}
     perfop = _perfop_after(code)
-    assert {m for m in perfop if m.startswith("perfop.cli.")} == {
-        m for m in RUN_HELP_PERFOP if m.startswith("perfop.cli.")
-    }
-    assert not perfop & NOT_ON_THE_RUN_PATH, sorted(perfop & NOT_ON_THE_RUN_PATH)
+    assert not perfop & (NOT_ON_THE_RUN_PATH | OTHER_AREAS), sorted(perfop & OTHER_AREAS)
+
+
+def test_history_import_set(tmp_path: Path) -> None:
+    store = _store_with_runs(tmp_path)
+    code = _verb(store, "history", "adhoc", "--no-plot")
+    assert _third_party_after(code) - HISTORY_SET == set()
+    perfop = _perfop_after(code)
+    assert not perfop & OTHER_AREAS, sorted(perfop & OTHER_AREAS)
+    assert "perfop.report" not in perfop
 
 
 def test_the_budget_planner_needs_no_scipy() -> None:
