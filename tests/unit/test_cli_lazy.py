@@ -151,3 +151,64 @@ def test_a_verb_builds_only_its_own_module() -> None:
     assert built is not None and built.name == "status"
     assert "status" in group.commands and "run" in group.commands  # known without building
     assert list(group.commands) == [v.name for v in VERBS]
+
+
+# Values a parameter can receive from Click (strings, tuples for many) or as its default.
+_CANDIDATES: tuple[Any, ...] = (
+    None, "", "0", "1", "-3", "42", "007", "-0", "+5", " 1", "1_000", "1e3", "1.5", "-0.25",
+    "0.01", "3.0", "inf", "nan", "abc", "json", "JSON", "text", "Text", "true", "false", True,
+    False, 0, 5, 2.5, (), ("a", "b"), ["x"], ("a", 1),
+)  # fmt: skip
+
+
+def _params(command: Any) -> Iterator[tuple[Any, Any]]:
+    for param in command.params:
+        yield command, param
+    for sub in getattr(command, "commands", {}).values():
+        yield from _params(sub)
+
+
+def test_plain_coercion_is_typers_coercion_on_every_parameter() -> None:
+    # perfop.cli.lazy coerces plain values itself so that Typer builds no pydantic adapter on
+    # the way to a verb: for every parameter of every verb (and the root options), each value
+    # it takes is taken to exactly what Typer's adapter makes of it, and every other value is
+    # left to Typer.
+    from perfop.cli.lazy import _MISS, _plain_value
+
+    group = typer.main.get_group(_eager_app())
+    taken = 0
+    for command, param in [*_params(group)]:
+        if not hasattr(param, "type_descriptor"):
+            continue
+        ctx = typer.Context(command)
+        for value in (*_CANDIDATES, param.default):
+            plain = _plain_value(param, ctx, value)
+            try:
+                typers = param.get_runtime_param().coerce(value, param=param, ctx=ctx)
+            except Exception:
+                assert plain is _MISS, (command.name, param.name, value)
+                continue
+            if plain is not _MISS:
+                taken += 1
+                assert type(plain) is type(typers), (command.name, param.name, value)
+                assert plain == typers, (command.name, param.name, value)
+    assert taken > 300
+
+
+def test_a_run_builds_no_typer_adapter(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    store = f"sqlite:///{tmp_path / 's.db'}"
+    code = (
+        "import contextlib, io, sys\n"
+        "from perfop.cli import main\n"
+        "out, err = io.StringIO(), io.StringIO()\n"
+        "with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):\n"
+        f"    main(['--store', {store!r}, 'run', '--runs', '2', '--warmup', '0', '--timeout', "
+        "'30', '--format', 'json', '--', 'true'])\n"
+        f"    main(['--store', {store!r}, 'runs', 'list', '--limit', '2000', '-w', 'adhoc'])\n"
+        "print('typer._adapters' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
