@@ -82,7 +82,11 @@ where wake-ups are dear and the machine idle (the Intel VM), polling measures ch
 chosen. At load 10-12 the three settings were indistinguishable (per sample: learnt 4.45 ms,
 sleep 4.56 ms, poll 4.22 ms, medians of 3 interleaved runs of 2000) and `true`'s own measured
 time was 3.0-3.3 ms against 0.6 ms at load 5: at such load the machine, not the harness, sets
-the cost, and no ratio measured then says anything about perfop."""
+the cost, and no ratio measured then says anything about perfop. Re-checked on the same VM at
+load 5.4 (2000 samples of `true` through `runner.run_process` in one process, niced): the
+chooser measured median hand-offs of 254 us sleeping against 842 us polling and slept; per
+sample, learnt 7.28 ms, `PERFOP_SPIN_US=0` 6.96 ms, `PERFOP_SPIN_US=300` 10.80 ms (one run
+each, in that order)."""
 
 
 _CPU: list[float] = []  # CPU seconds (user + sys) of each command timed, its whole tree
