@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _doc import cpu_model  # benchmarks/_doc.py (scripts run from benchmarks/)
+
 PY = sys.executable
 LOOP = """\
 import sys, time
@@ -91,16 +93,6 @@ def calibrate(script: Path, loop_ms: float) -> int:
     )
     per = statistics.median(float(x) for x in out.stdout.split()) / 200_000
     return max(10_000, int(loop_ms / 1000 / per))
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:

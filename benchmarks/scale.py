@@ -29,21 +29,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from _doc import cpu_model  # benchmarks/_doc.py (scripts run from benchmarks/)
+
 from perfop.model import ProcessResult, RunStatus
 from perfop.store import open_store
 from perfop.store.history import CommitInfo, save_commit
 
 CONFIG = '[workloads.W]\ncommand = "true"\n'
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _result(rng: random.Random, level: float) -> ProcessResult:
@@ -192,7 +184,7 @@ def main() -> int:
         "build_s": round(built, 1),
         "store_mb": round(size / 1e6, 1),
         "results": results,
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in os.getloadavg()],
