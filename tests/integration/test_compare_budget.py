@@ -179,6 +179,7 @@ def test_the_gate_measures_a_script_only_change_but_says_it_is_a_a(
     assert "note: bench: the candidate changes only the workload's own files" in text
 
 
+@pytest.mark.slow
 def test_max_runs_is_a_working_alias_and_a_3x_change_gets_a_verdict(
     git_repo: Callable[..., Path], git: Callable[..., str], run_cli: Callable[..., Any]
 ) -> None:
