@@ -2,8 +2,9 @@
 each opened once, on first use, so that ``--help`` or a command refused before it reads anything
 opens neither.
 
-The CLI (``perfop.cli.common.State``), the MCP server (``perfop.mcp.tools.App``), ``perfop demo``
-and the agent runner each hold one ``AppContext``; what differs between them is passed in: a
+The CLI (``perfop.cli.common.State``), the MCP server (its ``App``), ``perfop demo`` and the agent
+runner (``perfop.services.table.ActingContext``, which adds the acting agent) each hold one
+``AppContext``; what differs between them is passed in: a
 hook run when the configuration is first loaded (the CLI removes worktrees a killed perfop
 left), one run when the store is opened (the CLI prints the store's notes), whether the store is
 opened lazily (created by its first write), or a store that someone else owns and closes (the

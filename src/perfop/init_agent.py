@@ -82,10 +82,9 @@ def agent_body() -> str:
 
 def tool_names() -> list[str]:
     """Every MCP tool perfop serves, in registration order."""
-    import perfop.mcp.server  # noqa: F401 - registers every tool
-    from perfop.mcp.tools import TOOLS
+    from perfop.services import catalog
 
-    return list(TOOLS)
+    return list(catalog.tools())
 
 
 def server_command(repo: Path, client: str) -> dict[str, Any]:

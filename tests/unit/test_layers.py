@@ -70,8 +70,18 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
             }
         ),
     ),
+    # The tools and JSON envelopes every front end shares (perfop.services): above the features
+    # they call, below the front ends that adapt them.
+    ("operations", frozenset({"services"})),
     ("frontends", frozenset({"__main__", "agent", "cli", "demo", "init_agent", "mcp"})),
 )
+
+# Front ends sit in one layer but do not call each other: each calls the layers below. The only
+# edges between them start one from another (`perfop mcp` serves, `perfop agent` runs it).
+LAUNCHES: Mapping[str, frozenset[str]] = {
+    "__main__": frozenset({"cli"}),
+    "cli": frozenset({"agent", "demo", "init_agent", "mcp"}),
+}
 
 # What is left, each with the reason; an entry that no longer occurs fails the test (remove it).
 ALLOWED: Mapping[tuple[str, str], str] = {
@@ -176,6 +186,18 @@ def upward(graph: Mapping[str, Iterable[str]]) -> list[tuple[str, str]]:
     return sorted((a, b) for a, bs in graph.items() for b in bs if rank[b] > rank[a])
 
 
+def between_front_ends(graph: Mapping[str, Iterable[str]]) -> list[tuple[str, str]]:
+    """Edges from one front end to another that only launches it could justify."""
+    fronts = dict(LAYERS)["frontends"]
+    return sorted(
+        (a, b)
+        for a, bs in graph.items()
+        if a in fronts
+        for b in bs
+        if b in fronts and b not in LAUNCHES.get(a, frozenset())
+    )
+
+
 def _without_allowed(graph: Mapping[str, Iterable[str]]) -> dict[str, set[str]]:
     return {a: {b for b in bs if (a, b) not in ALLOWED} for a, bs in graph.items()}
 
@@ -195,6 +217,11 @@ def test_no_upward_imports() -> None:
     )
 
 
+def test_front_ends_call_services_not_each_other() -> None:
+    # The agent runner calls perfop.services' tools, not the MCP server's front end.
+    assert between_front_ends(part_graph()) == []
+
+
 def test_no_cycles_between_parts() -> None:
     assert cycles(_without_allowed(part_graph())) == []
 
@@ -209,6 +236,17 @@ def test_the_checks_catch_a_cycle_and_an_upward_import() -> None:
     graph = {"store": {"engagement", "model"}, "engagement": {"store"}, "model": set()}
     assert cycles(graph) == [["engagement", "store"]]
     assert upward(graph) == [("store", "engagement")]
+
+
+def test_the_checks_catch_an_agent_on_the_mcp_front_end_and_services_on_any() -> None:
+    graph = {
+        "agent": {"mcp", "services"},
+        "mcp": {"services"},
+        "cli": {"mcp", "services"},
+        "services": {"cli", "mcp", "agent", "engagement"},
+    }
+    assert between_front_ends(graph) == [("agent", "mcp")]
+    assert upward(graph) == [("services", "agent"), ("services", "cli"), ("services", "mcp")]
 
 
 def test_imports_inside_functions_count() -> None:

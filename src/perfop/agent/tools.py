@@ -1,18 +1,17 @@
-"""The agent's tools: the MCP server's perfop-service tools (reused, not redefined) plus the
-sandbox tools ``view``, ``search``, ``edit`` and ``bash``, and the runner's own ``validate``,
-``report`` (until a report tool exists) and ``finish_stage``.
+"""The agent's tools: perfop's service tools (``perfop.services.catalog``, the same table the MCP
+server serves, reused, not redefined) plus the sandbox tools ``view``, ``search``, ``edit`` and
+``bash``, and the runner's own ``validate``, ``report`` (written in the user's repository) and
+``finish_stage``.
 
-The MCP tool table (``perfop.mcp.tools.TOOLS``: name, description, argument model, function that
-calls the service) is used as is, with an ``App`` rooted at the sandbox worktree, the user's store
-and the agent's ``Actor``. Every tool returns a ``ToolOutput``; failures never raise out of
-``ToolBox.call``: they come back as an error result the model can read and act on.
+Each service tool is called with an ``ActingContext`` rooted at the sandbox worktree, on the
+user's store and as the agent's ``Actor``, its arguments checked by the same guards
+(``perfop.services.guards``) as an MCP call. Every tool returns a ``ToolOutput``; failures never
+raise out of ``ToolBox.call``: they come back as an error result the model can read and act on.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
-import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from perfop.errors import GuardrailError, PerfopError
 if TYPE_CHECKING:
     from perfop.agent.sandbox import Sandbox
     from perfop.engagement.records import Actor
+    from perfop.services.table import ActingContext, Tool
     from perfop.store import Store
 
 DOC_LIMIT = 6000
@@ -84,25 +84,24 @@ FINISH_STAGE = ToolSpec(
 )
 
 
-def load_mcp_tools() -> dict[str, Any]:
-    """The MCP server's tool table, with every ``*tools`` module of ``perfop.mcp`` registered."""
-    try:
-        registry = importlib.import_module("perfop.mcp.tools")
-        package = importlib.import_module("perfop.mcp")
-    except ImportError:
-        return {}
-    for info in pkgutil.iter_modules(package.__path__):
-        if info.name.endswith("tools") and info.name != "tools":
-            importlib.import_module(f"perfop.mcp.{info.name}")
-    return dict(getattr(registry, "TOOLS", {}))
+def service_tools() -> dict[str, Tool]:
+    """Every service tool, by name, in the MCP server's order (``perfop.services.catalog``)."""
+    from perfop.services import catalog
+
+    return catalog.tools()
 
 
-def _agent_app(sandbox_path: Path, store: Store, actor: Actor) -> Any:
-    """An MCP ``App`` rooted at the sandbox, on the user's store (the runner's, which the runner
+def load_mcp_tools() -> dict[str, Tool]:
+    """The same table under its old name: the tools the MCP server lists are the agent's."""
+    return service_tools()
+
+
+def _agent_context(sandbox_path: Path, store: Store, actor: Actor) -> ActingContext:
+    """A context rooted at the sandbox, on the user's store (the runner's, which the runner
     closes), acting as the agent."""
-    from perfop.mcp.tools import App
+    from perfop.services.table import ActingContext
 
-    return App(sandbox_path, store=store, actor=actor)
+    return ActingContext(sandbox_path, store=store, actor=actor)
 
 
 def _compact(doc: Any) -> str:
@@ -110,9 +109,9 @@ def _compact(doc: Any) -> str:
     return text if len(text) <= DOC_LIMIT else text[:DOC_LIMIT] + "...[truncated]"
 
 
-def _wrap_mcp(tool: Any, app: Any) -> AgentTool:
-    from perfop.mcp.guards import parse_args
-    from perfop.mcp.tools import Call
+def _wrap_service(tool: Tool, app: ActingContext) -> AgentTool:
+    from perfop.services.guards import parse_args
+    from perfop.services.table import Call
 
     schema = tool.args.model_json_schema()
     schema.pop("title", None)
@@ -213,11 +212,9 @@ class ToolBox:
         bash_timeout: float = 300.0,
     ) -> ToolBox:
         tools: dict[str, AgentTool] = {}
-        mcp = load_mcp_tools()
-        if mcp:
-            app = _agent_app(sandbox.path, store, actor)
-            for name, tool in mcp.items():
-                tools[name] = _wrap_mcp(tool, app)
+        app = _agent_context(sandbox.path, store, actor)
+        for name, service in service_tools().items():
+            tools[name] = _wrap_service(service, app)
         tools.update(sandbox_tools(sandbox, bash_timeout=bash_timeout))
         for name, tool in extra.items():
             # The runner's validate must feed its commit-or-revert step, and its report is
@@ -235,7 +232,7 @@ class ToolBox:
 
     def call(self, stage: str, name: str, arguments: dict[str, Any]) -> ToolOutput:
         """Run one tool call of ``stage``; every failure becomes an error result."""
-        from perfop.mcp.guards import error_message
+        from perfop.services.guards import error_message
 
         if name not in self.tools:
             return ToolOutput(

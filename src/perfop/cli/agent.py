@@ -150,9 +150,9 @@ def agent_log(
     sessions = sa_agent.list_sessions(state.store, engagement_id=engagement)
     if list_all:
         if fmt is OutputFormat.json:
-            emit_json(
-                {"schema": "perfop.agent-sessions/1", "sessions": [s.to_dict() for s in sessions]}
-            )
+            from perfop.services.envelope import AGENT_SESSIONS_SCHEMA, envelope
+
+            emit_json(envelope(AGENT_SESSIONS_SCHEMA, sessions=[s.to_dict() for s in sessions]))
         else:
             for s in sessions:
                 typer.echo(

@@ -29,8 +29,14 @@ from perfop.cli.common import (
     pair_cap,
     warn_contention,
 )
+from perfop.services.envelope import (
+    engagement_doc,
+    hypotheses_document,
+    questions_document,
+    status_document,
+    verify_document,
+)
 
-SCHEMA = "perfop.engagement/1"
 Multi = list[str] | None
 
 
@@ -48,10 +54,6 @@ def _actor(name: str | None = None) -> Any:
 
 def _on_terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
-
-
-def _doc(kind: str, **body: Any) -> dict[str, Any]:
-    return {"schema": SCHEMA, "kind": kind, **body}
 
 
 def register(app: typer.Typer) -> None:
@@ -174,7 +176,7 @@ def intake(
         eng = _open_intake(state, flags, from_file, use=use, confirm=confirm, actor=actor, fmt=fmt)
     recap = service.recap(state.store, eng)
     if fmt is OutputFormat.json:
-        emit_json(_doc("intake", engagement=eng.to_dict(), recap=recap))
+        emit_json(engagement_doc("intake", engagement=eng.to_dict(), recap=recap))
     else:
         typer.echo(recap, nl=False)
 
@@ -267,7 +269,7 @@ def _list_engagements(state: Any, fmt: OutputFormat) -> None:
 
     items = service.list_engagements(state.store)
     if fmt is OutputFormat.json:
-        emit_json(_doc("engagements", engagements=[e.to_dict() for e in items]))
+        emit_json(engagement_doc("engagements", engagements=[e.to_dict() for e in items]))
     else:
         emit(state, engagements_table(items))
 
@@ -321,7 +323,7 @@ def inventory(ctx: typer.Context, fmt: OutputFormat = FORMAT_OPTION) -> None:
     state = get_state(ctx)
     result = service.run_inventory(state.store, state.loaded, actor=_actor())
     if fmt is OutputFormat.json:
-        emit_json(_doc("inventory", inventory=result.to_dict()))
+        emit_json(engagement_doc("inventory", inventory=result.to_dict()))
     else:
         emit(state, inventory_table(result.inventory))
 
@@ -367,7 +369,7 @@ def hypothesis_add(
         fields["workloads"] = _split_csv(workload)
     hyp = lifecycle.add(state.store, state.loaded, actor=_actor(), **fields)
     if fmt is OutputFormat.json:
-        emit_json(_doc("hypothesis", hypothesis=hyp.to_dict()))
+        emit_json(engagement_doc("hypothesis", hypothesis=hyp.to_dict()))
     else:
         typer.echo(f"{hyp.label} proposed: {hyp.statement}")
 
@@ -381,22 +383,7 @@ def hypothesis_list(ctx: typer.Context, fmt: OutputFormat = FORMAT_OPTION) -> No
     ranked = lifecycle.ranked(state.store)
     if fmt is OutputFormat.json:
         last = lifecycle.latest_validations(state.store)
-        emit_json(
-            _doc(
-                "hypotheses",
-                formula=RANKING_FORMULA,
-                hypotheses=[
-                    {
-                        "rank": r.rank,
-                        "score": r.score,
-                        "gain": r.gain,
-                        **r.hypothesis.to_dict(),
-                        "last_validation": last.get(r.hypothesis.id),
-                    }
-                    for r in ranked
-                ],
-            )
-        )
+        emit_json(hypotheses_document(RANKING_FORMULA, ranked, last))
     else:
         emit(state, hypotheses_table(ranked))
 
@@ -412,7 +399,7 @@ def hypothesis_show(
     state = get_state(ctx)
     detail = lifecycle.show(state.store, state.loaded, label)
     if fmt is OutputFormat.json:
-        emit_json(_doc("hypothesis", hypothesis=detail.to_dict()))
+        emit_json(engagement_doc("hypothesis", hypothesis=detail.to_dict()))
     else:
         typer.echo(hypothesis_text(detail))
 
@@ -472,7 +459,7 @@ def hypothesis_update(
         **fields,
     )
     if fmt is OutputFormat.json:
-        emit_json(_doc("hypothesis", hypothesis=hyp.to_dict()))
+        emit_json(engagement_doc("hypothesis", hypothesis=hyp.to_dict()))
     else:
         typer.echo(f"{hyp.label} [{hyp.status.value}] {hyp.statement}")
 
@@ -495,7 +482,7 @@ def hypothesis_done(
         state.store, state.loaded, label, item, evidence=evidence, actor=_actor(by)
     )
     if fmt is OutputFormat.json:
-        emit_json(_doc("design", design=rec.to_dict()))
+        emit_json(engagement_doc("design", design=rec.to_dict()))
     else:
         left = [t for t in rec.tests_to_add if t not in rec.done]
         typer.echo(f"{label.upper()}: {len(rec.done)} test(s) done, {len(left)} to add")
@@ -534,7 +521,7 @@ def design(
         risk=risk.lower() if risk else None,
     )
     if fmt is OutputFormat.json:
-        emit_json(_doc("design", hypothesis=hyp.to_dict(), design=rec.to_dict()))
+        emit_json(engagement_doc("design", hypothesis=hyp.to_dict(), design=rec.to_dict()))
     else:
         typer.echo(f"{hyp.label} [{hyp.status.value}] design {rec.id} recorded")
 
@@ -554,7 +541,7 @@ def approve(
         state.store, state.loaded, label, by=name, actor=_actor(name), note=note_
     )
     if fmt is OutputFormat.json:
-        emit_json(_doc("approval", approval=rec.to_dict()))
+        emit_json(engagement_doc("approval", approval=rec.to_dict()))
     else:
         typer.echo(f"{label.upper()} approved by {rec.by}")
 
@@ -586,26 +573,9 @@ def note(
         state.store, text, kind=kind, actor=_actor(by), evidence=tuple(_split_csv(evidence))
     )
     if fmt is OutputFormat.json:
-        emit_json(_doc("decision", decision=entry.to_dict()))
+        emit_json(engagement_doc("decision", decision=entry.to_dict()))
     else:
         typer.echo(f"noted ({entry.kind}) #{entry.id}")
-
-
-def _questions_doc(eng: Any) -> dict[str, Any]:
-    return _doc(
-        "questions",
-        open=[{"number": i, "question": q} for i, q in enumerate(eng.open_questions, 1)],
-        answered=[
-            {
-                "question": a.question,
-                "answer": a.answer,
-                "by": a.by,
-                "at": a.at,
-                "dropped": a.dropped,
-            }
-            for a in eng.answered_questions
-        ],
-    )
 
 
 def _questions_text(eng: Any) -> str:
@@ -621,7 +591,7 @@ def question_list(ctx: typer.Context, fmt: OutputFormat = FORMAT_OPTION) -> None
 
     eng = service.current(get_state(ctx).store)
     if fmt is OutputFormat.json:
-        emit_json(_questions_doc(eng))
+        emit_json(questions_document(eng))
     else:
         typer.echo(_questions_text(eng))
 
@@ -634,7 +604,7 @@ def _close_question(
     state = get_state(ctx)
     eng = service.answer_question(state.store, number, text, actor=_actor(by), by=by, drop=drop)
     if fmt is OutputFormat.json:
-        emit_json(_questions_doc(eng))
+        emit_json(questions_document(eng))
     else:
         typer.echo(
             f"question {number} {'dropped' if drop else 'answered'}; "
@@ -669,7 +639,7 @@ def log(ctx: typer.Context, fmt: OutputFormat = FORMAT_OPTION) -> None:
     state = get_state(ctx)
     entries = service.decision_log(state.store)
     if fmt is OutputFormat.json:
-        emit_json(_doc("log", decisions=[d.to_dict() for d in entries]))
+        emit_json(engagement_doc("log", decisions=[d.to_dict() for d in entries]))
     else:
         emit(state, log_table(entries))
 
@@ -681,7 +651,7 @@ def status(ctx: typer.Context, fmt: OutputFormat = FORMAT_OPTION) -> None:
     state = get_state(ctx)
     report = checks.status(state.store, state.loaded)
     if fmt is OutputFormat.json:
-        emit_json(_doc("status", **report.to_dict()))
+        emit_json(status_document(report))
     else:
         typer.echo(status_text(report))
 
@@ -694,7 +664,7 @@ def verify(ctx: typer.Context, fmt: OutputFormat = FORMAT_OPTION) -> None:
     results = checks.verify(state.store, state.loaded)
     ok = all(r.passed for r in results)
     if fmt is OutputFormat.json:
-        emit_json(_doc("verify", passed=ok, checks=[r.to_dict() for r in results]))
+        emit_json(verify_document(results))
     else:
         typer.echo(verify_text(results))
     if not ok:
@@ -713,7 +683,7 @@ def accept(
     name = _human_name(by, "sign off", "perfop accept --by NAME")
     rec = service.accept(state.store, by=name, actor=_actor(name), note=note_)
     if fmt is OutputFormat.json:
-        emit_json(_doc("acceptance", approval=rec.to_dict()))
+        emit_json(engagement_doc("acceptance", approval=rec.to_dict()))
     else:
         typer.echo(f"trade-offs accepted by {rec.by}")
 
@@ -765,7 +735,7 @@ def validate(
             progress=notices,
         )
     if fmt is OutputFormat.json:
-        emit_json(_doc("validation", **report.to_dict()))
+        emit_json(engagement_doc("validation", **report.to_dict()))
     else:
         h = report.hypothesis
         out = report.outcome

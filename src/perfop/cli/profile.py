@@ -22,8 +22,6 @@ if TYPE_CHECKING:
     from perfop.profiling.model import ProfileReport
     from perfop.profiling.service import ProfileOptions
 
-DIFF_SCHEMA = "perfop.profile-diff/1"
-
 
 def register(app: typer.Typer) -> None:
     app.command(
@@ -157,10 +155,9 @@ def _diff(
     fmt: OutputFormat,
 ) -> None:
     from perfop.errors import UsageError
-    from perfop.profiling.diff import diff_to_dict
-    from perfop.profiling.document import profile_document
     from perfop.profiling.render import diff_table
     from perfop.profiling.service import profile_diff, record_profile
+    from perfop.services.envelope import profile_diff_document
 
     if not workload and not command:
         raise UsageError("profile diff needs -w WORKLOAD or '-- CMD ARGS'")
@@ -170,14 +167,7 @@ def _diff(
     for report in (result.base, result.candidate):
         record_profile(state.store, report)
     if fmt is OutputFormat.json:
-        emit_json(
-            {
-                "schema": DIFF_SCHEMA,
-                "base": profile_document(result.base),
-                "candidate": profile_document(result.candidate),
-                "diffs": [diff_to_dict(d) for d in result.diffs],
-            }
-        )
+        emit_json(profile_diff_document(result))
         return
     for diff in result.diffs:
         emit(state, diff_table(diff, top=top))

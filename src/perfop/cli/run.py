@@ -164,7 +164,9 @@ def _list_suites(state: Any, names: list[str], fmt: OutputFormat) -> None:
 
     listings = list_suites(state.loaded, names)
     if fmt is OutputFormat.json:
-        emit_json({"schema": "perfop.suites/1", "suites": [x.to_dict() for x in listings]})
+        from perfop.services.envelope import SUITES_SCHEMA, envelope
+
+        emit_json(envelope(SUITES_SCHEMA, suites=[x.to_dict() for x in listings]))
         return
     if not listings:
         state.console.print('no suite workloads configured (kind = "pytest-benchmark" or "asv")')
@@ -187,7 +189,9 @@ def runs_list(
     state = get_state(ctx)
     records = state.store.list_runs(workload=workload, limit=limit)
     if fmt is OutputFormat.json:
-        emit_json({"schema": "perfop.runs/1", "runs": [r.summary_document() for r in records]})
+        from perfop.services.envelope import runs_document
+
+        emit_json(runs_document(records))
         return
     width = _pipe_width()
     text = None if width is None else plain_runs(records, width=width)
@@ -224,7 +228,9 @@ def runs_show(
         doc["environment"] = (
             state.store.get_environment(record.environment_id) if record.environment_id else None
         )
-        emit_json({"schema": "perfop.runs/1", "runs": [doc]})
+        from perfop.services.envelope import RUNS_SCHEMA, envelope
+
+        emit_json(envelope(RUNS_SCHEMA, runs=[doc]))
         return
     specs = dict(record.metric_specs) or {
         n: MetricSpec(n, u, b) for n, (u, b) in BUILTIN_METRICS.items()

@@ -1,8 +1,9 @@
 """perfop's MCP server: the operator's lifecycle tools for any coding agent, over stdio.
 
-``guards`` (paths, refs, redaction, cancellable worker threads) -> ``tools`` and
-``measure_tools`` (one tool per lifecycle verb, each calling the CLI's service) -> ``server``
-(the SDK wiring). Importing this package does not import the MCP SDK; ``serve`` does.
+The tools themselves (one per lifecycle verb, each calling the CLI's service) and their guards are
+``perfop.services``'; this package adapts them: ``tools.App`` (which agent acts), ``guards``
+(worker threads a cancellation stops), ``resources`` and ``server`` (the SDK wiring). Importing
+this package does not import the MCP SDK; ``serve`` does.
 """
 
 from __future__ import annotations

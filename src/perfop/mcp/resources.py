@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from perfop.errors import UsageError
 from perfop.mcp.tools import App
+from perfop.services.envelope import engagement_doc
 
 
 @dataclass(frozen=True)
@@ -28,18 +29,17 @@ def _engagement(app: App) -> str:
 
     eng = service.current(app.store)
     report = checks.status(app.store, app.loaded)
-    doc = {
-        "schema": "perfop.engagement/1",
-        "kind": "engagement",
-        "engagement": eng.to_dict(),
-        "recap": service.recap(app.store, eng),
-        "status": report.to_dict(),
-        "formula": RANKING_FORMULA,
-        "hypotheses": [
+    doc = engagement_doc(
+        "engagement",
+        engagement=eng.to_dict(),
+        recap=service.recap(app.store, eng),
+        status=report.to_dict(),
+        formula=RANKING_FORMULA,
+        hypotheses=[
             {"rank": r.rank, "score": r.score, "gain": r.gain, **r.hypothesis.to_dict()}
             for r in lifecycle.ranked(app.store)
         ],
-    }
+    )
     return json.dumps(doc, indent=2, default=str)
 
 

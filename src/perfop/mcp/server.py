@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from perfop import __version__
 from perfop.errors import PerfopError
-from perfop.mcp import hypothesis_tools as _hypothesis_tools  # noqa: F401 - registers tools
-from perfop.mcp import measure_tools as _measure_tools  # noqa: F401 - registers the tools
-from perfop.mcp import outputs, resources
-from perfop.mcp import validation_tools as _validation_tools  # noqa: F401 - registers the tools
-from perfop.mcp.guards import CancelToken, error_message, parse_args, run_blocking
-from perfop.mcp.tools import TOOLS, Answer, App, Call, Tool
+from perfop.mcp import resources
+from perfop.mcp.guards import run_blocking
+from perfop.mcp.tools import App
 from perfop.redact import Redactor
+from perfop.services import catalog as _catalog  # noqa: F401 - registers every tool
+from perfop.services import documents as outputs
+from perfop.services.guards import CancelToken, error_message, parse_args
+from perfop.services.table import TOOLS, Answer, Call, Tool
 
 if TYPE_CHECKING:
     import mcp.types as types

@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from perfop.errors import GuardrailError
-from perfop.mcp import outputs
-from perfop.mcp.guards import check_ref
-from perfop.mcp.tools import ENGAGEMENT_SCHEMA, Answer, Args, Call, LongArgs, tool
+from perfop.services import documents as outputs
+from perfop.services.envelope import engagement_doc
+from perfop.services.guards import check_ref
+from perfop.services.table import Answer, Args, Call, LongArgs, tool
 
 if TYPE_CHECKING:
     from perfop.compare import WorkloadComparison
@@ -112,7 +113,7 @@ def compare(call: Call, args: CompareArgs) -> Answer:
     doc = comparison_document(result)
     text = f"comparison {result.id}: {comparison_line(result.workloads)}"
     failed = [w for w in result.workloads if w.failure]
-    return Answer(doc, text, is_error=bool(failed))
+    return Answer(doc, text, is_error=bool(failed), result=result)
 
 
 class CalibrateArgs(LongArgs):
@@ -176,7 +177,7 @@ def calibrate(call: Call, args: CalibrateArgs) -> Answer:
                 f"{c.workload}: noise {c.noise_sd:.2%} per pair, minimum detectable effect "
                 f"{c.mde:.1%} with {c.planned_pairs} pairs (threshold {c.threshold:.1%})"
             )
-    return Answer(doc, "; ".join(parts), is_error=any(c.failure for c in results))
+    return Answer(doc, "; ".join(parts), is_error=any(c.failure for c in results), result=results)
 
 
 class ValidateArgs(LongArgs):
@@ -216,7 +217,7 @@ def validate(call: Call, args: ValidateArgs) -> Answer:
         seed=args.seed,
         progress=_CompareProgress(call),
     )
-    doc = {"schema": ENGAGEMENT_SCHEMA, "kind": "validation", **report.to_dict()}
+    doc = engagement_doc("validation", **report.to_dict())
     h = report.hypothesis
     contradicts = " (contradicts the hypothesis)" if report.outcome.contradicts else ""
     out = report.outcome
@@ -224,7 +225,9 @@ def validate(call: Call, args: ValidateArgs) -> Answer:
     doc["next_step"] = step.to_dict("mcp")
     reasons = "; ".join([*out.reasons, *(f"regression: {r}" for r in out.regressions)])
     return Answer(
-        doc, f"{h.label} -> {out.headline}{contradicts}: {reasons}; next: {step.hint('mcp')}"
+        doc,
+        f"{h.label} -> {out.headline}{contradicts}: {reasons}; next: {step.hint('mcp')}",
+        result=report,
     )
 
 

@@ -11,9 +11,10 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from perfop.mcp import outputs
-from perfop.mcp.guards import check_components, check_ref
-from perfop.mcp.tools import Answer, Args, Call, engagement_doc, tool
+from perfop.services import documents as outputs
+from perfop.services.envelope import engagement_doc, hypotheses_document
+from perfop.services.guards import check_components, check_ref
+from perfop.services.table import Answer, Args, Call, tool
 
 Number = float | str
 RiskLevel = Literal["low", "medium", "high"]
@@ -92,7 +93,9 @@ def hypothesis_add(call: Call, args: HypothesisAddArgs) -> Answer:
     hyp = lifecycle.add(
         call.app.store, call.app.loaded, actor=call.app.actor, statement=args.statement, **fields
     )
-    return Answer(engagement_doc("hypothesis", hypothesis=hyp.to_dict()), f"{hyp.label} proposed")
+    return Answer(
+        engagement_doc("hypothesis", hypothesis=hyp.to_dict()), f"{hyp.label} proposed", result=hyp
+    )
 
 
 class HypothesisListArgs(Args):
@@ -119,29 +122,16 @@ def hypothesis_list(call: Call, args: HypothesisListArgs) -> Answer:
         h = detail.hypothesis
         approval = "approved" if detail.approvals else "not approved"
         needs = f", needs a human approval ({approval})" if detail.needs_approval else ""
-        return Answer(doc, f"{h.label} [{h.status.value}] {h.statement}{needs}")
+        return Answer(doc, f"{h.label} [{h.status.value}] {h.statement}{needs}", result=detail)
     ranked = lifecycle.ranked(call.app.store)
     last = lifecycle.latest_validations(call.app.store)
-    doc = engagement_doc(
-        "hypotheses",
-        formula=RANKING_FORMULA,
-        hypotheses=[
-            {
-                "rank": r.rank,
-                "score": r.score,
-                "gain": r.gain,
-                **r.hypothesis.to_dict(),
-                "last_validation": last.get(r.hypothesis.id),
-            }
-            for r in ranked
-        ],
-    )
+    doc = hypotheses_document(RANKING_FORMULA, ranked, last)
     lines = [
         f"{r.rank}. {r.hypothesis.label} [{r.hypothesis.status.value}]"
         + _brief(last.get(r.hypothesis.id))
         for r in ranked
     ]
-    return Answer(doc, "; ".join(lines) or "no hypotheses yet")
+    return Answer(doc, "; ".join(lines) or "no hypotheses yet", result=ranked)
 
 
 def _brief(v: dict[str, Any] | None) -> str:
@@ -205,7 +195,7 @@ def hypothesis_update(call: Call, args: HypothesisUpdateArgs) -> Answer:
         **fields,
     )
     doc = engagement_doc("hypothesis", hypothesis=hyp.to_dict())
-    return Answer(doc, f"{hyp.label} [{hyp.status.value}] {hyp.statement}")
+    return Answer(doc, f"{hyp.label} [{hyp.status.value}] {hyp.statement}", result=hyp)
 
 
 class DesignArgs(Args):
@@ -237,7 +227,7 @@ def design(call: Call, args: DesignArgs) -> Answer:
         call.app.store, call.app.loaded, args.label, actor=call.app.actor, **data
     )
     doc = engagement_doc("design", hypothesis=hyp.to_dict(), design=rec.to_dict())
-    return Answer(doc, f"{hyp.label} [{hyp.status.value}] design {rec.id} recorded")
+    return Answer(doc, f"{hyp.label} [{hyp.status.value}] design {rec.id} recorded", result=rec)
 
 
 class RequestApprovalArgs(Args):
@@ -283,7 +273,7 @@ def request_approval(call: Call, args: RequestApprovalArgs) -> Answer:
         decision=entry.to_dict(),
     )
     state = "already approved" if approved else "pending: a human must run " + command
-    return Answer(doc, f"approval of {hyp.label} requested ({state})")
+    return Answer(doc, f"approval of {hyp.label} requested ({state})", result=entry)
 
 
 class DesignDoneArgs(Args):
@@ -311,4 +301,6 @@ def design_done(call: Call, args: DesignDoneArgs) -> Answer:
     hyp = lifecycle.get(app.store, args.label)
     doc = engagement_doc("design", hypothesis=hyp.to_dict(), design=rec.to_dict())
     left = [t for t in rec.tests_to_add if t not in rec.done]
-    return Answer(doc, f"{hyp.label}: {len(rec.done)} test(s) done, {len(left)} still to add")
+    return Answer(
+        doc, f"{hyp.label}: {len(rec.done)} test(s) done, {len(left)} still to add", result=rec
+    )

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from perfop.mcp import outputs
-from perfop.mcp.guards import check_ref
-from perfop.mcp.tools import Answer, Args, Call, LongArgs, tool
+from perfop.services import documents as outputs
+from perfop.services.envelope import profile_diff_document, runs_document
+from perfop.services.guards import check_ref
+from perfop.services.table import Answer, Args, Call, LongArgs, tool
 
 if TYPE_CHECKING:
     from perfop.measure import WorkloadRun
@@ -103,13 +104,13 @@ def run(call: Call, args: RunArgs) -> Answer:
     doc = run_document(outcomes, capture_environment(app.repo_root))
     failed = _failed_runs_message(outcomes)
     if failed:
-        return Answer(doc, failed, is_error=True)
+        return Answer(doc, failed, is_error=True, result=outcomes)
     parts = []
     for o in outcomes:
         wall = o.summaries().get("wall_time")
         median = f"median {wall.median * 1e3:.1f} ms" if wall else "no wall_time"
         parts.append(f"{o.workload}: {len(o.samples)} sample(s), {median} (run {o.run_id})")
-    return Answer(doc, "; ".join(parts))
+    return Answer(doc, "; ".join(parts), result=outcomes)
 
 
 class RunsArgs(Args):
@@ -126,8 +127,7 @@ class RunsArgs(Args):
 )
 def runs(call: Call, args: RunsArgs) -> Answer:
     records = call.app.store.list_runs(workload=args.workload, limit=args.limit)
-    doc = {"schema": "perfop.runs/1", "runs": [r.summary_document() for r in records]}
-    return Answer(doc, f"{len(records)} run(s)")
+    return Answer(runs_document(records), f"{len(records)} run(s)", result=records)
 
 
 class ProfileArgs(LongArgs):
@@ -203,7 +203,9 @@ def profile(call: Call, args: ProfileArgs) -> Answer:
     call.token.check()
     record_profile(call.app.store, report)
     call.progress(1, 1, f"profile {report.id} recorded")
-    return Answer(profile_document(report), f"profile {report.id}: {_top_spots(report)}")
+    return Answer(
+        profile_document(report), f"profile {report.id}: {_top_spots(report)}", result=report
+    )
 
 
 class ProfileDiffArgs(LongArgs):
@@ -227,8 +229,6 @@ class ProfileDiffArgs(LongArgs):
     returns=outputs.ProfileDiffDoc,
 )
 def profile_diff(call: Call, args: ProfileDiffArgs) -> Answer:
-    from perfop.profiling.diff import diff_to_dict
-    from perfop.profiling.document import profile_document
     from perfop.profiling.service import profile_diff as diff_service
     from perfop.profiling.service import record_profile
 
@@ -241,13 +241,11 @@ def profile_diff(call: Call, args: ProfileDiffArgs) -> Answer:
     for report in (result.base, result.candidate):
         record_profile(call.app.store, report)
     call.progress(1, 1, "profiles recorded")
-    doc = {
-        "schema": "perfop.profile-diff/1",
-        "base": profile_document(result.base),
-        "candidate": profile_document(result.candidate),
-        "diffs": [diff_to_dict(d) for d in result.diffs],
-    }
-    return Answer(doc, f"profile diff {base}..{candidate}: {len(result.diffs)} part(s)")
+    return Answer(
+        profile_diff_document(result),
+        f"profile diff {base}..{candidate}: {len(result.diffs)} part(s)",
+        result=result,
+    )
 
 
 class TriageArgs(Args):
@@ -297,4 +295,4 @@ def ci_triage(call: Call, args: TriageArgs) -> Answer:
             f"failed at {step}: {len(report.failures)} test failure(s), "
             f"{len(report.tracebacks)} traceback(s), {len(report.timeouts)} timeout(s)"
         )
-    return Answer(report.to_dict(), text)
+    return Answer(report.to_dict(), text, result=report)
