@@ -42,6 +42,7 @@ from perfop.pipeline import (
 )
 from perfop.records.comparison import metric_row
 from perfop.runner import check_startable, set_affinity, workload_env
+from perfop.stats import pairs_to_decide
 from perfop.store import Store
 from perfop.store import compare as cstore
 from perfop.suites.decide import SuiteOutcome
@@ -138,6 +139,25 @@ class WorkloadComparison:
     def mde(self) -> float | None:
         p = self.primary
         return p.analysis.mde if p is not None and math.isfinite(p.analysis.mde) else None
+
+
+def to_decide(wc: WorkloadComparison, threshold: float) -> dict[str, Any] | None:
+    """For an ``inconclusive`` workload: the pairs (and, from the planner's pair cost, the
+    ``--max-time``) a verdict would take at the noise measured, with 80% probability:
+    ``unchanged`` when the estimate lies within the threshold, else a verdict on a change of
+    the estimate's size (``stats.pairs_to_decide``). None otherwise, or when more pairs would not
+    help (the verdict was held back by a check, not by the sample size)."""
+    p = wc.primary
+    if wc.verdict is not Verdict.INCONCLUSIVE or wc.suite is not None or p is None:
+        return None
+    got = pairs_to_decide(p.analysis, threshold)
+    if got is None or got[1] <= wc.pairs:
+        return None
+    kind, pairs = got
+    seconds = None
+    if wc.budget is not None and wc.budget.pair_cost:
+        seconds = round(wc.budget.spent + pairs * wc.budget.pair_cost + wc.budget.reserve, 1)
+    return {"verdict": kind, "pairs": pairs, "seconds": seconds}
 
 
 @dataclass(frozen=True)
@@ -596,6 +616,7 @@ def comparison_document(result: ComparisonResult) -> dict[str, Any]:
                 "first_batch": wc.first_batch,
                 "calibrated": wc.calibrated,
                 "mde": wc.mde,
+                "to_decide": to_decide(wc, result.threshold),
                 "elapsed": round(wc.elapsed, 3),
                 "harness_only": wc.harness_only,
                 "budget": wc.budget.to_dict() if wc.budget else None,

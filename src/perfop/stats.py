@@ -820,6 +820,37 @@ def planned_mde(noise_sd: float, pairs: int, *, threshold: float, z_bound: float
     return math.expm1(max(z_bound * se, math.log1p(threshold)) + POWER_Z * se)
 
 
+POWER_EQ_Z = 1.2815515655446004  # z_{0.90}: both one-sided tests pass with 80% probability
+
+
+def pairs_to_decide(a: MetricComparison, threshold: float) -> tuple[str, int] | None:
+    """Pairs an undecided comparison would need, at its measured noise, for a verdict with 80%
+    probability: ``("unchanged", n)`` when the estimate lies within the threshold (planned as if
+    nothing changed), else ``("changed", n)`` for a verdict on a change of the estimate's size.
+
+    The spread is the one measured (``log_sd``) and the boundary the one of the current look
+    (the interval's half-width over its SE), so this is the planner's arithmetic, not a promise:
+    later looks' boundaries differ a little. None when it cannot tell (too few pairs, no spread,
+    no finite interval).
+    """
+    values = (a.ratio, a.ci_low, a.ci_high, a.log_sd)
+    if a.n < _min_pairs(DEFAULT_TRIM) or not all(math.isfinite(v) and v > 0 for v in values):
+        return None
+    se = a.log_sd / math.sqrt(a.n)
+    mean, delta = math.log(a.ratio), math.log1p(threshold)
+    if abs(mean) < delta:
+        lo, hi = (
+            (a.eq_ci_low, a.eq_ci_high) if math.isfinite(a.eq_ci_low) else (a.ci_low, a.ci_high)
+        )
+        z = (math.log(hi) - math.log(lo)) / 2 / se
+        need = ((z + POWER_EQ_Z) * a.log_sd / delta) ** 2
+        return "unchanged", math.ceil(need)
+    z = (math.log(a.ci_high) - math.log(a.ci_low)) / 2 / se
+    gap = abs(mean) - delta
+    need = max(((z + POWER_Z) * a.log_sd / abs(mean)) ** 2, (POWER_Z * a.log_sd / gap) ** 2)
+    return "changed", math.ceil(need)
+
+
 def first_batch(noise_sd: float | None, *, min_pairs: int, max_pairs: int, threshold: float) -> int:
     """Pairs to run before the first look, sized from calibrated noise.
 

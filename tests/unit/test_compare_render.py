@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from perfop.budget import BudgetSettings, Plan
 from perfop.cli.compare import format_summary_line
 from perfop.compare import (
     COMPARISON_SCHEMA,
@@ -71,6 +72,29 @@ def _workload(
     return replace(wc, **kw)
 
 
+def _plan(*, pair_cost: float, spent: float, reserve: float) -> Plan:
+    settings = BudgetSettings(
+        max_time=10.0,
+        time_explicit=True,
+        ceiling=900.0,
+        min_pairs=5,
+        max_pairs=None,
+        verdict_pairs=5,
+    )
+    return Plan(
+        pair_cost=pair_cost,
+        spent=spent,
+        reserve=reserve,
+        needed=None,
+        max_time=10.0,
+        effective=10.0,
+        extended=False,
+        reachable=True,
+        affordable=30,
+        settings=settings,
+    )
+
+
 FASTER = _analysis(1 / 1.84, 1 / 1.90, 1 / 1.79, Verdict.FASTER)
 
 
@@ -95,7 +119,18 @@ FASTER = _analysis(1 / 1.84, 1 / 1.90, 1 / 1.79, Verdict.FASTER)
                 Verdict.INCONCLUSIVE, _analysis(1.01, 0.97, 1.05, Verdict.INCONCLUSIVE, mde=0.062)
             ),
             "parse: inconclusive (ratio 1.010, CI 0.970-1.050, 23 pairs, behaviour unchanged; "
-            "detectable change at this noise: 6.2%)",
+            "detectable change at this noise: 6.2%); unchanged within +/-2.0% would take ~134 "
+            "pairs at this noise if nothing changed",
+        ),
+        (
+            _workload(
+                Verdict.INCONCLUSIVE,
+                _analysis(1.06, 0.99, 1.13, Verdict.INCONCLUSIVE, mde=0.11, log_sd=0.12),
+                budget=_plan(pair_cost=0.26, spent=1.5, reserve=0.3),
+            ),
+            "parse: inconclusive (ratio 1.060, CI 0.990-1.130, 23 pairs, behaviour unchanged; "
+            "detectable change at this noise: 11.0%); a verdict on a change this size would take "
+            "~52 pairs (~16 s: --max-time 16)",
         ),
         (
             _workload(None, None, failure="candidate side failed: exited with code 1: boom"),
@@ -186,3 +221,19 @@ def test_comparison_document_fields() -> None:
 def test_exit_codes(wc: WorkloadComparison, flags: dict[str, bool], code: int) -> None:
     kw = {"fail_on_regression": False, "fail_on_inconclusive": False, **flags}
     assert exit_code(_result(wc), **kw) == code
+
+
+def test_the_document_says_what_an_inconclusive_workload_would_take() -> None:
+    noisy = _analysis(1.06, 0.99, 1.13, Verdict.INCONCLUSIVE, log_sd=0.12)
+    plan = _plan(pair_cost=0.26, spent=1.5, reserve=0.3)
+    doc = comparison_document(
+        _result(
+            _workload(Verdict.INCONCLUSIVE, noisy, budget=plan),
+            _workload(Verdict.FASTER, FASTER, name="decided"),
+            _workload(Verdict.INCONCLUSIVE, noisy, name="unplanned"),
+        )
+    )
+    first, decided, unplanned = doc["workloads"]
+    assert first["to_decide"] == {"verdict": "changed", "pairs": 52, "seconds": 15.3}
+    assert decided["to_decide"] is None
+    assert unplanned["to_decide"] == {"verdict": "changed", "pairs": 52, "seconds": None}

@@ -323,3 +323,65 @@ def test_average_ranks_are_scipy_rankdata(shape: tuple[int, ...]) -> None:
     assert np.array_equal(stats.average_ranks(a), sps.rankdata(a, axis=-1))
     b = rng.normal(size=shape)
     assert np.array_equal(stats.average_ranks(b), sps.rankdata(b, axis=-1))
+
+
+# --- what an inconclusive comparison would take (issue 14, point 8) -------------------------
+
+
+def _single_look(n: int) -> stats.SequentialDesign:
+    return stats.plan(alpha=0.05, threshold=0.02, looks=(n,))
+
+
+def _analysed(x: np.ndarray) -> stats.MetricComparison:
+    d = _single_look(x.size)
+    return stats.compare_metric(
+        np.ones(x.size),
+        np.exp(x),
+        z_bound=d.z_bounds[0],
+        alpha=0.05,
+        threshold=0.02,
+        z_eq=d.eq_bound(0),
+    )
+
+
+def _share(code: int, rows: np.ndarray) -> float:
+    d = _single_look(rows.shape[1])
+    got, _ = stats.run_sequential(d, rows)
+    return float(np.mean(got == code))
+
+
+def test_pairs_to_decide_predicts_when_an_aa_comparison_reaches_unchanged() -> None:
+    # The pairs it names for `unchanged` are the pairs at which the decision rule itself says
+    # `unchanged` in about 80% of A/A comparisons with the noise measured; a third of them do not.
+    rng = np.random.default_rng(14)
+    first = _analysed(rng.normal(0.0, 0.05, 12))
+    assert first.verdict is Verdict.INCONCLUSIVE
+    got = stats.pairs_to_decide(first, 0.02)
+    assert got is not None and got[0] == "unchanged"
+    n = got[1]
+    sd = first.log_sd  # the noise as measured, which is what the prediction rests on
+    assert 30 < n < 400
+    assert 0.65 <= _share(stats.EQUIVALENT, rng.normal(0.0, sd, (2000, n))) <= 0.95
+    assert _share(stats.EQUIVALENT, rng.normal(0.0, sd, (2000, n // 3))) < 0.4
+
+
+def test_pairs_to_decide_predicts_when_a_real_change_is_decided() -> None:
+    rng = np.random.default_rng(15)
+    effect = math.log(1.06)
+    first = _analysed(rng.normal(effect, 0.08, 8))
+    assert first.verdict is Verdict.INCONCLUSIVE
+    got = stats.pairs_to_decide(first, 0.02)
+    assert got is not None and got[0] == "changed"
+    # Planned from the first estimates of the effect and the noise: the pairs named decide a
+    # change of the size estimated, at the spread measured, with about the power promised.
+    est, sd, n = math.log(first.ratio), first.log_sd, got[1]
+    assert n > 8
+    assert 0.65 <= _share(stats.INCREASE, rng.normal(est, sd, (2000, n))) <= 0.97
+    assert _share(stats.INCREASE, rng.normal(est, sd, (2000, n // 3))) < 0.6
+
+
+def test_pairs_to_decide_says_nothing_without_a_measured_spread() -> None:
+    flat = _analysed(np.zeros(10))
+    assert stats.pairs_to_decide(flat, 0.02) is None
+    few = _analysed(np.array([0.01, -0.02]))
+    assert stats.pairs_to_decide(few, 0.02) is None

@@ -122,6 +122,7 @@ def format_summary_line(w: WorkloadComparison, threshold: float) -> str:
         ci = f"CI {a.ci_low:.3f}-{a.ci_high:.3f}, " if math.isfinite(a.ci_low) else ""
         mde = f"; detectable change at this noise: {w.mde:.1%}" if w.mde is not None else ""
         text = f"inconclusive{metric} (ratio {a.ratio:.3f}, {ci}{pairs}, {behaviour}{mde})"
+        text += _to_decide_text(w, threshold)
     check = w.check
     if check is not None and math.isfinite(check.analysis.ratio):
         text += f"; decided on {_metric_label(p.name)}"
@@ -141,6 +142,22 @@ def format_summary_line(w: WorkloadComparison, threshold: float) -> str:
             how += ", so both sides ran the same code (A/A): the change was not measured"
         text += f" [candidate changes workload files {files}: harness {how}]"
     return f"{w.name}: {text}"
+
+
+def _to_decide_text(w: WorkloadComparison, threshold: float) -> str:
+    """What an inconclusive result would take, e.g. ``; unchanged within +/-2.0% would take
+    ~150 pairs at this noise if nothing changed (~49 s: --max-time 49)``."""
+    from perfop.compare import to_decide
+
+    need = to_decide(w, threshold)
+    if need is None:
+        return ""
+    seconds = need["seconds"]
+    when = f" (~{math.ceil(seconds)} s: --max-time {math.ceil(seconds)})" if seconds else ""
+    if need["verdict"] == "unchanged":
+        what = f"unchanged within +/-{threshold:.1%} would take ~{need['pairs']} pairs at this "
+        return f"; {what}noise if nothing changed{when}"
+    return f"; a verdict on a change this size would take ~{need['pairs']} pairs{when}"
 
 
 def format_suite_line(w: WorkloadComparison) -> str:

@@ -382,6 +382,11 @@ class WorkloadComparison(Record):
     failure: str | None = None
     stop_reason: str | None = None
     mde: Number = None
+    to_decide: Json | None = Field(
+        None,
+        description="Inconclusive only: the pairs (and seconds) a verdict would take at the "
+        "noise measured: {verdict: unchanged|changed, pairs, seconds}.",
+    )
     notices: list[str] = Field(default_factory=list)
     runs: dict[str, int | None] = Field(description="The base and candidate run ids.")
     metrics: list[MetricComparison]
