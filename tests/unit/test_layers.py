@@ -1,7 +1,7 @@
 """Layers you can see: perfop's import graph, read from the source (every ``import``, including
 those inside functions and under ``TYPE_CHECKING``, and every string that names a perfop module,
-which is how the registries load plugins: ``import_module("perfop.report.checks")``), has no
-cycles between its parts and no import from a lower layer up into a higher one.
+which is how a ``perfop.registry.Registry`` names its entries: ``"perfop.report.html:render"``),
+has no cycles between its parts and no import from a lower layer up into a higher one.
 docs/architecture.md draws the same table.
 
 A *part* is a top-level module (``perfop.config``) or a subpackage (``perfop.store``).
@@ -36,6 +36,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "launch",
                 "model",
                 "redact",
+                "registry",
                 "slo",
                 "stats",
             }
@@ -89,11 +90,6 @@ ALLOWED: Mapping[tuple[str, str], str] = {
         "config.workload_command builds a suite's argv with suites.base_argv (inside the "
         "function); suite kinds live with the samplers that need the runner. Splitting suites "
         "into kinds (below config) and samplers (above runner) is issue 20's pipeline work."
-    ),
-    ("engagement", "report"): (
-        "engagement.checks.CHECK_PLUGINS loads perfop.report.checks by name when verify runs "
-        "(the report's own checklist items), while the report reads engagement records; the "
-        "registration should come from above (one registry mechanism: issue 20)."
     ),
     ("suites", "pairs"): (
         "suites/decide.py decides a suite comparison with pairs.analyse while pairs samples "

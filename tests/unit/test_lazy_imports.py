@@ -84,7 +84,7 @@ OTHER_AREAS = {
 # the verbs), a verb's help only its own.
 HELP_PERFOP = {
     "perfop", "perfop.cli", "perfop.cli.common", "perfop.cli.lazy", "perfop.cli.verbs",
-    "perfop.errors", "perfop.interrupts",
+    "perfop.errors", "perfop.interrupts", "perfop.registry",
 }  # fmt: skip
 RUN_HELP_PERFOP = HELP_PERFOP | {"perfop.cli.run", "perfop.cli.progress"}
 # Modules that `run -- CMD` has no use for (comparisons, reports, profiling, agents, worktrees).

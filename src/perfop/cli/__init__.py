@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -20,26 +21,30 @@ from perfop.cli.common import State, error_line
 from perfop.cli.lazy import lazy_group
 from perfop.cli.verbs import VERBS
 from perfop.errors import PerfopError
+from perfop.registry import Registry
 
-# Modules under perfop.cli that define ``register(app)``, in lifecycle order (the order of
+# Modules under perfop.cli whose ``register(app)`` defines verbs, in lifecycle order (the order of
 # --help): try it, engage, measure, compare, report, CI, agents. Each is imported only when one
 # of its verbs runs (perfop.cli.lazy); perfop.cli.verbs lists which verbs each registers.
-COMMAND_MODULES: tuple[str, ...] = (
-    "demo",
-    "engagement",
-    "run",
-    "profile",
-    "compare",
-    "report",
-    "gate",
-    "history",
-    "publish",
-    "data",
-    "importer",
-    "ci",
-    "mcp",
-    "init_agent",
-    "agent",
+COMMAND_MODULES: Registry[Callable[[typer.Typer], None]] = Registry(
+    "CLI verbs",
+    {
+        "demo": "perfop.cli.demo:register",
+        "engagement": "perfop.cli.engagement:register",
+        "run": "perfop.cli.run:register",
+        "profile": "perfop.cli.profile:register",
+        "compare": "perfop.cli.compare:register",
+        "report": "perfop.cli.report:register",
+        "gate": "perfop.cli.gate:register",
+        "history": "perfop.cli.history:register",
+        "publish": "perfop.cli.publish:register",
+        "data": "perfop.cli.data:register",
+        "importer": "perfop.cli.importer:register",
+        "ci": "perfop.cli.ci:register",
+        "mcp": "perfop.cli.mcp:register",
+        "init_agent": "perfop.cli.init_agent:register",
+        "agent": "perfop.cli.agent:register",
+    },
 )
 
 app = typer.Typer(
@@ -50,7 +55,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
-    cls=lazy_group(VERBS, rich_markup_mode=None, pretty_exceptions_short=True),
+    cls=lazy_group(VERBS, COMMAND_MODULES, rich_markup_mode=None, pretty_exceptions_short=True),
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 

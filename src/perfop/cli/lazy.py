@@ -11,9 +11,8 @@ modules register, and the lazy help equal to the eager one.
 
 from __future__ import annotations
 
-import importlib
 import re
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from enum import Enum
 from gettext import gettext
 from typing import Any, NamedTuple
@@ -64,6 +63,8 @@ class LazyGroup(TyperGroup):
     """The root group: ``verbs`` (class attribute, set by ``lazy_group``) in help order."""
 
     verbs: tuple[Verb, ...] = ()
+    # module name (Verb.module) -> its ``register(app)``: perfop.cli.COMMAND_MODULES
+    registers: Mapping[str, Callable[[typer.Typer], None]] = {}
     settings: dict[str, Any] = {}  # noqa: RUF012 - per subclass, never mutated
 
     def __init__(self, **attrs: Any) -> None:
@@ -81,7 +82,7 @@ class LazyGroup(TyperGroup):
         """The commands ``perfop.cli.<module>`` registers, built by Typer exactly as when they
         are registered on the root app (same markup, exception and suggestion settings)."""
         sub = typer.Typer(**self.settings)
-        importlib.import_module(f"perfop.cli.{module}").register(sub)
+        self.registers[module](sub)
         commands = dict(typer.main.get_group(sub).commands)
         for command in commands.values():
             plain_params(command)
@@ -211,7 +212,14 @@ def _plain_value(param: Any, ctx: click.Context, value: Any) -> Any:
     return _MISS
 
 
-def lazy_group(verbs: tuple[Verb, ...], **settings: Any) -> type[LazyGroup]:
-    """A ``LazyGroup`` class for ``typer.Typer(cls=...)``; ``settings`` are the root Typer's
-    ``rich_markup_mode``, ``pretty_exceptions_short`` and ``suggest_commands``."""
-    return type("PerfopGroup", (LazyGroup,), {"verbs": verbs, "settings": settings})
+def lazy_group(
+    verbs: tuple[Verb, ...],
+    registers: Mapping[str, Callable[[typer.Typer], None]],
+    **settings: Any,
+) -> type[LazyGroup]:
+    """A ``LazyGroup`` class for ``typer.Typer(cls=...)``: ``verbs`` in help order, each
+    ``Verb.module``'s ``register(app)`` in ``registers`` (a ``perfop.registry.Registry``, which
+    imports the module on look-up); ``settings`` are the root Typer's ``rich_markup_mode``,
+    ``pretty_exceptions_short`` and ``suggest_commands``."""
+    attrs = {"verbs": verbs, "registers": registers, "settings": settings}
+    return type("PerfopGroup", (LazyGroup,), attrs)

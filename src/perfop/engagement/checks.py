@@ -1,13 +1,13 @@
 """Status (stage, what is done, next step) and the ``perfop verify`` checklist.
 
-The checklist is a registry: ``register_check(name, fn)`` adds an item, where ``fn`` takes a
+The checklist is one explicit table, ``VERIFY_CHECKS`` (name, check), where a check takes a
 ``VerifyContext`` (every engagement record, plus the store and config for checks that need more,
-e.g. "report generated after the last validation") and returns ``(passed, reason)``.
+e.g. "report generated after the last validation", which reads the store's reports table) and
+returns ``(passed, reason)``; ``register_check`` adds or replaces an item.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +28,7 @@ from perfop.engagement.records import (
 from perfop.engagement.service import current
 from perfop.store import Store
 from perfop.store import engagement as es
+from perfop.store.reports import list_reports
 
 
 @dataclass(frozen=True)
@@ -221,12 +222,39 @@ def check_signoff(ctx: VerifyContext) -> tuple[bool, str, NextStep | None]:
     return True, f"accepted by {latest.by} at {latest.created_at}", None
 
 
+REPORT_STEP = NextStep("", "perfop report -o report.md", "report", {})
+
+
+def check_report_fresh(ctx: VerifyContext) -> tuple[bool, str, NextStep | None]:
+    """A report was generated after the engagement's last validation (the store's reports
+    table, which ``perfop report`` fills)."""
+    last = ctx.last_validation
+    if last is None:
+        label = next((h.label for h in ctx.hypotheses if h.candidate_sha), None)
+        step = NextStep("", f"perfop validate {label}", "validate", {"label": label})
+        return False, "nothing validated yet (validate, then report)", step if label else None
+    done = list_reports(ctx.store, ctx.engagement.id)
+    fresh = [r for r in done if r.created_at >= last.created_at]
+    if fresh:
+        r = fresh[-1]
+        return True, f"{r.format} report {r.path or '(stdout)'} at {r.created_at}", None
+    if done:
+        return (
+            False,
+            f"the last report ({done[-1].created_at}) predates the last validation "
+            f"({last.created_at})",
+            REPORT_STEP,
+        )
+    return False, "no report generated", REPORT_STEP
+
+
 VERIFY_CHECKS: list[tuple[str, Check]] = [
     ("intake confirmed", check_intake),
     ("hypothesis logged", check_hypotheses),
     ("designs and approvals", check_designs),
     ("implementation recorded", check_implementation),
     ("validation after last candidate change", check_validation_fresh),
+    ("report generated after the last validation", check_report_fresh),
     ("stakeholder sign-off", check_signoff),
 ]
 
@@ -241,20 +269,12 @@ def register_check(name: str, check: Check, *, before: str | None = "stakeholder
     VERIFY_CHECKS.insert(pos, (name, check))
 
 
-# Modules that add checklist items with ``register_check`` when imported (other packages' items).
-CHECK_PLUGINS: tuple[str, ...] = ("perfop.report.checks",)
-
-
 def verify(store: Store, loaded: LoadedConfig) -> list[CheckResult]:
     """Run every registered check; each passes or fails with its reason."""
-    for module in CHECK_PLUGINS:
-        importlib.import_module(module)
     return run_checks(load_context(store, loaded))
 
 
 def run_checks(ctx: VerifyContext) -> list[CheckResult]:
-    for module in CHECK_PLUGINS:
-        importlib.import_module(module)
     results = []
     for name, fn in VERIFY_CHECKS:
         out = fn(ctx)

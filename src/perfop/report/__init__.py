@@ -8,23 +8,26 @@ front end writes. ``write_report`` is that last step for files (Markdown gets PN
 from __future__ import annotations
 
 import contextlib
-import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from perfop.errors import UsageError
+from perfop.registry import Registry
 
 if TYPE_CHECKING:
     from perfop.report.files import Target
     from perfop.report.model import ReportData
 
-# format -> module with ``render(data) -> str``; imported on use so the CLI starts fast.
-RENDERERS: dict[str, str] = {
-    "md": "perfop.report.markdown",
-    "html": "perfop.report.html",
-    "json": "perfop.report.jsonfmt",
-}
+# format -> its ``render(data) -> str``; each module is imported on use so the CLI starts fast.
+RENDERERS: Registry[Callable[[ReportData], str]] = Registry(
+    "report formats",
+    {
+        "md": "perfop.report.markdown:render",
+        "html": "perfop.report.html:render",
+        "json": "perfop.report.jsonfmt:render",
+    },
+)
 EXTENSIONS = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".json": "json"}
 
 
@@ -32,8 +35,7 @@ def renderer(fmt: str) -> Callable[[ReportData], str]:
     """The ``render`` function of format ``fmt`` (md, html, json)."""
     if fmt not in RENDERERS:
         raise UsageError(f"--format {fmt}: unknown report format; use one of: md, html, json")
-    render: Callable[[ReportData], str] = importlib.import_module(RENDERERS[fmt]).render
-    return render
+    return RENDERERS[fmt]
 
 
 def pick_format(fmt: str | None, output: Path | None) -> str:

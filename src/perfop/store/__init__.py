@@ -8,18 +8,22 @@ transaction, so an interrupted command never leaves half a record behind.
 
 from __future__ import annotations
 
-import importlib
+from types import ModuleType
 
+from perfop.registry import Registry
 from perfop.store.core import RunRecord, Store, open_store
 
 # Modules that define further tables on perfop.store.schema.metadata.
-TABLE_MODULES: tuple[str, ...] = (
-    "engagement",
-    "compare",
-    "profiles",
-    "history",
-    "agent",
-    "reports",
+TABLE_MODULES: Registry[ModuleType] = Registry(
+    "store tables",
+    {
+        "engagement": "perfop.store.engagement",
+        "compare": "perfop.store.compare",
+        "profiles": "perfop.store.profiles",
+        "history": "perfop.store.history",
+        "agent": "perfop.store.agent",
+        "reports": "perfop.store.reports",
+    },
 )
 
 
@@ -36,8 +40,7 @@ TABLES: tuple[str, ...] = (
 
 
 def load_table_modules() -> None:
-    for name in TABLE_MODULES:
-        importlib.import_module(f"perfop.store.{name}")
+    TABLE_MODULES.load_all()
 
 
 __all__ = ["TABLES", "TABLE_MODULES", "RunRecord", "Store", "load_table_modules", "open_store"]
