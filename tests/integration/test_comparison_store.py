@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from perfop.records.comparison import MetricResult, metric_row
+from perfop.records.comparison import MetricResult, load_comparison, metric_row
 from perfop.report.validations import Reader, workload_results
 from perfop.store import compare as cstore
 from perfop.store import open_store
@@ -44,8 +44,8 @@ def test_a_stored_comparison_loads_into_the_one_result_model(any_store_url: str)
 
         reader = Reader(store)
         reader.prefetch([cid])
-        assert reader.docs[cid] == DOC
-        results = workload_results(reader.docs[cid], cid, reader)
+        assert reader.docs[cid] == load_comparison(DOC, cid)
+        results = workload_results(reader.docs[cid], reader)
         loaded = [m for r in results for m in r.metrics]
         assert loaded and all(type(m) is MetricResult for m in loaded)
         assert [metric_row(m) for m in loaded] == [

@@ -7,6 +7,7 @@ runs of 3 samples + 1 failure each, one environment) and is never regenerated.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import sqlite3
 from pathlib import Path
@@ -344,5 +345,98 @@ def test_long_names_and_refs_are_stored_after_migration(v3_store_url: str) -> No
         assert (got.workload, got.ref) == (name, ref)
         row = cstore.get_comparison(store, cid)
         assert row is not None and row["base_ref"] == ref
+    finally:
+        store.close()
+
+
+# Today's comparison documents (issue 20: the one result model, loaded by a versioned reader):
+# the perfop.comparison/2 document perfop at main 3ac9f6d wrote for a real comparison, and a
+# perfop.comparison/1 document as the first comparisons wrote it (no decided_on, decision,
+# cpu_vs_wall or contention; a metric row without equivalence_ci).
+COMPARE_DATA = Path(__file__).parent.parent / "data" / "compare"
+DOC_2: dict[str, Any] = json.loads((COMPARE_DATA / "comparison_2_main_3ac9f6d.json").read_text())
+DOC_1: dict[str, Any] = {
+    "schema": "perfop.comparison/1",
+    "id": 2,
+    "base": {"ref": "main", "sha": "1" * 40},
+    "candidate": {"ref": "cand", "sha": "2" * 40},
+    "seed": 11,
+    "threshold": 0.02,
+    "alpha": 0.05,
+    "harness": "candidate",
+    "workloads": [
+        {
+            "name": "parse",
+            "verdict": "faster",
+            "pairs": 4,
+            "behavior": "same",
+            "behavior_diff": None,
+            "harness": "candidate",
+            "harness_touched": True,
+            "gate": False,
+            "primary_metric": "wall_time",
+            "failure": None,
+            "runs": {"base": 6, "candidate": 7},
+            "metrics": [
+                {
+                    k: v
+                    for k, v in DOC_2["workloads"][0]["metrics"][0].items()
+                    if k != "equivalence_ci"
+                }
+            ],
+        }
+    ],
+}
+
+
+def _store_documents_as_schema_3(url: str) -> None:
+    """Comparison 1 of the schema-3 store gets DOC_2, and comparison 2 (new) DOC_1, written into
+    the old tables before perfop opens (and migrates) the store."""
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    old = sa.MetaData()
+    old.reflect(engine, only=["comparisons"])
+    table = old.tables["comparisons"]
+    try:
+        with engine.begin() as conn:
+            row = dict(conn.execute(table.select().where(table.c.id == 1)).one()._mapping)
+            conn.execute(table.update().where(table.c.id == 1).values(document=DOC_2))
+            conn.execute(table.insert().values({**row, "id": 2, "seed": 11, "document": DOC_1}))
+    finally:
+        engine.dispose()
+
+
+def test_stored_comparison_documents_load_into_the_records_after_migration(
+    v3_store_url: str,
+) -> None:
+    from perfop.records.comparison import MetricResult, StoredComparison, load_comparison
+    from perfop.report.jsonfmt import metric_entry
+    from perfop.report.validations import Reader, workload_results
+
+    reported = json.loads((COMPARE_DATA / "report_metrics_main_3ac9f6d.json").read_text())
+    _store_documents_as_schema_3(v3_store_url)
+    store = open_store(v3_store_url)
+    try:
+        reader = Reader(store)
+        reader.prefetch([1, 2])
+        assert set(reader.docs) == {1, 2}
+        assert all(type(c) is StoredComparison for c in reader.docs.values())
+        assert reader.docs[1] == load_comparison(DOC_2, 1)
+        assert reader.docs[2] == load_comparison(DOC_1, 2)
+        # /2: what the report made of the document at main 3ac9f6d, number for number
+        results = workload_results(reader.docs[1], reader)
+        metrics = [m for r in results for m in r.metrics]
+        assert all(type(m) is MetricResult for m in metrics)
+        assert [metric_entry(m) for m in metrics] == reported["metrics"]
+        # /1: every workload field, the samples from the migrated sample blocks
+        (w,) = workload_results(reader.docs[2], reader)
+        assert (w.comparison_id, w.workload, w.verdict, w.pairs, w.harness) == (
+            2, "parse", "faster", 4, "candidate",
+        )  # fmt: skip
+        assert (w.harness_touched, w.gate, w.primary_metric, w.decision) == (
+            True, False, "wall_time", None,
+        )  # fmt: skip
+        assert math.isnan(w.metrics[0].analysis.eq_ci_low)
+        assert (reader.docs[2].seed, reader.docs[2].harness) == (11, "candidate")
+        assert (w.base_values, w.candidate_values) == ((), ())  # no runs linked to comparison 2
     finally:
         store.close()

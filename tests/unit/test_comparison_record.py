@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from perfop.model import Verdict
-from perfop.records.comparison import MetricResult, metric_from_row, metric_row
+from perfop.records.comparison import MetricResult, load_comparison, metric_from_row, metric_row
 from perfop.report.jsonfmt import metric_entry
 from perfop.report.validations import workload_results
 
@@ -47,7 +47,7 @@ def test_a_stored_row_loads_into_the_one_type_and_serialises_back_exactly(
 
 
 def test_the_report_reads_the_same_numbers_as_before() -> None:
-    results = workload_results(DOC, 1, None)
+    results = workload_results(load_comparison(DOC, 1), None)
     metrics = [m for w in results for m in w.metrics]
     assert all(type(m) is MetricResult for m in metrics)
     assert [metric_entry(m) for m in metrics] == REPORTED
@@ -86,3 +86,50 @@ def test_the_openmetrics_export_reads_the_stored_metrics_as_before() -> None:
 
     expected = (DATA / "comparison_2_main_3ac9f6d.openmetrics").read_text()
     assert format_openmetrics(Export("comparison", 1, (), DOC)) == expected
+
+
+def test_a_whole_document_loads_once_into_the_records() -> None:
+    from perfop.records.comparison import StoredComparison, StoredWorkload
+
+    c = load_comparison(DOC, 1)
+    assert type(c) is StoredComparison and c.schema == "perfop.comparison/2"
+    assert (c.id, c.seed, c.harness) == (1, DOC["seed"], DOC["harness"])
+    for w, row in zip(c.workloads, DOC["workloads"], strict=True):
+        assert type(w) is StoredWorkload and w.comparison_id == 1
+        assert (w.name, w.verdict, w.pairs, w.decided_on) == (
+            row["name"], row["verdict"], row["pairs"], row["decided_on"],
+        )  # fmt: skip
+        assert w.decision == row["decision"] and w.cpu_vs_wall == row["cpu_vs_wall"]
+        assert [metric_row(m) for m in w.metrics] == row["metrics"]
+
+
+def test_older_embedded_evidence_keys_load_too() -> None:
+    # What validations embedded before the comparison document settled: workload for name,
+    # diff for behavior_diff, errors beside failure, a row's own comparison_id, the samples.
+    c = load_comparison(
+        {
+            "workloads": [
+                {
+                    "workload": "parse",
+                    "diff": "-a\n+b",
+                    "failure": "candidate exited 1",
+                    "errors": ["base timed out"],
+                    "comparison_id": 9,
+                    "base_values": [0.1, None, "x", 0.2],
+                    "candidate_values": [0.3, float("inf")],
+                },
+                {"comparison_id": None},
+                "not a row",
+            ]
+        },
+        4,
+    )
+    old, bare = c.workloads
+    assert (old.name, old.behavior_diff, old.comparison_id) == ("parse", "-a\n+b", 9)
+    assert old.errors == ("candidate exited 1", "base timed out")
+    assert (old.base_values, old.candidate_values) == ((0.1, 0.2), (0.3,))
+    assert (c.schema, c.seed, c.harness) == ("", None, None)
+    assert (bare.name, bare.verdict, bare.behavior, bare.harness, bare.gate) == (
+        "?", "inconclusive", "unchecked", "base", True,
+    )  # fmt: skip
+    assert bare.comparison_id is None and bare.metrics == () and bare.decision is None

@@ -247,6 +247,7 @@ def test_the_json_document_and_the_report_record_the_deciding_metric() -> None:
 
 def test_the_report_shows_the_deciding_metric_of_each_validation() -> None:
     from perfop.compare import ComparisonResult, RefInfo, comparison_document
+    from perfop.records.comparison import load_comparison
     from perfop.report.markdown import _validation_machine
     from perfop.report.model import ValidationResult
     from perfop.report.validations import workload_results
@@ -255,7 +256,7 @@ def test_the_report_shows_the_deciding_metric_of_each_validation() -> None:
     doc = comparison_document(
         ComparisonResult(1, *refs, 7, 0.02, 0.05, "base", (_decided_on_cpu(),))
     )
-    (w,) = workload_results(doc, 1)
+    (w,) = workload_results(load_comparison(doc, 1))
     # the verdict's ratio and interval in the report are the deciding metric's
     assert w.primary_metric == CPU and w.decision is not None
     v = ValidationResult(

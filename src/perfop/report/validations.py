@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from typing import Any
 
-from perfop.records.comparison import metric_from_row
+from perfop.records.comparison import StoredComparison, load_comparison
 from perfop.report.model import (
     Mover,
     Outcome,
@@ -45,7 +45,7 @@ class Reader:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.docs: dict[int, dict[str, Any]] = {}
+        self.docs: dict[int, StoredComparison] = {}  # loaded once, by comparison id
         self.samples: dict[tuple[int, str, str], dict[int, dict[str, float]]] = {}
         self._profiles: dict[str, list[Any]] = {}
 
@@ -70,8 +70,8 @@ class Reader:
                             comparisons.c.id.in_(chunk)
                         )
                     ):
-                        if isinstance(doc, Mapping):
-                            self.docs[int(cid)] = dict(doc)
+                        if isinstance(doc, Mapping) and doc:
+                            self.docs[int(cid)] = load_comparison(doc, int(cid))
                 sides = conn.execute(
                     sa.select(
                         s.runs.c.id, s.runs.c.comparison_id, s.runs.c.workload, s.runs.c.side
@@ -120,58 +120,48 @@ class Reader:
 
 
 def workload_results(
-    doc: Mapping[str, Any], comparison_id: int | None, reader: Reader | None = None
+    comparison: StoredComparison, reader: Reader | None = None
 ) -> list[WorkloadResult]:
-    """``WorkloadResult`` rows from a ``perfop.comparison/N`` document (samples from the store)."""
+    """``WorkloadResult`` rows of a loaded comparison (both sides' samples from the store)."""
     out = []
-    for wl in doc.get("workloads") or []:
-        name = str(wl.get("name") or wl.get("workload") or "?")
-        metrics = [metric_from_row(m) for m in wl.get("metrics") or [] if isinstance(m, Mapping)]
+    for wl in comparison.workloads:
+        metrics = wl.metrics
         # The metric the verdict was decided on ("decided_on": cpu_time for a CPU-bound
         # workload), else (documents from before it was recorded) the primary metric.
-        primary = str(wl.get("decided_on") or wl.get("primary_metric") or "wall_time")
+        primary = wl.decided_on or wl.primary_metric or "wall_time"
         pm = next((m for m in metrics if m.name == primary), metrics[0] if metrics else None)
         if pm is not None:
             primary = pm.name
-        cid = wl.get("comparison_id", comparison_id)
-        cid = int(cid) if cid is not None else None
-        base_vals: tuple[float, ...] = tuple(
-            float(v) for v in (wl.get("base_values") or []) if _fnum(v) is not None
-        )
-        cand_vals: tuple[float, ...] = tuple(
-            float(v) for v in (wl.get("candidate_values") or []) if _fnum(v) is not None
-        )
+        cid = wl.comparison_id
+        base_vals, cand_vals = wl.base_values, wl.candidate_values
         if reader is not None and not base_vals:
-            base_vals, cand_vals = reader.paired(cid, name, primary)
+            base_vals, cand_vals = reader.paired(cid, wl.name, primary)
         wall_vals = None
-        if reader is not None and primary != "wall_time" and wl.get("decided_on"):
-            wall_vals = reader.paired(cid, name, "wall_time")
-        errors = tuple(str(e) for e in (wl.get("errors") or []))
-        if wl.get("failure"):
-            errors = (str(wl["failure"]), *errors)
+        if reader is not None and primary != "wall_time" and wl.decided_on:
+            wall_vals = reader.paired(cid, wl.name, "wall_time")
         out.append(
             WorkloadResult(
                 comparison_id=cid,
-                workload=name,
-                pairs=int(wl.get("pairs") or 0),
-                verdict=str(wl.get("verdict") or "inconclusive"),
-                behavior=str(wl.get("behavior") or "unchecked"),
-                behavior_diff=wl.get("behavior_diff") or wl.get("diff"),
-                harness=str(wl.get("harness") or "base"),
-                harness_touched=bool(wl.get("harness_touched")),
+                workload=wl.name,
+                pairs=wl.pairs,
+                verdict=wl.verdict,
+                behavior=wl.behavior,
+                behavior_diff=wl.behavior_diff,
+                harness=wl.harness,
+                harness_touched=wl.harness_touched,
                 primary_metric=primary,
                 unit=pm.unit if pm else "",
                 better=pm.better if pm else "lower",
-                metrics=tuple(metrics),
+                metrics=metrics,
                 base_values=base_vals,
                 candidate_values=cand_vals,
                 wall_values=wall_vals,
-                errors=errors,
-                behavior_note=wl.get("behavior_note"),
-                gate=bool(wl.get("gate", True)),
-                contention=wl.get("contention") or None,
-                cpu_vs_wall=wl.get("cpu_vs_wall") or None,
-                decision=wl.get("decision") or None,
+                errors=wl.errors,
+                behavior_note=wl.behavior_note,
+                gate=wl.gate,
+                contention=wl.contention,
+                cpu_vs_wall=wl.cpu_vs_wall,
+                decision=wl.decision,
             )
         )
     return out
@@ -357,7 +347,7 @@ def derive_outcome(
 
 def reproduce_command(
     ev: Mapping[str, Any],
-    doc: Mapping[str, Any] | None,
+    doc: StoredComparison | None,
     base_sha: str,
     candidate_sha: str,
     workloads: Sequence[str],
@@ -367,7 +357,7 @@ def reproduce_command(
     parts = ["perfop", "compare", base_sha[:12], candidate_sha[:12]]
     for w in workloads:
         parts += ["-w", w]
-    seed = (doc or {}).get("seed", ev.get("seed"))
+    seed = doc.seed if doc is not None and doc.seed is not None else ev.get("seed")
     if isinstance(seed, int):
         parts += ["--seed", str(seed)]
     budget = ev.get("budget") if isinstance(ev.get("budget"), Mapping) else {}
@@ -377,8 +367,7 @@ def reproduce_command(
     max_pairs = (budget or {}).get("max_pairs", (budget or {}).get("max_runs"))
     if isinstance(max_pairs, int):
         parts += ["--max-pairs", str(max_pairs)]
-    harness = (doc or {}).get("harness")
-    if harness == "candidate":
+    if doc is not None and doc.harness == "candidate":
         parts += ["--harness", "candidate"]
     return shlex.join(parts)
 
@@ -394,23 +383,24 @@ def validation_result(
     targeted: Sequence[str] = (),
 ) -> ValidationResult:
     ev: Mapping[str, Any] = v.evidence or {}
-    results: list[WorkloadResult] = []
     ids = comparison_ids(ev)
-    embedded = ev.get("comparison")
-    if isinstance(embedded, Mapping):
-        cid = embedded.get("id", ids[0] if ids else None)
-        results.extend(workload_results(embedded, int(cid) if cid is not None else None, reader))
+    raw = ev.get("comparison")
+    embedded = None
+    if isinstance(raw, Mapping):
+        cid = raw.get("id", ids[0] if ids else None)
+        embedded = load_comparison(raw, int(cid) if cid is not None else None)
+    first = reader.docs.get(ids[0]) if ids else None
+    if embedded is not None:
+        loaded = [embedded]
     else:
-        for cid in ids:
-            doc = reader.docs.get(cid)
-            if doc:
-                results.extend(workload_results(doc, cid, reader))
+        loaded = [reader.docs[i] for i in ids if i in reader.docs]
+    results = [r for c in loaded for r in workload_results(c, reader)]
     units = {m.name: m.unit for r in results for m in r.metrics}
+    source = embedded if embedded is not None else first
     seed = ev.get("seed")
-    if seed is None and isinstance(embedded, Mapping):
-        seed = embedded.get("seed")
-    if seed is None and ids and isinstance(reader.docs.get(ids[0]), Mapping):
-        seed = reader.docs[ids[0]].get("seed")
+    for c in (embedded, first):
+        if seed is None and c is not None:
+            seed = c.seed
     workloads = [r.workload for r in results] or list(hyp_workloads)
     tests = _tests(ev.get("tests"))
     slos = _slos(ev.get("slos"), units)
@@ -425,9 +415,6 @@ def validation_result(
             metric=metric,
             targeted=list(targeted or hyp_workloads or workloads),
         )
-    source: Mapping[str, Any] | None = (
-        embedded if isinstance(embedded, Mapping) else reader.docs.get(ids[0]) if ids else None
-    )
     compared = list(dict.fromkeys(r.workload for r in results))
     return ValidationResult(
         id=v.id,
