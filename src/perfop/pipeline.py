@@ -402,14 +402,19 @@ def sequential_pairs(
     per_pair = typical_pair(runner, budget) or 0.0
     planned = budget.affordable(per_pair, runner.index) if per_pair > 0 else runner.index
     planned = max(planned, runner.index, 1)
+    stats.load_special()  # a one-time cost: the plan's price is what a re-plan costs
+    planning = budget.clock()
     design = _design(wl, config, max(runner.index, 1), planned)
+    budget.price_replan(budget.clock() - planning)
     k = 0
     stop_reason = "planned"
     while True:
         target = design.looks[k]
         run_pairs(runner, budget, target, functools.partial(_pair_done, progress, name, planned))
         if runner.index < target:  # the budget ends the plan early
+            planning = budget.clock()
             design = design.truncated(max(runner.index, 1))
+            budget.price_replan(budget.clock() - planning)
             k = len(design.looks) - 1
             stop_reason = "budget"
         looked = budget.clock()
@@ -420,15 +425,25 @@ def sequential_pairs(
             break
         if k == len(design.looks) - 1:
             break
-        # Pairs that got cheaper than the first batch's would leave budget unused at the plan's
-        # last look: re-plan the horizon from time alone, keeping what the past looks spent
-        # (docs/statistics.md, section 4).
-        afford = budget.affordable(typical_pair(runner, budget) or 0.0, runner.index)
-        if afford >= design.max_pairs + max(2, math.ceil(EXTEND_MIN * design.max_pairs)):
-            design = design.extended(k, afford)
-            planned = afford
+        design, planned = _replan(design, k, runner, budget, planned)
         k += 1
     return Sequential(design, k, stop_reason, first, planned, decision)
+
+
+def _replan(
+    design: stats.SequentialDesign, k: int, runner: PairRunner, budget: Budget, planned: int
+) -> tuple[stats.SequentialDesign, int]:
+    """The plan after look ``k`` (undecided): pairs that got cheaper than the first batch's
+    would leave budget unused at the plan's last look, so the horizon is re-planned from time
+    alone, keeping what the past looks spent (docs/statistics.md, section 4). What computing
+    it took is priced (``Budget.price_replan``)."""
+    afford = budget.affordable(typical_pair(runner, budget) or 0.0, runner.index)
+    if afford < design.max_pairs + max(2, math.ceil(EXTEND_MIN * design.max_pairs)):
+        return design, planned
+    planning = budget.clock()
+    design = design.extended(k, afford)
+    budget.price_replan(budget.clock() - planning)
+    return design, afford
 
 
 def _first_batch(

@@ -36,6 +36,12 @@ def _sp() -> Any:
     return scipy.special
 
 
+def load_special() -> None:
+    """Import what boundaries and intervals compute with (SciPy's special functions) now, so
+    that timing a computation does not time the one-time import."""
+    _sp()
+
+
 def norm_sf(z: Any) -> Any:
     """Upper tail of the standard normal (``scipy.stats.norm.sf``)."""
     return _sp().ndtr(-np.asarray(z, dtype=float))

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from perfop import pipeline
+from perfop import pipeline, stats
 from perfop.budget import Budget, budget_settings
 from perfop.config import LoadedConfig, load_config, resolve_workload
 from perfop.errors import WorkloadError
@@ -340,6 +340,43 @@ def test_a_command_that_cannot_start_fails_a_calibration_but_stops_a_comparison(
     assert measured.decided.failure == gone.message
     with pytest.raises(WorkloadError):
         _measure(loaded, _sleeper(0.0), raise_at=(2, gone))
+
+
+def test_replanning_after_the_last_pair_is_kept_within_the_budget(
+    loaded: LoadedConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # When the budget ends the plan early, the plan is truncated after the last pair: its last
+    # boundary is computed again (0.17-0.24 s at ~60 pairs on the 2-core VM, and 10 s A/A
+    # comparisons ended up to 0.08 s past max_time). Here computing a plan costs 0.4 s on the
+    # fake clock: the last pair must end early enough that the truncation still ends within
+    # max_time less the reserve.
+    plan_cost = 0.4
+    clocks: list[FakeClock] = []
+    real_design = pipeline._design
+    real_truncated = stats.SequentialDesign.truncated
+
+    def slow_design(*args: Any, **kwargs: Any) -> stats.SequentialDesign:
+        clocks[0].now += plan_cost
+        return real_design(*args, **kwargs)
+
+    def slow_truncated(self: stats.SequentialDesign, n: int) -> stats.SequentialDesign:
+        clocks[0].now += plan_cost
+        return real_truncated(self, n)
+
+    monkeypatch.setattr(pipeline, "_design", slow_design)
+    monkeypatch.setattr(stats.SequentialDesign, "truncated", slow_truncated)
+    real_init = FakeClock.__init__
+
+    def remember(self: FakeClock) -> None:
+        real_init(self)
+        clocks.append(self)
+
+    monkeypatch.setattr(FakeClock, "__init__", remember)
+    measured, _, clock, budget = _measure(loaded, _sleeper(0.0, noise=0.10), max_time=6.0)
+    d = measured.decided
+    assert d.verdict == Verdict.INCONCLUSIVE and d.stop_reason == "budget"
+    assert budget.replan == pytest.approx(plan_cost)
+    assert clock() <= budget.started + budget.effective - budget.reserve + 1e-9
 
 
 def test_the_analysis_after_the_last_pair_is_kept_within_the_budget(
