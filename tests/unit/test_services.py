@@ -5,7 +5,9 @@ by the same envelope functions, and the agent runner calls the same tools throug
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,6 +15,7 @@ from typing import Any
 
 import pytest
 
+import perfop
 from perfop.engagement.records import Actor
 from perfop.services import catalog, envelope
 from perfop.services.table import ActingContext, Answer, Call
@@ -156,3 +159,29 @@ def test_the_agent_calls_the_service_tools_through_the_services_guards(repo: Pat
         assert bad.is_error and not bad.refused and bad.text.startswith("error: status")
     finally:
         store.close()
+
+
+SCHEMA_NAME = re.compile(r"^perfop\.[a-z][a-z.-]*/[0-9]+$")
+FRONT_ENDS = ("cli", "mcp", "agent", "demo.py", "init_agent.py", "__main__.py")
+
+
+def _envelopes_built_in(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Dict) and any(
+            isinstance(k, ast.Constant) and k.value == "schema" for k in node.keys
+        ):
+            found.append(f"{path.name}:{node.lineno}: a {{'schema': ...}} literal")
+        elif isinstance(node, ast.Constant) and SCHEMA_NAME.match(str(node.value)):
+            found.append(f"{path.name}:{node.lineno}: schema name {node.value!r}")
+    return found
+
+
+def test_front_ends_build_no_envelopes_of_their_own() -> None:
+    src = Path(perfop.__file__).parent
+    files = [
+        p for f in FRONT_ENDS for p in ([src / f] if f.endswith(".py") else (src / f).rglob("*.py"))
+    ]
+    found = [hit for path in files for hit in _envelopes_built_in(path)]
+    assert not found, "build JSON envelopes in perfop.services.envelope: " + "; ".join(found)
+    assert _envelopes_built_in(Path(envelope.__file__))  # the check sees them where they are

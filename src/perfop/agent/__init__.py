@@ -2,7 +2,8 @@
 
 - ``providers``: OpenAI-compatible Chat Completions and Anthropic Messages over httpx.
 - ``sandbox``: the git worktree on branch ``perfop/<engagement>`` and the deny-listed tools.
-- ``tools``: the MCP server's service tools plus the sandbox tools, selected per stage.
+- ``tools``: perfop's service tools (``perfop.services``, the table the MCP server serves) plus
+  the sandbox tools, selected per stage.
 - ``loop``: the lifecycle-driven runner with approvals, budgets and the final summary.
 - ``summary``: the approval-ready summary at the end of every run.
 - ``transcript``: every message and tool call, redacted, in the store.

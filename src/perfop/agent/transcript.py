@@ -119,8 +119,8 @@ def format_session(
 def session_document(
     session: sa_agent.SessionRecord, messages: Sequence[sa_agent.MessageRecord]
 ) -> dict[str, Any]:
-    return {
-        "schema": "perfop.agent-log/1",
-        "session": session.to_dict(),
-        "messages": [m.to_dict() for m in messages],
-    }
+    from perfop.services.envelope import AGENT_LOG_SCHEMA, envelope
+
+    return envelope(
+        AGENT_LOG_SCHEMA, session=session.to_dict(), messages=[m.to_dict() for m in messages]
+    )

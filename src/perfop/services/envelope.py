@@ -18,6 +18,7 @@ RUNS_SCHEMA = "perfop.runs/1"  # stored runs' summaries (perfop runs list, the r
 SUITES_SCHEMA = "perfop.suites/1"  # the benchmark suites a repository has (perfop run --list)
 PROFILE_DIFF_SCHEMA = "perfop.profile-diff/1"  # two profiles and their hot spots' differences
 AGENT_SESSIONS_SCHEMA = "perfop.agent-sessions/1"  # perfop agent's stored sessions
+AGENT_LOG_SCHEMA = "perfop.agent-log/1"  # one agent session and its messages
 
 
 def envelope(schema: str, kind: str | None = None, /, **body: Any) -> dict[str, Any]:
