@@ -189,10 +189,26 @@ def run_adhoc(
     """Measure an ad hoc command (no configuration needed)."""
     if not argv:
         raise UsageError("no command given after '--'; e.g. perfop run -- python bench.py")
-    wl = WorkloadConfig(command=list(argv))
+    try:
+        wl = WorkloadConfig(command=list(argv))
+    except ValueError as exc:  # pydantic's ValidationError: an empty or unusable argument
+        raise UsageError(
+            f"the command after '--' is not runnable ({adhoc_problem(exc)}): "
+            f"give the program and its arguments, e.g. perfop run -- python bench.py"
+        ) from None
     resolved = resolve_workload(name, wl, repo=repo_root, worktree=Path.cwd())
     settings = settings_for(None, runs=runs, warmup=warmup, timeout=timeout)
     return _run_plans(store, repo_root, [(resolved, settings)], affinity=None, progress=progress)[0]
+
+
+def adhoc_problem(exc: ValueError) -> str:
+    """The first reason pydantic gave for refusing an ad hoc command, in one line."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()
+        if first:
+            return str(first[0].get("msg", "")).removeprefix("Value error, ")
+    return str(exc).splitlines()[0]
 
 
 def _run_plans(

@@ -454,3 +454,16 @@ def test_new_secret_formats_reach_no_terminal_output_or_store(git_repo, run_cli)
         assert secret not in text, name
         for path in (repo / ".perfop").glob("perfop.db*"):
             assert secret.encode() not in path.read_bytes(), (name, path.name)
+
+
+@pytest.mark.parametrize("argv", [[""], [PY, ""]])
+def test_an_unrunnable_ad_hoc_command_is_one_line_and_exit_2(git_repo, run_cli, argv) -> None:
+    # `perfop run -- ""` printed pydantic's multi-line validation error and exited 1.
+    repo = git_repo({"perfop.toml": CONFIG})
+    code, out, err = run_cli(["run", "--runs", "1", "--", *argv], cwd=repo)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("perfop: error: the command after '--' is not runnable (")
+    assert "perfop run -- python bench.py" in lines[0]
+    assert "pydantic" not in err and "Traceback" not in err and out == ""
