@@ -39,6 +39,7 @@ from perfop.launch import (
 from perfop.model import BUILTIN_METRICS, MetricSpec, ProcessResult
 
 STDERR_TAIL_BYTES = 2048
+_EMPTY_DIGEST = hashlib.sha256().hexdigest()
 STDOUT_HEAD_BYTES = 64 * 1024
 # The behaviour check's budget: stdout lines that start within the first 16 MiB are normalised
 # and hashed (~40 ms on a quiet core); of the rest only the length (metric lines excluded) is
@@ -260,6 +261,8 @@ class _StdoutSink:
 
     @property
     def digest(self) -> str:
+        if not self.total:  # nothing was fed: the digest of no bytes (most silent samples)
+            return _EMPTY_DIGEST
         if self.beyond is None:
             return self._digest.hexdigest()
         digest = self._digest.copy()
@@ -332,18 +335,22 @@ def workload_env(
 def _resolve_executable(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> list[str]:
     if not argv:
         raise WorkloadError("empty command; give the program to run")
-    for i, arg in enumerate(argv):
-        if "\0" in arg:
-            raise WorkloadError(
-                f"argument {i} of the command ({arg.split(chr(0))[0][:40]!r}...) contains a NUL "
-                "character, which no process can receive; remove it"
-            )
-    for key, value in env.items():
-        if "\0" in key or "\0" in value:
-            raise WorkloadError(
-                f"environment variable {key.split(chr(0))[0][:40]!r} contains a NUL character, "
-                "which no process can receive; remove it"
-            )
+    # Every sample checks these: one C-level search of the joined strings, and the loops only
+    # to name the culprit (a Python loop over the environment cost ~10 us a sample).
+    if "\0" in "".join(argv):
+        for i, arg in enumerate(argv):
+            if "\0" in arg:
+                raise WorkloadError(
+                    f"argument {i} of the command ({arg.split(chr(0))[0][:40]!r}...) contains a "
+                    "NUL character, which no process can receive; remove it"
+                )
+    if "\0" in "".join(env) or "\0" in "".join(env.values()):
+        for key, value in env.items():
+            if "\0" in key or "\0" in value:
+                raise WorkloadError(
+                    f"environment variable {key.split(chr(0))[0][:40]!r} contains a NUL "
+                    "character, which no process can receive; remove it"
+                )
     program = _resolve_program(argv[0], str(cwd), env.get("PATH", os.defpath))
     return [program, *argv[1:]]
 
@@ -412,8 +419,10 @@ def run_process(
         os.close(launched.out_fd)
         os.close(launched.err_fd)
     # Leftover members of the group (daemons the workload started) must not leak into the next
-    # sample's measurement.
-    launched.kill()
+    # sample's measurement. A contained sample has none: the spawner killed and reaped every
+    # process it left (one kill(2) a sample saved).
+    if not (watch.reaped and watch.reaped[0].contained):
+        launched.kill()
     if watch.chunk[launched.out_fd] == _BIG_CHUNK:
         # A chatty workload: load NumPy now, between samples, for the fast whitespace check.
         _load_numpy()
@@ -552,6 +561,12 @@ class _Watch:
             drop_spawner()
 
 
+# Frozen: every sample's ``metric_specs`` shares these (its dict is its own).
+_BUILTIN_SPECS = {
+    name: MetricSpec(name, unit, better) for name, (unit, better) in BUILTIN_METRICS.items()
+}
+
+
 def _measured(
     argv: Sequence[str], r: Reaped, sink: _StdoutSink, watch: _Watch, check_bytes: int
 ) -> ProcessResult:
@@ -567,9 +582,7 @@ def _measured(
         "cpu_time": r.utime + r.stime,
         "peak_rss": float(rss),
     }
-    specs = {
-        name: MetricSpec(name, unit, better) for name, (unit, better) in BUILTIN_METRICS.items()
-    }
+    specs = dict(_BUILTIN_SPECS)
     for name, value in sink.metrics.items():
         if name not in BUILTIN_METRICS:
             metrics[name] = value

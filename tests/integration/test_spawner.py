@@ -233,3 +233,34 @@ def test_the_report_says_every_process_of_the_sample_is_gone(tmp_path: Path) -> 
         os.close(launched.out_fd)
         os.close(launched.err_fd)
     assert reaped.contained and os.waitstatus_to_exitcode(reaped.status) == 0
+
+
+def test_a_contained_sample_needs_no_kill_afterwards(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The spawner has killed and reaped everything a contained sample left (its daemons
+    # included), so the runner sends no kill of its own: one system call a sample fewer.
+    kills: list[int] = []
+    monkeypatch.setattr(launch, "kill_group", kills.append)
+    sp = launch.spawner()
+    assert sp is not None
+    code = (
+        "import subprocess, sys; "
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'])"
+    )
+    for argv in (["true"], [sys.executable, "-c", code]):
+        result = runner.run_process(argv, cwd=tmp_path, env=dict(os.environ), timeout=60)
+        assert result.ok
+    assert kills == []
+
+
+def test_without_containment_the_group_is_still_killed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The direct fallback (no subreaper): leftover members of the group are killed as before.
+    kills: list[int] = []
+    monkeypatch.setattr(launch, "spawner", lambda: None)
+    real = launch.kill_group
+    monkeypatch.setattr(launch, "kill_group", lambda pgid: (kills.append(pgid), real(pgid)))
+    result = runner.run_process(["true"], cwd=tmp_path, env=dict(os.environ), timeout=60)
+    assert result.ok and len(kills) == 1

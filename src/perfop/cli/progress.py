@@ -24,6 +24,10 @@ class TaskBar:
                 columns.append(TextColumn("{task.fields[last]}"))
             self._progress = Progress(*columns, console=Console(stderr=True), transient=True)
 
+    @property
+    def enabled(self) -> bool:
+        return self._progress is not None
+
     def __enter__(self) -> Self:
         if self._progress is not None:
             self._progress.start()

@@ -32,6 +32,8 @@ class _RunBar(TaskBar):
         self.add(name, total)
 
     def sample_done(self, name: str, index: int, result: ProcessResult) -> None:
+        if not self.enabled:
+            return  # no bar (piped, --format json): nothing to format per sample
         last = f"{result.wall_time * 1e3:.1f} ms" if result.ok else result.describe_failure()
         self.update(name, advance=1, last=last)
 
