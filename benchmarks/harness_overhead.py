@@ -8,6 +8,11 @@ result (ratio perfop / hyperfine, target <= 1.3, every repetition <= 1.5) goes u
 "## Harness overhead" in docs/benchmarks.md; other sections of that file are left untouched.
 
     python benchmarks/harness_overhead.py [--runs 1000] [--repeat 5] [--no-write]
+        [--baseline SRC [--baseline-label TEXT]]
+
+``--baseline SRC``: another perfop source tree (``git archive main src | tar -x -C DIR``, then
+``DIR/src``), run with ``PYTHONPATH=SRC`` by the same interpreter in the same shuffled
+repetitions, so a change is measured against its base in one run.
 """
 
 from __future__ import annotations
@@ -92,10 +97,12 @@ each, in that order)."""
 _CPU: list[float] = []  # CPU seconds (user + sys) of each command timed, its whole tree
 
 
-def _timed(argv: list[str], cwd: Path) -> tuple[float, str]:
+def _timed(argv: list[str], cwd: Path, pythonpath: str | None = None) -> tuple[float, str]:
     # Byte-code caching on, as on a user's machine (this VM's sessions export
     # PYTHONDONTWRITEBYTECODE=1, which makes every perfop start compile its modules).
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    if pythonpath is not None:
+        env["PYTHONPATH"] = pythonpath
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     out = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False, env=env)
@@ -139,24 +146,41 @@ def machine() -> str:
     )
 
 
-def measure(runs: int, repeat: int, seed: int) -> dict[str, object]:
+def _per_rep(
+    values: dict[str, list[float]], a: str, b: str, runs: int
+) -> list[tuple[float, float]]:
+    """Per repetition: the amortised per-run cost of ``a`` and of ``b``."""
+    return [
+        ((an - a1) / (runs - 1), (bn - b1) / (runs - 1))
+        for an, a1, bn, b1 in zip(
+            values[f"{a}_n"], values[f"{a}_1"], values[f"{b}_n"], values[f"{b}_1"], strict=True
+        )
+    ]
+
+
+def measure(runs: int, repeat: int, seed: int, baseline: str | None = None) -> dict[str, object]:
     if shutil.which("hyperfine") is None:
         raise SystemExit("hyperfine not found; install it: apt-get install -y hyperfine")
     rng = random.Random(seed)
     results: dict[str, list[float]] = {
         "perfop_n": [], "perfop_1": [], "hyperfine_n": [], "hyperfine_1": []
     }  # fmt: skip
+    if baseline is not None:
+        results.update(baseline_n=[], baseline_1=[])
     cpu: dict[str, list[float]] = {k: [] for k in results}
     perfop_true_median: list[float] = []
     hyperfine_true_median: list[float] = []
     with tempfile.TemporaryDirectory(prefix="perfop-bench-") as tmp:
         cwd = Path(tmp)
         for rep in range(repeat):
-            jobs = ["perfop_n", "perfop_1", "hyperfine_n", "hyperfine_1"]
+            jobs = list(results)
             rng.shuffle(jobs)
             for job in jobs:
                 n = runs if job.endswith("_n") else 1
-                if job.startswith("perfop"):
+                if job.startswith("baseline"):
+                    store = cwd / f"store-{rep}-{job}.db"
+                    elapsed, _ = _timed(perfop_argv(store, n), cwd, baseline)
+                elif job.startswith("perfop"):
                     store = cwd / f"store-{rep}-{job}.db"
                     elapsed, out = _timed(perfop_argv(store, n), cwd)
                     if n > 1:
@@ -196,7 +220,17 @@ def measure(runs: int, repeat: int, seed: int) -> dict[str, object]:
             strict=True,
         )
     ]  # fmt: skip
+    extra: dict[str, object] = {}
+    if baseline is not None:
+        extra["baseline_rep"] = _per_rep(results, "baseline", "hyperfine", runs)
+        extra["baseline_cpu_rep"] = _per_rep(cpu, "baseline", "hyperfine", runs)
+        base_per = (statistics.median(results["baseline_n"]) - statistics.median(
+            results["baseline_1"])) / (runs - 1)  # fmt: skip
+        extra["baseline_per_sample_s"] = base_per
+        extra["baseline_ratio"] = base_per / hf_per
+        extra["baseline_startup_s"] = statistics.median(results["baseline_1"])
     return {
+        **extra,
         "per_rep": per_rep,
         "cpu_rep": cpu_rep,
         "startups": results["perfop_1"],
@@ -215,7 +249,30 @@ def measure(runs: int, repeat: int, seed: int) -> dict[str, object]:
     }
 
 
-def render(r: dict[str, object], command: str, machine_text: str) -> str:
+def _baseline_lines(r: dict[str, object], label: str) -> list[str]:
+    """The baseline's figures beside this tree's, when the run had one (``--baseline``)."""
+    if "baseline_rep" not in r:
+        return []
+    ms = 1e3
+    reps = r["baseline_rep"]
+    cpus = r["baseline_cpu_rep"]
+    ratios = [b / h for b, h in reps]  # type: ignore[attr-defined]
+    return [
+        f"Baseline ({label}), measured in the same repetitions: per run "
+        f"{float(r['baseline_per_sample_s']) * ms:.3f} ms, **{float(r['baseline_ratio']):.2f}x** "  # type: ignore[arg-type]
+        f"hyperfine's (per repetition {min(ratios):.2f}x to {max(ratios):.2f}x), start-up + 1 "
+        f"run {float(r['baseline_startup_s']) * ms:.0f} ms. Per repetition, baseline per run "  # type: ignore[arg-type]
+        "(wall / CPU): "
+        + ", ".join(
+            f"{b * ms:.3f} / {c * ms:.3f} ms"
+            for (b, _h), (c, _hc) in zip(reps, cpus, strict=True)  # type: ignore[call-overload]
+        )
+        + ".",
+        "",
+    ]
+
+
+def render(r: dict[str, object], command: str, machine_text: str, label: str = "") -> str:
     ms = 1e3
     ratio = float(r["ratio"])  # type: ignore[arg-type]
     lo, hi = r["ratio_range"]  # type: ignore[misc]
@@ -243,6 +300,7 @@ def render(r: dict[str, object], command: str, machine_text: str) -> str:
             f"**Ratio perfop / hyperfine per run: {ratio:.2f}x** (per repetition "
             f"{lo:.2f}x to {hi:.2f}x); target <= {TARGET}x: {verdict}.",
             "",
+            *_baseline_lines(r, label),
             "Every repetition (per run, amortised; start-up + 1 run of perfop):",
             "",
             "| repetition | perfop | hyperfine -N | ratio | perfop start-up + 1 run "
@@ -285,12 +343,16 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--baseline", help="another perfop source tree (its src folder)")
+    parser.add_argument("--baseline-label", default="", help="what the baseline is, for the doc")
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
-    result = measure(args.runs, args.repeat, args.seed)
+    result = measure(args.runs, args.repeat, args.seed, args.baseline)
     result["load_before"], result["load_after"] = load_before, os.getloadavg()[0]
     command = f"python benchmarks/harness_overhead.py --runs {args.runs} --repeat {args.repeat}"
-    text = render(result, command, machine())
+    if args.baseline:
+        command += " --baseline SRC"
+    text = render(result, command, machine(), args.baseline_label or args.baseline or "")
     print(text)
     if not args.no_write:
         write_section(HEADING, text, DOC)

@@ -23,7 +23,11 @@ Two byte-code states, each its own table:
 Then ``python -X importtime`` once per verb, self time summed per top-level package: what each
 verb's import budget is made of. The section "## Start-up" of docs/benchmarks.md is replaced.
 
-    python benchmarks/startup.py [--runs 15] [--no-write]
+    python benchmarks/startup.py [--runs 15] [--no-write] [--baseline SRC]
+
+``--baseline SRC``: another perfop source tree (``git archive main src | tar -x -C DIR``, then
+``DIR/src``); each perfop command also runs as ``env PYTHONPATH=SRC perfop ...`` in the same
+hyperfine run (one ``env`` exec more, ~1 ms), so a change is measured beside its base.
 """
 
 from __future__ import annotations
@@ -110,10 +114,10 @@ def perfop_script() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "perfop"]
 
 
-def commands(store: str) -> dict[str, list[str]]:
+def commands(store: str, baseline: str | None = None) -> dict[str, list[str]]:
     py = sys.executable
     perfop = perfop_script()
-    return {
+    cmds = {
         "python -c pass": [py, "-c", "pass"],
         "import typer": [py, "-c", "import typer"],
         "import typer, pydantic": [py, "-c", "import typer, pydantic"],
@@ -123,6 +127,11 @@ def commands(store: str) -> dict[str, list[str]]:
         "import typer, sqlalchemy; pydantic.BaseModel": [
             py, "-c", "import typer, sqlalchemy; from pydantic import BaseModel"
         ],
+        # The same with the config's pydantic models built (perfop.config imports pydantic and
+        # the standard library only): what validating a config or an ad hoc command needs.
+        "import typer, sqlalchemy, perfop.config": [
+            py, "-c", "import typer, sqlalchemy, perfop.config"
+        ],
         "perfop --help": [*perfop, "--help"],
         "perfop run --help": [*perfop, "run", "--help"],
         "perfop run -- true": [
@@ -130,6 +139,11 @@ def commands(store: str) -> dict[str, list[str]]:
         ],
         "perfop runs list --limit 1": [*perfop, "--store", store, "runs", "list", "--limit", "1"],
     }  # fmt: skip
+    if baseline is not None:
+        env = ["env", f"PYTHONPATH={baseline}"]
+        for name in [n for n in cmds if n.startswith("perfop")]:
+            cmds[f"{name} (baseline)"] = [*env, *cmds[name]]
+    return cmds
 
 
 def _perfop_source() -> Path | None:
@@ -198,7 +212,9 @@ def importtime(argv: list[str], cwd: Path) -> dict[str, float]:
     return dict(per)
 
 
-def measure(runs: int) -> tuple[dict[str, dict], dict[str, dict[str, float]], str]:
+def measure(
+    runs: int, baseline: str | None = None
+) -> tuple[dict[str, dict], dict[str, dict[str, float]], str]:
     if shutil.which("hyperfine") is None:
         raise SystemExit("hyperfine not found; install it: apt-get install -y hyperfine")
     tables: dict[str, dict] = {}
@@ -206,11 +222,13 @@ def measure(runs: int) -> tuple[dict[str, dict], dict[str, dict[str, float]], st
         cwd = Path(tmp) / "project"
         cwd.mkdir()
         _repo(cwd)
-        cmds = commands(f"sqlite:///{cwd / 'perfop.db'}")
+        cmds = commands(f"sqlite:///{cwd / 'perfop.db'}", baseline)
         tables["cached"] = hyperfine(cmds, cwd, runs, bytecode=True, prepare=None)
         source = _perfop_source()
         if source is not None:
-            perfop_cmds = {k: v for k, v in cmds.items() if k.startswith("perfop")}
+            perfop_cmds = {
+                k: v for k, v in cmds.items() if k.startswith("perfop") and "(baseline)" not in k
+            }
             prepare = shlex.join(
                 [sys.executable, "-c", "import pathlib, shutil, sys; "
                  "[shutil.rmtree(p) for p in pathlib.Path(sys.argv[1]).rglob('__pycache__')]",
@@ -255,7 +273,11 @@ def render(
             lines.append(
                 f"| `{name}` | {r['median'] * ms:.0f} ms | {(r['user'] + r['system']) * ms:.0f} ms "
                 f"| {r['min'] * ms:.0f} ms | "
-                + (f"<= {goal * ms:.0f} ms" if goal else READS.get(name, "(floor)"))
+                + (
+                    f"<= {goal * ms:.0f} ms"
+                    if goal
+                    else READS.get(name, "(base)" if "(baseline)" in name else "(floor)")
+                )
                 + " | "
                 + ", ".join(f"{t * ms:.0f}" for t in r["times"])
                 + " |"
@@ -302,11 +324,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15, help="hyperfine runs per command")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--baseline", help="another perfop source tree (its src folder)")
     args = parser.parse_args()
     before = uptime()
-    tables, budgets, script = measure(args.runs)
+    tables, budgets, script = measure(args.runs, args.baseline)
     loads = (before, uptime())
     command = f"python benchmarks/startup.py --runs {args.runs}"
+    if args.baseline:
+        command += " --baseline SRC"
     text = render(tables, budgets, command, script, loads)
     print(text)
     if not args.no_write:
