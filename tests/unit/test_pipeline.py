@@ -342,6 +342,17 @@ def test_a_command_that_cannot_start_fails_a_calibration_but_stops_a_comparison(
         _measure(loaded, _sleeper(0.0), raise_at=(2, gone))
 
 
+def _remember_clocks(monkeypatch: pytest.MonkeyPatch, clocks: list[FakeClock]) -> None:
+    """Collect every FakeClock made from now on, so a patched step can move the test's clock."""
+    real_init = FakeClock.__init__
+
+    def remember(self: FakeClock) -> None:
+        real_init(self)
+        clocks.append(self)
+
+    monkeypatch.setattr(FakeClock, "__init__", remember)
+
+
 def test_replanning_after_the_last_pair_is_kept_within_the_budget(
     loaded: LoadedConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -365,13 +376,7 @@ def test_replanning_after_the_last_pair_is_kept_within_the_budget(
 
     monkeypatch.setattr(pipeline, "_design", slow_design)
     monkeypatch.setattr(stats.SequentialDesign, "truncated", slow_truncated)
-    real_init = FakeClock.__init__
-
-    def remember(self: FakeClock) -> None:
-        real_init(self)
-        clocks.append(self)
-
-    monkeypatch.setattr(FakeClock, "__init__", remember)
+    _remember_clocks(monkeypatch, clocks)
     measured, _, clock, budget = _measure(loaded, _sleeper(0.0, noise=0.10), max_time=6.0)
     d = measured.decided
     assert d.verdict == Verdict.INCONCLUSIVE and d.stop_reason == "budget"
@@ -395,13 +400,7 @@ def test_the_analysis_after_the_last_pair_is_kept_within_the_budget(
         return real_look(*args, **kwargs)
 
     monkeypatch.setattr(pipeline, "_look", slow_look)
-    real_init = FakeClock.__init__
-
-    def remember(self: FakeClock) -> None:
-        real_init(self)
-        clocks.append(self)
-
-    monkeypatch.setattr(FakeClock, "__init__", remember)
+    _remember_clocks(monkeypatch, clocks)
     measured, _, clock, budget = _measure(loaded, _sleeper(0.0, noise=0.10), max_time=6.0)
     d = measured.decided
     assert d.verdict == Verdict.INCONCLUSIVE and d.pairs > 5
