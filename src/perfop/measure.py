@@ -13,8 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pydantic import ValidationError
+
 from perfop import __version__
-from perfop.config import LoadedConfig, ResolvedWorkload, WorkloadConfig, resolve_workload
+from perfop.config import (
+    LoadedConfig,
+    ResolvedWorkload,
+    WorkloadConfig,
+    format_validation_error,
+    resolve_workload,
+)
 from perfop.contention import Monitor
 from perfop.environment import capture_environment, git_state, redact_argv, redact_obj, redact_text
 from perfop.errors import UsageError, WorkloadError
@@ -191,24 +199,14 @@ def run_adhoc(
         raise UsageError("no command given after '--'; e.g. perfop run -- python bench.py")
     try:
         wl = WorkloadConfig(command=list(argv))
-    except ValueError as exc:  # pydantic's ValidationError: an empty or unusable argument
+    except ValidationError as exc:  # an empty or unusable argument
+        problem = format_validation_error(exc, WorkloadConfig, "the command after '--'")
         raise UsageError(
-            f"the command after '--' is not runnable ({adhoc_problem(exc)}): "
-            f"give the program and its arguments, e.g. perfop run -- python bench.py"
+            f"{problem}; give the program and its arguments, e.g. perfop run -- python bench.py"
         ) from None
     resolved = resolve_workload(name, wl, repo=repo_root, worktree=Path.cwd())
     settings = settings_for(None, runs=runs, warmup=warmup, timeout=timeout)
     return _run_plans(store, repo_root, [(resolved, settings)], affinity=None, progress=progress)[0]
-
-
-def adhoc_problem(exc: ValueError) -> str:
-    """The first reason pydantic gave for refusing an ad hoc command, in one line."""
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        first = errors()
-        if first:
-            return str(first[0].get("msg", "")).removeprefix("Value error, ")
-    return str(exc).splitlines()[0]
 
 
 def _run_plans(

@@ -464,6 +464,6 @@ def test_an_unrunnable_ad_hoc_command_is_one_line_and_exit_2(git_repo, run_cli, 
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
-    assert lines[0].startswith("perfop: error: the command after '--' is not runnable (")
+    assert lines[0].startswith("perfop: error: the command after '--': command: ")
     assert "perfop run -- python bench.py" in lines[0]
     assert "pydantic" not in err and "Traceback" not in err and out == ""
