@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from perfop.changepoint import detect_change_points
+from perfop.history.changepoint import detect_change_points
 
 
 def _best_of(fn: object, repeat: int = 5) -> float:

@@ -1,4 +1,4 @@
-"""Cost of perfop's contention sampling (``perfop.contention``) per sample and per snapshot.
+"""Cost of perfop's contention sampling (``perfop.measure.contention``) per sample and per snapshot.
 
 A ``Monitor`` adds, after each measured process (or pair), one ``time.monotonic()`` call and
 every ``MIN_INTERVAL`` seconds one snapshot (three small /proc reads and ``getrusage``); none of it
@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from perfop import contention as cn
+from perfop.measure import contention as cn
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"

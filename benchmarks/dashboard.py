@@ -2,8 +2,8 @@
 
 Two timings, median of 5 each: (1) rendering the page from the histories (the pure part), and
 (2) the whole build from a real SQLite store: every workload's history through the store's
-public functions (``perfop.publish.collect`` -> ``load_history``, change points included) plus
-rendering. The store is filled once beforehand through the importer's path (one run of 5
+public functions (``perfop.history.publish.collect`` -> ``load_history``, change points included)
+plus rendering. The store is filled once beforehand through the importer's path (one run of 5
 samples per workload and commit, with the commit's time and subject), not timed.
 
     .venv/bin/python benchmarks/dashboard.py [--workloads 50] [--commits 1000] [--store FILE]
@@ -26,8 +26,8 @@ from pathlib import Path
 
 
 def fill_store(url: str, workloads: int, commits: int) -> None:
+    from perfop.history.publish import synthetic_histories
     from perfop.model import MetricSpec
-    from perfop.publish import synthetic_histories
     from perfop.store import open_store
     from perfop.store.history import CommitInfo, insert_imported_run, save_commit
 
@@ -65,7 +65,12 @@ def main() -> None:
     parser.add_argument("--store", type=Path, help="SQLite file to fill once and reuse")
     args = parser.parse_args()
 
-    from perfop.publish import DashboardOptions, collect, render_dashboard, synthetic_histories
+    from perfop.history.publish import (
+        DashboardOptions,
+        collect,
+        render_dashboard,
+        synthetic_histories,
+    )
     from perfop.store import open_store
 
     opts = DashboardOptions(repo_url="https://github.com/acme/demo")

@@ -153,7 +153,7 @@ def main() -> int:
                 "peak_rss_mb": round(max(r for _, r, _, _ in runs), 1),
                 "exit_codes": sorted({c for _, _, c, _ in runs}),
             }
-        from perfop.history import load_history
+        from perfop.history.service import load_history
 
         store = open_store(f"sqlite:///{db}")
         try:

@@ -410,12 +410,12 @@ def build_multi_validation(store: Any, repo: Path, *, seed: int = 11) -> None:
     """Three hypotheses, four validations (one superseded), stored with the evidence document
     ``perfop validate`` writes: workload rows, tests, SLOs checked at both sides, the outcome,
     the budget flags and the probed interpreter."""
+    from perfop.compare.slo import check_slo
     from perfop.config import SLOConfig, load_config
     from perfop.engagement import lifecycle, service
     from perfop.engagement.outcome import TestEvidence, WorkloadEvidence, decide
     from perfop.engagement.records import Actor, EngagementSpec, Goal, SLOTarget
     from perfop.environment import capture_environment
-    from perfop.slo import check_slo
     from perfop.store import engagement as es
 
     rng = random.Random(seed)

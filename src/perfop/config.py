@@ -577,12 +577,20 @@ def _argv(command: Command, *, repo: Path, worktree: Path) -> tuple[str, ...]:
     return tuple(expand(p, repo=repo, worktree=worktree) for p in parts)
 
 
+def base_argv(kind: str, *, python: str, suite: list[str], args: list[str]) -> list[str]:
+    """The suite's command before the output options a sample adds (placeholders unexpanded)."""
+    if kind == "pytest-benchmark":
+        return [python, "-m", "pytest", "-q", "-rf", "-p", "no:cacheprovider", *suite, *args]
+    if kind == "asv":
+        conf = suite[0] if suite else "asv.conf.json"
+        return [python, "-m", "asv", "run", "--python=same", "--config", conf, *args]
+    raise ValueError(f"unknown suite kind {kind!r}")
+
+
 def workload_command(workload: WorkloadConfig) -> Command:
     """The command a workload runs: its own, or its suite runner's (placeholders unexpanded)."""
     if workload.command is not None:
         return workload.command
-    from perfop.suites import base_argv
-
     suite = workload.suite
     selection = [suite] if isinstance(suite, str) else list(suite or [])
     if workload.kind == "pytest-benchmark" and not selection:

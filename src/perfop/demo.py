@@ -228,7 +228,7 @@ def _intake_and_inventory(
 
 def _baseline(store: Store, loaded: LoadedConfig, workloads: list[str], say: OnStage) -> list[int]:
     """Measure every workload at the base; returns the run ids in workload order."""
-    from perfop.measure import run_workloads
+    from perfop.measure.service import run_workloads
     from perfop.render import format_value
 
     outcomes = run_workloads(store, loaded, workloads, runs=BASELINE_RUNS)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from test_report_browser import Elements, browse, non_blank_fraction
 
-from perfop.publish import DashboardOptions, render_dashboard, synthetic_histories
+from perfop.history.publish import DashboardOptions, render_dashboard, synthetic_histories
 from perfop.report.html import CSP as REPORT_CSP
 
 PAYLOAD = '<script>document.title="pwned"</script><img src=x onerror="document.title=1">'

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from user_state import assert_untouched, user_state
 
-from perfop.calibrate import calibrate
-from perfop.compare import compare
+from perfop.compare.calibrate import calibrate
+from perfop.compare.service import compare
 from perfop.config import load_config
 from perfop.store import compare as cstore
 from perfop.store import open_store

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from perfop.budget import min_pairs_for_verdict
-from perfop.calibrate import calibrate
-from perfop.compare import compare
+from perfop.compare.budget import min_pairs_for_verdict
+from perfop.compare.calibrate import calibrate
+from perfop.compare.service import compare
 from perfop.config import load_config
 from perfop.model import Verdict
 from perfop.store import open_store

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from perfop.importers import parse_document
+from perfop.history.importers import parse_document
 
 SCRIPT = "print('PERFOP_METRIC items=5 unit=count better=higher')\n"
 

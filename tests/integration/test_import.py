@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from conftest import require_program
-from perfop.importers import parse_document, read_document
+from perfop.history.importers import parse_document, read_document
 from perfop.store import open_store
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "import"

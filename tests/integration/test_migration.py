@@ -272,7 +272,7 @@ def v3_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def test_v3_store_migrates_samples_into_blocks_and_summaries(v3_store_url: str) -> None:
-    from perfop.history import load_history
+    from perfop.history.service import load_history
     from perfop.report.validations import Reader
     from perfop.stats import summarize
     from perfop.store.samples import read_summaries

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from perfop import environment, measure
+from perfop import environment
+from perfop.measure import service as measure
 from perfop.store import open_store
 
 

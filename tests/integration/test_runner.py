@@ -15,7 +15,7 @@ import pytest
 
 from perfop.config import WorkloadConfig, resolve_workload
 from perfop.errors import WorkloadError
-from perfop.runner import (
+from perfop.measure.runner import (
     STDERR_TAIL_BYTES,
     STDOUT_CHECK_BYTES,
     STDOUT_HEAD_BYTES,

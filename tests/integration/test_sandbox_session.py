@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from perfop.agent.sandbox import Sandbox
-from perfop.worktrees import WORKTREES_DIR, cleanup_stale
+from perfop.measure.worktrees import WORKTREES_DIR, cleanup_stale
 
 
 def _age_everything(root: Path, seconds: float = 3600) -> None:

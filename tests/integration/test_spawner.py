@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from perfop import launch, runner
 from perfop.errors import WorkloadError
+from perfop.measure import launch, runner
 from waiting import wait_until
 
 

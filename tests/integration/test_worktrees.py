@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from user_state import assert_untouched, user_state
 
-from perfop import worktrees as wt
 from perfop.errors import GitError
+from perfop.measure import worktrees as wt
 
 Repo = Callable[..., Path]
 
@@ -135,7 +135,7 @@ _HOLDER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from perfop.worktrees import WorktreeSession
+    from perfop.measure.worktrees import WorktreeSession
     s = WorktreeSession(Path(sys.argv[1])).__enter__()
     s.checkout("base", "main")
     s.checkout("cand", "WORKTREE")

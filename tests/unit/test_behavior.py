@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from perfop.behavior import VARIES, check_behavior
+from perfop.compare.behavior import VARIES, check_behavior
 from perfop.model import ProcessResult
 
 GH_TOKEN = "ghp" + "_" + "Zq8Xw7Ve6Ut5Sr4Qp3On2Ml1Kj0Ih9Gf8Ed7Cb"

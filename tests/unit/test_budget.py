@@ -1,4 +1,5 @@
-"""The budget planner (``perfop.budget``) and the pair loop at its seam (``pairs.run_pairs``).
+"""The budget planner (``perfop.compare.budget``) and the pair loop at its seam
+(``pairs.run_pairs``).
 
 Pure: a fake clock and a synthetic pair source stand in for processes, so every decision is
 checked against exact numbers, fixed costs (start-up, checkouts, setup, clean-up) included.
@@ -12,10 +13,10 @@ import random
 import numpy as np
 import pytest
 
-from perfop import budget as budget_mod
-from perfop.budget import Budget, BudgetSettings, budget_settings, min_pairs_for_verdict
+from perfop.compare import budget as budget_mod
+from perfop.compare.budget import Budget, BudgetSettings, budget_settings, min_pairs_for_verdict
+from perfop.compare.pairs import plan_budget, run_pairs
 from perfop.config import WorkloadConfig
-from perfop.pairs import plan_budget, run_pairs
 
 VERDICT = min_pairs_for_verdict(alpha=0.05, trim=0.2)
 
@@ -343,7 +344,7 @@ def test_a_pair_costs_the_budget_its_store_writes_too(tmp_path: object) -> None:
     # pair_walls is what the deadline is checked against: the runs and storing them.
     import numpy as np  # noqa: F401  (the runner imports it anyway)
 
-    from perfop.pairs import PairRunner
+    from perfop.compare.pairs import PairRunner
 
     clock = FakeClock()
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from perfop.changepoint import _best_split, _Prefix, detect_change_points
+from perfop.history.changepoint import _best_split, _Prefix, detect_change_points
 
 
 def _series(*levels: tuple[float, int], sd: float, seed: int) -> np.ndarray:

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from perfop.budget import BudgetSettings, Plan
 from perfop.cli.compare import format_summary_line
-from perfop.compare import (
+from perfop.compare.budget import BudgetSettings, Plan
+from perfop.compare.pairs import MetricResult
+from perfop.compare.service import (
     COMPARISON_SCHEMA,
     ComparisonResult,
     RefInfo,
@@ -19,7 +20,6 @@ from perfop.compare import (
     exit_code,
 )
 from perfop.model import Verdict
-from perfop.pairs import MetricResult
 from perfop.stats import MetricComparison
 
 

@@ -82,7 +82,7 @@ def test_the_mcp_schemas_name_the_records_fields() -> None:
 
 def test_the_openmetrics_export_reads_the_stored_metrics_as_before() -> None:
     # comparison_2_main_3ac9f6d.openmetrics: main 3ac9f6d's format_openmetrics of the document
-    from perfop.exports import Export, format_openmetrics
+    from perfop.history.exports import Export, format_openmetrics
 
     expected = (DATA / "comparison_2_main_3ac9f6d.openmetrics").read_text()
     assert format_openmetrics(Export("comparison", 1, (), DOC)) == expected

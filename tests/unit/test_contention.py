@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from perfop import contention as c
+from perfop.measure import contention as c
 
 STAT_A = """cpu  1000 0 200 8000 100 0 0 0 0 0
 cpu0 500 0 100 4000 50 0 0 0 0 0

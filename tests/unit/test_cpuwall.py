@@ -6,12 +6,12 @@ from dataclasses import replace
 
 from test_compare_render import _analysis, _workload
 
-from perfop import contention as cn
 from perfop.cli.compare import format_machine_lines
-from perfop.compare import ComparisonResult, RefInfo, comparison_document
-from perfop.cpuwall import cpu_vs_wall, cpu_vs_wall_document, format_cpu_wall
+from perfop.compare.cpuwall import cpu_vs_wall, cpu_vs_wall_document, format_cpu_wall
+from perfop.compare.pairs import MetricResult
+from perfop.compare.service import ComparisonResult, RefInfo, comparison_document
+from perfop.measure import contention as cn
 from perfop.model import Verdict
-from perfop.pairs import MetricResult
 
 
 def _metrics(wall: tuple[float, float, float], cpu: tuple[float, float, float]):

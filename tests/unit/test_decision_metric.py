@@ -15,8 +15,7 @@ import numpy as np
 import pytest
 
 from perfop import stats
-from perfop.model import ProcessResult, Verdict
-from perfop.pairs import (
+from perfop.compare.pairs import (
     CPU,
     WALL,
     Decision,
@@ -25,6 +24,7 @@ from perfop.pairs import (
     decision_code,
     vetoed,
 )
+from perfop.model import ProcessResult, Verdict
 
 ALPHA, THRESHOLD, MAX_PAIRS = 0.05, 0.02, 40
 
@@ -228,8 +228,8 @@ def test_the_terminal_says_which_metric_decided_and_what_wall_time_said() -> Non
 
 
 def test_the_json_document_and_the_report_record_the_deciding_metric() -> None:
-    from perfop.compare import ComparisonResult, RefInfo, comparison_document
-    from perfop.cpuwall import decision_text
+    from perfop.compare.cpuwall import decision_text
+    from perfop.compare.service import ComparisonResult, RefInfo, comparison_document
 
     wc = _decided_on_cpu()
     refs = RefInfo("a", "1" * 40), RefInfo("b", "2" * 40)
@@ -246,7 +246,7 @@ def test_the_json_document_and_the_report_record_the_deciding_metric() -> None:
 
 
 def test_the_report_shows_the_deciding_metric_of_each_validation() -> None:
-    from perfop.compare import ComparisonResult, RefInfo, comparison_document
+    from perfop.compare.service import ComparisonResult, RefInfo, comparison_document
     from perfop.records.comparison import load_comparison
     from perfop.report.markdown import _validation_machine
     from perfop.report.model import ValidationResult

@@ -8,6 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from perfop.compare.slo import (
+    Contention,
+    SLOResult,
+    check_slo,
+    format_slo_value,
+    measured_contention,
+)
 from perfop.config import SLOConfig
 from perfop.engagement.outcome import (
     BEHAVIOURS,
@@ -25,7 +32,6 @@ from perfop.engagement.outcome import (
     rule_table_markdown,
 )
 from perfop.engagement.records import Status
-from perfop.slo import Contention, SLOResult, check_slo, format_slo_value, measured_contention
 
 PASS = TestEvidence("pytest -q", candidate_ok=True)
 
@@ -147,7 +153,7 @@ def test_contention_from_the_environment_row() -> None:
     assert measured_contention(busy) == Contention(True, "load 6.1 on 2 cores")
     assert measured_contention(quiet) == Contention(False, "load 0.3 on 2 cores")
     assert measured_contention({}) is None and measured_contention(None) is None
-    # the contention sampled during the pairs (perfop.contention's summary) wins
+    # the contention sampled during the pairs (perfop.measure.contention's summary) wins
     sampled = {"level": "high", "reasons": ["steal 30%"], "cpus": 2}
     assert measured_contention(quiet, sampled) == Contention(True, "steal 30%")
     calm = {"level": "quiet", "reasons": [], "cpus": 2, "load": {"median": 0.4, "max": 0.5}}

@@ -11,8 +11,8 @@ import pytest
 
 import perfop
 from perfop import git as gitrun
-from perfop import worktrees
 from perfop.errors import GitError
+from perfop.measure import worktrees
 
 SRC = Path(perfop.__file__).resolve().parent
 RUNNER = SRC / "git.py"

@@ -21,55 +21,34 @@ SKIP = {"examples"}  # the bundled demo project, not perfop's code
 
 # Bottom to top: a part may import its own layer and those below, never one above.
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
+    # Pure: the domain records, the statistics, errors, redaction, the registry mechanism.
     (
         "core",
         frozenset(
             {
                 "__init__",
-                "_spawner",
-                "changepoint",
                 "clock",
-                "contention",
                 "describe",
                 "errors",
                 "interrupts",
-                "launch",
                 "model",
                 "redact",
                 "registry",
-                "slo",
                 "stats",
             }
         ),
     ),
-    ("system", frozenset({"behavior", "environment", "git"})),
+    ("system", frozenset({"environment", "git"})),
     ("records", frozenset({"records"})),
     ("store", frozenset({"store"})),
     ("config", frozenset({"config"})),
+    # The lifecycle's stages, each a package, in pipeline order: measure -> compare -> the
+    # features built on both (profiling, history, engagement, report, CI).
+    ("measure", frozenset({"measure"})),
+    ("compare", frozenset({"compare"})),
     (
-        "execution",
-        frozenset(
-            {"budget", "cpuwall", "measure", "pairs", "pipeline", "runner", "suites", "worktrees"}
-        ),
-    ),
-    (
-        "services",
-        frozenset(
-            {
-                "app",
-                "calibrate",
-                "ci",
-                "compare",
-                "engagement",
-                "exports",
-                "history",
-                "importers",
-                "profiling",
-                "publish",
-                "render",
-                "report",
-            }
-        ),
+        "features",
+        frozenset({"app", "ci", "engagement", "history", "profiling", "render", "report"}),
     ),
     # The tools and JSON envelopes every front end shares (perfop.services): above the features
     # they call, below the front ends that adapt them.
@@ -84,19 +63,9 @@ LAUNCHES: Mapping[str, frozenset[str]] = {
     "cli": frozenset({"agent", "demo", "init_agent", "mcp"}),
 }
 
-# What is left, each with the reason; an entry that no longer occurs fails the test (remove it).
-ALLOWED: Mapping[tuple[str, str], str] = {
-    ("config", "suites"): (
-        "config.workload_command builds a suite's argv with suites.base_argv (inside the "
-        "function); suite kinds live with the samplers that need the runner. Splitting suites "
-        "into kinds (below config) and samplers (above runner) is issue 20's pipeline work."
-    ),
-    ("suites", "pairs"): (
-        "suites/decide.py decides a suite comparison with pairs.analyse while pairs samples "
-        "through suites.sampler_for; the suite decision belongs to the compare pipeline's "
-        "decide stage (issue 20's pipeline work, where compare paths are being changed)."
-    ),
-}
+# Exceptions, each with the reason (none now: the suite kinds moved under measure/, base_argv
+# into config); an entry that no longer occurs fails the test (remove it).
+ALLOWED: Mapping[tuple[str, str], str] = {}
 
 
 def layer_of() -> dict[str, int]:

@@ -89,9 +89,10 @@ HELP_PERFOP = {
 RUN_HELP_PERFOP = HELP_PERFOP | {"perfop.cli.run", "perfop.cli.progress"}
 # Modules that `run -- CMD` has no use for (comparisons, reports, profiling, agents, worktrees).
 NOT_ON_THE_RUN_PATH = {
-    "perfop.compare", "perfop.pairs", "perfop.changepoint", "perfop.calibrate", "perfop.report",
-    "perfop.publish", "perfop.profiling.service", "perfop.mcp", "perfop.agent",
-    "perfop.worktrees", "perfop.engagement.service", "perfop.history", "perfop.exports",
+    "perfop.compare.service", "perfop.compare.pairs", "perfop.compare.calibrate",
+    "perfop.history.changepoint", "perfop.report", "perfop.history.publish",
+    "perfop.profiling.service", "perfop.mcp", "perfop.agent", "perfop.measure.worktrees",
+    "perfop.engagement.service", "perfop.history.service", "perfop.history.exports",
 }  # fmt: skip
 
 
@@ -103,7 +104,7 @@ NOT_ON_THE_RUN_PATH = {
 NOT_ON_THE_RUN_PATH_LIBS = {
     "sqlalchemy.orm", "sqlalchemy.ext", "sqlalchemy.dialects.postgresql", "psycopg",
     "typer._adapters", "typer.rich_utils", "rich.progress", "rich.live", "rich.traceback",
-    "rich.pretty", "perfop.stats", "perfop.slo",
+    "rich.pretty", "perfop.stats", "perfop.compare.slo",
 }  # fmt: skip
 
 
@@ -137,8 +138,9 @@ def test_run_help_import_set() -> None:
 
 
 def test_the_console_scripts_help_import_set() -> None:
-    # What `perfop --help` loads as a process: the entry point (perfop.budget marks the
-    # process as the command's) and nothing of any verb.
+    # What `perfop --help` loads as a process: the entry point (perfop.compare.budget, in a
+    # package whose __init__ is a docstring, marks the process as the command's) and nothing of
+    # any verb.
     out = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "perfop", "--help"],
         capture_output=True, text=True, check=True,
@@ -150,7 +152,7 @@ def test_the_console_scripts_help_import_set() -> None:
     }
     assert "Commands:" in out.stdout
     perfop = {m for m in loaded if m == "perfop" or m.startswith("perfop.")}
-    assert perfop == HELP_PERFOP | {"perfop.budget"}, sorted(perfop)
+    assert perfop == HELP_PERFOP | {"perfop.compare", "perfop.compare.budget"}, sorted(perfop)
     assert not loaded & {"pydantic", "rich", *HEAVY}
 
 
@@ -228,7 +230,7 @@ def test_the_budget_planner_needs_no_scipy() -> None:
     # Issue 18: importing scipy.stats for a constant cost up to 3.4 s under load, counted in
     # the comparison's budget before anything was measured.
     code = (
-        "from perfop import budget\n"
+        "from perfop.compare import budget\n"
         "assert budget.min_pairs_for_verdict(alpha=0.05, trim=0.2) == 5\n"
         "assert budget.min_pairs_for_verdict(alpha=0.01, trim=0.2) == 7\n"
     )

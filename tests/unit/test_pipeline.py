@@ -18,13 +18,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from perfop import pipeline, stats
-from perfop.budget import Budget, budget_settings
+from perfop import stats
+from perfop.compare import pipeline
+from perfop.compare.budget import Budget, budget_settings
+from perfop.compare.pairs import CPU, WALL, PairRunner, Side
 from perfop.config import LoadedConfig, load_config, resolve_workload
 from perfop.errors import WorkloadError
+from perfop.measure.worktrees import Checkout
 from perfop.model import ProcessResult, RunStatus, Verdict
-from perfop.pairs import CPU, WALL, PairRunner, Side
-from perfop.worktrees import Checkout
 
 THRESHOLD = 0.02
 
@@ -125,8 +126,8 @@ def no_processes(monkeypatch: pytest.MonkeyPatch, loaded: LoadedConfig) -> None:
     monkeypatch.setattr(subprocess, "Popen", refuse)
     monkeypatch.setattr(os, "posix_spawn", refuse)
     monkeypatch.setattr(os, "fork", refuse)
-    monkeypatch.setattr("perfop.runner.launch", refuse)
-    monkeypatch.setattr("perfop.runner.run_process", refuse)
+    monkeypatch.setattr("perfop.measure.runner.launch", refuse)
+    monkeypatch.setattr("perfop.measure.runner.run_process", refuse)
     # os.sync before the pairs flushes fresh checkouts; there are none here.
     monkeypatch.setattr(pipeline, "settle_disk", lambda: None)
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from perfop.history.publish import collect
 from perfop.model import MetricSpec
-from perfop.publish import collect
 from perfop.store import Store, open_store
 from perfop.store.history import CommitInfo, insert_imported_run, save_commit
 

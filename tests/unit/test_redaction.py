@@ -174,7 +174,7 @@ def test_innocent_names_are_scanned_by_value() -> None:
 
 
 NOT_SECRETS = [
-    "/home/user/projects/perfop/src/perfop/runner.py",
+    "/home/user/projects/perfop/src/perfop/measure/runner.py",
     "src/perfop/store/core.py:123",
     "benchmarks/data/LargeInputFile2024/part00001",
     "C:/Users/Someone/AppData/Local/Programs/Python/Python311/python.exe",

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from perfop import contention as cn
 from perfop.config import load_config
+from perfop.measure import contention as cn
 from perfop.model import RunStatus
 from perfop.report import html, jsonfmt, markdown
 from perfop.report.data import collect

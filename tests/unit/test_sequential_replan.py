@@ -11,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from perfop import compare, stats
-from perfop.budget import PAIR_SLACK, Budget, budget_settings
+from perfop import stats
+from perfop.compare import service as compare
+from perfop.compare.budget import PAIR_SLACK, Budget, budget_settings
+from perfop.compare.pairs import Side, plan_budget
 from perfop.config import load_config
 from perfop.model import ProcessResult
-from perfop.pairs import Side, plan_budget
 
 
 class FakeClock:

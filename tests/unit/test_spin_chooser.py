@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from perfop.launch import SpinChooser
+from perfop.measure.launch import SpinChooser
 
 
 def _drive(chooser: SpinChooser, cost: dict[int, float], samples: int) -> list[int]:

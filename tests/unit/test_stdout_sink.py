@@ -13,8 +13,8 @@ import re
 
 import pytest
 
-from perfop import runner
-from perfop.runner import STDOUT_HEAD_BYTES, _StdoutSink
+from perfop.measure import runner
+from perfop.measure.runner import STDOUT_HEAD_BYTES, _StdoutSink
 
 
 def reference(data: bytes) -> bytes:

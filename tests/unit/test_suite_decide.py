@@ -10,8 +10,8 @@ import pytest
 from scipy.stats import norm
 
 from perfop import stats
+from perfop.compare.suites import bh_level, decide_suite, suite_design
 from perfop.model import MetricSpec, ProcessResult, Verdict
-from perfop.suites.decide import bh_level, decide_suite, suite_design
 
 
 def _result(metrics: dict[str, float]) -> ProcessResult:

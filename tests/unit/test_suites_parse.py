@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from perfop.model import ProcessResult
-from perfop.suites import (
+from perfop.measure.suites import (
     BenchmarkResult,
     SuiteRun,
     SuiteSampler,
@@ -17,8 +16,9 @@ from perfop.suites import (
     short_window_notice,
     short_windows,
 )
-from perfop.suites.asv import load_conf, parse_results
-from perfop.suites.pytest_benchmark import benchmarks_from_json, failures_from_junit
+from perfop.measure.suites.asv import load_conf, parse_results
+from perfop.measure.suites.pytest_benchmark import benchmarks_from_json, failures_from_junit
+from perfop.model import ProcessResult
 
 
 def test_pytest_benchmark_rounds_and_names() -> None:

@@ -224,7 +224,7 @@ class AgentRunner:
             from perfop.engagement import service
 
             self._known = {e.id for e in service.list_engagements(self.store)}
-            from perfop.worktrees import default_base
+            from perfop.measure.worktrees import default_base
 
             base = default_base(self.loaded.repo_root, self.loaded.config.base)
             self.sandbox = Sandbox.create(
@@ -434,7 +434,7 @@ class AgentRunner:
             self.log("the model recorded no intake; the runner recorded one from the goal")
         self.engagement_id = eng.id
         # Validation compares against the engagement's base: the sandbox starts from it too.
-        from perfop.worktrees import default_base, resolve_ref
+        from perfop.measure.worktrees import default_base, resolve_ref
 
         base = eng.spec.base or default_base(self.loaded.repo_root, self.loaded.config.base)
         self.sandbox.move_base(resolve_ref(self.loaded.repo_root, base))

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from perfop import git as gitrun
 from perfop.errors import GitError, GuardrailError, UsageError
-from perfop.worktrees import claim_session, release_session
+from perfop.measure.worktrees import claim_session, release_session
 
 AGENT_DIR = Path(".perfop") / "agent"
 OUTPUT_LIMIT = 12_000
@@ -402,9 +402,9 @@ class Sandbox:
     def create(cls, repo_root: Path, name: str, base_ref: str) -> Sandbox:
         """Check ``base_ref`` out (detached) into a worktree session this process owns.
 
-        The session (``perfop.worktrees.claim_session``) keeps other perfop commands' clean-up
-        away from the sandbox while the agent runs, however long, and lets the next perfop remove
-        it if the agent is killed.
+        The session (``perfop.measure.worktrees.claim_session``) keeps other perfop commands'
+        clean-up away from the sandbox while the agent runs, however long, and lets the next perfop
+        remove it if the agent is killed.
         """
         repo_root = repo_root.resolve()
         base_sha = _git(

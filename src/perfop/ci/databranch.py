@@ -184,7 +184,7 @@ def import_records(store: Store, repo: Path, *, ref: str = DATA_BRANCH) -> int:
 
 def _read_record(repo: Path, sha: str, path: str, ref: str) -> dict[str, Any] | None:
     """The record at ``path`` of commit ``sha``, checked; None for a file of another schema."""
-    from perfop.importers import check_record
+    from perfop.history.importers import check_record
 
     where = f"--ref {ref}: {path}"
     try:

@@ -22,9 +22,9 @@ from perfop.errors import GitError, UsageError
 from perfop.model import Verdict
 
 if TYPE_CHECKING:
-    from perfop.compare import CompareProgress, ComparisonResult, WorkloadComparison
+    from perfop.compare.service import CompareProgress, ComparisonResult, WorkloadComparison
+    from perfop.compare.slo import SLOResult
     from perfop.config import LoadedConfig
-    from perfop.slo import SLOResult
     from perfop.store import Store
 
 GATE_SCHEMA = "perfop.gate/1"
@@ -70,7 +70,7 @@ class GateResult:
     @property
     def contention(self) -> dict[str, Any] | None:
         """The machine's contention over every comparison of the gate (the worst level)."""
-        from perfop.contention import merge
+        from perfop.measure.contention import merge
 
         return merge(
             [wc.contention for w in self.workloads for wc in (w.first, w.confirmation) if wc]
@@ -96,7 +96,7 @@ def gate_base(
     repo: Path, base: str | None, configured: str | None, env: Mapping[str, str] | None = None
 ) -> tuple[str, str]:
     """(label, merge-base sha) of the base to compare HEAD with."""
-    from perfop.worktrees import default_base, git, resolve_ref
+    from perfop.measure.worktrees import default_base, git, resolve_ref
 
     env = os.environ if env is None else env
     label = base
@@ -175,7 +175,7 @@ def run_gate(
     the confirmation has its own. A PR whose whole change is in a workload's own files is
     measured anyway (a gate must not fail a benchmark-only PR as bad usage), with the A/A
     warning up front and in the output."""
-    from perfop.compare import compare
+    from perfop.compare.service import compare
 
     names = _gate_names(loaded, workloads)
     label, base_sha = gate_base(loaded.repo_root, base, loaded.config.base, env)
@@ -239,7 +239,7 @@ def run_gate(
 def _check_slos(
     store: Store, loaded: LoadedConfig, first: ComparisonResult, results: Sequence[GateWorkload]
 ) -> list[SLOResult]:
-    from perfop.slo import check_slos
+    from perfop.compare.slo import check_slos
 
     samples: dict[str, list[dict[str, float]]] = {}
     for w in results:
@@ -326,7 +326,7 @@ def format_text(result: GateResult, *, fail_on_inconclusive: bool = False) -> st
         mark = {True: "ok", False: "BREACH", None: "no data"}[s.passed]
         lines.append(f"SLO {mark}: {s.reason}{_slo_flag(result)}")
     if result.contention is not None:
-        from perfop.contention import format_line
+        from perfop.measure.contention import format_line
 
         lines.append(format_line(result.contention, paired=True))
     lines += [f"note: {n}" for n in notices(result)]
@@ -335,7 +335,7 @@ def format_text(result: GateResult, *, fail_on_inconclusive: bool = False) -> st
 
 def _slo_flag(result: GateResult) -> str:
     """SLOs are absolute values: flagged, not trusted, when measured under high contention."""
-    from perfop.contention import is_high
+    from perfop.measure.contention import is_high
 
     return (
         " (measured under high contention: absolute values inflated)"
@@ -392,7 +392,7 @@ def format_markdown(result: GateResult, *, fail_on_inconclusive: bool = False) -
                 f"{mark}{_slo_flag(result)} |"
             )
     if result.contention is not None:
-        from perfop.contention import format_line
+        from perfop.measure.contention import format_line
 
         machine = format_line(result.contention, paired=True).removeprefix("machine: ")
         out += ["", f"**Machine:** {machine}"]
@@ -440,7 +440,7 @@ def workflow_commands(result: GateResult) -> list[str]:
         if s.passed is False:
             title = _escape_property(f"perfop SLO: {s.workload}")
             lines.append(f"::error title={title}::{_escape_data('SLO breached: ' + s.reason)}")
-    from perfop.contention import warning
+    from perfop.measure.contention import warning
 
     machine = warning(result.contention, what="the gate's comparisons")
     if machine:
@@ -486,7 +486,7 @@ def gate_document(result: GateResult, *, fail_on_inconclusive: bool = False) -> 
             "suite": suite_document(wc.suite),
         }
 
-    from perfop.compare import suite_document
+    from perfop.compare.service import suite_document
 
     return {
         "schema": GATE_SCHEMA,

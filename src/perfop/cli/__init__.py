@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def entry() -> None:  # pragma: no cover - thin wrapper for the console script
-    from perfop import budget
+    from perfop.compare import budget
 
     # This process exists to run one command: its start-up counts against the command's budget.
     budget.mark_process_command()
@@ -169,7 +169,7 @@ def exit_now(code: int) -> None:
         # A closed pipe (perfop ... | head) has nothing left to flush to.
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
-    launch = sys.modules.get("perfop.launch")
+    launch = sys.modules.get("perfop.measure.launch")
     if launch is not None:
         launch.drop_spawner()
     atexit._run_exitfuncs()

@@ -191,7 +191,7 @@ def _cleanup_stale_worktrees(repo: Path) -> None:
     """Remove worktree sessions a killed perfop left (cheap: one stat when there are none)."""
     if not (repo / ".perfop" / "worktrees").is_dir():
         return
-    from perfop.worktrees import cleanup_stale
+    from perfop.measure.worktrees import cleanup_stale
 
     with contextlib.suppress(OSError, PerfopError):  # a read-only tree: leave them be
         cleanup_stale(repo)
@@ -216,7 +216,7 @@ def emit(state: State, renderable: RenderableType) -> None:
 
 def warn_contention(state: State, summary: Any, *, what: str) -> None:
     """``perfop: warning: high machine contention ...`` on stderr when ``summary`` is high."""
-    from perfop.contention import warning
+    from perfop.measure.contention import warning
 
     text = warning(summary, what=what)
     if text:

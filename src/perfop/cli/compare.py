@@ -1,7 +1,7 @@
 """``perfop compare`` (A/B of two git refs) and ``perfop calibrate`` (A/A noise of this machine).
 
-Thin: parse, call ``perfop.compare``, render. ``format_*`` return text or renderables; only the
-commands print. Exit codes: 0 ok; 1 a side failed, or with --fail-on-regression a gated workload
+Thin: parse, call ``perfop.compare.service``, render. ``format_*`` return text or renderables; only
+the commands print. Exit codes: 0 ok; 1 a side failed, or with --fail-on-regression a gated workload
 is slower or changed behaviour; 3 with --fail-on-inconclusive; 2 bad usage, config or ref.
 """
 
@@ -31,9 +31,9 @@ from perfop.cli.progress import TaskBar
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from perfop.calibrate import CalibrationResult
-    from perfop.compare import ComparisonResult, WorkloadComparison
-    from perfop.pairs import MetricResult
+    from perfop.compare.calibrate import CalibrationResult
+    from perfop.compare.pairs import MetricResult
+    from perfop.compare.service import ComparisonResult, WorkloadComparison
 
 
 def register(app: typer.Typer) -> None:
@@ -147,7 +147,7 @@ def format_summary_line(w: WorkloadComparison, threshold: float) -> str:
 def _to_decide_text(w: WorkloadComparison, threshold: float) -> str:
     """What an inconclusive result would take, e.g. ``; unchanged within +/-2.0% would take
     ~150 pairs at this noise if nothing changed (~49 s: --max-time 49)``."""
-    from perfop.compare import to_decide
+    from perfop.compare.service import to_decide
 
     need = to_decide(w, threshold)
     if need is None:
@@ -323,8 +323,8 @@ def compare_cmd(
     fail_on_inconclusive: FailOnInconclusiveOption = False,
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
-    from perfop.budget import command_started
-    from perfop.compare import compare, comparison_document, exit_code
+    from perfop.compare.budget import command_started
+    from perfop.compare.service import compare, comparison_document, exit_code
     from perfop.errors import UsageError
 
     started = command_started()
@@ -388,8 +388,8 @@ def _print_comparison(state: Any, result: ComparisonResult) -> None:
 
 def format_machine_lines(w: WorkloadComparison) -> list[str]:
     """CPU time beside wall time, and the machine's contention, under a workload's summary."""
-    from perfop.contention import format_line
-    from perfop.cpuwall import cpu_vs_wall_document, format_cpu_wall
+    from perfop.compare.cpuwall import cpu_vs_wall_document, format_cpu_wall
+    from perfop.measure.contention import format_line
 
     lines = []
     decided = format_decision_line(w)
@@ -426,9 +426,9 @@ def calibrate_cmd(
     max_runs: MaxRunsOption = None,
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
-    from perfop.budget import command_started
-    from perfop.calibrate import calibrate, calibration_document
-    from perfop.contention import format_line
+    from perfop.compare.budget import command_started
+    from perfop.compare.calibrate import calibrate, calibration_document
+    from perfop.measure.contention import format_line
 
     started = command_started()
     state = get_state(ctx)

@@ -690,8 +690,8 @@ def accept(
 
 def _machine_lines(evidence: Mapping[str, Any]) -> list[str]:
     """CPU time beside wall time per workload, then the machine's contention line."""
-    from perfop.contention import format_line
-    from perfop.cpuwall import format_cpu_wall
+    from perfop.compare.cpuwall import format_cpu_wall
+    from perfop.measure.contention import format_line
 
     lines = []
     for name, doc in (evidence.get("cpu_vs_wall") or {}).items():

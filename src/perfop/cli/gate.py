@@ -211,8 +211,8 @@ def gate(
     pr: _GatePrOption = None,
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
-    from perfop.budget import command_started
     from perfop.ci.gate import run_gate
+    from perfop.compare.budget import command_started
 
     started = command_started()
     context = None

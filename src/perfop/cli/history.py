@@ -36,8 +36,8 @@ def record(
     ] = None,
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
-    from perfop.history import record as record_service
-    from perfop.measure import run_document
+    from perfop.history.service import record as record_service
+    from perfop.measure.service import run_document
     from perfop.render.run import run_table
 
     state = get_state(ctx)
@@ -82,7 +82,7 @@ def history(
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
     from perfop.errors import UsageError
-    from perfop.history import format_history, load_history, write_plot
+    from perfop.history.service import format_history, load_history, write_plot
 
     if not 0 < pvalue < 1:
         raise UsageError(f"--pvalue {pvalue}: must be between 0 and 1")

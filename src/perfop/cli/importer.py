@@ -34,7 +34,7 @@ def import_results(
     ] = "",
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
-    from perfop.importers import format_import, import_document, import_files
+    from perfop.history.importers import format_import, import_document, import_files
 
     state = get_state(ctx)
     outcomes = import_files(state.store, files, prefix=prefix)
@@ -61,7 +61,13 @@ def export_results(
     ] = False,
 ) -> None:
     from perfop.errors import UsageError
-    from perfop.exports import FORMATS, collect_comparison, collect_run, parse_target, render
+    from perfop.history.exports import (
+        FORMATS,
+        collect_comparison,
+        collect_run,
+        parse_target,
+        render,
+    )
 
     if fmt not in FORMATS:
         raise UsageError(f"--format: {fmt!r} is not an export format; one of: {', '.join(FORMATS)}")

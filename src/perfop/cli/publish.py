@@ -67,7 +67,7 @@ def publish(
 ) -> None:
     import datetime as dt
 
-    from perfop.publish import DashboardOptions, collect, render_dashboard, write_dashboard
+    from perfop.history.publish import DashboardOptions, collect, render_dashboard, write_dashboard
 
     state = get_state(ctx)
     root = state.loaded.repo_root

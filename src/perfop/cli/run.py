@@ -21,7 +21,7 @@ from perfop.cli.common import (
 from perfop.cli.progress import TaskBar
 
 if TYPE_CHECKING:
-    from perfop.measure import WorkloadRun
+    from perfop.measure.service import WorkloadRun
     from perfop.model import ProcessResult
 
 
@@ -113,7 +113,7 @@ def _measure(
     progress: _RunBar,
 ) -> list[WorkloadRun]:
     """The ad hoc command after ``--``, or the named (default: all) configured workloads."""
-    from perfop.measure import run_adhoc, run_workloads
+    from perfop.measure.service import run_adhoc, run_workloads
 
     if command or (after_double_dash() and not names):
         repo = state.loaded.repo_root
@@ -142,9 +142,9 @@ def _measure(
 def _show_runs(state: Any, outcomes: list[WorkloadRun], fmt: OutputFormat) -> None:
     from rich.text import Text
 
-    from perfop.contention import format_line
     from perfop.environment import capture_environment
-    from perfop.measure import run_document
+    from perfop.measure.contention import format_line
+    from perfop.measure.service import run_document
     from perfop.render.run import run_table
 
     if fmt is OutputFormat.json:
@@ -162,7 +162,7 @@ def _show_runs(state: Any, outcomes: list[WorkloadRun], fmt: OutputFormat) -> No
 def _list_suites(state: Any, names: list[str], fmt: OutputFormat) -> None:
     from rich.text import Text
 
-    from perfop.measure import list_suites
+    from perfop.measure.service import list_suites
 
     listings = list_suites(state.loaded, names)
     if fmt is OutputFormat.json:
@@ -217,7 +217,7 @@ def runs_show(
     run_id: Annotated[int, typer.Argument(help="Run id (see 'perfop runs list').")],
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
-    from perfop.measure import RunSettings, WorkloadRun
+    from perfop.measure.service import RunSettings, WorkloadRun
     from perfop.model import BUILTIN_METRICS, MetricSpec, RunStatus
     from perfop.render.run import run_table
 
@@ -259,6 +259,6 @@ def runs_show(
     typer.echo(f"ref: {record.ref or '-'} {record.sha or ''}{' (dirty)' if record.dirty else ''}")
     emit(state, run_table(view))
     if record.contention is not None:
-        from perfop.contention import format_line
+        from perfop.measure.contention import format_line
 
         typer.echo(f"  {format_line(record.contention, paired=record.kind != 'run')}")

@@ -21,9 +21,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from perfop.compare.slo import REGRESSION_STATES, RISK_STATES, SLOResult
 from perfop.engagement.records import Status
 from perfop.records.outcome import Outcome as Outcome
-from perfop.slo import REGRESSION_STATES, RISK_STATES, SLOResult
 
 # The facts a rule looks at, and their possible values.
 EFFECTS = ("as predicted", "unchanged", "opposite", "undecided", "not compared")

@@ -90,7 +90,7 @@ def _questions(spec: EngagementSpec, loaded: LoadedConfig, inv: Inventory | None
 def _check_base(loaded: LoadedConfig, base: str) -> None:
     """The intake's base must name a commit now, not fail when validate first uses it."""
     from perfop.errors import GitError
-    from perfop.worktrees import resolve_ref
+    from perfop.measure.worktrees import resolve_ref
 
     try:
         resolve_ref(loaded.repo_root, base)
@@ -306,7 +306,7 @@ class InventoryResult:
 def _suite_findings(loaded: LoadedConfig) -> list[Finding]:
     """Each configured suite workload with the benchmarks its own runner discovers."""
     from perfop.errors import PerfopError
-    from perfop.measure import list_suites
+    from perfop.measure.service import list_suites
 
     out = []
     for name, wl in loaded.config.workloads.items():

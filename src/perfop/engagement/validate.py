@@ -2,9 +2,9 @@
 command in the candidate's isolated worktree (and at base when it fails), check every SLO against
 the candidate's samples, then set the hypothesis' status from the evidence (``outcome.decide``).
 
-The comparison is ``perfop.compare.compare`` and the checkouts are ``perfop.worktrees``
-sessions: the user's tree, index and branches are never touched. Everything is stored as one
-``Validation`` plus a status change in the decision log.
+The comparison is ``perfop.compare.service.compare`` and the checkouts are
+``perfop.measure.worktrees`` sessions: the user's tree, index and branches are never touched.
+Everything is stored as one ``Validation`` plus a status change in the decision log.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from perfop.compare.slo import Contention, SLOResult, check_slos, measured_contention
 from perfop.config import LoadedConfig
 from perfop.engagement import lifecycle
 from perfop.engagement.checkout import (
@@ -41,12 +42,11 @@ from perfop.engagement.records import (
 from perfop.engagement.risk import diff_high_risk
 from perfop.engagement.service import current, log_decision
 from perfop.errors import GuardrailError, UsageError
-from perfop.slo import Contention, SLOResult, check_slos, measured_contention
 from perfop.store import Store
 from perfop.store import engagement as es
 
 if TYPE_CHECKING:
-    from perfop.compare import CompareProgress, ComparisonResult, WorkloadComparison
+    from perfop.compare.service import CompareProgress, ComparisonResult, WorkloadComparison
     from perfop.engagement.goals import GoalCheck
 
 TEST_TIMEOUT = 900.0
@@ -81,7 +81,7 @@ def run_tests(
     """Run ``test_setup`` (when configured) and the test command in ``checkout``'s project
     folder with ``env`` on top of perfop's environment; ``(passed, output tail)``."""
     from perfop.environment import redact_text
-    from perfop.runner import run_process, workload_env
+    from perfop.measure.runner import run_process, workload_env
 
     tree = loaded.project_dir(checkout)
     process_env = workload_env({"PYTHONDONTWRITEBYTECODE": "1", **(env or {})})
@@ -107,7 +107,7 @@ def _probe_side(
     from. What the report's environment section shows."""
     from perfop.config import resolve_workload
     from perfop.environment import redact_obj
-    from perfop.runner import workload_env
+    from perfop.measure.runner import workload_env
 
     tree = loaded.project_dir(checkout)
     names = project_packages(tree)
@@ -145,8 +145,8 @@ def checkout_evidence(
 ) -> CheckoutEvidence:
     """The tests at the candidate (and at base when they fail there), with the validated
     workloads' environment, and a probe of each side's workload interpreter."""
-    from perfop.runner import workload_env
-    from perfop.worktrees import WorktreeSession
+    from perfop.measure.runner import workload_env
+    from perfop.measure.worktrees import WorktreeSession
 
     command = loaded.config.test_command
     environment: dict[str, Any] = {}
@@ -358,9 +358,9 @@ def _derive_risk(
 
 
 def _machine_evidence(result: ComparisonResult) -> dict[str, Any]:
-    """The machine's contention over the comparison (``perfop.contention.is_high`` flags SLO
+    """The machine's contention over the comparison (``perfop.measure.contention.is_high`` flags SLO
     checks measured under it) and each workload's CPU-time ratio beside its wall-time ratio."""
-    from perfop.cpuwall import cpu_vs_wall_document
+    from perfop.compare.cpuwall import cpu_vs_wall_document
 
     return {
         "contention": result.contention,
@@ -470,7 +470,7 @@ def validate(
     progress: CompareProgress | None = None,
 ) -> ValidationReport:
     """Validate hypothesis ``label`` and set its status from the evidence."""
-    from perfop.compare import compare
+    from perfop.compare.service import compare
 
     eng, hyp = _validatable(store, loaded, label, actor=actor, candidate=candidate)
     against = _against(store, loaded, eng, hyp, actor=actor)
@@ -570,7 +570,7 @@ class _Against:
 def _against(
     store: Store, loaded: LoadedConfig, eng: Engagement, hyp: Hypothesis, *, actor: Actor
 ) -> _Against:
-    from perfop.worktrees import default_base, resolve_ref
+    from perfop.measure.worktrees import default_base, resolve_ref
 
     repo = loaded.repo_root
     base_ref = eng.spec.base or default_base(repo, loaded.config.base)

@@ -9,7 +9,7 @@ Python commands run through ``_bootstrap.py`` with the workload's own interprete
 always learns the workload's exit status and its own wall time (py-spy does not pass them on), and
 the workload writes its stderr to a file of its own: py-spy's messages (and its error when the
 workload ends before it attaches) share the process's stderr and must never pass for the
-workload's. Every process goes through ``perfop.runner.run_process``.
+workload's. Every process goes through ``perfop.measure.runner.run_process``.
 """
 
 from __future__ import annotations
@@ -29,12 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from perfop.errors import ProfilerError, UsageError, WorkloadError
+from perfop.measure.runner import run_process, word_aligned_tail
 from perfop.model import ProcessResult
 from perfop.profiling import parsers, render
 from perfop.profiling.attribution import origin_of
 from perfop.profiling.launchers import PythonCommand, Resolved, resolve_launchers
 from perfop.profiling.model import RawProfile, StackSample
-from perfop.runner import run_process, word_aligned_tail
 
 BOOTSTRAP = Path(__file__).with_name("_bootstrap.py")
 INSTALL_HINT = "pip install 'perfop[profile]'"

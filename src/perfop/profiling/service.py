@@ -327,8 +327,8 @@ CheckoutFactory = Callable[[Path, str], contextlib.AbstractContextManager[tuple[
 
 @contextlib.contextmanager
 def _default_checkout(repo_root: Path, ref: str, side: str = "base") -> Iterator[tuple[Path, str]]:
-    """A disposable worktree of ``ref`` (perfop.worktrees), yielding (path, sha)."""
-    from perfop.worktrees import WorktreeSession
+    """A disposable worktree of ``ref`` (perfop.measure.worktrees), yielding (path, sha)."""
+    from perfop.measure.worktrees import WorktreeSession
 
     with WorktreeSession(repo_root) as session:
         checkout = session.checkout(side, ref)
@@ -383,7 +383,7 @@ def _prepare(
 ) -> tuple[str | None, ResolvedWorkload, dict[str, str], dict[str, Any]]:
     """Resolve the target in ``tree``, run its setup; its env and environment fingerprint."""
     from perfop.environment import capture_environment
-    from perfop.runner import run_setup, workload_env
+    from perfop.measure.runner import run_setup, workload_env
 
     name, resolved = resolve_target(loaded, workload, command, checkout=tree, cwd=cwd)
     env = workload_env(resolved.env)
@@ -442,7 +442,7 @@ def _both_checkouts(
                 stack.enter_context(checkout(repo_root, ref)) for ref in (base, candidate)
             ]
         else:
-            from perfop.worktrees import WorktreeSession
+            from perfop.measure.worktrees import WorktreeSession
 
             session = stack.enter_context(WorktreeSession(repo_root))
             trees = []

@@ -15,9 +15,9 @@ Stored form (one metric row of ``perfop.comparison/N``; non-finite numbers are n
 ``log_sd`` is never stored: a loaded row has it NaN. A key missing from an older or hand-written
 row loads as NaN (a number), "" (unit), "lower" (better) or inconclusive (verdict).
 
-Stored form of the document (``perfop.compare.comparison_document``), as far as it is loaded:
-  /1  schema, id, base, candidate, seed, threshold, alpha, harness, workloads: name, verdict,
-      pairs, behavior, behavior_diff, behavior_note, harness, harness_touched, gate,
+Stored form of the document (``perfop.compare.service.comparison_document``), as far as it is
+  loaded: /1  schema, id, base, candidate, seed, threshold, alpha, harness, workloads: name,
+      verdict, pairs, behavior, behavior_diff, behavior_note, harness, harness_touched, gate,
       primary_metric, failure, runs, metrics
   /2  adds (additively) the workload's decided_on, decision, cpu_vs_wall, contention and
       budget and stop fields, and the document's contention and elapsed

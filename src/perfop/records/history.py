@@ -1,9 +1,9 @@
 """The one history of a workload's metric: a series of points in order, and its shifts.
 
-``perfop history`` / ``perfop record`` (``perfop.history.load_histories``) make one point per
-commit, a statistic over every sample recorded for it; the report makes one point per baseline run
-(its median, ``started_at`` set). ``History.to_dict`` is the ``perfop.history/1`` document, which
-has no ``started_at``. The old path ``perfop.history`` re-exports these.
+``perfop history`` / ``perfop record`` (``perfop.history.service.load_histories``) make one point
+per commit, a statistic over every sample recorded for it; the report makes one point per baseline
+run (its median, ``started_at`` set). ``History.to_dict`` is the ``perfop.history/1`` document,
+which has no ``started_at``. The old path ``perfop.history.service`` re-exports these.
 """
 
 from __future__ import annotations

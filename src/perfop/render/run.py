@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from perfop.measure import WorkloadRun
+    from perfop.measure.service import WorkloadRun
     from perfop.model import Failure
     from perfop.store import RunRecord
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from perfop import contention as cn
+from perfop.measure import contention as cn
 from perfop.report.model import Baseline, ReportData, ValidationResult
 
 

@@ -120,7 +120,7 @@ def slo_phrase(slos: Sequence[SLOStatus], workload: str) -> str:
 
 def slo_line(s: SLOStatus) -> str:
     """``wall_time p95 2.78 s > max 1.00 s (base 4.91 s)``: each value once, with its unit."""
-    from perfop.slo import format_slo_value
+    from perfop.compare.slo import format_slo_value
 
     label = f"{s.metric} {s.statistic}"
     if s.value is None:

@@ -57,7 +57,7 @@ def _pct(value: float | None) -> str:
 
 def _conditions(data: ReportData) -> dict[str, Any]:
     """Template values for the machine-contention blocks (``perfop.report.conditions``)."""
-    from perfop.cpuwall import VERDICT_METRIC_RULE, decision_text, format_cpu_wall
+    from perfop.compare.cpuwall import VERDICT_METRIC_RULE, decision_text, format_cpu_wall
     from perfop.report import conditions
 
     return {

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from perfop.cpuwall import VERDICT_METRIC_RULE
+from perfop.compare.cpuwall import VERDICT_METRIC_RULE
 from perfop.report import content as c
 from perfop.report.model import Baseline, EnvironmentInfo, ReportData, ValidationResult
 
@@ -271,7 +271,7 @@ def _baseline(data: ReportData) -> list[str]:
 
 def _validation_machine(v: ValidationResult) -> list[str]:
     """CPU time beside wall time per workload, and the machine's contention, under a validation."""
-    from perfop.cpuwall import decision_text, format_cpu_wall
+    from perfop.compare.cpuwall import decision_text, format_cpu_wall
     from perfop.report import conditions
 
     out = []

@@ -119,7 +119,7 @@ class Baseline:
     samples: int
     failures: int
     metrics: tuple[MetricStat, ...]
-    contention: dict[str, Any] | None = None  # perfop.contention summary of the run
+    contention: dict[str, Any] | None = None  # perfop.measure.contention summary of the run
 
 
 @dataclass(frozen=True)
@@ -145,9 +145,13 @@ class WorkloadResult:
     wall_values: tuple[tuple[float, ...], tuple[float, ...]] | None = None
     errors: tuple[str, ...] = ()  # failures with their output tail
     behavior_note: str | None = None  # e.g. output lines that vary between runs, not compared
-    contention: dict[str, Any] | None = None  # perfop.contention summary over its pairs
-    cpu_vs_wall: dict[str, Any] | None = None  # perfop.cpuwall record, when both were measured
-    decision: dict[str, Any] | None = None  # perfop.pairs.Decision: the metric that decided, why
+    contention: dict[str, Any] | None = None  # perfop.measure.contention summary over its pairs
+    cpu_vs_wall: dict[str, Any] | None = (
+        None  # perfop.compare.cpuwall record, when both were measured
+    )
+    decision: dict[str, Any] | None = (
+        None  # perfop.compare.pairs.Decision: the metric that decided, why
+    )
     gate: bool = True
 
     @property
@@ -176,7 +180,9 @@ class SLOStatus:
     passed: bool | None
     reason: str
     base_value: float | None = None
-    state: str = "met"  # perfop.slo.SLOState: met, still not met, newly broken, made worse, ...
+    state: str = (
+        "met"  # perfop.compare.slo.SLOState: met, still not met, newly broken, made worse, ...
+    )
     contention: str | None = None  # set when measured under high contention
 
 

@@ -289,9 +289,9 @@ def derive_outcome(
     """The outcome of a stored validation under today's rules (``engagement.outcome.decide``):
     from the evidence rows ``perfop validate`` stored, or, for records without them, from the
     comparison documents."""
+    from perfop.compare.slo import SLOResult
     from perfop.engagement.checkout import probe_warnings
     from perfop.engagement.outcome import TestEvidence, WorkloadEvidence, decide
-    from perfop.slo import SLOResult
 
     rows = [w for w in ev.get("workloads") or [] if isinstance(w, Mapping) and "verdict" in w]
     names = {f.name for f in fields(WorkloadEvidence)}

@@ -17,7 +17,7 @@ from perfop.services.guards import check_ref
 from perfop.services.table import Answer, Args, Call, LongArgs, tool
 
 if TYPE_CHECKING:
-    from perfop.measure import WorkloadRun
+    from perfop.measure.service import WorkloadRun
     from perfop.model import ProcessResult
 
 
@@ -83,7 +83,7 @@ class RunArgs(LongArgs):
 )
 def run(call: Call, args: RunArgs) -> Answer:
     from perfop.environment import capture_environment
-    from perfop.measure import run_document, run_workloads
+    from perfop.measure.service import run_document, run_workloads
 
     app = call.app
     loaded = app.loaded

@@ -20,7 +20,7 @@ from perfop.services.guards import check_ref
 from perfop.services.table import Answer, Args, Call, LongArgs, tool
 
 if TYPE_CHECKING:
-    from perfop.compare import WorkloadComparison
+    from perfop.compare.service import WorkloadComparison
 
 
 class _CompareProgress:
@@ -93,8 +93,8 @@ class CompareArgs(LongArgs):
     returns=outputs.ComparisonDoc,
 )
 def compare(call: Call, args: CompareArgs) -> Answer:
-    from perfop.compare import compare as compare_service
-    from perfop.compare import comparison_document
+    from perfop.compare.service import compare as compare_service
+    from perfop.compare.service import comparison_document
 
     result = compare_service(
         call.app.store,
@@ -154,8 +154,8 @@ class CalibrationDoc(outputs.Document):
     returns=CalibrationDoc,
 )
 def calibrate(call: Call, args: CalibrateArgs) -> Answer:
-    from perfop.calibrate import calibrate as calibrate_service
-    from perfop.calibrate import calibration_document
+    from perfop.compare.calibrate import calibrate as calibrate_service
+    from perfop.compare.calibrate import calibration_document
 
     results = calibrate_service(
         call.app.store,

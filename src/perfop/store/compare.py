@@ -40,7 +40,7 @@ comparisons = sa.Table(
     sa.Column("pid", sa.Integer),
     sa.Column("started_at", sa.String(40), nullable=False),
     sa.Column("finished_at", sa.String(40)),
-    sa.Column("contention", sa.JSON),  # schema 3: perfop.contention summary, all workloads
+    sa.Column("contention", sa.JSON),  # schema 3: perfop.measure.contention summary, all workloads
 )
 
 comparison_workloads = sa.Table(

@@ -60,7 +60,9 @@ class RunRecord:
     n_failures: int = 0
     samples: list[Sample] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
-    contention: dict[str, Any] | None = None  # perfop.contention summary; None before schema 3
+    contention: dict[str, Any] | None = (
+        None  # perfop.measure.contention summary; None before schema 3
+    )
 
     def values(self, metric: str) -> list[float]:
         return [x.metrics[metric] for x in self.samples if metric in x.metrics]

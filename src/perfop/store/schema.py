@@ -5,7 +5,7 @@ Schema history (bump SCHEMA_VERSION and add a step to MIGRATIONS for every chang
   2  engagements, hypotheses, designs, approvals, decisions, validations, inventories
      (perfop.store.engagement; step registered there, adds tables only)
   3  runs.contention and comparisons.contention (JSON, NULL for older rows): the machine's
-     contention during the measurement (perfop.contention); added with ALTER TABLE
+     contention during the measurement (perfop.measure.contention); added with ALTER TABLE
   4  samples (one JSON row per sample) replaced by sample_blocks (float64 columns per flush,
      perfop.store.samples) and run_metrics (per-run summaries written when a run finishes),
      filled from the old rows; names, refs, hosts and branches become unbounded text (they

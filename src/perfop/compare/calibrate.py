@@ -16,12 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from perfop import stats
-from perfop.budget import Budget, Clock, Plan, refuse_spent
-from perfop.compare import CompareProgress, RefInfo
-from perfop.config import LoadedConfig
-from perfop.environment import capture_environment
-from perfop.pairs import metric_values, workload_names
-from perfop.pipeline import (
+from perfop.compare.budget import Budget, Clock, Plan, refuse_spent
+from perfop.compare.pairs import metric_values, workload_names
+from perfop.compare.pipeline import (
     Checkouts,
     Job,
     Measured,
@@ -32,12 +29,15 @@ from perfop.pipeline import (
     measure_workload,
     resolve_seed,
 )
-from perfop.runner import set_affinity
+from perfop.compare.service import CompareProgress, RefInfo
+from perfop.config import LoadedConfig
+from perfop.environment import capture_environment
+from perfop.measure.runner import set_affinity
+from perfop.measure.worktrees import WorktreeSession, resolve_ref
 from perfop.store import Store
 from perfop.store import compare as cstore
-from perfop.worktrees import WorktreeSession, resolve_ref
 
-CALIBRATION_SCHEMA = "perfop.calibration/2"  # 2: "contention" (perfop.contention)
+CALIBRATION_SCHEMA = "perfop.calibration/2"  # 2: "contention" (perfop.measure.contention)
 
 
 @dataclass(frozen=True)

@@ -19,16 +19,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from perfop import __version__
-from perfop.behavior import Behavior
-from perfop.budget import Budget, Clock, Plan, refuse_spent
-from perfop.config import LoadedConfig, check_seconds, check_seed, resolve_workload
-from perfop.contention import merge as merge_contention
-from perfop.cpuwall import cpu_vs_wall_document
-from perfop.environment import capture_environment
-from perfop.errors import UsageError, WorkloadError
-from perfop.model import Verdict
-from perfop.pairs import Decision, MetricResult, workload_names
-from perfop.pipeline import (
+from perfop.compare.behavior import Behavior
+from perfop.compare.budget import Budget, Clock, Plan, refuse_spent
+from perfop.compare.cpuwall import cpu_vs_wall_document
+from perfop.compare.pairs import Decision, MetricResult, workload_names
+from perfop.compare.pipeline import (
     Checkouts,
     Job,
     Notices,
@@ -40,13 +35,13 @@ from perfop.pipeline import (
     resolve_seed,
     sequential_pairs,
 )
-from perfop.records.comparison import metric_row
-from perfop.runner import check_startable, set_affinity, workload_env
-from perfop.stats import pairs_to_decide
-from perfop.store import Store
-from perfop.store import compare as cstore
-from perfop.suites.decide import SuiteOutcome
-from perfop.worktrees import (
+from perfop.compare.suites import SuiteOutcome
+from perfop.config import LoadedConfig, check_seconds, check_seed, resolve_workload
+from perfop.environment import capture_environment
+from perfop.errors import UsageError, WorkloadError
+from perfop.measure.contention import merge as merge_contention
+from perfop.measure.runner import check_startable, set_affinity, workload_env
+from perfop.measure.worktrees import (
     WORKTREE,
     Checkout,
     WorktreeSession,
@@ -57,6 +52,11 @@ from perfop.worktrees import (
     resolve_ref,
     workload_files,
 )
+from perfop.model import Verdict
+from perfop.records.comparison import metric_row
+from perfop.stats import pairs_to_decide
+from perfop.store import Store
+from perfop.store import compare as cstore
 
 # 2: "contention", workloads' "cpu_vs_wall"; then, additively (a reader of 2 ignores them),
 # workloads' "decided_on" and "decision": the metric a verdict was decided on (cpu_time for a
@@ -103,7 +103,7 @@ class WorkloadComparison:
     planned_pairs: int = 0
     first_batch: int = 0
     calibrated: bool = False
-    contention: dict[str, Any] | None = None  # perfop.contention summary over the pairs
+    contention: dict[str, Any] | None = None  # perfop.measure.contention summary over the pairs
     harness_only: bool = False  # every change is in pinned files: measured A/A
     budget: Plan | None = None
     notices: tuple[str, ...] = ()  # said up front (budget plan, harness), in order
@@ -452,7 +452,7 @@ def harness_check(
     )
     found = workload_files(res.argv, cwd=res.cwd, tree=base_co.path)
     if res.config.kind == "asv":  # the benchmarks live where asv.conf.json says
-        from perfop.suites.asv import harness_paths
+        from perfop.measure.suites.asv import harness_paths
 
         found += [f for f in harness_paths(res.argv, res.cwd, base_co.path) if f not in found]
     files = tuple(found)

@@ -21,17 +21,17 @@ import numpy as np
 
 from perfop import stats
 from perfop.config import LoadedConfig, ResolvedWorkload, WorkloadConfig
-from perfop.contention import Monitor
 from perfop.environment import redact_text
 from perfop.errors import UsageError
+from perfop.measure.contention import Monitor
+from perfop.measure.suites import ProcessSampler, Sampler, sampler_for
+from perfop.measure.worktrees import Checkout
 from perfop.model import BUILTIN_METRICS, MetricSpec, ProcessResult, RunStatus
 from perfop.records.comparison import MetricResult as MetricResult
 from perfop.store import Store
-from perfop.suites import ProcessSampler, Sampler, sampler_for
-from perfop.worktrees import Checkout
 
 if TYPE_CHECKING:
-    from perfop.budget import Budget, Plan
+    from perfop.compare.budget import Budget, Plan
 
 
 @dataclass
@@ -60,8 +60,8 @@ def begin_sides(
     """Resolve the workload in each checkout and begin one stored run per side. ``ref`` (a
     calibration's one ref) overrides each checkout's own; a WORKTREE checkout is marked dirty."""
     from perfop.config import resolve_workload
-    from perfop.runner import workload_env
-    from perfop.worktrees import WORKTREE
+    from perfop.measure.runner import workload_env
+    from perfop.measure.worktrees import WORKTREE
 
     wl = loaded.workload(name)
     sides = []

@@ -23,11 +23,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from perfop import stats
-from perfop.behavior import Behavior, check_behavior
-from perfop.budget import Budget, Clock, Plan, workload_budget
-from perfop.errors import WorkloadError
-from perfop.model import BUILTIN_METRICS, RunStatus, Verdict
-from perfop.pairs import (
+from perfop.compare.behavior import Behavior, check_behavior
+from perfop.compare.budget import Budget, Clock, Plan, workload_budget
+from perfop.compare.pairs import (
     Decision,
     MetricResult,
     PairRunner,
@@ -44,10 +42,12 @@ from perfop.pairs import (
     typical_pair,
     vetoed,
 )
-from perfop.runner import check_startable, run_setup
-from perfop.suites import SuiteSampler, short_window_notice, short_windows
-from perfop.suites.decide import SuiteOutcome, decide_suite, suite_design
-from perfop.worktrees import Checkout, WorktreeSession, settle_disk
+from perfop.compare.suites import SuiteOutcome, decide_suite, suite_design
+from perfop.errors import WorkloadError
+from perfop.measure.runner import check_startable, run_setup
+from perfop.measure.suites import SuiteSampler, short_window_notice, short_windows
+from perfop.measure.worktrees import Checkout, WorktreeSession, settle_disk
+from perfop.model import BUILTIN_METRICS, RunStatus, Verdict
 
 if TYPE_CHECKING:
     from perfop.config import LoadedConfig, PerfopConfig, WorkloadConfig

@@ -1,7 +1,7 @@
 """``perfop publish``: a static dashboard of every workload's history (GitHub Pages ready).
 
-``collect`` reads the histories through ``perfop.history.load_histories`` (one store query for
-every series and its per-run summaries); ``render_dashboard`` is pure (histories in, one HTML
+``collect`` reads the histories through ``perfop.history.service.load_histories`` (one store query
+for every series and its per-run summaries); ``render_dashboard`` is pure (histories in, one HTML
 page out): inline CSS, one inline SVG chart per workload with its change points marked, the
 commits and pull requests that moved each series, no script and no external asset, under the
 same Content-Security-Policy as the report. ``write_dashboard`` writes ``DIR/index.html`` and
@@ -24,7 +24,7 @@ from perfop.errors import UsageError
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 if TYPE_CHECKING:
-    from perfop.history import History
+    from perfop.history.service import History
     from perfop.store import Store
 
 MARKER = "<!-- written by perfop publish -->"
@@ -50,9 +50,10 @@ def collect(
     """The history of every recorded workload (or those named), in name order.
 
     One query for every workload's series and stored per-run summaries
-    (``perfop.history.load_histories``): no sample is decoded for a commit measured by one run.
+    (``perfop.history.service.load_histories``): no sample is decoded for a commit measured by one
+    run.
     """
-    from perfop.history import load_histories
+    from perfop.history.service import load_histories
 
     return load_histories(
         store, list(workloads), metric=metric, statistic=statistic, repo_root=repo_root
@@ -65,8 +66,8 @@ def synthetic_histories(workloads: int, commits: int, *, seed: int = 1) -> list[
 
     import numpy as np
 
-    from perfop.changepoint import detect_change_points
-    from perfop.history import History, HistoryPoint, Shift, _direction
+    from perfop.history.changepoint import detect_change_points
+    from perfop.history.service import History, HistoryPoint, Shift, _direction
 
     rng = np.random.default_rng(seed)
     start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)

@@ -2,8 +2,8 @@
 
 ``launch`` returns a ``Launched``: the process's output pipes, a blocking ``wait`` that yields its
 ``Reaped`` numbers (status, wall time, rusage) and a ``kill`` for its process group. The spawner
-(``perfop._spawner``, protocol in its docstring) keeps perfop's own memory out of the child's peak
-RSS; where it cannot run, processes are spawned directly.
+(``perfop.measure._spawner``, protocol in its docstring) keeps perfop's own memory out of the
+child's peak RSS; where it cannot run, processes are spawned directly.
 """
 
 from __future__ import annotations
@@ -132,7 +132,8 @@ def _median(values: Sequence[float]) -> float:
 
 
 class Spawner:
-    """Client of ``perfop._spawner``: a small helper process that spawns and reaps for us."""
+    """Client of ``perfop.measure._spawner``: a small helper process that spawns and reaps for
+    us."""
 
     def __init__(self) -> None:
         self.spin_us = spin_us_setting()

@@ -3,8 +3,8 @@
 ``record`` measures the configured workloads at HEAD (through the same service as ``perfop run``)
 and remembers the commit's time and branch. ``load_history`` turns the stored runs of one workload
 into a series in commit order (one point per commit: a statistic over all its samples) and finds
-the persistent shifts in it with ``perfop.changepoint``. ``write_plot`` draws it (matplotlib,
-imported only when called).
+the persistent shifts in it with ``perfop.history.changepoint``. ``write_plot`` draws it
+(matplotlib, imported only when called).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from perfop.changepoint import detect_change_points
 from perfop.errors import UsageError
+from perfop.history.changepoint import detect_change_points
 from perfop.model import BUILTIN_METRICS
 from perfop.records.history import HISTORY_SCHEMA as HISTORY_SCHEMA
 from perfop.records.history import History as History
@@ -27,7 +27,7 @@ from perfop.stats import STATISTICS
 
 if TYPE_CHECKING:
     from perfop.config import LoadedConfig
-    from perfop.measure import RunProgress, WorkloadRun
+    from perfop.measure.service import RunProgress, WorkloadRun
     from perfop.store import Store
     from perfop.store.history import CommitInfo
 
@@ -66,7 +66,7 @@ def record(
     progress: RunProgress | None = None,
 ) -> tuple[CommitInfo, list[WorkloadRun]]:
     """Measure workloads at HEAD and store them as history records of this commit."""
-    from perfop.measure import run_workloads
+    from perfop.measure.service import run_workloads
     from perfop.store.history import save_commit, set_run_kind
 
     info = head_commit(loaded.repo_root)

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from perfop.errors import WorkloadError
+from perfop.measure.suites import BenchmarkResult, SuiteRun
 from perfop.model import ProcessResult
-from perfop.suites import BenchmarkResult, SuiteRun
 
 MACHINE = "perfop"
 _UNITS = {"seconds": "s", "bytes": "B"}

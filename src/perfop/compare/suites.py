@@ -16,8 +16,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from perfop.compare.pairs import MetricResult, analyse
 from perfop.model import BUILTIN_METRICS, MetricSpec, ProcessResult, Verdict
-from perfop.pairs import MetricResult, analyse
 from perfop.stats import SequentialDesign, min_pairs_for_verdict, plan
 
 

@@ -23,18 +23,18 @@ from perfop.config import (
     format_validation_error,
     resolve_workload,
 )
-from perfop.contention import Monitor
 from perfop.environment import capture_environment, git_state, redact_argv, redact_obj, redact_text
 from perfop.errors import UsageError, WorkloadError
+from perfop.measure.contention import Monitor
+from perfop.measure.runner import check_startable, run_setup, set_affinity, workload_env
+from perfop.measure.suites import sampler_for
 from perfop.model import BUILTIN_METRICS, Failure, MetricSpec, ProcessResult, RunStatus, Sample
-from perfop.runner import check_startable, run_setup, set_affinity, workload_env
 from perfop.store import Store
-from perfop.suites import sampler_for
 
 if TYPE_CHECKING:
     from perfop.stats import Summary
 
-RUN_SCHEMA = "perfop.run/2"  # 2: each run has a "contention" object (perfop.contention)
+RUN_SCHEMA = "perfop.run/2"  # 2: each run has a "contention" object (perfop.measure.contention)
 ADHOC = "adhoc"
 # A workload that has never succeeded stops after this many failures in a row (warm-ups
 # included): a broken command or a hang would otherwise spend the whole budget repeating itself.
@@ -90,7 +90,7 @@ class WorkloadRun:
     metric_specs: dict[str, MetricSpec] = field(default_factory=dict)
     metrics_filter: list[str] | None = None
     stopped: str | None = None  # why measuring stopped before its budget, if it did
-    contention: dict[str, Any] | None = None  # perfop.contention summary over the samples
+    contention: dict[str, Any] | None = None  # perfop.measure.contention summary over the samples
 
     def metric_names(self) -> list[str]:
         names = list(self.metric_specs)
@@ -437,7 +437,7 @@ class SuiteListing:
 def list_suites(loaded: LoadedConfig, names: Sequence[str] = ()) -> list[SuiteListing]:
     """The benchmarks of each suite workload (all of them when ``names`` is empty), in the
     user's tree; a command workload named here is a usage error."""
-    from perfop.suites import discover
+    from perfop.measure.suites import discover
 
     wanted = list(names) or [n for n, w in loaded.config.workloads.items() if w.is_suite]
     out = []

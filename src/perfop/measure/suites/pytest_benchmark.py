@@ -16,8 +16,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from perfop.measure.suites import BenchmarkResult, SuiteRun
 from perfop.model import ProcessResult
-from perfop.suites import BenchmarkResult, SuiteRun
 
 
 def _rounds(stats: dict[str, Any]) -> tuple[float, ...]:

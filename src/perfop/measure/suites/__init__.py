@@ -67,23 +67,13 @@ class SuiteKind(Protocol):
 
 def suite_kind(kind: str) -> SuiteKind:
     if kind == "pytest-benchmark":
-        from perfop.suites.pytest_benchmark import PytestBenchmark
+        from perfop.measure.suites.pytest_benchmark import PytestBenchmark
 
         return PytestBenchmark()
     if kind == "asv":
-        from perfop.suites.asv import Asv
+        from perfop.measure.suites.asv import Asv
 
         return Asv()
-    raise ValueError(f"unknown suite kind {kind!r}")
-
-
-def base_argv(kind: str, *, python: str, suite: list[str], args: list[str]) -> list[str]:
-    """The suite's command before the output options a sample adds (placeholders unexpanded)."""
-    if kind == "pytest-benchmark":
-        return [python, "-m", "pytest", "-q", "-rf", "-p", "no:cacheprovider", *suite, *args]
-    if kind == "asv":
-        conf = suite[0] if suite else "asv.conf.json"
-        return [python, "-m", "asv", "run", "--python=same", "--config", conf, *args]
     raise ValueError(f"unknown suite kind {kind!r}")
 
 
@@ -105,7 +95,7 @@ class ProcessSampler:
     def run(
         self, argv: tuple[str, ...], *, cwd: Path, env: Mapping[str, str], timeout: float
     ) -> ProcessResult:
-        from perfop.runner import STDOUT_CHECK_BYTES, run_process
+        from perfop.measure.runner import STDOUT_CHECK_BYTES, run_process
 
         budget = STDOUT_CHECK_BYTES if self.check_bytes is None else self.check_bytes
         return run_process(argv, cwd=cwd, env=env, timeout=timeout, check_bytes=budget)
@@ -131,7 +121,7 @@ class SuiteSampler:
     def run(
         self, argv: tuple[str, ...], *, cwd: Path, env: Mapping[str, str], timeout: float
     ) -> ProcessResult:
-        from perfop.runner import run_process
+        from perfop.measure.runner import run_process
 
         out_dir = Path(tempfile.mkdtemp(prefix="perfop-suite-"))
         try:
@@ -230,7 +220,7 @@ def discover(
     kind: str, argv: tuple[str, ...], *, cwd: Path, env: Mapping[str, str], timeout: float
 ) -> list[str]:
     """The benchmarks a suite contains, by its own runner's discovery (nothing is timed)."""
-    from perfop.runner import run_process
+    from perfop.measure.runner import run_process
 
     suite = suite_kind(kind)
     out_dir = Path(tempfile.mkdtemp(prefix="perfop-suite-"))

@@ -54,8 +54,8 @@ class Contention:
 def measured_contention(
     environment: Mapping[str, Any] | None, recorded: Mapping[str, Any] | None = None
 ) -> Contention | None:
-    """Contention of a measurement: from its ``perfop.contention`` summary (``recorded``, the
-    one sampled during the pairs) when there is one, else the load average per logical core of
+    """Contention of a measurement: from its ``perfop.measure.contention`` summary (``recorded``,
+    the one sampled during the pairs) when there is one, else the load average per logical core of
     its stored environment row (None when neither says anything). The one place SLO checks
     learn about contention."""
     level = (recorded or {}).get("level")

@@ -7,7 +7,7 @@ size and encoding is drained while the process runs, so a chatty workload never 
 pipe; only a digest, a head and the metric lines are kept. The digest covers the first
 ``check_bytes`` of stdout (``STDOUT_CHECK_BYTES`` by default, the workload's
 ``check_output_bytes``) and only the length of the rest, which is skimmed for metric lines at
-close to pipe speed. Starting and reaping the process is ``perfop.launch``'s job.
+close to pipe speed. Starting and reaping the process is ``perfop.measure.launch``'s job.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any
 
 from perfop.config import ResolvedWorkload
 from perfop.errors import WorkloadError
-from perfop.launch import (
+from perfop.measure.launch import (
     Launched,
     Reaped,
     SpawnFailed,

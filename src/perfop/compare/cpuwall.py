@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from perfop.pairs import MetricResult
+    from perfop.compare.pairs import MetricResult
 
 WALL, CPU = "wall_time", "cpu_time"
 
@@ -71,8 +71,8 @@ def cpu_vs_wall(
     metrics: Sequence[MetricResult], *, contention: Mapping[str, Any] | None = None
 ) -> CpuWall | None:
     """Wall and CPU ratios with their intervals, when both metrics were analysed; ``contention``
-    is the machine's during the pairs (``perfop.contention``)."""
-    from perfop.contention import is_high
+    is the machine's during the pairs (``perfop.measure.contention``)."""
+    from perfop.measure.contention import is_high
 
     by_name = {m.name: m.analysis for m in metrics}
     wall, cpu = by_name.get(WALL), by_name.get(CPU)
