@@ -114,7 +114,9 @@ def test_a_default_budget_too_small_for_a_verdict_is_extended_and_said_before_th
     assert w.pairs >= VERDICT and w.verdict == Verdict.FASTER
     assert w.notices == (line,)
     doc = w.budget.to_dict() if w.budget else {}
-    assert doc["extended"] is True and doc["message"] == line[len("bench: ") :]
+    # The line said up front opens the document's (a machine that got busier during the
+    # pairs adds how far the budget grew to buy the verdict's minimum).
+    assert doc["extended"] is True and doc["message"].startswith(line[len("bench: ") :])
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ extends a budget that was not set explicitly, up to ``max_time_ceiling``. The cl
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -217,6 +218,7 @@ class Budget:
         self._exhausted: bool | None = None
         self.analysis = 0.0  # the costliest look so far (seconds), see ``price_look``
         self.replan = 0.0  # the costliest (re)computation of the look plan, see ``price_replan``
+        self._said: str | None = None  # the plan's line before the pairs stretched it
 
     @property
     def deadline(self) -> float:
@@ -373,7 +375,36 @@ class Budget:
         if done == 0:
             return not self.exhausted()
         cost = pair_cost if pair_cost is not None and pair_cost > 0 else 0.0
-        return self.clock() + cost <= self.deadline
+        return self.clock() + cost <= self.deadline or self._stretch(done, cost)
+
+    def _stretch(self, done: int, cost: float) -> bool:
+        """A default budget keeps buying the pairs a verdict needs when they take longer than
+        warm-up's pair said (a machine that got busier after the plan): ``effective`` grows by
+        what the next pair lacks, up to the ceiling, until ``min_pairs`` are measured, and the
+        plan's line says so. An explicit ``max_time`` never grows."""
+        s, plan = self.settings, self.planned
+        if s.time_explicit or plan is None or done >= s.min_pairs:
+            return False
+        short = self.clock() + cost - self.deadline
+        grown = min(s.ceiling, float(math.ceil(self.effective + short)))
+        if grown <= self.effective or self.clock() + cost > self.deadline + grown - self.effective:
+            return False
+        self.effective = grown
+        if self._said is None:
+            self._said = plan.message or ""
+        said = self._said
+        line = (
+            f"the {s.min_pairs} pairs a verdict needs took longer than planned: max_time "
+            f"extended to {grown:g} s (ceiling {s.ceiling:g} s)"
+        )
+        self.planned = dataclasses.replace(
+            plan,
+            effective=grown,
+            extended=grown > s.max_time,
+            message=f"{said}; {line}" if said else line,
+            level=plan.level or "note",
+        )
+        return True
 
 
 _PROCESS_IS_COMMAND = False
