@@ -15,6 +15,7 @@ from perfop.cli.common import (
     emit,
     emit_json,
     get_state,
+    is_terminal,
     split_command,
     warn_contention,
 )
@@ -88,7 +89,7 @@ def run(
     if list_only:
         _list_suites(state, names, fmt)
         return
-    show_bar = fmt is OutputFormat.text and state.err_console.is_terminal
+    show_bar = fmt is OutputFormat.text and is_terminal(sys.stderr)
     with _RunBar(show_bar, show_last=True) as bar:
         outcomes = _measure(
             state, names, command, runs=runs, warmup=warmup, timeout=timeout, progress=bar
@@ -140,23 +141,44 @@ def _measure(
 
 
 def _show_runs(state: Any, outcomes: list[WorkloadRun], fmt: OutputFormat) -> None:
-    from rich.text import Text
-
-    from perfop.environment import capture_environment
     from perfop.measure.contention import format_line
     from perfop.measure.service import run_document
-    from perfop.render.run import run_table
 
     if fmt is OutputFormat.json:
+        from perfop.environment import capture_environment
+
         env = capture_environment(state.loaded.repo_root)
         emit_json(run_document(outcomes, env))
         return
+    width = _plain_width()
     for outcome in outcomes:
+        lines = _plain_run(outcome, width) if width is not None else None
+        if lines is not None:  # what the console would print, without importing Rich
+            sys.stdout.write(lines)
+            continue
+        from rich.text import Text
+
+        from perfop.render.run import run_table
+
         emit(state, run_table(outcome))
         if outcome.contention is not None:
             # One line whatever the width, like compare's summary lines.
             line = Text(f"  {format_line(outcome.contention, paired=False)}")
             state.console.print(line, soft_wrap=True)
+
+
+def _plain_run(outcome: WorkloadRun, width: int) -> str | None:
+    """``_show_runs``' text for one run as the console prints it, or None (then Rich prints)."""
+    from perfop.measure.contention import format_line
+    from perfop.render.run import plain_line, plain_run_table
+
+    table = plain_run_table(outcome, width=width)
+    if table is None:
+        return None
+    if outcome.contention is None:
+        return table + "\n"
+    line = plain_line(f"  {format_line(outcome.contention, paired=False)}")
+    return None if line is None else f"{table}\n{line}\n"
 
 
 def _list_suites(state: Any, names: list[str], fmt: OutputFormat) -> None:
@@ -201,6 +223,13 @@ def runs_list(
         emit(state, runs_table(records))
     else:  # what the console would print, without importing Rich (~40 ms of a start)
         sys.stdout.write(text + "\n")
+
+
+def _plain_width() -> int | None:
+    """``_pipe_width``, where the console would also draw Rich's box characters as they are
+    (an encoding that is not UTF-8 gets ASCII boxes)."""
+    encoding = (getattr(sys.stdout, "encoding", None) or "utf-8").lower()
+    return _pipe_width() if encoding.startswith("utf") else None
 
 
 def _pipe_width() -> int | None:

@@ -18,37 +18,112 @@ def _cv(cv: float) -> str:
     return "-" if cv != cv else f"{cv * 100:.1f}%"
 
 
+_RUN_COLUMNS = ("metric", "n", "median", "mean", "stdev", "CV", "min", "p95", "max", "unit")
+_LEFT = {"metric", "unit"}
+
+
+def _run_title(outcome: WorkloadRun) -> str:
+    return (
+        f"{outcome.workload} (run {outcome.run_id}, {len(outcome.samples)} samples"
+        f"{', ' + str(len(outcome.failures)) + ' failed' if outcome.failures else ''}, "
+        f"{outcome.status.value})"
+    )
+
+
+def _run_rows(outcome: WorkloadRun) -> list[tuple[str, ...]]:
+    rows = []
+    for name, s in outcome.summaries().items():
+        magnitude = max(abs(s.median), abs(s.mean))
+        scale, label = scale_unit(magnitude, outcome.metric_specs[name].unit)
+        rows.append(
+            (
+                name,
+                str(s.n),
+                *(f"{v / scale:.4g}" for v in (s.median, s.mean, s.stdev)),
+                _cv(s.cv),
+                *(f"{v / scale:.4g}" for v in (s.min, s.p95, s.max)),
+                label,
+            )
+        )
+    return rows
+
+
+def _run_notes(outcome: WorkloadRun) -> list[str]:
+    """The lines under the table: failures, then why measuring stopped early."""
+    notes = failure_lines(outcome.failures)
+    if outcome.stopped:
+        notes.append(f"  {outcome.stopped}")
+    return notes
+
+
 def run_table(outcome: WorkloadRun) -> RenderableType:
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
 
-    title = (
-        f"{outcome.workload} (run {outcome.run_id}, {len(outcome.samples)} samples"
-        f"{', ' + str(len(outcome.failures)) + ' failed' if outcome.failures else ''}, "
-        f"{outcome.status.value})"
-    )
-    table = Table(title=title, title_justify="left")
-    for col in ("metric", "n", "median", "mean", "stdev", "CV", "min", "p95", "max", "unit"):
-        table.add_column(
-            col, justify="left" if col in ("metric", "unit") else "right", no_wrap=col == "metric"
-        )
-    for name, s in outcome.summaries().items():
-        magnitude = max(abs(s.median), abs(s.mean))
-        scale, label = scale_unit(magnitude, outcome.metric_specs[name].unit)
-        table.add_row(
-            name,
-            str(s.n),
-            *(f"{v / scale:.4g}" for v in (s.median, s.mean, s.stdev)),
-            _cv(s.cv),
-            *(f"{v / scale:.4g}" for v in (s.min, s.p95, s.max)),
-            label,
-        )
+    table = Table(title=_run_title(outcome), title_justify="left")
+    for col in _RUN_COLUMNS:
+        table.add_column(col, justify="left" if col in _LEFT else "right", no_wrap=col == "metric")
+    for row in _run_rows(outcome):
+        table.add_row(*row)
     parts: list[RenderableType] = [table]
-    parts.extend(Text(line) for line in failure_lines(outcome.failures))
-    if outcome.stopped:
-        parts.append(Text(f"  {outcome.stopped}"))
+    parts.extend(Text(line) for line in _run_notes(outcome))
     return Group(*parts)
+
+
+# What Rich prints differently from the string itself, in a cell or a title (markup, emoji
+# codes, control characters, characters whose width is not one column, whitespace Rich may
+# trim or fold at), and in a line of text (control characters, wide characters).
+_NOT_PLAIN_CELL = re.compile(r"[^\x20-\x7e\xb5]|\[|:\S*?:|^\s|\s$|\s\s")
+_NOT_PLAIN_LINE = re.compile(r"[^\x20-\x7e\xb5\u2014]")
+
+
+def plain_run_table(outcome: WorkloadRun, *, width: int) -> str | None:
+    """``run_table`` as the text a colourless console ``width`` columns wide prints for it
+    (Rich's heavy-head box, cells padded by one space, the title left-justified over the
+    table's width), or None when Rich would print something else: a table or a line wider
+    than ``width`` (Rich shrinks or folds it), markup or an emoji code in a cell, a control or
+    wide character. ``perfop run`` then needs no Rich import when its output is piped."""
+    title, rows = _run_title(outcome), _run_rows(outcome)
+    notes = _run_notes(outcome)
+    cells = [title, *_RUN_COLUMNS, *(c for row in rows for c in row)]
+    if any(_NOT_PLAIN_CELL.search(c) for c in cells) or any(
+        _NOT_PLAIN_LINE.search(n) or len(n) > width for n in notes
+    ):
+        return None
+    widths = [max(len(r[k]) for r in [_RUN_COLUMNS, *rows]) + 2 for k in range(len(_RUN_COLUMNS))]
+    table_width = sum(widths) + len(widths) + 1
+    if table_width > width or len(title) > table_width:
+        return None
+
+    def line(left: str, fill: str, mid: str, right: str) -> str:
+        return left + mid.join(fill * w for w in widths) + right
+
+    def row(cells: Sequence[str], edge: str) -> str:
+        padded = (
+            c.ljust(w - 2) if name in _LEFT else c.rjust(w - 2)
+            for c, w, name in zip(cells, widths, _RUN_COLUMNS, strict=True)
+        )
+        return edge + edge.join(f" {c} " for c in padded) + edge
+
+    lines = [
+        title.ljust(table_width),
+        line("┏", "━", "┳", "┓"),
+        row(_RUN_COLUMNS, "┃"),
+        line("┡", "━", "╇", "┩"),
+        *(row(r, "│") for r in rows),
+        line("└", "─", "┴", "┘"),
+    ]
+    return "\n".join([*lines, *notes])
+
+
+def plain_line(text: str) -> str | None:
+    """``text`` as a console prints ``Text(text)`` without wrapping (``soft_wrap``), or None
+    when it prints something else (Rich drops or expands control characters)."""
+    return None if _CONTROL.search(text) else text
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def failure_lines(failures: Sequence[Failure]) -> list[str]:
