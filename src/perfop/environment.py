@@ -138,11 +138,17 @@ def _git(repo: Path, *args: str) -> str | None:
 
 
 def git_state(repo: Path) -> dict[str, Any]:
-    """sha, branch, dirty flag and a hash of the uncommitted diff (untracked files included)."""
-    sha = _git(repo, "rev-parse", "HEAD")
-    if sha is None:
+    """sha, branch, dirty flag and a hash of the uncommitted diff (untracked files included).
+
+    Two git processes for a clean tree, three for a dirty one: ``rev-parse`` answers the sha
+    and the branch together (``--abbrev-ref=loose`` shortens as ``symbolic-ref --short`` does,
+    ``HEAD`` when detached), ``status`` the dirty flag (its text is part of the hash)."""
+    head = _git(repo, "rev-parse", "HEAD", "--abbrev-ref=loose", "HEAD")
+    lines = head.splitlines() if head is not None else []
+    if len(lines) != 2:
         return {"sha": None, "branch": None, "dirty": None, "diff_hash": None}
-    branch = _git(repo, "symbolic-ref", "--short", "-q", "HEAD") or None
+    sha, name = lines
+    branch = None if name == "HEAD" else name
     status = _git(repo, "status", "--porcelain", "--untracked-files=normal") or ""
     dirty = bool(status)
     diff_hash = None
