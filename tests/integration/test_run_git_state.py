@@ -47,6 +47,40 @@ def test_one_git_reading_per_run(
     assert git["diff_hash"] == readings[0]["diff_hash"] is not None
 
 
+def test_the_json_document_shows_the_environment_stored_with_the_run(
+    git_repo: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, run_cli
+) -> None:
+    # `perfop run --format json` read the environment a second time after measuring (3-4 git
+    # processes more); its document now shows the one stored with the runs.
+    import json
+
+    repo = git_repo()
+    (repo / "untracked.txt").write_text("dirty\n")
+    readings: list[dict[str, Any]] = []
+    real = environment.git_state
+
+    def counted(path: Path) -> dict[str, Any]:
+        readings.append(real(path))
+        return readings[-1]
+
+    monkeypatch.setattr(environment, "git_state", counted)
+    monkeypatch.setattr(measure, "git_state", counted)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    code, out, err = run_cli(
+        ["--store", url, "run", "--runs", "2", "--format", "json", "--", "true"], cwd=repo
+    )
+    assert code == 0, err
+    doc = json.loads(out)
+    assert len(readings) == 1
+    store = open_store(url)
+    try:
+        stored = store.get_environment(store.get_run(doc["runs"][0]["id"]).environment_id or 0)
+    finally:
+        store.close()
+    assert doc["environment"] == stored
+    assert doc["environment"]["git"] == readings[0] and readings[0]["dirty"] is True
+
+
 def test_capture_environment_reads_git_itself_when_not_given(
     git_repo: Callable[..., Path],
 ) -> None:

@@ -142,13 +142,10 @@ def _measure(
 
 def _show_runs(state: Any, outcomes: list[WorkloadRun], fmt: OutputFormat) -> None:
     from perfop.measure.contention import format_line
-    from perfop.measure.service import run_document
+    from perfop.measure.service import environment_of, run_document
 
     if fmt is OutputFormat.json:
-        from perfop.environment import capture_environment
-
-        env = capture_environment(state.loaded.repo_root)
-        emit_json(run_document(outcomes, env))
+        emit_json(run_document(outcomes, environment_of(outcomes, state.loaded.repo_root)))
         return
     width = _plain_width()
     for outcome in outcomes:

@@ -91,6 +91,7 @@ class WorkloadRun:
     metrics_filter: list[str] | None = None
     stopped: str | None = None  # why measuring stopped before its budget, if it did
     contention: dict[str, Any] | None = None  # perfop.measure.contention summary over the samples
+    environment: dict[str, Any] | None = None  # the fingerprint stored with the run
 
     def metric_names(self) -> list[str]:
         names = list(self.metric_specs)
@@ -222,14 +223,14 @@ def _run_plans(
     progress = progress or _Silent()
     set_affinity(affinity)
     git = git_state(repo_root)
-    env_ids: list[int] = []
+    stored: list[tuple[int, dict[str, Any]]] = []
 
     def env_id() -> int:
         # Stored with the first run, so a workload that cannot start leaves no row behind.
-        if not env_ids:
+        if not stored:
             env = capture_environment(repo_root, git=git)  # the state the runs are stored with
-            env_ids.append(store.add_environment(env))
-        return env_ids[0]
+            stored.append((store.add_environment(env), env))
+        return stored[0][0]
 
     outcomes: list[WorkloadRun] = []
     for resolved, settings in plans:
@@ -239,7 +240,15 @@ def _run_plans(
             if source is None:
                 raise
             raise exc.naming(resolved.name, source) from None
+        outcomes[-1].environment = stored[0][1]
     return outcomes
+
+
+def environment_of(outcomes: Sequence[WorkloadRun], repo_root: Path) -> dict[str, Any]:
+    """The environment the runs were stored with (taken once, before their first sample), for
+    their JSON document; captured now only for outcomes that carry none."""
+    env = outcomes[0].environment if outcomes else None
+    return env if env is not None else capture_environment(repo_root)
 
 
 def _run_plan(

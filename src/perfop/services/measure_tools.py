@@ -82,8 +82,7 @@ class RunArgs(LongArgs):
     returns=outputs.RunDoc,
 )
 def run(call: Call, args: RunArgs) -> Answer:
-    from perfop.environment import capture_environment
-    from perfop.measure.service import run_document, run_workloads
+    from perfop.measure.service import environment_of, run_document, run_workloads
 
     app = call.app
     loaded = app.loaded
@@ -101,7 +100,7 @@ def run(call: Call, args: RunArgs) -> Answer:
         timeout=args.timeout,
         progress=_Progress(call, total),
     )
-    doc = run_document(outcomes, capture_environment(app.repo_root))
+    doc = run_document(outcomes, environment_of(outcomes, app.repo_root))
     failed = _failed_runs_message(outcomes)
     if failed:
         return Answer(doc, failed, is_error=True, result=outcomes)
