@@ -241,3 +241,26 @@ def test_the_budget_planner_needs_no_scipy() -> None:
         "assert budget.min_pairs_for_verdict(alpha=0.01, trim=0.2) == 7\n"
     )
     assert "scipy" not in _modules_after(code)
+
+
+def test_run_of_a_command_starts_the_spawner_before_the_heavy_imports(tmp_path: Path) -> None:
+    # `perfop run -- CMD` starts its spawner (a `python -S` process, ~10-20 ms to start) before
+    # it imports the store and the config, so that the two overlap; one spawner per command.
+    store = f"sqlite:///{tmp_path / 's.db'}"
+    code = (
+        "import sys\n"
+        "from perfop.measure import launch\n"
+        "seen = []\n"
+        "real = launch.Spawner.__init__\n"
+        "def init(self):\n"
+        "    seen.append(sorted(m for m in ('sqlalchemy', 'pydantic', 'perfop.store',"
+        " 'perfop.config') if m in sys.modules))\n"
+        "    real(self)\n"
+        "launch.Spawner.__init__ = init\n"
+        + _verb(store, "run", "--runs", "2", "--warmup", "1", "--", "true")
+        + "print('SPAWNERS', seen)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+    ).stdout
+    assert "SPAWNERS [[]]" in out, out
