@@ -1,7 +1,8 @@
 """perfop's start-up: `perfop --help`, `perfop run --help`, `perfop run --runs 1 -- true`.
 
 One hyperfine run (``hyperfine -N``, no shell) measures the three figures through the console
-script, and ``perfop runs list --limit 1`` (the start-up of the store's read verbs), beside
+script (``run -- true`` also with ``--format json``; both piped, as hyperfine's output is), and
+``perfop runs list --limit 1`` (the start-up of the store's read verbs), beside
 ``python -c pass`` (the floor no Python program goes below) and the imports of the libraries
 the verbs need (Typer, pydantic, SQLAlchemy, NumPy; Typer, SQLAlchemy and pydantic's models
 together: the floor of a verb that opens the store). ``run -- true`` runs in a fresh
@@ -50,7 +51,12 @@ from _doc import write_section  # benchmarks/_doc.py (scripts run from benchmark
 from harness_overhead import DOC, ROOT, machine
 
 HEADING = "## Start-up"
-GOALS = {"perfop --help": 0.100, "perfop run --help": 0.150, "perfop run -- true": 0.150}
+GOALS = {
+    "perfop --help": 0.100,
+    "perfop run --help": 0.150,
+    "perfop run -- true": 0.150,
+    "perfop run --format json -- true": 0.150,
+}
 # Start-up of the store's read verbs; their goals are for a 1M-sample store (benchmarks/scale.py).
 READS = {"perfop runs list --limit 1": "< 0.5 s at 1M (scale.py)"}
 NOTES = """\
@@ -64,36 +70,58 @@ What each figure is made of, and why the goals are or are not met (issue 18 poin
   used to import pydantic (and, through its plugin loader, `importlib.metadata`) for any
   `perfop VERB --help`; absent root options now pass as None without that coercion
   (`perfop.cli.lazy`), and the verb's own options are never processed before `--help` exits.
-- `perfop run -- CMD` imports what the command cannot do without: Typer, the store
-  (SQLAlchemy Core), pydantic (the config and the ad hoc command are validated by the config's
-  models, which the measurement pipeline takes) and Rich for the table; the row `import typer,
-  sqlalchemy; pydantic.BaseModel` is that floor without Rich. Issue 18's pass took off the
-  rest: NumPy (a run's summary, and the `run_metrics` row written with it, is computed in
+- `perfop run -- CMD` imports what the command cannot do without: Typer, the store (SQLAlchemy
+  Core), pydantic (the config and the ad hoc command are validated by the config's models, which
+  the measurement pipeline takes), and on a terminal Rich for the progress bar and the table; the
+  row `import typer, sqlalchemy, perfop.config` is that floor. Issue 18's pass took off the rest:
+  Rich when the output is piped (the table, the machine line and the contention warning are
+  written as Rich's console printed them, `perfop.render.run.plain_run_table`, compared byte for
+  byte with Rich's output by tests/unit/test_run_render.py; a terminal, a non-UTF-8 stdout, a
+  table wider than the console, markup, an emoji code, a control or wide character still go
+  through Rich), NumPy (a run's summary, and the `run_metrics` row written with it, is computed in
   Python for up to 1000 finite samples by `perfop.describe` in NumPy's order of operations,
   bit-identical, tests/unit/test_describe.py; larger samples, a NaN, an infinity or a negative
   zero still go to NumPy), Typer's pydantic coercion machinery (`typer._adapters`: plain option
   values are coerced by `perfop.cli.lazy` exactly as Typer's adapters coerce them, which a test
   checks on every parameter of every verb; anything else, and every refusal, is Typer's), the
   other areas' table modules (an up-to-date store is recognised by `perfop.store.TABLES`), the
-  package scan (cached per interpreter and package set), a second reading of the git state,
-  every other verb's module. The measured process starts after the store is open and ends
-  before the summary is computed: start-up costs the whole command, not the measurement.
+  package scan (cached per interpreter and package set), a second reading of the git state (and,
+  for `--format json`, of the whole environment: the document shows the one stored with the runs),
+  every other verb's module. The measured process starts after the store is open and ends before
+  the summary is computed: start-up costs the whole command, not the measurement.
 - Why `perfop run -- true` stays above 150 ms: the imports it cannot do without cost more than
-  that by themselves. In the interleaved measurement below (load 4.1-4.3), `import sqlalchemy`
-  took 266 ms of CPU (median; 224 ms the least), `import typer` 74 ms, and Typer, SQLAlchemy and
-  pydantic's models together 398 ms (303 ms the least): the floor of any verb that opens the
-  store and reads the config, about 2.5x the goal on this VM. Going below it would take a
-  second store implementation (plain `sqlite3` for these verbs beside SQLAlchemy for
-  PostgreSQL: every record written and read two ways) and a config validated without its
-  models (the measurement pipeline takes the models); neither is worth it against the design's
-  one store and one config, so this row is at its floor plus what it does: Rich for the table
-  (~40 ms), the spawner (a `python -S` process), 3-4 git processes, the store's statements.
+  that by themselves. On the Intel VM of the table above (2026-12-02, load 1.1-1.5), the floor row
+  `import typer, sqlalchemy, perfop.config` took 348 ms of CPU (hyperfine's mean; 396 ms median in
+  the interleaved measurement below), and `perfop run -- true` is 17-36 ms of CPU above it: the
+  spawner (a `python -S` process, ~10 ms of CPU; its start now overlaps the imports), 4 git
+  processes (the repository's root, then `rev-parse` and `status`, and `diff-index` because the
+  store's `-wal`/`-shm` files make this benchmark's tree dirty; 3 on a clean tree), SQLAlchemy's
+  SQLite dialect (~8 ms, imported by `create_engine`), the store's opening read and 4 write
+  transactions with their first statement compiles (~15 ms), perfop's own modules on the path (~20
+  ms of import). Earlier, on the AMD VM, in the interleaved measurement below (load 4.1-4.3),
+  `import sqlalchemy` took 266 ms of CPU (median; 224 ms the least), `import typer` 74 ms, and
+  Typer, SQLAlchemy and pydantic's models together 398 ms (303 ms the least): the floor of any
+  verb that opens the store and reads the config, about 2.5x the goal on this VM. Going below it
+  would take a second store implementation (plain `sqlite3` for these verbs beside SQLAlchemy for
+  PostgreSQL: every record written and read two ways) and a config validated without its models
+  (the measurement pipeline takes the models); neither is worth it against the design's one store
+  and one config, so this row is at its floor plus what it does: the spawner, git, the store's
+  statements (Rich, ~40 ms, only on a terminal now).
 - Before and after this pass (main at 072fdc4 against this branch, the same interpreter and
   byte-code, 15 interleaved rounds in random order, CPU time of each process and its children
   from `wait4`, load 4.1-4.3, median / least, ms): `perfop run --runs 1 -- true` 654 / 545 ->
   494 / 421; `perfop runs list --limit 1` 497 / 384 -> 408 / 364; `perfop history adhoc
   --no-plot` (one commit) 584 / 496 -> 531 / 417; the floor row above 398 / 303. `runs list` is
   now ~10 ms above the floor, `run` ~100 ms (Rich, the spawner, git, the measurement itself).
+- Before and after the start-up pass of branch h18s (main f88d539 as `--baseline`, the same
+  interpreter and byte-code, 20 interleaved rounds in random order, CPU and wall of each process
+  and its children from `wait4`, load 1.1-1.5, median, ms): `perfop run --runs 1 -- true`
+  piped 455 -> 428 CPU, 460 -> 417 wall; with `--format json` 439 -> 413 CPU, 439 -> 402 wall;
+  on a terminal (`script -qc`, 12 rounds; Rich still draws) 480 -> 464 CPU, 501 -> 482 wall,
+  and with `--format json` 450 -> 417, 468 -> 432; `runs list --limit 1` unchanged (369 / 373);
+  the floor row 396 CPU, 397 wall. What it took off: Rich when piped, one git process of each
+  reading, the JSON document's second environment capture (3-4 git processes and the
+  fingerprint), and the spawner's start from the critical path (wall only).
 - `perfop runs list` (start-up of the 1M-sample row of "perfop at scale"): Typer, SQLAlchemy,
   pydantic; no NumPy, no table module of another area, and, piped at a width its lines fit,
   no Rich (plain columns written as the console printed them; a narrower console or a control
@@ -136,6 +164,10 @@ def commands(store: str, baseline: str | None = None) -> dict[str, list[str]]:
         "perfop run --help": [*perfop, "run", "--help"],
         "perfop run -- true": [
             *perfop, "--store", store, "run", "--runs", "1", "--warmup", "0", "--", "true"
+        ],
+        "perfop run --format json -- true": [
+            *perfop, "--store", store, "run", "--runs", "1", "--warmup", "0", "--format", "json",
+            "--", "true"
         ],
         "perfop runs list --limit 1": [*perfop, "--store", store, "runs", "list", "--limit", "1"],
     }  # fmt: skip
