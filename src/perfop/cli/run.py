@@ -163,6 +163,7 @@ def _show_runs(state: Any, outcomes: list[WorkloadRun], fmt: OutputFormat) -> No
         lines = _plain_run(outcome, width) if width is not None else None
         if lines is not None:  # what the console would print, without importing Rich
             sys.stdout.write(lines)
+            sys.stdout.flush()  # as the console does: before a warning on stderr
             continue
         from rich.text import Text
 
