@@ -99,7 +99,9 @@ def test_a_whole_document_loads_once_into_the_records() -> None:
         assert (w.name, w.verdict, w.pairs, w.decided_on) == (
             row["name"], row["verdict"], row["pairs"], row["decided_on"],
         )  # fmt: skip
-        assert w.decision == row["decision"] and w.cpu_vs_wall == row["cpu_vs_wall"]
+        assert w.decision is not None and w.decision.to_dict() == row["decision"]
+        assert w.cpu_vs_wall is not None and w.cpu_vs_wall.to_dict() == row["cpu_vs_wall"]
+        assert w.contention is not None and w.contention.to_dict() == row["contention"]
         assert [metric_row(m) for m in w.metrics] == row["metrics"]
 
 

@@ -11,6 +11,7 @@ import pytest
 from perfop.config import load_config
 from perfop.measure import contention as cn
 from perfop.model import RunStatus
+from perfop.records.measured import load_contention
 from perfop.report import html, jsonfmt, markdown
 from perfop.report.data import collect
 from perfop.report.model import ReportData
@@ -39,11 +40,13 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> ReportData:
         data = collect(store, load_config(repo))
     finally:
         store.close()
-    assert data.baselines[0].contention == HIGH  # collected from the store
+    # collected from the store, into the record (and written back as it was stored)
+    stored = data.baselines[0].contention
+    assert stored == load_contention(HIGH) and stored is not None and stored.to_dict() == HIGH
     v0 = data.validations[0]
-    workloads = tuple(replace(w, contention=QUIET) for w in v0.workloads)
+    workloads = tuple(replace(w, contention=load_contention(QUIET)) for w in v0.workloads)
     v1 = data.validations[1]
-    loaded = tuple(replace(w, contention=HIGH) for w in v1.workloads)
+    loaded = tuple(replace(w, contention=load_contention(HIGH)) for w in v1.workloads)
     validations = (replace(v0, workloads=workloads), replace(v1, workloads=loaded))
     return replace(data, validations=validations + data.validations[2:])
 
@@ -87,7 +90,7 @@ def test_html_and_json_carry_the_same(data: ReportData) -> None:
     assert "was measured under high contention" in page
     assert "high contention: absolute values inflated" in page
     doc = jsonfmt.report_document(data)
-    assert doc["baselines"][0]["contention"]["level"] == "high"
+    assert doc["baselines"][0]["contention"] == HIGH
     import jsonschema
 
     jsonschema.Draft202012Validator(jsonfmt.json_schema()).validate(doc)

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from perfop.records.measured import load_cpu_vs_wall, load_decision
+
 if TYPE_CHECKING:
     from perfop.compare.pairs import MetricResult
 
@@ -96,19 +98,11 @@ def cpu_vs_wall_document(
     return found.as_dict() if found is not None else None
 
 
-def format_cpu_wall(doc: dict[str, Any] | None) -> str | None:
+def format_cpu_wall(doc: Mapping[str, Any] | None) -> str | None:
     """``wall ratio 0.800 [0.750, 0.850] vs CPU ratio 1.000 [0.980, 1.020]: ...`` (a
     ``cpu_vs_wall`` object, so the CLI can render stored documents too)."""
-    if not doc:
-        return None
-    w, c = doc["wall_ci"], doc["cpu_ci"]
-    text = (
-        f"wall ratio {doc['wall_ratio']:.3f} [{w[0]:.3f}, {w[1]:.3f}] vs CPU ratio "
-        f"{doc['cpu_ratio']:.3f} [{c[0]:.3f}, {c[1]:.3f}]"
-    )
-    if doc.get("note"):
-        return f"{text}: {doc['note']}"
-    return f"{text}: they agree"
+    found = load_cpu_vs_wall(doc)
+    return found.text() if found is not None else None
 
 
 # One sentence for a report's Method section: which metric a verdict is decided on.
@@ -123,11 +117,5 @@ VERDICT_METRIC_RULE = (
 
 def decision_text(doc: Mapping[str, Any] | None) -> str | None:
     """``CPU time (user+sys): CPU-bound: ...`` for a stored ``decision`` record (None: none)."""
-    if not doc or not doc.get("metric"):
-        return None
-    metric = str(doc["metric"])
-    label = "CPU time (user+sys)" if metric == CPU else metric
-    text = f"{label}: {doc.get('reason') or ''}".rstrip(": ")
-    if doc.get("vetoed"):
-        text += "; wall time's interval contradicted CPU time's verdict, so there is none"
-    return text
+    found = load_decision(doc)
+    return found.text() if found is not None else None

@@ -215,9 +215,6 @@ def outside_checkout(found: Mapping[str, Any], checkout: Path, *, who: str) -> l
 
 def probe_warnings(environment: Mapping[str, Any]) -> list[str]:
     """The candidate side's "imports from outside the checkout" warnings of stored probes."""
-    return [
-        str(w)
-        for doc in environment.get("candidate") or []
-        if isinstance(doc, Mapping)
-        for w in doc.get("outside_checkout") or []
-    ]
+    from perfop.records.evidence import load_probes
+
+    return load_probes(environment).warnings

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 from perfop.compare.slo import REGRESSION_STATES, RISK_STATES, SLOResult
 from perfop.engagement.records import Status
+from perfop.records.evidence import TestEvidence as TestEvidence
+from perfop.records.evidence import WorkloadEvidence as WorkloadEvidence
 from perfop.records.outcome import Outcome as Outcome
 
 # The facts a rule looks at, and their possible values.
@@ -147,44 +148,6 @@ def rule_table_markdown() -> str:
             f"{_cell(r.others, OTHERS)} | **{outcome}** | {r.advice} |"
         )
     return "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class WorkloadEvidence:
-    """One workload's A/B result for one metric. ``ratio`` is candidate/base (geometric mean)."""
-
-    workload: str
-    metric: str
-    verdict: str  # faster | slower | unchanged | inconclusive (in the metric's "better" sense)
-    ratio: float | None
-    ci_low: float | None = None
-    ci_high: float | None = None
-    gate: bool = True
-    behaviour_changed: bool = False
-    candidate_failures: int = 0
-    comparison_id: int | None = None
-    targeted: bool = True  # a workload the hypothesis names
-    mde: float | None = None  # minimum detectable effect (fraction) at the pairs measured
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class TestEvidence:
-    """The test command at the candidate (and at base when the candidate failed)."""
-
-    __test__ = False  # not a pytest test class
-
-    command: str
-    candidate_ok: bool
-    base_ok: bool | None = None
-    candidate_tail: str = ""
-    base_tail: str = ""
-    warnings: tuple[str, ...] = ()  # e.g. the package imported from outside the checkout
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ Stored form of the document (``perfop.compare.service.comparison_document``), as
       budget and stop fields, and the document's contention and elapsed
 Older evidence embedded a document with a workload's ``workload`` (for ``name``), ``diff``
 (for ``behavior_diff``), ``errors``, ``comparison_id`` and its ``base_values`` /
-``candidate_values``; they load too. Nested documents of their own (``decision``,
-``cpu_vs_wall``, ``contention``) stay as they were stored.
+``candidate_values``; they load too. A workload's nested documents (``decision``,
+``cpu_vs_wall``, ``contention``) load into the records of ``perfop.records.measured``.
 """
 
 from __future__ import annotations
@@ -35,6 +35,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from perfop.model import Verdict
+from perfop.records.measured import (
+    StoredContention,
+    StoredCpuWall,
+    StoredDecision,
+    load_contention,
+    load_cpu_vs_wall,
+    load_decision,
+)
 from perfop.stats import MetricComparison
 
 _UNSET: Any = object()
@@ -194,9 +202,9 @@ class StoredWorkload:
     base_values: tuple[float, ...]  # only in older embedded documents
     candidate_values: tuple[float, ...]
     errors: tuple[str, ...]  # the side's failure first, then any errors listed
-    contention: dict[str, Any] | None
-    cpu_vs_wall: dict[str, Any] | None
-    decision: dict[str, Any] | None
+    contention: StoredContention | None
+    cpu_vs_wall: StoredCpuWall | None
+    decision: StoredDecision | None
 
 
 @dataclass(frozen=True)
@@ -221,10 +229,6 @@ def _finite_or_none(value: Any) -> float | None:
 
 def _text(value: Any) -> str | None:
     return str(value) if value else None
-
-
-def _document(value: Any) -> dict[str, Any] | None:
-    return dict(value) if isinstance(value, Mapping) and value else None
 
 
 def _workload_id(wl: Mapping[str, Any], comparison_id: int | None) -> int | None:
@@ -260,9 +264,9 @@ def load_workload(wl: Mapping[str, Any], comparison_id: int | None = None) -> St
         base_values=_finite_values(wl.get("base_values")),
         candidate_values=_finite_values(wl.get("candidate_values")),
         errors=errors,
-        contention=_document(wl.get("contention")),
-        cpu_vs_wall=_document(wl.get("cpu_vs_wall")),
-        decision=_document(wl.get("decision")),
+        contention=load_contention(wl.get("contention")),
+        cpu_vs_wall=load_cpu_vs_wall(wl.get("cpu_vs_wall")),
+        decision=load_decision(wl.get("decision")),
     )
 
 

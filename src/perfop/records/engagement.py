@@ -8,6 +8,7 @@ approval, never grant one).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
@@ -235,6 +236,15 @@ class Design:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def done_evidence(done: Mapping[str, Any], item: str) -> str | None:
+    """The evidence an item of a design's ``tests_to_add`` was marked done with (``Design.done``;
+    None: not done). An entry without its evidence says "None", as the report always showed."""
+    entry = done.get(item)
+    if not entry:
+        return None
+    return str(entry["evidence"] if isinstance(entry, Mapping) and "evidence" in entry else None)
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,10 @@ Pure: ``ReportData`` in, rows and sentences out; the renderers (markdown, html) 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from perfop.measure import contention as cn
+from perfop.records.measured import Spread, StoredContention, load_contention
 from perfop.report.model import Baseline, ReportData, ValidationResult
 
 
@@ -24,32 +23,37 @@ class ConditionRow:
     pressure: str
 
 
-def _stat(summary: Mapping[str, Any], key: str, fmt: str) -> str:
-    value = summary.get(key)
-    if not value:
+def _stat(spread: Spread | None, fmt: str) -> str:
+    if spread is None:
         return "-"
-    return f"{fmt.format(value['median'])} (max {fmt.format(value['max'])})"
+    return f"{fmt.format(spread.median)} (max {fmt.format(spread.max)})"
 
 
-def _row(measurement: str, kind: str, summary: Mapping[str, Any] | None) -> ConditionRow:
-    if not summary:
+def _row(measurement: str, kind: str, summary: StoredContention | None) -> ConditionRow:
+    if summary is None:
         return ConditionRow(measurement, kind, "not recorded", "-", "-", "-")
-    load = _stat(summary, "load", "{:.1f}")
+    load = _stat(summary.load, "{:.1f}")
     if load != "-":
-        load += f" on {summary.get('cpus')} CPUs"
+        load += f" on {summary.cpus} CPUs"
     return ConditionRow(
         measurement=measurement,
         kind=kind,
-        level=str(summary.get("level") or cn.UNKNOWN),
+        level=summary.level,
         load=load,
-        others=_stat(summary, "others_cpu_share", "{:.0%}"),
-        pressure=_stat(summary, "cpu_pressure", "{:.0%}"),
+        others=_stat(summary.others_cpu_share, "{:.0%}"),
+        pressure=_stat(summary.cpu_pressure, "{:.0%}"),
     )
 
 
-def validation_contention(v: ValidationResult) -> dict[str, Any] | None:
+def _high(summary: StoredContention | None) -> bool:
+    return summary is not None and cn.is_high(summary.to_dict())
+
+
+def validation_contention(v: ValidationResult) -> StoredContention | None:
     """The worst contention over a validation's compared workloads (None if not recorded)."""
-    return cn.merge([w.contention for w in v.workloads])
+    return load_contention(
+        cn.merge([w.contention.to_dict() for w in v.workloads if w.contention is not None])
+    )
 
 
 def _validation_name(v: ValidationResult) -> str:
@@ -71,7 +75,7 @@ def warnings(data: ReportData) -> list[str]:
     """One sentence per measurement whose absolute numbers high contention distorted."""
     out = []
     for b in data.baselines:
-        if cn.is_high(b.contention):
+        if _high(b.contention):
             out.append(
                 f"Baseline run {b.run_id} ({b.workload}) was measured under high contention "
                 f"({_reasons(b.contention)}): its absolute times are inflated and are not the "
@@ -79,7 +83,7 @@ def warnings(data: ReportData) -> list[str]:
             )
     for v in data.validations:
         summary = validation_contention(v)
-        if cn.is_high(summary):
+        if _high(summary):
             slo = " and its SLO checks (absolute values) are not trustworthy" if v.slos else ""
             out.append(
                 f"{_validation_name(v)} ran under high contention ({_reasons(summary)}): its "
@@ -88,19 +92,19 @@ def warnings(data: ReportData) -> list[str]:
     return out
 
 
-def _reasons(summary: Mapping[str, Any] | None) -> str:
-    return ", ".join((summary or {}).get("reasons") or []) or "see the rule"
+def _reasons(summary: StoredContention | None) -> str:
+    return ", ".join(summary.reasons if summary is not None else ()) or "see the rule"
 
 
 def baseline_label(b: Baseline) -> str:
     """A label beside a baseline's absolute values ("" when contention was not high)."""
-    return "high contention: absolute values inflated" if cn.is_high(b.contention) else ""
+    return "high contention: absolute values inflated" if _high(b.contention) else ""
 
 
 def validation_line(v: ValidationResult) -> str | None:
     """The machine line beside a validation, as the terminal prints it."""
     summary = validation_contention(v)
-    return cn.format_line(summary, paired=True) if summary else None
+    return cn.format_line(summary.to_dict(), paired=True) if summary is not None else None
 
 
 RULE = cn.RULE

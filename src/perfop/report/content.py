@@ -11,6 +11,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from perfop.records.engagement import done_evidence
+from perfop.records.measured import StoredCpuWall, StoredDecision
 from perfop.render import format_value, time_scale
 from perfop.report.model import (
     HypothesisInfo,
@@ -138,6 +140,16 @@ def slo_line(s: SLOStatus) -> str:
     if s.contention:
         text += f", measured under high contention ({s.contention})"
     return text
+
+
+def decision_text(decision: StoredDecision | None) -> str | None:
+    """The metric a workload's verdict was decided on, and why (None: not recorded)."""
+    return decision.text() if decision is not None else None
+
+
+def cpu_wall_text(cpu_vs_wall: StoredCpuWall | None) -> str | None:
+    """CPU time's ratio beside wall time's, and what their gap means (None: not both)."""
+    return cpu_vs_wall.text() if cpu_vs_wall is not None else None
 
 
 SLO_STATE_LABEL = {
@@ -463,9 +475,9 @@ def safeguards(data: ReportData) -> list[tuple[str, str]]:
         if d.kill_switch:
             out.append((h.label, f"kill switch: {d.kill_switch}"))
         for t in d.tests_to_add:
-            proof = d.done.get(t)
-            if proof:
-                out.append((h.label, f"test added: {t} ({proof.get('evidence')})"))
+            proof = done_evidence(d.done, t)
+            if proof is not None:
+                out.append((h.label, f"test added: {t} ({proof})"))
             else:
                 out.append((h.label, f"test to add: {t}"))
         if d.fallback:

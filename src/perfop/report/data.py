@@ -21,6 +21,8 @@ from perfop.clock import utcnow
 from perfop.config import LoadedConfig, workload_command
 from perfop.environment import redact_env, redact_text
 from perfop.model import BUILTIN_METRICS
+from perfop.records.evidence import StoredProbe, StoredProbes, command_text
+from perfop.records.measured import StoredEnvironment, load_contention, load_environment
 from perfop.report.model import (
     Baseline,
     Commit,
@@ -40,7 +42,7 @@ from perfop.report.model import (
     ValidationResult,
     WorkloadInfo,
 )
-from perfop.report.validations import Reader, command_text, comparison_ids, validation_result
+from perfop.report.validations import Reader, validation_result
 from perfop.store import Store
 
 # --- collecting ---------------------------------------------------------------------------------
@@ -116,48 +118,37 @@ def _engagement_info(eng: Any, stage: str) -> EngagementInfo:
     )
 
 
-def _environment(data: Mapping[str, Any] | None) -> EnvironmentInfo | None:
-    if not data:
+def _environment(stored: StoredEnvironment | None) -> EnvironmentInfo | None:
+    if stored is None:
         return None
-    cpu = data.get("cpu") or {}
-    osd = data.get("os") or {}
-    py = data.get("python") or {}
-    git = data.get("git") or {}
-    packages = data.get("packages") or {}
     return EnvironmentInfo(
-        hostname=data.get("hostname"),
-        cpu=cpu.get("model"),
-        logical_cores=cpu.get("logical_cores"),
-        memory_bytes=data.get("memory_bytes"),
-        os=" ".join(str(osd.get(k, "")) for k in ("system", "release", "machine")).strip() or None,
-        python=" ".join(str(py.get(k, "")) for k in ("implementation", "version")).strip() or None,
-        git_sha=git.get("sha"),
-        packages=tuple(sorted((str(k), str(v)) for k, v in packages.items())),
+        hostname=stored.hostname,
+        cpu=stored.cpu_model,
+        logical_cores=stored.logical_cores,
+        memory_bytes=stored.memory_bytes,
+        os=" ".join(stored.os).strip() or None,
+        python=" ".join(stored.python).strip() or None,
+        git_sha=stored.git_sha,
+        packages=stored.packages,
     )
 
 
-def _interpreters(doc: Mapping[str, Any]) -> tuple[MeasuredInterpreter, ...]:
+def _interpreters(probes: StoredProbes) -> tuple[MeasuredInterpreter, ...]:
     """One entry per probed interpreter; both sides in one entry when they agree."""
 
-    def entries(side: str) -> list[MeasuredInterpreter]:
-        out = []
-        for d in doc.get(side) or []:
-            if not isinstance(d, Mapping):
-                continue
-            out.append(
-                MeasuredInterpreter(
-                    side=side,
-                    workloads=tuple(str(w) for w in d.get("workloads") or ()),
-                    executable=str(d.get("executable") or "?"),
-                    python=f"{d.get('implementation') or ''} {d.get('version') or ''}".strip(),
-                    packages=tuple(
-                        sorted((str(k), str(v)) for k, v in (d.get("packages") or {}).items())
-                    ),
-                )
+    def entries(side: str, found: Sequence[StoredProbe]) -> list[MeasuredInterpreter]:
+        return [
+            MeasuredInterpreter(
+                side=side,
+                workloads=p.workloads,
+                executable=p.executable,
+                python=f"{p.implementation} {p.version}".strip(),
+                packages=p.packages,
             )
-        return out
+            for p in found
+        ]
 
-    cand, base = entries("candidate"), entries("base")
+    cand, base = entries("candidate", probes.candidate), entries("base", probes.base)
     same = [(c.workloads, c.python, c.packages) for c in cand] == [
         (b.workloads, b.python, b.packages) for b in base
     ]
@@ -167,16 +158,14 @@ def _interpreters(doc: Mapping[str, Any]) -> tuple[MeasuredInterpreter, ...]:
 
 
 def _measured(
-    validations: Sequence[Any], baselines: Sequence[Baseline]
+    reader: Reader, validations: Sequence[Any], baselines: Sequence[Baseline]
 ) -> tuple[tuple[MeasuredInterpreter, ...], str | None]:
     """The measured project's interpreters: from the newest validation that probed them, else
     the interpreter path of each baseline command (no package list)."""
     for v, label in sorted(validations, key=lambda x: (x[0].created_at, x[0].id), reverse=True):
-        doc = (v.evidence or {}).get("environment")
-        if isinstance(doc, Mapping):
-            found = _interpreters(doc)
-            if found:
-                return found, f"validation {v.id} ({label})"
+        found = _interpreters(reader.evidence(v).environment)
+        if found:
+            return found, f"validation {v.id} ({label})"
     out = []
     for b in baselines:
         argv = shlex.split(b.command) if b.command else []
@@ -213,7 +202,7 @@ def _baseline(run: Any, specs: Mapping[str, Any]) -> Baseline:
         samples=run.n_samples or len(run.samples),
         failures=run.n_failures or len(run.failures),
         metrics=tuple(stats),
-        contention=getattr(run, "contention", None),
+        contention=load_contention(getattr(run, "contention", None)),
     )
 
 
@@ -444,13 +433,14 @@ def _read_engagement(store: Store, eng_id: int) -> dict[str, Any]:
 
 
 def _environment_info(
-    store: Store,
+    reader: Reader,
     environment_id: int | None,
     validations: Sequence[tuple[Any, str]],
     baselines: Sequence[Baseline],
 ) -> EnvironmentInfo | None:
-    environment = _environment(store.get_environment(environment_id) if environment_id else None)
-    measured, measured_from = _measured(validations, baselines)
+    stored = reader.store.get_environment(environment_id) if environment_id else None
+    environment = _environment(load_environment(stored))
+    measured, measured_from = _measured(reader, validations, baselines)
     if environment is None:
         return None
     return dataclasses.replace(environment, measured=measured, measured_from=measured_from)
@@ -473,16 +463,15 @@ def collect(store: Store, loaded: LoadedConfig, engagement_id: int | None = None
     workloads = _workload_infos(workload_names, config)
     baselines, environment_id = _baselines(store, workload_names, eng.created_at)
     label_of = {h.id: h.label for h in ctx["hypotheses"]}
+    reader = Reader(store)
     environment = _environment_info(
-        store,
+        reader,
         environment_id,
         [(v, label_of[hid]) for hid, vs in validations.items() for v in vs],
         baselines,
     )
-
-    reader = Reader(store)
     reader.prefetch(
-        [i for vs in validations.values() for v in vs for i in comparison_ids(v.evidence)]
+        [i for vs in validations.values() for v in vs for i in reader.evidence(v).comparison_ids]
     )
     all_commits = _candidate_commits(
         loaded.repo_root, ctx["hypotheses"], validations, eng.spec.base or config.base

@@ -57,7 +57,7 @@ def _pct(value: float | None) -> str:
 
 def _conditions(data: ReportData) -> dict[str, Any]:
     """Template values for the machine-contention blocks (``perfop.report.conditions``)."""
-    from perfop.compare.cpuwall import VERDICT_METRIC_RULE, decision_text, format_cpu_wall
+    from perfop.compare.cpuwall import VERDICT_METRIC_RULE
     from perfop.report import conditions
 
     return {
@@ -66,8 +66,8 @@ def _conditions(data: ReportData) -> dict[str, Any]:
         "condition_warnings": conditions.warnings(data),
         "baseline_label": conditions.baseline_label,
         "validation_machine": conditions.validation_line,
-        "cpu_wall": format_cpu_wall,
-        "decision_text": decision_text,
+        "cpu_wall": c.cpu_wall_text,
+        "decision_text": c.decision_text,
         "verdict_metric_rule": VERDICT_METRIC_RULE,
     }
 

@@ -271,15 +271,14 @@ def _baseline(data: ReportData) -> list[str]:
 
 def _validation_machine(v: ValidationResult) -> list[str]:
     """CPU time beside wall time per workload, and the machine's contention, under a validation."""
-    from perfop.compare.cpuwall import decision_text, format_cpu_wall
     from perfop.report import conditions
 
     out = []
     for w in v.workloads:
-        decided = decision_text(w.decision)
+        decided = c.decision_text(w.decision)
         if decided:
             out += ["", f"**Decided on** ({md(w.workload)}): {md(decided)}"]
-        text = format_cpu_wall(w.cpu_vs_wall)
+        text = c.cpu_wall_text(w.cpu_vs_wall)
         if text:
             out += ["", f"**CPU time** ({md(w.workload)}): {md(text)}"]
     line = conditions.validation_line(v)

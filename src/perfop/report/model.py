@@ -2,14 +2,15 @@
 
 Values are raw numbers in their metric's unit (seconds, bytes, ...); ratios are candidate/base.
 A comparison's metrics, a workload's history and a validation's outcome are perfop's own records
-(``MetricResult``, ``History``, ``Outcome`` from ``perfop.records``), loaded back from the store.
+(``MetricResult``, ``History``, ``Outcome`` from ``perfop.records``), loaded back from the store;
+so are the sub-documents a measurement stores (``StoredContention``, ``StoredCpuWall``,
+``StoredDecision`` from ``perfop.records.measured``): the report reads their fields, never a dict.
 ``perfop.report.data.collect`` fills them from the store; renderers only read them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 # The engagement's own records, shown as they were given at intake.
 from perfop.engagement.records import Goal as Goal
@@ -19,6 +20,7 @@ from perfop.engagement.records import SLOTarget as SLOTarget
 from perfop.records.comparison import MetricResult as MetricResult
 from perfop.records.history import History as History
 from perfop.records.history import HistoryPoint as HistoryPoint
+from perfop.records.measured import StoredContention, StoredCpuWall, StoredDecision
 from perfop.records.outcome import Outcome as Outcome
 
 REPORT_SCHEMA = "perfop.report/1"
@@ -119,7 +121,7 @@ class Baseline:
     samples: int
     failures: int
     metrics: tuple[MetricStat, ...]
-    contention: dict[str, Any] | None = None  # perfop.measure.contention summary of the run
+    contention: StoredContention | None = None  # perfop.measure.contention summary of the run
 
 
 @dataclass(frozen=True)
@@ -145,13 +147,9 @@ class WorkloadResult:
     wall_values: tuple[tuple[float, ...], tuple[float, ...]] | None = None
     errors: tuple[str, ...] = ()  # failures with their output tail
     behavior_note: str | None = None  # e.g. output lines that vary between runs, not compared
-    contention: dict[str, Any] | None = None  # perfop.measure.contention summary over its pairs
-    cpu_vs_wall: dict[str, Any] | None = (
-        None  # perfop.compare.cpuwall record, when both were measured
-    )
-    decision: dict[str, Any] | None = (
-        None  # perfop.compare.pairs.Decision: the metric that decided, why
-    )
+    contention: StoredContention | None = None  # perfop.measure.contention summary, its pairs
+    cpu_vs_wall: StoredCpuWall | None = None  # perfop.compare.cpuwall, when both were measured
+    decision: StoredDecision | None = None  # perfop.compare.pairs.Decision: what decided, why
     gate: bool = True
 
     @property

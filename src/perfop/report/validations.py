@@ -8,13 +8,17 @@ or per-workload ``comparison_id``), or embeds a ``perfop.comparison/N`` document
 
 from __future__ import annotations
 
-import math
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import fields
 from typing import Any
 
 from perfop.records.comparison import StoredComparison, load_comparison
+from perfop.records.evidence import (
+    StoredEvidence,
+    StoredSLO,
+    StoredTests,
+    load_evidence,
+)
 from perfop.report.model import (
     Mover,
     Outcome,
@@ -26,28 +30,22 @@ from perfop.report.model import (
 from perfop.store import Store
 
 
-def _fnum(value: Any) -> float | None:
-    if value is None:
-        return None
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
-
-
-def command_text(command: str | Sequence[str]) -> str:
-    return command if isinstance(command, str) else shlex.join(command)
-
-
 class Reader:
     """Bulk reads for one ``collect``: one query per kind of record, not one per row."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.docs: dict[int, StoredComparison] = {}  # loaded once, by comparison id
+        self._evidence: dict[int, StoredEvidence] = {}  # by validation id
         self.samples: dict[tuple[int, str, str], dict[int, dict[str, float]]] = {}
         self._profiles: dict[str, list[Any]] = {}
+
+    def evidence(self, validation: Any) -> StoredEvidence:
+        """A stored validation's evidence, loaded once (``records.evidence.load_evidence``)."""
+        found = self._evidence.get(validation.id)
+        if found is None:
+            found = self._evidence[validation.id] = load_evidence(validation.evidence)
+        return found
 
     def prefetch(self, comparison_ids: Sequence[int]) -> None:
         """Load the documents and both sides' samples of these comparisons."""
@@ -167,54 +165,36 @@ def workload_results(
     return out
 
 
-def _tests(doc: Any) -> TestRun | None:
-    if not isinstance(doc, Mapping):
+def _tests(stored: StoredTests | None) -> TestRun | None:
+    if stored is None:
         return None
-    # engagement.outcome.TestEvidence: command, candidate_ok, base_ok, candidate_tail, base_tail
-    passed = doc.get("candidate_ok", doc.get("passed"))
-    if passed is None and "exit_code" in doc:
-        passed = doc["exit_code"] == 0
-    base_passed = doc.get("base_ok", doc.get("base_passed"))
-    tail = doc.get("candidate_tail") or doc.get("output_tail") or doc.get("tail") or ""
-    summary = str(doc.get("summary") or "")
-    if not summary:
-        lines = [ln.strip() for ln in str(tail).splitlines() if ln.strip()]
-        summary = lines[-1] if lines else ""
     return TestRun(
-        command=command_text(doc.get("command") or doc.get("argv") or ""),
-        passed=None if passed is None else bool(passed),
-        summary=summary,
-        output_tail=str(tail),
-        base_passed=None if base_passed is None else bool(base_passed),
+        command=stored.command,
+        passed=stored.passed,
+        summary=stored.summary,
+        output_tail=stored.output_tail,
+        base_passed=stored.base_passed,
     )
 
 
-def _slos(items: Any, units: Mapping[str, str]) -> tuple[SLOStatus, ...]:
-    out = []
-    for d in items or []:
-        if not isinstance(d, Mapping):
-            continue
-        metric = str(d.get("metric") or "wall_time")
-        passed = d.get("passed")
-        # Records from before SLOs were checked at base too: a breach is the candidate's.
-        legacy = {True: "met", False: "newly broken", None: "no data"}[passed]
-        out.append(
-            SLOStatus(
-                workload=str(d.get("workload")),
-                metric=metric,
-                statistic=str(d.get("statistic") or "p95"),
-                value=_fnum(d.get("value")),
-                max=_fnum(d.get("max")),
-                min=_fnum(d.get("min")),
-                unit=str(d.get("unit") or units.get(metric) or ""),
-                passed=passed,
-                reason=str(d.get("reason") or ""),
-                base_value=_fnum(d.get("base_value")),
-                state=str(d.get("state") or legacy),
-                contention=d.get("contention"),
-            )
+def _slos(stored: Sequence[StoredSLO], units: Mapping[str, str]) -> tuple[SLOStatus, ...]:
+    return tuple(
+        SLOStatus(
+            workload=s.workload,
+            metric=s.metric,
+            statistic=s.statistic,
+            value=s.value,
+            max=s.max,
+            min=s.min,
+            unit=s.unit or units.get(s.metric) or "",
+            passed=s.passed,
+            reason=s.reason,
+            base_value=s.base_value,
+            state=s.state,
+            contention=s.contention,
         )
-    return tuple(out)
+        for s in stored
+    )
 
 
 def _movers(
@@ -263,23 +243,10 @@ def _movers(
     return tuple(rows)
 
 
-def comparison_ids(evidence: Mapping[str, Any]) -> list[int]:
-    """Comparison ids a validation's evidence links, in order."""
-    ids: list[int] = []
-    if evidence.get("comparison_id") is not None:
-        ids.append(int(evidence["comparison_id"]))
-    ids.extend(int(i) for i in evidence.get("comparison_ids") or [] if int(i) not in ids)
-    for w in evidence.get("workloads") or []:  # engagement.outcome.WorkloadEvidence rows
-        cid = w.get("comparison_id") if isinstance(w, Mapping) else None
-        if cid is not None and int(cid) not in ids:
-            ids.append(int(cid))
-    return ids
-
-
 def derive_outcome(
-    ev: Mapping[str, Any],
+    ev: StoredEvidence,
     results: Sequence[WorkloadResult],
-    tests: TestRun | None,
+    tests: StoredTests | None,
     slos: Sequence[SLOStatus],
     *,
     expected_ratio: float,
@@ -290,15 +257,10 @@ def derive_outcome(
     from the evidence rows ``perfop validate`` stored, or, for records without them, from the
     comparison documents."""
     from perfop.compare.slo import SLOResult
-    from perfop.engagement.checkout import probe_warnings
-    from perfop.engagement.outcome import TestEvidence, WorkloadEvidence, decide
+    from perfop.engagement.outcome import WorkloadEvidence, decide
 
-    rows = [w for w in ev.get("workloads") or [] if isinstance(w, Mapping) and "verdict" in w]
-    names = {f.name for f in fields(WorkloadEvidence)}
-    if rows:
-        evidence = [WorkloadEvidence(**{k: v for k, v in w.items() if k in names}) for w in rows]
-    else:
-        evidence = []
+    evidence = list(ev.workloads)
+    if not evidence:
         for r in results:
             m = next((x for x in r.metrics if x.name == metric), None) or r.primary
             cand_failed = any(e.startswith("candidate") for e in r.errors)
@@ -317,15 +279,6 @@ def derive_outcome(
                     targeted=r.workload in targeted,
                 )
             )
-    test_ev = None
-    if tests is not None and tests.passed is not None:
-        raw = ev.get("tests") if isinstance(ev.get("tests"), Mapping) else {}
-        test_ev = TestEvidence(
-            tests.command,
-            candidate_ok=tests.passed,
-            base_ok=tests.base_passed,
-            warnings=tuple(str(w) for w in (raw or {}).get("warnings") or ()),
-        )
     slo_ev = [
         SLOResult(
             s.workload, s.metric, s.statistic, s.value, s.max, s.min, 0, s.passed, s.reason,
@@ -334,19 +287,17 @@ def derive_outcome(
         )
         for s in slos
     ]  # fmt: skip
-    env = ev.get("environment")
-    warnings = probe_warnings(env) if isinstance(env, Mapping) else []
     return decide(
         expected_ratio=expected_ratio,
         workloads=evidence,
-        tests=test_ev,
+        tests=tests.evidence() if tests is not None else None,
         slos=slo_ev,
-        warnings=warnings,
+        warnings=ev.environment.warnings,
     )
 
 
 def reproduce_command(
-    ev: Mapping[str, Any],
+    ev: StoredEvidence,
     doc: StoredComparison | None,
     base_sha: str,
     candidate_sha: str,
@@ -357,16 +308,13 @@ def reproduce_command(
     parts = ["perfop", "compare", base_sha[:12], candidate_sha[:12]]
     for w in workloads:
         parts += ["-w", w]
-    seed = doc.seed if doc is not None and doc.seed is not None else ev.get("seed")
-    if isinstance(seed, int):
+    seed = doc.seed if doc is not None and doc.seed is not None else ev.seed
+    if seed is not None:
         parts += ["--seed", str(seed)]
-    budget = ev.get("budget") if isinstance(ev.get("budget"), Mapping) else {}
-    max_time = _fnum((budget or {}).get("max_time"))
-    if max_time is not None:
-        parts += ["--max-time", f"{max_time:g}"]
-    max_pairs = (budget or {}).get("max_pairs", (budget or {}).get("max_runs"))
-    if isinstance(max_pairs, int):
-        parts += ["--max-pairs", str(max_pairs)]
+    if ev.budget.max_time is not None:
+        parts += ["--max-time", f"{ev.budget.max_time:g}"]
+    if ev.budget.max_pairs is not None:
+        parts += ["--max-pairs", str(ev.budget.max_pairs)]
     if doc is not None and doc.harness == "candidate":
         parts += ["--harness", "candidate"]
     return shlex.join(parts)
@@ -382,13 +330,8 @@ def validation_result(
     metric: str = "wall_time",
     targeted: Sequence[str] = (),
 ) -> ValidationResult:
-    ev: Mapping[str, Any] = v.evidence or {}
-    ids = comparison_ids(ev)
-    raw = ev.get("comparison")
-    embedded = None
-    if isinstance(raw, Mapping):
-        cid = raw.get("id", ids[0] if ids else None)
-        embedded = load_comparison(raw, int(cid) if cid is not None else None)
+    ev = reader.evidence(v)
+    ids, embedded = ev.comparison_ids, ev.comparison
     first = reader.docs.get(ids[0]) if ids else None
     if embedded is not None:
         loaded = [embedded]
@@ -397,19 +340,18 @@ def validation_result(
     results = [r for c in loaded for r in workload_results(c, reader)]
     units = {m.name: m.unit for r in results for m in r.metrics}
     source = embedded if embedded is not None else first
-    seed = ev.get("seed")
+    seed = ev.seed
     for c in (embedded, first):
         if seed is None and c is not None:
             seed = c.seed
     workloads = [r.workload for r in results] or list(hyp_workloads)
-    tests = _tests(ev.get("tests"))
-    slos = _slos(ev.get("slos"), units)
+    slos = _slos(ev.slos, units)
     derived = None
-    if results or ev.get("workloads"):
+    if results or ev.workload_rows:
         derived = derive_outcome(
             ev,
             results,
-            tests,
+            ev.tests,
             slos,
             expected_ratio=expected_ratio,
             metric=metric,
@@ -427,20 +369,14 @@ def validation_result(
         candidate_sha=v.candidate_sha,
         created_at=v.created_at,
         workloads=tuple(results),
-        tests=tests,
+        tests=_tests(ev.tests),
         slos=slos,
         movers=_movers(reader, workloads, v.base_sha, v.candidate_sha),
-        seed=int(seed) if isinstance(seed, int) else None,
+        seed=seed,
         derived=derived,
         reproduce=reproduce_command(ev, source, v.base_sha, v.candidate_sha, compared)
         if compared
         else None,
-        stacked_on=(ev.get("stacked_on") or {}).get("label")
-        if isinstance(ev.get("stacked_on"), Mapping)
-        else None,
-        goals_unmet=tuple(
-            str(g.get("text"))
-            for g in ev.get("goals") or []
-            if isinstance(g, Mapping) and g.get("met") is False
-        ),
+        stacked_on=ev.stacked_on.label if ev.stacked_on is not None else None,
+        goals_unmet=tuple(g.text for g in ev.goals if g.met is False),
     )
