@@ -185,3 +185,27 @@ def test_front_ends_build_no_envelopes_of_their_own() -> None:
     found = [hit for path in files for hit in _envelopes_built_in(path)]
     assert not found, "build JSON envelopes in perfop.services.envelope: " + "; ".join(found)
     assert _envelopes_built_in(Path(envelope.__file__))  # the check sees them where they are
+
+
+def test_the_engagement_resource_reads_through_the_services_the_tools_use(repo: Path) -> None:
+    from perfop.mcp import resources
+    from perfop.mcp.tools import App
+    from perfop.services.engagement_tools import current_engagement
+
+    status = _json(_direct(repo, "status", {}).doc)  # stores the stage the evidence gives
+    app = App(repo)
+    try:
+        served = json.loads(resources.find("perfop://engagement/current").read(app))
+        doc = _json(current_engagement(app))
+    finally:
+        app.close()
+    assert (doc["schema"], doc["kind"]) == (envelope.ENGAGEMENT_SCHEMA, "engagement")
+    assert served == doc
+    # each hypothesis row is the hypothesis_list tool's row, without its latest validation
+    listed = _json(_direct(repo, "hypothesis_list", {}).doc)
+    assert doc["formula"] == listed["formula"]
+    assert doc["hypotheses"] == [
+        {k: v for k, v in row.items() if k != "last_validation"} for row in listed["hypotheses"]
+    ]
+    assert doc["status"]["stage"] == status["stage"] == doc["engagement"]["stage"]
+    assert doc["recap"].startswith("# Intake recap: T")

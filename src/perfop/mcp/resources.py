@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from perfop.errors import UsageError
 from perfop.mcp.tools import App
-from perfop.services.envelope import engagement_doc
 
 
 @dataclass(frozen=True)
@@ -24,23 +23,9 @@ class Resource:
 
 
 def _engagement(app: App) -> str:
-    from perfop.engagement import checks, lifecycle, service
-    from perfop.engagement.hypotheses import RANKING_FORMULA
+    from perfop.services.engagement_tools import current_engagement
 
-    eng = service.current(app.store)
-    report = checks.status(app.store, app.loaded)
-    doc = engagement_doc(
-        "engagement",
-        engagement=eng.to_dict(),
-        recap=service.recap(app.store, eng),
-        status=report.to_dict(),
-        formula=RANKING_FORMULA,
-        hypotheses=[
-            {"rank": r.rank, "score": r.score, "gain": r.gain, **r.hypothesis.to_dict()}
-            for r in lifecycle.ranked(app.store)
-        ],
-    )
-    return json.dumps(doc, indent=2, default=str)
+    return json.dumps(current_engagement(app), indent=2, default=str)
 
 
 def _report(app: App) -> str:

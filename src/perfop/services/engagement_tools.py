@@ -13,11 +13,12 @@ from pydantic import Field
 from perfop.services import documents as outputs
 from perfop.services.envelope import (
     engagement_doc,
+    engagement_document,
     questions_document,
     status_document,
     verify_document,
 )
-from perfop.services.table import Answer, Args, Call, tool
+from perfop.services.table import ActingContext, Answer, Args, Call, tool
 
 # --- status, intake, inventory -------------------------------------------------------------------
 
@@ -43,6 +44,23 @@ def status(call: Call, args: NoArgs) -> Answer:
     doc = status_document(report, front="mcp")
     where = "no engagement yet" if report.engagement is None else f"stage: {doc['stage']}"
     return Answer(doc, f"{where}; next: {doc['next']}", result=report)
+
+
+def current_engagement(app: ActingContext) -> dict[str, Any]:
+    """The current engagement's document (intake, recap, stage, ranked hypotheses), read through
+    the services the status, intake and hypothesis_list tools call; not a tool of its own (the
+    MCP server serves it as a resource)."""
+    from perfop.engagement import checks, lifecycle, service
+    from perfop.engagement.hypotheses import RANKING_FORMULA
+
+    eng = service.current(app.store)
+    return engagement_document(
+        eng,
+        recap=service.recap(app.store, eng),
+        status=checks.status(app.store, app.loaded),
+        formula=RANKING_FORMULA,
+        ranked=lifecycle.ranked(app.store),
+    )
 
 
 class IntakeArgs(Args):

@@ -70,6 +70,12 @@ def questions_document(eng: Any) -> dict[str, Any]:
     )
 
 
+def ranked_row(r: Any) -> dict[str, Any]:
+    """One ranked hypothesis (``engagement.hypotheses.RankedHypothesis``): rank, score, gain and
+    the hypothesis' own fields."""
+    return {"rank": r.rank, "score": r.score, "gain": r.gain, **r.hypothesis.to_dict()}
+
+
 def hypotheses_document(
     formula: str, ranked: Sequence[Any], last: Mapping[Any, Any]
 ) -> dict[str, Any]:
@@ -78,15 +84,23 @@ def hypotheses_document(
         "hypotheses",
         formula=formula,
         hypotheses=[
-            {
-                "rank": r.rank,
-                "score": r.score,
-                "gain": r.gain,
-                **r.hypothesis.to_dict(),
-                "last_validation": last.get(r.hypothesis.id),
-            }
-            for r in ranked
+            {**ranked_row(r), "last_validation": last.get(r.hypothesis.id)} for r in ranked
         ],
+    )
+
+
+def engagement_document(
+    eng: Any, *, recap: str, status: Any, formula: str, ranked: Sequence[Any]
+) -> dict[str, Any]:
+    """The current engagement whole: its intake, recap, stage (``checks.status``) and ranked
+    hypotheses (what the MCP resource ``perfop://engagement/current`` serves)."""
+    return engagement_doc(
+        "engagement",
+        engagement=eng.to_dict(),
+        recap=recap,
+        status=status.to_dict(),
+        formula=formula,
+        hypotheses=[ranked_row(r) for r in ranked],
     )
 
 
