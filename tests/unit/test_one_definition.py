@@ -1,7 +1,8 @@
 """One definition each: the redactor, the timestamp helper and the time scale live in one module;
 no module grows its own copy of the UTC-timestamp one-liner again; a comparison's per-metric
 result, a history and its points, and a validation's outcome are one record each, below the
-store, and no other class (or type alias) in ``src/`` takes their names (issue 20)."""
+store, and no other class (or type alias) in ``src/`` takes their names; so are the stored
+evidence of a validation and a measurement's sub-documents, each read by one loader (issue 20)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,42 @@ ONE_RECORD = {
     "History": "records/history.py",
     "HistoryPoint": "records/history.py",
     "Outcome": "records/outcome.py",
+    "StoredComparison": "records/comparison.py",
+    "StoredWorkload": "records/comparison.py",
+    # A validation's evidence as validate stores it and every reader loads it.
+    "WorkloadEvidence": "records/evidence.py",
+    "TestEvidence": "records/evidence.py",
+    "StoredEvidence": "records/evidence.py",
+    "StoredTests": "records/evidence.py",
+    "StoredSLO": "records/evidence.py",
+    "StoredGoal": "records/evidence.py",
+    "StoredBudget": "records/evidence.py",
+    "StoredProbe": "records/evidence.py",
+    "StoredProbes": "records/evidence.py",
+    "StackedOn": "records/evidence.py",
+    # What a measurement stores beside its numbers.
+    "Spread": "records/measured.py",
+    "StoredContention": "records/measured.py",
+    "StoredCpuWall": "records/measured.py",
+    "StoredDecision": "records/measured.py",
+    "StoredEnvironment": "records/measured.py",
+}
+# One loader each for those stored documents: a second reader of the same document would drift.
+ONE_LOADER = {
+    "load_comparison": "records/comparison.py",
+    "metric_from_row": "records/comparison.py",
+    "load_evidence": "records/evidence.py",
+    "load_workload_evidence": "records/evidence.py",
+    "load_tests": "records/evidence.py",
+    "load_slo": "records/evidence.py",
+    "load_goal": "records/evidence.py",
+    "load_budget": "records/evidence.py",
+    "load_probes": "records/evidence.py",
+    "load_stacked_on": "records/evidence.py",
+    "load_contention": "records/measured.py",
+    "load_cpu_vs_wall": "records/measured.py",
+    "load_decision": "records/measured.py",
+    "load_environment": "records/measured.py",
 }
 
 
@@ -82,6 +119,13 @@ def test_each_shared_record_is_defined_once() -> None:
     for name, home in ONE_RECORD.items():
         where = sorted(path for path, tree in trees.items() if name in _bound(tree))
         assert where == [home], f"a class or alias named {name} is in {where}; keep one, in {home}"
+
+
+def test_each_stored_document_has_one_loader() -> None:
+    trees = _trees()
+    for name, home in ONE_LOADER.items():
+        where = sorted(path for path, tree in trees.items() if name in _defined(tree))
+        assert where == [home], f"{name} is defined in {where}; keep one, in {home}"
 
 
 def test_the_record_scan_finds_a_second_definition() -> None:
