@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
-from perfop.measure import contention as cn
 from perfop.compare.cpuwall import CpuWall, decision_text, format_cpu_wall
+from perfop.compare.pairs import Decision
+from perfop.compare.slo import SLOResult
 from perfop.engagement.goals import GoalCheck
 from perfop.engagement.outcome import TestEvidence, WorkloadEvidence
-from perfop.compare.pairs import Decision
+from perfop.measure import contention as cn
 from perfop.records.evidence import (
     StackedOn,
     StoredBudget,
@@ -34,7 +35,6 @@ from perfop.records.measured import (
     load_decision,
     load_environment,
 )
-from perfop.compare.slo import SLOResult
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 STORED = json.loads((DATA / "compare" / "comparison_2_main_3ac9f6d.json").read_text())

@@ -17,8 +17,8 @@ Stored form of the evidence document (``engagement/validate.py``; older keys sti
   tests           ``TestEvidence.to_dict()``: command, candidate_ok, base_ok, candidate_tail,
                   base_tail, warnings; older: argv, passed (or exit_code), base_passed,
                   output_tail or tail, summary
-  slos            ``compare.slo.SLOResult.to_dict()`` rows; older rows (before SLOs were checked at base
-                  too) have no state: a breach then is the candidate's (newly broken)
+  slos            ``compare.slo.SLOResult.to_dict()`` rows; older rows (before SLOs were checked
+                  at base too) have no state: a breach then is the candidate's (newly broken)
   goals           ``engagement.goals.GoalCheck.to_dict()`` rows
   environment     {candidate, base}: one probe per interpreter (``validate._probe_side``)
   stacked_on      {label, sha}: the hypothesis whose candidate was the base
@@ -205,7 +205,7 @@ _LEGACY_STATE = {True: "met", False: "newly broken", None: "no data"}
 
 @dataclass(frozen=True)
 class StoredSLO:
-    """One SLO check at the candidate (``value``) and at base, as ``compare.slo.SLOResult`` stored it."""
+    """One SLO check at the candidate (``value``) and at base (``compare.slo.SLOResult``)."""
 
     workload: str
     metric: str

@@ -8,8 +8,9 @@ so ``dataclasses.asdict`` (the JSON report) writes the document perfop stored.
 
 Stored forms (unchanged since each was introduced; the producers are named):
   contention   ``perfop.measure.contention.summarise`` / ``merge``, of a run, a comparison or a
-               workload's pairs: cpus, intervals, seconds, load, others_load_per_cpu, others_cpu_share, steal,
-               run_queue, cpu_pressure ({median, max} or null each), level, reasons, rule
+               workload's pairs: cpus, intervals, seconds, load, others_load_per_cpu,
+               others_cpu_share, steal, run_queue, cpu_pressure ({median, max} or null each),
+               level, reasons, rule
   cpu_vs_wall  ``perfop.compare.cpuwall.CpuWall.as_dict``: wall_ratio, wall_ci, cpu_ratio, cpu_ci,
                disagree, note (``perfop.comparison/2`` workloads)
   decision     ``perfop.compare.pairs.Decision.as_dict``: metric, check, cpu_share, cpu_median,
