@@ -27,7 +27,7 @@ ONE_RECORD = {
     "TestEvidence": "records/evidence.py",
     "StoredEvidence": "records/evidence.py",
     "StoredTests": "records/evidence.py",
-    "StoredSLO": "records/evidence.py",
+    "SLOResult": "records/evidence.py",
     "StoredGoal": "records/evidence.py",
     "StoredBudget": "records/evidence.py",
     "StoredProbe": "records/evidence.py",

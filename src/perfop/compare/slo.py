@@ -11,13 +11,17 @@ callers pass the metric values and the contention they read (``measured_contenti
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
-from typing import Any, Literal, Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from perfop.model import BUILTIN_METRICS
+
+# The result's record (what validate and the gate store, and every reader loads) lives below the
+# store, in perfop.records.evidence.
+from perfop.records.evidence import SLOResult as SLOResult
+from perfop.records.evidence import SLOState as SLOState
 from perfop.stats import summarize
 
-SLOState = Literal["met", "still not met", "newly broken", "made worse", "not trusted", "no data"]
 # States that are a regression of the candidate, and states that are a residual risk only.
 REGRESSION_STATES: frozenset[str] = frozenset({"newly broken", "made worse"})
 RISK_STATES: frozenset[str] = frozenset({"still not met", "not trusted"})
@@ -74,33 +78,6 @@ def measured_contention(
     return Contention(
         one_minute / cores > HIGH_LOAD_PER_CORE, f"load {one_minute:.1f} on {cores} cores"
     )
-
-
-@dataclass(frozen=True)
-class SLOResult:
-    """Outcome of one SLO at the candidate (``value``) and at base (``base_value``).
-
-    ``passed`` is the candidate's check (None when there were no values to judge); ``state``
-    classifies it against base and contention; ``reason`` is the one line shown everywhere.
-    """
-
-    workload: str
-    metric: str
-    statistic: str
-    value: float | None
-    max: float | None
-    min: float | None
-    n: int
-    passed: bool | None
-    reason: str
-    unit: str = ""
-    base_value: float | None = None
-    base_passed: bool | None = None
-    state: SLOState = "met"
-    contention: str | None = None  # e.g. "load 6.1 on 2 cores", when it was high
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _digits(x: float) -> str:

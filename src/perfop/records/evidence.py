@@ -1,8 +1,9 @@
 """A validation's stored evidence, loaded once: the records ``perfop validate`` stores and what
 the report (and anything else reading a validation back) reads of them.
 
-``WorkloadEvidence`` and ``TestEvidence`` are what ``validate`` hands ``engagement.outcome.decide``
-and stores (``to_dict``); ``perfop.engagement.outcome`` re-exports them. ``load_evidence`` reads a
+``WorkloadEvidence``, ``TestEvidence`` and ``SLOResult`` are what ``validate`` hands
+``engagement.outcome.decide`` and stores (``to_dict``); ``perfop.engagement.outcome`` and
+``perfop.compare.slo`` re-export them. ``load_evidence`` reads a
 whole ``validations.evidence`` document into a ``StoredEvidence``; each part has its own loader,
 tolerant of every shape perfop stored (a missing, null or malformed part loads as its default).
 
@@ -17,8 +18,9 @@ Stored form of the evidence document (``engagement/validate.py``; older keys sti
   tests           ``TestEvidence.to_dict()``: command, candidate_ok, base_ok, candidate_tail,
                   base_tail, warnings; older: argv, passed (or exit_code), base_passed,
                   output_tail or tail, summary
-  slos            ``compare.slo.SLOResult.to_dict()`` rows; older rows (before SLOs were checked
-                  at base too) have no state: a breach then is the candidate's (newly broken)
+  slos            ``SLOResult.to_dict()`` rows (``compare.slo`` checks them); older rows (before
+                  SLOs were checked at base too) have no state: a breach then is the candidate's
+                  (newly broken)
   goals           ``engagement.goals.GoalCheck.to_dict()`` rows
   environment     {candidate, base}: one probe per interpreter (``validate._probe_side``)
   stacked_on      {label, sha}: the hypothesis whose candidate was the base
@@ -31,7 +33,7 @@ import math
 import shlex
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal, cast
 
 from perfop.records.comparison import StoredComparison, load_comparison
 from perfop.records.measured import packages_of
@@ -203,9 +205,17 @@ def load_tests(value: Any) -> StoredTests | None:
 _LEGACY_STATE = {True: "met", False: "newly broken", None: "no data"}
 
 
+SLOState = Literal["met", "still not met", "newly broken", "made worse", "not trusted", "no data"]
+
+
 @dataclass(frozen=True)
-class StoredSLO:
-    """One SLO check at the candidate (``value``) and at base (``compare.slo.SLOResult``)."""
+class SLOResult:
+    """Outcome of one SLO at the candidate (``value``) and at base (``base_value``).
+
+    ``passed`` is the candidate's check (None when there were no values to judge); ``state``
+    classifies it against base and contention; ``reason`` is the one line shown everywhere.
+    ``perfop.compare.slo`` makes it (and re-exports it); ``load_slo`` reads it back.
+    """
 
     workload: str
     metric: str
@@ -216,22 +226,22 @@ class StoredSLO:
     n: int
     passed: bool | None
     reason: str
-    unit: str  # "" when not stored (older rows): the reader knows it from the metric
-    base_value: float | None
-    base_passed: bool | None
-    state: str  # slo.SLOState
-    contention: str | None  # set when measured under high contention
+    unit: str = ""  # "" in older rows: the reader knows it from the metric
+    base_value: float | None = None
+    base_passed: bool | None = None
+    state: SLOState = "met"
+    contention: str | None = None  # e.g. "load 6.1 on 2 cores", when it was high
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def load_slo(row: Mapping[str, Any]) -> StoredSLO:
-    """One stored ``slos`` row."""
+def load_slo(row: Mapping[str, Any]) -> SLOResult:
+    """One stored ``slos`` row (an unknown state word stays as stored: readers show it)."""
     passed = row.get("passed")
     passed = passed if isinstance(passed, bool) else None
     contention = row.get("contention")
-    return StoredSLO(
+    return SLOResult(
         workload=str(row.get("workload") or "?"),
         metric=str(row.get("metric") or "wall_time"),
         statistic=str(row.get("statistic") or "p95"),
@@ -244,7 +254,7 @@ def load_slo(row: Mapping[str, Any]) -> StoredSLO:
         unit=str(row.get("unit") or ""),
         base_value=_fnum(row.get("base_value")),
         base_passed=_flag(row.get("base_passed")),
-        state=str(row.get("state") or _LEGACY_STATE[passed]),
+        state=cast(SLOState, str(row.get("state") or _LEGACY_STATE[passed])),
         contention=str(contention) if contention else None,
     )
 
@@ -398,7 +408,7 @@ class StoredEvidence:
     workloads: tuple[WorkloadEvidence, ...]  # the rows with a verdict
     workload_rows: int  # rows in "workloads", with a verdict or only a comparison link
     tests: StoredTests | None
-    slos: tuple[StoredSLO, ...]
+    slos: tuple[SLOResult, ...]
     goals: tuple[StoredGoal, ...]
     environment: StoredProbes
     stacked_on: StackedOn | None

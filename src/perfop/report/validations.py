@@ -14,8 +14,8 @@ from typing import Any
 
 from perfop.records.comparison import StoredComparison, load_comparison
 from perfop.records.evidence import (
+    SLOResult,
     StoredEvidence,
-    StoredSLO,
     StoredTests,
     load_evidence,
 )
@@ -177,7 +177,7 @@ def _tests(stored: StoredTests | None) -> TestRun | None:
     )
 
 
-def _slos(stored: Sequence[StoredSLO], units: Mapping[str, str]) -> tuple[SLOStatus, ...]:
+def _slos(stored: Sequence[SLOResult], units: Mapping[str, str]) -> tuple[SLOStatus, ...]:
     return tuple(
         SLOStatus(
             workload=s.workload,
@@ -246,8 +246,6 @@ def _movers(
 def derive_outcome(
     ev: StoredEvidence,
     results: Sequence[WorkloadResult],
-    tests: StoredTests | None,
-    slos: Sequence[SLOStatus],
     *,
     expected_ratio: float,
     metric: str,
@@ -256,7 +254,6 @@ def derive_outcome(
     """The outcome of a stored validation under today's rules (``engagement.outcome.decide``):
     from the evidence rows ``perfop validate`` stored, or, for records without them, from the
     comparison documents."""
-    from perfop.compare.slo import SLOResult
     from perfop.engagement.outcome import WorkloadEvidence, decide
 
     evidence = list(ev.workloads)
@@ -279,19 +276,11 @@ def derive_outcome(
                     targeted=r.workload in targeted,
                 )
             )
-    slo_ev = [
-        SLOResult(
-            s.workload, s.metric, s.statistic, s.value, s.max, s.min, 0, s.passed, s.reason,
-            unit=s.unit, base_value=s.base_value, state=s.state,  # type: ignore[arg-type]
-            contention=s.contention,
-        )
-        for s in slos
-    ]  # fmt: skip
     return decide(
         expected_ratio=expected_ratio,
         workloads=evidence,
-        tests=tests.evidence() if tests is not None else None,
-        slos=slo_ev,
+        tests=ev.tests.evidence() if ev.tests is not None else None,
+        slos=ev.slos,
         warnings=ev.environment.warnings,
     )
 
@@ -351,8 +340,6 @@ def validation_result(
         derived = derive_outcome(
             ev,
             results,
-            ev.tests,
-            slos,
             expected_ratio=expected_ratio,
             metric=metric,
             targeted=list(targeted or hyp_workloads or workloads),
