@@ -341,13 +341,18 @@ def test_validate_says_up_front_when_its_budget_cannot_buy_a_verdict(
     code = main(["--repo", str(repo), "validate", "H1", "--candidate", "slow", "--max-time", "1"])
     _, err = capsys.readouterr()
     assert code in (0, 1), err
-    # The planner's line (explicit --max-time: not extended, a verdict may be unreachable).
-    assert "perfop: warning: app: a pair takes ~" in err
-    assert "max_time 1 s was set explicitly, so it is not extended" in err
+    # The planner's one line, said before the pairs (explicit --max-time: never extended). On a
+    # quiet machine warm-up's pair prices the verdict out of reach; on a loaded one start-up,
+    # checkouts and setup may already take the whole second, and then no pair is measured.
+    (line,) = [x for x in err.splitlines() if x.startswith("perfop: warning: app: ")]
+    priced = "a pair takes ~" in line and "max_time 1 s was set explicitly, so it is not" in line
+    spent = "start-up, checkouts and setup took" in line and "no pair fits" in line
+    assert priced or spent, line
     code, doc = cli(repo, capsys, "hypothesis", "show", "H1")
     plans = doc["hypothesis"]["validations"][-1]["evidence"]["plans"]
     assert plans["app"]["plan"]["max_time_explicit"] is True
-    assert plans["app"]["notices"][0].startswith("app: a pair takes ~")
+    assert plans["app"]["plan"]["verdict_reachable"] is False
+    assert plans["app"]["notices"][0] == line[len("perfop: warning: ") :]
 
 
 def test_validate_refuses_a_candidate_that_only_edits_the_workload_script(
