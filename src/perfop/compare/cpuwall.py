@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from perfop.records.measured import load_cpu_vs_wall, load_decision
+from perfop.records.measured import StoredCpuWall, load_cpu_vs_wall, load_decision
 
 if TYPE_CHECKING:
     from perfop.compare.pairs import MetricResult
@@ -55,14 +55,18 @@ class CpuWall:
         return text
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "wall_ratio": self.wall_ratio,
-            "wall_ci": list(self.wall_ci),
-            "cpu_ratio": self.cpu_ratio,
-            "cpu_ci": list(self.cpu_ci),
-            "disagree": self.disagree,
-            "note": self.note,
-        }
+        """The stored form (``perfop.records.measured.StoredCpuWall``, defined there once)."""
+        return self.stored().to_dict()
+
+    def stored(self) -> StoredCpuWall:
+        return StoredCpuWall(
+            wall_ratio=self.wall_ratio,
+            wall_ci=self.wall_ci,
+            cpu_ratio=self.cpu_ratio,
+            cpu_ci=self.cpu_ci,
+            disagree=self.disagree,
+            note=self.note,
+        )
 
 
 def _finite(*values: float) -> bool:

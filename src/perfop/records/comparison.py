@@ -42,6 +42,8 @@ from perfop.records.measured import (
     load_contention,
     load_cpu_vs_wall,
     load_decision,
+    stored_number,
+    stored_pair,
 )
 from perfop.stats import MetricComparison
 
@@ -116,23 +118,6 @@ def metric_row(m: MetricResult) -> dict[str, Any]:
     }
 
 
-def _number(value: Any) -> float:
-    """A stored number: null, a missing key or anything not a finite number is NaN."""
-    if value is None:
-        return math.nan
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return math.nan
-    return out if math.isfinite(out) else math.nan
-
-
-def _pair(value: Any) -> tuple[float, float]:
-    if isinstance(value, list | tuple) and len(value) == 2:
-        return _number(value[0]), _number(value[1])
-    return math.nan, math.nan
-
-
 def _verdict(value: Any) -> Verdict:
     try:
         return Verdict(str(value))
@@ -149,25 +134,25 @@ def _count(value: Any) -> int:
 
 def metric_from_row(row: Mapping[str, Any]) -> MetricResult:
     """A stored metric row (``perfop.comparison/1`` or ``/2``) as the ``MetricResult`` it was."""
-    gm_low, gm_high = _pair(row.get("geometric_mean_ci"))
-    hl_low, hl_high = _pair(row.get("hodges_lehmann_ci"))
-    eq_low, eq_high = _pair(row.get("equivalence_ci"))
+    gm_low, gm_high = stored_pair(row.get("geometric_mean_ci"))
+    hl_low, hl_high = stored_pair(row.get("hodges_lehmann_ci"))
+    eq_low, eq_high = stored_pair(row.get("equivalence_ci"))
     analysis = MetricComparison(
         n=_count(row.get("pairs")),
-        ratio=_number(row.get("ratio")),
-        ci_low=_number(row.get("ci_low")),
-        ci_high=_number(row.get("ci_high")),
-        p_value=_number(row.get("p_value")),
-        nominal_level=_number(row.get("nominal_level")),
-        gm_ratio=_number(row.get("geometric_mean_ratio")),
+        ratio=stored_number(row.get("ratio")),
+        ci_low=stored_number(row.get("ci_low")),
+        ci_high=stored_number(row.get("ci_high")),
+        p_value=stored_number(row.get("p_value")),
+        nominal_level=stored_number(row.get("nominal_level")),
+        gm_ratio=stored_number(row.get("geometric_mean_ratio")),
         gm_ci_low=gm_low,
         gm_ci_high=gm_high,
-        hl_ratio=_number(row.get("hodges_lehmann_ratio")),
+        hl_ratio=stored_number(row.get("hodges_lehmann_ratio")),
         hl_ci_low=hl_low,
         hl_ci_high=hl_high,
-        wilcoxon_p=_number(row.get("wilcoxon_p")),
+        wilcoxon_p=stored_number(row.get("wilcoxon_p")),
         log_sd=math.nan,
-        mde=_number(row.get("mde")),
+        mde=stored_number(row.get("mde")),
         verdict=_verdict(row.get("verdict") or Verdict.INCONCLUSIVE),
         eq_ci_low=eq_low,
         eq_ci_high=eq_high,
@@ -176,8 +161,8 @@ def metric_from_row(row: Mapping[str, Any]) -> MetricResult:
         name=str(row.get("name")),
         unit=str(row.get("unit") or ""),
         better=str(row.get("better") or "lower"),
-        base_median=_number(row.get("base_median")),
-        candidate_median=_number(row.get("candidate_median")),
+        base_median=stored_number(row.get("base_median")),
+        candidate_median=stored_number(row.get("candidate_median")),
         analysis=analysis,
     )
 
@@ -223,7 +208,7 @@ def _finite_values(values: Any) -> tuple[float, ...]:
 
 
 def _finite_or_none(value: Any) -> float | None:
-    out = _number(value)
+    out = stored_number(value)
     return None if math.isnan(out) else out
 
 

@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal, cast
 
 from perfop.records.comparison import StoredComparison, load_comparison
-from perfop.records.measured import packages_of
+from perfop.records.measured import packages_of, stored_int, stored_number
 
 # --- what validate decides on (and stores) -----------------------------------------------------
 
@@ -83,24 +83,16 @@ class TestEvidence:
 
 
 def _fnum(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    """A stored number, or None where there is none (see ``stored_number``)."""
+    out = stored_number(value)
+    return None if math.isnan(out) else out
 
 
 def _id(value: Any) -> int | None:
     """A stored record id: a number, or its digits."""
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
-    return _int(value)
+    return stored_int(value)
 
 
 def _flag(value: Any) -> bool | None:
@@ -133,7 +125,7 @@ def load_workload_evidence(row: Mapping[str, Any]) -> WorkloadEvidence:
         ci_high=_fnum(row.get("ci_high")),
         gate=bool(row.get("gate", True)),
         behaviour_changed=bool(row.get("behaviour_changed")),
-        candidate_failures=_int(row.get("candidate_failures")) or 0,
+        candidate_failures=stored_int(row.get("candidate_failures")) or 0,
         comparison_id=_id(row.get("comparison_id")),
         targeted=bool(row.get("targeted", True)),
         mde=_fnum(row.get("mde")),
@@ -248,7 +240,7 @@ def load_slo(row: Mapping[str, Any]) -> SLOResult:
         value=_fnum(row.get("value")),
         max=_fnum(row.get("max")),
         min=_fnum(row.get("min")),
-        n=_int(row.get("n")) or 0,
+        n=stored_int(row.get("n")) or 0,
         passed=passed,
         reason=str(row.get("reason") or ""),
         unit=str(row.get("unit") or ""),
@@ -309,7 +301,7 @@ def load_budget(value: Any) -> StoredBudget:
     doc = value if isinstance(value, Mapping) else {}
     return StoredBudget(
         max_time=_fnum(doc.get("max_time")),
-        max_pairs=_int(_first(doc, "max_pairs", "max_runs")),
+        max_pairs=stored_int(_first(doc, "max_pairs", "max_runs")),
     )
 
 
@@ -443,7 +435,7 @@ def load_evidence(value: Any) -> StoredEvidence:
     return StoredEvidence(
         comparison_ids=ids,
         comparison=_embedded(doc, ids),
-        seed=_int(doc.get("seed")),
+        seed=stored_int(doc.get("seed")),
         budget=load_budget(doc.get("budget")),
         workloads=tuple(load_workload_evidence(w) for w in rows if "verdict" in w),
         workload_rows=len(rows),

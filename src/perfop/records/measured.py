@@ -30,7 +30,7 @@ from typing import Any
 CPU_TIME = "cpu_time"
 
 
-def _number(value: Any) -> float:
+def stored_number(value: Any) -> float:
     """A stored number: null, a missing key or anything not a finite number is NaN."""
     if value is None or isinstance(value, bool):
         return math.nan
@@ -41,17 +41,19 @@ def _number(value: Any) -> float:
     return out if math.isfinite(out) else math.nan
 
 
-def _pair(value: Any) -> tuple[float, float]:
+def stored_pair(value: Any) -> tuple[float, float]:
+    """A stored two-number list (an interval, a base/candidate pair): NaN where it is not."""
     if isinstance(value, list | tuple) and len(value) == 2:
-        return _number(value[0]), _number(value[1])
+        return stored_number(value[0]), stored_number(value[1])
     return math.nan, math.nan
 
 
 def _optional_pair(value: Any) -> tuple[float, float] | None:
-    return _pair(value) if isinstance(value, list | tuple) else None
+    return stored_pair(value) if isinstance(value, list | tuple) else None
 
 
-def _int(value: Any) -> int | None:
+def stored_int(value: Any) -> int | None:
+    """A stored integer (not a bool), or None."""
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
@@ -78,7 +80,7 @@ class Spread:
 def _spread(value: Any) -> Spread | None:
     if not isinstance(value, Mapping) or not value:
         return None
-    return Spread(_number(value.get("median")), _number(value.get("max")))
+    return Spread(stored_number(value.get("median")), stored_number(value.get("max")))
 
 
 @dataclass(frozen=True)
@@ -121,10 +123,10 @@ def load_contention(value: Any) -> StoredContention | None:
     doc = _document(value)
     if doc is None:
         return None
-    seconds = _number(doc.get("seconds"))
+    seconds = stored_number(doc.get("seconds"))
     return StoredContention(
-        cpus=_int(doc.get("cpus")),
-        intervals=_int(doc.get("intervals")) or 0,
+        cpus=stored_int(doc.get("cpus")),
+        intervals=stored_int(doc.get("intervals")) or 0,
         seconds=0.0 if math.isnan(seconds) else seconds,
         load=_spread(doc.get("load")),
         others_load_per_cpu=_spread(doc.get("others_load_per_cpu")),
@@ -179,10 +181,10 @@ def load_cpu_vs_wall(value: Any) -> StoredCpuWall | None:
         return None
     note = doc.get("note")
     return StoredCpuWall(
-        wall_ratio=_number(doc.get("wall_ratio")),
-        wall_ci=_pair(doc.get("wall_ci")),
-        cpu_ratio=_number(doc.get("cpu_ratio")),
-        cpu_ci=_pair(doc.get("cpu_ci")),
+        wall_ratio=stored_number(doc.get("wall_ratio")),
+        wall_ci=stored_pair(doc.get("wall_ci")),
+        cpu_ratio=stored_number(doc.get("cpu_ratio")),
+        cpu_ci=stored_pair(doc.get("cpu_ci")),
         disagree=bool(doc.get("disagree")),
         note=str(note) if note else None,
     )
@@ -288,8 +290,8 @@ def load_environment(value: Any) -> StoredEnvironment | None:
     return StoredEnvironment(
         hostname=_text_or_none(doc.get("hostname")),
         cpu_model=_text_or_none(cpu.get("model")),
-        logical_cores=_int(cpu.get("logical_cores")),
-        memory_bytes=_int(doc.get("memory_bytes")),
+        logical_cores=stored_int(cpu.get("logical_cores")),
+        memory_bytes=stored_int(doc.get("memory_bytes")),
         os=(os_[0], os_[1], os_[2]),
         python=(py[0], py[1]),
         git_sha=_text_or_none(_mapping(doc.get("git")).get("sha")),
