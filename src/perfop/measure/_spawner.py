@@ -19,6 +19,16 @@ that nothing but the measured process runs between the request and the report:
   kill     {"kill": True} from perfop while a process runs (timeout, Ctrl-C): the spawner kills
            its process group; the reply follows as usual. A kill that arrives after the reply
            was sent is ignored.
+A batch is one request for ``count`` samples of the same command, so consecutive samples cost
+no round trip each (two cross-process wake-ups, the larger part of the harness's cost on a VM):
+  request  as above plus "count": int and "timeout": seconds, with 2 * count fds attached
+           (stdout, stderr of each sample in turn); the spawner enforces each sample's timeout
+  reply    {"batch": [(pid, status, wall_ns, utime, stime, maxrss_kb, timed_out), ...],
+            "contained": bool, "stopped": bool} once the last sample has been reaped and swept,
+           plus "error"/"message" when a sample could not be started (the batch ends there);
+           a kill ends the batch after the running sample, which is reported with
+           "stopped": true. perfop sleeps through the whole batch (unless the samples write
+           output, which it drains as they run), so nothing of perfop's runs beside them.
 The spawner watches the child through a pidfd and the socket together: if perfop goes away (the
 socket closes), the running process group is killed at once instead of running on unobserved.
 The wall time is taken here, from just before the spawn to just after the reap.
@@ -48,7 +58,8 @@ import sys
 import time
 
 _RESET = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGPIPE, _signal.SIGXFSZ)
-_FDS_SPACE = _socket.CMSG_SPACE(2 * array.array("i").itemsize)
+_MAX_BATCH = 64  # samples per batch request: two fds each (launch.Spawner.MAX_BATCH)
+_FDS_SPACE = _socket.CMSG_SPACE(2 * _MAX_BATCH * array.array("i").itemsize)
 
 
 def _recv(sock: _socket.socket) -> tuple[bytes, list[int]]:
@@ -163,18 +174,26 @@ def _killpg(pid: int) -> None:
         pass
 
 
-def _watch(sock: _socket.socket, pid: int) -> bool:
-    """Block until ``pid`` has exited, killing its group on request; False if perfop went away."""
+def _watch(sock: _socket.socket, pid: int, deadline_ns: int = 0) -> tuple[bool, bool, bool]:
+    """Block until ``pid`` has exited, killing its group on request or at ``deadline_ns``
+    (``perf_counter_ns``; 0: none). Returns (perfop still there, a kill was asked, timed out)."""
     pidfd = os.pidfd_open(pid)
     try:
         poller = select.poll()
         poller.register(pidfd, select.POLLIN)
         poller.register(sock.fileno(), select.POLLIN)
-        alive = True
+        alive, asked, timed_out = True, False, False
         while True:
-            for fd, _event in poller.poll():
+            wait_ms = None
+            if deadline_ns and not timed_out:
+                wait_ms = max(0, (deadline_ns - time.perf_counter_ns()) // 1_000_000 + 1)
+            events = poller.poll(wait_ms)
+            if not events and wait_ms is not None:
+                timed_out = True
+                _killpg(pid)
+            for fd, _event in events:
                 if fd == pidfd:
-                    return alive
+                    return alive, asked, timed_out
                 try:
                     msg, fds = _recv(sock)
                 except OSError:
@@ -184,9 +203,66 @@ def _watch(sock: _socket.socket, pid: int) -> bool:
                 if not msg:  # perfop went away: the measurement is over, so is the process
                     alive = False
                     poller.unregister(sock.fileno())
+                asked = True
                 _killpg(pid)
     finally:
         os.close(pidfd)
+
+
+def _batch(
+    sock: _socket.socket,
+    batch: tuple[list[str], str, int, float],
+    env: dict[str, str],
+    fds: list[int],
+    devnull: int,
+    subreaper: bool,
+) -> bool:
+    """Run ``count`` samples of ``argv`` in ``cwd`` back to back (each within ``timeout``
+    seconds) and send one reply; False if perfop went away.
+
+    Each sample is spawned, watched, reaped and swept exactly as a single one is; its pipes'
+    write ends stay open until the reply is sent (no end-of-file wakes perfop before it)."""
+    argv, cwd, count, timeout = batch
+    timeout_ns = int(timeout * 1e9)
+    reports = []
+    reply: dict[str, object] = {"contained": subreaper, "stopped": False}
+    try:
+        os.chdir(cwd)
+        for i in range(min(count, len(fds) // 2)):
+            actions = [
+                (os.POSIX_SPAWN_DUP2, devnull, 0),
+                (os.POSIX_SPAWN_DUP2, fds[2 * i], 1),
+                (os.POSIX_SPAWN_DUP2, fds[2 * i + 1], 2),
+            ]
+            start = time.perf_counter_ns()
+            try:
+                pid = os.posix_spawn(
+                    argv[0], argv, env, file_actions=actions, setsid=True, setsigdef=_RESET
+                )
+            except OSError as exc:
+                reply["error"], reply["message"] = exc.errno, exc.strerror or ""
+                break
+            connected, asked, timed_out = _watch(sock, pid, start + timeout_ns)
+            _, status, usage = os.wait4(pid, 0)
+            wall = time.perf_counter_ns() - start
+            _sweep()
+            if not connected:
+                return False
+            reports.append(
+                (pid, status, wall, usage.ru_utime, usage.ru_stime, usage.ru_maxrss, timed_out)
+            )
+            if asked:  # Ctrl-C or a timeout of perfop's own: no further sample
+                reply["stopped"] = True
+                break
+    except OSError as exc:  # the working directory is gone
+        reply["error"], reply["message"] = exc.errno, exc.strerror or ""
+    reply["batch"] = reports
+    try:
+        sock.send(marshal.dumps(reply))
+    finally:
+        for fd in fds:
+            os.close(fd)
+    return True
 
 
 def main(fd: int, spin_us: int) -> None:
@@ -211,6 +287,12 @@ def main(fd: int, spin_us: int) -> None:
                 os.close(extra)
             continue  # a kill request that crossed the reply of a process already reaped
         env = req.get("env", env)  # sent only when it changes
+        if "count" in req:
+            spin_ns = int(req.get("spin", spin_us)) * 1000
+            batch = (req["argv"], req["cwd"], int(req["count"]), float(req["timeout"]))
+            if not _batch(sock, batch, env, fds, devnull, subreaper):
+                return
+            continue
         out_fd, err_fd = fds
         try:
             os.chdir(req["cwd"])  # every time: a directory may be recreated at the same path
@@ -234,7 +316,7 @@ def main(fd: int, spin_us: int) -> None:
             sock.send(marshal.dumps({"error": exc.errno, "message": exc.strerror or ""}))
             continue
         spin_ns = int(req.get("spin", spin_us)) * 1000
-        connected = _watch(sock, pid)
+        connected = _watch(sock, pid)[0]
         _, status, usage = os.wait4(pid, 0)
         wall = time.perf_counter_ns() - start
         _sweep()

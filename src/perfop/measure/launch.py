@@ -41,6 +41,7 @@ class Reaped:
     # Every process of the sample is gone (the spawner reaped them all): the output pipes hold
     # all the output there will be, so no end-of-file needs waiting for.
     contained: bool = False
+    timed_out: bool = False  # killed by the spawner at its deadline (batches only)
 
 
 class SpawnFailed(OSError):
@@ -67,6 +68,33 @@ class Launched:
     ) -> None:
         self.out_fd, self.err_fd, self.wait, self.kill = out_fd, err_fd, wait, kill
         self.exit_fd, self.spin_ns = exit_fd, spin_ns
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    """What the spawner reported for a batch: the samples reaped, in order, and why it ended
+    early, if it did (``stopped``: a kill was asked; ``error``: a sample could not start)."""
+
+    reaped: list[Reaped]
+    stopped: bool = False
+    error: SpawnFailed | None = None
+
+
+class LaunchedBatch:
+    """``count`` samples of one command started as one batch: each sample's output pipes, the
+    spawner's socket (readable once, when the whole batch is reported), ``wait`` for that
+    report and ``kill`` to end the batch after the running sample."""
+
+    def __init__(
+        self,
+        out_fds: list[int],
+        err_fds: list[int],
+        exit_fd: int,
+        wait: Callable[[], BatchReport],
+        kill: Callable[[], None],
+    ) -> None:
+        self.out_fds, self.err_fds, self.exit_fd = out_fds, err_fds, exit_fd
+        self.wait, self.kill = wait, kill
 
 
 class SpinChooser:
@@ -158,6 +186,7 @@ class Spawner:
         self._sent_env: dict[str, str] | None = None
         self._running = False  # a request was sent and its reply not read yet
         self._last_pid: int | None = None
+        self.contained: bool | None = None  # what the spawner's reports say; None: none yet
 
     def launch(self, argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> Launched:
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
@@ -193,6 +222,71 @@ class Spawner:
             out_r, err_r, self._wait, self._kill, self.sock.fileno(), self.spin_us * 1000
         )
 
+    # At most this many samples in one request: two fds each, under SCM_RIGHTS' 253 per message.
+    MAX_BATCH = 64
+
+    @property
+    def batches(self) -> bool:
+        """Whether this spawner runs batches: only as a subreaper, whose samples are contained
+        (every process reaped), so that nothing of one sample outlives it into the next."""
+        return self.contained is True
+
+    def launch_batch(
+        self, argv: Sequence[str], cwd: Path, env: Mapping[str, str], *, count: int, timeout: float
+    ) -> LaunchedBatch:
+        """Start ``count`` (<= ``MAX_BATCH``) samples of ``argv`` as one request: the spawner
+        runs them back to back, each within ``timeout`` seconds, and reports them together."""
+        if not 1 <= count <= self.MAX_BATCH:
+            raise ValueError(f"a batch is 1 to {self.MAX_BATCH} samples (got {count})")
+        reads: list[int] = []
+        writes: list[int] = []
+        try:
+            for _ in range(2 * count):
+                r, w = os.pipe2(os.O_CLOEXEC)
+                reads.append(r)
+                writes.append(w)
+            message: dict[str, Any] = {
+                "argv": list(argv),
+                "cwd": str(cwd),
+                "count": count,
+                "timeout": float(timeout),
+                "spin": 0,  # the next request is a batch's processing away: sleep for it
+            }
+            if env != self._sent_env:
+                message["env"] = dict(env)
+            self.sock.sendmsg(
+                [marshal.dumps(message)],
+                [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", writes).tobytes())],
+            )
+            if "env" in message:
+                self._sent_env = message["env"]
+        except BaseException:
+            for fd in reads:
+                os.close(fd)
+            raise
+        finally:
+            for fd in writes:
+                os.close(fd)
+        self._running, self._last_pid = True, None
+        # The chooser's report-to-report costs would mix a batch in: start its series afresh.
+        self._last_reply_ns = self._spin_sent = None
+        return LaunchedBatch(
+            reads[0::2], reads[1::2], self.sock.fileno(), self._wait_batch, self._kill
+        )
+
+    def _wait_batch(self) -> BatchReport:
+        r = self._recv()
+        self._running = False
+        contained = self.contained = bool(r.get("contained", False))
+        reaped = [
+            Reaped(int(pid), int(st), int(ns), float(ut), float(sy), int(kb), contained, bool(to))
+            for pid, st, ns, ut, sy, kb, to in r["batch"]
+        ]
+        if reaped:
+            self._last_pid = reaped[-1].pid
+        error = SpawnFailed(r["error"], r.get("message", "")) if "error" in r else None
+        return BatchReport(reaped, bool(r.get("stopped", False)), error)
+
     def _wait(self) -> Reaped:
         r = self._recv()
         now = time.perf_counter_ns()
@@ -206,6 +300,7 @@ class Spawner:
             # (and perfop's own work between samples) cost with that way of waiting.
             self.chooser.record(spin_before, now - previous - int(r["wall_ns"]))
         self._last_pid = int(r["pid"])
+        self.contained = bool(r.get("contained", False))
         return Reaped(
             self._last_pid,
             int(r["status"]),
@@ -347,3 +442,22 @@ def launch(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> Launched:
         except (ConnectionError, BrokenPipeError):
             drop_spawner()
     return launch_direct(argv, cwd, env)
+
+
+def launch_batch(
+    argv: Sequence[str], cwd: Path, env: Mapping[str, str], *, count: int, timeout: float
+) -> LaunchedBatch | None:
+    """Start ``count`` samples of ``argv`` as one batch (``Spawner.launch_batch``); None when
+    this thread's spawner cannot run batches (not running, or its samples not contained):
+    the caller then runs them one by one.
+
+    Raises ``OSError`` when the request cannot be sent (the spawner is then dropped).
+    """
+    sp = spawner()
+    if sp is None or not sp.batches:
+        return None
+    try:
+        return sp.launch_batch(argv, cwd, env, count=count, timeout=timeout)
+    except (ConnectionError, BrokenPipeError):
+        drop_spawner()
+        return None

@@ -29,11 +29,14 @@ from typing import Any
 from perfop.config import ResolvedWorkload
 from perfop.errors import WorkloadError
 from perfop.measure.launch import (
+    BatchReport,
     Launched,
+    LaunchedBatch,
     Reaped,
     SpawnFailed,
     drop_spawner,
     launch,
+    launch_batch,
     spin_until_readable,
 )
 from perfop.model import BUILTIN_METRICS, MetricSpec, ProcessResult
@@ -432,7 +435,139 @@ def run_process(
         drop_spawner()
         raise WorkloadError(f"lost track of {argv[0]!r} (perfop's spawner exited); run again")
     sink.close()
-    return _measured(argv, watch.reaped[0], sink, watch, check_bytes)
+    return _measured(argv, watch.reaped[0], sink, watch.stderr_tail, watch.timed_out, check_bytes)
+
+
+def run_batch(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float,
+    count: int,
+    on_result: Callable[[ProcessResult], None],
+    check_bytes: int = STDOUT_CHECK_BYTES,
+) -> None:
+    """Spawn ``argv`` ``count`` times in a row, each sample exactly as ``run_process`` does, and
+    hand each result to ``on_result`` in order.
+
+    Through the spawner the samples run as one batch (``launch.Spawner.launch_batch``): no
+    round trip between perfop and its spawner per sample, and perfop asleep while they run
+    (it wakes only to drain output they write). Without a spawner that runs batches, or for
+    one sample, they run one by one. Samples completed before an interruption (Ctrl-C,
+    SIGTERM) still reach ``on_result``; the exception is raised after them.
+    """
+    exe_argv = _resolve_executable(argv, cwd, env)
+    batch = None
+    if count > 1:
+        try:
+            batch = launch_batch(exe_argv, Path(cwd), env, count=count, timeout=timeout)
+        except OSError as exc:
+            raise WorkloadError(f"cannot start {argv[0]!r}: {exc.strerror}") from None
+    if batch is None:
+        for _ in range(count):
+            on_result(run_process(argv, cwd=cwd, env=env, timeout=timeout, check_bytes=check_bytes))
+        return
+    watch = _BatchWatch(batch, check_bytes, deadline=time.monotonic() + count * (timeout + 1) + 5)
+    interrupt: BaseException | None = None
+    try:
+        watch.drain()
+    except BaseException as exc:
+        interrupt = exc
+        watch.abandon()
+    finally:
+        for fd in (*batch.out_fds, *batch.err_fds):
+            os.close(fd)
+    if any(size == _BIG_CHUNK for size in watch.chunk.values()):
+        _load_numpy()  # a chatty workload: load NumPy now, between batches
+    report = watch.report
+    if report is None:
+        if interrupt is not None:
+            raise interrupt
+        drop_spawner()
+        raise WorkloadError(f"lost track of {argv[0]!r} (perfop's spawner exited); run again")
+    # A batch stopped on request ends with the sample that was running then: not a sample.
+    done = report.reaped[:-1] if report.stopped else report.reaped
+    for i, reaped in enumerate(done):
+        sink = watch.sinks.get(batch.out_fds[i]) or _StdoutSink(check_bytes)
+        sink.close()
+        tail = watch.tails.get(batch.err_fds[i], b"")
+        on_result(_measured(argv, reaped, sink, tail, reaped.timed_out, check_bytes))
+    if interrupt is not None:
+        raise interrupt
+    if report.error is not None:
+        raise WorkloadError(f"cannot start {argv[0]!r}: {report.error.strerror}")
+    if report.stopped:  # only a kill of perfop's own stops a batch: never without an interrupt
+        raise WorkloadError(f"lost track of {argv[0]!r} (its batch was stopped); run again")
+
+
+class _BatchWatch:
+    """A batch while it runs: every sample's pipes drained as they are written (sinks and
+    stderr tails made on first output), until the spawner reports the whole batch; then what
+    is left in the pipes is read without waiting for an end-of-file (every process is gone)."""
+
+    def __init__(self, batch: LaunchedBatch, check_bytes: int, *, deadline: float) -> None:
+        self.batch, self.check_bytes, self.deadline = batch, check_bytes, deadline
+        self.report: BatchReport | None = None
+        self.sinks: dict[int, _StdoutSink] = {}
+        self.tails: dict[int, bytearray] = {}
+        self.outs = set(batch.out_fds)
+        self.chunk: dict[int, int] = {}
+        self.poller = select.poll()
+        for fd in (*batch.out_fds, *batch.err_fds, batch.exit_fd):
+            self.poller.register(fd, select.POLLIN)
+
+    def drain(self) -> None:
+        exit_fd = self.batch.exit_fd
+        while self.report is None:
+            events = self.poller.poll(250)
+            if not events and time.monotonic() >= self.deadline:
+                return  # the spawner never reported: abandoned by the caller (report None)
+            for fd, _event in events:
+                if fd == exit_fd:
+                    self.poller.unregister(fd)
+                    try:
+                        self.report = self.batch.wait()
+                    except (ConnectionError, OSError):
+                        return
+                else:
+                    self._read(fd)
+        while events := self.poller.poll(0):
+            for fd, _event in events:
+                self._read(fd)
+
+    def _read(self, fd: int) -> None:
+        size = self.chunk.get(fd, _CHUNK)
+        data = os.read(fd, size)
+        if len(data) == size < _BIG_CHUNK:
+            _grow_pipe(fd)
+            self.chunk[fd] = _BIG_CHUNK
+        if not data:
+            self.poller.unregister(fd)
+        elif fd in self.outs:
+            sink = self.sinks.get(fd)
+            if sink is None:
+                sink = self.sinks[fd] = _StdoutSink(self.check_bytes)
+            sink.feed(data)
+        else:
+            tail = self.tails.setdefault(fd, bytearray())
+            tail += data
+            if len(tail) > 4 * STDERR_TAIL_BYTES:
+                del tail[: -(STDERR_TAIL_BYTES + 1)]  # +1: see word_aligned_tail
+
+    def abandon(self) -> None:
+        """End the batch after its running sample and collect the report of what completed;
+        a spawner that gives none within 5 s is dropped (the next sample starts a fresh one)."""
+        if self.report is not None:
+            return
+        self.batch.kill()
+        try:
+            if select.select([self.batch.exit_fd], [], [], 5)[0]:
+                self.report = self.batch.wait()
+        except BaseException:
+            self.report = None
+        if self.report is None:
+            drop_spawner()
 
 
 class _Watch:
@@ -568,7 +703,12 @@ _BUILTIN_SPECS = {
 
 
 def _measured(
-    argv: Sequence[str], r: Reaped, sink: _StdoutSink, watch: _Watch, check_bytes: int
+    argv: Sequence[str],
+    r: Reaped,
+    sink: _StdoutSink,
+    stderr_tail: bytes | bytearray,
+    timed_out: bool,
+    check_bytes: int,
 ) -> ProcessResult:
     """The ``ProcessResult`` of a reaped sample: rusage, exit, and what its output said."""
     exit_code = os.waitstatus_to_exitcode(r.status)
@@ -590,8 +730,8 @@ def _measured(
     return ProcessResult(
         argv=tuple(argv),
         exit_code=None if sig is not None else exit_code,
-        signal=sig if not watch.timed_out else None,
-        timed_out=watch.timed_out,
+        signal=sig if not timed_out else None,
+        timed_out=timed_out,
         wall_time=wall,
         user_time=r.utime,
         sys_time=r.stime,
@@ -604,9 +744,7 @@ def _measured(
         stdout_complete=sink.emitted <= STDOUT_HEAD_BYTES and sink.beyond is None,
         stdout_unchecked=sink.unchecked,
         stdout_check_bytes=check_bytes,
-        stderr_tail=word_aligned_tail(watch.stderr_tail, STDERR_TAIL_BYTES).decode(
-            "utf-8", "replace"
-        ),
+        stderr_tail=word_aligned_tail(stderr_tail, STDERR_TAIL_BYTES).decode("utf-8", "replace"),
     )
 
 

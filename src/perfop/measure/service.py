@@ -322,27 +322,88 @@ def _measure_into(
     streak = _FailureStreak()
     cfg = resolved.config
     sampler = sampler_for(cfg.kind, cfg.run_value, cfg.check_output_bytes)
-    for _ in range(settings.warmup):
-        result = sampler.run(resolved.argv, cwd=resolved.cwd, env=env, timeout=settings.timeout)
-        if streak.add(result):
+    sizes = _BatchSizes()
+
+    def batch(count: int, take: Callable[[ProcessResult], None]) -> None:
+        def on_result(result: ProcessResult) -> None:
+            sizes.add(result)
+            take(result)
+
+        sampler.run_batch(
+            resolved.argv,
+            cwd=resolved.cwd,
+            env=env,
+            timeout=settings.timeout,
+            count=count,
+            on_result=on_result,
+        )
+
+    warmed = 0
+    while warmed < settings.warmup:
+        warm: list[ProcessResult] = []
+        batch(sizes.next(settings.warmup - warmed, streak.succeeded), warm.append)
+        warmed += len(warm)
+        if any(streak.add(result) for result in warm):
             outcome.stopped = streak.reason()
             progress.workload_finished(resolved.name)
             return
     started = time.monotonic()
-    monitor.start()  # /proc is read between samples, never while one is timed
+    monitor.start()  # /proc is read between batches, never while a sample is timed
     with store.sample_writer(outcome.run_id) as writer:
-        for index in range(settings.runs):
-            if index >= settings.min_runs and time.monotonic() - started >= settings.max_time:
-                break
-            result = sampler.run(resolved.argv, cwd=resolved.cwd, env=env, timeout=settings.timeout)
+        index = 0
+        stop = False
+
+        def take(result: ProcessResult) -> None:
+            nonlocal index, stop
             monitor.add(result.user_time + result.sys_time)
             writer.add(index, result)
             _record(outcome, index, result)
             progress.sample_done(resolved.name, index, result)
+            index += 1
             if streak.add(result):
                 outcome.stopped = streak.reason()
+                stop = True
+
+        while index < settings.runs and not stop:
+            if index >= settings.min_runs and time.monotonic() - started >= settings.max_time:
                 break
+            batch(sizes.next(settings.runs - index, streak.succeeded), take)
     progress.workload_finished(resolved.name)
+
+
+class _BatchSizes:
+    """How many consecutive samples to run as one batch (``runner.run_batch``).
+
+    One at a time until the workload has succeeded once (so a broken command stops after
+    ``FAIL_FAST`` failures exactly as before), then doubling, capped at ``MAX_BATCH`` and at
+    what the slowest sample of the last batch says fits in ``BATCH_SECONDS``: a batch never
+    takes much longer than the sample writer's flush interval, so ``max_time``, progress and
+    an interruption are followed within about that. Workloads slower than ``BATCH_SECONDS``
+    run one by one, as before batches existed.
+    """
+
+    BATCH_SECONDS = 0.25
+    MAX_BATCH = 64  # launch.Spawner.MAX_BATCH
+
+    def __init__(self) -> None:
+        self.last = 0  # the size of the last batch asked for
+        self._slowest = 0.0  # the slowest wall time of the last batch
+        self._fresh = True  # no result of the current batch seen yet
+
+    def next(self, remaining: int, succeeded: bool) -> int:
+        if not succeeded or self.last == 0:
+            size = 1
+        else:
+            fits = int(self.BATCH_SECONDS / max(self._slowest, 1e-6))
+            size = max(1, min(2 * self.last, self.MAX_BATCH, fits))
+        self.last = min(size, remaining)
+        self._fresh = True
+        return self.last
+
+    def add(self, result: ProcessResult) -> None:
+        if self._fresh:
+            self._slowest, self._fresh = 0.0, False
+        self._slowest = max(self._slowest, result.wall_time)
 
 
 class _FailureStreak:

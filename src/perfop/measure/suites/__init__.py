@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -85,6 +85,22 @@ class Sampler(Protocol):
     ) -> ProcessResult: ...
 
 
+class BatchSampler(Sampler, Protocol):
+    """A sampler that can also run ``count`` consecutive samples of one command at once
+    (``perfop run``'s loop; an interleaved comparison alternates commands and uses ``run``)."""
+
+    def run_batch(
+        self,
+        argv: tuple[str, ...],
+        *,
+        cwd: Path,
+        env: Mapping[str, str],
+        timeout: float,
+        count: int,
+        on_result: Callable[[ProcessResult], None],
+    ) -> None: ...
+
+
 class ProcessSampler:
     """One fresh process of the command (``runner.run_process``); ``check_bytes`` is the
     behaviour check's budget of stdout (None: the runner's default)."""
@@ -99,6 +115,30 @@ class ProcessSampler:
 
         budget = STDOUT_CHECK_BYTES if self.check_bytes is None else self.check_bytes
         return run_process(argv, cwd=cwd, env=env, timeout=timeout, check_bytes=budget)
+
+    def run_batch(
+        self,
+        argv: tuple[str, ...],
+        *,
+        cwd: Path,
+        env: Mapping[str, str],
+        timeout: float,
+        count: int,
+        on_result: Callable[[ProcessResult], None],
+    ) -> None:
+        """``count`` fresh processes in a row, one batch of the spawner (``runner.run_batch``)."""
+        from perfop.measure.runner import STDOUT_CHECK_BYTES, run_batch
+
+        budget = STDOUT_CHECK_BYTES if self.check_bytes is None else self.check_bytes
+        run_batch(
+            argv,
+            cwd=cwd,
+            env=env,
+            timeout=timeout,
+            count=count,
+            on_result=on_result,
+            check_bytes=budget,
+        )
 
 
 class SuiteSampler:
@@ -145,6 +185,21 @@ class SuiteSampler:
         if not suite_run.benchmarks:
             return result if not result.ok else _failed(result, "the suite ran no benchmark")
         return self._with_benchmarks(result, suite_run)
+
+    def run_batch(
+        self,
+        argv: tuple[str, ...],
+        *,
+        cwd: Path,
+        env: Mapping[str, str],
+        timeout: float,
+        count: int,
+        on_result: Callable[[ProcessResult], None],
+    ) -> None:
+        """One suite run after another: a run reads its own result files, and seconds-long
+        runs gain nothing from a batch."""
+        for _ in range(count):
+            on_result(self.run(argv, cwd=cwd, env=env, timeout=timeout))
 
     def _with_benchmarks(self, result: ProcessResult, suite_run: SuiteRun) -> ProcessResult:
         metrics = {k: v for k, v in result.metrics.items() if k in BUILTIN_METRICS}
@@ -210,7 +265,7 @@ def short_window_notice(workload: str, kind: str, short: list[tuple[str, float]]
     )
 
 
-def sampler_for(kind: str, run_value: str = "min", check_bytes: int | None = None) -> Sampler:
+def sampler_for(kind: str, run_value: str = "min", check_bytes: int | None = None) -> BatchSampler:
     if kind in SUITE_KINDS:
         return SuiteSampler(kind, run_value)
     return ProcessSampler(check_bytes)
