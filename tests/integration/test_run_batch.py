@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from perfop.measure import launch, runner
 from perfop.errors import WorkloadError
+from perfop.measure import launch, runner
 from perfop.model import ProcessResult
 from waiting import wait_until
 
