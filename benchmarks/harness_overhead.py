@@ -48,10 +48,18 @@ HISTORY = (
     "(repetitions 1.26x-1.30x; 0.803 vs 0.632 ms per run), start-up + 1 run 527 ms",
     "issue 18's report, same code on an AMD EPYC VM (2 vCPUs), load 0.1-0.8: 1.50x and 1.86x in "
     "two runs (repetitions 1.36x-2.15x), start-up + 1 run 1,064-1,648 ms",
-    "2026-12-01, learnt polling and one wake-up per sample (this code), AMD EPYC VM, load 11.5 "
-    "(eight engineers' test runs), 1000 runs x 5: 1.89x (repetitions 1.23x-4.71x; 2.904 vs "
+    "2026-12-01, learnt polling and one wake-up per sample (before batches), AMD EPYC VM, load "
+    "11.5 (eight engineers' test runs), 1000 runs x 5: 1.89x (repetitions 1.23x-4.71x; 2.904 vs "
     "1.536 ms per run; `true` itself measured 2.04 ms vs hyperfine's 0.69 ms), start-up + 1 run "
     "1.65-3.63 s",
+    "2026-12-01, main 4d4a7ff (one request and one report per sample), idle AMD EPYC VM, load "
+    "0.8-1.1: 1.60x (repetitions 1.37x-1.85x; 1.106 vs 0.689 ms per run)",
+    "2026-12-01, branch h18's per-sample trims against main 2458035 in the same repetitions, "
+    "AMD EPYC VM, load 1.6-3.9: 1.77x vs 1.48x (not told apart at that load)",
+    "2026-12-02, batches (branch h18o), Intel Xeon VM, load 0.6-2.3, eleven runs of 1000 x 5, "
+    "each with main f88d539 as --baseline: 1.10x-1.24x (repetitions 0.93x-1.34x), main "
+    "1.36x-2.20x in the same runs; a twelfth, the first written here: 1.20x (0.94x-1.41x), main "
+    "1.53x",
 )
 
 
@@ -91,7 +99,28 @@ the cost, and no ratio measured then says anything about perfop. Re-checked on t
 load 5.4 (2000 samples of `true` through `runner.run_process` in one process, niced): the
 chooser measured median hand-offs of 254 us sleeping against 842 us polling and slept; per
 sample, learnt 7.28 ms, `PERFOP_SPIN_US=0` 6.96 ms, `PERFOP_SPIN_US=300` 10.80 ms (one run
-each, in that order)."""
+each, in that order).
+
+Batches (issue 18, 2026-12-02, this code). What was left was the round trip: per sample
+perfop sent a request (waking the sleeping spawner: `sendmsg` 155 us a call under cProfile at
+load 3) and slept until the report (waking perfop), and its own ~0.15 ms of Python ran while the
+spawner waited. `perfop run` now sends one request for up to 64 consecutive samples; the spawner
+runs them in its own loop (each spawned, watched, timed, reaped and swept as before, its timeout
+enforced there) and sends one report, and perfop sleeps through the batch. One sample's CPU split
+(4,096 samples of `true` in one process, the spawner's from /proc, load 1-2): one request per
+sample, perfop 166-171 us, spawner 171-176 us, `true` 864-869 us; batches of 64, perfop 22-24
+us, spawner 117-132 us, `true` 811-850 us. Of the spawner's, a Python loop of `posix_spawn` +
+`wait4` alone is 57-70 us; the pidfd watch (per-sample timeout, kill on Ctrl-C, perfop going
+away) adds ~25 us and the sweep's /proc read (containment) ~20 us: both kept. Pipelining (send
+request i+1 as report i arrives, post-process sample i while i+1 runs) was not built: it puts
+perfop's Python, SQLite writes and /proc reads beside every timed sample, on the same CPU when
+`affinity` pins one. Noise, A/B against main f88d539 (`perfop run --warmup 3`, 5 interleaved
+rounds in random order, 1000 samples of `true` and 300 of a 4.5 ms `sh` loop, load 1.3-1.7):
+`true` median 0.883 ms in batches vs 0.989 ms on main (MAD/median 0.054 vs 0.063, IQR/median
+0.128 vs 0.230, p95/median 1.28 vs 1.60); the loop 4.580 vs 4.632 ms (MAD/median 0.020 vs 0.021,
+IQR/median 0.042 vs 0.043, p95/median 1.38 vs 1.28). No more spread; a 1 ms command measures
+~10% less than on main (its own CPU 0.80 vs 0.87 ms), nearer hyperfine's 0.80 ms: likely the
+spawner no longer waking from sleep just before each spawn (not measured further)."""
 
 
 _CPU: list[float] = []  # CPU seconds (user + sys) of each command timed, its whole tree
