@@ -354,16 +354,19 @@ def _remember_clocks(monkeypatch: pytest.MonkeyPatch, clocks: list[FakeClock]) -
     monkeypatch.setattr(FakeClock, "__init__", remember)
 
 
-def test_replanning_after_the_last_pair_is_kept_within_the_budget(
-    loaded: LoadedConfig, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # When the budget ends the plan early, the plan is truncated after the last pair: its last
-    # boundary is computed again (0.17-0.24 s at ~60 pairs on the 2-core VM, and 10 s A/A
-    # comparisons ended up to 0.08 s past max_time). Here computing a plan costs 0.4 s on the
-    # fake clock: the last pair must end early enough that the truncation still ends within
-    # max_time less the reserve.
-    plan_cost = 0.4
+def _with_costly_planning(
+    loaded: LoadedConfig, monkeypatch: pytest.MonkeyPatch, *, plan_cost: float, cut_cost: float
+) -> tuple[list[float], FakeClock, Budget]:
+    """A budget-bound comparison in which computing the plan costs ``plan_cost`` and truncating
+    it ``cut_cost`` seconds of the fake clock; also the reserves priced, in order."""
     clocks: list[FakeClock] = []
+    reserves: list[float] = []
+    real_price = Budget.price_replan
+
+    def price(self: Budget, seconds: float) -> None:
+        reserves.append(seconds)
+        real_price(self, seconds)
+
     real_design = pipeline._design
     real_truncated = stats.SequentialDesign.truncated
 
@@ -372,16 +375,41 @@ def test_replanning_after_the_last_pair_is_kept_within_the_budget(
         return real_design(*args, **kwargs)
 
     def slow_truncated(self: stats.SequentialDesign, n: int) -> stats.SequentialDesign:
-        clocks[0].now += plan_cost
+        clocks[0].now += cut_cost
         return real_truncated(self, n)
 
     monkeypatch.setattr(pipeline, "_design", slow_design)
     monkeypatch.setattr(stats.SequentialDesign, "truncated", slow_truncated)
+    monkeypatch.setattr(Budget, "price_replan", price)
     _remember_clocks(monkeypatch, clocks)
     measured, _, clock, budget = _measure(loaded, _sleeper(0.0, noise=0.10), max_time=6.0)
     d = measured.decided
     assert d.verdict == Verdict.INCONCLUSIVE and d.stop_reason == "budget"
-    assert budget.replan == pytest.approx(plan_cost)
+    return reserves, clock, budget
+
+
+def test_replanning_after_the_last_pair_is_kept_within_the_budget(
+    loaded: LoadedConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # When the budget ends the plan early, the plan is truncated after the last pair and its
+    # last boundary computed (0.17-0.24 s at ~60 pairs on the 2-core VM while every look was
+    # integrated again, and 10 s A/A comparisons ended up to 0.08 s past max_time). Here
+    # truncating costs 0.4 s on the fake clock: the last pair must end early enough that the
+    # truncation still ends within max_time less the reserve.
+    _, clock, budget = _with_costly_planning(loaded, monkeypatch, plan_cost=0.4, cut_cost=0.4)
+    assert budget.replan == pytest.approx(0.4)
+    assert clock() <= budget.started + budget.effective - budget.reserve + 1e-9
+
+
+def test_the_reserve_is_what_a_truncation_costs_not_a_whole_plan(
+    loaded: LoadedConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A truncation computes one boundary (~4 ms), a plan every look's (~50-90 ms): reserving a
+    # plan's cost cost 1-2 pairs of a 10 s comparison. The reserve is a trial truncation's.
+    reserves, clock, budget = _with_costly_planning(
+        loaded, monkeypatch, plan_cost=0.4, cut_cost=0.02
+    )
+    assert reserves == pytest.approx([0.02, 0.02])  # the trial's while pairs ran, the real one's
     assert clock() <= budget.started + budget.effective - budget.reserve + 1e-9
 
 

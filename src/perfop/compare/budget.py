@@ -217,7 +217,7 @@ class Budget:
         self.planned: Plan | None = None
         self._exhausted: bool | None = None
         self.analysis = 0.0  # the costliest look so far (seconds), see ``price_look``
-        self.replan = 0.0  # the costliest (re)computation of the look plan, see ``price_replan``
+        self.replan = 0.0  # what truncating the look plan takes, see ``price_replan``
         self._said: str | None = None  # the plan's line before the pairs stretched it
 
     @property
@@ -234,11 +234,12 @@ class Budget:
         self.analysis = max(self.analysis, max(0.0, seconds))
 
     def price_replan(self, seconds: float) -> None:
-        """Record what computing the look plan's boundaries last took. When the budget ends the
-        plan early, the plan is truncated after the last pair and its boundaries are computed
-        again (0.17-0.25 s at 60-80 pairs on the 2-core VM, where 10 s comparisons ended up to
-        0.08 s past max_time), so the deadline keeps one such computation free: the first
-        plan's cost (timed after SciPy's one-time import), then each re-plan's."""
+        """Record what truncating the look plan takes. When the budget ends the plan early,
+        the plan is truncated after the last pair and its last boundary computed (0.17-0.25 s
+        at 60-80 pairs on the 2-core VM while every look was integrated again, and 10 s
+        comparisons ended up to 0.08 s past max_time; one boundary now), so the deadline keeps
+        one truncation free: a trial truncation's cost, timed after the plan, then the real
+        one's."""
         self.replan = max(0.0, seconds)
 
     def elapsed(self) -> float:

@@ -375,7 +375,7 @@ class Sequential:
 
 
 # Re-plan a comparison's horizon only when the budget buys at least this many more pairs (as a
-# share of the plan): each re-plan recomputes the boundaries (~0.05 s).
+# share of the plan): each re-plan computes the boundaries of the looks after the current one.
 EXTEND_MIN = 0.10
 
 
@@ -402,10 +402,9 @@ def sequential_pairs(
     per_pair = typical_pair(runner, budget) or 0.0
     planned = budget.affordable(per_pair, runner.index) if per_pair > 0 else runner.index
     planned = max(planned, runner.index, 1)
-    stats.load_special()  # a one-time cost: the plan's price is what a re-plan costs
-    planning = budget.clock()
+    stats.load_special()  # a one-time cost, not what a truncation costs
     design = _design(wl, config, max(runner.index, 1), planned)
-    budget.price_replan(budget.clock() - planning)
+    budget.price_replan(_truncation_cost(design, budget))
     k = 0
     stop_reason = "planned"
     while True:
@@ -435,15 +434,22 @@ def _replan(
 ) -> tuple[stats.SequentialDesign, int]:
     """The plan after look ``k`` (undecided): pairs that got cheaper than the first batch's
     would leave budget unused at the plan's last look, so the horizon is re-planned from time
-    alone, keeping what the past looks spent (docs/statistics.md, section 4). What computing
-    it took is priced (``Budget.price_replan``)."""
+    alone, keeping what the past looks spent (docs/statistics.md, section 4). It runs
+    between pairs, so the next pair's deadline check sees what it took; truncating the new
+    plan costs what truncating the old one did (one boundary), so the reserve stands."""
     afford = budget.affordable(typical_pair(runner, budget) or 0.0, runner.index)
     if afford < design.max_pairs + max(2, math.ceil(EXTEND_MIN * design.max_pairs)):
         return design, planned
-    planning = budget.clock()
-    design = design.extended(k, afford)
-    budget.price_replan(budget.clock() - planning)
-    return design, afford
+    return design.extended(k, afford), afford
+
+
+def _truncation_cost(design: stats.SequentialDesign, budget: Budget) -> float:
+    """What truncating ``design`` after the last pair costs, timed on a trial truncation: the
+    deadline keeps it free (``Budget.price_replan``). Only the truncated plan's last boundary
+    is computed (the looks before it reuse the plan's regions), whichever pair ends it."""
+    started = budget.clock()
+    design.truncated(max(design.max_pairs - 1, 1))
+    return budget.clock() - started
 
 
 def _first_batch(
