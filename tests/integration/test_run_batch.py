@@ -107,7 +107,6 @@ def test_a_timeout_inside_a_batch_kills_that_sample_only(
     assert [r.timed_out for r in results] == [False, True, False, False]
     assert results[1].signal is None and results[1].exit_code is None  # a timeout, not a crash
     assert not results[1].ok and results[1].describe_failure().startswith("timed out")
-    assert results[1].wall_time < 30
     assert [r.stdout_head for r in results] == ["done\n", "", "done\n", "done\n"]
     pids = [int(p) for p in (tmp_path / "runs.log").read_text().split()]
     assert not _alive(pids[1])
@@ -144,7 +143,8 @@ def test_a_daemon_started_inside_a_batch_is_swept_before_the_next_sample(
     results = _batch(argv, tmp_path, 4)
     assert batches == [4]
     assert all(r.ok for r in results), [r.describe_failure() for r in results]
-    assert all(r.wall_time < 30 for r in results)  # nobody waited for the daemons' minute
+    # A sample that waited for its daemon's open stdout would have timed out (the 30 s timeout
+    # is shorter than the daemon's minute) and not be ok.
     daemons = [int(p) for p in pids.read_text().split()]
     assert len(daemons) == 4
     assert not any(_alive(p) for p in daemons)
