@@ -84,7 +84,8 @@ def _save(fig: Any, fmt: PlotFormat) -> bytes:
             metadata={"Software": None},
             pil_kwargs={"compress_level": 1},
         )
-    fig.clf()
+    # Closed, not cleared first: Figure.clf() clears every axes (rebuilding its ticks) before
+    # removing it, a tenth of the PNG report's time; closing drops the figure all the same.
     import matplotlib.pyplot as plt
 
     plt.close(fig)
